@@ -1,0 +1,325 @@
+package hook
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+)
+
+// DefaultWorkflowsApps identifies the Okta Workflows app instance in application membership
+// events: its OIN app name and its default label.
+var DefaultWorkflowsApps = []string{"okta_flow_sso", "Okta Workflows"}
+
+// Classifier turns watched LogEvents into RoleChanges. The zero value uses DefaultWorkflowsApps.
+type Classifier struct {
+	// WorkflowsApps are the ids, app names or labels (matched without regard to case) of the app
+	// instances whose assignment counts as access to Okta Workflows.
+	WorkflowsApps []string
+}
+
+// Classify decodes a checked event of a batch and returns its RoleChange, or false when the
+// event's type is not watched (or is an app assignment to another app than Workflows).
+func (c *Classifier) Classify(ev Event, org string, src Source) (RoleChange, bool) {
+	if !IsWatched(ev.EventType) {
+		return RoleChange{}, false
+	}
+	le, problem := ev.LogEvent()
+	rc, ok := c.RoleChangeOf(&le, org, src)
+	if !ok {
+		return RoleChange{}, false
+	}
+	rc.Raw = ev.Raw
+	if problem != nil {
+		rc.Incomplete = append(rc.Incomplete, "decode: "+problem.Error())
+	}
+	return rc, true
+}
+
+// RoleChangeOf returns the RoleChange a watched event describes. It never drops an event of a
+// watched type for its shape: what it cannot find is listed in RoleChange.Incomplete.
+func (c *Classifier) RoleChangeOf(le *LogEvent, org string, src Source) (RoleChange, bool) {
+	w, ok := watched[le.EventType]
+	if !ok {
+		return RoleChange{}, false
+	}
+	rc := baseOf(le, w, org, src)
+	targets := le.Target
+	used := make([]bool, len(targets))
+
+	if w.Category == AppAssignment {
+		app := findTarget(targets, used, "AppInstance")
+		if app < 0 {
+			rc.Incomplete = append(rc.Incomplete, "app: no AppInstance target, so it may or may not be Okta Workflows")
+			rc.Roles = []Role{}
+		} else if !c.isWorkflowsApp(targets[app]) {
+			return RoleChange{}, false
+		} else {
+			used[app] = true
+			rc.Roles = append(rc.Roles, roleOf(targets[app]))
+		}
+	}
+
+	subjectTypes := []string{"User", "AppUser"}
+	if w.Kind == SubjectGroup {
+		subjectTypes = []string{"UserGroup", "Group"}
+	}
+	if i := findTarget(targets, used, subjectTypes...); i >= 0 {
+		used[i] = true
+		t := targets[i]
+		rc.Subject = Subject{Kind: w.Kind, ID: t.ID, DisplayName: t.DisplayName, Login: t.AlternateID}
+		// An AppUser target sits beside the User target; it is the same person, not a role.
+		if w.Category == AppAssignment {
+			if j := findTarget(targets, used, "AppUser"); j >= 0 {
+				used[j] = true
+			}
+		}
+	} else {
+		rc.Incomplete = append(rc.Incomplete, "subject: no target of type "+strings.Join(subjectTypes, " or "))
+	}
+
+	if w.Category != AppAssignment {
+		rc.Roles = rolesOf(le, w, targets, used)
+		if len(rc.Roles) == 0 {
+			rc.Roles = []Role{}
+			rc.Incomplete = append(rc.Incomplete, "roles: none found in targets or debugContext.debugData")
+		}
+	}
+	for i, t := range targets {
+		if !used[i] {
+			rc.Others = append(rc.Others, Ref{ID: t.ID, Type: t.Type, Login: t.AlternateID, DisplayName: t.DisplayName})
+		}
+	}
+	return rc, true
+}
+
+func (c *Classifier) isWorkflowsApp(t Target) bool {
+	apps := c.WorkflowsApps
+	if len(apps) == 0 {
+		apps = DefaultWorkflowsApps
+	}
+	for _, a := range apps {
+		if a == "" {
+			continue
+		}
+		if strings.EqualFold(a, t.ID) || strings.EqualFold(a, t.AlternateID) || strings.EqualFold(a, t.DisplayName) {
+			return true
+		}
+	}
+	return false
+}
+
+// baseOf fills in everything that does not depend on the event type's shape.
+func baseOf(le *LogEvent, w Watch, org string, src Source) RoleChange {
+	rc := RoleChange{
+		EventID:        le.UUID,
+		EventType:      le.EventType,
+		Published:      le.Published,
+		Category:       w.Category,
+		Action:         w.Action,
+		Subject:        Subject{Kind: w.Kind},
+		Severity:       le.Severity,
+		DisplayMessage: le.DisplayMessage,
+		Org:            org,
+		Source:         src,
+	}
+	if a := le.Actor; a != nil {
+		rc.Actor = Ref{ID: a.ID, Type: a.Type, Login: a.AlternateID, DisplayName: a.DisplayName}
+	} else {
+		rc.Incomplete = append(rc.Incomplete, "actor: missing")
+	}
+	if o := le.Outcome; o != nil {
+		rc.Outcome = *o
+	}
+	if c := le.Client; c != nil {
+		rc.Client = ClientInfo{IP: c.IPAddress, Zone: c.Zone}
+		if c.Zone == "null" { // Okta writes the word for "no network zone"
+			rc.Client.Zone = ""
+		}
+		if ua := c.UserAgent; ua != nil {
+			rc.Client.UserAgent = ua.RawUserAgent
+		}
+		if g := c.GeographicalContext; g != nil {
+			rc.Client.City, rc.Client.State, rc.Client.Country = g.City, g.State, g.Country
+		}
+	}
+	if s := le.SecurityContext; s != nil {
+		rc.Network = Network{ASOrg: s.ASOrg, ISP: s.ISP, Domain: s.Domain, IsProxy: s.IsProxy}
+		if s.ASNumber != nil {
+			rc.Network.ASN = *s.ASNumber
+		}
+	}
+	if r := le.Request; r != nil && len(r.IPChain) > 0 {
+		rc.Network.IPChain = make([]string, 0, len(r.IPChain))
+		for _, hop := range r.IPChain {
+			if hop.IP != "" {
+				rc.Network.IPChain = append(rc.Network.IPChain, hop.IP)
+			}
+		}
+	}
+	if t := le.Transaction; t != nil {
+		rc.TransactionID = t.ID
+	}
+	if d := le.DebugContext; d != nil {
+		rc.RequestID, _ = d.DebugData.String("requestId")
+	}
+	return rc
+}
+
+// rolesOf finds the roles of a role or privilege event, from every place Okta may put them:
+// the privilege lists of debugData, targets whose type names a role, and debugData keys that
+// name a role. Only when none of those has a role are the remaining targets taken as roles.
+func rolesOf(le *LogEvent, w Watch, targets []Target, used []bool) []Role {
+	var roles []Role
+	add := func(r Role) {
+		r.Name = strings.TrimSpace(r.Name)
+		if r.Name == "" {
+			return
+		}
+		for _, have := range roles {
+			if strings.EqualFold(have.Name, r.Name) {
+				return
+			}
+		}
+		roles = append(roles, r)
+	}
+	var debug DebugData
+	if le.DebugContext != nil {
+		debug = le.DebugContext.DebugData
+	}
+	if w.Category == AdminPrivilege {
+		key := "privilegeGranted"
+		if w.Action == Revoked {
+			key = "privilegeRevoked"
+		}
+		for _, name := range debug.List(key) {
+			add(Role{Name: name})
+		}
+	}
+	for i, t := range targets {
+		if !used[i] && strings.Contains(strings.ToLower(t.Type), "role") {
+			used[i] = true
+			add(roleOf(t))
+		}
+	}
+	for _, key := range debug.roleKeys() {
+		for _, name := range debug.List(key) {
+			add(Role{Name: name})
+		}
+	}
+	if len(roles) == 0 && w.Category == WorkflowsRole {
+		for i, t := range targets {
+			if !used[i] && !isSubjectType(t.Type) && !strings.EqualFold(t.Type, "AppInstance") {
+				used[i] = true
+				add(roleOf(t))
+			}
+		}
+	}
+	return roles
+}
+
+func roleOf(t Target) Role {
+	name := t.DisplayName
+	if name == "" {
+		name = t.AlternateID
+	}
+	if name == "" {
+		name = t.ID
+	}
+	return Role{Name: name, ID: t.ID, Type: t.Type}
+}
+
+func isSubjectType(typ string) bool {
+	for _, s := range []string{"User", "AppUser", "UserGroup", "Group"} {
+		if strings.EqualFold(typ, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// findTarget returns the index of the first unused target of one of the types, in the order
+// the types are given, or -1.
+func findTarget(targets []Target, used []bool, types ...string) int {
+	for _, typ := range types {
+		for i, t := range targets {
+			if !used[i] && strings.EqualFold(t.Type, typ) {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// String returns the value of a debugData key when it is a JSON string.
+func (d DebugData) String(key string) (string, bool) {
+	raw, ok := d[key]
+	if !ok || len(raw) == 0 || raw[0] != '"' {
+		return "", false
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// List returns the names in a debugData value that is a comma-separated string or an array of
+// strings, trimmed, empty ones left out.
+func (d DebugData) List(key string) []string {
+	raw, ok := d[key]
+	if !ok || len(raw) == 0 {
+		return nil
+	}
+	var parts []string
+	switch raw[0] {
+	case '"':
+		s, _ := d.String(key)
+		parts = strings.Split(s, ",")
+	case '[':
+		var items []any
+		if json.Unmarshal(raw, &items) != nil {
+			return nil
+		}
+		for _, it := range items {
+			if s, ok := it.(string); ok {
+				parts = append(parts, s)
+			}
+		}
+	}
+	out := parts[:0]
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// roleKeys returns, sorted, the debugData keys that name roles (not role ids), other than the
+// privilege lists, which are read on their own.
+func (d DebugData) roleKeys() []string {
+	var keys []string
+	for k := range d {
+		lk := strings.ToLower(k)
+		if !strings.Contains(lk, "role") || strings.HasSuffix(lk, "id") || strings.HasSuffix(lk, "ids") {
+			continue
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// RoleChanges classifies every event of a batch, in order, and counts the events whose type
+// (or app) hookd does not watch.
+func (c *Classifier) RoleChanges(b *Batch, src Source) (changes []RoleChange, notWatched int) {
+	for _, ev := range b.Events {
+		rc, ok := c.Classify(ev, b.Org, src)
+		if !ok {
+			notWatched++
+			continue
+		}
+		changes = append(changes, rc)
+	}
+	return changes, notWatched
+}

@@ -1,0 +1,132 @@
+package hook
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Action says whether a role was given or taken away.
+type Action string
+
+// The two actions of a role change.
+const (
+	Granted Action = "granted"
+	Revoked Action = "revoked"
+)
+
+// Category says which family of role a change is about; alert titles depend on it.
+type Category string
+
+// The families of role change hookd watches.
+const (
+	WorkflowsRole  Category = "workflows_role"
+	AdminPrivilege Category = "admin_privilege"
+	AppAssignment  Category = "app_assignment"
+)
+
+// SubjectKind says whether a role was changed for a user or a group.
+type SubjectKind string
+
+// The kinds of subject.
+const (
+	SubjectUser  SubjectKind = "user"
+	SubjectGroup SubjectKind = "group"
+)
+
+// Source says how an event reached hookd.
+type Source string
+
+// The two ways in.
+const (
+	SourceHook      Source = "hook"
+	SourceSystemLog Source = "systemlog"
+)
+
+// RoleChange is one change of who holds a watched role, the record hookd stores and alerts on.
+type RoleChange struct {
+	EventID   string    `json:"eventId"`
+	EventType string    `json:"eventType"`
+	Published time.Time `json:"published"`
+	Category  Category  `json:"category"`
+	Action    Action    `json:"action"`
+	Subject   Subject   `json:"subject"`
+	Roles     []Role    `json:"roles"`
+	// Others are targets that are neither the subject nor a role (an app, a folder), kept so
+	// that nothing Okta said is lost from the alert.
+	Others         []Ref      `json:"others,omitempty"`
+	Actor          Ref        `json:"actor"`
+	Outcome        Outcome    `json:"outcome"`
+	Client         ClientInfo `json:"client"`
+	Network        Network    `json:"network"`
+	TransactionID  string     `json:"transactionId,omitempty"`
+	RequestID      string     `json:"requestId,omitempty"`
+	Severity       string     `json:"oktaSeverity,omitempty"`
+	DisplayMessage string     `json:"displayMessage,omitempty"`
+	Org            string     `json:"org,omitempty"`
+	Source         Source     `json:"source"`
+	// Incomplete lists what hookd expected and did not find; the record is kept regardless.
+	Incomplete []string `json:"incomplete,omitempty"`
+	// Raw is the event exactly as Okta sent it, for audit.
+	Raw json.RawMessage `json:"raw,omitempty"`
+}
+
+// Subject is the user or group whose roles changed.
+type Subject struct {
+	Kind        SubjectKind `json:"kind"`
+	ID          string      `json:"id,omitempty"`
+	DisplayName string      `json:"displayName,omitempty"`
+	Login       string      `json:"login,omitempty"`
+}
+
+// Role is a role, admin privilege or app assignment that was granted or revoked.
+type Role struct {
+	Name string `json:"name"`
+	ID   string `json:"id,omitempty"`
+	Type string `json:"type,omitempty"`
+}
+
+// Ref names an Okta entity: an actor, or a target that is neither subject nor role.
+type Ref struct {
+	ID          string `json:"id,omitempty"`
+	Type        string `json:"type,omitempty"`
+	Login       string `json:"login,omitempty"`
+	DisplayName string `json:"displayName,omitempty"`
+}
+
+// ClientInfo is where the change was made from.
+type ClientInfo struct {
+	IP        string `json:"ip,omitempty"`
+	UserAgent string `json:"userAgent,omitempty"`
+	Zone      string `json:"zone,omitempty"`
+	City      string `json:"city,omitempty"`
+	State     string `json:"state,omitempty"`
+	Country   string `json:"country,omitempty"`
+}
+
+// Network is Okta's view of the network the change came from.
+type Network struct {
+	ASN     int64    `json:"asn,omitempty"`
+	ASOrg   string   `json:"asOrg,omitempty"`
+	ISP     string   `json:"isp,omitempty"`
+	Domain  string   `json:"domain,omitempty"`
+	IsProxy *bool    `json:"isProxy,omitempty"`
+	IPChain []string `json:"ipChain,omitempty"`
+}
+
+// Failed reports whether Okta recorded the attempt as not carried out.
+func (rc *RoleChange) Failed() bool {
+	switch rc.Outcome.Result {
+	case "", "SUCCESS", "ALLOW":
+		return false
+	}
+	return true
+}
+
+// RoleNames returns the names of the roles, in order.
+func (rc *RoleChange) RoleNames() []string {
+	names := make([]string, len(rc.Roles))
+	for i, r := range rc.Roles {
+		names[i] = r.Name
+	}
+	return names
+}

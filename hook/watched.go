@@ -1,0 +1,65 @@
+package hook
+
+import "sort"
+
+// Watch describes one event type hookd turns into RoleChanges.
+type Watch struct {
+	EventType string      `json:"eventType"`
+	Category  Category    `json:"category"`
+	Action    Action      `json:"action"`
+	Kind      SubjectKind `json:"subjectKind"`
+	// HookEligible is whether Okta's event-type catalog lets an event hook deliver this type.
+	// Those that are not can only be read from the System Log API.
+	HookEligible bool `json:"hookEligible"`
+}
+
+// The Workflows role event types, which Okta's catalog does not mark as hook-eligible.
+const (
+	WorkflowsUserRoleAdd     = "workflows.user.role.user.add"
+	WorkflowsUserRoleRemove  = "workflows.user.role.user.remove"
+	WorkflowsGroupRoleAdd    = "workflows.user.role.group.add"
+	WorkflowsGroupRoleRemove = "workflows.user.role.group.remove"
+)
+
+var watched = map[string]Watch{
+	WorkflowsUserRoleAdd:                 {Category: WorkflowsRole, Action: Granted, Kind: SubjectUser},
+	WorkflowsUserRoleRemove:              {Category: WorkflowsRole, Action: Revoked, Kind: SubjectUser},
+	WorkflowsGroupRoleAdd:                {Category: WorkflowsRole, Action: Granted, Kind: SubjectGroup},
+	WorkflowsGroupRoleRemove:             {Category: WorkflowsRole, Action: Revoked, Kind: SubjectGroup},
+	"user.account.privilege.grant":       {Category: AdminPrivilege, Action: Granted, Kind: SubjectUser, HookEligible: true},
+	"user.account.privilege.revoke":      {Category: AdminPrivilege, Action: Revoked, Kind: SubjectUser, HookEligible: true},
+	"group.privilege.grant":              {Category: AdminPrivilege, Action: Granted, Kind: SubjectGroup, HookEligible: true},
+	"group.privilege.revoke":             {Category: AdminPrivilege, Action: Revoked, Kind: SubjectGroup, HookEligible: true},
+	"application.user_membership.add":    {Category: AppAssignment, Action: Granted, Kind: SubjectUser, HookEligible: true},
+	"application.user_membership.remove": {Category: AppAssignment, Action: Revoked, Kind: SubjectUser, HookEligible: true},
+}
+
+func init() {
+	for t, w := range watched {
+		w.EventType = t
+		watched[t] = w
+	}
+}
+
+// IsWatched reports whether hookd turns events of this type into RoleChanges. Callers count
+// the others as not watched; they are never an error.
+func IsWatched(eventType string) bool {
+	_, ok := watched[eventType]
+	return ok
+}
+
+// WatchOf returns the description of a watched event type.
+func WatchOf(eventType string) (Watch, bool) {
+	w, ok := watched[eventType]
+	return w, ok
+}
+
+// Watched lists every watched event type, sorted by name.
+func Watched() []Watch {
+	out := make([]Watch, 0, len(watched))
+	for _, w := range watched {
+		out = append(out, w)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].EventType < out[j].EventType })
+	return out
+}
