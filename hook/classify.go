@@ -256,8 +256,10 @@ func (d DebugData) String(key string) (string, bool) {
 	if !ok || len(raw) == 0 || raw[0] != '"' {
 		return "", false
 	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
+	r := newReader(string(raw))
+	s := r.str()
+	r.end()
+	if r.err != nil {
 		return "", false
 	}
 	return s, true

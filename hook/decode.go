@@ -94,7 +94,7 @@ type Batch struct {
 type eventHead struct {
 	UUID      string `json:"uuid" validate:"required,max=256"`
 	EventType string `json:"eventType" validate:"required,max=256"`
-	Published string `json:"published" validate:"required,datetime=2006-01-02T15:04:05Z07:00"`
+	Published string `json:"published" validate:"required"`
 }
 
 var (
@@ -127,151 +127,178 @@ func Decode(r io.Reader) (*Batch, error) {
 	return DecodeBytes(body)
 }
 
-// DecodeBytes is Decode for a body already in memory. The batch keeps its own copy of each
-// event, so body may be reused afterwards.
+// DecodeBytes is Decode for a body already in memory. The batch's raw events are slices of
+// body, so the caller must not change body while the batch or its records are in use.
 func DecodeBytes(body []byte) (*Batch, error) {
+	r := newReader(string(body))
 	var env Envelope
-	if err := json.Unmarshal(body, &env); err != nil {
-		return nil, jsonError(err, "")
+	b := &Batch{Envelope: &env}
+	head := new(eventHead)
+	r.obj("", func(key string) {
+		switch key {
+		case "eventType":
+			r.text(&env.EventType, "eventType")
+		case "eventTypeVersion":
+			r.text(&env.EventTypeVersion, "eventTypeVersion")
+		case "cloudEventsVersion":
+			r.text(&env.CloudEventsVersion, "cloudEventsVersion")
+		case "contentType":
+			r.text(&env.ContentType, "contentType")
+		case "eventId":
+			r.text(&env.EventID, "eventId")
+		case "eventTime":
+			r.text(&env.EventTime, "eventTime")
+		case "source":
+			r.text(&env.Source, "source")
+		case "data":
+			data := &HookData{}
+			b.Events, b.Rejected = b.Events[:0], b.Rejected[:0]
+			if r.obj("data", func(key string) {
+				if key != "events" {
+					r.value()
+					return
+				}
+				data.Events = nil
+				if r.peek() == '[' { // present, possibly empty: the validator tells those apart
+					data.Events = make([]json.RawMessage, 0, 16)
+				}
+				b.Events, b.Rejected = b.Events[:0], b.Rejected[:0]
+				r.arr("events", func() {
+					data.Events = append(data.Events, b.readEvent(r, body, head, "data.events", len(data.Events)))
+				})
+			}) {
+				env.Data = data
+			} else {
+				env.Data = nil
+			}
+		default:
+			r.value()
+		}
+	})
+	r.end()
+	if r.err != nil {
+		return nil, syntaxFailure(r.err)
+	}
+	if r.typeErr != nil {
+		return nil, &DecodeError{Kind: ErrNotDelivery, Fields: []FieldError{*r.typeErr}}
 	}
 	if err := validatorInstance().Struct(&env); err != nil {
 		return nil, &DecodeError{Kind: ErrNotDelivery, Fields: fieldErrors(err, "")}
 	}
-	b := &Batch{Envelope: &env, Org: orgOf(env.Source)}
-	b.split(env.Data.Events, "data.events")
+	b.Org = orgOf(env.Source)
 	env.Data = nil
 	return b, nil
 }
 
 // DecodeEvents reads a JSON array of System Log events, as /api/v1/logs returns them.
-func DecodeEvents(r io.Reader) (*Batch, error) {
-	body, err := io.ReadAll(r)
+func DecodeEvents(rd io.Reader) (*Batch, error) {
+	body, err := io.ReadAll(rd)
 	if err != nil {
 		return nil, fmt.Errorf("read body: %w", err)
 	}
-	var events []json.RawMessage
-	if err := json.Unmarshal(body, &events); err != nil {
-		return nil, jsonError(err, "")
-	}
+	r := newReader(string(body))
 	b := &Batch{}
-	b.split(events, "")
+	head := new(eventHead)
+	n := 0
+	r.arr("", func() {
+		b.readEvent(r, body, head, "", n)
+		n++
+	})
+	r.end()
+	if r.err != nil {
+		return nil, syntaxFailure(r.err)
+	}
+	if r.typeErr != nil {
+		return nil, &DecodeError{Kind: ErrNotDelivery, Fields: []FieldError{*r.typeErr}}
+	}
 	return b, nil
 }
 
-// split checks each raw event and sorts it into Events or Rejected.
-func (b *Batch) split(raws []json.RawMessage, path string) {
-	b.Events = make([]Event, 0, len(raws))
-	for i, raw := range raws {
-		at := path + "[" + strconv.Itoa(i) + "]"
-		ev, problems := checkEvent(raw, at)
-		if problems != nil {
-			b.Rejected = append(b.Rejected, Rejection{Index: i, UUID: ev.UUID, EventType: ev.EventType, Problems: problems})
-			continue
+// readEvent reads event i of a batch, checks what hookd relies on, sorts it into Events or
+// Rejected, and returns its text. Only the head is looked at here; LogEvent decodes the rest
+// when it is needed.
+func (b *Batch) readEvent(r *reader, body []byte, head *eventHead, path string, i int) json.RawMessage {
+	r.ws()
+	start := r.pos
+	*head = eventHead{}
+	var problems []FieldError
+	at := func() string { return path + "[" + strconv.Itoa(i) + "]" }
+	if c := r.peek(); c != '{' {
+		kind := r.kind()
+		r.value()
+		if r.err == nil {
+			b.Rejected = append(b.Rejected, Rejection{Index: i, Problems: []FieldError{{Field: at(), Reason: "must be an object, got " + kind}}})
 		}
-		ev.Index = i
-		b.Events = append(b.Events, ev)
+		return body[start:r.pos:r.pos]
 	}
+	r.object(func(key string) {
+		var dst *string
+		switch key {
+		case "uuid":
+			dst = &head.UUID
+		case "eventType":
+			dst = &head.EventType
+		case "published":
+			dst = &head.Published
+		default:
+			r.value()
+			return
+		}
+		switch r.peek() {
+		case '"':
+			*dst = r.str()
+		case 'n':
+			r.literal("null")
+			*dst = ""
+		default:
+			problems = append(problems, FieldError{Field: at() + "." + key, Reason: "must be a string, got " + r.kind()})
+			r.value()
+		}
+	})
+	if r.err != nil {
+		return nil
+	}
+	ev := Event{Index: i, UUID: head.UUID, EventType: head.EventType, Raw: body[start:r.pos:r.pos]}
+	if problems == nil {
+		if err := validatorInstance().Struct(head); err != nil {
+			problems = fieldErrors(err, at())
+		} else if t, err := parseTime(head.Published); err != nil {
+			problems = []FieldError{{Field: at() + ".published", Reason: "not an RFC 3339 time"}}
+		} else {
+			ev.Published = t
+		}
+	}
+	if problems != nil {
+		b.Rejected = append(b.Rejected, Rejection{Index: i, UUID: ev.UUID, EventType: ev.EventType, Problems: problems})
+		return ev.Raw
+	}
+	if b.Events == nil {
+		b.Events = make([]Event, 0, 16)
+	}
+	b.Events = append(b.Events, ev)
+	return ev.Raw
 }
 
-func checkEvent(raw json.RawMessage, at string) (Event, []FieldError) {
-	if len(raw) == 0 || raw[0] != '{' {
-		return Event{}, []FieldError{{Field: at, Reason: "must be an object, got " + jsonKind(raw)}}
-	}
-	var head eventHead
-	if err := json.Unmarshal(raw, &head); err != nil {
-		var de *DecodeError
-		if errors.As(jsonError(err, at), &de) {
-			return Event{}, de.Fields
-		}
-		return Event{}, []FieldError{{Field: at, Reason: err.Error()}}
-	}
-	ev := Event{UUID: head.UUID, EventType: head.EventType, Raw: raw}
-	if err := validatorInstance().Struct(&head); err != nil {
-		return ev, fieldErrors(err, at)
-	}
-	published, err := time.Parse(time.RFC3339Nano, head.Published)
-	if err != nil {
-		return ev, []FieldError{{Field: at + ".published", Reason: "not an RFC 3339 time"}}
-	}
-	ev.Published = published
-	return ev, nil
+func parseTime(s string) (time.Time, error) {
+	return time.Parse(time.RFC3339Nano, s)
 }
 
 // LogEvent decodes the whole event. Okta may change a field's type without notice, so a value
-// of a surprising type does not lose the event: the rest is decoded and the problem returned.
+// of a surprising type does not lose the event: it is skipped, the rest is decoded, and the
+// problem returned.
 func (e Event) LogEvent() (LogEvent, *FieldError) {
-	var le LogEvent
-	err := json.Unmarshal(e.Raw, &le)
-	if err == nil {
-		return le, nil
-	}
-	// The head check passed, so the event is a JSON object with a valid uuid, type and time;
-	// what is left is a value of another type than documented, and the rest is decoded.
-	fe := FieldError{Reason: err.Error()}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		fe = FieldError{Field: te.Field, Reason: "expected " + te.Type.String() + ", got " + te.Value}
-	}
+	r := newReader(string(e.Raw))
+	le := decodeLogEvent(r, e.Raw)
+	// Batch checked the head already; keep its reading whatever the body says twice.
 	le.UUID, le.EventType, le.Published = e.UUID, e.EventType, e.Published
-	return le, &fe
+	if r.err != nil {
+		return le, &FieldError{Reason: r.err.Error()}
+	}
+	return le, r.typeErr
 }
 
-// jsonError turns an encoding/json error into a *DecodeError naming the place it happened.
-func jsonError(err error, at string) error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return &DecodeError{Kind: ErrMalformed, Fields: []FieldError{{Field: at, Reason: fmt.Sprintf("%s (at byte %d)", se.Error(), se.Offset)}}}
-	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		field := te.Field
-		if at != "" && field != "" {
-			field = at + "." + field
-		} else if field == "" {
-			field = at
-		}
-		return &DecodeError{Kind: ErrNotDelivery, Fields: []FieldError{{Field: field, Reason: "must be " + jsonTypeName(te.Type) + ", got " + te.Value}}}
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "unexpected end of JSON input") {
-		return &DecodeError{Kind: ErrMalformed, Fields: []FieldError{{Field: at, Reason: "unexpected end of JSON input"}}}
-	}
-	return &DecodeError{Kind: ErrMalformed, Fields: []FieldError{{Field: at, Reason: err.Error()}}}
-}
-
-func jsonTypeName(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.Slice, reflect.Array:
-		if t == reflect.TypeOf(json.RawMessage{}) {
-			return "a JSON value"
-		}
-		return "an array"
-	case reflect.Struct, reflect.Map, reflect.Pointer:
-		return "an object"
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "a boolean"
-	default:
-		return "a number"
-	}
-}
-
-func jsonKind(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch raw[0] {
-	case '[':
-		return "array"
-	case '"':
-		return "string"
-	case 'n':
-		return "null"
-	case 't', 'f':
-		return "boolean"
-	default:
-		return "number"
-	}
+func syntaxFailure(e *syntaxError) error {
+	return &DecodeError{Kind: ErrMalformed, Fields: []FieldError{{Reason: fmt.Sprintf("%s (at byte %d)", e.msg, e.offset)}}}
 }
 
 // fieldErrors turns validator errors into FieldErrors with JSON paths under at.
@@ -305,8 +332,6 @@ func reasonOf(fe validator.FieldError) string {
 		return "must contain at least " + fe.Param() + " element(s)"
 	case "max":
 		return "longer than " + fe.Param() + " characters"
-	case "datetime":
-		return "not an RFC 3339 time"
 	default:
 		return "fails " + fe.Tag()
 	}

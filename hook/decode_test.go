@@ -116,7 +116,7 @@ func TestLogEventKeepsAnEventWhoseFieldChangedType(t *testing.T) {
 	assert.Equal(t, "B", rc.Subject.DisplayName)
 	assert.Equal(t, []string{"Folder Editor"}, rc.RoleNames())
 	assert.Equal(t, "192.0.2.1", rc.Client.IP)
-	assert.Equal(t, []string{"decode: client.geographicalContext.postalCode: expected string, got number"}, rc.Incomplete)
+	assert.Equal(t, []string{"decode: client.geographicalContext.postalCode: must be a string, got number"}, rc.Incomplete)
 	assert.JSONEq(t, raw, string(rc.Raw))
 }
 

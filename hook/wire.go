@@ -91,17 +91,17 @@ type Geolocation struct {
 
 // Device is the device Okta associated with the event, when it knows one.
 type Device struct {
-	ID                    string `json:"id,omitempty"`
-	Name                  string `json:"name,omitempty"`
-	OSPlatform            string `json:"os_platform,omitempty"`
-	OSVersion             string `json:"os_version,omitempty"`
-	Managed               *bool  `json:"managed,omitempty"`
-	Registered            *bool  `json:"registered,omitempty"`
-	DeviceIntegrator      any    `json:"device_integrator,omitempty"`
-	DiskEncryptionType    string `json:"disk_encryption_type,omitempty"`
-	ScreenLockType        string `json:"screen_lock_type,omitempty"`
-	JailBreak             *bool  `json:"jailbreak,omitempty"`
-	SecureHardwarePresent *bool  `json:"secure_hardware_present,omitempty"`
+	ID                    string          `json:"id,omitempty"`
+	Name                  string          `json:"name,omitempty"`
+	OSPlatform            string          `json:"os_platform,omitempty"`
+	OSVersion             string          `json:"os_version,omitempty"`
+	Managed               *bool           `json:"managed,omitempty"`
+	Registered            *bool           `json:"registered,omitempty"`
+	DeviceIntegrator      json.RawMessage `json:"device_integrator,omitempty"`
+	DiskEncryptionType    string          `json:"disk_encryption_type,omitempty"`
+	ScreenLockType        string          `json:"screen_lock_type,omitempty"`
+	JailBreak             *bool           `json:"jailbreak,omitempty"`
+	SecureHardwarePresent *bool           `json:"secure_hardware_present,omitempty"`
 }
 
 // Outcome is the result of the action and, for failures, why.

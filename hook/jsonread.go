@@ -1,0 +1,577 @@
+package hook
+
+import (
+	"encoding/json"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// reader is a strict, single-pass JSON reader over one immutable string. Strings without
+// escapes come back as substrings of the input, so decoding an event allocates for its
+// structure only, not for each of its dozens of strings. It accepts exactly what
+// encoding/json.Valid accepts (FuzzDecode checks that), and like encoding/json it turns
+// invalid UTF-8 and lone surrogates in strings into U+FFFD.
+//
+// encoding/json was measured first (docs/BENCHMARKS.md): it scans each value twice and
+// allocates every string, which put it at half the speed of a map[string]any decode.
+type reader struct {
+	s     string
+	pos   int
+	depth int
+	err   *syntaxError
+	// typeErr is the first value found of another type than the wire types document; the
+	// value is skipped and decoding goes on, as encoding/json does.
+	typeErr *FieldError
+	// path holds the names of the objects and arrays being read, for typeErr's field name;
+	// it is joined only when there is an error to report.
+	path []string
+}
+
+func newReader(s string) *reader {
+	return &reader{s: s, path: make([]string, 0, 8)}
+}
+
+// fieldPath joins the current path and leaf into "client.geographicalContext.postalCode".
+func (r *reader) fieldPath(leaf string) string {
+	out := ""
+	for _, p := range append(r.path, leaf) {
+		if p == "" {
+			continue
+		}
+		if out != "" {
+			out += "."
+		}
+		out += p
+	}
+	return out
+}
+
+// maxDepth bounds nesting, as encoding/json does, so hostile input cannot exhaust the stack.
+const maxDepth = 10000
+
+type syntaxError struct {
+	msg    string
+	offset int
+}
+
+func (e *syntaxError) Error() string { return e.msg }
+
+func (r *reader) fail(msg string) {
+	if r.err == nil {
+		r.err = &syntaxError{msg: msg, offset: r.pos}
+	}
+	r.pos = len(r.s) // stop everything that follows
+}
+
+func (r *reader) failChar(context string) {
+	if r.pos >= len(r.s) {
+		r.fail("unexpected end of JSON input")
+		return
+	}
+	r.fail("invalid character " + quoteChar(r.s[r.pos]) + " " + context)
+}
+
+func quoteChar(c byte) string {
+	switch {
+	case c == '\'':
+		return `'\''`
+	case c == '"':
+		return `'"'`
+	case c < 0x20 || c >= 0x7f:
+		return strconv.QuoteRune(rune(c))
+	}
+	return "'" + string(rune(c)) + "'"
+}
+
+func (r *reader) ws() {
+	for r.pos < len(r.s) {
+		switch r.s[r.pos] {
+		case ' ', '\t', '\n', '\r':
+			r.pos++
+		default:
+			return
+		}
+	}
+}
+
+// peek skips white space and returns the next byte, or 0 at the end.
+func (r *reader) peek() byte {
+	r.ws()
+	if r.pos >= len(r.s) {
+		return 0
+	}
+	return r.s[r.pos]
+}
+
+// kind names the JSON type of the value that starts at the next byte.
+func (r *reader) kind() string {
+	switch r.peek() {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	case 0:
+		return "nothing"
+	}
+	return "number"
+}
+
+// null consumes a null and reports whether there was one.
+func (r *reader) null() bool {
+	if r.peek() != 'n' {
+		return false
+	}
+	r.literal("null")
+	return true
+}
+
+func (r *reader) literal(word string) {
+	if len(r.s)-r.pos >= len(word) && r.s[r.pos:r.pos+len(word)] == word {
+		r.pos += len(word)
+		return
+	}
+	for i := 0; i < len(word); i++ {
+		if r.pos >= len(r.s) || r.s[r.pos] != word[i] {
+			r.failChar("in literal " + word + " (expecting " + quoteChar(word[i]) + ")")
+			return
+		}
+		r.pos++
+	}
+}
+
+// value skips one value of any type, checking its syntax.
+func (r *reader) value() {
+	switch r.peek() {
+	case '{':
+		r.object(func(string) { r.value() })
+	case '[':
+		r.array(func() { r.value() })
+	case '"':
+		r.str()
+	case 't':
+		r.literal("true")
+	case 'f':
+		r.literal("false")
+	case 'n':
+		r.literal("null")
+	default:
+		r.number()
+	}
+}
+
+// span skips one value and returns its text.
+func (r *reader) span() string {
+	r.ws()
+	start := r.pos
+	r.value()
+	if r.err != nil {
+		return ""
+	}
+	return r.s[start:r.pos]
+}
+
+// object reads an object, calling member for each key with the reader at the value;
+// member must consume the value.
+func (r *reader) object(member func(key string)) {
+	if r.peek() != '{' {
+		r.failChar("looking for beginning of object")
+		return
+	}
+	r.pos++
+	if r.depth++; r.depth > maxDepth {
+		r.fail("exceeded max depth")
+		return
+	}
+	if r.peek() == '}' {
+		r.pos++
+		r.depth--
+		return
+	}
+	for r.err == nil {
+		if r.peek() != '"' {
+			r.failChar("looking for beginning of object key string")
+			return
+		}
+		key := r.str()
+		if r.peek() != ':' {
+			r.failChar("after object key")
+			return
+		}
+		r.pos++
+		r.ws()
+		if r.pos >= len(r.s) {
+			r.fail("unexpected end of JSON input")
+			return
+		}
+		member(key)
+		switch r.peek() {
+		case ',':
+			r.pos++
+		case '}':
+			r.pos++
+			r.depth--
+			return
+		default:
+			r.failChar("after object key:value pair")
+			return
+		}
+	}
+}
+
+// array reads an array, calling elem with the reader at each element; elem must consume it.
+func (r *reader) array(elem func()) {
+	if r.peek() != '[' {
+		r.failChar("looking for beginning of array")
+		return
+	}
+	r.pos++
+	if r.depth++; r.depth > maxDepth {
+		r.fail("exceeded max depth")
+		return
+	}
+	if r.peek() == ']' {
+		r.pos++
+		r.depth--
+		return
+	}
+	for r.err == nil {
+		r.ws()
+		if r.pos >= len(r.s) {
+			r.fail("unexpected end of JSON input")
+			return
+		}
+		elem()
+		switch r.peek() {
+		case ',':
+			r.pos++
+		case ']':
+			r.pos++
+			r.depth--
+			return
+		default:
+			r.failChar("after array element")
+			return
+		}
+	}
+}
+
+// str reads a string. Without escapes or invalid UTF-8 it is a substring of the input.
+func (r *reader) str() string {
+	if r.peek() != '"' {
+		r.failChar("looking for beginning of string")
+		return ""
+	}
+	r.pos++
+	start := r.pos
+	plain := true
+	for r.pos < len(r.s) {
+		c := r.s[r.pos]
+		switch {
+		case c == '"':
+			s := r.s[start:r.pos]
+			r.pos++
+			if plain {
+				return s
+			}
+			return unquote(s)
+		case c == '\\':
+			plain = false
+			r.pos++
+			if r.pos >= len(r.s) {
+				r.fail("unexpected end of JSON input")
+				return ""
+			}
+			switch r.s[r.pos] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				r.pos++
+			case 'u':
+				r.pos++
+				for i := 0; i < 4; i++ {
+					if r.pos >= len(r.s) {
+						r.fail("unexpected end of JSON input")
+						return ""
+					}
+					if !isHex(r.s[r.pos]) {
+						r.failChar("in \\u hexadecimal character escape")
+						return ""
+					}
+					r.pos++
+				}
+			default:
+				r.failChar("in string escape code")
+				return ""
+			}
+		case c < 0x20:
+			r.failChar("in string literal")
+			return ""
+		case c < utf8.RuneSelf:
+			r.pos++
+		default:
+			ru, size := utf8.DecodeRuneInString(r.s[r.pos:])
+			if ru == utf8.RuneError && size == 1 {
+				plain = false
+			}
+			r.pos += size
+		}
+	}
+	r.fail("unexpected end of JSON input")
+	return ""
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// unquote decodes the body of a string whose syntax str has already checked.
+func unquote(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c != '\\' {
+			if c < utf8.RuneSelf {
+				b = append(b, c)
+				i++
+				continue
+			}
+			ru, size := utf8.DecodeRuneInString(s[i:])
+			b = utf8.AppendRune(b, ru) // RuneError for invalid bytes, as encoding/json does
+			i += size
+			continue
+		}
+		i++
+		switch s[i] {
+		case 'b':
+			b = append(b, '\b')
+		case 'f':
+			b = append(b, '\f')
+		case 'n':
+			b = append(b, '\n')
+		case 'r':
+			b = append(b, '\r')
+		case 't':
+			b = append(b, '\t')
+		case 'u':
+			ru := hex4(s[i+1 : i+5])
+			i += 4
+			if utf16.IsSurrogate(ru) {
+				if i+7 <= len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
+					if pair := utf16.DecodeRune(ru, hex4(s[i+3:i+7])); pair != utf8.RuneError {
+						ru = pair
+						i += 6
+					} else {
+						ru = utf8.RuneError
+					}
+				} else {
+					ru = utf8.RuneError
+				}
+			}
+			b = utf8.AppendRune(b, ru)
+		default: // '"', '\\', '/'
+			b = append(b, s[i])
+		}
+		i++
+	}
+	return string(b)
+}
+
+func hex4(s string) rune {
+	var r rune
+	for i := 0; i < 4; i++ {
+		c := s[i]
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		default:
+			c = c - 'A' + 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
+
+// number reads a number and returns its text.
+func (r *reader) number() string {
+	start := r.pos
+	if r.pos < len(r.s) && r.s[r.pos] == '-' {
+		r.pos++
+	}
+	switch {
+	case r.pos >= len(r.s):
+		r.fail("unexpected end of JSON input")
+		return ""
+	case r.s[r.pos] == '0':
+		r.pos++
+	case '1' <= r.s[r.pos] && r.s[r.pos] <= '9':
+		r.digits()
+	default:
+		if start == r.pos {
+			r.failChar("looking for beginning of value")
+		} else {
+			r.failChar("in numeric literal")
+		}
+		return ""
+	}
+	if r.pos < len(r.s) && r.s[r.pos] == '.' {
+		r.pos++
+		if r.pos >= len(r.s) || !isDigit(r.s[r.pos]) {
+			r.failChar("after decimal point in numeric literal")
+			return ""
+		}
+		r.digits()
+	}
+	if r.pos < len(r.s) && (r.s[r.pos] == 'e' || r.s[r.pos] == 'E') {
+		r.pos++
+		if r.pos < len(r.s) && (r.s[r.pos] == '+' || r.s[r.pos] == '-') {
+			r.pos++
+		}
+		if r.pos >= len(r.s) || !isDigit(r.s[r.pos]) {
+			r.failChar("in exponent of numeric literal")
+			return ""
+		}
+		r.digits()
+	}
+	return r.s[start:r.pos]
+}
+
+func (r *reader) digits() {
+	for r.pos < len(r.s) && isDigit(r.s[r.pos]) {
+		r.pos++
+	}
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// end checks that nothing but white space follows the top-level value.
+func (r *reader) end() {
+	if r.peek() != 0 && r.err == nil {
+		r.failChar("after top-level value")
+	}
+}
+
+// mismatch records that the value at leaf is not of the documented type and skips it.
+func (r *reader) mismatch(leaf, want string) {
+	if r.typeErr == nil {
+		r.typeErr = &FieldError{Field: r.fieldPath(leaf), Reason: "must be " + want + ", got " + r.kind()}
+	}
+	r.value()
+}
+
+// note records a problem with the value just read at leaf, unless one is recorded already.
+func (r *reader) note(leaf, reason string) {
+	if r.typeErr == nil && r.err == nil {
+		r.typeErr = &FieldError{Field: r.fieldPath(leaf), Reason: reason}
+	}
+}
+
+// text reads a string field into dst; null leaves it as it is.
+func (r *reader) text(dst *string, field string) {
+	switch r.peek() {
+	case '"':
+		*dst = r.str()
+	case 'n':
+		r.literal("null")
+	default:
+		r.mismatch(field, "a string")
+	}
+}
+
+// raw reads any value into dst as raw JSON; null leaves it empty.
+func (r *reader) raw(dst *json.RawMessage, body []byte, field string) {
+	if r.null() {
+		return
+	}
+	r.ws()
+	start := r.pos
+	r.value()
+	if r.err == nil {
+		*dst = body[start:r.pos:r.pos]
+	}
+}
+
+// boolean reads a boolean field into dst, allocating from spare; null leaves dst nil.
+func (r *reader) boolean(dst **bool, spare *bool, field string) {
+	switch r.peek() {
+	case 't', 'f':
+		*spare = r.s[r.pos] == 't'
+		r.value()
+		*dst = spare
+	case 'n':
+		r.literal("null")
+	default:
+		r.mismatch(field, "a boolean")
+	}
+}
+
+// integer reads an integer field; it reports whether one was there.
+func (r *reader) integer(dst *int64, field string) bool {
+	switch c := r.peek(); {
+	case c == '-' || isDigit(c):
+		n, err := strconv.ParseInt(r.number(), 10, 64)
+		if err != nil {
+			r.note(field, "must be an integer, got number")
+			return false
+		}
+		*dst = n
+		return err == nil
+	case c == 'n':
+		r.literal("null")
+	default:
+		r.mismatch(field, "a number")
+	}
+	return false
+}
+
+// float reads a number field into dst; null leaves it as it is.
+func (r *reader) float(dst *float64, field string) {
+	switch c := r.peek(); {
+	case c == '-' || isDigit(c):
+		f, err := strconv.ParseFloat(r.number(), 64)
+		if err != nil {
+			r.note(field, "number out of range")
+		}
+		*dst = f
+	case c == 'n':
+		r.literal("null")
+	default:
+		r.mismatch(field, "a number")
+	}
+}
+
+// obj reads an object field, or null (reporting false), or records a type mismatch.
+func (r *reader) obj(field string, member func(key string)) bool {
+	switch r.peek() {
+	case '{':
+		r.path = append(r.path, field)
+		r.object(member)
+		r.path = r.path[:len(r.path)-1]
+		return true
+	case 'n':
+		r.literal("null")
+	default:
+		r.mismatch(field, "an object")
+	}
+	return false
+}
+
+// arr reads an array field, or null, or records a type mismatch.
+func (r *reader) arr(field string, elem func()) {
+	switch r.peek() {
+	case '[':
+		r.path = append(r.path, field)
+		r.array(elem)
+		r.path = r.path[:len(r.path)-1]
+	case 'n':
+		r.literal("null")
+	default:
+		r.mismatch(field, "an array")
+	}
+}
