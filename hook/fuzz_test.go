@@ -1,8 +1,8 @@
 package hook
 
 import (
-	"errors"
 	"encoding/json"
+	"errors"
 	"os"
 	"strings"
 	"testing"
