@@ -1,0 +1,214 @@
+// Package config loads hookd's one typed configuration: defaults, then a YAML file, then
+// HOOKD_* environment variables (and *_FILE variants for secrets), then validation with
+// errors that name the setting to fix.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-playground/validator/v10"
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is everything hookd can be told.
+type Config struct {
+	ListenAddr string `yaml:"listen_addr" env:"HOOKD_LISTEN_ADDR" validate:"required,hostname_port|startswith=:"`
+	// DataDir holds the SQLite database and the generated Okta secret.
+	DataDir string `yaml:"data_dir" env:"HOOKD_DATA_DIR" validate:"required"`
+	// DatabaseURL, when set to a postgres:// URL, stores events in Postgres instead of SQLite.
+	DatabaseURL string `yaml:"database_url" env:"HOOKD_DATABASE_URL" secret:"true"`
+
+	Okta      Okta      `yaml:"okta"`
+	HTTP      HTTP      `yaml:"http"`
+	Console   Console   `yaml:"console"`
+	Slack     Slack     `yaml:"slack"`
+	Webhook   Webhook   `yaml:"webhook"`
+	SystemLog SystemLog `yaml:"systemlog"`
+	Delivery  Delivery  `yaml:"delivery"`
+	Log       Log       `yaml:"log"`
+}
+
+// Okta is how Okta reaches hookd.
+type Okta struct {
+	// AuthHeader is the header Okta sends the secret in.
+	AuthHeader string `yaml:"auth_header" env:"HOOKD_OKTA_AUTH_HEADER" validate:"required,printascii,excludesall= :"`
+	// Secrets are the accepted header values; several are accepted at once for rotation.
+	Secrets []string `yaml:"secrets" env:"HOOKD_OKTA_SECRETS" secret:"true" validate:"dive,required"`
+	// EventsPath is the route Okta is registered with.
+	EventsPath string `yaml:"events_path" env:"HOOKD_OKTA_EVENTS_PATH" validate:"required,startswith=/"`
+	// WorkflowsApps identifies the Okta Workflows app instance (id, app name or label).
+	WorkflowsApps []string `yaml:"workflows_apps" env:"HOOKD_OKTA_WORKFLOWS_APPS"`
+}
+
+// HTTP holds the server's limits.
+type HTTP struct {
+	BodyLimit         int64         `yaml:"body_limit" env:"HOOKD_HTTP_BODY_LIMIT" validate:"min=1024"`
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout" env:"HOOKD_HTTP_READ_HEADER_TIMEOUT" validate:"min=1000000"`
+	ReadTimeout       time.Duration `yaml:"read_timeout" env:"HOOKD_HTTP_READ_TIMEOUT" validate:"min=1000000"`
+	WriteTimeout      time.Duration `yaml:"write_timeout" env:"HOOKD_HTTP_WRITE_TIMEOUT" validate:"min=1000000"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout" env:"HOOKD_HTTP_IDLE_TIMEOUT" validate:"min=1000000"`
+	// AcceptTimeout bounds how long a delivery waits for the store, below Okta's 3 s.
+	AcceptTimeout   time.Duration `yaml:"accept_timeout" env:"HOOKD_HTTP_ACCEPT_TIMEOUT" validate:"min=1000000"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" env:"HOOKD_SHUTDOWN_TIMEOUT" validate:"min=0"`
+}
+
+// Console is the sink that prints alerts on standard output.
+type Console struct {
+	// Enabled forces the console sink on; without any other sink it is on regardless.
+	Enabled bool `yaml:"enabled" env:"HOOKD_CONSOLE"`
+	// Format is "text" (one readable line an alert) or "json" (one JSON object a line).
+	Format string `yaml:"format" env:"HOOKD_CONSOLE_FORMAT" validate:"oneof=text json"`
+}
+
+// Slack is the short way to name one Slack incoming webhook.
+type Slack struct {
+	WebhookURL string `yaml:"webhook_url" env:"HOOKD_SLACK_WEBHOOK_URL" secret:"true" validate:"omitempty,url,startswith=https://"`
+}
+
+// Webhook is the short way to name one signed generic webhook.
+type Webhook struct {
+	URL    string `yaml:"url" env:"HOOKD_WEBHOOK_URL" secret:"true" validate:"omitempty,url"`
+	Secret string `yaml:"secret" env:"HOOKD_WEBHOOK_SECRET" secret:"true" validate:"omitempty,startswith=whsec_"`
+}
+
+// SystemLog configures polling Okta's System Log API.
+type SystemLog struct {
+	OrgURL       string        `yaml:"org_url" env:"HOOKD_OKTA_ORG_URL" validate:"omitempty,url,startswith=https://"`
+	APIToken     string        `yaml:"api_token" env:"HOOKD_OKTA_API_TOKEN" secret:"true"`
+	PollInterval time.Duration `yaml:"poll_interval" env:"HOOKD_SYSTEMLOG_POLL_INTERVAL" validate:"min=1000000000"`
+}
+
+// Delivery tunes the delivery queue.
+type Delivery struct {
+	Workers int `yaml:"workers" env:"HOOKD_DELIVERY_WORKERS" validate:"min=1,max=1000"`
+}
+
+// Log configures hookd's own logs (on standard error).
+type Log struct {
+	Level  string `yaml:"level" env:"HOOKD_LOG_LEVEL" validate:"oneof=debug info warn error"`
+	Format string `yaml:"format" env:"HOOKD_LOG_FORMAT" validate:"oneof=json console"`
+}
+
+// Default returns the embedded defaults: SQLite in ./data, console sink, port 8080.
+func Default() Config {
+	return Config{
+		ListenAddr: ":8080",
+		DataDir:    "./data",
+		Okta:       Okta{AuthHeader: "Authorization", EventsPath: "/okta/events"},
+		HTTP: HTTP{
+			BodyLimit:         10 << 20,
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			AcceptTimeout:     2500 * time.Millisecond,
+			ShutdownTimeout:   15 * time.Second,
+		},
+		Console:   Console{Format: "text"},
+		SystemLog: SystemLog{PollInterval: 30 * time.Second},
+		Delivery:  Delivery{Workers: 10},
+		Log:       Log{Level: "info", Format: "json"},
+	}
+}
+
+// Load builds the configuration from the defaults, the YAML file at path (if path is not
+// empty), and the environment as getenv reports it.
+func Load(path string, getenv func(string) (string, bool)) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("config file: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)                                               // a misspelt key is an error, not a silently ignored setting
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // EOF: an empty file
+			return cfg, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(&cfg, getenv); err != nil {
+		return cfg, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// Postgres reports whether the store is Postgres rather than the embedded SQLite.
+func (c *Config) Postgres() bool { return c.DatabaseURL != "" }
+
+// Validate checks the configuration and names each problem by its environment variable.
+func (c *Config) Validate() error {
+	var problems []string
+	v := validator.New(validator.WithRequiredStructEnabled())
+	if err := v.Struct(c); err != nil {
+		var ves validator.ValidationErrors
+		if !errors.As(err, &ves) {
+			return err
+		}
+		for _, fe := range ves {
+			problems = append(problems, envName(fe.StructNamespace())+": "+reason(fe))
+		}
+	}
+	if c.DatabaseURL != "" {
+		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			problems = append(problems, "HOOKD_DATABASE_URL: scheme must be postgres or postgresql")
+		} else if u.Host == "" {
+			problems = append(problems, "HOOKD_DATABASE_URL: needs a host")
+		}
+	}
+	if (c.Webhook.URL == "") != (c.Webhook.Secret == "") {
+		problems = append(problems, "HOOKD_WEBHOOK_URL and HOOKD_WEBHOOK_SECRET: set both or neither")
+	}
+	if (c.SystemLog.OrgURL == "") != (c.SystemLog.APIToken == "") {
+		problems = append(problems, "HOOKD_OKTA_ORG_URL and HOOKD_OKTA_API_TOKEN: set both or neither")
+	}
+	if len(problems) > 0 {
+		return &Error{Problems: problems}
+	}
+	return nil
+}
+
+// Error lists every problem found in a configuration, each naming its setting.
+type Error struct{ Problems []string }
+
+func (e *Error) Error() string { return "invalid configuration: " + strings.Join(e.Problems, "; ") }
+
+func reason(fe validator.FieldError) string {
+	switch fe.Tag() {
+	case "required":
+		return "required"
+	case "url":
+		return "not a URL"
+	case "startswith":
+		return "must start with " + fe.Param()
+	case "oneof":
+		return "must be one of: " + strings.ReplaceAll(fe.Param(), " ", ", ")
+	case "min":
+		return "must be at least " + limitText(fe)
+	case "max":
+		return "must be at most " + limitText(fe)
+	case "hostname_port|startswith=:":
+		return "must be host:port or :port"
+	case "printascii", "excludesall":
+		return "must be a plain header name"
+	}
+	return "fails " + fe.Tag()
+}
+
+func limitText(fe validator.FieldError) string {
+	if fe.Type() == durationType {
+		n, _ := strconv.ParseInt(fe.Param(), 10, 64)
+		return time.Duration(n).String()
+	}
+	return fe.Param()
+}

@@ -1,0 +1,137 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func envOf(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := m[k]
+		return v, ok
+	}
+}
+
+func TestDefaultsAreValid(t *testing.T) {
+	cfg, err := Load("", envOf(nil))
+	require.NoError(t, err)
+	assert.Equal(t, ":8080", cfg.ListenAddr)
+	assert.Equal(t, "./data", cfg.DataDir)
+	assert.Equal(t, "Authorization", cfg.Okta.AuthHeader)
+	assert.Equal(t, "/okta/events", cfg.Okta.EventsPath)
+	assert.Equal(t, int64(10<<20), cfg.HTTP.BodyLimit)
+	assert.Equal(t, 30*time.Second, cfg.SystemLog.PollInterval)
+	assert.False(t, cfg.Postgres())
+}
+
+func TestFileThenEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "hookd.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(`
+listen_addr: 127.0.0.1:9000
+data_dir: /var/lib/hookd
+okta:
+  auth_header: X-Hook-Secret
+  secrets: [from-file]
+http:
+  body_limit: 2048
+console:
+  format: json
+`), 0o600))
+	secretFile := filepath.Join(dir, "secret")
+	require.NoError(t, os.WriteFile(secretFile, []byte("s3cret-from-file\n"), 0o600))
+
+	cfg, err := Load(file, envOf(map[string]string{
+		"HOOKD_LISTEN_ADDR":             ":9001",
+		"HOOKD_OKTA_SECRETS_FILE":       secretFile,
+		"HOOKD_SYSTEMLOG_POLL_INTERVAL": "1m",
+		"HOOKD_DATABASE_URL":            "postgres://u:p@db:5432/hookd",
+	}))
+	require.NoError(t, err)
+	assert.Equal(t, ":9001", cfg.ListenAddr, "environment beats the file")
+	assert.Equal(t, "/var/lib/hookd", cfg.DataDir)
+	assert.Equal(t, "X-Hook-Secret", cfg.Okta.AuthHeader)
+	assert.Equal(t, []string{"s3cret-from-file"}, cfg.Okta.Secrets)
+	assert.Equal(t, int64(2048), cfg.HTTP.BodyLimit)
+	assert.Equal(t, "json", cfg.Console.Format)
+	assert.Equal(t, time.Minute, cfg.SystemLog.PollInterval)
+	assert.True(t, cfg.Postgres())
+}
+
+func TestErrorsNameTheSettingToFix(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"database scheme", map[string]string{"HOOKD_DATABASE_URL": "mysql://x/y"}, "HOOKD_DATABASE_URL: scheme must be postgres or postgresql"},
+		{"bad duration", map[string]string{"HOOKD_SYSTEMLOG_POLL_INTERVAL": "often"}, "HOOKD_SYSTEMLOG_POLL_INTERVAL: not a duration"},
+		{"short poll", map[string]string{"HOOKD_SYSTEMLOG_POLL_INTERVAL": "10ms"}, "HOOKD_SYSTEMLOG_POLL_INTERVAL: must be at least 1s"},
+		{"empty listen", map[string]string{"HOOKD_LISTEN_ADDR": ""}, "HOOKD_LISTEN_ADDR: required"},
+		{"listen not host:port", map[string]string{"HOOKD_LISTEN_ADDR": "8080"}, "HOOKD_LISTEN_ADDR: must be host:port or :port"},
+		{"slack not https", map[string]string{"HOOKD_SLACK_WEBHOOK_URL": "http://hooks.slack.example/x"}, "HOOKD_SLACK_WEBHOOK_URL: must start with https://"},
+		{"webhook secret format", map[string]string{"HOOKD_WEBHOOK_URL": "https://r.example/h", "HOOKD_WEBHOOK_SECRET": "plain"}, "HOOKD_WEBHOOK_SECRET: must start with whsec_"},
+		{"webhook without secret", map[string]string{"HOOKD_WEBHOOK_URL": "https://r.example/h"}, "HOOKD_WEBHOOK_URL and HOOKD_WEBHOOK_SECRET: set both or neither"},
+		{"org without token", map[string]string{"HOOKD_OKTA_ORG_URL": "https://acme.okta.com"}, "HOOKD_OKTA_ORG_URL and HOOKD_OKTA_API_TOKEN: set both or neither"},
+		{"header with space", map[string]string{"HOOKD_OKTA_AUTH_HEADER": "X Secret"}, "HOOKD_OKTA_AUTH_HEADER: must be a plain header name"},
+		{"console format", map[string]string{"HOOKD_CONSOLE_FORMAT": "xml"}, "HOOKD_CONSOLE_FORMAT: must be one of: text, json"},
+		{"missing secret file", map[string]string{"HOOKD_OKTA_SECRETS_FILE": "/nonexistent/secret"}, "HOOKD_OKTA_SECRETS_FILE: file /nonexistent/secret does not exist"},
+		{"both secret and file", map[string]string{"HOOKD_OKTA_SECRETS": "a", "HOOKD_OKTA_SECRETS_FILE": "/x"}, "HOOKD_OKTA_SECRETS and HOOKD_OKTA_SECRETS_FILE: set one, not both"},
+		{"workers", map[string]string{"HOOKD_DELIVERY_WORKERS": "0"}, "HOOKD_DELIVERY_WORKERS: must be at least 1"},
+		{"body limit not a number", map[string]string{"HOOKD_HTTP_BODY_LIMIT": "10MB"}, "HOOKD_HTTP_BODY_LIMIT: must be a whole number"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load("", envOf(tt.env))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+func TestSecretsNeverInErrors(t *testing.T) {
+	const secret = "postgres-password-123"
+	_, err := Load("", envOf(map[string]string{"HOOKD_DATABASE_URL": "mysql://user:" + secret + "@h/db"}))
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), secret)
+}
+
+func TestUnknownFileKeysAreErrors(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "hookd.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("listen_adr: :1\n"), 0o600))
+	_, err := Load(file, envOf(nil))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "listen_adr")
+
+	empty := filepath.Join(t.TempDir(), "empty.yaml")
+	require.NoError(t, os.WriteFile(empty, nil, 0o600))
+	_, err = Load(empty, envOf(nil))
+	assert.NoError(t, err, "an empty file is no settings")
+}
+
+func TestSettingsHideSecrets(t *testing.T) {
+	cfg, err := Load("", envOf(map[string]string{
+		"HOOKD_OKTA_SECRETS":      "alpha-secret,beta-secret",
+		"HOOKD_SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T000/B000/XXXXSECRET",
+	}))
+	require.NoError(t, err)
+	var all strings.Builder
+	got := map[string]string{}
+	for _, s := range cfg.Settings() {
+		got[s.Env] = s.Value
+		all.WriteString(s.Env + "=" + s.Value + "\n")
+	}
+	assert.Equal(t, "(2 set, hidden)", got["HOOKD_OKTA_SECRETS"])
+	assert.Equal(t, "(set, hidden)", got["HOOKD_SLACK_WEBHOOK_URL"])
+	assert.Equal(t, "(not set)", got["HOOKD_DATABASE_URL"])
+	assert.Equal(t, ":8080", got["HOOKD_LISTEN_ADDR"])
+	for _, secret := range []string{"alpha-secret", "beta-secret", "XXXXSECRET"} {
+		assert.NotContains(t, all.String(), secret)
+	}
+}
