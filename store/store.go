@@ -1,0 +1,271 @@
+// Package store accepts RoleChanges durably and queues their deliveries. An event's row and
+// its delivery jobs are written in one transaction, committed before Okta is answered, on
+// SQLite (the embedded default) or Postgres (several replicas), with River as the queue.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hookd/hookd/hook"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
+)
+
+// ErrUnavailable wraps every failure to reach or write the database: the caller may retry.
+var ErrUnavailable = errors.New("store unavailable")
+
+// ErrClosed is returned by Accept after Close.
+var ErrClosed = errors.New("store closed")
+
+// ErrNotFound is returned when an event is not stored.
+var ErrNotFound = errors.New("event not found")
+
+// Deliverer hands one stored RoleChange to one named sink. Its error says what to do next:
+// an error with a `Permanent() bool` method that returns true ends the job (no retry); one
+// with a `RetryAfter() time.Duration` method above zero retries after that delay; any other
+// error retries with backoff.
+type Deliverer interface {
+	Deliver(ctx context.Context, sink string, rc *hook.RoleChange) error
+}
+
+// Options configures a Store.
+type Options struct {
+	// DataDir holds hookd.db when DatabaseURL is empty.
+	DataDir string
+	// DatabaseURL, a postgres:// URL, selects Postgres.
+	DatabaseURL string
+	// Sinks are the sink names each new event gets a delivery job for, unless Route is set.
+	Sinks []string
+	// Route, when set, picks the sinks for each event instead of Sinks.
+	Route func(*hook.RoleChange) []string
+	// Deliverer works the delivery jobs; without it Start refuses to run workers.
+	Deliverer Deliverer
+	// Workers is how many deliveries run at once (default 10).
+	Workers int
+	// MaxAttempts bounds delivery attempts before a job is discarded (River's default if 0).
+	MaxAttempts int
+	// RetryPolicy, when set, decides when a failed delivery is tried again.
+	RetryPolicy river.ClientRetryPolicy
+	// ErrorHandler, when set, is told of each failed delivery attempt.
+	ErrorHandler river.ErrorHandler
+	// FetchPollInterval is how often workers look for new jobs (default 50 ms).
+	FetchPollInterval time.Duration
+	// Logger receives River's own logs (default: discarded below warnings).
+	Logger *slog.Logger
+	// Now stamps accepted_at; tests replace it.
+	Now func() time.Time
+}
+
+// Result counts what one Accept did.
+type Result struct {
+	// Accepted is how many records were new and are now stored with their delivery jobs.
+	Accepted int
+	// Duplicates is how many were stored already (a redelivery) and were skipped.
+	Duplicates int
+}
+
+// Store is the durable store and delivery queue.
+type Store struct {
+	db      *sql.DB
+	dialect dialect
+	river   *river.Client[*sql.Tx]
+	opts    Options
+
+	pending chan *acceptRequest
+	stop    chan struct{}
+	stopped chan struct{}
+	close   sync.Once
+}
+
+type dialect int
+
+const (
+	sqlite dialect = iota
+	postgres
+)
+
+func (d dialect) String() string {
+	if d == postgres {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// DeliveryArgs is the River job that delivers one event to one sink. It names the event
+// rather than carrying it: the event row is the single copy.
+type DeliveryArgs struct {
+	EventID string `json:"event_id"`
+	Sink    string `json:"sink"`
+}
+
+// Kind is River's name for the job.
+func (DeliveryArgs) Kind() string { return "hookd_delivery" }
+
+// Open connects, migrates, and starts the committer. Workers start with Start.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	if o.Workers <= 0 {
+		o.Workers = 10
+	}
+	if o.FetchPollInterval <= 0 {
+		o.FetchPollInterval = 50 * time.Millisecond
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	s := &Store{opts: o, pending: make(chan *acceptRequest, 1024), stop: make(chan struct{}), stopped: make(chan struct{})}
+
+	var driver riverdriver.Driver[*sql.Tx]
+	if o.DatabaseURL != "" {
+		db, err := sql.Open("pgx", o.DatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("%w: postgres: %s", ErrUnavailable, redact(err))
+		}
+		db.SetMaxOpenConns(20)
+		db.SetMaxIdleConns(20)
+		s.db, s.dialect = db, postgres
+		driver = riverdatabasesql.New(db)
+	} else {
+		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("data dir: %w", err)
+		}
+		// WAL lets readers run beside the writer; synchronous=FULL makes a commit durable
+		// before Okta is answered; one connection, as riversqlite asks, so writers never
+		// meet SQLITE_BUSY; _txlock=immediate takes the write lock at BEGIN.
+		dsn := "file:" + filepath.Join(o.DataDir, "hookd.db") +
+			"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
+		db, err := sql.Open("sqlite", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("%w: sqlite: %v", ErrUnavailable, err)
+		}
+		db.SetMaxOpenConns(1)
+		s.db, s.dialect = db, sqlite
+		driver = riversqlite.New(db)
+	}
+	if err := s.db.PingContext(ctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("%w: %s: %s", ErrUnavailable, s.dialect, redact(err))
+	}
+	if err := migrate(ctx, s.db, s.dialect, driver); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+	}
+
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &deliveryWorker{store: s})
+	cfg := &river.Config{
+		Logger:            o.Logger,
+		Workers:           workers,
+		FetchPollInterval: o.FetchPollInterval,
+		FetchCooldown:     min(o.FetchPollInterval, 50*time.Millisecond),
+		MaxAttempts:       o.MaxAttempts,
+		RetryPolicy:       o.RetryPolicy,
+		ErrorHandler:      o.ErrorHandler,
+		JobTimeout:        2 * time.Minute,
+		PollOnly:          true,
+	}
+	if o.Deliverer != nil {
+		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: o.Workers}}
+	}
+	client, err := river.NewClient(driver, cfg)
+	if err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("river: %w", err)
+	}
+	s.river = client
+	go s.commitLoop()
+	return s, nil
+}
+
+// Dialect names the database in use: "sqlite" or "postgres".
+func (s *Store) Dialect() string { return s.dialect.String() }
+
+// Start runs the delivery workers until Stop.
+func (s *Store) Start(ctx context.Context) error {
+	if s.opts.Deliverer == nil {
+		return errors.New("store: no Deliverer, so no workers to start")
+	}
+	return s.river.Start(ctx)
+}
+
+// Stop lets running deliveries finish until ctx ends, then cancels them; their jobs are
+// retried later (by this replica after a restart, or another one).
+func (s *Store) Stop(ctx context.Context) error {
+	if s.opts.Deliverer == nil {
+		return nil
+	}
+	err := s.river.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		cancelCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		return s.river.StopAndCancel(cancelCtx)
+	}
+	return err
+}
+
+// Close stops the committer (after it has committed what was already handed to it) and
+// closes the database.
+func (s *Store) Close() error {
+	s.close.Do(func() { close(s.stop) })
+	<-s.stopped
+	return s.db.Close()
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+	}
+	var one int
+	if err := s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+	}
+	return nil
+}
+
+// QueueDepth counts delivery jobs not finished yet: waiting, scheduled, retrying or running.
+func (s *Store) QueueDepth(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx,
+		`SELECT count(*) FROM river_job WHERE state IN ('available', 'scheduled', 'retryable', 'running', 'pending')`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+	}
+	return n, nil
+}
+
+// Record returns a stored RoleChange by event uuid.
+func (s *Store) Record(ctx context.Context, eventID string) (*hook.RoleChange, error) {
+	var data []byte
+	err := s.db.QueryRowContext(ctx, `SELECT record FROM hookd_event WHERE uuid = $1`, eventID).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+	}
+	var rc hook.RoleChange
+	if err := json.Unmarshal(data, &rc); err != nil {
+		return nil, fmt.Errorf("event %s: stored record unreadable: %w", eventID, err)
+	}
+	return &rc, nil
+}
+
+// DB is the database handle, for tests and for packages that keep small state beside the
+// events (such as the System Log cursor).
+func (s *Store) DB() *sql.DB { return s.db }

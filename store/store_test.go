@@ -1,0 +1,321 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/hook"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// backend opens a fresh, empty store location for one test; reopening it with the same
+// Options finds what was written before.
+type backend struct {
+	name  string
+	fresh func(t *testing.T) Options
+}
+
+func backends(t *testing.T) []backend {
+	out := []backend{{name: "sqlite", fresh: func(t *testing.T) Options {
+		return Options{DataDir: t.TempDir()}
+	}}}
+	base := os.Getenv("HOOKD_TEST_DATABASE_URL")
+	if base == "" {
+		t.Log("HOOKD_TEST_DATABASE_URL is not set: Postgres contract tests skipped")
+		return out
+	}
+	return append(out, backend{name: "postgres", fresh: func(t *testing.T) Options {
+		return Options{DatabaseURL: freshSchema(t, base)}
+	}})
+}
+
+// freshSchema makes a schema of its own for one test and returns a URL that uses it.
+func freshSchema(t *testing.T, base string) string {
+	t.Helper()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "hookd_test_" + hex.EncodeToString(b)
+	admin, err := sql.Open("pgx", base)
+	require.NoError(t, err)
+	_, err = admin.Exec("CREATE SCHEMA " + schema)
+	require.NoError(t, err, "Postgres at HOOKD_TEST_DATABASE_URL must be reachable")
+	t.Cleanup(func() {
+		_, _ = admin.Exec("DROP SCHEMA " + schema + " CASCADE")
+		admin.Close()
+	})
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func open(t *testing.T, o Options) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), o)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func record(id string) hook.RoleChange {
+	return hook.RoleChange{
+		EventID: id, EventType: hook.WorkflowsUserRoleAdd, Published: time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC),
+		Category: hook.WorkflowsRole, Action: hook.Granted, Source: hook.SourceHook,
+		Subject: hook.Subject{Kind: hook.SubjectUser, ID: "00u1", DisplayName: "Bob"},
+		Roles:   []hook.Role{{Name: "Folder Editor"}},
+		Raw:     []byte(`{"uuid":"` + id + `"}`),
+	}
+}
+
+func records(ids ...string) []hook.RoleChange {
+	out := make([]hook.RoleChange, len(ids))
+	for i, id := range ids {
+		out[i] = record(id)
+	}
+	return out
+}
+
+func count(t *testing.T, s *Store, query string, args ...any) int {
+	t.Helper()
+	var n int
+	require.NoError(t, s.DB().QueryRow(query, args...).Scan(&n))
+	return n
+}
+
+func TestContract(t *testing.T) {
+	for _, be := range backends(t) {
+		t.Run(be.name, func(t *testing.T) {
+			t.Run("accept stores each new event once with a job per sink", func(t *testing.T) {
+				o := be.fresh(t)
+				o.Sinks = []string{"console", "slack"}
+				s := open(t, o)
+				ctx := context.Background()
+
+				res, err := s.Accept(ctx, records("e1", "e2", "e2", "e3"))
+				require.NoError(t, err)
+				assert.Equal(t, Result{Accepted: 3, Duplicates: 1}, res)
+
+				res, err = s.Accept(ctx, records("e3", "e4"))
+				require.NoError(t, err)
+				assert.Equal(t, Result{Accepted: 1, Duplicates: 1}, res)
+
+				assert.Equal(t, 4, count(t, s, "SELECT count(*) FROM hookd_event"))
+				assert.Equal(t, 8, count(t, s, "SELECT count(*) FROM river_job"))
+				depth, err := s.QueueDepth(ctx)
+				require.NoError(t, err)
+				assert.Equal(t, int64(8), depth)
+
+				got, err := s.Record(ctx, "e2")
+				require.NoError(t, err)
+				want := record("e2")
+				assert.Equal(t, want.EventID, got.EventID)
+				assert.Equal(t, want.Roles, got.Roles)
+				assert.True(t, want.Published.Equal(got.Published))
+				assert.JSONEq(t, string(want.Raw), string(got.Raw))
+
+				_, err = s.Record(ctx, "missing")
+				assert.ErrorIs(t, err, ErrNotFound)
+			})
+
+			t.Run("route picks sinks per event", func(t *testing.T) {
+				o := be.fresh(t)
+				o.Route = func(rc *hook.RoleChange) []string {
+					if rc.EventID == "quiet" {
+						return nil
+					}
+					return []string{"a", "b", "c"}
+				}
+				s := open(t, o)
+				_, err := s.Accept(context.Background(), records("loud", "quiet"))
+				require.NoError(t, err)
+				assert.Equal(t, 2, count(t, s, "SELECT count(*) FROM hookd_event"))
+				assert.Equal(t, 3, count(t, s, "SELECT count(*) FROM river_job"))
+			})
+
+			t.Run("50 concurrent overlapping batches give one row and one job per uuid per sink", func(t *testing.T) {
+				o := be.fresh(t)
+				o.Sinks = []string{"console", "webhook"}
+				s := open(t, o)
+				const goroutines, span, step = 50, 20, 4 // each batch overlaps the next four
+				var wg sync.WaitGroup
+				var mu sync.Mutex
+				total := Result{}
+				for g := 0; g < goroutines; g++ {
+					wg.Add(1)
+					go func(g int) {
+						defer wg.Done()
+						ids := make([]string, span)
+						for i := range ids {
+							ids[i] = fmt.Sprintf("ev-%04d", g*step+i)
+						}
+						res, err := s.Accept(context.Background(), records(ids...))
+						assert.NoError(t, err)
+						mu.Lock()
+						total.Accepted += res.Accepted
+						total.Duplicates += res.Duplicates
+						mu.Unlock()
+					}(g)
+				}
+				wg.Wait()
+				distinct := (goroutines-1)*step + span
+				assert.Equal(t, distinct, total.Accepted)
+				assert.Equal(t, goroutines*span-distinct, total.Duplicates)
+				assert.Equal(t, distinct, count(t, s, "SELECT count(*) FROM hookd_event"))
+				assert.Equal(t, 2*distinct, count(t, s, "SELECT count(*) FROM river_job"))
+				assert.Equal(t, 0, count(t, s, `SELECT count(*) FROM (
+					SELECT args FROM river_job GROUP BY args HAVING count(*) > 1) AS twice`))
+			})
+
+			t.Run("a restart keeps everything", func(t *testing.T) {
+				o := be.fresh(t)
+				o.Sinks = []string{"console"}
+				s, err := Open(context.Background(), o)
+				require.NoError(t, err)
+				_, err = s.Accept(context.Background(), records("r1", "r2"))
+				require.NoError(t, err)
+				require.NoError(t, s.Close())
+
+				s = open(t, o)
+				res, err := s.Accept(context.Background(), records("r1", "r2", "r3"))
+				require.NoError(t, err)
+				assert.Equal(t, Result{Accepted: 1, Duplicates: 2}, res)
+				assert.Equal(t, 3, count(t, s, "SELECT count(*) FROM river_job"))
+			})
+
+			t.Run("a failed transaction writes nothing", func(t *testing.T) {
+				o := be.fresh(t)
+				o.Sinks = []string{"console"}
+				s := open(t, o)
+				_, err := s.DB().Exec("ALTER TABLE river_job RENAME TO river_job_gone")
+				require.NoError(t, err)
+				_, err = s.Accept(context.Background(), records("x1", "x2"))
+				require.ErrorIs(t, err, ErrUnavailable)
+				assert.Equal(t, 0, count(t, s, "SELECT count(*) FROM hookd_event"), "the events went with the failed job insert")
+				_, err = s.DB().Exec("ALTER TABLE river_job_gone RENAME TO river_job")
+				require.NoError(t, err)
+				res, err := s.Accept(context.Background(), records("x1", "x2"))
+				require.NoError(t, err)
+				assert.Equal(t, Result{Accepted: 2}, res, "Okta's retry is taken in full")
+			})
+
+			t.Run("deliveries reach the deliverer and failures map onto River", func(t *testing.T) {
+				o := be.fresh(t)
+				o.Sinks = []string{"ok", "permanent", "later", "flaky"}
+				d := &fakeDeliverer{}
+				o.Deliverer = d
+				o.FetchPollInterval = 20 * time.Millisecond
+				s := open(t, o)
+				ctx := context.Background()
+				require.NoError(t, s.Start(ctx))
+				t.Cleanup(func() { _ = s.Stop(context.Background()) })
+				_, err := s.Accept(ctx, records("d1"))
+				require.NoError(t, err)
+
+				require.Eventually(t, func() bool {
+					return count(t, s, "SELECT count(*) FROM river_job WHERE state = 'completed'") == 1 &&
+						count(t, s, "SELECT count(*) FROM river_job WHERE state = 'cancelled'") == 1 &&
+						count(t, s, "SELECT count(*) FROM river_job WHERE state = 'scheduled'") == 1 &&
+						count(t, s, "SELECT count(*) FROM river_job WHERE state = 'retryable'") == 1
+				}, 10*time.Second, 20*time.Millisecond)
+				calls := d.calls()
+				assert.Equal(t, 1, calls["ok"], "delivered once")
+				assert.Equal(t, 1, calls["permanent"], "never retried")
+				assert.Equal(t, 1, calls["later"], "snoozed for an hour")
+				assert.GreaterOrEqual(t, calls["flaky"], 1, "retried with backoff")
+				assert.Equal(t, "d1", d.last().EventID)
+			})
+
+			t.Run("ping fails once the database is gone", func(t *testing.T) {
+				s, err := Open(context.Background(), be.fresh(t))
+				require.NoError(t, err)
+				require.NoError(t, s.Ping(context.Background()))
+				require.NoError(t, s.Close())
+				assert.ErrorIs(t, s.Ping(context.Background()), ErrUnavailable)
+				_, err = s.Accept(context.Background(), records("late"))
+				assert.ErrorIs(t, err, ErrClosed)
+			})
+		})
+	}
+}
+
+type fakeDeliverer struct {
+	mu     sync.Mutex
+	counts map[string]int
+	rc     *hook.RoleChange
+}
+
+type permanentErr struct{}
+
+func (permanentErr) Error() string   { return "channel_not_found" }
+func (permanentErr) Permanent() bool { return true }
+
+type laterErr struct{}
+
+func (laterErr) Error() string             { return "rate_limited" }
+func (laterErr) RetryAfter() time.Duration { return time.Hour }
+
+func (d *fakeDeliverer) Deliver(_ context.Context, sink string, rc *hook.RoleChange) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.counts == nil {
+		d.counts = map[string]int{}
+	}
+	d.counts[sink]++
+	d.rc = rc
+	switch sink {
+	case "permanent":
+		return fmt.Errorf("slack: %w", permanentErr{})
+	case "later":
+		return fmt.Errorf("slack: %w", laterErr{})
+	case "flaky":
+		return errors.New("connection refused")
+	}
+	return nil
+}
+
+func (d *fakeDeliverer) calls() map[string]int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range d.counts {
+		out[k] = v
+	}
+	return out
+}
+
+func (d *fakeDeliverer) last() *hook.RoleChange {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.rc
+}
+
+func TestRedact(t *testing.T) {
+	for in, secret := range map[string]string{
+		"failed to connect to postgres://hookd:hunter2@db:5432/x": "hunter2",
+		"dial: host=db user=hookd password=hunter2 sslmode=off":   "hunter2",
+	} {
+		out := redact(errors.New(in))
+		assert.NotContains(t, out, secret)
+		assert.Contains(t, out, "***")
+	}
+}
+
+func TestOpenFailsClearlyWithoutDatabase(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := Open(ctx, Options{DatabaseURL: "postgres://hookd:hunter2@127.0.0.1:1/none?connect_timeout=2"})
+	require.ErrorIs(t, err, ErrUnavailable)
+	assert.NotContains(t, err.Error(), "hunter2")
+}
