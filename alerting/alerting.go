@@ -1,0 +1,86 @@
+// Package alerting delivers RoleChanges to the places a security team watches: the console,
+// Slack and signed webhooks. Each sink says whether a failure is worth retrying; the
+// delivery queue decides when.
+package alerting
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hookd/hookd/hook"
+)
+
+// Sink delivers one alert to one destination.
+type Sink interface {
+	// Deliver sends the alert. A nil error is success. An error wrapped by Permanent will
+	// never succeed; one wrapped by RetryLater names when to try again; any other error is
+	// retried with backoff.
+	Deliver(ctx context.Context, rc *hook.RoleChange) error
+}
+
+// PermanentError marks a failure that retrying cannot fix (a deleted channel, a bad URL).
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent reports true: the delivery queue stops trying.
+func (e *PermanentError) Permanent() bool { return true }
+
+// Permanent wraps err as a failure not worth retrying.
+func Permanent(err error) error { return &PermanentError{Err: err} }
+
+// RetryError marks a failure to retry after a given delay (Slack's Retry-After).
+type RetryError struct {
+	Err   error
+	After time.Duration
+}
+
+func (e *RetryError) Error() string { return e.Err.Error() }
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// RetryAfter is how long to wait before the next attempt.
+func (e *RetryError) RetryAfter() time.Duration { return e.After }
+
+// RetryLater wraps err as a failure to retry after d.
+func RetryLater(d time.Duration, err error) error { return &RetryError{Err: err, After: d} }
+
+// ErrUnknownSink is returned for a delivery to a sink name the Router does not have, as
+// happens when a sink is removed from the configuration while jobs for it are queued.
+var ErrUnknownSink = errors.New("sink not configured")
+
+// Router hands each delivery to the sink it names.
+type Router struct {
+	sinks map[string]Sink
+	names []string
+}
+
+// NewRouter returns a Router over the named sinks.
+func NewRouter() *Router { return &Router{sinks: map[string]Sink{}} }
+
+// Add names a sink. Names must be unique.
+func (r *Router) Add(name string, s Sink) error {
+	if name == "" {
+		return errors.New("sink name is empty")
+	}
+	if _, dup := r.sinks[name]; dup {
+		return fmt.Errorf("sink %q is named twice", name)
+	}
+	r.sinks[name] = s
+	r.names = append(r.names, name)
+	return nil
+}
+
+// Names lists the sinks in the order they were added.
+func (r *Router) Names() []string { return append([]string(nil), r.names...) }
+
+// Deliver sends rc to the named sink.
+func (r *Router) Deliver(ctx context.Context, sink string, rc *hook.RoleChange) error {
+	s, ok := r.sinks[sink]
+	if !ok {
+		return Permanent(fmt.Errorf("%w: %q", ErrUnknownSink, sink))
+	}
+	return s.Deliver(ctx, rc)
+}

@@ -1,0 +1,100 @@
+package alerting
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hookd/hookd/hook"
+)
+
+// ConsoleSink writes one line per alert: readable text, or a JSON object per line. Okta's
+// strings are quoted with Go's escaping, so a display name cannot move the cursor, clear the
+// screen or forge a second line on the terminal or in a log collector.
+type ConsoleSink struct {
+	mu   sync.Mutex
+	w    io.Writer
+	json bool
+}
+
+// NewConsoleSink writes to w; asJSON selects JSON lines.
+func NewConsoleSink(w io.Writer, asJSON bool) *ConsoleSink { return &ConsoleSink{w: w, json: asJSON} }
+
+// Deliver writes the alert.
+func (s *ConsoleSink) Deliver(_ context.Context, rc *hook.RoleChange) error {
+	var line []byte
+	if s.json {
+		view := *rc
+		view.Raw = nil // the line is an alert; the raw event stays in the store
+		b, err := json.Marshal(struct {
+			Title string `json:"title"`
+			*hook.RoleChange
+		}{Title(rc), &view})
+		if err != nil {
+			return Permanent(fmt.Errorf("console: encode: %w", err))
+		}
+		line = append(b, '\n')
+	} else {
+		line = []byte(ConsoleLine(rc) + "\n")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.w.Write(line); err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	return nil
+}
+
+// ConsoleLine renders an alert as one line of text.
+func ConsoleLine(rc *hook.RoleChange) string {
+	var b strings.Builder
+	b.WriteString("ALERT ")
+	b.WriteString(Title(rc))
+	b.WriteString(": ")
+	q := strconv.Quote
+	names := rc.RoleNames()
+	if len(names) == 0 {
+		b.WriteString("role=(unknown)")
+	} else {
+		b.WriteString("roles=")
+		for i, n := range names {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(q(n))
+		}
+	}
+	fmt.Fprintf(&b, " %s=%s", rc.Subject.Kind, q(firstOf(rc.Subject.DisplayName, rc.Subject.ID, "(unknown)")))
+	if rc.Subject.Login != "" {
+		fmt.Fprintf(&b, " login=%s", q(rc.Subject.Login))
+	}
+	fmt.Fprintf(&b, " actor=%s", q(firstOf(rc.Actor.DisplayName, rc.Actor.ID, "(unknown)")))
+	if rc.Actor.Login != "" {
+		fmt.Fprintf(&b, " actor_login=%s", q(rc.Actor.Login))
+	}
+	if rc.Outcome.Result != "" {
+		fmt.Fprintf(&b, " outcome=%s", q(rc.Outcome.Result))
+	}
+	if rc.Outcome.Reason != "" {
+		fmt.Fprintf(&b, " reason=%s", q(rc.Outcome.Reason))
+	}
+	if rc.Client.IP != "" {
+		fmt.Fprintf(&b, " ip=%s", q(rc.Client.IP))
+	}
+	if p := place(rc.Client); p != "" {
+		fmt.Fprintf(&b, " from=%s", q(p))
+	}
+	if rc.Network.IsProxy != nil && *rc.Network.IsProxy {
+		b.WriteString(" proxy=true")
+	}
+	fmt.Fprintf(&b, " at=%s event=%s source=%s", rc.Published.UTC().Format(time.RFC3339), q(rc.EventID), rc.Source)
+	if len(rc.Incomplete) > 0 {
+		fmt.Fprintf(&b, " incomplete=%s", q(strings.Join(rc.Incomplete, "; ")))
+	}
+	return b.String()
+}

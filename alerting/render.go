@@ -1,0 +1,55 @@
+package alerting
+
+import (
+	"strings"
+
+	"github.com/hookd/hookd/hook"
+)
+
+// Title says in a few words what happened: "Workflows role granted", "Okta admin privilege
+// revoked", "Okta admin privileges grant failed".
+func Title(rc *hook.RoleChange) string {
+	var what string
+	switch rc.Category {
+	case hook.WorkflowsRole:
+		what = "Workflows role"
+	case hook.AdminPrivilege:
+		what = "Okta admin privilege"
+	case hook.AppAssignment:
+		what = "Okta Workflows app assignment"
+	default:
+		what = "Role change"
+	}
+	if len(rc.Roles) > 1 {
+		what += "s"
+	}
+	if rc.Failed() {
+		noun := "grant"
+		if rc.Action == hook.Revoked {
+			noun = "revoke"
+		}
+		return what + " " + noun + " failed"
+	}
+	return what + " " + string(rc.Action)
+}
+
+// firstOf returns the first non-empty string.
+func firstOf(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// place is "Denver, Colorado, United States", from what Okta knows.
+func place(c hook.ClientInfo) string {
+	var parts []string
+	for _, p := range []string{c.City, c.State, c.Country} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
