@@ -1,0 +1,73 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/store"
+	"github.com/hookd/hookd/verify"
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+)
+
+// errorBody is every error answer: what is wrong, and the detail to fix it.
+type errorBody struct {
+	Error  string `json:"error"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// errUnsupportedType is returned for a delivery whose Content-Type is not JSON.
+var errUnsupportedType = errors.New("unsupported content type")
+
+// statusOf maps an error to the status and body of the answer. It is the only place that
+// knows how errors become statuses.
+func (s *Server) statusOf(err error) (int, errorBody) {
+	var he *echo.HTTPError
+	var de *hook.DecodeError
+	switch {
+	case errors.Is(err, verify.ErrMissing):
+		return http.StatusUnauthorized, errorBody{"unauthorized", "missing " + s.opts.Auth.Header() + " header"}
+	case errors.Is(err, verify.ErrWrong):
+		return http.StatusUnauthorized, errorBody{"unauthorized", "wrong " + s.opts.Auth.Header() + " header value"}
+	case errors.Is(err, verify.ErrNoChallenge):
+		return http.StatusBadRequest, errorBody{"bad request", err.Error()}
+	case errors.Is(err, errUnsupportedType):
+		return http.StatusUnsupportedMediaType, errorBody{"unsupported media type", "Content-Type must be application/json"}
+	case errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge:
+		return http.StatusRequestEntityTooLarge, errorBody{"payload too large", "the body limit is " + strconv.FormatInt(s.opts.BodyLimit, 10) + " bytes"}
+	case errors.As(err, &de):
+		detail := make([]string, len(de.Fields))
+		for i, f := range de.Fields {
+			detail[i] = f.Error()
+		}
+		return http.StatusBadRequest, errorBody{de.Kind.Error(), strings.Join(detail, "; ")}
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrClosed), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, errorBody{"store unavailable", "nothing was acknowledged; Okta's retry will be taken"}
+	case errors.As(err, &he):
+		msg, _ := he.Message.(string)
+		if msg == "" {
+			msg = http.StatusText(he.Code)
+		}
+		return he.Code, errorBody{Error: strings.ToLower(msg)}
+	}
+	return http.StatusInternalServerError, errorBody{Error: "internal error"}
+}
+
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, body := s.statusOf(err)
+	if status == http.StatusInternalServerError {
+		s.log.Error("unexpected error", zap.Error(err), zap.String("path", c.Path()))
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(status)
+		return
+	}
+	_ = c.JSON(status, body)
+}

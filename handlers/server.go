@@ -1,0 +1,163 @@
+// Package handlers is hookd's HTTP face: Okta's verification challenge and event deliveries,
+// health, readiness and metrics, with one place that turns errors into statuses.
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/store"
+	"github.com/hookd/hookd/verify"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// Acceptor stores role changes durably; store.Store satisfies it.
+type Acceptor interface {
+	Accept(ctx context.Context, records []hook.RoleChange) (store.Result, error)
+	Ping(ctx context.Context) error
+	QueueDepth(ctx context.Context) (int64, error)
+}
+
+// Options configures a Server.
+type Options struct {
+	Auth       *verify.Authenticator
+	Store      Acceptor
+	Classifier *hook.Classifier
+	Logger     *zap.Logger
+	// Registry receives hookd's metrics; a new one is made when nil.
+	Registry *prometheus.Registry
+	// EventsPath is the route Okta is registered with (default /okta/events).
+	EventsPath string
+	// BodyLimit caps a delivery's size in bytes (default 10 MiB).
+	BodyLimit int64
+	// AcceptTimeout bounds the wait for the store, below Okta's 3 s (default 2.5 s).
+	AcceptTimeout time.Duration
+	// ReadyChecks are extra readiness checks by name, beside the store's.
+	ReadyChecks map[string]func(context.Context) error
+
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+}
+
+// Server is hookd's HTTP server.
+type Server struct {
+	echo    *echo.Echo
+	http    *http.Server
+	opts    Options
+	log     *zap.Logger
+	metrics *metrics
+}
+
+// New builds the server and its routes.
+func New(o Options) (*Server, error) {
+	if o.Auth == nil || o.Store == nil {
+		return nil, errors.New("handlers: Auth and Store are required")
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Classifier == nil {
+		o.Classifier = &hook.Classifier{}
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	if o.EventsPath == "" {
+		o.EventsPath = "/okta/events"
+	}
+	if o.BodyLimit <= 0 {
+		o.BodyLimit = 10 << 20
+	}
+	if o.AcceptTimeout <= 0 {
+		o.AcceptTimeout = 2500 * time.Millisecond
+	}
+	s := &Server{opts: o, log: o.Logger}
+	s.metrics = newMetrics(o.Registry, o.Store)
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.RequestID())
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.log.Error("panic in handler", zap.String("path", c.Path()), zap.Error(err), zap.ByteString("stack", stack))
+			return err
+		},
+	}))
+	e.Use(s.countRequests)
+	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogMethod: true, LogURIPath: true, LogStatus: true, LogLatency: true,
+		LogRequestID: true, LogRemoteIP: true, LogError: true, HandleError: true,
+		LogHeaders:    []string{"X-Okta-Request-Id"},
+		LogValuesFunc: s.logRequest,
+	}))
+
+	events := e.Group(o.EventsPath)
+	events.GET("", s.verifyChallenge)
+	events.POST("", s.receiveEvents, middleware.BodyLimit(fmt.Sprintf("%dB", o.BodyLimit)))
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(s.metrics.handler()))
+	s.echo = e
+
+	s.http = &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: orDefault(o.ReadHeaderTimeout, 5*time.Second),
+		ReadTimeout:       orDefault(o.ReadTimeout, 30*time.Second),
+		WriteTimeout:      orDefault(o.WriteTimeout, 30*time.Second),
+		IdleTimeout:       orDefault(o.IdleTimeout, 120*time.Second),
+		ErrorLog:          zap.NewStdLog(o.Logger.Named("http")),
+	}
+	return s, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// Handler is the server's routes, for tests that use httptest.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Serve answers requests on l until Shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	err := s.http.Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops taking requests and waits for those in flight until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error { return s.http.Shutdown(ctx) }
+
+func (s *Server) logRequest(c echo.Context, v middleware.RequestLoggerValues) error {
+	fields := []zap.Field{
+		zap.String("method", v.Method), zap.String("path", v.URIPath), zap.Int("status", v.Status),
+		zap.Duration("latency", v.Latency), zap.String("request_id", v.RequestID), zap.String("remote_ip", v.RemoteIP),
+	}
+	if ids := v.Headers["X-Okta-Request-Id"]; len(ids) > 0 {
+		fields = append(fields, zap.String("okta_request_id", ids[0]))
+	}
+	if v.Error != nil {
+		fields = append(fields, zap.String("error", v.Error.Error()))
+	}
+	switch {
+	case v.Status >= 500:
+		s.log.Error("request", fields...)
+	case v.URIPath == "/healthz" || v.URIPath == "/readyz" || v.URIPath == "/metrics":
+		s.log.Debug("request", fields...)
+	default:
+		s.log.Info("request", fields...)
+	}
+	return nil
+}
