@@ -20,13 +20,13 @@ func sample() *hook.RoleChange {
 		EventID: "c4399b10-47a4-5263-b4ae-fcdfcbac761b", EventType: hook.WorkflowsUserRoleAdd,
 		Published: time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC),
 		Category:  hook.WorkflowsRole, Action: hook.Granted, Source: hook.SourceHook,
-		Subject:   hook.Subject{Kind: hook.SubjectUser, ID: "00u2", DisplayName: "Bob Builder", Login: "bob@acme.example"},
-		Roles:     []hook.Role{{Name: "Workflows Administrator"}},
-		Actor:     hook.Ref{ID: "00u1", DisplayName: "Alice Admin", Login: "alice@acme.example"},
-		Outcome:   hook.Outcome{Result: "SUCCESS"},
-		Client:    hook.ClientInfo{IP: "198.51.100.23", City: "Denver", Country: "United States"},
-		Network:   hook.Network{IsProxy: &proxy},
-		Raw:       []byte(`{"uuid":"c4399b10-47a4-5263-b4ae-fcdfcbac761b"}`),
+		Subject: hook.Subject{Kind: hook.SubjectUser, ID: "00u2", DisplayName: "Bob Builder", Login: "bob@acme.example"},
+		Roles:   []hook.Role{{Name: "Workflows Administrator"}},
+		Actor:   hook.Ref{ID: "00u1", DisplayName: "Alice Admin", Login: "alice@acme.example"},
+		Outcome: hook.Outcome{Result: "SUCCESS"},
+		Client:  hook.ClientInfo{IP: "198.51.100.23", City: "Denver", Country: "United States"},
+		Network: hook.Network{IsProxy: &proxy},
+		Raw:     []byte(`{"uuid":"c4399b10-47a4-5263-b4ae-fcdfcbac761b"}`),
 	}
 }
 
