@@ -61,6 +61,14 @@ func TestConsoleLineCannotBeForged(t *testing.T) {
 	assert.Contains(t, line, `user="Eve\n2026-11-20 ALERT nothing to see\x1b[2J\x1b[H"`)
 }
 
+func TestConsoleLineClipsLongStrings(t *testing.T) {
+	rc := sample()
+	rc.Subject.DisplayName = strings.Repeat("山", 10000)
+	line := ConsoleLine(rc)
+	assert.Less(t, len(line), 2000)
+	assert.Contains(t, line, strings.Repeat("山", 255)+"…")
+}
+
 func TestConsoleSink(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, NewConsoleSink(&out, false).Deliver(context.Background(), sample()))

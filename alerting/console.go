@@ -50,13 +50,16 @@ func (s *ConsoleSink) Deliver(_ context.Context, rc *hook.RoleChange) error {
 	return nil
 }
 
+// maxConsoleField bounds each Okta string on a console line; the stored record keeps it whole.
+const maxConsoleField = 256
+
 // ConsoleLine renders an alert as one line of text.
 func ConsoleLine(rc *hook.RoleChange) string {
 	var b strings.Builder
 	b.WriteString("ALERT ")
 	b.WriteString(Title(rc))
 	b.WriteString(": ")
-	q := strconv.Quote
+	q := func(s string) string { return strconv.Quote(clip(s, maxConsoleField)) }
 	names := rc.RoleNames()
 	if len(names) == 0 {
 		b.WriteString("role=(unknown)")

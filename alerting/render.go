@@ -2,6 +2,7 @@ package alerting
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hookd/hookd/hook"
 )
@@ -52,4 +53,13 @@ func place(c hook.ClientInfo) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// clip shortens s to at most n runes, marking the cut with "…".
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
 }

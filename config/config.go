@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -20,7 +21,7 @@ import (
 
 // Config is everything hookd can be told.
 type Config struct {
-	ListenAddr string `yaml:"listen_addr" env:"HOOKD_LISTEN_ADDR" validate:"required,hostname_port|startswith=:"`
+	ListenAddr string `yaml:"listen_addr" env:"HOOKD_LISTEN_ADDR" validate:"required"`
 	// DataDir holds the SQLite database and the generated Okta secret.
 	DataDir string `yaml:"data_dir" env:"HOOKD_DATA_DIR" validate:"required"`
 	// DatabaseURL, when set to a postgres:// URL, stores events in Postgres instead of SQLite.
@@ -159,6 +160,12 @@ func (c *Config) Validate() error {
 			problems = append(problems, envName(fe.StructNamespace())+": "+reason(fe))
 		}
 	}
+	if c.ListenAddr != "" {
+		_, port, err := net.SplitHostPort(c.ListenAddr)
+		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+			problems = append(problems, "HOOKD_LISTEN_ADDR: must be host:port or :port")
+		}
+	}
 	if c.DatabaseURL != "" {
 		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 			problems = append(problems, "HOOKD_DATABASE_URL: scheme must be postgres or postgresql")
@@ -197,8 +204,6 @@ func reason(fe validator.FieldError) string {
 		return "must be at least " + limitText(fe)
 	case "max":
 		return "must be at most " + limitText(fe)
-	case "hostname_port|startswith=:":
-		return "must be host:port or :port"
 	case "printascii", "excludesall":
 		return "must be a plain header name"
 	}

@@ -182,7 +182,7 @@ func TestCountsInHeaders(t *testing.T) {
 	require.Equal(t, 200, rec.Code)
 	assert.Equal(t, "23", rec.Header().Get("X-Hookd-Accepted"))
 	assert.Equal(t, "27", rec.Header().Get("X-Hookd-Not-Watched"))
-	rec = f.post(payload(t, "mixed-batch-50-redelivery.json"))
+	rec = f.post(payload(t, "redelivery-of-mixed-batch-50.json"))
 	require.Equal(t, 200, rec.Code)
 	assert.Equal(t, "0", rec.Header().Get("X-Hookd-Accepted"))
 	assert.Equal(t, "23", rec.Header().Get("X-Hookd-Duplicates"))

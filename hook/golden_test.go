@@ -110,7 +110,7 @@ func TestPayloadsAccountForEveryEvent(t *testing.T) {
 func TestRedeliveryYieldsTheSameRecords(t *testing.T) {
 	first, err := os.ReadFile(filepath.Join(payloadDir, "mixed-batch-50.json"))
 	require.NoError(t, err)
-	again, err := os.ReadFile(filepath.Join(payloadDir, "mixed-batch-50-redelivery.json"))
+	again, err := os.ReadFile(filepath.Join(payloadDir, "redelivery-of-mixed-batch-50.json"))
 	require.NoError(t, err)
 	require.False(t, bytes.Equal(first, again), "the redelivery comes in a new envelope")
 	a, b := viewOf(t, first), viewOf(t, again)

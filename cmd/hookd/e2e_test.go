@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/hook"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// syncBuffer is an io.Writer that tests may read while the program writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// running is one in-process hookd serve.
+type running struct {
+	addr   string
+	stdout *syncBuffer
+	stderr *syncBuffer
+	stop   func() int
+}
+
+// start runs `hookd serve` with env on a random port and returns once it accepts requests.
+func start(t *testing.T, env map[string]string) *running {
+	t.Helper()
+	env["HOOKD_LISTEN_ADDR"] = "127.0.0.1:0"
+	r := &running{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	ready := make(chan string, 1)
+	m := &Main{Stdout: r.stdout, Stderr: r.stderr, Getenv: lookup(env), Listening: func(addr string) { ready <- addr }}
+	ctx, cancel := context.WithCancel(context.Background())
+	exit := make(chan int, 1)
+	go func() { exit <- m.Run(ctx, []string{"serve"}) }()
+	select {
+	case r.addr = <-ready:
+	case code := <-exit:
+		cancel()
+		t.Fatalf("serve exited with %d before it was ready:\n%s", code, r.stderr.String())
+	}
+	var once sync.Once
+	code := 0
+	r.stop = func() int {
+		once.Do(func() {
+			cancel()
+			code = <-exit
+		})
+		return code
+	}
+	t.Cleanup(func() { r.stop() })
+	return r
+}
+
+func lookup(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	}
+}
+
+// run runs a non-serve subcommand and returns its exit code and output.
+func run(env map[string]string, args ...string) (int, string, string) {
+	var stdout, stderr syncBuffer
+	m := &Main{Stdout: &stdout, Stderr: &stderr, Getenv: lookup(env)}
+	code := m.Run(context.Background(), args)
+	return code, stdout.String(), stderr.String()
+}
+
+// expectedRecords is what the payloads hold: every watched event, once, by uuid.
+func expectedRecords(t *testing.T) map[string]hook.RoleChange {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(payloads, "*.json"))
+	require.NoError(t, err)
+	out := map[string]hook.RoleChange{}
+	var c hook.Classifier
+	for _, f := range files {
+		body, err := os.ReadFile(f)
+		require.NoError(t, err)
+		b, err := hook.DecodeBytes(body)
+		if err != nil {
+			continue
+		}
+		changes, _ := c.RoleChanges(b, hook.SourceHook)
+		for _, rc := range changes {
+			out[rc.EventID] = rc
+		}
+	}
+	require.NotEmpty(t, out)
+	return out
+}
+
+const payloads = "../../testdata/payloads"
+
+func countRows(t *testing.T, dataDir, query string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, "hookd.db")+"?mode=ro&_pragma=busy_timeout(5000)")
+	require.NoError(t, err)
+	defer db.Close()
+	var n int
+	require.NoError(t, db.QueryRow(query).Scan(&n))
+	return n
+}
+
+func TestEndToEnd(t *testing.T) {
+	dataDir := t.TempDir()
+	secretPath := filepath.Join(t.TempDir(), "secret")
+	require.NoError(t, os.WriteFile(secretPath, []byte("e2e-secret-value\n"), 0o600))
+	env := map[string]string{"HOOKD_DATA_DIR": dataDir, "HOOKD_OKTA_SECRETS_FILE": secretPath}
+	want := expectedRecords(t)
+
+	srv := start(t, env)
+	url := "http://" + srv.addr + "/okta/events"
+	code, out, errOut := run(env, "replay", "--verify", "--url", url, "--secret-file", secretPath, payloads)
+	require.Equal(t, 0, code, "replay:\n%s\n%s", out, errOut)
+	assert.Contains(t, out, "verification challenge answered")
+	assert.Contains(t, out, "ok  400  malformed-truncated.json")
+	assert.Contains(t, out, "ok  200  partial-missing-uuid.json                accepted=2 duplicates=0 not_watched=0 rejected=3")
+	assert.Contains(t, out, "ok  200  redelivery-of-mixed-batch-50.json        accepted=0 duplicates=23")
+
+	// Every watched event is stored once, with one delivery job for the console sink.
+	assert.Equal(t, len(want), countRows(t, dataDir, "SELECT count(*) FROM hookd_event"))
+	assert.Equal(t, len(want), countRows(t, dataDir, "SELECT count(*) FROM river_job"))
+
+	// Each is alerted once on the console.
+	require.Eventually(t, func() bool {
+		return strings.Count(srv.stdout.String(), "ALERT ") == len(want)
+	}, 20*time.Second, 20*time.Millisecond, "alerts so far:\n%s", srv.stdout.String())
+	console := srv.stdout.String()
+	for id := range want {
+		assert.Equal(t, 1, strings.Count(console, `event="`+id+`"`), "alerts for %s", id)
+	}
+	assert.Contains(t, console, `ALERT Okta admin privilege grant failed: roles="Super administrator" group="Workflow Builders"`)
+	assert.NotContains(t, srv.stderr.String(), "e2e-secret-value")
+	assert.Equal(t, 0, srv.stop(), "graceful shutdown:\n%s", srv.stderr.String())
+	assert.Contains(t, srv.stderr.String(), "hookd stopped")
+
+	// After a restart on the same data dir, a redelivered batch alerts nothing new.
+	jobsBefore := countRows(t, dataDir, "SELECT count(*) FROM river_job")
+	srv = start(t, env)
+	code, out, _ = run(env, "replay", "--url", "http://"+srv.addr+"/okta/events", "--secret-file", secretPath,
+		filepath.Join(payloads, "mixed-batch-50.json"), filepath.Join(payloads, "workflows-user-role-add.json"))
+	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, "accepted=0 duplicates=23 not_watched=27 rejected=0")
+	assert.Contains(t, out, "accepted=0 duplicates=1 not_watched=0 rejected=0")
+	assert.Equal(t, jobsBefore, countRows(t, dataDir, "SELECT count(*) FROM river_job"), "no new delivery jobs, so no new alerts")
+	assert.Equal(t, 0, countRows(t, dataDir, "SELECT count(*) FROM river_job WHERE state <> 'completed'"))
+	assert.NotContains(t, srv.stdout.String(), "ALERT ")
+	assert.Equal(t, 0, srv.stop())
+}
+
+func TestServeGeneratesASecretOnce(t *testing.T) {
+	dataDir := t.TempDir()
+	env := map[string]string{"HOOKD_DATA_DIR": dataDir}
+	srv := start(t, env)
+	path := filepath.Join(dataDir, "okta-secret")
+	info, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+	secret, err := readTrimmed(path)
+	require.NoError(t, err)
+	assert.Contains(t, srv.stdout.String(), "Header value:  "+secret)
+	assert.Contains(t, srv.stdout.String(), "Header name:   Authorization")
+	assert.NotContains(t, srv.stderr.String(), secret, "the secret is shown to the operator, never logged")
+
+	// replay finds the kept secret by itself, as the README's "try it" does.
+	code, out, _ := run(env, "replay", "--url", "http://"+srv.addr+"/okta/events", filepath.Join(payloads, "workflows-user-role-add.json"))
+	assert.Equal(t, 0, code, out)
+	require.Equal(t, 0, srv.stop())
+
+	srv = start(t, env)
+	assert.NotContains(t, srv.stdout.String(), secret, "shown only the first time")
+	assert.Contains(t, srv.stderr.String(), "using the Okta secret kept in the data dir")
+}
+
+func TestReplayReportsUnexpectedAnswers(t *testing.T) {
+	env := map[string]string{"HOOKD_DATA_DIR": t.TempDir(), "HOOKD_OKTA_SECRETS": "right"}
+	srv := start(t, env)
+	code, out, errOut := run(env, "replay", "--url", "http://"+srv.addr+"/okta/events", "--secret", "wrong",
+		filepath.Join(payloads, "workflows-user-role-add.json"))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "UNEXPECTED  401 (want 200)  workflows-user-role-add.json")
+	assert.Contains(t, errOut, "1 of 1 requests got an unexpected answer")
+}
+
+func TestServeRefusesBadConfiguration(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"HOOKD_DATABASE_URL": "mysql://x/y"}, "HOOKD_DATABASE_URL: scheme must be postgres or postgresql"},
+		{map[string]string{"HOOKD_DATABASE_URL": "postgres://127.0.0.1:1/x"}, "HOOKD_OKTA_SECRETS: required with HOOKD_DATABASE_URL"},
+		{map[string]string{"HOOKD_OKTA_SECRETS": "s", "HOOKD_LISTEN_ADDR": "256.0.0.1:99999"}, "HOOKD_LISTEN_ADDR"},
+	}
+	for _, tt := range tests {
+		tt.env["HOOKD_DATA_DIR"] = t.TempDir()
+		code, _, errOut := run(tt.env, "serve")
+		assert.Equal(t, 1, code)
+		assert.Contains(t, errOut, tt.want)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	code, out, _ := run(map[string]string{"HOOKD_OKTA_SECRETS": "very-secret-value"}, "check")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "HOOKD_OKTA_SECRETS")
+	assert.Contains(t, out, "(1 set, hidden)")
+	assert.NotContains(t, out, "very-secret-value")
+	assert.Contains(t, out, "workflows.user.role.user.add")
+	assert.Contains(t, out, "cannot (not hook-eligible)")
+	assert.Contains(t, out, "WARNING: 4 watched event types reach hookd by no path")
+
+	code, _, errOut := run(map[string]string{"HOOKD_SYSTEMLOG_POLL_INTERVAL": "soon"}, "check")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "HOOKD_SYSTEMLOG_POLL_INTERVAL: not a duration")
+}
+
+func TestVersionAndUsage(t *testing.T) {
+	code, out, _ := run(nil, "version")
+	assert.Equal(t, 0, code)
+	assert.Equal(t, "hookd dev\n", out)
+	code, _, errOut := run(nil, "frobnicate")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, `unknown command "frobnicate"`)
+	code, _, _ = run(nil, "replay", "--no-such-flag")
+	assert.Equal(t, 2, code)
+}

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/hookd/hookd/alerting"
+	"github.com/hookd/hookd/config"
+	"github.com/hookd/hookd/handlers"
+	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/store"
+	"github.com/hookd/hookd/verify"
+	"go.uber.org/zap"
+)
+
+func (m *Main) loadConfig(args []string, name string) (config.Config, []string, error) {
+	fs := m.newFlags(name)
+	path := fs.String("config", "", "YAML configuration file (HOOKD_* environment variables override it)")
+	if err := m.parse(fs, args); err != nil {
+		return config.Config{}, nil, err
+	}
+	cfg, err := config.Load(*path, m.Getenv)
+	return cfg, fs.Args(), err
+}
+
+func (m *Main) serve(ctx context.Context, args []string) error {
+	started := time.Now()
+	cfg, _, err := m.loadConfig(args, "serve")
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, m.Stderr)
+	defer log.Sync() //nolint:errcheck // nothing to do about a failed flush at exit
+
+	secrets, err := m.oktaSecrets(cfg, log)
+	if err != nil {
+		return err
+	}
+	auth, err := verify.New(cfg.Okta.AuthHeader, secrets)
+	if err != nil {
+		return fmt.Errorf("HOOKD_OKTA_SECRETS: %w", err)
+	}
+	router, err := m.sinks(cfg)
+	if err != nil {
+		return err
+	}
+
+	st, err := store.Open(ctx, store.Options{
+		DataDir:     cfg.DataDir,
+		DatabaseURL: cfg.DatabaseURL,
+		Sinks:       router.Names(),
+		Deliverer:   router,
+		Workers:     cfg.Delivery.Workers,
+		Logger:      riverLogger(log),
+	})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	srv, err := handlers.New(handlers.Options{
+		Auth:              auth,
+		Store:             st,
+		Classifier:        &hook.Classifier{WorkflowsApps: cfg.Okta.WorkflowsApps},
+		Logger:            log,
+		EventsPath:        cfg.Okta.EventsPath,
+		BodyLimit:         cfg.HTTP.BodyLimit,
+		AcceptTimeout:     cfg.HTTP.AcceptTimeout,
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		WriteTimeout:      cfg.HTTP.WriteTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("HOOKD_LISTEN_ADDR: %w", err)
+	}
+	if err := st.Start(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	log.Info("hookd ready",
+		zap.String("addr", ln.Addr().String()), zap.String("events_path", cfg.Okta.EventsPath),
+		zap.String("auth_header", auth.Header()), zap.Int("secrets", len(secrets)),
+		zap.String("store", st.Dialect()), zap.Strings("sinks", router.Names()),
+		zap.Duration("startup", time.Since(started)), zap.String("version", version))
+	warnUndeliverable(log)
+	if m.Listening != nil {
+		m.Listening(ln.Addr().String())
+	}
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: finishing requests in flight")
+	case err := <-served:
+		if err != nil {
+			log.Error("server stopped", zap.Error(err))
+		}
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+	}
+	if err := st.Stop(shutdownCtx); err != nil {
+		errs = append(errs, fmt.Errorf("delivery workers: %w", err))
+	}
+	log.Info("hookd stopped")
+	return errors.Join(errs...)
+}
+
+// oktaSecrets returns the configured secrets or, with none, the one kept in the data dir,
+// made and shown once on the first start.
+func (m *Main) oktaSecrets(cfg config.Config, log *zap.Logger) ([]string, error) {
+	if len(cfg.Okta.Secrets) > 0 {
+		return cfg.Okta.Secrets, nil
+	}
+	if cfg.Postgres() {
+		return nil, errors.New("HOOKD_OKTA_SECRETS: required with HOOKD_DATABASE_URL, so that every replica accepts the same secret")
+	}
+	secret, created, err := loadOrCreateSecret(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(cfg.DataDir, secretFile)
+	if created {
+		fmt.Fprintf(m.Stdout, `No Okta secret was configured, so hookd made one and keeps it in %s (mode 0600).
+Register the event hook in Okta with:
+  URL:           https://<this host>%s
+  Header name:   %s
+  Header value:  %s
+This is the only time hookd prints the secret. Set HOOKD_OKTA_SECRETS to use your own.
+
+`, path, cfg.Okta.EventsPath, cfg.Okta.AuthHeader, secret)
+	} else {
+		log.Info("using the Okta secret kept in the data dir", zap.String("file", path))
+	}
+	return []string{secret}, nil
+}
+
+// sinks builds the alert sinks. Without any other sink configured, alerts go to the console.
+func (m *Main) sinks(cfg config.Config) (*alerting.Router, error) {
+	if cfg.Slack.WebhookURL != "" {
+		return nil, errors.New("HOOKD_SLACK_WEBHOOK_URL: the Slack sink is not in this version yet; unset it to use the console sink")
+	}
+	if cfg.Webhook.URL != "" {
+		return nil, errors.New("HOOKD_WEBHOOK_URL: the webhook sink is not in this version yet; unset it to use the console sink")
+	}
+	router := alerting.NewRouter()
+	if err := router.Add("console", alerting.NewConsoleSink(m.Stdout, cfg.Console.Format == "json")); err != nil {
+		return nil, err
+	}
+	return router, nil
+}
+
+// warnUndeliverable says plainly which watched types no Okta event hook delivers.
+func warnUndeliverable(log *zap.Logger) {
+	var types []string
+	for _, w := range hook.Watched() {
+		if !w.HookEligible {
+			types = append(types, w.EventType)
+		}
+	}
+	log.Warn("Okta does not deliver these watched event types by event hook; they reach hookd only from the System Log API (see README)",
+		zap.Strings("event_types", types))
+}
