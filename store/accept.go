@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hookd/hookd/hook"
@@ -21,10 +22,11 @@ type acceptRequest struct {
 }
 
 const (
-	// maxGroup bounds how many records one transaction takes, so one commit stays short.
-	maxGroup = 2000
 	// commitTimeout bounds one group's transaction.
 	commitTimeout = 10 * time.Second
+	// insertChunk is how many events one INSERT statement carries (7 parameters each, well
+	// under SQLite's and Postgres's limits).
+	insertChunk = 500
 	// timeLayout is how SQLite's TEXT columns hold times.
 	timeLayout = "2006-01-02T15:04:05.000000000Z"
 )
@@ -63,7 +65,7 @@ func (s *Store) Accept(ctx context.Context, records []hook.RoleChange) (Result, 
 
 // commitLoop takes waiting requests, as many as are there, and commits them together.
 func (s *Store) commitLoop() {
-	defer close(s.stopped)
+	defer func() { s.stopped <- struct{}{} }()
 	for {
 		var first *acceptRequest
 		select {
@@ -75,7 +77,7 @@ func (s *Store) commitLoop() {
 		group := []*acceptRequest{first}
 		n := len(first.records)
 	gather:
-		for n < maxGroup {
+		for n < s.maxGroup {
 			select {
 			case req := <-s.pending:
 				group = append(group, req)
@@ -116,6 +118,30 @@ func (s *Store) commitGroup(group []*acceptRequest) {
 }
 
 func (s *Store) commit(ctx context.Context, group []*acceptRequest) (err error) {
+	// The first occurrence of a uuid in the group is the one that may be new; a later one, in
+	// the same request or another, is a duplicate of it.
+	type entry struct {
+		rc  *hook.RoleChange
+		req *acceptRequest
+	}
+	seen := make(map[string]bool)
+	var unique []entry
+	for _, req := range group {
+		req.result = Result{}
+		for i := range req.records {
+			rc := &req.records[i]
+			if rc.EventID == "" {
+				return errors.New("store: record without event uuid")
+			}
+			if seen[rc.EventID] {
+				req.result.Duplicates++
+				continue
+			}
+			seen[rc.EventID] = true
+			unique = append(unique, entry{rc, req})
+		}
+	}
+
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("%w: begin: %s", ErrUnavailable, redact(err))
@@ -125,31 +151,27 @@ func (s *Store) commit(ctx context.Context, group []*acceptRequest) (err error) 
 			_ = tx.Rollback()
 		}
 	}()
-	insert, err := tx.PrepareContext(ctx, `INSERT INTO hookd_event (uuid, event_type, published, source, accepted_at, record)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (uuid) DO NOTHING`)
-	if err != nil {
-		return fmt.Errorf("%w: prepare: %s", ErrUnavailable, redact(err))
-	}
-	defer insert.Close()
-
 	now := s.opts.Now().UTC()
+	inserted := make(map[string]bool, len(unique))
+	for start := 0; start < len(unique); start += insertChunk {
+		chunk := unique[start:min(start+insertChunk, len(unique))]
+		records := make([]*hook.RoleChange, len(chunk))
+		for i, e := range chunk {
+			records[i] = e.rc
+		}
+		if err := s.insertEvents(ctx, tx, records, now, inserted); err != nil {
+			return err
+		}
+	}
 	var jobs []river.InsertManyParams
-	for _, req := range group {
-		req.result = Result{}
-		for i := range req.records {
-			rc := &req.records[i]
-			isNew, err := s.insertEvent(ctx, insert, rc, now)
-			if err != nil {
-				return err
-			}
-			if !isNew {
-				req.result.Duplicates++
-				continue
-			}
-			req.result.Accepted++
-			for _, sink := range s.sinksFor(rc) {
-				jobs = append(jobs, river.InsertManyParams{Args: DeliveryArgs{EventID: rc.EventID, Sink: sink}})
-			}
+	for _, e := range unique {
+		if !inserted[e.rc.EventID] {
+			e.req.result.Duplicates++
+			continue
+		}
+		e.req.result.Accepted++
+		for _, sink := range s.sinksFor(e.rc) {
+			jobs = append(jobs, river.InsertManyParams{Args: DeliveryArgs{EventID: e.rc.EventID, Sink: sink}})
 		}
 	}
 	if len(jobs) > 0 {
@@ -163,28 +185,82 @@ func (s *Store) commit(ctx context.Context, group []*acceptRequest) (err error) 
 	return nil
 }
 
-func (s *Store) insertEvent(ctx context.Context, insert *sql.Stmt, rc *hook.RoleChange, now time.Time) (bool, error) {
-	if rc.EventID == "" {
-		return false, errors.New("store: record without event uuid")
+// insertEvents writes records and adds the uuids that were new (not stored before) to
+// inserted. Postgres takes them in one statement, saving round trips; SQLite, in process,
+// runs one prepared statement a record, which costs less than parsing a long one.
+func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, records []*hook.RoleChange, now time.Time, inserted map[string]bool) error {
+	rows := make([][]any, len(records))
+	for i, rc := range records {
+		view := *rc
+		view.Raw = nil // kept byte for byte in its own column
+		record, err := json.Marshal(&view)
+		if err != nil {
+			return fmt.Errorf("store: encode record %s: %w", rc.EventID, err)
+		}
+		var published, acceptedAt any = rc.Published.UTC(), now
+		if s.dialect == sqlite {
+			// TEXT in a fixed-width form that sorts as time does.
+			published, acceptedAt = rc.Published.UTC().Format(timeLayout), now.Format(timeLayout)
+		}
+		rows[i] = []any{rc.EventID, rc.EventType, published, string(rc.Source), acceptedAt, string(record), string(rc.Raw)}
 	}
-	record, err := json.Marshal(rc)
-	if err != nil {
-		return false, fmt.Errorf("store: encode record %s: %w", rc.EventID, err)
-	}
-	var published, acceptedAt any = rc.Published.UTC(), now
 	if s.dialect == sqlite {
-		// TEXT in a fixed-width form that sorts as time does.
-		published, acceptedAt = rc.Published.UTC().Format(timeLayout), now.Format(timeLayout)
+		return insertEach(ctx, tx, rows, inserted)
 	}
-	res, err := insert.ExecContext(ctx, rc.EventID, rc.EventType, published, string(rc.Source), acceptedAt, string(record))
+	return insertAll(ctx, tx, rows, inserted)
+}
+
+const insertColumns = "INSERT INTO hookd_event (uuid, event_type, published, source, accepted_at, record, raw) VALUES "
+
+func insertEach(ctx context.Context, tx *sql.Tx, rows [][]any, inserted map[string]bool) error {
+	stmt, err := tx.PrepareContext(ctx, insertColumns+"(?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING")
 	if err != nil {
-		return false, fmt.Errorf("%w: insert event: %s", ErrUnavailable, redact(err))
+		return fmt.Errorf("%w: prepare: %s", ErrUnavailable, redact(err))
 	}
-	n, err := res.RowsAffected()
+	defer stmt.Close()
+	for _, row := range rows {
+		res, err := stmt.ExecContext(ctx, row...)
+		if err != nil {
+			return fmt.Errorf("%w: insert event: %s", ErrUnavailable, redact(err))
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("%w: insert event: %s", ErrUnavailable, redact(err))
+		} else if n == 1 {
+			inserted[row[0].(string)] = true
+		}
+	}
+	return nil
+}
+
+func insertAll(ctx context.Context, tx *sql.Tx, rows [][]any, inserted map[string]bool) error {
+	var q strings.Builder
+	q.WriteString(insertColumns)
+	args := make([]any, 0, len(rows)*7)
+	for i, row := range rows {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		n := len(args)
+		fmt.Fprintf(&q, "($%d,$%d,$%d,$%d,$%d,$%d,$%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7)
+		args = append(args, row...)
+	}
+	q.WriteString(" ON CONFLICT (uuid) DO NOTHING RETURNING uuid")
+	result, err := tx.QueryContext(ctx, q.String(), args...)
 	if err != nil {
-		return false, fmt.Errorf("%w: insert event: %s", ErrUnavailable, redact(err))
+		return fmt.Errorf("%w: insert events: %s", ErrUnavailable, redact(err))
 	}
-	return n == 1, nil
+	defer result.Close()
+	for result.Next() {
+		var id string
+		if err := result.Scan(&id); err != nil {
+			return fmt.Errorf("%w: insert events: %s", ErrUnavailable, redact(err))
+		}
+		inserted[id] = true
+	}
+	if err := result.Err(); err != nil {
+		return fmt.Errorf("%w: insert events: %s", ErrUnavailable, redact(err))
+	}
+	return nil
 }
 
 func (s *Store) sinksFor(rc *hook.RoleChange) []string {

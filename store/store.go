@@ -84,10 +84,12 @@ type Store struct {
 	river   *river.Client[*sql.Tx]
 	opts    Options
 
-	pending chan *acceptRequest
-	stop    chan struct{}
-	stopped chan struct{}
-	close   sync.Once
+	pending    chan *acceptRequest
+	stop       chan struct{}
+	stopped    chan struct{}
+	committers int
+	maxGroup   int
+	close      sync.Once
 }
 
 type dialect int
@@ -128,7 +130,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	s := &Store{opts: o, pending: make(chan *acceptRequest, 1024), stop: make(chan struct{}), stopped: make(chan struct{})}
+	s := &Store{opts: o, pending: make(chan *acceptRequest, 1024), stop: make(chan struct{})}
 
 	var driver riverdriver.Driver[*sql.Tx]
 	if o.DatabaseURL != "" {
@@ -188,7 +190,18 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, fmt.Errorf("river: %w", err)
 	}
 	s.river = client
-	go s.commitLoop()
+	// SQLite has one writer, so one committer; Postgres takes concurrent transactions, and a
+	// few committers overlap one group's round trips and sync with the next one's work.
+	// A group is bounded so that one commit stays short; on Postgres smaller groups also
+	// spread the work over the committers.
+	s.committers, s.maxGroup = 1, 2000
+	if s.dialect == postgres {
+		s.committers, s.maxGroup = 4, 250
+	}
+	s.stopped = make(chan struct{}, s.committers)
+	for range s.committers {
+		go s.commitLoop()
+	}
 	return s, nil
 }
 
@@ -222,7 +235,9 @@ func (s *Store) Stop(ctx context.Context) error {
 // closes the database.
 func (s *Store) Close() error {
 	s.close.Do(func() { close(s.stop) })
-	<-s.stopped
+	for range s.committers {
+		<-s.stopped
+	}
 	return s.db.Close()
 }
 
@@ -251,8 +266,8 @@ func (s *Store) QueueDepth(ctx context.Context) (int64, error) {
 
 // Record returns a stored RoleChange by event uuid.
 func (s *Store) Record(ctx context.Context, eventID string) (*hook.RoleChange, error) {
-	var data []byte
-	err := s.db.QueryRowContext(ctx, `SELECT record FROM hookd_event WHERE uuid = $1`, eventID).Scan(&data)
+	var data, raw []byte
+	err := s.db.QueryRowContext(ctx, `SELECT record, raw FROM hookd_event WHERE uuid = $1`, eventID).Scan(&data, &raw)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -263,6 +278,7 @@ func (s *Store) Record(ctx context.Context, eventID string) (*hook.RoleChange, e
 	if err := json.Unmarshal(data, &rc); err != nil {
 		return nil, fmt.Errorf("event %s: stored record unreadable: %w", eventID, err)
 	}
+	rc.Raw = raw
 	return &rc, nil
 }
 

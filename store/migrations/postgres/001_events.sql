@@ -1,12 +1,14 @@
 -- Every accepted RoleChange, keyed by Okta's event uuid: the key is what de-duplicates
--- Okta's redeliveries and the same event arriving by hook and by System Log poll.
+-- Okta's redeliveries and the same event arriving by hook and by System Log poll. raw is the
+-- event exactly as Okta sent it, for audit.
 CREATE TABLE hookd_event (
     uuid        TEXT PRIMARY KEY,
     event_type  TEXT NOT NULL,
     published   TIMESTAMPTZ NOT NULL,
     source      TEXT NOT NULL,
     accepted_at TIMESTAMPTZ NOT NULL,
-    record      JSONB NOT NULL
+    record      JSONB NOT NULL,
+    raw         TEXT NOT NULL
 );
 CREATE INDEX hookd_event_published ON hookd_event (published);
 

@@ -1,0 +1,84 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/hook"
+)
+
+// BenchmarkAccept measures durable acceptance of 10-event batches from 100 concurrent
+// callers (the shape of the acknowledge target), per backend: ns/op is one batch.
+func BenchmarkAccept(b *testing.B) {
+	raw, err := os.ReadFile("../testdata/payloads/workflows-user-role-add.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	batch, err := hook.DecodeBytes(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var c hook.Classifier
+	tmpl, _ := c.RoleChanges(batch, hook.SourceHook)
+
+	targets := map[string]Options{"sqlite": {DataDir: b.TempDir()}}
+	if url := os.Getenv("HOOKD_TEST_DATABASE_URL"); url != "" {
+		targets["postgres"] = Options{DatabaseURL: benchSchema(b, url)}
+	}
+	for _, name := range []string{"sqlite", "postgres"} {
+		o, ok := targets[name]
+		if !ok {
+			continue
+		}
+		b.Run(name, func(b *testing.B) {
+			o.Sinks = []string{"console"}
+			s, err := Open(context.Background(), o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			var seq atomic.Int64
+			lat := make(chan time.Duration, 1<<20)
+			b.SetParallelism(50) // 2 cores x 50 = 100 concurrent callers
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					records := make([]hook.RoleChange, 10)
+					for i := range records {
+						records[i] = tmpl[0]
+						records[i].EventID = fmt.Sprintf("bench-%d", seq.Add(1))
+					}
+					began := time.Now()
+					if _, err := s.Accept(context.Background(), records); err != nil {
+						b.Error(err)
+						return
+					}
+					select {
+					case lat <- time.Since(began):
+					default:
+					}
+				}
+			})
+			b.StopTimer()
+			close(lat)
+			var all []time.Duration
+			for d := range lat {
+				all = append(all, d)
+			}
+			sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+			if len(all) > 0 {
+				b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
+				b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
+			}
+			b.ReportMetric(float64(b.N*10)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+func benchSchema(b *testing.B, base string) string { return freshSchemaTB(b, base) }
