@@ -23,7 +23,10 @@ type Sink interface {
 // PermanentError marks a failure that retrying cannot fix (a deleted channel, a bad URL).
 type PermanentError struct{ Err error }
 
+// Error returns the wrapped error's text.
 func (e *PermanentError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the wrapped error.
 func (e *PermanentError) Unwrap() error { return e.Err }
 
 // Permanent reports true: the delivery queue stops trying.
@@ -38,7 +41,10 @@ type RetryError struct {
 	After time.Duration
 }
 
+// Error returns the wrapped error's text.
 func (e *RetryError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the wrapped error.
 func (e *RetryError) Unwrap() error { return e.Err }
 
 // RetryAfter is how long to wait before the next attempt.

@@ -188,6 +188,7 @@ func (c *Config) Validate() error {
 // Error lists every problem found in a configuration, each naming its setting.
 type Error struct{ Problems []string }
 
+// Error lists the problems in one line.
 func (e *Error) Error() string { return "invalid configuration: " + strings.Join(e.Problems, "; ") }
 
 func reason(fe validator.FieldError) string {

@@ -29,6 +29,7 @@ type FieldError struct {
 	Reason string `json:"reason"`
 }
 
+// Error returns "field: reason".
 func (e FieldError) Error() string {
 	if e.Field == "" {
 		return e.Reason
@@ -43,6 +44,7 @@ type DecodeError struct {
 	Fields []FieldError
 }
 
+// Error returns the kind and every field problem.
 func (e *DecodeError) Error() string {
 	parts := make([]string, len(e.Fields))
 	for i, f := range e.Fields {
@@ -72,6 +74,7 @@ type Rejection struct {
 	Problems  []FieldError `json:"problems"`
 }
 
+// Error returns the event's problems, joined.
 func (r Rejection) Error() string {
 	parts := make([]string, len(r.Problems))
 	for i, p := range r.Problems {

@@ -166,17 +166,6 @@ func (r *reader) value() {
 	}
 }
 
-// span skips one value and returns its text.
-func (r *reader) span() string {
-	r.ws()
-	start := r.pos
-	r.value()
-	if r.err != nil {
-		return ""
-	}
-	return r.s[start:r.pos]
-}
-
 // object reads an object, calling member for each key with the reader at the value;
 // member must consume the value.
 func (r *reader) object(member func(key string)) {

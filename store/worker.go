@@ -15,6 +15,7 @@ type deliveryWorker struct {
 	store *Store
 }
 
+// Work delivers one job's event to its sink.
 func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs]) error {
 	rc, err := w.store.Record(ctx, job.Args.EventID)
 	if errors.Is(err, ErrNotFound) {
