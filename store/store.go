@@ -88,6 +88,7 @@ type Store struct {
 	stop       chan struct{}
 	stopped    chan struct{}
 	committers int
+	recordStmt *sql.Stmt
 	maxGroup   int
 	close      sync.Once
 }
@@ -164,6 +165,14 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, fmt.Errorf("%w: %s: %s", ErrUnavailable, s.dialect, redact(err))
 	}
 	if err := migrate(ctx, s.db, s.dialect, driver); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+	}
+
+	// Every delivery reads its event: prepare that once, not per job.
+	var err error
+	s.recordStmt, err = s.db.PrepareContext(ctx, `SELECT record, raw FROM hookd_event WHERE uuid = $1`)
+	if err != nil {
 		s.db.Close()
 		return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
 	}
@@ -267,7 +276,7 @@ func (s *Store) QueueDepth(ctx context.Context) (int64, error) {
 // Record returns a stored RoleChange by event uuid.
 func (s *Store) Record(ctx context.Context, eventID string) (*hook.RoleChange, error) {
 	var data, raw []byte
-	err := s.db.QueryRowContext(ctx, `SELECT record, raw FROM hookd_event WHERE uuid = $1`, eventID).Scan(&data, &raw)
+	err := s.recordStmt.QueryRowContext(ctx, eventID).Scan(&data, &raw)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
