@@ -17,8 +17,21 @@ type Sink interface {
 	// Deliver sends the alert. A nil error is success. An error wrapped by Permanent will
 	// never succeed; one wrapped by RetryLater names when to try again; any other error is
 	// retried with backoff.
-	Deliver(ctx context.Context, rc *hook.RoleChange) error
+	Deliver(ctx context.Context, a *Alert) error
 }
+
+// Alert is what one message says: one role change, or several that one admin made in one
+// action (Okta writes an event per role), with the severity routing gave it.
+type Alert struct {
+	Changes  []*hook.RoleChange
+	Severity Severity
+}
+
+// ID is the alert's stable identity: the uuid of the event whose delivery job sends it.
+func (a *Alert) ID() string { return a.Changes[0].EventID }
+
+// First is the change that names the alert's kind, actor and source.
+func (a *Alert) First() *hook.RoleChange { return a.Changes[0] }
 
 // PermanentError marks a failure that retrying cannot fix (a deleted channel, a bad URL).
 type PermanentError struct{ Err error }
@@ -57,14 +70,21 @@ func RetryLater(d time.Duration, err error) error { return &RetryError{Err: err,
 // happens when a sink is removed from the configuration while jobs for it are queued.
 var ErrUnknownSink = errors.New("sink not configured")
 
-// Router hands each delivery to the sink it names.
+// Router hands each delivery to the sink it names, and decides which sinks an event goes to.
 type Router struct {
-	sinks map[string]Sink
-	names []string
+	sinks  map[string]Sink
+	names  []string
+	routes *Routes
 }
 
-// NewRouter returns a Router over the named sinks.
-func NewRouter() *Router { return &Router{sinks: map[string]Sink{}} }
+// NewRouter returns a Router over the named sinks, routing by routes (nil: every event to
+// every sink, severities by DefaultSeverity).
+func NewRouter(routes *Routes) *Router {
+	if routes == nil {
+		routes = &Routes{}
+	}
+	return &Router{sinks: map[string]Sink{}, routes: routes}
+}
 
 // Add names a sink. Names must be unique.
 func (r *Router) Add(name string, s Sink) error {
@@ -82,11 +102,17 @@ func (r *Router) Add(name string, s Sink) error {
 // Names lists the sinks in the order they were added.
 func (r *Router) Names() []string { return append([]string(nil), r.names...) }
 
-// Deliver sends rc to the named sink.
-func (r *Router) Deliver(ctx context.Context, sink string, rc *hook.RoleChange) error {
+// Route returns the sinks an accepted event is delivered to.
+func (r *Router) Route(rc *hook.RoleChange) []string { return r.routes.SinksFor(rc, r.names) }
+
+// Deliver sends the changes, one alert, to the named sink.
+func (r *Router) Deliver(ctx context.Context, sink string, changes []*hook.RoleChange) error {
 	s, ok := r.sinks[sink]
 	if !ok {
 		return Permanent(fmt.Errorf("%w: %q", ErrUnknownSink, sink))
 	}
-	return s.Deliver(ctx, rc)
+	if len(changes) == 0 {
+		return nil
+	}
+	return s.Deliver(ctx, &Alert{Changes: changes, Severity: r.routes.SeverityOf(changes...)})
 }

@@ -71,15 +71,16 @@ func TestConsoleLineClipsLongStrings(t *testing.T) {
 
 func TestConsoleSink(t *testing.T) {
 	var out bytes.Buffer
-	require.NoError(t, NewConsoleSink(&out, false).Deliver(context.Background(), sample()))
+	require.NoError(t, NewConsoleSink(&out, false).Deliver(context.Background(), &Alert{Changes: []*hook.RoleChange{sample()}, Severity: Critical}))
 	assert.True(t, strings.HasPrefix(out.String(), "ALERT Workflows role granted: "))
 	assert.Equal(t, 1, strings.Count(out.String(), "\n"))
 
 	out.Reset()
-	require.NoError(t, NewConsoleSink(&out, true).Deliver(context.Background(), sample()))
+	require.NoError(t, NewConsoleSink(&out, true).Deliver(context.Background(), &Alert{Changes: []*hook.RoleChange{sample()}, Severity: Critical}))
 	var got map[string]any
 	require.NoError(t, json.Unmarshal(out.Bytes(), &got))
 	assert.Equal(t, "Workflows role granted", got["title"])
+	assert.Equal(t, "critical", got["severity"])
 	assert.Equal(t, "c4399b10-47a4-5263-b4ae-fcdfcbac761b", got["eventId"])
 	assert.NotContains(t, got, "raw", "the raw event stays in the store")
 }
@@ -89,7 +90,7 @@ type failingWriter struct{}
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("stdout closed") }
 
 func TestConsoleSinkWriteFailureIsRetried(t *testing.T) {
-	err := NewConsoleSink(failingWriter{}, false).Deliver(context.Background(), sample())
+	err := NewConsoleSink(failingWriter{}, false).Deliver(context.Background(), &Alert{Changes: []*hook.RoleChange{sample()}})
 	require.Error(t, err)
 	var p interface{ Permanent() bool }
 	assert.False(t, errors.As(err, &p), "a write failure may pass")
@@ -97,16 +98,17 @@ func TestConsoleSinkWriteFailureIsRetried(t *testing.T) {
 
 func TestRouter(t *testing.T) {
 	var out bytes.Buffer
-	r := NewRouter()
+	r := NewRouter(nil)
 	require.NoError(t, r.Add("console", NewConsoleSink(&out, false)))
 	assert.Error(t, r.Add("console", NewConsoleSink(&out, false)), "names are unique")
 	assert.Error(t, r.Add("", NewConsoleSink(&out, false)))
 	assert.Equal(t, []string{"console"}, r.Names())
 
-	require.NoError(t, r.Deliver(context.Background(), "console", sample()))
+	require.NoError(t, r.Deliver(context.Background(), "console", []*hook.RoleChange{sample()}))
 	assert.NotEmpty(t, out.String())
+	assert.Equal(t, []string{"console"}, r.Route(sample()))
 
-	err := r.Deliver(context.Background(), "removed-slack", sample())
+	err := r.Deliver(context.Background(), "removed-slack", []*hook.RoleChange{sample()})
 	require.ErrorIs(t, err, ErrUnknownSink)
 	var p interface{ Permanent() bool }
 	require.True(t, errors.As(err, &p))

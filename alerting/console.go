@@ -25,22 +25,25 @@ type ConsoleSink struct {
 // NewConsoleSink writes to w; asJSON selects JSON lines.
 func NewConsoleSink(w io.Writer, asJSON bool) *ConsoleSink { return &ConsoleSink{w: w, json: asJSON} }
 
-// Deliver writes the alert.
-func (s *ConsoleSink) Deliver(_ context.Context, rc *hook.RoleChange) error {
+// Deliver writes the alert: a line per change, so that each keeps its own event uuid.
+func (s *ConsoleSink) Deliver(_ context.Context, a *Alert) error {
 	var line []byte
-	if s.json {
-		view := *rc
-		view.Raw = nil // the line is an alert; the raw event stays in the store
-		b, err := json.Marshal(struct {
-			Title string `json:"title"`
-			*hook.RoleChange
-		}{Title(rc), &view})
-		if err != nil {
-			return Permanent(fmt.Errorf("console: encode: %w", err))
+	for _, rc := range a.Changes {
+		if s.json {
+			view := *rc
+			view.Raw = nil // the line is an alert; the raw event stays in the store
+			b, err := json.Marshal(struct {
+				Title    string   `json:"title"`
+				Severity Severity `json:"severity"`
+				*hook.RoleChange
+			}{Title(rc), a.Severity, &view})
+			if err != nil {
+				return Permanent(fmt.Errorf("console: encode: %w", err))
+			}
+			line = append(append(line, b...), '\n')
+		} else {
+			line = append(line, ConsoleLine(rc)+"\n"...)
 		}
-		line = append(b, '\n')
-	} else {
-		line = []byte(ConsoleLine(rc) + "\n")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -63,3 +63,44 @@ func clip(s string, n int) string {
 	r := []rune(s)
 	return string(r[:n-1]) + "…"
 }
+
+// roleNames lists the distinct role names across changes, in order.
+func roleNames(changes []*hook.RoleChange) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, rc := range changes {
+		for _, n := range rc.RoleNames() {
+			if !seen[n] {
+				seen[n] = true
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// subjects lists the distinct subjects across changes, in order.
+func subjects(changes []*hook.RoleChange) []hook.Subject {
+	var out []hook.Subject
+	seen := map[hook.Subject]bool{}
+	for _, rc := range changes {
+		if !seen[rc.Subject] {
+			seen[rc.Subject] = true
+			out = append(out, rc.Subject)
+		}
+	}
+	return out
+}
+
+// alertTitle is Title for a whole alert: plural when it lists several roles.
+func alertTitle(a *Alert) string {
+	first := *a.First()
+	if len(a.Changes) > 1 {
+		names := roleNames(a.Changes)
+		first.Roles = make([]hook.Role, len(names))
+		for i, n := range names {
+			first.Roles[i] = hook.Role{Name: n}
+		}
+	}
+	return Title(&first)
+}

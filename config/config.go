@@ -35,6 +35,51 @@ type Config struct {
 	SystemLog SystemLog `yaml:"systemlog"`
 	Delivery  Delivery  `yaml:"delivery"`
 	Log       Log       `yaml:"log"`
+
+	// Sinks names alert destinations (file only); HOOKD_SLACK_WEBHOOK_URL and
+	// HOOKD_WEBHOOK_URL add one each, named "slack" and "webhook".
+	Sinks []Sink `yaml:"sinks"`
+	// Routes send matching events to chosen sinks, or drop them; the first match decides.
+	Routes []Route `yaml:"routes"`
+	// Severity sets the severity of a grant per role name: low, medium, high or critical.
+	Severity map[string]string `yaml:"severity"`
+}
+
+// Sink is one named alert destination.
+type Sink struct {
+	Name string `yaml:"name"`
+	// Type is slack, webhook or console.
+	Type string `yaml:"type"`
+	// URL is the Slack incoming webhook or the webhook receiver (a secret for Slack).
+	URL string `yaml:"url"`
+	// Secret signs webhook requests: whsec_ and a base64 key.
+	Secret string `yaml:"secret"`
+	// Headers are static headers added to webhook requests (values are secrets).
+	Headers map[string]string `yaml:"headers"`
+	// MinSeverity drops alerts below it for this sink.
+	MinSeverity string `yaml:"min_severity"`
+
+	// short marks the sinks made from HOOKD_SLACK_WEBHOOK_URL and HOOKD_WEBHOOK_URL, whose
+	// values the validator checks under those names.
+	short bool
+}
+
+// Route is one routing rule.
+type Route struct {
+	Name  string   `yaml:"name"`
+	Match Match    `yaml:"match"`
+	Sinks []string `yaml:"sinks"`
+	Drop  bool     `yaml:"drop"`
+}
+
+// Match lists what a route matches; each list holds globs, any of which may match.
+type Match struct {
+	EventTypes   []string `yaml:"event_types"`
+	Actions      []string `yaml:"actions"`
+	Roles        []string `yaml:"roles"`
+	SubjectKinds []string `yaml:"subject_kinds"`
+	Outcomes     []string `yaml:"outcomes"`
+	Actors       []string `yaml:"actors"`
 }
 
 // Okta is how Okta reaches hookd.
@@ -90,6 +135,11 @@ type SystemLog struct {
 // Delivery tunes the delivery queue.
 type Delivery struct {
 	Workers int `yaml:"workers" env:"HOOKD_DELIVERY_WORKERS" validate:"min=1,max=1000"`
+	// MaxAttempts is how often a failing delivery is tried before its dead letter; the
+	// default, 56, keeps trying for about 24 hours.
+	MaxAttempts int `yaml:"max_attempts" env:"HOOKD_DELIVERY_MAX_ATTEMPTS" validate:"min=1,max=1000"`
+	// GroupWindow holds alerts this long so the events of one admin action go out together.
+	GroupWindow time.Duration `yaml:"group_window" env:"HOOKD_GROUP_WINDOW" validate:"min=0,max=60000000000"`
 }
 
 // Log configures hookd's own logs (on standard error).
@@ -115,7 +165,7 @@ func Default() Config {
 		},
 		Console:   Console{Format: "text"},
 		SystemLog: SystemLog{PollInterval: 30 * time.Second},
-		Delivery:  Delivery{Workers: 10},
+		Delivery:  Delivery{Workers: 10, MaxAttempts: 56, GroupWindow: 2 * time.Second},
 		Log:       Log{Level: "info", Format: "json"},
 	}
 }
@@ -176,6 +226,7 @@ func (c *Config) Validate() error {
 	if (c.Webhook.URL == "") != (c.Webhook.Secret == "") {
 		problems = append(problems, "HOOKD_WEBHOOK_URL and HOOKD_WEBHOOK_SECRET: set both or neither")
 	}
+	problems = append(problems, c.validateSinks()...)
 	if (c.SystemLog.OrgURL == "") != (c.SystemLog.APIToken == "") {
 		problems = append(problems, "HOOKD_OKTA_ORG_URL and HOOKD_OKTA_API_TOKEN: set both or neither")
 	}

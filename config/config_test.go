@@ -135,3 +135,71 @@ func TestSettingsHideSecrets(t *testing.T) {
 		assert.NotContains(t, all.String(), secret)
 	}
 }
+
+func TestSinksRoutesAndSeverity(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "hookd.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(`
+sinks:
+  - {name: secops, type: slack, url: "https://hooks.slack.com/services/T/B/X", min_severity: high}
+  - {name: siem, type: webhook, url: "https://siem.example/hook", secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", headers: {X-Api-Key: k}}
+routes:
+  - name: ignore the bot
+    match: {actors: ["svc-*@acme.example"]}
+    drop: true
+  - match: {event_types: ["workflows.*"]}
+    sinks: [secops, siem]
+severity:
+  Folder Reader: low
+delivery:
+  group_window: 500ms
+`), 0o600))
+	cfg, err := Load(file, envOf(map[string]string{"HOOKD_CONSOLE": "true"}))
+	require.NoError(t, err)
+	var names []string
+	for _, s := range cfg.AllSinks() {
+		names = append(names, s.Name)
+	}
+	assert.Equal(t, []string{"secops", "siem", "console"}, names)
+	assert.Equal(t, 500*time.Millisecond, cfg.Delivery.GroupWindow)
+	assert.Equal(t, 56, cfg.Delivery.MaxAttempts)
+	summaries := strings.Join(cfg.SinkSummaries(), "\n")
+	assert.Contains(t, summaries, "secops (slack, url set, hidden, min severity high)")
+	assert.NotContains(t, summaries, "hooks.slack.com")
+	assert.NotContains(t, summaries, "whsec_")
+
+	// Without any sink, the console is the one.
+	cfg, err = Load("", envOf(map[string]string{"HOOKD_SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/X"}))
+	require.NoError(t, err)
+	require.Len(t, cfg.AllSinks(), 1)
+	assert.Equal(t, "slack", cfg.AllSinks()[0].Name)
+}
+
+func TestSinkProblems(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "hookd.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(`
+sinks:
+  - {name: Bad Name, type: slack, url: "http://hooks.slack.com/x"}
+  - {name: hook, type: webhook, url: "not a url", secret: plain}
+  - {name: hook, type: teams}
+  - {name: ok, type: console, min_severity: urgent}
+routes:
+  - {sinks: [nowhere]}
+severity: {Folder Reader: trivial}
+`), 0o600))
+	_, err := Load(file, envOf(nil))
+	require.Error(t, err)
+	for _, want := range []string{
+		"sinks[0] (Bad Name): name must be lower-case letters",
+		"sinks[0] (Bad Name): url must be an https:// Slack incoming webhook URL",
+		"sinks[1] (hook): url must be an http(s):// URL",
+		"sinks[1] (hook): secret must start with whsec_",
+		"sinks[2] (hook): the name is used twice",
+		"sinks[2] (hook): type must be slack, webhook or console",
+		"sinks[3] (ok): min_severity must be low, medium, high or critical",
+		`routes[0]: no sink named "nowhere"`,
+		`severity["Folder Reader"]: must be low, medium, high or critical`,
+	} {
+		assert.Contains(t, err.Error(), want)
+	}
+	assert.NotContains(t, err.Error(), "hooks.slack.com")
+}

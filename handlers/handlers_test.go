@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/store"
@@ -61,6 +62,10 @@ func (f *fakeStore) Ping(context.Context) error {
 }
 
 func (f *fakeStore) QueueDepth(context.Context) (int64, error) { return int64(len(f.seen)), nil }
+
+func (f *fakeStore) JobCounts(context.Context) (map[string]int64, error) {
+	return map[string]int64{"pending": int64(len(f.seen)), "retrying": 0, "dead": 1}, nil
+}
 
 func (f *fakeStore) stored() int {
 	f.mu.Lock()
@@ -232,6 +237,8 @@ func TestMetrics(t *testing.T) {
 	f.post(payload(t, "partial-missing-uuid.json"))
 	f.post("{}", "Authorization", "wrong")
 	f.do("GET", "/no/such/path/"+strings.Repeat("x", 10), "")
+	f.server.ObserveDelivery(store.Outcome{Sink: "slack", Result: store.ResultDelivered, Latency: 150 * time.Millisecond})
+	f.server.ObserveDelivery(store.Outcome{Sink: "gone", Result: store.ResultPermanent})
 	rec := f.do("GET", "/metrics", "")
 	require.Equal(t, 200, rec.Code)
 	body := rec.Body.String()
@@ -245,6 +252,11 @@ func TestMetrics(t *testing.T) {
 		`hookd_http_requests_total{method="GET",route="unmatched",status="404"} 1`,
 		`hookd_accept_duration_seconds_count 2`,
 		`hookd_queue_depth 25`,
+		`hookd_delivery_jobs{state="pending"} 25`,
+		`hookd_delivery_jobs{state="dead"} 1`,
+		`hookd_deliveries_total{outcome="delivered",sink="slack"} 1`,
+		`hookd_deliveries_total{outcome="permanent",sink="gone"} 1`,
+		`hookd_delivery_latency_seconds_count{sink="slack"} 1`,
 		`hookd_go_goroutines`,
 	} {
 		assert.Contains(t, body, want)

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hookd/hookd/store"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -14,10 +15,12 @@ import (
 
 // metrics are the series /metrics shows; every name starts with hookd_.
 type metrics struct {
-	registry *prometheus.Registry
-	requests *prometheus.CounterVec
-	events   *prometheus.CounterVec
-	accept   prometheus.Histogram
+	registry   *prometheus.Registry
+	requests   *prometheus.CounterVec
+	events     *prometheus.CounterVec
+	accept     prometheus.Histogram
+	deliveries *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
 }
 
 func newMetrics(reg *prometheus.Registry, st Acceptor) *metrics {
@@ -35,6 +38,15 @@ func newMetrics(reg *prometheus.Registry, st Acceptor) *metrics {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}),
 	}
+	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hookd_deliveries_total",
+		Help: "Delivery attempts by sink and outcome: delivered, retry, rate_limited, permanent, discarded (the last two are the dead letter), grouped.",
+	}, []string{"sink", "outcome"})
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "hookd_delivery_latency_seconds",
+		Help:    "Time from an event's acceptance to the sink's acknowledgement of its alert.",
+		Buckets: []float64{.05, .1, .2, .5, 1, 2, 3, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400},
+	}, []string{"sink"})
 	for _, r := range []string{"accepted", "duplicate", "not_watched", "rejected"} {
 		m.events.WithLabelValues(r)
 	}
@@ -49,7 +61,7 @@ func newMetrics(reg *prometheus.Registry, st Acceptor) *metrics {
 		}
 		return float64(n)
 	})
-	reg.MustRegister(m.requests, m.events, m.accept, queue)
+	reg.MustRegister(m.requests, m.events, m.accept, queue, m.deliveries, m.latency, jobsCollector{st})
 	prometheus.WrapRegistererWithPrefix("hookd_", reg).MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -76,5 +88,33 @@ func (s *Server) countRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		s.metrics.requests.WithLabelValues(route, c.Request().Method, strconv.Itoa(status)).Inc()
 		return err
+	}
+}
+
+// jobsCollector reports delivery jobs by state, read from the store at each scrape.
+type jobsCollector struct{ store Acceptor }
+
+var jobsDesc = prometheus.NewDesc("hookd_delivery_jobs", "Delivery jobs by state: pending, retrying, dead (the dead letter).", []string{"state"}, nil)
+
+func (jobsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- jobsDesc }
+
+func (c jobsCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	counts, err := c.store.JobCounts(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(jobsDesc, err)
+		return
+	}
+	for _, state := range []string{"pending", "retrying", "dead"} {
+		ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(counts[state]), state)
+	}
+}
+
+// ObserveDelivery counts one delivery attempt's outcome (store.Options.OnOutcome).
+func (s *Server) ObserveDelivery(o store.Outcome) {
+	s.metrics.deliveries.WithLabelValues(o.Sink, o.Result).Inc()
+	if o.Result == store.ResultDelivered {
+		s.metrics.latency.WithLabelValues(o.Sink).Observe(o.Latency.Seconds())
 	}
 }

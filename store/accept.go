@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,7 +26,7 @@ type acceptRequest struct {
 const (
 	// commitTimeout bounds one group's transaction.
 	commitTimeout = 10 * time.Second
-	// insertChunk is how many events one INSERT statement carries (7 parameters each, well
+	// insertChunk is how many events one INSERT statement carries (9 parameters each, well
 	// under SQLite's and Postgres's limits).
 	insertChunk = 500
 	// timeLayout is how SQLite's TEXT columns hold times.
@@ -121,8 +123,9 @@ func (s *Store) commit(ctx context.Context, group []*acceptRequest) (err error) 
 	// The first occurrence of a uuid in the group is the one that may be new; a later one, in
 	// the same request or another, is a duplicate of it.
 	type entry struct {
-		rc  *hook.RoleChange
-		req *acceptRequest
+		rc    *hook.RoleChange
+		req   *acceptRequest
+		sinks []string
 	}
 	seen := make(map[string]bool)
 	var unique []entry
@@ -138,9 +141,13 @@ func (s *Store) commit(ctx context.Context, group []*acceptRequest) (err error) 
 				continue
 			}
 			seen[rc.EventID] = true
-			unique = append(unique, entry{rc, req})
+			unique = append(unique, entry{rc, req, s.sinksFor(rc)})
 		}
 	}
+
+	// Concurrent committers (Postgres) take row locks in uuid order, so two groups that
+	// share uuids wait for each other instead of deadlocking.
+	sort.Slice(unique, func(i, j int) bool { return unique[i].rc.EventID < unique[j].rc.EventID })
 
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -156,10 +163,11 @@ func (s *Store) commit(ctx context.Context, group []*acceptRequest) (err error) 
 	for start := 0; start < len(unique); start += insertChunk {
 		chunk := unique[start:min(start+insertChunk, len(unique))]
 		records := make([]*hook.RoleChange, len(chunk))
+		sinks := make([][]string, len(chunk))
 		for i, e := range chunk {
-			records[i] = e.rc
+			records[i], sinks[i] = e.rc, e.sinks
 		}
-		if err := s.insertEvents(ctx, tx, records, now, inserted); err != nil {
+		if err := s.insertEvents(ctx, tx, records, sinks, now, inserted); err != nil {
 			return err
 		}
 	}
@@ -170,7 +178,7 @@ func (s *Store) commit(ctx context.Context, group []*acceptRequest) (err error) 
 			continue
 		}
 		e.req.result.Accepted++
-		for _, sink := range s.sinksFor(e.rc) {
+		for _, sink := range e.sinks {
 			jobs = append(jobs, river.InsertManyParams{Args: DeliveryArgs{EventID: e.rc.EventID, Sink: sink}})
 		}
 	}
@@ -188,7 +196,7 @@ func (s *Store) commit(ctx context.Context, group []*acceptRequest) (err error) 
 // insertEvents writes records and adds the uuids that were new (not stored before) to
 // inserted. Postgres takes them in one statement, saving round trips; SQLite, in process,
 // runs one prepared statement a record, which costs less than parsing a long one.
-func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, records []*hook.RoleChange, now time.Time, inserted map[string]bool) error {
+func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, records []*hook.RoleChange, sinks [][]string, now time.Time, inserted map[string]bool) error {
 	rows := make([][]any, len(records))
 	for i, rc := range records {
 		view := *rc
@@ -202,7 +210,8 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, records []*hook.Ro
 			// TEXT in a fixed-width form that sorts as time does.
 			published, acceptedAt = rc.Published.UTC().Format(timeLayout), now.Format(timeLayout)
 		}
-		rows[i] = []any{rc.EventID, rc.EventType, published, string(rc.Source), acceptedAt, string(record), string(rc.Raw)}
+		rows[i] = []any{rc.EventID, rc.EventType, published, string(rc.Source), acceptedAt, string(record), string(rc.Raw),
+			groupKey(rc), "," + strings.Join(sinks[i], ",") + ","}
 	}
 	if s.dialect == sqlite {
 		return insertEach(ctx, tx, rows, inserted)
@@ -210,10 +219,19 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, records []*hook.Ro
 	return insertAll(ctx, tx, rows, inserted)
 }
 
-const insertColumns = "INSERT INTO hookd_event (uuid, event_type, published, source, accepted_at, record, raw) VALUES "
+const insertColumns = "INSERT INTO hookd_event (uuid, event_type, published, source, accepted_at, record, raw, group_key, sinks) VALUES "
+
+// groupKey joins the events of one admin action: Okta writes an event per role, all with the
+// same transaction id and actor.
+func groupKey(rc *hook.RoleChange) string {
+	if rc.TransactionID == "" || rc.Actor.ID == "" {
+		return ""
+	}
+	return rc.TransactionID + "|" + rc.Actor.ID
+}
 
 func insertEach(ctx context.Context, tx *sql.Tx, rows [][]any, inserted map[string]bool) error {
-	stmt, err := tx.PrepareContext(ctx, insertColumns+"(?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING")
+	stmt, err := tx.PrepareContext(ctx, insertColumns+"(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING")
 	if err != nil {
 		return fmt.Errorf("%w: prepare: %s", ErrUnavailable, redact(err))
 	}
@@ -235,13 +253,19 @@ func insertEach(ctx context.Context, tx *sql.Tx, rows [][]any, inserted map[stri
 func insertAll(ctx context.Context, tx *sql.Tx, rows [][]any, inserted map[string]bool) error {
 	var q strings.Builder
 	q.WriteString(insertColumns)
-	args := make([]any, 0, len(rows)*7)
+	args := make([]any, 0, len(rows)*len(rows[0]))
 	for i, row := range rows {
 		if i > 0 {
 			q.WriteByte(',')
 		}
-		n := len(args)
-		fmt.Fprintf(&q, "($%d,$%d,$%d,$%d,$%d,$%d,$%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7)
+		q.WriteByte('(')
+		for j := range row {
+			if j > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("$" + strconv.Itoa(len(args)+j+1))
+		}
+		q.WriteByte(')')
 		args = append(args, row...)
 	}
 	q.WriteString(" ON CONFLICT (uuid) DO NOTHING RETURNING uuid")

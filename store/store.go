@@ -6,7 +6,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,7 +37,8 @@ var ErrNotFound = errors.New("event not found")
 // with a `RetryAfter() time.Duration` method above zero retries after that delay; any other
 // error retries with backoff.
 type Deliverer interface {
-	Deliver(ctx context.Context, sink string, rc *hook.RoleChange) error
+	// Deliver sends one message to sink: one event, or the events of one admin action.
+	Deliver(ctx context.Context, sink string, changes []*hook.RoleChange) error
 }
 
 // Options configures a Store.
@@ -55,12 +55,17 @@ type Options struct {
 	Deliverer Deliverer
 	// Workers is how many deliveries run at once (default 10).
 	Workers int
-	// MaxAttempts bounds delivery attempts before a job is discarded (River's default if 0).
+	// MaxAttempts bounds delivery attempts before a job is discarded (default 56: with the
+	// default backoff, about 24 hours of trying).
 	MaxAttempts int
-	// RetryPolicy, when set, decides when a failed delivery is tried again.
-	RetryPolicy river.ClientRetryPolicy
-	// ErrorHandler, when set, is told of each failed delivery attempt.
-	ErrorHandler river.ErrorHandler
+	// RetryBase and RetryCap shape the backoff between attempts (default 5 s doubling up to
+	// 30 min, ±25% jitter).
+	RetryBase, RetryCap time.Duration
+	// GroupWindow, when above zero, holds each delivery that long after acceptance so that
+	// the events of one admin action (same transaction and actor) go out as one message.
+	GroupWindow time.Duration
+	// OnOutcome, when set, is told how each delivery attempt ended.
+	OnOutcome func(Outcome)
 	// FetchPollInterval is how often workers look for new jobs (default 50 ms).
 	FetchPollInterval time.Duration
 	// Logger receives River's own logs (default: discarded below warnings).
@@ -88,7 +93,7 @@ type Store struct {
 	stop       chan struct{}
 	stopped    chan struct{}
 	committers int
-	recordStmt *sql.Stmt
+	eventStmt  *sql.Stmt
 	maxGroup   int
 	close      sync.Once
 }
@@ -127,6 +132,15 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 56
+	}
+	if o.RetryBase <= 0 {
+		o.RetryBase = 5 * time.Second
+	}
+	if o.RetryCap <= 0 {
+		o.RetryCap = 30 * time.Minute
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -171,7 +185,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 
 	// Every delivery reads its event: prepare that once, not per job.
 	var err error
-	s.recordStmt, err = s.db.PrepareContext(ctx, `SELECT record, raw FROM hookd_event WHERE uuid = $1`)
+	s.eventStmt, err = s.db.PrepareContext(ctx, `SELECT record, raw, accepted_at, group_key FROM hookd_event WHERE uuid = $1`)
 	if err != nil {
 		s.db.Close()
 		return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
@@ -185,8 +199,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		FetchPollInterval: o.FetchPollInterval,
 		FetchCooldown:     min(o.FetchPollInterval, 50*time.Millisecond),
 		MaxAttempts:       o.MaxAttempts,
-		RetryPolicy:       o.RetryPolicy,
-		ErrorHandler:      o.ErrorHandler,
+		RetryPolicy:       backoff{Base: o.RetryBase, Cap: o.RetryCap},
 		JobTimeout:        2 * time.Minute,
 		PollOnly:          true,
 	}
@@ -275,20 +288,38 @@ func (s *Store) QueueDepth(ctx context.Context) (int64, error) {
 
 // Record returns a stored RoleChange by event uuid.
 func (s *Store) Record(ctx context.Context, eventID string) (*hook.RoleChange, error) {
-	var data, raw []byte
-	err := s.recordStmt.QueryRowContext(ctx, eventID).Scan(&data, &raw)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
+	ev, err := s.event(ctx, eventID)
+	if err != nil {
+		return nil, err
 	}
+	return ev.rc, nil
+}
+
+// JobCounts counts delivery jobs by what they wait for: "pending" (to run, or snoozed),
+// "retrying" (after a failure) and "dead" (cancelled or discarded: the dead letter).
+func (s *Store) JobCounts(ctx context.Context) (map[string]int64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT CASE
+			WHEN state IN ('available', 'scheduled', 'pending', 'running') THEN 'pending'
+			WHEN state = 'retryable' THEN 'retrying'
+			WHEN state IN ('cancelled', 'discarded') THEN 'dead'
+			ELSE 'done' END AS bucket, count(*)
+		FROM river_job GROUP BY bucket`)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
 	}
-	var rc hook.RoleChange
-	if err := json.Unmarshal(data, &rc); err != nil {
-		return nil, fmt.Errorf("event %s: stored record unreadable: %w", eventID, err)
+	defer rows.Close()
+	out := map[string]int64{"pending": 0, "retrying": 0, "dead": 0}
+	for rows.Next() {
+		var bucket string
+		var n int64
+		if err := rows.Scan(&bucket, &n); err != nil {
+			return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+		}
+		if bucket != "done" {
+			out[bucket] = n
+		}
 	}
-	rc.Raw = raw
-	return &rc, nil
+	return out, rows.Err()
 }
 
 // DB is the database handle, for tests and for packages that keep small state beside the

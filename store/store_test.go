@@ -218,6 +218,9 @@ func TestContract(t *testing.T) {
 				d := &fakeDeliverer{}
 				o.Deliverer = d
 				o.FetchPollInterval = 20 * time.Millisecond
+				o.RetryBase = time.Hour // one attempt of "flaky" within the test
+				seen := &outcomes{}
+				o.OnOutcome = seen.add
 				s := open(t, o)
 				ctx := context.Background()
 				require.NoError(t, s.Start(ctx))
@@ -235,8 +238,74 @@ func TestContract(t *testing.T) {
 				assert.Equal(t, 1, calls["ok"], "delivered once")
 				assert.Equal(t, 1, calls["permanent"], "never retried")
 				assert.Equal(t, 1, calls["later"], "snoozed for an hour")
-				assert.GreaterOrEqual(t, calls["flaky"], 1, "retried with backoff")
+				assert.Equal(t, 1, calls["flaky"], "retried with backoff, an hour away")
+				assert.Equal(t, map[string][]string{
+					"ok": {ResultDelivered}, "permanent": {ResultPermanent}, "later": {ResultRateLimited}, "flaky": {ResultRetry},
+				}, seen.bySink())
+				counts, err := s.JobCounts(ctx)
+				require.NoError(t, err)
+				assert.Equal(t, map[string]int64{"pending": 1, "retrying": 1, "dead": 1}, counts)
 				assert.Equal(t, "d1", d.last().EventID)
+			})
+
+			t.Run("the last failed attempt is a dead letter", func(t *testing.T) {
+				o := be.fresh(t)
+				o.Sinks = []string{"flaky"}
+				o.Deliverer = &fakeDeliverer{}
+				o.FetchPollInterval = 20 * time.Millisecond
+				o.MaxAttempts = 1
+				seen := &outcomes{}
+				o.OnOutcome = seen.add
+				s := open(t, o)
+				require.NoError(t, s.Start(context.Background()))
+				t.Cleanup(func() { _ = s.Stop(context.Background()) })
+				_, err := s.Accept(context.Background(), records("z1"))
+				require.NoError(t, err)
+				require.Eventually(t, func() bool {
+					return count(t, s, "SELECT count(*) FROM river_job WHERE state = 'discarded'") == 1
+				}, 10*time.Second, 20*time.Millisecond)
+				assert.Equal(t, map[string][]string{"flaky": {ResultDiscarded}}, seen.bySink())
+			})
+
+			t.Run("events of one admin action go out as one message per sink", func(t *testing.T) {
+				o := be.fresh(t)
+				o.Route = func(rc *hook.RoleChange) []string {
+					if rc.EventID == "g3" {
+						return []string{"b"} // routed away from a: a's message must not carry it
+					}
+					return []string{"a", "b"}
+				}
+				d := &fakeDeliverer{}
+				o.Deliverer = d
+				o.FetchPollInterval = 20 * time.Millisecond
+				o.GroupWindow = 300 * time.Millisecond
+				seen := &outcomes{}
+				o.OnOutcome = seen.add
+				s := open(t, o)
+				require.NoError(t, s.Start(context.Background()))
+				t.Cleanup(func() { _ = s.Stop(context.Background()) })
+
+				group := records("g1", "g2", "g3")
+				for i := range group {
+					group[i].TransactionID, group[i].Actor.ID = "tx1", "00uAdmin"
+				}
+				lone := records("solo")
+				lone[0].TransactionID, lone[0].Actor.ID = "tx2", "00uAdmin"
+				accepted := time.Now()
+				_, err := s.Accept(context.Background(), group[:2])
+				require.NoError(t, err)
+				_, err = s.Accept(context.Background(), append(group[2:], lone...))
+				require.NoError(t, err)
+
+				require.Eventually(t, func() bool {
+					return count(t, s, "SELECT count(*) FROM river_job WHERE state = 'completed'") == 7
+				}, 10*time.Second, 20*time.Millisecond)
+				assert.ElementsMatch(t, [][]string{{"g1", "g2"}, {"solo"}}, d.sent("a"))
+				assert.ElementsMatch(t, [][]string{{"g1", "g2", "g3"}, {"solo"}}, d.sent("b"))
+				assert.GreaterOrEqual(t, time.Since(accepted), o.GroupWindow, "held for the window")
+				results := seen.bySink()
+				assert.ElementsMatch(t, []string{ResultDelivered, ResultDelivered, ResultGrouped}, results["a"])
+				assert.ElementsMatch(t, []string{ResultDelivered, ResultDelivered, ResultGrouped, ResultGrouped}, results["b"])
 			})
 
 			t.Run("ping fails once the database is gone", func(t *testing.T) {
@@ -253,9 +322,10 @@ func TestContract(t *testing.T) {
 }
 
 type fakeDeliverer struct {
-	mu     sync.Mutex
-	counts map[string]int
-	rc     *hook.RoleChange
+	mu       sync.Mutex
+	counts   map[string]int
+	rc       *hook.RoleChange
+	messages map[string][][]string // sink -> messages -> event ids
 }
 
 type permanentErr struct{}
@@ -268,14 +338,19 @@ type laterErr struct{}
 func (laterErr) Error() string             { return "rate_limited" }
 func (laterErr) RetryAfter() time.Duration { return time.Hour }
 
-func (d *fakeDeliverer) Deliver(_ context.Context, sink string, rc *hook.RoleChange) error {
+func (d *fakeDeliverer) Deliver(_ context.Context, sink string, changes []*hook.RoleChange) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.counts == nil {
-		d.counts = map[string]int{}
+		d.counts, d.messages = map[string]int{}, map[string][][]string{}
 	}
 	d.counts[sink]++
-	d.rc = rc
+	d.rc = changes[0]
+	var ids []string
+	for _, rc := range changes {
+		ids = append(ids, rc.EventID)
+	}
+	d.messages[sink] = append(d.messages[sink], ids)
 	switch sink {
 	case "permanent":
 		return fmt.Errorf("slack: %w", permanentErr{})
@@ -297,10 +372,55 @@ func (d *fakeDeliverer) calls() map[string]int {
 	return out
 }
 
+func (d *fakeDeliverer) sent(sink string) [][]string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([][]string(nil), d.messages[sink]...)
+}
+
 func (d *fakeDeliverer) last() *hook.RoleChange {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.rc
+}
+
+// outcomes records what OnOutcome reported.
+type outcomes struct {
+	mu  sync.Mutex
+	all []Outcome
+}
+
+func (o *outcomes) add(x Outcome) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.all = append(o.all, x)
+}
+
+func (o *outcomes) bySink() map[string][]string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := map[string][]string{}
+	for _, x := range o.all {
+		out[x.Sink] = append(out[x.Sink], x.Result)
+	}
+	return out
+}
+
+func TestBackoffReachesAboutADay(t *testing.T) {
+	b := backoff{Base: 5 * time.Second, Cap: 30 * time.Minute}
+	first := b.delay(1)
+	assert.GreaterOrEqual(t, first, 3750*time.Millisecond)
+	assert.LessOrEqual(t, first, 6250*time.Millisecond)
+	assert.LessOrEqual(t, b.delay(40), 37*time.Minute+30*time.Second, "capped")
+	for _, attempt := range []int{32, 33, 64, 1000} {
+		assert.GreaterOrEqual(t, b.delay(attempt), 22*time.Minute+30*time.Second, "no overflow at attempt %d", attempt)
+		assert.LessOrEqual(t, b.delay(attempt), 37*time.Minute+30*time.Second, "no overflow at attempt %d", attempt)
+	}
+	var total time.Duration
+	for attempt := 1; attempt < 56; attempt++ { // 56 attempts: 55 waits
+		total += b.nominal(attempt)
+	}
+	assert.InDelta(t, 24, total.Hours(), 1, "the default keeps trying for about a day")
 }
 
 func TestRedact(t *testing.T) {

@@ -2,14 +2,51 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
+	"github.com/hookd/hookd/hook"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 )
 
-// deliveryWorker works delivery jobs: it loads the event and hands it to the Deliverer.
+// Outcome is what one delivery attempt came to, for logs and metrics.
+type Outcome struct {
+	Sink    string
+	EventID string
+	// Events is how many role changes the message carried (several when grouped).
+	Events int
+	// Result is one of the Result* constants.
+	Result  string
+	Err     error
+	Attempt int
+	// MaxAttempts is the job's limit; a failure at it discards the job.
+	MaxAttempts int
+	// Latency is from the event's acceptance to the sink's answer, for delivered messages.
+	Latency time.Duration
+}
+
+// The results an Outcome reports.
+const (
+	ResultDelivered   = "delivered"    // the sink took it
+	ResultRetry       = "retry"        // failed; retried with backoff
+	ResultRateLimited = "rate_limited" // the sink asked to wait; retried after that
+	ResultPermanent   = "permanent"    // the sink can never take it: dead letter
+	ResultDiscarded   = "discarded"    // failed at the last attempt: dead letter
+	ResultGrouped     = "grouped"      // went out in another event's message
+)
+
+// DeadLetter reports whether the outcome ends the delivery without success.
+func (o Outcome) DeadLetter() bool {
+	return o.Result == ResultPermanent || o.Result == ResultDiscarded
+}
+
+// deliveryWorker works delivery jobs: it loads the event (and, when grouping, the other
+// events of the same admin action) and hands them to the Deliverer.
 type deliveryWorker struct {
 	river.WorkerDefaults[DeliveryArgs]
 	store *Store
@@ -17,18 +54,68 @@ type deliveryWorker struct {
 
 // Work delivers one job's event to its sink.
 func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs]) error {
-	rc, err := w.store.Record(ctx, job.Args.EventID)
+	s := w.store
+	sink, id := job.Args.Sink, job.Args.EventID
+	ev, err := s.event(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		return river.JobCancel(fmt.Errorf("event %s: %w", job.Args.EventID, err))
+		return river.JobCancel(fmt.Errorf("event %s: %w", id, err))
 	}
 	if err != nil {
 		return err
 	}
-	return riverOutcome(w.store.opts.Deliverer.Deliver(ctx, job.Args.Sink, rc))
+	changes := []*hook.RoleChange{ev.rc}
+	if s.opts.GroupWindow > 0 && ev.groupKey != "" {
+		// Wait out the window after acceptance so that the other events of the action are
+		// here; a lone event is held no longer than the window.
+		if wait := time.Until(ev.acceptedAt.Add(s.opts.GroupWindow)); wait > 0 {
+			return river.JobSnooze(wait)
+		}
+		changes, err = s.claimGroup(ctx, sink, id, ev.groupKey)
+		if err != nil {
+			return err
+		}
+		if len(changes) == 0 {
+			s.report(Outcome{Sink: sink, EventID: id, Result: ResultGrouped, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts})
+			return nil
+		}
+	}
+	err = s.opts.Deliverer.Deliver(ctx, sink, changes)
+	o := Outcome{Sink: sink, EventID: id, Events: len(changes), Err: err, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts}
+	o.Result = resultOf(err, job.Attempt, job.MaxAttempts)
+	if err == nil {
+		o.Latency = time.Since(ev.acceptedAt)
+	}
+	s.report(o)
+	return riverOutcome(err)
+}
+
+func (s *Store) report(o Outcome) {
+	if s.opts.OnOutcome != nil {
+		s.opts.OnOutcome(o)
+	}
+}
+
+// resultOf names what River will do with the job after err.
+func resultOf(err error, attempt, maxAttempts int) string {
+	if err == nil {
+		return ResultDelivered
+	}
+	var permanent interface{ Permanent() bool }
+	if errors.As(err, &permanent) && permanent.Permanent() {
+		return ResultPermanent
+	}
+	var later interface{ RetryAfter() time.Duration }
+	if errors.As(err, &later) && later.RetryAfter() > 0 {
+		return ResultRateLimited
+	}
+	if attempt >= maxAttempts {
+		return ResultDiscarded
+	}
+	return ResultRetry
 }
 
 // riverOutcome maps a Deliverer's answer onto River: a permanent failure cancels the job, a
-// retry-after snoozes it, anything else is retried with River's backoff.
+// retry-after snoozes it (which spends no attempt), anything else is retried with backoff.
 func riverOutcome(err error) error {
 	if err == nil {
 		return nil
@@ -42,4 +129,136 @@ func riverOutcome(err error) error {
 		return river.JobSnooze(later.RetryAfter())
 	}
 	return err
+}
+
+// storedEvent is an event row as the worker needs it.
+type storedEvent struct {
+	rc         *hook.RoleChange
+	acceptedAt time.Time
+	groupKey   string
+}
+
+func (s *Store) event(ctx context.Context, id string) (*storedEvent, error) {
+	var data, raw []byte
+	var accepted any
+	var ev storedEvent
+	err := s.eventStmt.QueryRowContext(ctx, id).Scan(&data, &raw, &accepted, &ev.groupKey)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+	}
+	if ev.rc, err = decodeRecord(id, data, raw); err != nil {
+		return nil, err
+	}
+	if ev.acceptedAt, err = s.scanTime(accepted); err != nil {
+		return nil, fmt.Errorf("event %s: accepted_at: %w", id, err)
+	}
+	return &ev, nil
+}
+
+func decodeRecord(id string, data, raw []byte) (*hook.RoleChange, error) {
+	var rc hook.RoleChange
+	if err := json.Unmarshal(data, &rc); err != nil {
+		return nil, fmt.Errorf("event %s: stored record unreadable: %w", id, err)
+	}
+	rc.Raw = raw
+	return &rc, nil
+}
+
+// scanTime reads a time column: TEXT on SQLite, TIMESTAMPTZ on Postgres.
+func (s *Store) scanTime(v any) (time.Time, error) {
+	switch t := v.(type) {
+	case time.Time:
+		return t, nil
+	case string:
+		return time.Parse(timeLayout, t)
+	case []byte:
+		return time.Parse(timeLayout, string(t))
+	}
+	return time.Time{}, fmt.Errorf("unexpected %T", v)
+}
+
+// claimGroup returns the events of the group that this job sends to sink: those routed to
+// the sink that no other job's message has carried, claimed for this job so that no other
+// sends them too. It returns none when another job's message carried this event already.
+// A retry of this job finds the same claim and sends the same events.
+func (s *Store) claimGroup(ctx context.Context, sink, id, key string) (_ []*hook.RoleChange, err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	var coveredBy string
+	switch err := tx.QueryRowContext(ctx, `SELECT covered_by FROM hookd_delivery_cover WHERE sink = $1 AND uuid = $2`, sink, id).Scan(&coveredBy); {
+	case err == nil && coveredBy != id:
+		return nil, tx.Commit()
+	case err != nil && !errors.Is(err, sql.ErrNoRows):
+		return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO hookd_delivery_cover (sink, uuid, covered_by)
+		SELECT $1, e.uuid, $2 FROM hookd_event e
+		WHERE e.group_key = $3 AND e.sinks LIKE '%,' || $4 || ',%'
+		ON CONFLICT (sink, uuid) DO NOTHING`, sink, id, key, sink); err != nil {
+		return nil, fmt.Errorf("%w: claim group: %s", ErrUnavailable, redact(err))
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT e.uuid, e.record, e.raw FROM hookd_event e
+		JOIN hookd_delivery_cover c ON c.uuid = e.uuid AND c.sink = $1
+		WHERE c.covered_by = $2 ORDER BY e.published, e.uuid`, sink, id)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+	}
+	var out []*hook.RoleChange
+	for rows.Next() {
+		var uuid string
+		var data, raw []byte
+		if err := rows.Scan(&uuid, &data, &raw); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+		}
+		rc, err := decodeRecord(uuid, data, raw)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, rc)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+	}
+	return out, nil
+}
+
+// backoff is the retry policy of deliveries: exponential from Base, capped at Cap, with
+// ±25% jitter so that retries of many jobs spread out.
+type backoff struct {
+	Base, Cap time.Duration
+}
+
+// NextRetry is when a job that has failed job.Attempt times runs again.
+func (b backoff) NextRetry(job *rivertype.JobRow) time.Time {
+	return time.Now().Add(b.delay(job.Attempt))
+}
+
+func (b backoff) delay(attempt int) time.Duration {
+	return time.Duration(float64(b.nominal(attempt)) * (0.75 + 0.5*rand.Float64()))
+}
+
+// nominal is the delay before jitter: Base doubled per earlier attempt, up to Cap (doubling
+// stops there, so no attempt count can overflow it).
+func (b backoff) nominal(attempt int) time.Duration {
+	d := b.Base
+	for i := 1; i < attempt && d < b.Cap; i++ {
+		d *= 2
+	}
+	return min(d, b.Cap)
 }

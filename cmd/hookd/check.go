@@ -20,6 +20,11 @@ func (m *Main) check(args []string) error {
 		fmt.Fprintf(w, "%s\t%s\n", s.Env, s.Value)
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintln(w, "SINKS")
+	for _, s := range cfg.SinkSummaries() {
+		fmt.Fprintln(w, s)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, "WATCHED EVENT TYPE\tOKTA EVENT HOOK\tSYSTEM LOG POLLER")
 	var uncovered []string
 	for _, t := range hook.Watched() {

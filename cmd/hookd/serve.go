@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/hookd/hookd/alerting"
 	"github.com/hookd/hookd/config"
 	"github.com/hookd/hookd/handlers"
 	"github.com/hookd/hookd/hook"
@@ -44,25 +43,33 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("HOOKD_OKTA_SECRETS: %w", err)
 	}
-	router, err := m.sinks(cfg)
+	router, err := buildRouter(cfg, m.Stdout)
 	if err != nil {
 		return err
 	}
 
+	// Workers start after the server exists, so outcomes always find it.
+	var srv *handlers.Server
 	st, err := store.Open(ctx, store.Options{
 		DataDir:     cfg.DataDir,
 		DatabaseURL: cfg.DatabaseURL,
-		Sinks:       router.Names(),
+		Route:       router.Route,
 		Deliverer:   router,
 		Workers:     cfg.Delivery.Workers,
+		MaxAttempts: cfg.Delivery.MaxAttempts,
+		GroupWindow: cfg.Delivery.GroupWindow,
 		Logger:      riverLogger(log),
+		OnOutcome: func(o store.Outcome) {
+			srv.ObserveDelivery(o)
+			logOutcome(log, o)
+		},
 	})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 
-	srv, err := handlers.New(handlers.Options{
+	srv, err = handlers.New(handlers.Options{
 		Auth:              auth,
 		Store:             st,
 		Classifier:        &hook.Classifier{WorkflowsApps: cfg.Okta.WorkflowsApps},
@@ -149,19 +156,22 @@ This is the only time hookd prints the secret. Set HOOKD_OKTA_SECRETS to use you
 	return []string{secret}, nil
 }
 
-// sinks builds the alert sinks. Without any other sink configured, alerts go to the console.
-func (m *Main) sinks(cfg config.Config) (*alerting.Router, error) {
-	if cfg.Slack.WebhookURL != "" {
-		return nil, errors.New("HOOKD_SLACK_WEBHOOK_URL: the Slack sink is not in this version yet; unset it to use the console sink")
+// logOutcome logs what a delivery attempt came to: a dead letter is one error line with the
+// sink and the event; a failure that will be retried is a warning.
+func logOutcome(log *zap.Logger, o store.Outcome) {
+	fields := []zap.Field{zap.String("sink", o.Sink), zap.String("event_uuid", o.EventID),
+		zap.Int("events", o.Events), zap.Int("attempt", o.Attempt), zap.Int("max_attempts", o.MaxAttempts)}
+	if o.Err != nil {
+		fields = append(fields, zap.String("error", o.Err.Error()))
 	}
-	if cfg.Webhook.URL != "" {
-		return nil, errors.New("HOOKD_WEBHOOK_URL: the webhook sink is not in this version yet; unset it to use the console sink")
+	switch {
+	case o.DeadLetter():
+		log.Error("alert not delivered and given up: dead letter", append(fields, zap.String("reason", o.Result))...)
+	case o.Result == store.ResultRetry || o.Result == store.ResultRateLimited:
+		log.Warn("alert delivery failed; will retry", append(fields, zap.String("reason", o.Result))...)
+	default:
+		log.Debug("alert "+o.Result, append(fields, zap.Duration("latency", o.Latency))...)
 	}
-	router := alerting.NewRouter()
-	if err := router.Add("console", alerting.NewConsoleSink(m.Stdout, cfg.Console.Format == "json")); err != nil {
-		return nil, err
-	}
-	return router, nil
 }
 
 // warnUndeliverable says plainly which watched types no Okta event hook delivers.

@@ -8,9 +8,23 @@ CREATE TABLE hookd_event (
     source      TEXT NOT NULL,
     accepted_at TEXT NOT NULL,
     record      TEXT NOT NULL,
-    raw         TEXT NOT NULL
+    raw         TEXT NOT NULL,
+    -- Events of one admin action (same transaction and actor) share a group key, so their
+    -- alerts can go out as one message.
+    group_key   TEXT NOT NULL,
+    -- The sinks the event was routed to, as ",a,b,".
+    sinks       TEXT NOT NULL
 );
 CREATE INDEX hookd_event_published ON hookd_event (published);
+CREATE INDEX hookd_event_group ON hookd_event (group_key) WHERE group_key <> '';
+
+-- Which job's message carried an event to a sink, when events were sent together.
+CREATE TABLE hookd_delivery_cover (
+    sink       TEXT NOT NULL,
+    uuid       TEXT NOT NULL,
+    covered_by TEXT NOT NULL,
+    PRIMARY KEY (sink, uuid)
+);
 
 -- Small named values that must survive restarts, such as the System Log cursor.
 CREATE TABLE hookd_state (

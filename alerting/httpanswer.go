@@ -1,0 +1,109 @@
+package alerting
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// MaxRetryAfter caps how long a Retry-After can hold a delivery back; a longer value is
+// treated as this long, so a confused receiver cannot park alerts for days.
+const MaxRetryAfter = 15 * time.Minute
+
+// defaultRetryAfter is used for a 429 that does not say how long to wait.
+const defaultRetryAfter = 30 * time.Second
+
+// checkAnswer is the one classifier of HTTP answers every HTTP sink uses: 2xx is success;
+// 429 is retried after Retry-After; 408, 5xx and transport failures are retried with
+// backoff; any other status is permanent. name goes into errors; the URL never does.
+func checkAnswer(name string, resp *http.Response, err error, now time.Time) error {
+	if err != nil {
+		return fmt.Errorf("%s: %s", name, transportError(err))
+	}
+	defer resp.Body.Close()
+	body := readSnippet(resp.Body)
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return nil
+	}
+	failure := fmt.Errorf("%s: HTTP %d %s", name, resp.StatusCode, body)
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		return RetryLater(retryAfter(resp.Header.Get("Retry-After"), now, defaultRetryAfter), failure)
+	case resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500:
+		if d := retryAfter(resp.Header.Get("Retry-After"), now, 0); d > 0 {
+			return RetryLater(d, failure)
+		}
+		return failure
+	default:
+		return Permanent(failure)
+	}
+}
+
+// transportError describes a failed request without its URL, which for Slack is the secret.
+func transportError(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	if errors.Is(err, errRedirect) {
+		return "answered with a redirect, which hookd does not follow"
+	}
+	return err.Error()
+}
+
+// errRedirect stops the HTTP client at a redirect: a sink's URL is configured exactly.
+var errRedirect = errors.New("redirect")
+
+// newHTTPClient is the client HTTP sinks use: bounded time, no redirects.
+func newHTTPClient(timeout time.Duration) *http.Client {
+	return &http.Client{
+		Timeout:       timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return errRedirect },
+	}
+}
+
+// retryAfter reads a Retry-After header, in seconds or as an HTTP date, capped at
+// MaxRetryAfter; def when it is absent or unreadable.
+func retryAfter(v string, now time.Time, def time.Duration) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return def
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return def
+		}
+		if secs > int64(MaxRetryAfter/time.Second) {
+			return MaxRetryAfter
+		}
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	} else {
+		return def
+	}
+	if d < time.Second {
+		d = time.Second
+	}
+	return min(d, MaxRetryAfter)
+}
+
+// readSnippet reads at most 200 printable characters of an error answer, for the log.
+func readSnippet(r io.Reader) string {
+	b, _ := io.ReadAll(io.LimitReader(r, 512))
+	_, _ = io.Copy(io.Discard, io.LimitReader(r, 64<<10)) // let the connection be reused
+	s := strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return ' '
+	}, string(b))
+	return clip(strings.TrimSpace(s), 200)
+}

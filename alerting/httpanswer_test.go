@@ -1,0 +1,81 @@
+package alerting
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func answer(status int, header http.Header, body string) *http.Response {
+	if header == nil {
+		header = http.Header{}
+	}
+	return &http.Response{StatusCode: status, Header: header, Body: io.NopCloser(strings.NewReader(body))}
+}
+
+func TestCheckAnswer(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	type want struct {
+		ok        bool
+		permanent bool
+		after     time.Duration
+	}
+	tests := []struct {
+		name string
+		resp *http.Response
+		err  error
+		want want
+	}{
+		{"200 ok", answer(200, nil, "ok"), nil, want{ok: true}},
+		{"204", answer(204, nil, ""), nil, want{ok: true}},
+		{"429 seconds", answer(429, http.Header{"Retry-After": {"7"}}, `{"ok":false}`), nil, want{after: 7 * time.Second}},
+		{"429 HTTP date", answer(429, http.Header{"Retry-After": {now.Add(90 * time.Second).Format(http.TimeFormat)}}, ""), nil, want{after: 90 * time.Second}},
+		{"429 without Retry-After", answer(429, nil, ""), nil, want{after: 30 * time.Second}},
+		{"429 asking for a day is capped", answer(429, http.Header{"Retry-After": {"86400"}}, ""), nil, want{after: MaxRetryAfter}},
+		{"429 with garbage", answer(429, http.Header{"Retry-After": {"soon"}}, ""), nil, want{after: 30 * time.Second}},
+		{"408 retried", answer(408, nil, ""), nil, want{}},
+		{"500 retried", answer(500, nil, "boom"), nil, want{}},
+		{"503 with Retry-After", answer(503, http.Header{"Retry-After": {"120"}}, ""), nil, want{after: 2 * time.Minute}},
+		{"400 invalid_payload", answer(400, nil, "invalid_payload"), nil, want{permanent: true}},
+		{"403 invalid_token", answer(403, nil, "invalid_token"), nil, want{permanent: true}},
+		{"404 channel_not_found", answer(404, nil, "channel_not_found"), nil, want{permanent: true}},
+		{"410 channel_is_archived", answer(410, nil, "channel_is_archived"), nil, want{permanent: true}},
+		{"302 not followed", answer(302, nil, ""), nil, want{permanent: true}},
+		{"connection refused", nil, &url.Error{Op: "Post", URL: "https://hooks.slack.com/services/T/B/SECRET", Err: errors.New("dial tcp 127.0.0.1:1: connect: connection refused")}, want{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkAnswer("slack ops", tt.resp, tt.err, now)
+			if tt.want.ok {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.True(t, strings.HasPrefix(err.Error(), "slack ops: "), err.Error())
+			assert.NotContains(t, err.Error(), "SECRET")
+			var p interface{ Permanent() bool }
+			assert.Equal(t, tt.want.permanent, errors.As(err, &p) && p.Permanent(), "permanent")
+			var later interface{ RetryAfter() time.Duration }
+			if tt.want.after > 0 {
+				require.True(t, errors.As(err, &later), "retry after")
+				assert.Equal(t, tt.want.after, later.RetryAfter())
+			} else {
+				assert.False(t, errors.As(err, &later))
+			}
+		})
+	}
+}
+
+func TestReadSnippetIsShortAndPrintable(t *testing.T) {
+	s := readSnippet(strings.NewReader("bad\x1b[31m\nthing" + strings.Repeat("x", 1000)))
+	assert.NotContains(t, s, "\x1b")
+	assert.NotContains(t, s, "\n")
+	assert.LessOrEqual(t, len([]rune(s)), 200)
+}

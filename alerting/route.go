@@ -1,0 +1,130 @@
+package alerting
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/hookd/hookd/hook"
+)
+
+// Rule sends the events it matches to its sinks, or drops them. Every listed criterion must
+// match; within one criterion any pattern may match. Patterns are globs (`*`, `?`, `[...]`)
+// compared without regard to case.
+type Rule struct {
+	Name         string
+	EventTypes   []string
+	Actions      []string
+	Roles        []string // matches when any role of the change matches
+	SubjectKinds []string
+	Outcomes     []string
+	Actors       []string // the actor's login, id or display name
+	Sinks        []string
+	Drop         bool
+}
+
+// Routes decides where each event goes: the first rule that matches decides; with none
+// matching, the event goes to every sink. A sink then drops what is below its minimum
+// severity.
+type Routes struct {
+	Rules       []Rule
+	MinSeverity map[string]Severity
+	// Severities overrides the severity of a grant per role name (lower case).
+	Severities map[string]Severity
+}
+
+// Validate checks patterns and sink names against the sinks that exist.
+func (rt *Routes) Validate(sinks []string) error {
+	known := map[string]bool{}
+	for _, s := range sinks {
+		known[s] = true
+	}
+	for i, r := range rt.Rules {
+		where := fmt.Sprintf("routes[%d]", i)
+		if r.Name != "" {
+			where += " (" + r.Name + ")"
+		}
+		if r.Drop == (len(r.Sinks) > 0) {
+			return fmt.Errorf("%s: give either sinks or drop: true", where)
+		}
+		for _, s := range r.Sinks {
+			if !known[s] {
+				return fmt.Errorf("%s: no sink named %q", where, s)
+			}
+		}
+		for _, list := range [][]string{r.EventTypes, r.Actions, r.Roles, r.SubjectKinds, r.Outcomes, r.Actors} {
+			for _, p := range list {
+				if _, err := path.Match(strings.ToLower(p), ""); err != nil {
+					return fmt.Errorf("%s: pattern %q: %w", where, p, err)
+				}
+			}
+		}
+	}
+	for s := range rt.MinSeverity {
+		if !known[s] {
+			return fmt.Errorf("min_severity: no sink named %q", s)
+		}
+	}
+	return nil
+}
+
+// SeverityOf is the highest severity among the changes.
+func (rt *Routes) SeverityOf(changes ...*hook.RoleChange) Severity {
+	var best Severity
+	for _, rc := range changes {
+		best = max(best, severityOf(rc, rt.Severities))
+	}
+	return best
+}
+
+// SinksFor returns the sinks, among all, that rc is delivered to.
+func (rt *Routes) SinksFor(rc *hook.RoleChange, all []string) []string {
+	chosen := all
+	for _, r := range rt.Rules {
+		if r.matches(rc) {
+			if r.Drop {
+				return nil
+			}
+			chosen = r.Sinks
+			break
+		}
+	}
+	sev := rt.SeverityOf(rc)
+	out := make([]string, 0, len(chosen))
+	for _, s := range chosen {
+		if min, ok := rt.MinSeverity[s]; ok && sev < min {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (r *Rule) matches(rc *hook.RoleChange) bool {
+	roles := rc.RoleNames()
+	return anyMatch(r.EventTypes, rc.EventType) &&
+		anyMatch(r.Actions, string(rc.Action)) &&
+		anyMatch(r.SubjectKinds, string(rc.Subject.Kind)) &&
+		anyMatch(r.Outcomes, rc.Outcome.Result) &&
+		anyMatch(r.Actors, rc.Actor.Login, rc.Actor.ID, rc.Actor.DisplayName) &&
+		anyMatch(r.Roles, roles...)
+}
+
+// anyMatch reports whether no patterns are given, or one of them matches one of values.
+func anyMatch(patterns []string, values ...string) bool {
+	if len(patterns) == 0 {
+		return true
+	}
+	for _, p := range patterns {
+		p = strings.ToLower(p)
+		for _, v := range values {
+			if v == "" {
+				continue
+			}
+			if ok, _ := path.Match(p, strings.ToLower(v)); ok {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,109 @@
+package alerting
+
+import (
+	"testing"
+
+	"github.com/hookd/hookd/hook"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func change(mutate func(*hook.RoleChange)) *hook.RoleChange {
+	rc := sample()
+	mutate(rc)
+	return rc
+}
+
+func TestDefaultSeverity(t *testing.T) {
+	tests := []struct {
+		name string
+		rc   *hook.RoleChange
+		want Severity
+	}{
+		{"Workflows Administrator granted", sample(), Critical},
+		{"super admin granted", change(func(rc *hook.RoleChange) {
+			rc.Category, rc.Roles = hook.AdminPrivilege, []hook.Role{{Name: "Org administrator"}, {Name: "Super administrator"}}
+		}), Critical},
+		{"Okta super admin as shown in Workflows", change(func(rc *hook.RoleChange) { rc.Roles = []hook.Role{{Name: "Administrator"}} }), Critical},
+		{"other grant", change(func(rc *hook.RoleChange) { rc.Roles = []hook.Role{{Name: "Folder Reader"}} }), High},
+		{"grant with the role not found", change(func(rc *hook.RoleChange) { rc.Roles = nil }), High},
+		{"revoke of a critical role", change(func(rc *hook.RoleChange) { rc.Action = hook.Revoked }), Medium},
+		{"failed grant of a critical role", change(func(rc *hook.RoleChange) { rc.Outcome.Result = "FAILURE" }), Medium},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, DefaultSeverity(tt.rc), tt.name)
+	}
+}
+
+func TestSeverityOverrides(t *testing.T) {
+	rt := &Routes{Severities: map[string]Severity{"folder reader": Low, "connection manager": Critical}}
+	reader := change(func(rc *hook.RoleChange) { rc.Roles = []hook.Role{{Name: "Folder Reader"}} })
+	assert.Equal(t, Low, rt.SeverityOf(reader))
+	both := change(func(rc *hook.RoleChange) { rc.Roles = []hook.Role{{Name: "Folder Reader"}, {Name: "Folder Editor"}} })
+	assert.Equal(t, High, rt.SeverityOf(both), "the unconfigured role keeps its default")
+	assert.Equal(t, Critical, rt.SeverityOf(reader, change(func(rc *hook.RoleChange) { rc.Roles = []hook.Role{{Name: "Connection Manager"}} })))
+	for _, s := range []string{"low", "MEDIUM", "High", "critical"} {
+		_, err := ParseSeverity(s)
+		assert.NoError(t, err)
+	}
+	_, err := ParseSeverity("urgent")
+	assert.Error(t, err)
+}
+
+func TestRoutes(t *testing.T) {
+	all := []string{"console", "slack", "siem"}
+	rt := &Routes{
+		Rules: []Rule{
+			{Name: "ignore the provisioning bot", Actors: []string{"svc-*@acme.example"}, Drop: true},
+			{Name: "workflows admins to slack", EventTypes: []string{"workflows.*"}, Roles: []string{"workflows admin*"}, Sinks: []string{"slack", "siem"}},
+			{Name: "group changes to the SIEM", SubjectKinds: []string{"group"}, Sinks: []string{"siem"}},
+			{Name: "failures", Outcomes: []string{"FAILURE", "DENY"}, Actions: []string{"granted"}, Sinks: []string{"slack"}},
+		},
+		MinSeverity: map[string]Severity{"slack": High},
+	}
+	require.NoError(t, rt.Validate(all))
+	tests := []struct {
+		name string
+		rc   *hook.RoleChange
+		want []string
+	}{
+		{"dropped by actor glob", change(func(rc *hook.RoleChange) { rc.Actor.Login = "svc-okta@acme.example" }), nil},
+		{"first matching rule decides", sample(), []string{"slack", "siem"}},
+		{"group rule", change(func(rc *hook.RoleChange) {
+			rc.Subject.Kind, rc.Roles = hook.SubjectGroup, []hook.Role{{Name: "Folder Reader"}}
+		}), []string{"siem"}},
+		{"below slack's minimum severity", change(func(rc *hook.RoleChange) { rc.Outcome.Result = "FAILURE"; rc.Roles = []hook.Role{{Name: "Folder Reader"}} }), []string{}},
+		{"no rule matches: every sink", change(func(rc *hook.RoleChange) { rc.Roles = []hook.Role{{Name: "Folder Reader"}} }), all},
+		{"no rule matches, slack minimum applies", change(func(rc *hook.RoleChange) {
+			rc.Action, rc.Roles = hook.Revoked, []hook.Role{{Name: "Folder Reader"}}
+		}), []string{"console", "siem"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := rt.SinksFor(tt.rc, all)
+			if tt.want == nil {
+				assert.Nil(t, got)
+				return
+			}
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestRoutesValidate(t *testing.T) {
+	sinks := []string{"slack"}
+	for _, tt := range []struct {
+		rt   Routes
+		want string
+	}{
+		{Routes{Rules: []Rule{{Sinks: []string{"nope"}}}}, `routes[0]: no sink named "nope"`},
+		{Routes{Rules: []Rule{{Name: "x"}}}, "routes[0] (x): give either sinks or drop: true"},
+		{Routes{Rules: []Rule{{Drop: true, Sinks: []string{"slack"}}}}, "give either sinks or drop: true"},
+		{Routes{Rules: []Rule{{Drop: true, Roles: []string{"[bad"}}}}, `pattern "[bad"`},
+		{Routes{MinSeverity: map[string]Severity{"teams": High}}, `min_severity: no sink named "teams"`},
+	} {
+		err := tt.rt.Validate(sinks)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), tt.want)
+	}
+}

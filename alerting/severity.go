@@ -1,0 +1,97 @@
+package alerting
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hookd/hookd/hook"
+)
+
+// Severity ranks how urgently a change needs a person's eyes.
+type Severity int
+
+// The severities, lowest first.
+const (
+	Low Severity = iota + 1
+	Medium
+	High
+	Critical
+)
+
+func (s Severity) String() string {
+	switch s {
+	case Low:
+		return "low"
+	case Medium:
+		return "medium"
+	case High:
+		return "high"
+	case Critical:
+		return "critical"
+	}
+	return "unknown"
+}
+
+// MarshalText writes the severity's name, as in JSON alerts.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a severity's name.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// ParseSeverity reads "low", "medium", "high" or "critical".
+func ParseSeverity(s string) (Severity, error) {
+	for _, sev := range []Severity{Low, Medium, High, Critical} {
+		if strings.EqualFold(s, sev.String()) {
+			return sev, nil
+		}
+	}
+	return 0, fmt.Errorf("severity %q: must be low, medium, high or critical", s)
+}
+
+// criticalRoles are the grants that hand over the keys: the Workflows org admin role (the
+// Okta super admin shows in Workflows as "Administrator") and Okta's super admin.
+var criticalRoles = map[string]bool{
+	"workflows administrator": true,
+	"administrator":           true,
+	"super administrator":     true,
+	"super admin":             true,
+	"super_admin":             true,
+}
+
+// DefaultSeverity is the severity without configured overrides: a grant of a critical role
+// is critical, any other grant high; revokes and failed attempts are medium.
+func DefaultSeverity(rc *hook.RoleChange) Severity {
+	return severityOf(rc, nil)
+}
+
+// severityOf is the highest severity of the roles a grant gives: a configured one where
+// there is one, else Critical for critical roles and High for the rest.
+func severityOf(rc *hook.RoleChange, overrides map[string]Severity) Severity {
+	if rc.Failed() || rc.Action == hook.Revoked {
+		return Medium
+	}
+	if len(rc.Roles) == 0 {
+		return High
+	}
+	var best Severity
+	for _, role := range rc.Roles {
+		name := strings.ToLower(strings.TrimSpace(role.Name))
+		sev, ok := overrides[name]
+		switch {
+		case ok:
+		case criticalRoles[name]:
+			sev = Critical
+		default:
+			sev = High
+		}
+		best = max(best, sev)
+	}
+	return best
+}

@@ -1,0 +1,212 @@
+package alerting
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/alerting/alertingtest"
+	"github.com/hookd/hookd/hook"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// payloadAlerts turns every watched event of a payload file into a one-change alert.
+func payloadAlerts(t *testing.T, name string) []*Alert {
+	t.Helper()
+	body, err := os.ReadFile("../testdata/payloads/" + name)
+	require.NoError(t, err)
+	b, err := hook.DecodeBytes(body)
+	require.NoError(t, err)
+	var c hook.Classifier
+	changes, _ := c.RoleChanges(b, hook.SourceHook)
+	var out []*Alert
+	for i := range changes {
+		out = append(out, &Alert{Changes: []*hook.RoleChange{&changes[i]}, Severity: DefaultSeverity(&changes[i])})
+	}
+	require.NotEmpty(t, out)
+	return out
+}
+
+func TestSlackMessagesStayInsideSlacksLimitsAndEscapeOktaStrings(t *testing.T) {
+	slack := alertingtest.NewSlack(t)
+	sink, err := NewSlackSink("ops", slack.URL("ok"))
+	require.NoError(t, err)
+	sink.limiter.SetLimit(1e6) // pacing has its own test
+	sink.limiter.SetBurst(1e6)
+
+	var alerts []*Alert
+	for _, f := range []string{"hostile-strings.json", "workflows-role-shapes.json", "privilege-grant-failed.json", "mixed-batch-50.json"} {
+		alerts = append(alerts, payloadAlerts(t, f)...)
+	}
+	// One alert for several changes of one admin action, and one with many long roles.
+	alerts = append(alerts, &Alert{Changes: []*hook.RoleChange{alerts[0].First(), alerts[1].First(), alerts[2].First()}, Severity: Critical})
+	many := *alerts[0].First()
+	many.Roles = nil
+	for i := 0; i < 300; i++ {
+		many.Roles = append(many.Roles, hook.Role{Name: strings.Repeat("<!channel> role & more ", 20)})
+	}
+	alerts = append(alerts, &Alert{Changes: []*hook.RoleChange{&many}, Severity: High})
+
+	for _, a := range alerts {
+		require.NoError(t, sink.Deliver(context.Background(), a), a.ID())
+	}
+	assert.Empty(t, slack.Problems())
+	got := slack.Messages()
+	require.Len(t, got, len(alerts))
+	for _, m := range got {
+		text := m.AllText()
+		assert.False(t, strings.ContainsAny(text, "<>"), "an Okta string was not escaped:\n%s", text)
+	}
+	hostile := got[0].AllText()
+	assert.Contains(t, hostile, "&lt;!channel&gt; &lt;http://evil.example|Click to verify&gt; &amp; \"quotes\"")
+	assert.Contains(t, hostile, "&lt;@U012ABCDEF&gt;")
+	assert.Equal(t, "header", got[0].Blocks[0].Type)
+	assert.Equal(t, "Workflows role granted", got[0].Blocks[0].Text.Text)
+	assert.Contains(t, hostile, ":large_orange_circle: HIGH", "\"<!here> Workflows Administrator\" is not the critical role")
+	assert.NotContains(t, hostile, "\u202e", "no bidi override survives")
+	assert.Contains(t, hostile, "Mallory &lt;@U012ABCDEF&gt; *bold* `code` ~strike~ \ufffdRTL\ufffd")
+	assert.Contains(t, got[len(got)-2].AllText(), "*3 changes in one admin action:*")
+}
+
+func TestSlackMessageFields(t *testing.T) {
+	a := payloadAlerts(t, "privilege-grant-failed.json")[0]
+	m := SlackMessage(a)
+	require.Len(t, m.Blocks, 3)
+	assert.Equal(t, "Okta admin privilege grant failed", m.Blocks[0].Text.Text)
+	var fields []string
+	for _, f := range m.Blocks[1].Fields {
+		fields = append(fields, f.Text)
+	}
+	assert.Equal(t, []string{
+		"*Role*\nSuper administrator",
+		"*Group*\nWorkflow Builders (unknown)",
+		"*Actor*\nAlice Admin (alice.admin@acme.example)",
+		"*Outcome*\n:x: FAILURE: Insufficient permissions",
+		"*Source IP*\n`203.0.113.77` — Denver, Colorado, United States",
+		"*Network*\nAS64496 · example transit · example isp inc.\n:warning: *through a proxy or anonymizer*",
+		"*Okta time*\n2026-11-20 14:12:24 UTC",
+		"*Severity*\n:large_yellow_circle: MEDIUM",
+	}, fields)
+	assert.Equal(t, "context", m.Blocks[2].Type)
+	assert.Contains(t, m.Blocks[2].Elements[0].Text, "· via Okta event hook · https://acme.okta.com")
+	assert.Equal(t, "Okta admin privilege grant failed: Super administrator → Workflow Builders (unknown) by Alice Admin (alice.admin@acme.example)", m.Text)
+}
+
+func TestSlackPacing(t *testing.T) {
+	slack := alertingtest.NewSlack(t)
+	sink, err := NewSlackSink("ops", slack.URL("ok"))
+	require.NoError(t, err)
+	sink.maxWait = 0 // hand the job back instead of waiting, to see the retry-after
+	a := payloadAlerts(t, "workflows-user-role-add.json")[0]
+	for i := 0; i < 3; i++ {
+		require.NoError(t, sink.Deliver(context.Background(), a), "a burst of three goes at once")
+	}
+	err = sink.Deliver(context.Background(), a)
+	var later interface{ RetryAfter() time.Duration }
+	require.True(t, errors.As(err, &later), "%v", err)
+	assert.InDelta(t, time.Second.Seconds(), later.RetryAfter().Seconds(), 0.2)
+	assert.Equal(t, 3, slack.Hits("ok"), "the fourth never reached Slack")
+}
+
+// Every failure path of every sink, with the secret nowhere in what comes back.
+func TestSecretsNeverInErrors(t *testing.T) {
+	slack := alertingtest.NewSlack(t)
+	slack.RateLimited = 100
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "upstream exploded", http.StatusBadGateway)
+	}))
+	defer broken.Close()
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "https://elsewhere.example/", http.StatusFound)
+	}))
+	defer redirect.Close()
+
+	const token = "xoxsecretTOKEN123"
+	const signing = "whsec_c2lnbmluZy1zZWNyZXQtMTIzNDU2Nzg5MA=="
+	a := payloadAlerts(t, "workflows-user-role-add.json")[0]
+	var sinks []Sink
+	for _, base := range []string{slack.URL("gone"), slack.URL("limited"), deadURL + "/services/T/B/", broken.URL + "/services/T/B/", redirect.URL + "/x/"} {
+		s, err := NewSlackSink("ops", base+token)
+		require.NoError(t, err)
+		sinks = append(sinks, s)
+		w, err := NewWebhookSink("siem", base+"?token="+token, signing, map[string]string{"X-Api-Key": token})
+		require.NoError(t, err)
+		sinks = append(sinks, w)
+	}
+	for i, s := range sinks {
+		err := s.Deliver(context.Background(), a)
+		require.Error(t, err, "sink %d", i)
+		for _, secret := range []string{token, signing, "c2lnbmluZy1zZWNyZXQ"} {
+			assert.NotContains(t, err.Error(), secret, "sink %d", i)
+		}
+	}
+	// Construction errors too.
+	_, err := NewWebhookSink("siem", "https://r.example/?token="+token, "whsec_!!"+token, nil)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), token)
+}
+
+func TestWebhookSignedAndStable(t *testing.T) {
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	recv := alertingtest.NewReceiver(t, secret)
+	recv.Fail = 1
+	sink, err := NewWebhookSink("siem", recv.URL+"/hook", secret, map[string]string{"X-Tenant": "acme"})
+	require.NoError(t, err)
+	a := payloadAlerts(t, "workflows-user-role-add.json")[0]
+
+	err = sink.Deliver(context.Background(), a)
+	require.Error(t, err, "the receiver's 503 is a retry")
+	var p interface{ Permanent() bool }
+	assert.False(t, errors.As(err, &p))
+	require.NoError(t, sink.Deliver(context.Background(), a))
+	require.NoError(t, sink.Deliver(context.Background(), a))
+
+	got := recv.Deliveries()
+	require.Len(t, got, 2)
+	assert.Empty(t, recv.Rejected())
+	assert.Equal(t, got[0].ID, got[1].ID, "webhook-id is stable across retries")
+	assert.Equal(t, MessageID("webhook siem", a), got[0].ID)
+	assert.Equal(t, "acme", got[0].Header.Get("X-Tenant"))
+	var doc WebhookDocument
+	require.NoError(t, json.Unmarshal(got[0].Body, &doc))
+	assert.Equal(t, 1, doc.Version)
+	assert.Equal(t, "Workflows role granted", doc.Title)
+	require.Len(t, doc.Alerts, 1)
+	assert.Equal(t, a.ID(), doc.Alerts[0].EventID)
+	assert.JSONEq(t, string(a.First().Raw), string(doc.Alerts[0].Raw))
+
+	// A receiver with another secret refuses it: the signature is real.
+	other := alertingtest.NewReceiver(t, "whsec_b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldA==")
+	sink2, err := NewWebhookSink("siem", other.URL, secret, nil)
+	require.NoError(t, err)
+	err = sink2.Deliver(context.Background(), a)
+	require.Error(t, err)
+	assert.True(t, errors.As(err, &p) && p.Permanent(), "401 is permanent")
+	assert.Equal(t, []string{"bad signature"}, other.Rejected())
+}
+
+func TestWebhookRefusesReservedHeadersAndBadSecrets(t *testing.T) {
+	_, err := NewWebhookSink("x", "https://r.example", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", map[string]string{"webhook-signature": "v1,forged"})
+	assert.ErrorContains(t, err, "header Webhook-Signature is set by hookd")
+	_, err = NewWebhookSink("x", "https://r.example", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", nil)
+	assert.ErrorContains(t, err, "must start with whsec_")
+	_, err = NewWebhookSink("x", "ftp://r.example", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", nil)
+	assert.ErrorContains(t, err, "must be http(s)")
+}
+
+func TestFit(t *testing.T) {
+	assert.Equal(t, "short", fit("short", 10))
+	got := fit(escape(strings.Repeat("<", 100)), 20)
+	assert.LessOrEqual(t, len([]rune(got)), 20)
+	assert.True(t, strings.HasSuffix(got, "&lt;…"), got)
+}

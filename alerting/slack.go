@@ -1,0 +1,297 @@
+package alerting
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hookd/hookd/hook"
+	"golang.org/x/time/rate"
+)
+
+// Slack's documented limits for an incoming-webhook message.
+const (
+	slackMaxBlocks      = 50
+	slackMaxHeader      = 150
+	slackMaxSectionText = 3000
+	slackMaxFields      = 10
+	slackMaxFieldText   = 2000
+	slackMaxFallback    = 3000 // well under the 40,000 at which Slack cuts text
+)
+
+// SlackSink posts Block Kit messages to one Slack incoming webhook, paced to Slack's one
+// message a second with short bursts. The webhook URL is a secret: it appears in no error.
+type SlackSink struct {
+	name    string
+	url     string
+	client  *http.Client
+	limiter *rate.Limiter
+	now     func() time.Time
+	// maxWait is how long Deliver waits for its turn before handing the job back to the
+	// queue with a retry-after instead of holding a worker.
+	maxWait time.Duration
+}
+
+// NewSlackSink returns a sink for the webhook URL, named name in errors and logs.
+func NewSlackSink(name, webhookURL string) (*SlackSink, error) {
+	if !strings.HasPrefix(webhookURL, "https://") && !strings.HasPrefix(webhookURL, "http://") {
+		return nil, fmt.Errorf("slack sink %q: the webhook URL must be http(s)", name)
+	}
+	return &SlackSink{
+		name:    "slack " + name,
+		url:     webhookURL,
+		client:  newHTTPClient(10 * time.Second),
+		limiter: rate.NewLimiter(rate.Every(time.Second), 3),
+		now:     time.Now,
+		maxWait: 3 * time.Second,
+	}, nil
+}
+
+// errPaced is the reason a delivery waits its turn at Slack's pace.
+var errPaced = errors.New("waiting for Slack's one message a second")
+
+// Deliver posts the alert.
+func (s *SlackSink) Deliver(ctx context.Context, a *Alert) error {
+	r := s.limiter.Reserve()
+	if d := r.Delay(); d > s.maxWait {
+		r.Cancel()
+		return RetryLater(d, fmt.Errorf("%s: %w", s.name, errPaced))
+	} else if d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			r.Cancel()
+			return fmt.Errorf("%s: %w", s.name, ctx.Err())
+		}
+	}
+	body, err := json.Marshal(SlackMessage(a))
+	if err != nil {
+		return Permanent(fmt.Errorf("%s: encode: %w", s.name, err))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
+	if err != nil {
+		return Permanent(fmt.Errorf("%s: bad webhook URL", s.name))
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.client.Do(req)
+	return checkAnswer(s.name, resp, err, s.now())
+}
+
+// slackMessage is the JSON an incoming webhook takes.
+type slackMessage struct {
+	Text   string       `json:"text"`
+	Blocks []slackBlock `json:"blocks"`
+}
+
+type slackBlock struct {
+	Type     string      `json:"type"`
+	Text     *slackText  `json:"text,omitempty"`
+	Fields   []slackText `json:"fields,omitempty"`
+	Elements []slackText `json:"elements,omitempty"`
+}
+
+type slackText struct {
+	Type  string `json:"type"`
+	Text  string `json:"text"`
+	Emoji bool   `json:"emoji,omitempty"`
+}
+
+var severityMarks = map[Severity]string{
+	Critical: ":red_circle: CRITICAL",
+	High:     ":large_orange_circle: HIGH",
+	Medium:   ":large_yellow_circle: MEDIUM",
+	Low:      ":white_circle: LOW",
+}
+
+// SlackMessage renders an alert as a Block Kit message within Slack's limits. Every string
+// that came from Okta is escaped, so `<!channel>` or `<http://x|y>` in a display name shows
+// as text instead of pinging a channel or hiding a link.
+func SlackMessage(a *Alert) slackMessage {
+	first := a.First()
+	title := alertTitle(a)
+	mark := severityMarks[a.Severity]
+	if mark == "" {
+		mark = severityMarks[High]
+	}
+
+	roles := roleNames(a.Changes)
+	subs := subjects(a.Changes)
+	var subjectLines []string
+	for _, s := range subs {
+		subjectLines = append(subjectLines, who(s.DisplayName, s.Login, s.ID))
+	}
+	subjectLabel := "User"
+	if first.Subject.Kind == hook.SubjectGroup {
+		subjectLabel = "Group"
+	}
+	if len(subs) > 1 {
+		subjectLabel += "s"
+	}
+	roleLabel := "Role"
+	if len(roles) != 1 {
+		roleLabel = "Roles"
+	}
+	if len(roles) == 0 {
+		roles = []string{"(not found in the event)"}
+	}
+	fields := []slackText{
+		field(roleLabel, strings.Join(escapeAll(roles), ", ")),
+		field(subjectLabel, strings.Join(subjectLines, "\n")),
+		field("Actor", who(first.Actor.DisplayName, first.Actor.Login, first.Actor.ID)),
+		field("Outcome", outcomeText(first)),
+	}
+	if first.Client.IP != "" {
+		ip := "`" + escape(first.Client.IP) + "`"
+		if p := place(first.Client); p != "" {
+			ip += " — " + escape(p)
+		}
+		fields = append(fields, field("Source IP", ip))
+	}
+	if n := networkText(first.Network); n != "" {
+		fields = append(fields, field("Network", n))
+	}
+	fields = append(fields,
+		field("Okta time", first.Published.UTC().Format("2006-01-02 15:04:05 UTC")),
+		field("Severity", mark))
+
+	blocks := []slackBlock{
+		{Type: "header", Text: &slackText{Type: "plain_text", Text: fit(title, slackMaxHeader), Emoji: true}},
+		{Type: "section", Fields: fields[:min(len(fields), slackMaxFields)]},
+	}
+	var notes []string
+	for _, rc := range a.Changes {
+		for _, why := range rc.Incomplete {
+			notes = append(notes, escape(why))
+		}
+	}
+	if len(notes) > 0 {
+		blocks = append(blocks, section(":warning: *Okta sent this event in a shape hookd did not expect*; it shows what it found:\n• "+strings.Join(notes, "\n• ")))
+	}
+	if len(a.Changes) > 1 {
+		var lines []string
+		for _, rc := range a.Changes {
+			lines = append(lines, "• "+strings.Join(escapeAll(rc.RoleNames()), ", ")+" → "+who(rc.Subject.DisplayName, rc.Subject.Login, rc.Subject.ID)+" (`"+escape(rc.EventID)+"`)")
+		}
+		blocks = append(blocks, section(fmt.Sprintf("*%d changes in one admin action:*\n%s", len(a.Changes), strings.Join(lines, "\n"))))
+	}
+	via := "Okta event hook"
+	if first.Source == hook.SourceSystemLog {
+		via = "Okta System Log"
+	}
+	ctx := "event `" + escape(first.EventID) + "`"
+	if first.TransactionID != "" {
+		ctx += " · transaction `" + escape(first.TransactionID) + "`"
+	}
+	ctx += " · via " + via
+	if first.Org != "" {
+		ctx += " · " + escape(first.Org)
+	}
+	blocks = append(blocks, slackBlock{Type: "context", Elements: []slackText{{Type: "mrkdwn", Text: fit(ctx, slackMaxSectionText)}}})
+	if len(blocks) > slackMaxBlocks {
+		blocks = blocks[:slackMaxBlocks]
+	}
+
+	fallback := fmt.Sprintf("%s: %s → %s by %s", title, strings.Join(escapeAll(roles), ", "),
+		strings.Join(subjectLines, ", "), who(first.Actor.DisplayName, first.Actor.Login, first.Actor.ID))
+	return slackMessage{Text: fit(fallback, slackMaxFallback), Blocks: blocks}
+}
+
+func field(label, value string) slackText {
+	if value == "" {
+		value = "—"
+	}
+	return slackText{Type: "mrkdwn", Text: fit("*"+label+"*\n"+value, slackMaxFieldText)}
+}
+
+func section(text string) slackBlock {
+	return slackBlock{Type: "section", Text: &slackText{Type: "mrkdwn", Text: fit(text, slackMaxSectionText)}}
+}
+
+// who renders "Display Name (login)" from Okta strings, escaped.
+func who(name, login, id string) string {
+	name = firstOf(name, login, id, "(unknown)")
+	s := escape(clip(name, 200))
+	if login != "" && login != name {
+		s += " (" + escape(clip(login, 200)) + ")"
+	}
+	return s
+}
+
+func outcomeText(rc *hook.RoleChange) string {
+	result := firstOf(rc.Outcome.Result, "(not given)")
+	s := escape(result)
+	if rc.Failed() {
+		s = ":x: " + s
+	}
+	if rc.Outcome.Reason != "" {
+		s += ": " + escape(clip(rc.Outcome.Reason, 300))
+	}
+	return s
+}
+
+func networkText(n hook.Network) string {
+	var parts []string
+	if n.ASN != 0 {
+		parts = append(parts, fmt.Sprintf("AS%d", n.ASN))
+	}
+	for _, p := range []string{n.ASOrg, n.ISP} {
+		if p != "" {
+			parts = append(parts, escape(clip(p, 200)))
+		}
+	}
+	s := strings.Join(parts, " · ")
+	if n.IsProxy != nil && *n.IsProxy {
+		s += "\n:warning: *through a proxy or anonymizer*"
+	}
+	return strings.TrimSpace(s)
+}
+
+// escape makes an Okta string inert in Slack's mrkdwn: &, < and > are the only characters
+// Slack asks to escape, and with them escaped no mention, link or channel reference can be
+// formed. Bidirectional-text controls are shown as U+FFFD, so that a display name cannot
+// reverse the text around it to pass for another.
+func escape(s string) string {
+	if !strings.ContainsAny(s, "&<>\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069") {
+		return s
+	}
+	return slackEscaper.Replace(s)
+}
+
+var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;",
+	"\u200e", "\ufffd", "\u200f", "\ufffd", "\u202a", "\ufffd", "\u202b", "\ufffd", "\u202c", "\ufffd",
+	"\u202d", "\ufffd", "\u202e", "\ufffd", "\u2066", "\ufffd", "\u2067", "\ufffd", "\u2068", "\ufffd", "\u2069", "\ufffd")
+
+func escapeAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = escape(clip(s, 200))
+	}
+	return out
+}
+
+// fit shortens text to at most n characters, never cutting an escape like &amp; in two.
+func fit(text string, n int) string {
+	if utf8.RuneCountInString(text) <= n {
+		return text
+	}
+	r := []rune(text)[:n-1]
+	// Back off a cut inside "&amp;", "&lt;" or "&gt;".
+	for i := len(r) - 1; i >= 0 && i >= len(r)-5; i-- {
+		if r[i] == ';' {
+			break
+		}
+		if r[i] == '&' {
+			r = r[:i]
+			break
+		}
+	}
+	return string(r) + "…"
+}

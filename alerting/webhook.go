@@ -1,0 +1,107 @@
+package alerting
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd/hook"
+)
+
+// WebhookSink POSTs each alert as a versioned JSON document, signed the Standard Webhooks
+// way so that any Standard Webhooks library can verify it:
+//
+//	webhook-id:        stable for the alert and sink, the same on every retry
+//	webhook-timestamp: Unix seconds of this attempt
+//	webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">
+type WebhookSink struct {
+	name    string
+	url     string
+	key     []byte
+	headers map[string]string
+	client  *http.Client
+	now     func() time.Time
+}
+
+// WebhookDocument is the body of every webhook request (version 1).
+type WebhookDocument struct {
+	Version  int                `json:"version"`
+	ID       string             `json:"id"`
+	Title    string             `json:"title"`
+	Severity Severity           `json:"severity"`
+	Alerts   []*hook.RoleChange `json:"alerts"`
+}
+
+// reservedHeaders cannot be set by configuration: they carry the signature and the format.
+var reservedHeaders = []string{"Webhook-Id", "Webhook-Timestamp", "Webhook-Signature", "Content-Type", "Content-Length", "Host"}
+
+// NewWebhookSink returns a sink posting to url, signing with secret ("whsec_" + base64 key),
+// adding the static headers (values are treated as secrets: never logged).
+func NewWebhookSink(name, url, secret string, headers map[string]string) (*WebhookSink, error) {
+	if !strings.HasPrefix(url, "https://") && !strings.HasPrefix(url, "http://") {
+		return nil, fmt.Errorf("webhook sink %q: the URL must be http(s)", name)
+	}
+	encoded, ok := strings.CutPrefix(secret, "whsec_")
+	if !ok {
+		return nil, fmt.Errorf("webhook sink %q: the secret must start with whsec_", name)
+	}
+	key, err := base64.StdEncoding.DecodeString(encoded)
+	if err != nil || len(key) < 16 {
+		return nil, fmt.Errorf("webhook sink %q: the secret must be whsec_ and at least 16 bytes in base64", name)
+	}
+	for h := range headers {
+		for _, r := range reservedHeaders {
+			if strings.EqualFold(h, r) {
+				return nil, fmt.Errorf("webhook sink %q: header %s is set by hookd", name, r)
+			}
+		}
+	}
+	return &WebhookSink{name: "webhook " + name, url: url, key: key, headers: headers, client: newHTTPClient(10 * time.Second), now: time.Now}, nil
+}
+
+// MessageID is the webhook-id of an alert to a sink: stable across retries, so a receiver
+// can drop a retry it has already processed.
+func MessageID(sink string, a *Alert) string {
+	sum := sha256.Sum256([]byte(sink + "\x00" + a.ID()))
+	return "msg_" + hex.EncodeToString(sum[:16])
+}
+
+// Deliver posts the alert.
+func (s *WebhookSink) Deliver(ctx context.Context, a *Alert) error {
+	id := MessageID(s.name, a)
+	body, err := json.Marshal(WebhookDocument{Version: 1, ID: id, Title: alertTitle(a), Severity: a.Severity, Alerts: a.Changes})
+	if err != nil {
+		return Permanent(fmt.Errorf("%s: encode: %w", s.name, err))
+	}
+	now := s.now()
+	ts := strconv.FormatInt(now.Unix(), 10)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
+	if err != nil {
+		return Permanent(fmt.Errorf("%s: bad URL", s.name))
+	}
+	for k, v := range s.headers {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("webhook-id", id)
+	req.Header.Set("webhook-timestamp", ts)
+	req.Header.Set("webhook-signature", "v1,"+sign(s.key, id, ts, body))
+	resp, err := s.client.Do(req)
+	return checkAnswer(s.name, resp, err, now)
+}
+
+func sign(key []byte, id, ts string, body []byte) string {
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(id + "." + ts + "."))
+	mac.Write(body)
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
