@@ -72,7 +72,10 @@ func TestRoutes(t *testing.T) {
 		{"group rule", change(func(rc *hook.RoleChange) {
 			rc.Subject.Kind, rc.Roles = hook.SubjectGroup, []hook.Role{{Name: "Folder Reader"}}
 		}), []string{"siem"}},
-		{"below slack's minimum severity", change(func(rc *hook.RoleChange) { rc.Outcome.Result = "FAILURE"; rc.Roles = []hook.Role{{Name: "Folder Reader"}} }), []string{}},
+		{"below slack's minimum severity", change(func(rc *hook.RoleChange) {
+			rc.Outcome.Result = "FAILURE"
+			rc.Roles = []hook.Role{{Name: "Folder Reader"}}
+		}), []string{}},
 		{"no rule matches: every sink", change(func(rc *hook.RoleChange) { rc.Roles = []hook.Role{{Name: "Folder Reader"}} }), all},
 		{"no rule matches, slack minimum applies", change(func(rc *hook.RoleChange) {
 			rc.Action, rc.Roles = hook.Revoked, []hook.Role{{Name: "Folder Reader"}}

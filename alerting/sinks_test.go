@@ -36,7 +36,7 @@ func payloadAlerts(t *testing.T, name string) []*Alert {
 
 func TestSlackMessagesStayInsideSlacksLimitsAndEscapeOktaStrings(t *testing.T) {
 	slack := alertingtest.NewSlack(t)
-	sink, err := NewSlackSink("ops", slack.URL("ok"))
+	sink, err := NewSlackSink("ops", slack.URL("ok"), 0)
 	require.NoError(t, err)
 	sink.limiter.SetLimit(1e6) // pacing has its own test
 	sink.limiter.SetBurst(1e6)
@@ -58,7 +58,7 @@ func TestSlackMessagesStayInsideSlacksLimitsAndEscapeOktaStrings(t *testing.T) {
 		require.NoError(t, sink.Deliver(context.Background(), a), a.ID())
 	}
 	assert.Empty(t, slack.Problems())
-	got := slack.Messages()
+	got := slack.Messages("ok")
 	require.Len(t, got, len(alerts))
 	for _, m := range got {
 		text := m.AllText()
@@ -101,7 +101,7 @@ func TestSlackMessageFields(t *testing.T) {
 
 func TestSlackPacing(t *testing.T) {
 	slack := alertingtest.NewSlack(t)
-	sink, err := NewSlackSink("ops", slack.URL("ok"))
+	sink, err := NewSlackSink("ops", slack.URL("ok"), 0)
 	require.NoError(t, err)
 	sink.maxWait = 0 // hand the job back instead of waiting, to see the retry-after
 	a := payloadAlerts(t, "workflows-user-role-add.json")[0]
@@ -136,7 +136,7 @@ func TestSecretsNeverInErrors(t *testing.T) {
 	a := payloadAlerts(t, "workflows-user-role-add.json")[0]
 	var sinks []Sink
 	for _, base := range []string{slack.URL("gone"), slack.URL("limited"), deadURL + "/services/T/B/", broken.URL + "/services/T/B/", redirect.URL + "/x/"} {
-		s, err := NewSlackSink("ops", base+token)
+		s, err := NewSlackSink("ops", base+token, 0)
 		require.NoError(t, err)
 		sinks = append(sinks, s)
 		w, err := NewWebhookSink("siem", base+"?token="+token, signing, map[string]string{"X-Api-Key": token})

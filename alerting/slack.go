@@ -38,8 +38,12 @@ type SlackSink struct {
 	maxWait time.Duration
 }
 
-// NewSlackSink returns a sink for the webhook URL, named name in errors and logs.
-func NewSlackSink(name, webhookURL string) (*SlackSink, error) {
+// NewSlackSink returns a sink for the webhook URL, named name in errors and logs, sending
+// at most perSecond messages a second (0: one, Slack's documented rate) with bursts of 3.
+func NewSlackSink(name, webhookURL string, perSecond float64) (*SlackSink, error) {
+	if perSecond <= 0 {
+		perSecond = 1
+	}
 	if !strings.HasPrefix(webhookURL, "https://") && !strings.HasPrefix(webhookURL, "http://") {
 		return nil, fmt.Errorf("slack sink %q: the webhook URL must be http(s)", name)
 	}
@@ -47,7 +51,7 @@ func NewSlackSink(name, webhookURL string) (*SlackSink, error) {
 		name:    "slack " + name,
 		url:     webhookURL,
 		client:  newHTTPClient(10 * time.Second),
-		limiter: rate.NewLimiter(rate.Every(time.Second), 3),
+		limiter: rate.NewLimiter(rate.Limit(perSecond), 3),
 		now:     time.Now,
 		maxWait: 3 * time.Second,
 	}, nil

@@ -58,6 +58,8 @@ type Sink struct {
 	Headers map[string]string `yaml:"headers"`
 	// MinSeverity drops alerts below it for this sink.
 	MinSeverity string `yaml:"min_severity"`
+	// PerSecond paces a Slack sink (default 1, Slack's documented rate for a webhook).
+	PerSecond float64 `yaml:"per_second"`
 
 	// short marks the sinks made from HOOKD_SLACK_WEBHOOK_URL and HOOKD_WEBHOOK_URL, whose
 	// values the validator checks under those names.

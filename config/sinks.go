@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"strings"
@@ -50,7 +51,7 @@ func (c *Config) validateSinks() []string {
 		case s.Type == "console":
 		case s.Type == "slack":
 			if !isHTTPURL(s.URL, true) {
-				problems = append(problems, where+": url must be an https:// Slack incoming webhook URL")
+				problems = append(problems, where+": url must be an https:// Slack incoming webhook URL (http only to a loopback host)")
 			}
 		case s.Type == "webhook":
 			if !isHTTPURL(s.URL, false) {
@@ -61,6 +62,9 @@ func (c *Config) validateSinks() []string {
 			}
 		default:
 			problems = append(problems, where+": type must be slack, webhook or console")
+		}
+		if s.PerSecond < 0 || s.PerSecond > 1000 {
+			problems = append(problems, where+": per_second must be between 0 (the default, 1) and 1000")
 		}
 		if s.MinSeverity != "" && !isSeverity(s.MinSeverity) {
 			problems = append(problems, where+": min_severity must be low, medium, high or critical")
@@ -92,13 +96,22 @@ func isSeverity(s string) bool {
 	return false
 }
 
-// isHTTPURL checks a URL's form without ever putting it in an error.
+// isHTTPURL checks a URL's form without ever putting it in an error. With httpsOnly, plain
+// http is still allowed to a loopback host, for local relays and tests.
 func isHTTPURL(s string, httpsOnly bool) bool {
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" {
 		return false
 	}
-	return u.Scheme == "https" || (!httpsOnly && u.Scheme == "http")
+	return u.Scheme == "https" || (u.Scheme == "http" && (!httpsOnly || isLoopback(u.Hostname())))
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // SinkSummaries describes each sink for hookd check, secrets hidden.

@@ -62,14 +62,14 @@ type Slack struct {
 	RetryAfter  string
 
 	mu       sync.Mutex
-	messages []SlackMessage
+	messages map[string][]SlackMessage
 	hits     map[string]int
 	problems []string
 }
 
 // NewSlack starts a fake Slack; it stops with the test.
 func NewSlack(t interface{ Cleanup(func()) }) *Slack {
-	s := &Slack{RetryAfter: "1", hits: map[string]int{}}
+	s := &Slack{RetryAfter: "1", hits: map[string]int{}, messages: map[string][]SlackMessage{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
 	return s
@@ -109,7 +109,7 @@ func (s *Slack) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid_blocks: "+problem, http.StatusBadRequest)
 		return
 	}
-	s.messages = append(s.messages, m)
+	s.messages[kind] = append(s.messages[kind], m)
 	_, _ = io.WriteString(w, "ok")
 }
 
@@ -155,11 +155,11 @@ func checkLimits(m SlackMessage) string {
 	return ""
 }
 
-// Messages returns the accepted messages so far.
-func (s *Slack) Messages() []SlackMessage {
+// Messages returns the messages accepted so far at a kind of URL ("ok" or "limited").
+func (s *Slack) Messages(kind string) []SlackMessage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]SlackMessage(nil), s.messages...)
+	return append([]SlackMessage(nil), s.messages[kind]...)
 }
 
 // Hits counts requests to a kind of URL, answered or not.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,7 +45,7 @@ type running struct {
 }
 
 // start runs `hookd serve` with env on a random port and returns once it accepts requests.
-func start(t *testing.T, env map[string]string) *running {
+func start(t *testing.T, env map[string]string, args ...string) *running {
 	t.Helper()
 	env["HOOKD_LISTEN_ADDR"] = "127.0.0.1:0"
 	r := &running{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
@@ -51,7 +53,7 @@ func start(t *testing.T, env map[string]string) *running {
 	m := &Main{Stdout: r.stdout, Stderr: r.stderr, Getenv: lookup(env), Listening: func(addr string) { ready <- addr }}
 	ctx, cancel := context.WithCancel(context.Background())
 	exit := make(chan int, 1)
-	go func() { exit <- m.Run(ctx, []string{"serve"}) }()
+	go func() { exit <- m.Run(ctx, append([]string{"serve"}, args...)) }()
 	select {
 	case r.addr = <-ready:
 	case code := <-exit:
@@ -243,4 +245,14 @@ func TestVersionAndUsage(t *testing.T) {
 	assert.Contains(t, errOut, `unknown command "frobnicate"`)
 	code, _, _ = run(nil, "replay", "--no-such-flag")
 	assert.Equal(t, 2, code)
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(body)
 }

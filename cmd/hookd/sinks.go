@@ -32,7 +32,7 @@ func buildRouter(cfg config.Config, stdout io.Writer) (*alerting.Router, error) 
 		var err error
 		switch s.Type {
 		case "slack":
-			sink, err = alerting.NewSlackSink(s.Name, s.URL)
+			sink, err = alerting.NewSlackSink(s.Name, s.URL, s.PerSecond)
 		case "webhook":
 			sink, err = alerting.NewWebhookSink(s.Name, s.URL, s.Secret, s.Headers)
 		case "console":
