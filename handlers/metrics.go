@@ -45,7 +45,7 @@ func newMetrics(reg *prometheus.Registry, st Acceptor) *metrics {
 	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "hookd_delivery_latency_seconds",
 		Help:    "Time from an event's acceptance to the sink's acknowledgement of its alert.",
-		Buckets: []float64{.05, .1, .2, .5, 1, 2, 3, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400},
+		Buckets: []float64{.01, .025, .05, .075, .1, .15, .2, .3, .5, .75, 1, 2, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400},
 	}, []string{"sink"})
 	for _, r := range []string{"accepted", "duplicate", "not_watched", "rejected"} {
 		m.events.WithLabelValues(r)

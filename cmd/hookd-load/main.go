@@ -32,7 +32,16 @@ func main() {
 	maxRequests := flag.Int("requests", 0, "stop after this many deliveries (0: run for --duration)")
 	rate := flag.Float64("rate", 0, "deliveries per second across all workers (0: each worker sends as soon as the last answer came)")
 	pid := flag.Int("pid", 0, "hookd's process id, to report its peak resident memory")
+	sinkAddr := flag.String("sink-addr", "", "also run a fake Slack webhook on this address (e.g. 127.0.0.1:9099) for hookd's sinks to post to")
+	sinkDelay := flag.Duration("sink-delay", 0, "how long the fake Slack takes to answer")
+	sinkStatus := flag.Int("sink-status", 200, "the fake Slack's status (429 answers with Retry-After: 1)")
+	metricsURL := flag.String("metrics", "", "hookd's /metrics URL, to report delivery latency percentiles after the run")
+	settle := flag.Duration("settle", 3*time.Second, "with --metrics, how long to wait after the load for deliveries to finish")
 	flag.Parse()
+	if *sinkAddr != "" {
+		stop := fakeSlack(*sinkAddr, *sinkDelay, *sinkStatus)
+		defer stop()
+	}
 
 	secretBytes, err := os.ReadFile(*secretFile)
 	if err != nil {
@@ -113,6 +122,10 @@ func main() {
 	}
 	if *pid > 0 {
 		fmt.Printf("hookd peak RSS (VmHWM): %s\n", peakRSS(*pid))
+	}
+	if *metricsURL != "" {
+		time.Sleep(*settle)
+		fmt.Print(deliveryLatency(*metricsURL))
 	}
 	if statuses["200"] != total(statuses) {
 		os.Exit(1)
