@@ -66,6 +66,8 @@ type Options struct {
 	GroupWindow time.Duration
 	// OnOutcome, when set, is told how each delivery attempt ended.
 	OnOutcome func(Outcome)
+	// Periodic tasks run on one replica at a time (see Periodic).
+	Periodic []Periodic
 	// FetchPollInterval is how often workers look for new jobs (default 50 ms).
 	FetchPollInterval time.Duration
 	// Logger receives River's own logs (default: discarded below warnings).
@@ -96,6 +98,7 @@ type Store struct {
 	eventStmt  *sql.Stmt
 	maxGroup   int
 	close      sync.Once
+	closeErr   error
 }
 
 type dialect int
@@ -193,6 +196,11 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &deliveryWorker{store: s})
+	tasks := map[string]Periodic{}
+	for _, t := range o.Periodic {
+		tasks[t.Name] = t
+	}
+	river.AddWorker(workers, &periodicWorker{tasks: tasks})
 	cfg := &river.Config{
 		Logger:            o.Logger,
 		Workers:           workers,
@@ -202,8 +210,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		RetryPolicy:       backoff{Base: o.RetryBase, Cap: o.RetryCap},
 		JobTimeout:        2 * time.Minute,
 		PollOnly:          true,
+		PeriodicJobs:      periodicJobs(o.Periodic),
 	}
-	if o.Deliverer != nil {
+	if o.Deliverer != nil || len(o.Periodic) > 0 {
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: o.Workers}}
 	}
 	client, err := river.NewClient(driver, cfg)
@@ -232,8 +241,8 @@ func (s *Store) Dialect() string { return s.dialect.String() }
 
 // Start runs the delivery workers until Stop.
 func (s *Store) Start(ctx context.Context) error {
-	if s.opts.Deliverer == nil {
-		return errors.New("store: no Deliverer, so no workers to start")
+	if s.opts.Deliverer == nil && len(s.opts.Periodic) == 0 {
+		return errors.New("store: no Deliverer and no periodic task, so no workers to start")
 	}
 	return s.river.Start(ctx)
 }
@@ -241,7 +250,7 @@ func (s *Store) Start(ctx context.Context) error {
 // Stop lets running deliveries finish until ctx ends, then cancels them; their jobs are
 // retried later (by this replica after a restart, or another one).
 func (s *Store) Stop(ctx context.Context) error {
-	if s.opts.Deliverer == nil {
+	if s.opts.Deliverer == nil && len(s.opts.Periodic) == 0 {
 		return nil
 	}
 	err := s.river.Stop(ctx)
@@ -256,11 +265,14 @@ func (s *Store) Stop(ctx context.Context) error {
 // Close stops the committer (after it has committed what was already handed to it) and
 // closes the database.
 func (s *Store) Close() error {
-	s.close.Do(func() { close(s.stop) })
-	for range s.committers {
-		<-s.stopped
-	}
-	return s.db.Close()
+	s.close.Do(func() {
+		close(s.stop)
+		for range s.committers {
+			<-s.stopped
+		}
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
 }
 
 // Ping reports whether the database answers.

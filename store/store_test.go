@@ -313,6 +313,7 @@ func TestContract(t *testing.T) {
 				require.NoError(t, err)
 				require.NoError(t, s.Ping(context.Background()))
 				require.NoError(t, s.Close())
+				require.NoError(t, s.Close(), "closing twice is harmless")
 				assert.ErrorIs(t, s.Ping(context.Background()), ErrUnavailable)
 				_, err = s.Accept(context.Background(), records("late"))
 				assert.ErrorIs(t, err, ErrClosed)

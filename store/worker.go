@@ -56,6 +56,9 @@ type deliveryWorker struct {
 func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs]) error {
 	s := w.store
 	sink, id := job.Args.Sink, job.Args.EventID
+	if s.opts.Deliverer == nil {
+		return errors.New("this replica has no Deliverer")
+	}
 	ev, err := s.event(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return river.JobCancel(fmt.Errorf("event %s: %w", id, err))

@@ -1,0 +1,427 @@
+// Package systemlog polls Okta's System Log API for the role events an event hook cannot
+// deliver, and feeds them through the same classification and durable acceptance as hook
+// deliveries, following Okta's `next` cursor, which it keeps in the store.
+package systemlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/store"
+)
+
+// Store is what the poller needs of the store: acceptance, and small named state.
+type Store interface {
+	Accept(ctx context.Context, records []hook.RoleChange) (store.Result, error)
+	State(ctx context.Context, name string) (string, error)
+	SetState(ctx context.Context, name, value string) error
+}
+
+// The names of the poller's state in the store.
+const (
+	stateNext       = "systemlog.next"
+	stateNotBefore  = "systemlog.not_before"
+	stateFailures   = "systemlog.failures"
+	stateAuthFailed = "systemlog.auth_failed"
+)
+
+// Results a Report can have.
+const (
+	ResultOK           = "ok"           // pages read up to an empty one
+	ResultRateLimited  = "rate_limited" // stopped to respect Okta's rate limit
+	ResultError        = "error"        // Okta or the network failed; backing off
+	ResultUnauthorized = "unauthorized" // Okta refused the credentials; polling stops
+	ResultWaiting      = "waiting"      // not polled: backing off or rate limited
+	ResultStopped      = "stopped"      // not polled: the credentials were refused before
+)
+
+// Report says what one poll cycle did.
+type Report struct {
+	Result   string
+	Pages    int
+	Events   int // events read (watched or not)
+	Accepted int
+	Rejected int
+	Err      error
+	// RateLimitRemaining is Okta's X-Rate-Limit-Remaining from the last answer, -1 unknown.
+	RateLimitRemaining int
+	// Newest is the newest published time seen in this cycle (zero if none).
+	Newest time.Time
+	// Until is when polling resumes, for ResultRateLimited and ResultError.
+	Until time.Time
+}
+
+// Config configures a Poller.
+type Config struct {
+	// OrgURL is https://<org>.okta.com.
+	OrgURL      string
+	Credentials Credentials
+	// EventTypes are polled (default: the four Workflows role types).
+	EventTypes []string
+	// Limit is the page size (default 1000, Okta's maximum).
+	Limit int
+	// LookBack is how far back the first poll reads (default 1 h).
+	LookBack time.Duration
+	Store    Store
+	// Classifier turns events into RoleChanges (zero value: defaults).
+	Classifier *hook.Classifier
+	Client     *http.Client
+	Now        func() time.Time
+	// Report, when set, is told what each cycle did.
+	Report func(Report)
+}
+
+// Poller reads the System Log. Poll runs one cycle; run it periodically on one replica.
+type Poller struct {
+	cfg Config
+	org *url.URL
+}
+
+// DefaultEventTypes are the watched types no event hook delivers.
+func DefaultEventTypes() []string {
+	var out []string
+	for _, w := range hook.Watched() {
+		if !w.HookEligible {
+			out = append(out, w.EventType)
+		}
+	}
+	return out
+}
+
+// New checks the configuration and returns a Poller.
+func New(cfg Config) (*Poller, error) {
+	org, err := url.Parse(strings.TrimRight(cfg.OrgURL, "/"))
+	if err != nil || org.Host == "" || (org.Scheme != "https" && org.Scheme != "http") {
+		return nil, errors.New("systemlog: the org URL must be https://<org>.okta.com")
+	}
+	if cfg.Credentials == nil || cfg.Store == nil {
+		return nil, errors.New("systemlog: Credentials and Store are required")
+	}
+	if len(cfg.EventTypes) == 0 {
+		cfg.EventTypes = DefaultEventTypes()
+	}
+	for _, t := range cfg.EventTypes {
+		if strings.ContainsAny(t, `"\ `) || t == "" {
+			return nil, fmt.Errorf("systemlog: event type %q is not a plain event type name", t)
+		}
+	}
+	if cfg.Limit <= 0 || cfg.Limit > 1000 {
+		cfg.Limit = 1000
+	}
+	if cfg.LookBack <= 0 {
+		cfg.LookBack = time.Hour
+	}
+	if cfg.Classifier == nil {
+		cfg.Classifier = &hook.Classifier{}
+	}
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{Timeout: 30 * time.Second}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Poller{cfg: cfg, org: org}, nil
+}
+
+// EventTypes are the types the poller reads.
+func (p *Poller) EventTypes() []string { return append([]string(nil), p.cfg.EventTypes...) }
+
+// Filter is the System Log filter expression for the event types.
+func Filter(types []string) string {
+	parts := make([]string, len(types))
+	for i, t := range types {
+		parts[i] = `eventType eq "` + t + `"`
+	}
+	return strings.Join(parts, " or ")
+}
+
+// maxPages bounds one cycle, so that a large backlog is read over several cycles and the
+// cursor is saved as it goes.
+const maxPages = 50
+
+// Poll runs one cycle: from the kept cursor (or LookBack ago), read pages and accept their
+// role changes until a page comes back empty, saving the cursor after each page's commit.
+// Problems with Okta end the cycle and are reported; Poll returns an error only when the
+// store fails.
+func (p *Poller) Poll(ctx context.Context) error {
+	rep, err := p.poll(ctx)
+	if p.cfg.Report != nil {
+		p.cfg.Report(rep)
+	}
+	return err
+}
+
+func (p *Poller) poll(ctx context.Context) (Report, error) {
+	rep := Report{RateLimitRemaining: -1}
+	st := p.cfg.Store
+	now := p.cfg.Now()
+
+	if failed, err := st.State(ctx, stateAuthFailed); err != nil {
+		return rep, err
+	} else if strings.HasPrefix(failed, p.cfg.Credentials.Fingerprint()+" ") {
+		rep.Result = ResultStopped
+		return rep, nil
+	}
+	if nb, err := st.State(ctx, stateNotBefore); err != nil {
+		return rep, err
+	} else if t, perr := time.Parse(time.RFC3339Nano, nb); perr == nil && now.Before(t) {
+		rep.Result, rep.Until = ResultWaiting, t
+		return rep, nil
+	}
+
+	next, err := p.cursor(ctx, now)
+	if err != nil {
+		return rep, err
+	}
+	for rep.Pages < maxPages {
+		page, err := p.fetch(ctx, next)
+		if err != nil {
+			return p.failed(ctx, rep, err)
+		}
+		if page.remaining >= 0 {
+			rep.RateLimitRemaining = page.remaining
+		}
+		switch {
+		case page.status == http.StatusTooManyRequests:
+			return p.wait(ctx, rep, ResultRateLimited, page.resetOr(now, time.Minute), nil)
+		case page.status == http.StatusUnauthorized || page.status == http.StatusForbidden:
+			rep.Result = ResultUnauthorized
+			rep.Err = fmt.Errorf("Okta answered HTTP %d to %s: check the credentials (HOOKD_OKTA_API_TOKEN, or the service app and its okta.logs.read grant); polling stops until they change", page.status, p.org.Host)
+			return rep, st.SetState(ctx, stateAuthFailed, p.cfg.Credentials.Fingerprint()+" "+rep.Err.Error())
+		case page.status != http.StatusOK:
+			return p.failed(ctx, rep, fmt.Errorf("Okta answered HTTP %d", page.status))
+		}
+		rep.Pages++
+
+		batch, err := hook.DecodeEvents(strings.NewReader(page.body))
+		if err != nil {
+			return p.failed(ctx, rep, fmt.Errorf("System Log answer: %w", err))
+		}
+		batch.Org = p.org.Scheme + "://" + p.org.Host
+		records, _ := p.cfg.Classifier.RoleChanges(batch, hook.SourceSystemLog)
+		res, err := st.Accept(ctx, records)
+		if err != nil {
+			return rep, err // the cursor stays: the page is read again next time
+		}
+		n := len(batch.Events) + len(batch.Rejected)
+		rep.Events += n
+		rep.Accepted += res.Accepted
+		rep.Rejected += len(batch.Rejected)
+		for _, ev := range batch.Events {
+			if ev.Published.After(rep.Newest) {
+				rep.Newest = ev.Published
+			}
+		}
+		link, err := p.nextLink(page.header)
+		if err != nil {
+			return p.failed(ctx, rep, err)
+		}
+		if err := st.SetState(ctx, stateNext, link); err != nil {
+			return rep, err
+		}
+		next = link
+		if n == 0 {
+			break // caught up; new events show up behind the same cursor later
+		}
+		if page.remaining >= 0 && page.remaining <= max(1, page.limit/10) {
+			// Leave Okta's rate limit room for the org's other clients.
+			return p.wait(ctx, rep, ResultRateLimited, page.resetOr(now, time.Minute), nil)
+		}
+	}
+	rep.Result = ResultOK
+	return rep, st.SetState(ctx, stateFailures, "")
+}
+
+// cursor is the kept next link, or a first request reading LookBack into the past. A kept
+// link for other event types (the configuration changed) is not used.
+func (p *Poller) cursor(ctx context.Context, now time.Time) (string, error) {
+	kept, err := p.cfg.Store.State(ctx, stateNext)
+	if err != nil {
+		return "", err
+	}
+	filter := Filter(p.cfg.EventTypes)
+	if u, err := url.Parse(kept); kept != "" && err == nil && u.Query().Get("filter") == filter && p.sameOrg(u) {
+		return kept, nil
+	}
+	q := url.Values{
+		"since":     {now.Add(-p.cfg.LookBack).UTC().Format(time.RFC3339)},
+		"filter":    {filter},
+		"limit":     {strconv.Itoa(p.cfg.Limit)},
+		"sortOrder": {"ASCENDING"},
+	}
+	return p.org.Scheme + "://" + p.org.Host + "/api/v1/logs?" + q.Encode(), nil
+}
+
+func (p *Poller) sameOrg(u *url.URL) bool {
+	return u.Scheme == p.org.Scheme && u.Host == p.org.Host && u.Path == "/api/v1/logs"
+}
+
+// wait keeps a time before which no replica polls.
+func (p *Poller) wait(ctx context.Context, rep Report, result string, until time.Time, err error) (Report, error) {
+	rep.Result, rep.Until, rep.Err = result, until, err
+	return rep, p.cfg.Store.SetState(ctx, stateNotBefore, until.UTC().Format(time.RFC3339Nano))
+}
+
+// failed backs off after a network error or a failing answer: 5 s, doubling with each
+// failure in a row, up to 5 minutes.
+func (p *Poller) failed(ctx context.Context, rep Report, cause error) (Report, error) {
+	kept, err := p.cfg.Store.State(ctx, stateFailures)
+	if err != nil {
+		return rep, err
+	}
+	n, _ := strconv.Atoi(kept)
+	n++
+	if err := p.cfg.Store.SetState(ctx, stateFailures, strconv.Itoa(n)); err != nil {
+		return rep, err
+	}
+	d := 5 * time.Second
+	for i := 1; i < n && d < 5*time.Minute; i++ {
+		d *= 2
+	}
+	return p.wait(ctx, rep, ResultError, p.cfg.Now().Add(min(d, 5*time.Minute)), cause)
+}
+
+// page is one answer of the System Log API.
+type page struct {
+	status    int
+	header    http.Header
+	body      string
+	remaining int
+	limit     int
+	reset     time.Time
+}
+
+func (pg page) resetOr(now time.Time, d time.Duration) time.Time {
+	if pg.reset.After(now) {
+		return pg.reset.Add(time.Second)
+	}
+	return now.Add(d)
+}
+
+// maxPage bounds an answer's size: 1,000 events of a few KB each.
+const maxPage = 32 << 20
+
+func (p *Poller) fetch(ctx context.Context, target string) (page, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return page{}, err
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "hookd")
+	if err := p.cfg.Credentials.Authorize(ctx, req); err != nil {
+		if errors.Is(err, ErrTokenRefused) {
+			return page{status: http.StatusUnauthorized}, nil
+		}
+		return page{}, err
+	}
+	resp, err := p.cfg.Client.Do(req)
+	if err != nil {
+		return page{}, errors.New(transportError(err))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPage+1))
+	if err != nil {
+		return page{}, errors.New(transportError(err))
+	}
+	if len(body) > maxPage {
+		return page{}, errors.New("System Log answer over 32 MiB")
+	}
+	pg := page{status: resp.StatusCode, header: resp.Header, body: string(body), remaining: -1}
+	if v, err := strconv.Atoi(resp.Header.Get("X-Rate-Limit-Remaining")); err == nil {
+		pg.remaining = v
+	}
+	if v, err := strconv.Atoi(resp.Header.Get("X-Rate-Limit-Limit")); err == nil {
+		pg.limit = v
+	}
+	if v, err := strconv.ParseInt(resp.Header.Get("X-Rate-Limit-Reset"), 10, 64); err == nil {
+		pg.reset = time.Unix(v, 0)
+	}
+	return pg, nil
+}
+
+// nextLink finds rel="next" among the Link headers and checks that it stays on the org's
+// System Log endpoint, so an answer cannot send the poller, and its credentials, elsewhere.
+func (p *Poller) nextLink(h http.Header) (string, error) {
+	for _, v := range h.Values("Link") {
+		for _, part := range splitLinks(v) {
+			target, params, ok := strings.Cut(part, ";")
+			target = strings.TrimSpace(target)
+			if !ok || !strings.HasPrefix(target, "<") || !strings.HasSuffix(target, ">") {
+				continue
+			}
+			if !hasRel(params, "next") {
+				continue
+			}
+			link := target[1 : len(target)-1]
+			u, err := url.Parse(link)
+			if err != nil || !p.sameOrg(u) {
+				return "", errors.New("System Log answer: the next link leaves the org's /api/v1/logs")
+			}
+			return link, nil
+		}
+	}
+	return "", errors.New(`System Log answer: no Link rel="next"`)
+}
+
+// splitLinks splits a Link header value at the commas between links, not those inside <>.
+func splitLinks(v string) []string {
+	var out []string
+	depth, start := 0, 0
+	for i, c := range v {
+		switch c {
+		case '<':
+			depth++
+		case '>':
+			depth--
+		case ',':
+			if depth == 0 {
+				out = append(out, v[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, v[start:])
+}
+
+func hasRel(params, rel string) bool {
+	for _, p := range strings.Split(params, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if ok && strings.EqualFold(k, "rel") {
+			for _, r := range strings.Fields(strings.Trim(v, `"`)) {
+				if strings.EqualFold(r, rel) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// Ready fails while Okta refuses the configured credentials.
+func (p *Poller) Ready(ctx context.Context) error {
+	failed, err := p.cfg.Store.State(ctx, stateAuthFailed)
+	if err != nil {
+		return err
+	}
+	if fp := p.cfg.Credentials.Fingerprint() + " "; strings.HasPrefix(failed, fp) {
+		return errors.New(strings.TrimPrefix(failed, fp))
+	}
+	return nil
+}
+
+// transportError describes a failed request without its URL.
+func transportError(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return err.Error()
+}
