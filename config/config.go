@@ -127,12 +127,24 @@ type Webhook struct {
 	Secret string `yaml:"secret" env:"HOOKD_WEBHOOK_SECRET" secret:"true" validate:"omitempty,startswith=whsec_"`
 }
 
-// SystemLog configures polling Okta's System Log API.
+// SystemLog configures polling Okta's System Log API. It is on when OrgURL is set, with
+// either an API token or a service app (client id and private key file).
 type SystemLog struct {
-	OrgURL       string        `yaml:"org_url" env:"HOOKD_OKTA_ORG_URL" validate:"omitempty,url,startswith=https://"`
+	OrgURL       string        `yaml:"org_url" env:"HOOKD_OKTA_ORG_URL"`
 	APIToken     string        `yaml:"api_token" env:"HOOKD_OKTA_API_TOKEN" secret:"true"`
 	PollInterval time.Duration `yaml:"poll_interval" env:"HOOKD_SYSTEMLOG_POLL_INTERVAL" validate:"min=1000000000"`
+	// ClientID and PrivateKeyFile name an Okta service app granted okta.logs.read.
+	ClientID       string `yaml:"client_id" env:"HOOKD_OKTA_CLIENT_ID"`
+	PrivateKeyFile string `yaml:"private_key_file" env:"HOOKD_OKTA_PRIVATE_KEY_FILE"`
+	PrivateKeyID   string `yaml:"private_key_id" env:"HOOKD_OKTA_PRIVATE_KEY_ID"`
+	// EventTypes are polled (default: the four Workflows role types, which no hook delivers).
+	EventTypes []string `yaml:"event_types" env:"HOOKD_SYSTEMLOG_EVENT_TYPES"`
+	// LookBack is how far back the first poll reads.
+	LookBack time.Duration `yaml:"look_back" env:"HOOKD_SYSTEMLOG_LOOK_BACK" validate:"min=0"`
 }
+
+// Enabled reports whether the System Log poller runs.
+func (s *SystemLog) Enabled() bool { return s.OrgURL != "" }
 
 // Delivery tunes the delivery queue.
 type Delivery struct {
@@ -166,7 +178,7 @@ func Default() Config {
 			ShutdownTimeout:   15 * time.Second,
 		},
 		Console:   Console{Format: "text"},
-		SystemLog: SystemLog{PollInterval: 30 * time.Second},
+		SystemLog: SystemLog{PollInterval: 30 * time.Second, LookBack: time.Hour},
 		Delivery:  Delivery{Workers: 10, MaxAttempts: 56, GroupWindow: 2 * time.Second},
 		Log:       Log{Level: "info", Format: "json"},
 	}
@@ -229,8 +241,20 @@ func (c *Config) Validate() error {
 		problems = append(problems, "HOOKD_WEBHOOK_URL and HOOKD_WEBHOOK_SECRET: set both or neither")
 	}
 	problems = append(problems, c.validateSinks()...)
-	if (c.SystemLog.OrgURL == "") != (c.SystemLog.APIToken == "") {
-		problems = append(problems, "HOOKD_OKTA_ORG_URL and HOOKD_OKTA_API_TOKEN: set both or neither")
+	sl := c.SystemLog
+	if sl.OrgURL != "" && !isHTTPURL(sl.OrgURL, true) {
+		problems = append(problems, "HOOKD_OKTA_ORG_URL: must be https://<org>.okta.com")
+	}
+	oauth := sl.ClientID != "" || sl.PrivateKeyFile != ""
+	switch {
+	case sl.OrgURL == "" && (sl.APIToken != "" || oauth):
+		problems = append(problems, "HOOKD_OKTA_ORG_URL: required with HOOKD_OKTA_API_TOKEN or HOOKD_OKTA_CLIENT_ID")
+	case sl.OrgURL != "" && sl.APIToken == "" && !oauth:
+		problems = append(problems, "HOOKD_OKTA_ORG_URL: needs HOOKD_OKTA_API_TOKEN, or HOOKD_OKTA_CLIENT_ID with HOOKD_OKTA_PRIVATE_KEY_FILE")
+	case sl.APIToken != "" && oauth:
+		problems = append(problems, "HOOKD_OKTA_API_TOKEN and HOOKD_OKTA_CLIENT_ID: use one way to authenticate, not both")
+	case oauth && (sl.ClientID == "" || sl.PrivateKeyFile == ""):
+		problems = append(problems, "HOOKD_OKTA_CLIENT_ID and HOOKD_OKTA_PRIVATE_KEY_FILE: set both")
 	}
 	if len(problems) > 0 {
 		return &Error{Problems: problems}

@@ -239,6 +239,8 @@ func TestMetrics(t *testing.T) {
 	f.do("GET", "/no/such/path/"+strings.Repeat("x", 10), "")
 	f.server.ObserveDelivery(store.Outcome{Sink: "slack", Result: store.ResultDelivered, Latency: 150 * time.Millisecond})
 	f.server.ObserveDelivery(store.Outcome{Sink: "gone", Result: store.ResultPermanent})
+	f.server.ObservePoll("ok", 12, time.Now().Add(-90*time.Second), 17)
+	f.server.ObservePoll("waiting", 0, time.Time{}, -1)
 	rec := f.do("GET", "/metrics", "")
 	require.Equal(t, 200, rec.Code)
 	body := rec.Body.String()
@@ -257,6 +259,11 @@ func TestMetrics(t *testing.T) {
 		`hookd_deliveries_total{outcome="delivered",sink="slack"} 1`,
 		`hookd_deliveries_total{outcome="permanent",sink="gone"} 1`,
 		`hookd_delivery_latency_seconds_count{sink="slack"} 1`,
+		`hookd_systemlog_polls_total{result="ok"} 1`,
+		`hookd_systemlog_polls_total{result="waiting"} 1`,
+		`hookd_systemlog_events_total 12`,
+		`hookd_systemlog_rate_limit_remaining 17`,
+		`hookd_systemlog_lag_seconds 9`,
 		`hookd_go_goroutines`,
 	} {
 		assert.Contains(t, body, want)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hookd/hookd/store"
@@ -21,6 +22,12 @@ type metrics struct {
 	accept     prometheus.Histogram
 	deliveries *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
+	polls      *prometheus.CounterVec
+	polled     prometheus.Counter
+	lag        prometheus.Gauge
+	rateLeft   prometheus.Gauge
+	pollMu     sync.Mutex
+	newest     time.Time
 }
 
 func newMetrics(reg *prometheus.Registry, st Acceptor) *metrics {
@@ -50,6 +57,18 @@ func newMetrics(reg *prometheus.Registry, st Acceptor) *metrics {
 	for _, r := range []string{"accepted", "duplicate", "not_watched", "rejected"} {
 		m.events.WithLabelValues(r)
 	}
+	m.polls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hookd_systemlog_polls_total", Help: "System Log poll cycles by result: ok, rate_limited, error, unauthorized, waiting, stopped.",
+	}, []string{"result"})
+	m.polled = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hookd_systemlog_events_total", Help: "Events read from the System Log (accepted or already stored).",
+	})
+	m.lag = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hookd_systemlog_lag_seconds", Help: "Now minus the newest published time seen from the System Log, at the last poll.",
+	})
+	m.rateLeft = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hookd_systemlog_rate_limit_remaining", Help: "Okta's X-Rate-Limit-Remaining on the last System Log answer.",
+	})
 	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "hookd_queue_depth", Help: "Delivery jobs not finished yet (waiting, scheduled, retrying or running).",
 	}, func() float64 {
@@ -61,7 +80,8 @@ func newMetrics(reg *prometheus.Registry, st Acceptor) *metrics {
 		}
 		return float64(n)
 	})
-	reg.MustRegister(m.requests, m.events, m.accept, queue, m.deliveries, m.latency, jobsCollector{st})
+	reg.MustRegister(m.requests, m.events, m.accept, queue, m.deliveries, m.latency, jobsCollector{st},
+		m.polls, m.polled, m.lag, m.rateLeft)
 	prometheus.WrapRegistererWithPrefix("hookd_", reg).MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -116,5 +136,27 @@ func (s *Server) ObserveDelivery(o store.Outcome) {
 	s.metrics.deliveries.WithLabelValues(o.Sink, o.Result).Inc()
 	if o.Result == store.ResultDelivered {
 		s.metrics.latency.WithLabelValues(o.Sink).Observe(o.Latency.Seconds())
+	}
+}
+
+// ObservePoll records one System Log poll cycle: its result, the events it read, the newest
+// published time it saw (zero: none) and Okta's remaining rate limit (-1: unknown).
+func (s *Server) ObservePoll(result string, events int, newest time.Time, remaining int) {
+	m := s.metrics
+	m.polls.WithLabelValues(result).Inc()
+	m.polled.Add(float64(events))
+	if remaining >= 0 {
+		m.rateLeft.Set(float64(remaining))
+	}
+	if result == "waiting" || result == "stopped" {
+		return
+	}
+	m.pollMu.Lock()
+	defer m.pollMu.Unlock()
+	if newest.After(m.newest) {
+		m.newest = newest
+	}
+	if !m.newest.IsZero() {
+		m.lag.Set(time.Since(m.newest).Seconds())
 	}
 }

@@ -26,23 +26,22 @@ func (m *Main) check(args []string) error {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "WATCHED EVENT TYPE\tOKTA EVENT HOOK\tSYSTEM LOG POLLER")
-	var uncovered []string
 	for _, t := range hook.Watched() {
 		viaHook := "delivers it"
 		if !t.HookEligible {
 			viaHook = "cannot (not hook-eligible)"
 		}
-		// The System Log poller is not built yet: nothing covers what a hook cannot deliver.
-		fmt.Fprintf(w, "%s\t%s\t%s\n", t.EventType, viaHook, "not available yet")
-		if !t.HookEligible {
-			uncovered = append(uncovered, t.EventType)
+		viaPoll := "not polled"
+		if polled(cfg, t.EventType) {
+			viaPoll = "polls it"
 		}
+		fmt.Fprintf(w, "%s\t%s\t%s\n", t.EventType, viaHook, viaPoll)
 	}
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	if len(uncovered) > 0 {
-		fmt.Fprintf(m.Stdout, "\nWARNING: %d watched event types reach hookd by no path: %v\n", len(uncovered), uncovered)
+	if missing := uncovered(cfg); len(missing) > 0 {
+		fmt.Fprintf(m.Stdout, "\nWARNING: %d watched event types reach hookd by no path: %v\nSet HOOKD_OKTA_ORG_URL and HOOKD_OKTA_API_TOKEN (or a service app) to poll the System Log for them.\n", len(missing), missing)
 	}
 	fmt.Fprintln(m.Stdout, "\nconfiguration OK")
 	return nil

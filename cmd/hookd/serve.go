@@ -12,6 +12,7 @@ import (
 	"github.com/hookd/hookd/handlers"
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/store"
+	"github.com/hookd/hookd/systemlog"
 	"github.com/hookd/hookd/verify"
 	"go.uber.org/zap"
 )
@@ -48,8 +49,15 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 
-	// Workers start after the server exists, so outcomes always find it.
+	classifier := &hook.Classifier{WorkflowsApps: cfg.Okta.WorkflowsApps}
+	// Workers start after the server and the poller exist, so callbacks always find them.
 	var srv *handlers.Server
+	var poller *systemlog.Poller
+	var periodic []store.Periodic
+	if cfg.SystemLog.Enabled() {
+		periodic = append(periodic, store.Periodic{Name: "systemlog", Interval: cfg.SystemLog.PollInterval,
+			Run: func(ctx context.Context) error { return poller.Poll(ctx) }})
+	}
 	st, err := store.Open(ctx, store.Options{
 		DataDir:     cfg.DataDir,
 		DatabaseURL: cfg.DatabaseURL,
@@ -63,16 +71,38 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 			srv.ObserveDelivery(o)
 			logOutcome(log, o)
 		},
+		Periodic: periodic,
 	})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 
+	ready := map[string]func(context.Context) error{}
+	if cfg.SystemLog.Enabled() {
+		creds, err := pollerCredentials(cfg.SystemLog)
+		if err != nil {
+			return err
+		}
+		poller, err = systemlog.New(systemlog.Config{
+			OrgURL: cfg.SystemLog.OrgURL, Credentials: creds, EventTypes: cfg.SystemLog.EventTypes,
+			LookBack: cfg.SystemLog.LookBack, Store: st, Classifier: classifier,
+			Report: func(r systemlog.Report) {
+				srv.ObservePoll(r.Result, r.Events, r.Newest, r.RateLimitRemaining)
+				logPoll(log, r)
+			},
+		})
+		if err != nil {
+			return fmt.Errorf("HOOKD_OKTA_ORG_URL: %w", err)
+		}
+		ready["systemlog"] = poller.Ready
+	}
+
 	srv, err = handlers.New(handlers.Options{
 		Auth:              auth,
 		Store:             st,
-		Classifier:        &hook.Classifier{WorkflowsApps: cfg.Okta.WorkflowsApps},
+		Classifier:        classifier,
+		ReadyChecks:       ready,
 		Logger:            log,
 		EventsPath:        cfg.Okta.EventsPath,
 		BodyLimit:         cfg.HTTP.BodyLimit,
@@ -101,7 +131,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		zap.String("auth_header", auth.Header()), zap.Int("secrets", len(secrets)),
 		zap.String("store", st.Dialect()), zap.Strings("sinks", router.Names()),
 		zap.Duration("startup", time.Since(started)), zap.String("version", version))
-	warnUndeliverable(log)
+	warnUndeliverable(log, cfg)
 	if m.Listening != nil {
 		m.Listening(ln.Addr().String())
 	}
@@ -174,14 +204,39 @@ func logOutcome(log *zap.Logger, o store.Outcome) {
 	}
 }
 
-// warnUndeliverable says plainly which watched types no Okta event hook delivers.
-func warnUndeliverable(log *zap.Logger) {
-	var types []string
-	for _, w := range hook.Watched() {
-		if !w.HookEligible {
-			types = append(types, w.EventType)
+// warnUndeliverable says plainly which watched types reach hookd by no path: no Okta event
+// hook delivers them and the System Log poller does not read them.
+func warnUndeliverable(log *zap.Logger, cfg config.Config) {
+	if types := uncovered(cfg); len(types) > 0 {
+		log.Warn("no Okta event hook delivers these watched event types and the System Log poller does not read them: set HOOKD_OKTA_ORG_URL and a credential (see README)",
+			zap.Strings("event_types", types))
+	}
+}
+
+// polled reports whether the System Log poller reads the event type.
+func polled(cfg config.Config, eventType string) bool {
+	if !cfg.SystemLog.Enabled() {
+		return false
+	}
+	types := cfg.SystemLog.EventTypes
+	if len(types) == 0 {
+		types = systemlog.DefaultEventTypes()
+	}
+	for _, t := range types {
+		if t == eventType {
+			return true
 		}
 	}
-	log.Warn("Okta does not deliver these watched event types by event hook; they reach hookd only from the System Log API (see README)",
-		zap.Strings("event_types", types))
+	return false
+}
+
+// uncovered lists the watched types neither a hook nor the poller brings.
+func uncovered(cfg config.Config) []string {
+	var out []string
+	for _, w := range hook.Watched() {
+		if !w.HookEligible && !polled(cfg, w.EventType) {
+			out = append(out, w.EventType)
+		}
+	}
+	return out
 }

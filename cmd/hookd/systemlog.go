@@ -1,0 +1,67 @@
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/hookd/hookd/config"
+	"github.com/hookd/hookd/systemlog"
+	"go.uber.org/zap"
+)
+
+// pollerCredentials builds the System Log credentials: an API token, or a service app.
+func pollerCredentials(c config.SystemLog) (systemlog.Credentials, error) {
+	if c.APIToken != "" {
+		return systemlog.APIToken(c.APIToken), nil
+	}
+	pemBytes, err := os.ReadFile(c.PrivateKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("HOOKD_OKTA_PRIVATE_KEY_FILE: cannot read %s", c.PrivateKeyFile)
+	}
+	key, err := systemlog.ParsePrivateKey(pemBytes)
+	if err != nil {
+		return nil, fmt.Errorf("HOOKD_OKTA_PRIVATE_KEY_FILE: %w", err)
+	}
+	org, err := url.Parse(strings.TrimRight(c.OrgURL, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("HOOKD_OKTA_ORG_URL: %w", err)
+	}
+	return &systemlog.ServiceApp{
+		TokenURL: org.Scheme + "://" + org.Host + "/oauth2/v1/token",
+		ClientID: c.ClientID, Key: key, KeyID: c.PrivateKeyID,
+	}, nil
+}
+
+// logPoll logs a poll cycle: refused credentials once, at error level (later cycles do not
+// poll); failures as warnings; the rest quietly.
+func logPoll(log *zap.Logger, r systemlog.Report) {
+	fields := []zap.Field{zap.String("result", r.Result), zap.Int("pages", r.Pages), zap.Int("events", r.Events),
+		zap.Int("accepted", r.Accepted), zap.Int("rate_limit_remaining", r.RateLimitRemaining)}
+	if r.Err != nil {
+		fields = append(fields, zap.String("error", r.Err.Error()))
+	}
+	if !r.Until.IsZero() {
+		fields = append(fields, zap.Time("until", r.Until))
+	}
+	switch r.Result {
+	case systemlog.ResultUnauthorized:
+		log.Error("System Log polling stopped: Okta refused the credentials", fields...)
+	case systemlog.ResultError:
+		log.Warn("System Log poll failed; backing off", fields...)
+	case systemlog.ResultRateLimited:
+		log.Info("System Log poll paused for Okta's rate limit", fields...)
+	case systemlog.ResultOK:
+		if r.Accepted > 0 {
+			log.Info("System Log poll", fields...)
+		} else {
+			log.Debug("System Log poll", fields...)
+		}
+	default:
+		log.Debug("System Log poll skipped", fields...)
+	}
+	if r.Rejected > 0 {
+		log.Warn("System Log events rejected; the rest were kept", zap.Int("rejected", r.Rejected))
+	}
+}
