@@ -209,8 +209,11 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		MaxAttempts:       o.MaxAttempts,
 		RetryPolicy:       backoff{Base: o.RetryBase, Cap: o.RetryCap},
 		JobTimeout:        2 * time.Minute,
-		PollOnly:          true,
-		PeriodicJobs:      periodicJobs(o.Periodic),
+		// A replica that dies mid-job leaves it running; another picks it up after this,
+		// rather than River's default hour (which would also pause System Log polling).
+		RescueStuckJobsAfter: 5 * time.Minute,
+		PollOnly:             true,
+		PeriodicJobs:         periodicJobs(o.Periodic),
 	}
 	if o.Deliverer != nil || len(o.Periodic) > 0 {
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: o.Workers}}
