@@ -86,7 +86,7 @@ func (a *ServiceApp) Fingerprint() string {
 }
 
 // ErrTokenRefused is returned when Okta's token endpoint refuses the client.
-var ErrTokenRefused = errors.New("Okta refused the service app's token request")
+var ErrTokenRefused = errors.New("token request refused by Okta")
 
 func (a *ServiceApp) accessToken(ctx context.Context) (string, error) {
 	a.mu.Lock()

@@ -194,16 +194,16 @@ func (p *Poller) poll(ctx context.Context) (Report, error) {
 			return p.wait(ctx, rep, ResultRateLimited, page.resetOr(now, time.Minute), nil)
 		case page.status == http.StatusUnauthorized || page.status == http.StatusForbidden:
 			rep.Result = ResultUnauthorized
-			rep.Err = fmt.Errorf("Okta answered HTTP %d to %s: check the credentials (HOOKD_OKTA_API_TOKEN, or the service app and its okta.logs.read grant); polling stops until they change", page.status, p.org.Host)
+			rep.Err = fmt.Errorf("HTTP %d from %s: check the credentials (HOOKD_OKTA_API_TOKEN, or the service app and its okta.logs.read grant); polling stops until they change", page.status, p.org.Host)
 			return rep, st.SetState(ctx, stateAuthFailed, p.cfg.Credentials.Fingerprint()+" "+rep.Err.Error())
 		case page.status != http.StatusOK:
-			return p.failed(ctx, rep, fmt.Errorf("Okta answered HTTP %d", page.status))
+			return p.failed(ctx, rep, fmt.Errorf("HTTP %d from Okta", page.status))
 		}
 		rep.Pages++
 
 		batch, err := hook.DecodeEvents(strings.NewReader(page.body))
 		if err != nil {
-			return p.failed(ctx, rep, fmt.Errorf("System Log answer: %w", err))
+			return p.failed(ctx, rep, fmt.Errorf("answer from the System Log API: %w", err))
 		}
 		batch.Org = p.org.Scheme + "://" + p.org.Host
 		records, _ := p.cfg.Classifier.RoleChanges(batch, hook.SourceSystemLog)
@@ -332,7 +332,7 @@ func (p *Poller) fetch(ctx context.Context, target string) (page, error) {
 		return page{}, errors.New(transportError(err))
 	}
 	if len(body) > maxPage {
-		return page{}, errors.New("System Log answer over 32 MiB")
+		return page{}, errors.New("answer from the System Log API over 32 MiB")
 	}
 	pg := page{status: resp.StatusCode, header: resp.Header, body: string(body), remaining: -1}
 	if v, err := strconv.Atoi(resp.Header.Get("X-Rate-Limit-Remaining")); err == nil {
@@ -363,12 +363,12 @@ func (p *Poller) nextLink(h http.Header) (string, error) {
 			link := target[1 : len(target)-1]
 			u, err := url.Parse(link)
 			if err != nil || !p.sameOrg(u) {
-				return "", errors.New("System Log answer: the next link leaves the org's /api/v1/logs")
+				return "", errors.New("answer from the System Log API: the next link leaves the org's /api/v1/logs")
 			}
 			return link, nil
 		}
 	}
-	return "", errors.New(`System Log answer: no Link rel="next"`)
+	return "", errors.New(`answer from the System Log API: no Link rel="next"`)
 }
 
 // splitLinks splits a Link header value at the commas between links, not those inside <>.

@@ -142,7 +142,7 @@ delivery:
 
 	metrics := httpGet(t, "http://"+srv.addr+"/metrics")
 	assert.Contains(t, metrics, fmt.Sprintf(`hookd_deliveries_total{outcome="permanent",sink="gone"} %d`, len(groups)))
-	assert.Contains(t, metrics, fmt.Sprintf(`hookd_deliveries_total{outcome="rate_limited",sink="limited"} 3`))
+	assert.Contains(t, metrics, `hookd_deliveries_total{outcome="rate_limited",sink="limited"} 3`)
 	assert.Contains(t, metrics, fmt.Sprintf(`hookd_delivery_jobs{state="dead"} %d`, len(groups)))
 	assert.Contains(t, metrics, `hookd_delivery_latency_seconds_count{sink="secops"}`)
 	for _, secret := range []string{"secretToken", webhookSecret, "alerting-e2e-secret"} {
