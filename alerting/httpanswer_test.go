@@ -79,3 +79,18 @@ func TestReadSnippetIsShortAndPrintable(t *testing.T) {
 	assert.NotContains(t, s, "\n")
 	assert.LessOrEqual(t, len([]rune(s)), 200)
 }
+
+// FuzzRetryAfter feeds arbitrary Retry-After headers: the wait is always between one second
+// and MaxRetryAfter, whatever a receiver says.
+func FuzzRetryAfter(f *testing.F) {
+	for _, s := range []string{"7", "0", "-3", "99999999999999999999", "Wed, 21 Oct 2015 07:28:00 GMT", "soon", ""} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, v string) {
+		d := retryAfter(v, now, 30*time.Second)
+		if d < time.Second || d > MaxRetryAfter {
+			t.Fatalf("Retry-After %q gave %v", v, d)
+		}
+	})
+}

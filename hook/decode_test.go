@@ -21,6 +21,7 @@ func TestDecodeRefusesBodiesThatAreNotDeliveries(t *testing.T) {
 		{"empty body", ``, ErrMalformed, "unexpected end of JSON input"},
 		{"truncated", `{"eventType":"com.okta.event_hook","data":{"events":[` + goodEvent, ErrMalformed, "unexpected end of JSON input"},
 		{"not JSON", `hello`, ErrMalformed, "invalid character"},
+		{"NUL after the envelope", `{"eventType":"com.okta.event_hook","data":{"events":[` + goodEvent + `]}}` + "\x00", ErrMalformed, `invalid character '\x00' after top-level value`},
 		{"array, not envelope", `[` + goodEvent + `]`, ErrNotDelivery, ": must be an object, got array"},
 		{"wrong envelope type", `{"eventType":"x","data":{"events":[` + goodEvent + `]}}`, ErrNotDelivery, `eventType: must be "com.okta.event_hook", got "x"`},
 		{"no envelope type", `{"data":{"events":[` + goodEvent + `]}}`, ErrNotDelivery, `eventType: must be "com.okta.event_hook", got ""`},

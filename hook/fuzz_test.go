@@ -85,3 +85,34 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeEvents feeds arbitrary System Log answers to DecodeEvents: it must never panic,
+// must refuse exactly the bodies that are not JSON, and must account for every element.
+func FuzzDecodeEvents(f *testing.F) {
+	f.Add([]byte(`[` + goodEvent + `]`))
+	f.Add([]byte(`[]`))
+	f.Add([]byte(`[{"uuid":"a"}, 7, null, "x"]`))
+	f.Add([]byte(`{"errorCode":"E0000047"}`))
+	f.Add([]byte(`[` + goodEvent + `,{"uuid":"\ud800","eventType":"workflows.user.role.user.add","published":"2026-11-20T14:00:00Z","target":[{"type":"User"}]}]`))
+	var c Classifier
+	f.Fuzz(func(t *testing.T, body []byte) {
+		b, err := DecodeEvents(strings.NewReader(string(body)))
+		if malformed := errors.Is(err, ErrMalformed); malformed == json.Valid(body) {
+			t.Fatalf("json.Valid=%v but decode error=%v", json.Valid(body), err)
+		}
+		if err != nil {
+			return
+		}
+		var all []json.RawMessage
+		if json.Unmarshal(body, &all) != nil {
+			t.Fatal("decoded a body that is not an array")
+		}
+		if len(b.Events)+len(b.Rejected) != len(all) {
+			t.Fatalf("%d elements, %d events + %d rejected", len(all), len(b.Events), len(b.Rejected))
+		}
+		changes, notWatched := c.RoleChanges(b, SourceSystemLog)
+		if len(changes)+notWatched != len(b.Events) {
+			t.Fatal("an event was neither a record nor counted as not watched")
+		}
+	})
+}

@@ -117,7 +117,8 @@ func (r *reader) kind() string {
 		return "boolean"
 	case 'n':
 		return "null"
-	case 0:
+	}
+	if r.pos >= len(r.s) {
 		return "nothing"
 	}
 	return "number"
@@ -441,7 +442,8 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // end checks that nothing but white space follows the top-level value.
 func (r *reader) end() {
-	if r.peek() != 0 && r.err == nil {
+	r.ws()
+	if r.pos < len(r.s) && r.err == nil {
 		r.failChar("after top-level value")
 	}
 }
