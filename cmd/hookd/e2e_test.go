@@ -153,6 +153,10 @@ func TestEndToEnd(t *testing.T) {
 	}
 	assert.Contains(t, console, `ALERT Okta admin privilege grant failed: roles="Super administrator" group="Workflow Builders"`)
 	assert.NotContains(t, srv.stderr.String(), "e2e-secret-value")
+	// The jobs of events that went out in another's message finish after the group window.
+	require.Eventually(t, func() bool {
+		return countRows(t, dataDir, "SELECT count(*) FROM river_job WHERE state <> 'completed'") == 0
+	}, 20*time.Second, 20*time.Millisecond)
 	assert.Equal(t, 0, srv.stop(), "graceful shutdown:\n%s", srv.stderr.String())
 	assert.Contains(t, srv.stderr.String(), "hookd stopped")
 
