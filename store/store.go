@@ -96,9 +96,11 @@ type Store struct {
 	stopped    chan struct{}
 	committers int
 	eventStmt  *sql.Stmt
-	maxGroup   int
-	close      sync.Once
-	closeErr   error
+	// groupSizeStmt counts a group's events routed to a sink.
+	groupSizeStmt *sql.Stmt
+	maxGroup      int
+	close         sync.Once
+	closeErr      error
 }
 
 type dialect int
@@ -189,6 +191,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	// Every delivery reads its event: prepare that once, not per job.
 	var err error
 	s.eventStmt, err = s.db.PrepareContext(ctx, `SELECT record, raw, accepted_at, group_key FROM hookd_event WHERE uuid = $1`)
+	if err == nil {
+		s.groupSizeStmt, err = s.db.PrepareContext(ctx, `SELECT count(*) FROM hookd_event WHERE group_key = $1 AND sinks LIKE '%,' || $2 || ',%'`)
+	}
 	if err != nil {
 		s.db.Close()
 		return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))

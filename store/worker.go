@@ -69,17 +69,33 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 	changes := []*hook.RoleChange{ev.rc}
 	if s.opts.GroupWindow > 0 && ev.groupKey != "" {
 		// Wait out the window after acceptance so that the other events of the action are
-		// here; a lone event is held no longer than the window.
+		// here; a lone event is held no longer than the window. The worker waits itself:
+		// handing the job back to River (a snooze) costs two more writes and a fetch per
+		// event, which SQLite's single writer feels under load, while a backlog makes the
+		// wait vanish on its own (its jobs are older than the window).
 		if wait := time.Until(ev.acceptedAt.Add(s.opts.GroupWindow)); wait > 0 {
-			return river.JobSnooze(wait)
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return river.JobSnooze(0) // shutting down: run again on the next start
+			}
 		}
-		changes, err = s.claimGroup(ctx, sink, id, ev.groupKey)
+		// Most actions change one role: only a group of several needs the claim, a write.
+		alone, err := s.alone(ctx, sink, ev.groupKey)
 		if err != nil {
 			return err
 		}
-		if len(changes) == 0 {
-			s.report(Outcome{Sink: sink, EventID: id, Result: ResultGrouped, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts})
-			return nil
+		if !alone {
+			changes, err = s.claimGroup(ctx, sink, id, ev.groupKey)
+			if err != nil {
+				return err
+			}
+			if len(changes) == 0 {
+				s.report(Outcome{Sink: sink, EventID: id, Result: ResultGrouped, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts})
+				return nil
+			}
 		}
 	}
 	err = s.opts.Deliverer.Deliver(ctx, sink, changes)
@@ -181,6 +197,15 @@ func (s *Store) scanTime(v any) (time.Time, error) {
 		return time.Parse(timeLayout, string(t))
 	}
 	return time.Time{}, fmt.Errorf("unexpected %T", v)
+}
+
+// alone reports whether the event is the only one of its group routed to sink.
+func (s *Store) alone(ctx context.Context, sink, key string) (bool, error) {
+	var n int
+	if err := s.groupSizeStmt.QueryRowContext(ctx, key, sink).Scan(&n); err != nil {
+		return false, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+	}
+	return n <= 1, nil
 }
 
 // claimGroup returns the events of the group that this job sends to sink: those routed to

@@ -16,7 +16,7 @@ CREATE TABLE hookd_event (
     sinks       TEXT NOT NULL
 );
 CREATE INDEX hookd_event_published ON hookd_event (published);
-CREATE INDEX hookd_event_group ON hookd_event (group_key) WHERE group_key <> '';
+CREATE INDEX hookd_event_group ON hookd_event (group_key);
 
 -- Which job's message carried an event to a sink, when events were sent together.
 CREATE TABLE hookd_delivery_cover (
