@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/store/storetest"
 )
 
 // BenchmarkAccept measures durable acceptance of 10-event batches from 100 concurrent
@@ -28,7 +29,7 @@ func BenchmarkAccept(b *testing.B) {
 
 	targets := map[string]Options{"sqlite": {DataDir: b.TempDir()}}
 	if url := os.Getenv("HOOKD_TEST_DATABASE_URL"); url != "" {
-		targets["postgres"] = Options{DatabaseURL: benchSchema(b, url)}
+		targets["postgres"] = Options{DatabaseURL: storetest.FreshSchema(b, url)}
 	}
 	for _, name := range []string{"sqlite", "postgres"} {
 		o, ok := targets[name]
@@ -80,5 +81,3 @@ func BenchmarkAccept(b *testing.B) {
 		})
 	}
 }
-
-func benchSchema(b *testing.B, base string) string { return freshSchemaTB(b, base) }

@@ -2,18 +2,15 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/store/storetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -35,32 +32,8 @@ func backends(t *testing.T) []backend {
 		return out
 	}
 	return append(out, backend{name: "postgres", fresh: func(t *testing.T) Options {
-		return Options{DatabaseURL: freshSchema(t, base)}
+		return Options{DatabaseURL: storetest.FreshSchema(t, base)}
 	}})
-}
-
-// freshSchema makes a schema of its own for one test and returns a URL that uses it.
-func freshSchema(t *testing.T, base string) string { return freshSchemaTB(t, base) }
-
-func freshSchemaTB(t testing.TB, base string) string {
-	t.Helper()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "hookd_test_" + hex.EncodeToString(b)
-	admin, err := sql.Open("pgx", base)
-	require.NoError(t, err)
-	_, err = admin.Exec("CREATE SCHEMA " + schema)
-	require.NoError(t, err, "Postgres at HOOKD_TEST_DATABASE_URL must be reachable")
-	t.Cleanup(func() {
-		_, _ = admin.Exec("DROP SCHEMA " + schema + " CASCADE")
-		admin.Close()
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 func open(t *testing.T, o Options) *Store {

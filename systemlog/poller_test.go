@@ -6,13 +6,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"database/sql"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"sync"
 	"testing"
@@ -21,6 +19,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/store"
+	"github.com/hookd/hookd/store/storetest"
 	"github.com/hookd/hookd/systemlog/systemlogtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -344,7 +343,7 @@ func TestTwoReplicasPollOneAtATime(t *testing.T) {
 	okta := systemlogtest.NewOkta(t, "good-token")
 	okta.Delay = 150 * time.Millisecond // a poll lasts longer than the interval
 	okta.Add("ev-1", hook.WorkflowsUserRoleAdd, time.Now().Add(-time.Minute))
-	dbURL := freshSchema(t, base)
+	dbURL := storetest.FreshSchema(t, base)
 
 	var mu sync.Mutex
 	polls := map[string]int{}
@@ -373,25 +372,4 @@ func TestTwoReplicasPollOneAtATime(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	assert.GreaterOrEqual(t, polls["a"]+polls["b"], 3)
-}
-
-func freshSchema(t *testing.T, base string) string {
-	t.Helper()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := fmt.Sprintf("hookd_sl_%x", b)
-	admin, err := sql.Open("pgx", base)
-	require.NoError(t, err)
-	_, err = admin.Exec("CREATE SCHEMA " + schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, _ = admin.Exec("DROP SCHEMA " + schema + " CASCADE")
-		admin.Close()
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
