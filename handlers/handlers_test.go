@@ -61,8 +61,6 @@ func (f *fakeStore) Ping(context.Context) error {
 	return nil
 }
 
-func (f *fakeStore) QueueDepth(context.Context) (int64, error) { return int64(len(f.seen)), nil }
-
 func (f *fakeStore) JobCounts(context.Context) (map[string]int64, error) {
 	return map[string]int64{"pending": int64(len(f.seen)), "retrying": 0, "dead": 1}, nil
 }

@@ -69,18 +69,7 @@ func newMetrics(reg *prometheus.Registry, st Acceptor) *metrics {
 	m.rateLeft = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "hookd_systemlog_rate_limit_remaining", Help: "Okta's X-Rate-Limit-Remaining on the last System Log answer.",
 	})
-	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "hookd_queue_depth", Help: "Delivery jobs not finished yet (waiting, scheduled, retrying or running).",
-	}, func() float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		n, err := st.QueueDepth(ctx)
-		if err != nil {
-			return -1
-		}
-		return float64(n)
-	})
-	reg.MustRegister(m.requests, m.events, m.accept, queue, m.deliveries, m.latency, jobsCollector{st},
+	reg.MustRegister(m.requests, m.events, m.accept, m.deliveries, m.latency, jobsCollector{st},
 		m.polls, m.polled, m.lag, m.rateLeft)
 	prometheus.WrapRegistererWithPrefix("hookd_", reg).MustRegister(
 		collectors.NewGoCollector(),
@@ -111,12 +100,19 @@ func (s *Server) countRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// jobsCollector reports delivery jobs by state, read from the store at each scrape.
+// jobsCollector reports delivery jobs by state, and the queue depth they add up to, from
+// one store query at each scrape.
 type jobsCollector struct{ store Acceptor }
 
-var jobsDesc = prometheus.NewDesc("hookd_delivery_jobs", "Delivery jobs by state: pending, retrying, dead (the dead letter).", []string{"state"}, nil)
+var (
+	jobsDesc  = prometheus.NewDesc("hookd_delivery_jobs", "Delivery jobs by state: pending, retrying, dead (the dead letter).", []string{"state"}, nil)
+	queueDesc = prometheus.NewDesc("hookd_queue_depth", "Delivery jobs not finished yet (waiting, scheduled, running or retrying).", nil, nil)
+)
 
-func (jobsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- jobsDesc }
+func (jobsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- jobsDesc
+	ch <- queueDesc
+}
 
 func (c jobsCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -124,11 +120,13 @@ func (c jobsCollector) Collect(ch chan<- prometheus.Metric) {
 	counts, err := c.store.JobCounts(ctx)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(jobsDesc, err)
+		ch <- prometheus.NewInvalidMetric(queueDesc, err)
 		return
 	}
 	for _, state := range []string{"pending", "retrying", "dead"} {
 		ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(counts[state]), state)
 	}
+	ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(counts["pending"]+counts["retrying"]))
 }
 
 // ObserveDelivery counts one delivery attempt's outcome (store.Options.OnOutcome).

@@ -23,7 +23,6 @@ import (
 type Acceptor interface {
 	Accept(ctx context.Context, records []hook.RoleChange) (store.Result, error)
 	Ping(ctx context.Context) error
-	QueueDepth(ctx context.Context) (int64, error)
 	JobCounts(ctx context.Context) (map[string]int64, error)
 }
 

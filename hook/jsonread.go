@@ -476,7 +476,7 @@ func (r *reader) text(dst *string, field string) {
 }
 
 // raw reads any value into dst as raw JSON; null leaves it empty.
-func (r *reader) raw(dst *json.RawMessage, body []byte, field string) {
+func (r *reader) raw(dst *json.RawMessage, body []byte) {
 	if r.null() {
 		return
 	}

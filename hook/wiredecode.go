@@ -14,7 +14,7 @@ type eventParts struct {
 	geo         GeographicalContext
 	geolocation Geolocation
 	device      Device
-	deviceBools [5]bool
+	deviceBools [4]bool
 	outcome     Outcome
 	transaction Transaction
 	debug       DebugContext
@@ -99,7 +99,7 @@ func decodeLogEvent(r *reader, body []byte) LogEvent {
 				case "id":
 					r.text(&p.transaction.ID, "id")
 				case "detail":
-					r.raw(&p.transaction.Detail, body, "detail")
+					r.raw(&p.transaction.Detail, body)
 				default:
 					r.value()
 				}
@@ -117,7 +117,7 @@ func decodeLogEvent(r *reader, body []byte) LogEvent {
 						p.debug.DebugData = make(DebugData, 8)
 					}
 					var v json.RawMessage
-					r.raw(&v, body, "")
+					r.raw(&v, body)
 					if v != nil {
 						p.debug.DebugData[key] = v
 					}
@@ -185,7 +185,7 @@ func decodeActor(r *reader, body []byte, a *Actor) bool {
 		case "displayName":
 			r.text(&a.DisplayName, "displayName")
 		case "detailEntry":
-			r.raw(&a.DetailEntry, body, "detailEntry")
+			r.raw(&a.DetailEntry, body)
 		default:
 			r.value()
 		}
@@ -204,15 +204,15 @@ func decodeTarget(r *reader, body []byte, t *Target) bool {
 		case "displayName":
 			r.text(&t.DisplayName, "displayName")
 		case "detailEntry":
-			r.raw(&t.DetailEntry, body, "detailEntry")
+			r.raw(&t.DetailEntry, body)
 		case "changeDetails":
 			cd := new(ChangeDetails)
 			if r.obj("changeDetails", func(key string) {
 				switch key {
 				case "from":
-					r.raw(&cd.From, body, "from")
+					r.raw(&cd.From, body)
 				case "to":
-					r.raw(&cd.To, body, "to")
+					r.raw(&cd.To, body)
 				default:
 					r.value()
 				}
@@ -336,7 +336,7 @@ func decodeDevice(r *reader, body []byte, p *eventParts) bool {
 		case "secure_hardware_present":
 			r.boolean(&d.SecureHardwarePresent, &b[3], "secure_hardware_present")
 		case "device_integrator":
-			r.raw(&d.DeviceIntegrator, body, "device_integrator")
+			r.raw(&d.DeviceIntegrator, body)
 		case "disk_encryption_type":
 			r.text(&d.DiskEncryptionType, "disk_encryption_type")
 		case "screen_lock_type":

@@ -295,17 +295,6 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// QueueDepth counts delivery jobs not finished yet: waiting, scheduled, retrying or running.
-func (s *Store) QueueDepth(ctx context.Context) (int64, error) {
-	var n int64
-	err := s.db.QueryRowContext(ctx,
-		`SELECT count(*) FROM river_job WHERE state IN ('available', 'scheduled', 'retryable', 'running', 'pending')`).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
-	}
-	return n, nil
-}
-
 // Record returns a stored RoleChange by event uuid.
 func (s *Store) Record(ctx context.Context, eventID string) (*hook.RoleChange, error) {
 	ev, err := s.event(ctx, eventID)
