@@ -2,6 +2,8 @@ module github.com/hookd/hookd
 
 go 1.26.8
 
+toolchain go1.27.3
+
 require (
 	github.com/go-playground/validator/v10 v10.30.6
 	github.com/golang-jwt/jwt/v5 v5.3.1
