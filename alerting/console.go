@@ -102,5 +102,8 @@ func ConsoleLine(rc *hook.RoleChange) string {
 	if len(rc.Incomplete) > 0 {
 		fmt.Fprintf(&b, " incomplete=%s", q(strings.Join(rc.Incomplete, "; ")))
 	}
+	if rc.StorageProblem != "" {
+		fmt.Fprintf(&b, " storage_problem=%s", q(rc.StorageProblem))
+	}
 	return b.String()
 }

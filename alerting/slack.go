@@ -179,6 +179,12 @@ func SlackMessage(a *Alert) slackMessage {
 	if len(notes) > 0 {
 		blocks = append(blocks, section(":warning: *Okta sent this event in a shape hookd did not expect*; it shows what it found:\n• "+strings.Join(notes, "\n• ")))
 	}
+	for _, rc := range a.Changes {
+		if rc.StorageProblem != "" {
+			blocks = append(blocks, section(":warning: *"+escape(rc.StorageProblem)+"*"))
+			break
+		}
+	}
 	if len(a.Changes) > 1 {
 		var lines []string
 		for _, rc := range a.Changes {

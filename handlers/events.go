@@ -68,6 +68,11 @@ func (s *Server) receiveEvents(c echo.Context) error {
 	s.metrics.events.WithLabelValues("duplicate").Add(float64(res.Duplicates))
 	s.metrics.events.WithLabelValues("not_watched").Add(float64(notWatched))
 	s.metrics.events.WithLabelValues("rejected").Add(float64(len(batch.Rejected)))
+	if res.Unstored > 0 {
+		s.metrics.events.WithLabelValues("unstored").Add(float64(res.Unstored))
+		s.log.Error("events the database refused to store; alerted from the delivery queue, flagged, without de-duplication",
+			zap.Int("events", res.Unstored), zap.String("problem", res.Problem))
+	}
 
 	// Okta ignores the body; the counts in headers are for people and hookd replay.
 	h := c.Response().Header()

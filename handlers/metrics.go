@@ -37,7 +37,7 @@ func newMetrics(reg *prometheus.Registry, st Acceptor) *metrics {
 			Name: "hookd_http_requests_total", Help: "HTTP requests by route, method and status.",
 		}, []string{"route", "method", "status"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hookd_events_total", Help: "Okta events received, by result: accepted, duplicate, not_watched, rejected.",
+			Name: "hookd_events_total", Help: "Okta events received, by result: accepted, duplicate, not_watched, rejected, unstored (accepted and alerted, but refused by the database and kept only in the delivery queue).",
 		}, []string{"result"}),
 		accept: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "hookd_accept_duration_seconds",
@@ -54,7 +54,7 @@ func newMetrics(reg *prometheus.Registry, st Acceptor) *metrics {
 		Help:    "Time from an event's acceptance to the sink's acknowledgement of its alert.",
 		Buckets: []float64{.01, .025, .05, .075, .1, .15, .2, .3, .5, .75, 1, 2, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400},
 	}, []string{"sink"})
-	for _, r := range []string{"accepted", "duplicate", "not_watched", "rejected"} {
+	for _, r := range []string{"accepted", "duplicate", "not_watched", "rejected", "unstored"} {
 		m.events.WithLabelValues(r)
 	}
 	m.polls = prometheus.NewCounterVec(prometheus.CounterOpts{

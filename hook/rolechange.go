@@ -66,6 +66,9 @@ type RoleChange struct {
 	Source         Source     `json:"source"`
 	// Incomplete lists what hookd expected and did not find; the record is kept regardless.
 	Incomplete []string `json:"incomplete,omitempty"`
+	// StorageProblem, when set, says that the database refused to keep the event and it was
+	// alerted from the delivery queue instead (it is then not de-duplicated).
+	StorageProblem string `json:"storageProblem,omitempty"`
 	// Raw is the event exactly as Okta sent it, for audit.
 	Raw json.RawMessage `json:"raw,omitempty"`
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hookd/hookd/hook"
 	"github.com/riverqueue/river"
@@ -105,53 +106,89 @@ func (s *Store) drain() {
 	}
 }
 
+// entry is one record of a group that may be new, with the request it came in and its sinks.
+type entry struct {
+	rc    *hook.RoleChange
+	key   string
+	req   *acceptRequest
+	sinks []string
+}
+
 func (s *Store) commitGroup(group []*acceptRequest) {
 	// The commit must not depend on any one caller's context: others share it.
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
-	err := s.commit(ctx, group)
 	for _, req := range group {
-		if err != nil {
+		req.result = Result{}
+	}
+	// The first occurrence of a uuid in the group is the one that may be new; a later one, in
+	// the same request or another, is a duplicate of it.
+	seen := make(map[string]bool)
+	var unique []entry
+	for _, req := range group {
+		for i := range req.records {
+			rc := &req.records[i]
+			if rc.EventID == "" {
+				req.err = errors.New("store: record without event uuid")
+				continue
+			}
+			key := dbKey(rc.EventID)
+			if seen[key] {
+				req.result.Duplicates++
+				continue
+			}
+			seen[key] = true
+			unique = append(unique, entry{rc, key, req, s.sinksFor(rc)})
+		}
+	}
+	// Concurrent committers (Postgres) take row locks in key order, so two groups that
+	// share uuids wait for each other instead of deadlocking.
+	sort.Slice(unique, func(i, j int) bool { return unique[i].key < unique[j].key })
+	s.settle(ctx, unique)
+	for _, req := range group {
+		if req.err != nil {
 			req.result = Result{}
-			req.err = err
 		}
 		close(req.done)
 	}
 }
 
-func (s *Store) commit(ctx context.Context, group []*acceptRequest) (err error) {
-	// The first occurrence of a uuid in the group is the one that may be new; a later one, in
-	// the same request or another, is a duplicate of it.
-	type entry struct {
-		rc    *hook.RoleChange
-		req   *acceptRequest
-		sinks []string
+// settle commits entries. Requests share a transaction, so when the database refuses the
+// data of one event, settle splits the entries and commits the halves on their own: the
+// requests that did nothing wrong are answered by their own outcome, not by the refusal. An
+// event refused alone is queued for alerting with the refusal flagged (see commitInline).
+// When the database is unreachable instead, splitting cannot help: every entry fails.
+func (s *Store) settle(ctx context.Context, entries []entry) {
+	if len(entries) == 0 {
+		return
 	}
-	seen := make(map[string]bool)
-	var unique []entry
-	for _, req := range group {
-		req.result = Result{}
-		for i := range req.records {
-			rc := &req.records[i]
-			if rc.EventID == "" {
-				return errors.New("store: record without event uuid")
-			}
-			if seen[rc.EventID] {
-				req.result.Duplicates++
-				continue
-			}
-			seen[rc.EventID] = true
-			unique = append(unique, entry{rc, req, s.sinksFor(rc)})
+	err := s.commit(ctx, entries)
+	if err == nil {
+		return
+	}
+	var refused *rejectedError
+	if errors.As(err, &refused) {
+		if len(entries) > 1 {
+			mid := len(entries) / 2
+			s.settle(ctx, entries[:mid])
+			s.settle(ctx, entries[mid:])
+			return
+		}
+		if err = s.commitInline(ctx, entries[0], refused); err == nil {
+			return
 		}
 	}
+	for _, e := range entries {
+		e.req.err = err
+	}
+}
 
-	// Concurrent committers (Postgres) take row locks in uuid order, so two groups that
-	// share uuids wait for each other instead of deadlocking.
-	sort.Slice(unique, func(i, j int) bool { return unique[i].rc.EventID < unique[j].rc.EventID })
-
+// commit writes entries and their delivery jobs in one transaction, and on success counts
+// each entry in its request's result.
+func (s *Store) commit(ctx context.Context, unique []entry) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("%w: begin: %s", ErrUnavailable, redact(err))
+		return dbError("begin", err)
 	}
 	defer func() {
 		if err != nil {
@@ -161,57 +198,117 @@ func (s *Store) commit(ctx context.Context, group []*acceptRequest) (err error) 
 	now := s.opts.Now().UTC()
 	inserted := make(map[string]bool, len(unique))
 	for start := 0; start < len(unique); start += insertChunk {
-		chunk := unique[start:min(start+insertChunk, len(unique))]
-		records := make([]*hook.RoleChange, len(chunk))
-		sinks := make([][]string, len(chunk))
-		for i, e := range chunk {
-			records[i], sinks[i] = e.rc, e.sinks
-		}
-		if err := s.insertEvents(ctx, tx, records, sinks, now, inserted); err != nil {
+		if err := s.insertEvents(ctx, tx, unique[start:min(start+insertChunk, len(unique))], now, inserted); err != nil {
 			return err
 		}
 	}
 	var jobs []river.InsertManyParams
 	for _, e := range unique {
-		if !inserted[e.rc.EventID] {
-			e.req.result.Duplicates++
+		if !inserted[e.key] {
 			continue
 		}
-		e.req.result.Accepted++
 		for _, sink := range e.sinks {
-			jobs = append(jobs, river.InsertManyParams{Args: DeliveryArgs{EventID: e.rc.EventID, Sink: sink}})
+			jobs = append(jobs, river.InsertManyParams{Args: DeliveryArgs{EventID: e.key, Sink: sink}})
 		}
 	}
 	if len(jobs) > 0 {
 		if _, err := s.river.InsertManyTx(ctx, tx, jobs); err != nil {
-			return fmt.Errorf("%w: queue deliveries: %s", ErrUnavailable, redact(err))
+			return dbError("queue deliveries", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("%w: commit: %s", ErrUnavailable, redact(err))
+		return dbError("commit", err)
+	}
+	for _, e := range unique {
+		if inserted[e.key] {
+			e.req.result.Accepted++
+		} else {
+			e.req.result.Duplicates++
+		}
 	}
 	return nil
 }
 
-// insertEvents writes records and adds the uuids that were new (not stored before) to
+// commitInline is the last resort for an event the database refuses to keep in the events
+// table: its delivery jobs carry the record themselves, flagged with the problem, so the
+// change is still alerted and nothing else waits for it. Such an event is not de-duplicated
+// (a redelivery alerts again) and the refusal is counted in the request's result.
+func (s *Store) commitInline(ctx context.Context, e entry, refused *rejectedError) (err error) {
+	view := *e.rc
+	view.Raw = nil
+	view.StorageProblem = "hookd could not store this event (" + clipText(refused.Error(), 300) + "); it was alerted from the delivery queue"
+	record, err := json.Marshal(&view)
+	if err != nil {
+		return fmt.Errorf("store: encode record: %w", err)
+	}
+	inline := &InlineEvent{Record: jsonbSafe(record), Raw: []byte(e.rc.Raw), AcceptedAt: s.opts.Now().UTC()}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return dbError("begin", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	jobs := make([]river.InsertManyParams, 0, len(e.sinks))
+	for _, sink := range e.sinks {
+		jobs = append(jobs, river.InsertManyParams{Args: DeliveryArgs{EventID: e.key, Sink: sink, Inline: inline}})
+	}
+	if len(jobs) > 0 {
+		if _, err := s.river.InsertManyTx(ctx, tx, jobs); err != nil {
+			return dbError("queue deliveries", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return dbError("commit", err)
+	}
+	e.req.result.Accepted++
+	e.req.result.Unstored++
+	if e.req.result.Problem == "" {
+		e.req.result.Problem = refused.Error()
+	}
+	return nil
+}
+
+// clipText shortens s to at most n bytes on a rune boundary.
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// insertEvents writes entries and adds the keys that were new (not stored before) to
 // inserted. Postgres takes them in one statement, saving round trips; SQLite, in process,
 // runs one prepared statement a record, which costs less than parsing a long one.
-func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, records []*hook.RoleChange, sinks [][]string, now time.Time, inserted map[string]bool) error {
-	rows := make([][]any, len(records))
-	for i, rc := range records {
+//
+// Every column takes whatever Okta's strings hold: the raw event is bytes, the record is JSON
+// text (escaped, valid UTF-8), and key columns go through dbKey.
+func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, entries []entry, now time.Time, inserted map[string]bool) error {
+	rows := make([][]any, len(entries))
+	for i, e := range entries {
+		rc := e.rc
 		view := *rc
 		view.Raw = nil // kept byte for byte in its own column
 		record, err := json.Marshal(&view)
 		if err != nil {
-			return fmt.Errorf("store: encode record %s: %w", rc.EventID, err)
+			return &rejectedError{op: "encode record", msg: err.Error()}
 		}
 		var published, acceptedAt any = rc.Published.UTC(), now
 		if s.dialect == sqlite {
 			// TEXT in a fixed-width form that sorts as time does.
 			published, acceptedAt = rc.Published.UTC().Format(timeLayout), now.Format(timeLayout)
 		}
-		rows[i] = []any{rc.EventID, rc.EventType, published, string(rc.Source), acceptedAt, string(record), string(rc.Raw),
-			groupKey(rc), "," + strings.Join(sinks[i], ",") + ","}
+		raw := []byte(rc.Raw)
+		if raw == nil {
+			raw = []byte{}
+		}
+		rows[i] = []any{e.key, dbKey(rc.EventType), published, string(rc.Source), acceptedAt, string(record), raw,
+			groupKey(rc), "," + strings.Join(e.sinks, ",") + ","}
 	}
 	if s.dialect == sqlite {
 		return insertEach(ctx, tx, rows, inserted)
@@ -227,22 +324,22 @@ func groupKey(rc *hook.RoleChange) string {
 	if rc.TransactionID == "" || rc.Actor.ID == "" {
 		return ""
 	}
-	return rc.TransactionID + "|" + rc.Actor.ID
+	return dbKey(rc.TransactionID + "|" + rc.Actor.ID)
 }
 
 func insertEach(ctx context.Context, tx *sql.Tx, rows [][]any, inserted map[string]bool) error {
 	stmt, err := tx.PrepareContext(ctx, insertColumns+"(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING")
 	if err != nil {
-		return fmt.Errorf("%w: prepare: %s", ErrUnavailable, redact(err))
+		return dbError("prepare", err)
 	}
 	defer stmt.Close()
 	for _, row := range rows {
 		res, err := stmt.ExecContext(ctx, row...)
 		if err != nil {
-			return fmt.Errorf("%w: insert event: %s", ErrUnavailable, redact(err))
+			return dbError("insert event", err)
 		}
 		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("%w: insert event: %s", ErrUnavailable, redact(err))
+			return dbError("insert event", err)
 		} else if n == 1 {
 			inserted[row[0].(string)] = true
 		}
@@ -271,18 +368,18 @@ func insertAll(ctx context.Context, tx *sql.Tx, rows [][]any, inserted map[strin
 	q.WriteString(" ON CONFLICT (uuid) DO NOTHING RETURNING uuid")
 	result, err := tx.QueryContext(ctx, q.String(), args...)
 	if err != nil {
-		return fmt.Errorf("%w: insert events: %s", ErrUnavailable, redact(err))
+		return dbError("insert events", err)
 	}
 	defer result.Close()
 	for result.Next() {
 		var id string
 		if err := result.Scan(&id); err != nil {
-			return fmt.Errorf("%w: insert events: %s", ErrUnavailable, redact(err))
+			return dbError("insert events", err)
 		}
 		inserted[id] = true
 	}
 	if err := result.Err(); err != nil {
-		return fmt.Errorf("%w: insert events: %s", ErrUnavailable, redact(err))
+		return dbError("insert events", err)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -82,6 +83,11 @@ type Result struct {
 	Accepted int
 	// Duplicates is how many were stored already (a redelivery) and were skipped.
 	Duplicates int
+	// Unstored is how many of Accepted the database refused to keep in the events table;
+	// their delivery jobs carry them, flagged, so they are still alerted once.
+	Unstored int
+	// Problem is the first refusal's reason when Unstored is above zero.
+	Problem string
 }
 
 // Store is the durable store and delivery queue.
@@ -120,8 +126,20 @@ func (d dialect) String() string {
 // DeliveryArgs is the River job that delivers one event to one sink. It names the event
 // rather than carrying it: the event row is the single copy.
 type DeliveryArgs struct {
+	// EventID is the event's key in the events table (its uuid, encoded by dbKey when the
+	// uuid holds what a text column refuses).
 	EventID string `json:"event_id"`
 	Sink    string `json:"sink"`
+	// Inline carries the event itself when the events table refused it.
+	Inline *InlineEvent `json:"inline,omitempty"`
+}
+
+// InlineEvent is an event that travels in its delivery job because the events table refused
+// it: its record (flagged with the problem), its raw bytes and when it was accepted.
+type InlineEvent struct {
+	Record     json.RawMessage `json:"record"`
+	Raw        []byte          `json:"raw"`
+	AcceptedAt time.Time       `json:"accepted_at"`
 }
 
 // Kind is River's name for the job.
@@ -295,9 +313,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Record returns a stored RoleChange by event uuid.
+// Record returns a stored RoleChange by its event uuid.
 func (s *Store) Record(ctx context.Context, eventID string) (*hook.RoleChange, error) {
-	ev, err := s.event(ctx, eventID)
+	ev, err := s.event(ctx, dbKey(eventID))
 	if err != nil {
 		return nil, err
 	}

@@ -59,6 +59,9 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 	if s.opts.Deliverer == nil {
 		return errors.New("this replica has no Deliverer")
 	}
+	if job.Args.Inline != nil {
+		return w.deliverInline(ctx, job)
+	}
 	ev, err := s.event(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return river.JobCancel(fmt.Errorf("event %s: %w", id, err))
@@ -93,19 +96,34 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 				return err
 			}
 			if len(changes) == 0 {
-				s.report(Outcome{Sink: sink, EventID: id, Result: ResultGrouped, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts})
+				s.report(Outcome{Sink: sink, EventID: ev.rc.EventID, Result: ResultGrouped, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts})
 				return nil
 			}
 		}
 	}
-	err = s.opts.Deliverer.Deliver(ctx, sink, changes)
-	o := Outcome{Sink: sink, EventID: id, Events: len(changes), Err: err, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts}
+	return s.deliver(ctx, job, changes, ev.acceptedAt)
+}
+
+// deliver hands changes to the Deliverer and reports the attempt.
+func (s *Store) deliver(ctx context.Context, job *river.Job[DeliveryArgs], changes []*hook.RoleChange, acceptedAt time.Time) error {
+	err := s.opts.Deliverer.Deliver(ctx, job.Args.Sink, changes)
+	o := Outcome{Sink: job.Args.Sink, EventID: changes[0].EventID, Events: len(changes), Err: err, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts}
 	o.Result = resultOf(err, job.Attempt, job.MaxAttempts)
 	if err == nil {
-		o.Latency = time.Since(ev.acceptedAt)
+		o.Latency = time.Since(acceptedAt)
 	}
 	s.report(o)
 	return riverOutcome(err)
+}
+
+// deliverInline delivers an event that its job carries (see commitInline); it is sent alone.
+func (w *deliveryWorker) deliverInline(ctx context.Context, job *river.Job[DeliveryArgs]) error {
+	in := job.Args.Inline
+	rc, err := decodeRecord(job.Args.EventID, in.Record, in.Raw)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	return w.store.deliver(ctx, job, []*hook.RoleChange{rc}, in.AcceptedAt)
 }
 
 func (s *Store) report(o Outcome) {
@@ -166,7 +184,7 @@ func (s *Store) event(ctx context.Context, id string) (*storedEvent, error) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+		return nil, dbError("read event", err)
 	}
 	if ev.rc, err = decodeRecord(id, data, raw); err != nil {
 		return nil, err
