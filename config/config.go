@@ -98,7 +98,9 @@ type Okta struct {
 
 // HTTP holds the server's limits.
 type HTTP struct {
-	BodyLimit         int64         `yaml:"body_limit" env:"HOOKD_HTTP_BODY_LIMIT" validate:"min=1024"`
+	BodyLimit int64 `yaml:"body_limit" env:"HOOKD_HTTP_BODY_LIMIT" validate:"min=1024"`
+	// MaxEvents caps the events of one delivery; past it the delivery is answered 413.
+	MaxEvents         int           `yaml:"max_events" env:"HOOKD_HTTP_MAX_EVENTS" validate:"min=1"`
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout" env:"HOOKD_HTTP_READ_HEADER_TIMEOUT" validate:"min=1000000"`
 	ReadTimeout       time.Duration `yaml:"read_timeout" env:"HOOKD_HTTP_READ_TIMEOUT" validate:"min=1000000"`
 	WriteTimeout      time.Duration `yaml:"write_timeout" env:"HOOKD_HTTP_WRITE_TIMEOUT" validate:"min=1000000"`
@@ -170,6 +172,7 @@ func Default() Config {
 		Okta:       Okta{AuthHeader: "Authorization", EventsPath: "/okta/events"},
 		HTTP: HTTP{
 			BodyLimit:         10 << 20,
+			MaxEvents:         10000,
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       30 * time.Second,
 			WriteTimeout:      30 * time.Second,

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -23,11 +24,28 @@ type errorBody struct {
 // errUnsupportedType is returned for a delivery whose Content-Type is not JSON.
 var errUnsupportedType = errors.New("unsupported content type")
 
+// errBusy is returned when the bodies in flight use the whole memory budget.
+var errBusy = errors.New("too many large deliveries in flight")
+
+// bodyError is a failure to read a request's body: the client's doing (too slow, gone), not
+// the server's.
+type bodyError struct{ err error }
+
+func (e *bodyError) Error() string { return "read body: " + e.err.Error() }
+func (e *bodyError) Unwrap() error { return e.err }
+
+// timeout reports whether the body stopped arriving before the server's read deadline.
+func (e *bodyError) timeout() bool {
+	var ne net.Error
+	return errors.As(e.err, &ne) && ne.Timeout()
+}
+
 // statusOf maps an error to the status and body of the answer. It is the only place that
 // knows how errors become statuses.
 func (s *Server) statusOf(err error) (int, errorBody) {
 	var he *echo.HTTPError
 	var de *hook.DecodeError
+	var be *bodyError
 	switch {
 	case errors.Is(err, verify.ErrMissing):
 		return http.StatusUnauthorized, errorBody{"unauthorized", "missing " + s.opts.Auth.Header() + " header"}
@@ -37,8 +55,16 @@ func (s *Server) statusOf(err error) (int, errorBody) {
 		return http.StatusBadRequest, errorBody{"bad request", err.Error()}
 	case errors.Is(err, errUnsupportedType):
 		return http.StatusUnsupportedMediaType, errorBody{"unsupported media type", "Content-Type must be application/json"}
+	case errors.As(err, &be) && be.timeout():
+		return http.StatusRequestTimeout, errorBody{"request timeout", "the body did not arrive within the server's read timeout"}
 	case errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge:
 		return http.StatusRequestEntityTooLarge, errorBody{"payload too large", "the body limit is " + strconv.FormatInt(s.opts.BodyLimit, 10) + " bytes"}
+	case errors.As(err, &be):
+		return http.StatusBadRequest, errorBody{"bad request", "the body could not be read: " + be.err.Error()}
+	case errors.As(err, &de) && errors.Is(de.Kind, hook.ErrTooManyEvents):
+		return http.StatusRequestEntityTooLarge, errorBody{"payload too large", "a delivery may hold at most " + strconv.Itoa(s.opts.MaxEvents) + " events"}
+	case errors.Is(err, errBusy):
+		return http.StatusServiceUnavailable, errorBody{"busy", "too many large deliveries in flight; nothing was acknowledged, Okta's retry will be taken"}
 	case errors.As(err, &de):
 		detail := make([]string, len(de.Fields))
 		for i, f := range de.Fields {

@@ -1,11 +1,17 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"mime"
 	"net/http"
+	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/verify"
@@ -38,23 +44,34 @@ func (s *Server) receiveEvents(c echo.Context) error {
 	if mt, _, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType)); err != nil || mt != echo.MIMEApplicationJSON {
 		return errUnsupportedType
 	}
-	batch, err := hook.Decode(req.Body)
+	// Bodies in flight share a memory budget, so that many large deliveries at once cannot
+	// exhaust memory: the excess waits briefly, then is answered 503, which Okta retries.
+	weight := s.bodyWeight(req.ContentLength)
+	wait, cancelWait := context.WithTimeout(req.Context(), s.opts.BodyWait)
+	err := s.bodies.Acquire(wait, weight)
+	cancelWait()
+	if err != nil {
+		return errBusy
+	}
+	defer s.bodies.Release(weight)
+	if weight >= largeBody {
+		s.large.Add(1)
+		defer s.largeDone()
+	}
+	body, err := readBody(req.Body, req.ContentLength, s.opts.BodyLimit)
+	if err != nil {
+		return err
+	}
+	batch, err := hook.DecodeLimited(body, s.opts.MaxEvents)
 	if err != nil {
 		return err
 	}
 	records, notWatched := s.opts.Classifier.RoleChanges(batch, hook.SourceHook)
-	for _, r := range batch.Rejected {
-		s.log.Warn("event rejected; the rest of the delivery is kept",
-			zap.Int("index", r.Index), zap.String("uuid", r.UUID), zap.String("event_type", r.EventType),
-			zap.String("problem", r.Error()), zap.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)))
+	requestID := c.Response().Header().Get(echo.HeaderXRequestID)
+	if len(batch.Rejected) > 0 {
+		s.logRejected(batch.Rejected, requestID)
 	}
-	for i := range records {
-		if len(records[i].Incomplete) > 0 {
-			s.log.Warn("watched event has an unexpected shape; alerting with what was found",
-				zap.String("uuid", records[i].EventID), zap.String("event_type", records[i].EventType),
-				zap.Strings("incomplete", records[i].Incomplete))
-		}
-	}
+	s.logIncomplete(records, requestID)
 
 	ctx, cancel := context.WithTimeout(req.Context(), s.opts.AcceptTimeout)
 	defer cancel()
@@ -81,6 +98,100 @@ func (s *Server) receiveEvents(c echo.Context) error {
 	h.Set("X-Hookd-Not-Watched", strconv.Itoa(notWatched))
 	h.Set("X-Hookd-Rejected", strconv.Itoa(len(batch.Rejected)))
 	return c.NoContent(http.StatusOK)
+}
+
+// bodyWeight is what a body counts against the in-flight budget: its declared length, or
+// the whole limit when it has none (chunked), never less than a small floor.
+func (s *Server) bodyWeight(contentLength int64) int64 {
+	w := s.opts.BodyLimit
+	if contentLength >= 0 && contentLength < w {
+		w = contentLength
+	}
+	return min(max(w, 16<<10), s.opts.BodyBudget)
+}
+
+// largeBody is the size from which a body's memory is handed back to the OS once the
+// burst it came in is over.
+const largeBody = 1 << 20
+
+// largeDone notes the end of a large body and, once none is left in flight for a second,
+// returns the memory they used to the OS: Go's runtime keeps freed pages for reuse for
+// minutes, which after a burst of large deliveries would look like a leak from outside.
+func (s *Server) largeDone() {
+	if s.large.Add(-1) > 0 {
+		return
+	}
+	s.trimMu.Lock()
+	defer s.trimMu.Unlock()
+	if s.trim == nil {
+		s.trim = time.AfterFunc(time.Second, func() {
+			if s.large.Load() == 0 {
+				debug.FreeOSMemory()
+			}
+		})
+		return
+	}
+	s.trim.Reset(time.Second)
+}
+
+// readBody reads a body of at most limit bytes (the BodyLimit middleware enforces it) into
+// one buffer, sized from Content-Length when there is one so that a large body is not
+// copied as the buffer grows.
+func readBody(r io.Reader, contentLength, limit int64) ([]byte, error) {
+	var buf []byte
+	if contentLength >= 0 && contentLength <= limit {
+		buf = make([]byte, 0, contentLength+1) // +1: the read that sees EOF
+	}
+	b := bytes.NewBuffer(buf)
+	if _, err := b.ReadFrom(r); err != nil {
+		return nil, &bodyError{err}
+	}
+	return b.Bytes(), nil
+}
+
+// maxExamples is how many rejected or odd-shaped events a summary line names.
+const maxExamples = 3
+
+// logRejected writes one line for a delivery's rejected events, with a few examples: a
+// delivery of millions of bad events must not write millions of lines.
+func (s *Server) logRejected(rejected []hook.Rejection, requestID string) {
+	examples := make([]string, 0, maxExamples)
+	for _, r := range rejected[:min(len(rejected), maxExamples)] {
+		examples = append(examples, fmt.Sprintf("events[%d] uuid=%q: %s", r.Index, clip(r.UUID, 64), clip(r.Error(), 200)))
+	}
+	s.log.Warn("events rejected; the rest of the delivery is kept",
+		zap.Int("rejected", len(rejected)), zap.Strings("examples", examples), zap.String("request_id", requestID))
+}
+
+// logIncomplete writes one line for a delivery's watched events of an unexpected shape.
+func (s *Server) logIncomplete(records []hook.RoleChange, requestID string) {
+	n := 0
+	var examples []string
+	for i := range records {
+		if len(records[i].Incomplete) == 0 {
+			continue
+		}
+		n++
+		if len(examples) < maxExamples {
+			examples = append(examples, fmt.Sprintf("%s %s: %s", clip(records[i].EventType, 64), clip(records[i].EventID, 64), clip(strings.Join(records[i].Incomplete, "; "), 200)))
+		}
+	}
+	if n > 0 {
+		s.log.Warn("watched events of an unexpected shape; alerting with what was found",
+			zap.Int("events", n), zap.Strings("examples", examples), zap.String("request_id", requestID))
+	}
+}
+
+// clip shortens s to at most n bytes on a rune boundary, so a log line never carries a huge
+// value.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 func (s *Server) healthz(c echo.Context) error {

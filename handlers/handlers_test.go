@@ -174,9 +174,12 @@ func TestBadEventAmongGoodOnesKeepsTheGoodOnes(t *testing.T) {
 	assert.Equal(t, "2", rec.Header().Get("X-Hookd-Accepted"))
 	assert.Equal(t, "3", rec.Header().Get("X-Hookd-Rejected"))
 	assert.Equal(t, 2, f.store.stored())
-	warned := f.logs.FilterMessage("event rejected; the rest of the delivery is kept").All()
-	require.Len(t, warned, 3)
-	assert.Equal(t, "data.events[1].uuid: required", warned[0].ContextMap()["problem"])
+	warned := f.logs.FilterMessage("events rejected; the rest of the delivery is kept").All()
+	require.Len(t, warned, 1, "one summary line per delivery")
+	assert.EqualValues(t, 3, warned[0].ContextMap()["rejected"])
+	examples := warned[0].ContextMap()["examples"].([]any)
+	require.Len(t, examples, 3)
+	assert.Equal(t, `events[1] uuid="": data.events[1].uuid: required`, examples[0])
 }
 
 func TestCountsInHeaders(t *testing.T) {

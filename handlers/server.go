@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hookd/hookd/hook"
@@ -17,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"golang.org/x/sync/semaphore"
 )
 
 // Acceptor stores role changes durably; store.Store satisfies it.
@@ -38,6 +41,14 @@ type Options struct {
 	EventsPath string
 	// BodyLimit caps a delivery's size in bytes (default 10 MiB).
 	BodyLimit int64
+	// MaxEvents caps the events of one delivery; a delivery past it is answered 413
+	// (default 10,000: Okta batches far fewer).
+	MaxEvents int
+	// BodyBudget caps the bytes of delivery bodies being worked on at once (default twice
+	// BodyLimit: working on a body takes several times its size); BodyWait is how long a body waits for room before it is answered 503
+	// (default 1 s).
+	BodyBudget int64
+	BodyWait   time.Duration
 	// AcceptTimeout bounds the wait for the store, below Okta's 3 s (default 2.5 s).
 	AcceptTimeout time.Duration
 	// ReadyChecks are extra readiness checks by name, beside the store's.
@@ -53,7 +64,17 @@ type Server struct {
 	opts    Options
 	log     *zap.Logger
 	metrics *metrics
+	// bodies is the budget of body bytes in flight.
+	bodies *semaphore.Weighted
+	// large counts large bodies in flight; trim returns their memory once none is left.
+	large atomic.Int64
+	trim  *time.Timer
+	// trimMu guards trim.
+	trimMu sync.Mutex
 }
+
+// DefaultMaxEvents is the default cap on the events of one delivery.
+const DefaultMaxEvents = 10000
 
 // New builds the server and its routes.
 func New(o Options) (*Server, error) {
@@ -75,10 +96,19 @@ func New(o Options) (*Server, error) {
 	if o.BodyLimit <= 0 {
 		o.BodyLimit = 10 << 20
 	}
+	if o.MaxEvents <= 0 {
+		o.MaxEvents = DefaultMaxEvents
+	}
+	if o.BodyBudget <= 0 {
+		o.BodyBudget = 2 * o.BodyLimit
+	}
+	if o.BodyWait <= 0 {
+		o.BodyWait = time.Second
+	}
 	if o.AcceptTimeout <= 0 {
 		o.AcceptTimeout = 2500 * time.Millisecond
 	}
-	s := &Server{opts: o, log: o.Logger}
+	s := &Server{opts: o, log: o.Logger, bodies: semaphore.NewWeighted(o.BodyBudget)}
 	s.metrics = newMetrics(o.Registry, o.Store)
 
 	e := echo.New()

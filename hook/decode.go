@@ -12,12 +12,17 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/go-playground/validator/v10"
 )
 
 // ErrMalformed marks a body that is not valid JSON; nothing in it can be used.
 var ErrMalformed = errors.New("malformed JSON")
+
+// ErrTooManyEvents marks a delivery with more events than the receiver takes in one body.
+// Okta batches far fewer; a body past the cap is refused whole before its events are kept.
+var ErrTooManyEvents = errors.New("too many events in one delivery")
 
 // ErrNotDelivery marks valid JSON that is not an Okta event-hook delivery (or, for
 // DecodeEvents, not an array of System Log events).
@@ -132,8 +137,17 @@ func Decode(r io.Reader) (*Batch, error) {
 
 // DecodeBytes is Decode for a body already in memory. The batch's raw events are slices of
 // body, so the caller must not change body while the batch or its records are in use.
-func DecodeBytes(body []byte) (*Batch, error) {
-	r := newReader(string(body))
+func DecodeBytes(body []byte) (*Batch, error) { return DecodeLimited(body, 0) }
+
+// DecodeLimited is DecodeBytes that refuses, with ErrTooManyEvents, a delivery of more than
+// maxEvents events (0: no cap). It stops reading at the first event past the cap, so a body
+// of millions of tiny events costs no more than the cap's worth of work.
+//
+// The reader works on body's bytes in place (no copy): the batch's strings share body's
+// memory, which is why body must not change while they are in use.
+func DecodeLimited(body []byte, maxEvents int) (*Batch, error) {
+	r := newReader(unsafe.String(unsafe.SliceData(body), len(body)))
+	tooMany := false
 	var env Envelope
 	b := &Batch{Envelope: &env}
 	head := new(eventHead)
@@ -167,6 +181,11 @@ func DecodeBytes(body []byte) (*Batch, error) {
 				}
 				b.Events, b.Rejected = b.Events[:0], b.Rejected[:0]
 				r.arr("events", func() {
+					if maxEvents > 0 && len(data.Events) >= maxEvents {
+						tooMany = true
+						r.fail("too many events")
+						return
+					}
 					data.Events = append(data.Events, b.readEvent(r, body, head, "data.events", len(data.Events)))
 				})
 			}) {
@@ -179,6 +198,9 @@ func DecodeBytes(body []byte) (*Batch, error) {
 		}
 	})
 	r.end()
+	if tooMany {
+		return nil, &DecodeError{Kind: ErrTooManyEvents, Fields: []FieldError{{Field: "data.events", Reason: "more than " + strconv.Itoa(maxEvents) + " events"}}}
+	}
 	if r.err != nil {
 		return nil, syntaxFailure(r.err)
 	}

@@ -211,8 +211,9 @@ func (s *Store) commit(ctx context.Context, unique []entry) (err error) {
 			jobs = append(jobs, river.InsertManyParams{Args: DeliveryArgs{EventID: e.key, Sink: sink}})
 		}
 	}
-	if len(jobs) > 0 {
-		if _, err := s.river.InsertManyTx(ctx, tx, jobs); err != nil {
+	// In chunks, like the events: River builds its parameters for every job it is handed.
+	for start := 0; start < len(jobs); start += insertChunk {
+		if _, err := s.river.InsertManyTx(ctx, tx, jobs[start:min(start+insertChunk, len(jobs))]); err != nil {
 			return dbError("queue deliveries", err)
 		}
 	}
@@ -236,6 +237,7 @@ func (s *Store) commit(ctx context.Context, unique []entry) (err error) {
 func (s *Store) commitInline(ctx context.Context, e entry, refused *rejectedError) (err error) {
 	view := *e.rc
 	view.Raw = nil
+	clipRecord(&view)
 	view.StorageProblem = "hookd could not store this event (" + clipText(refused.Error(), 300) + "); it was alerted from the delivery queue"
 	record, err := json.Marshal(&view)
 	if err != nil {
@@ -294,6 +296,7 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, entries []entry, n
 		rc := e.rc
 		view := *rc
 		view.Raw = nil // kept byte for byte in its own column
+		clipRecord(&view)
 		record, err := json.Marshal(&view)
 		if err != nil {
 			return &rejectedError{op: "encode record", msg: err.Error()}

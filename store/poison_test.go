@@ -3,9 +3,11 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hookd/hookd/hook"
 	"github.com/stretchr/testify/assert"
@@ -182,4 +184,28 @@ func TestRefusedEventFailsNoOneElse(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHugeValuesAreClippedInTheRecordOnly: a record keeps strings up to 64 KiB and says when
+// it shortened one; the raw event keeps everything, and the caller's record is not changed.
+func TestHugeValuesAreClippedInTheRecordOnly(t *testing.T) {
+	s := open(t, Options{DataDir: t.TempDir(), Sinks: []string{"console"}})
+	huge := strings.Repeat("é", 100<<10) // 200 KiB, two bytes a rune
+	rc := record("huge")
+	rc.Subject.DisplayName = huge
+	rc.Roles = []hook.Role{{Name: "Folder Editor"}, {Name: huge}}
+	rc.Raw = []byte(`{"uuid":"huge","displayName":"` + huge + `"}`)
+	_, err := s.Accept(context.Background(), []hook.RoleChange{rc})
+	require.NoError(t, err)
+
+	got, err := s.Record(context.Background(), "huge")
+	require.NoError(t, err)
+	assert.Less(t, len(got.Subject.DisplayName), 65<<10)
+	assert.True(t, utf8.ValidString(got.Subject.DisplayName), "clipped on a rune boundary")
+	assert.Equal(t, "Folder Editor", got.Roles[0].Name)
+	assert.Less(t, len(got.Roles[1].Name), 65<<10)
+	assert.Contains(t, strings.Join(got.Incomplete, " "), "shortened")
+	assert.Equal(t, string(rc.Raw), string(got.Raw), "the raw event is whole")
+	assert.Equal(t, huge, rc.Subject.DisplayName, "the caller's record is untouched")
+	assert.Equal(t, huge, rc.Roles[1].Name, "the caller's slices are untouched")
 }

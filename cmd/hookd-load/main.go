@@ -6,9 +6,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -20,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hookd/hookd/internal/oktagen"
 )
 
 func main() {
@@ -168,42 +167,6 @@ func peakRSS(pid int) string {
 	return "unknown"
 }
 
-func uuid() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b)
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
 // delivery builds an event-hook body of n Workflows role events with fresh uuids, shaped
 // like the samples in testdata/payloads (about 1.5 KB an event).
-func delivery(n int) []byte {
-	events := make([]json.RawMessage, n)
-	now := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
-	for i := range events {
-		events[i] = json.RawMessage(fmt.Sprintf(eventTemplate, uuid(), now, uuid()[:20]))
-	}
-	body, _ := json.Marshal(map[string]any{
-		"eventType": "com.okta.event_hook", "eventTypeVersion": "1.0", "cloudEventsVersion": "0.1",
-		"contentType": "application/json", "eventId": uuid(), "eventTime": now,
-		"source": "https://acme.okta.com/api/v1/eventHooks/who8vt36qfNpCGz9H1e6",
-		"data":   map[string]any{"events": events},
-	})
-	return body
-}
-
-const eventTemplate = `{"uuid":%q,"published":%q,"eventType":"workflows.user.role.user.add","version":"0","severity":"INFO",
-"legacyEventType":null,"displayMessage":"Add Workflows role to user",
-"actor":{"id":"00u1adm1n2xYzAbC3d4","type":"User","alternateId":"alice.admin@acme.example","displayName":"Alice Admin","detailEntry":null},
-"client":{"userAgent":{"rawUserAgent":"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15","os":"Mac OS X","browser":"SAFARI"},
-"zone":"null","device":"Computer","id":null,"ipAddress":"198.51.100.23","geographicalContext":{"city":"Denver","state":"Colorado","country":"United States","postalCode":"80202","geolocation":{"lat":39.7392,"lon":-104.9847}}},
-"device":null,"authenticationContext":{"authenticationProvider":null,"credentialProvider":null,"credentialType":null,"issuer":null,"interface":null,"authenticationStep":0,"externalSessionId":"102abc"},
-"outcome":{"result":"SUCCESS","reason":null},
-"target":[{"id":"00u2b0bUs3r4xYz5a6b","type":"User","alternateId":"bob.builder@acme.example","displayName":"Bob Builder","detailEntry":null},
-{"id":"wfr1","type":"WorkflowsRole","alternateId":"Folder Editor","displayName":"Folder Editor","detailEntry":null}],
-"transaction":{"type":"WEB","id":%q,"detail":{}},
-"debugContext":{"debugData":{"requestId":"reqload","requestUri":"/api/v1/internal","url":"/api/v1/internal?"}},
-"securityContext":{"asNumber":64496,"asOrg":"example transit","isp":"example isp inc.","domain":"example.net","isProxy":false},
-"request":{"ipChain":[{"ip":"198.51.100.23","geographicalContext":{"city":"Denver","state":"Colorado","country":"United States","postalCode":"80202","geolocation":{"lat":39.7392,"lon":-104.9847}},"version":"V4","source":null}]}}`
+func delivery(n int) []byte { return oktagen.Watched(n) }

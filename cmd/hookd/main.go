@@ -10,13 +10,22 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// defaultMemoryLimit is the Go runtime's soft memory limit unless GOMEMLIMIT says otherwise:
+// it makes the collector work harder, instead of growing the heap, as hookd nears it, so
+// bursts of large deliveries stay well under the 256 MB hookd is sized for.
+const defaultMemoryLimit = 160 << 20
+
 func main() {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.LookupEnv}

@@ -106,6 +106,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		Logger:            log,
 		EventsPath:        cfg.Okta.EventsPath,
 		BodyLimit:         cfg.HTTP.BodyLimit,
+		MaxEvents:         cfg.HTTP.MaxEvents,
 		AcceptTimeout:     cfg.HTTP.AcceptTimeout,
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout:       cfg.HTTP.ReadTimeout,

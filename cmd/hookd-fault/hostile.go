@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hookd/hookd/internal/oktagen"
+)
+
+func init() {
+	scenarios = append(scenarios, scenario{name: "hostile", backends: []string{"sqlite", "postgres"}, run: hostileCorpus})
+}
+
+// hostileCorpus sends bodies at the default limit that stress memory (many events, millions
+// of empty objects, deep nesting, huge strings), twice one at a time and then four at once,
+// and reads hookd's memory before, at peak and after.
+func hostileCorpus(ctx context.Context, s *suite, backend string) *result {
+	r := &result{}
+	h, err := s.start(backend)
+	if err != nil {
+		return r.fail(err)
+	}
+	defer h.stop()
+	client := &http.Client{Timeout: 30 * time.Second}
+	// Warm up, so that "before" is a server that has done work, not a bare process.
+	h.post(client, oktagen.Watched(10))
+	time.Sleep(500 * time.Millisecond)
+	before, _ := h.rss()
+	r.figure("RSS before: %s (%s)", mb(before), h.memoryDetail())
+
+	corpus := oktagen.HostileCorpus(9 << 20)
+	began := time.Now()
+	for round := 1; round <= 2; round++ {
+		for _, body := range corpus {
+			if f := os.Getenv("HOOKD_FAULT_BODIES"); f != "" && !strings.Contains(f, body.Name) {
+				continue
+			}
+			status, took := h.post(client, body.Body)
+			r.figure("round %d %-26s %4.1f MiB -> %d in %s", round, body.Name, float64(len(body.Body))/(1<<20), status, took.Round(time.Millisecond))
+			r.check(status != 0 && status < 500, "%s answered %d", body.Name, status)
+			r.check(took < time.Second, "%s answered in %s, over 1 s", body.Name, took.Round(time.Millisecond))
+			if body.Name == "millions-of-empty-objects" {
+				r.check(status == http.StatusRequestEntityTooLarge || status == http.StatusBadRequest, "millions of {} answered %d, want 413 or 400", status)
+			}
+		}
+	}
+	// Four at-limit deliveries at once: memory stays bounded; the excess may be answered 503.
+	statuses := map[int]int{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, _ := h.post(client, corpus[0].Body)
+			mu.Lock()
+			statuses[status]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	r.figure("four at-limit deliveries at once: statuses %v", statuses)
+	r.check(statuses[0] == 0 && statuses[500] == 0, "four at once: statuses %v", statuses)
+	logBytes := h.logs.bytes(began, time.Now())
+	r.figure("log written during the corpus: %d bytes", logBytes)
+	r.check(logBytes < 64<<10, "the corpus wrote %d bytes of log", logBytes)
+
+	time.Sleep(pick(s, 5*time.Second, 10*time.Second))
+	after, peak := h.rss()
+	r.figure("RSS peak: %s, after: %s (%s)", mb(peak), mb(after), h.memoryDetail())
+	if os.Getenv("HOOKD_FAULT_DEBUG") != "" {
+		fmt.Println(h.logs.tail(8))
+	}
+	r.check(peak < 256<<20, "peak RSS %s, over 256 MB", mb(peak))
+	r.check(after <= 2*before, "RSS after %s, over twice before (%s)", mb(after), mb(before))
+	return r
+}

@@ -1,0 +1,120 @@
+package handlers
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zapcore"
+)
+
+func TestTooManyEventsIs413WithOneLogLineAtMost(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.MaxEvents = 100; o.BodyLimit = 10 << 20 })
+	body := `{"eventType":"com.okta.event_hook","data":{"events":[` + strings.TrimSuffix(strings.Repeat("{},", 1_000_000), ",") + `]}}`
+	rec := f.post(body)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, rec.Code)
+	assert.JSONEq(t, `{"error":"payload too large","detail":"a delivery may hold at most 100 events"}`, rec.Body.String())
+	assert.LessOrEqual(t, f.logs.Len(), 1, "only the request line")
+
+	// Under the cap, a delivery of bad events is one summary line, not one per event.
+	f = newFixture(t, func(o *Options) { o.BodyLimit = 10 << 20 })
+	body = `{"eventType":"com.okta.event_hook","data":{"events":[` + strings.TrimSuffix(strings.Repeat("{},", 5000), ",") + `]}}`
+	rec = f.post(body)
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "5000", rec.Header().Get("X-Hookd-Rejected"))
+	rejected := f.logs.FilterMessage("events rejected; the rest of the delivery is kept").All()
+	require.Len(t, rejected, 1)
+	assert.EqualValues(t, 5000, rejected[0].ContextMap()["rejected"])
+	assert.Len(t, rejected[0].ContextMap()["examples"], maxExamples)
+}
+
+// TestTrickledBodyIs408: a body that stops arriving before the read timeout is the client's
+// fault, answered 408 and logged at info, not a 500.
+func TestTrickledBodyIs408(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.ReadTimeout = 300 * time.Millisecond })
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = f.server.Serve(l) }()
+	t.Cleanup(func() { _ = f.server.Shutdown(t.Context()) })
+
+	conn, err := net.Dial("tcp", l.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = fmt.Fprintf(conn, "POST /okta/events HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"eventType\":", secret)
+	require.NoError(t, err)
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	assert.Equal(t, http.StatusRequestTimeout, resp.StatusCode, string(body))
+	assert.Zero(t, f.logs.FilterLevelExact(zapcore.ErrorLevel).Len(), "nothing at error level")
+	assert.Equal(t, 1, f.logs.FilterLevelExact(zapcore.InfoLevel).FilterMessage("request").Len())
+}
+
+func TestLargeBodiesBeyondTheBudgetWaitThen503(t *testing.T) {
+	f := newFixture(t, func(o *Options) {
+		o.BodyLimit = 1 << 20
+		o.BodyBudget = 1 << 20 // room for one at-limit body
+		o.BodyWait = 100 * time.Millisecond
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = f.server.Serve(l) }()
+	t.Cleanup(func() { _ = f.server.Shutdown(t.Context()) })
+
+	// One at-limit body holds the budget while its sender trickles it.
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+l.Addr().String()+"/okta/events", pr)
+	req.ContentLength = 1 << 20
+	req.Header.Set("Authorization", secret)
+	req.Header.Set("Content-Type", "application/json")
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	_, _ = pw.Write([]byte(`{"eventType"`))
+	time.Sleep(100 * time.Millisecond)
+
+	// A second large one finds no room within the wait: 503, which Okta retries.
+	big := `{"eventType":"com.okta.event_hook","data":{"events":[` + strings.Repeat(" ", 900<<10) + `]}}`
+	resp, err := http.Post("http://"+l.Addr().String()+"/okta/events", "application/json", strings.NewReader(big))
+	require.NoError(t, err)
+	resp.Body.Close()
+	// The post above has no auth header: authentication comes first, so it is a 401.
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	req2, _ := http.NewRequest(http.MethodPost, "http://"+l.Addr().String()+"/okta/events", strings.NewReader(big))
+	req2.Header.Set("Authorization", secret)
+	req2.Header.Set("Content-Type", "application/json")
+	resp, err = http.DefaultClient.Do(req2)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, string(body))
+	assert.Contains(t, string(body), "too many large deliveries")
+
+	_ = pw.CloseWithError(io.ErrUnexpectedEOF)
+	wg.Wait()
+	// With the budget free again the same delivery is taken.
+	resp, err = http.DefaultClient.Do(func() *http.Request {
+		r, _ := http.NewRequest(http.MethodPost, "http://"+l.Addr().String()+"/okta/events", strings.NewReader(payload(t, "workflows-user-role-add.json")))
+		r.Header.Set("Authorization", secret)
+		r.Header.Set("Content-Type", "application/json")
+		return r
+	}())
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}

@@ -1,0 +1,121 @@
+// Package oktagen makes Okta-shaped event-hook bodies for hookd's load and fault tools:
+// watched events with fresh uuids, and the hostile bodies an attacker with the secret (or a
+// broken proxy) could send.
+package oktagen
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// UUID returns a random version 4 uuid.
+func UUID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// Event is one watched event (a Workflows role granted to a user), about 1.5 KB.
+type Event struct {
+	UUID string
+	// EventType defaults to workflows.user.role.user.add; other types exercise the
+	// not-watched path.
+	EventType string
+	// DisplayName is the subject's display name, JSON-escaped by Event (default "Bob Builder").
+	DisplayName string
+	// TransactionID groups events of one admin action (default: a fresh one).
+	TransactionID string
+}
+
+// JSON returns the event's text.
+func (e Event) JSON(published time.Time) []byte {
+	if e.UUID == "" {
+		e.UUID = UUID()
+	}
+	if e.EventType == "" {
+		e.EventType = "workflows.user.role.user.add"
+	}
+	if e.DisplayName == "" {
+		e.DisplayName = "Bob Builder"
+	}
+	if e.TransactionID == "" {
+		e.TransactionID = UUID()[:20]
+	}
+	name, _ := json.Marshal(e.DisplayName)
+	return fmt.Appendf(nil, eventTemplate, e.UUID, published.UTC().Format("2006-01-02T15:04:05.000Z"), e.EventType, name, e.TransactionID)
+}
+
+// Delivery wraps events in Okta's event-hook envelope.
+func Delivery(events ...[]byte) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `{"eventType":"com.okta.event_hook","eventTypeVersion":"1.0","cloudEventsVersion":"0.1","contentType":"application/json","eventId":%q,"eventTime":%q,"source":"https://acme.okta.com/api/v1/eventHooks/who8vt36qfNpCGz9H1e6","data":{"events":[`,
+		UUID(), time.Now().UTC().Format(time.RFC3339))
+	for i, ev := range events {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(ev)
+	}
+	b.WriteString("]}}")
+	return b.Bytes()
+}
+
+// Watched returns a delivery of n watched events with fresh uuids.
+func Watched(n int) []byte {
+	now := time.Now()
+	events := make([][]byte, n)
+	for i := range events {
+		events[i] = Event{}.JSON(now)
+	}
+	return Delivery(events...)
+}
+
+// Hostile is one named body of the hostile corpus.
+type Hostile struct {
+	Name string
+	Body []byte
+}
+
+// HostileCorpus returns bodies of about size bytes each that stress a receiver's memory and
+// time: as many watched events as fit, millions of empty objects, deep nesting, huge
+// strings, and a huge string inside a watched event.
+func HostileCorpus(size int) []Hostile {
+	ev := Event{}.JSON(time.Now())
+	many := make([][]byte, 0, size/len(ev))
+	now := time.Now()
+	for len(many)*(len(ev)+1) < size-1024 {
+		many = append(many, Event{}.JSON(now))
+	}
+	empties := strings.Repeat("{},", (size-400)/3)
+	deep := strings.Repeat(`{"a":[`, (size-400)/12) + strings.Repeat("]}", (size-400)/12)
+	huge := strings.Repeat("x", size-2048)
+	return []Hostile{
+		{"many-watched-events", Delivery(many...)},
+		{"millions-of-empty-objects", Delivery([]byte(strings.TrimSuffix(empties, ",")))},
+		{"deep-nesting", Delivery([]byte(`{"uuid":"` + UUID() + `","eventType":"x","published":"2026-11-20T14:00:00Z","deep":` + deep + `}`))},
+		{"huge-string", Delivery([]byte(`{"uuid":"` + UUID() + `","eventType":"x","published":"2026-11-20T14:00:00Z","s":"` + huge + `"}`))},
+		{"huge-display-name", Delivery(Event{DisplayName: huge}.JSON(now))},
+	}
+}
+
+const eventTemplate = `{"uuid":%q,"published":%q,"eventType":%q,"version":"0","severity":"INFO",
+"legacyEventType":null,"displayMessage":"Add Workflows role to user",
+"actor":{"id":"00u1adm1n2xYzAbC3d4","type":"User","alternateId":"alice.admin@acme.example","displayName":"Alice Admin","detailEntry":null},
+"client":{"userAgent":{"rawUserAgent":"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15","os":"Mac OS X","browser":"SAFARI"},
+"zone":"null","device":"Computer","id":null,"ipAddress":"198.51.100.23","geographicalContext":{"city":"Denver","state":"Colorado","country":"United States","postalCode":"80202","geolocation":{"lat":39.7392,"lon":-104.9847}}},
+"device":null,"authenticationContext":{"authenticationProvider":null,"credentialProvider":null,"credentialType":null,"issuer":null,"interface":null,"authenticationStep":0,"externalSessionId":"102abc"},
+"outcome":{"result":"SUCCESS","reason":null},
+"target":[{"id":"00u2b0bUs3r4xYz5a6b","type":"User","alternateId":"bob.builder@acme.example","displayName":%s,"detailEntry":null},
+{"id":"wfr1","type":"WorkflowsRole","alternateId":"Folder Editor","displayName":"Folder Editor","detailEntry":null}],
+"transaction":{"type":"WEB","id":%q,"detail":{}},
+"debugContext":{"debugData":{"requestId":"reqload","requestUri":"/api/v1/internal","url":"/api/v1/internal?"}},
+"securityContext":{"asNumber":64496,"asOrg":"example transit","isp":"example isp inc.","domain":"example.net","isProxy":false},
+"request":{"ipChain":[{"ip":"198.51.100.23","geographicalContext":{"city":"Denver","state":"Colorado","country":"United States","postalCode":"80202","geolocation":{"lat":39.7392,"lon":-104.9847}},"version":"V4","source":null}]}}`
