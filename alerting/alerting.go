@@ -48,6 +48,23 @@ func (e *PermanentError) Permanent() bool { return true }
 // Permanent wraps err as a failure not worth retrying.
 func Permanent(err error) error { return &PermanentError{Err: err} }
 
+// TooLargeError marks a message the receiver refused for its size (HTTP 413). The delivery
+// queue splits a message of several events and sends the halves; for a message of one event
+// it is permanent.
+type TooLargeError struct{ Err error }
+
+// Error returns the wrapped error's text.
+func (e *TooLargeError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the wrapped error.
+func (e *TooLargeError) Unwrap() error { return e.Err }
+
+// TooLarge reports true: a smaller message may be taken.
+func (e *TooLargeError) TooLarge() bool { return true }
+
+// Permanent reports true: the same message will never be taken.
+func (e *TooLargeError) Permanent() bool { return true }
+
 // RetryError marks a failure to retry after a given delay (Slack's Retry-After).
 type RetryError struct {
 	Err   error

@@ -21,7 +21,7 @@ const defaultRetryAfter = 30 * time.Second
 
 // checkAnswer is the one classifier of HTTP answers every HTTP sink uses: 2xx is success;
 // 429 is retried after Retry-After; 408, 5xx and transport failures are retried with
-// backoff; any other status is permanent. name goes into errors; the URL never does.
+// backoff; 413 asks for smaller messages (TooLargeError); any other status is permanent. name goes into errors; the URL never does.
 func checkAnswer(name string, resp *http.Response, err error, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("%s: %s", name, transportError(err))
@@ -40,6 +40,8 @@ func checkAnswer(name string, resp *http.Response, err error, now time.Time) err
 			return RetryLater(d, failure)
 		}
 		return failure
+	case resp.StatusCode == http.StatusRequestEntityTooLarge:
+		return &TooLargeError{Err: failure}
 	default:
 		return Permanent(failure)
 	}

@@ -25,6 +25,7 @@ func TestCheckAnswer(t *testing.T) {
 	type want struct {
 		ok        bool
 		permanent bool
+		tooLarge  bool
 		after     time.Duration
 	}
 	tests := []struct {
@@ -47,6 +48,7 @@ func TestCheckAnswer(t *testing.T) {
 		{"403 invalid_token", answer(403, nil, "invalid_token"), nil, want{permanent: true}},
 		{"404 channel_not_found", answer(404, nil, "channel_not_found"), nil, want{permanent: true}},
 		{"410 channel_is_archived", answer(410, nil, "channel_is_archived"), nil, want{permanent: true}},
+		{"413 asks for smaller messages", answer(413, nil, "too large"), nil, want{permanent: true, tooLarge: true}},
 		{"302 not followed", answer(302, nil, ""), nil, want{permanent: true}},
 		{"connection refused", nil, &url.Error{Op: "Post", URL: "https://hooks.slack.com/services/T/B/SECRET", Err: errors.New("dial tcp 127.0.0.1:1: connect: connection refused")}, want{}},
 	}
@@ -62,6 +64,8 @@ func TestCheckAnswer(t *testing.T) {
 			assert.NotContains(t, err.Error(), "SECRET")
 			var p interface{ Permanent() bool }
 			assert.Equal(t, tt.want.permanent, errors.As(err, &p) && p.Permanent(), "permanent")
+			var tl interface{ TooLarge() bool }
+			assert.Equal(t, tt.want.tooLarge, errors.As(err, &tl) && tl.TooLarge(), "too large")
 			var later interface{ RetryAfter() time.Duration }
 			if tt.want.after > 0 {
 				require.True(t, errors.As(err, &later), "retry after")

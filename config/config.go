@@ -26,6 +26,9 @@ type Config struct {
 	DataDir string `yaml:"data_dir" env:"HOOKD_DATA_DIR" validate:"required"`
 	// DatabaseURL, when set to a postgres:// URL, stores events in Postgres instead of SQLite.
 	DatabaseURL string `yaml:"database_url" env:"HOOKD_DATABASE_URL" secret:"true"`
+	// ReplicaID names this replica on Postgres, so that after a crash it rescues its own
+	// running deliveries at start (default: the host name).
+	ReplicaID string `yaml:"replica_id" env:"HOOKD_REPLICA_ID"`
 
 	Okta      Okta      `yaml:"okta"`
 	HTTP      HTTP      `yaml:"http"`

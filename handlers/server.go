@@ -191,3 +191,6 @@ func (s *Server) logRequest(c echo.Context, v middleware.RequestLoggerValues) er
 	}
 	return nil
 }
+
+// Close cuts off every connection at once, for a shutdown that reached its timeout.
+func (s *Server) Close() error { return s.http.Close() }

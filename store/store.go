@@ -71,6 +71,9 @@ type Options struct {
 	Periodic []Periodic
 	// FetchPollInterval is how often workers look for new jobs (default 50 ms).
 	FetchPollInterval time.Duration
+	// ReplicaID names this replica on Postgres so that, after a crash, it rescues its own
+	// running jobs at start (default: the host name).
+	ReplicaID string
 	// Logger receives River's own logs (default: discarded below warnings).
 	Logger *slog.Logger
 	// Now stamps accepted_at; tests replace it.
@@ -98,10 +101,15 @@ type Store struct {
 	opts    Options
 
 	pending    chan *acceptRequest
+	marks      chan *markRequest
 	stop       chan struct{}
 	stopped    chan struct{}
 	committers int
 	eventStmt  *sql.Stmt
+	// dirLock holds the SQLite data dir for this process; replicaLock, this replica's ID on
+	// Postgres.
+	dirLock     *os.File
+	replicaLock *sql.Conn
 	// groupSizeStmt counts a group's events routed to a sink.
 	groupSizeStmt *sql.Stmt
 	maxGroup      int
@@ -165,10 +173,13 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.RetryCap <= 0 {
 		o.RetryCap = 30 * time.Minute
 	}
+	if o.ReplicaID == "" {
+		o.ReplicaID, _ = os.Hostname()
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	s := &Store{opts: o, pending: make(chan *acceptRequest, 1024), stop: make(chan struct{})}
+	s := &Store{opts: o, pending: make(chan *acceptRequest, 1024), marks: make(chan *markRequest, 1024), stop: make(chan struct{})}
 
 	var driver riverdriver.Driver[*sql.Tx]
 	if o.DatabaseURL != "" {
@@ -184,6 +195,11 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("data dir: %w", err)
 		}
+		lock, err := lockDataDir(o.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		s.dirLock = lock
 		// WAL lets readers run beside the writer; synchronous=FULL makes a commit durable
 		// before Okta is answered; one connection, as riversqlite asks, so writers never
 		// meet SQLITE_BUSY; _txlock=immediate takes the write lock at BEGIN.
@@ -191,6 +207,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 			"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
 		db, err := sql.Open("sqlite", dsn)
 		if err != nil {
+			lock.Close()
 			return nil, fmt.Errorf("%w: sqlite: %v", ErrUnavailable, err)
 		}
 		db.SetMaxOpenConns(1)
@@ -198,11 +215,11 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		driver = riversqlite.New(db)
 	}
 	if err := s.db.PingContext(ctx); err != nil {
-		s.db.Close()
+		s.closeHandles()
 		return nil, fmt.Errorf("%w: %s: %s", ErrUnavailable, s.dialect, redact(err))
 	}
 	if err := migrate(ctx, s.db, s.dialect, driver); err != nil {
-		s.db.Close()
+		s.closeHandles()
 		return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
 	}
 
@@ -213,7 +230,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		s.groupSizeStmt, err = s.db.PrepareContext(ctx, `SELECT count(*) FROM hookd_event WHERE group_key = $1 AND sinks LIKE '%,' || $2 || ',%'`)
 	}
 	if err != nil {
-		s.db.Close()
+		s.closeHandles()
 		return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
 	}
 
@@ -234,7 +251,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		JobTimeout:        2 * time.Minute,
 		// A replica that dies mid-job leaves it running; another picks it up after this,
 		// rather than River's default hour (which would also pause System Log polling).
-		RescueStuckJobsAfter: 5 * time.Minute,
+		RescueStuckJobsAfter: rescueAfter,
 		PollOnly:             true,
 		PeriodicJobs:         periodicJobs(o.Periodic),
 	}
@@ -243,7 +260,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	}
 	client, err := river.NewClient(driver, cfg)
 	if err != nil {
-		s.db.Close()
+		s.closeHandles()
 		return nil, fmt.Errorf("river: %w", err)
 	}
 	s.river = client
@@ -255,22 +272,32 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if s.dialect == postgres {
 		s.committers, s.maxGroup = 4, 250
 	}
-	s.stopped = make(chan struct{}, s.committers)
+	s.stopped = make(chan struct{}, s.committers+1)
 	for range s.committers {
 		go s.commitLoop()
 	}
+	go s.markLoop()
 	return s, nil
 }
 
 // Dialect names the database in use: "sqlite" or "postgres".
 func (s *Store) Dialect() string { return s.dialect.String() }
 
-// Start runs the delivery workers until Stop.
+// Start rescues the jobs a crash of this hookd left running (see rescueOwn), then runs the
+// delivery workers until Stop. ctx bounds the start only: its end does not stop the workers,
+// so that a shutdown signal can let deliveries in flight finish (Stop decides how long).
 func (s *Store) Start(ctx context.Context) error {
 	if s.opts.Deliverer == nil && len(s.opts.Periodic) == 0 {
 		return errors.New("store: no Deliverer and no periodic task, so no workers to start")
 	}
-	return s.river.Start(ctx)
+	n, err := s.rescueOwn(ctx)
+	switch {
+	case err != nil:
+		s.opts.Logger.Warn("jobs left running by an earlier run were not rescued at start", "error", err.Error())
+	case n > 0:
+		s.opts.Logger.Warn("rescued deliveries a crash left running; they run again now", "jobs", n)
+	}
+	return s.river.Start(context.WithoutCancel(ctx))
 }
 
 // Stop lets running deliveries finish until ctx ends, then cancels them; their jobs are
@@ -283,7 +310,10 @@ func (s *Store) Stop(ctx context.Context) error {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		cancelCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		return s.river.StopAndCancel(cancelCtx)
+		if err := s.river.StopAndCancel(cancelCtx); err != nil {
+			return err
+		}
+		return fmt.Errorf("deliveries in flight cancelled: %w", context.DeadlineExceeded)
 	}
 	return err
 }
@@ -293,10 +323,16 @@ func (s *Store) Stop(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.close.Do(func() {
 		close(s.stop)
-		for range s.committers {
+		for range s.committers + 1 {
 			<-s.stopped
 		}
+		if s.replicaLock != nil {
+			_ = s.replicaLock.Close()
+		}
 		s.closeErr = s.db.Close()
+		if s.dirLock != nil {
+			_ = s.dirLock.Close()
+		}
 	})
 	return s.closeErr
 }
@@ -352,3 +388,11 @@ func (s *Store) JobCounts(ctx context.Context) (map[string]int64, error) {
 // DB is the database handle, for tests and for packages that keep small state beside the
 // events (such as the System Log cursor).
 func (s *Store) DB() *sql.DB { return s.db }
+
+// closeHandles closes the database and the data dir lock when Open fails half way.
+func (s *Store) closeHandles() {
+	_ = s.db.Close()
+	if s.dirLock != nil {
+		_ = s.dirLock.Close()
+	}
+}

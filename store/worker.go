@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/hookd/hookd/hook"
@@ -38,6 +39,11 @@ const (
 	ResultPermanent   = "permanent"    // the sink can never take it: dead letter
 	ResultDiscarded   = "discarded"    // failed at the last attempt: dead letter
 	ResultGrouped     = "grouped"      // went out in another event's message
+	// ResultAlreadyDelivered is a job run again (after a crash) whose events had reached
+	// the sink before: nothing was sent twice.
+	ResultAlreadyDelivered = "already_delivered"
+	// ResultSplit is a message the sink refused as too large (413): it is sent again as two.
+	ResultSplit = "split"
 )
 
 // DeadLetter reports whether the outcome ends the delivery without success.
@@ -69,7 +75,7 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 	if err != nil {
 		return err
 	}
-	changes := []*hook.RoleChange{ev.rc}
+	changes := []message{{rc: ev.rc, key: id, size: ev.size}}
 	if s.opts.GroupWindow > 0 && ev.groupKey != "" {
 		// Wait out the window after acceptance so that the other events of the action are
 		// here; a lone event is held no longer than the window. The worker waits itself:
@@ -82,7 +88,7 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 			case <-t.C:
 			case <-ctx.Done():
 				t.Stop()
-				return river.JobSnooze(0) // shutting down: run again on the next start
+				return river.JobSnooze(0) // cancelled: run again on the next start
 			}
 		}
 		// Most actions change one role: only a group of several needs the claim, a write.
@@ -104,16 +110,76 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 	return s.deliver(ctx, job, changes, ev.acceptedAt)
 }
 
-// deliver hands changes to the Deliverer and reports the attempt.
-func (s *Store) deliver(ctx context.Context, job *river.Job[DeliveryArgs], changes []*hook.RoleChange, acceptedAt time.Time) error {
-	err := s.opts.Deliverer.Deliver(ctx, job.Args.Sink, changes)
-	o := Outcome{Sink: job.Args.Sink, EventID: changes[0].EventID, Events: len(changes), Err: err, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts}
-	o.Result = resultOf(err, job.Attempt, job.MaxAttempts)
-	if err == nil {
-		o.Latency = time.Since(acceptedAt)
+// message is one event of a message, with its key and the size of its stored record.
+type message struct {
+	rc   *hook.RoleChange
+	key  string
+	size int
+}
+
+// deliver sends changes to the job's sink, as one message or, for a large group, several,
+// and records each message's events as delivered as soon as the sink takes it. A job that
+// runs again (a retry, or a rescue after a crash) first drops the events already recorded,
+// so an alert is sent twice only when hookd died between the sink's answer and the record.
+// A message the sink refuses as too large (413) is split in halves and sent again.
+func (s *Store) deliver(ctx context.Context, job *river.Job[DeliveryArgs], changes []message, acceptedAt time.Time) error {
+	sink := job.Args.Sink
+	if job.Attempt > 1 {
+		// A first attempt cannot have sent anything: its events are claimed by this job only.
+		keys := make([]string, len(changes))
+		for i, m := range changes {
+			keys[i] = m.key
+		}
+		done, err := s.deliveredOf(ctx, sink, keys)
+		if err != nil {
+			return err
+		}
+		pending := changes[:0:0]
+		for _, m := range changes {
+			if !done[m.key] {
+				pending = append(pending, m)
+			}
+		}
+		if len(pending) == 0 {
+			s.report(Outcome{Sink: sink, EventID: changes[0].rc.EventID, Result: ResultAlreadyDelivered, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts})
+			return nil
+		}
+		changes = pending
 	}
-	s.report(o)
-	return riverOutcome(err)
+	queue := split(changes, func(m message) int { return m.size }, maxMessageEvents, maxMessageBytes)
+	for len(queue) > 0 {
+		part := queue[0]
+		rcs := make([]*hook.RoleChange, len(part))
+		keys := make([]string, len(part))
+		for i, m := range part {
+			rcs[i], keys[i] = m.rc, m.key
+		}
+		err := s.opts.Deliverer.Deliver(ctx, sink, rcs)
+		o := Outcome{Sink: sink, EventID: rcs[0].EventID, Events: len(rcs), Err: err, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts}
+		var tooLarge interface{ TooLarge() bool }
+		if err != nil && errors.As(err, &tooLarge) && tooLarge.TooLarge() && len(part) > 1 {
+			o.Result = ResultSplit
+			s.report(o)
+			mid := len(part) / 2
+			queue = append([][]message{part[:mid], part[mid:]}, queue[1:]...)
+			continue
+		}
+		o.Result = resultOf(err, job.Attempt, job.MaxAttempts)
+		if err != nil {
+			s.report(o)
+			return riverOutcome(err)
+		}
+		o.Latency = time.Since(acceptedAt)
+		s.report(o)
+		if err := s.markDelivered(ctx, sink, keys); err != nil {
+			// The sink has the alert; River's own completion below is the remaining record.
+			// Failing the job here would only send it again.
+			s.opts.Logger.Warn("delivered, but not recorded as delivered; a crash now would send it again",
+				"sink", sink, "events", len(keys), "error", err.Error())
+		}
+		queue = queue[1:]
+	}
+	return nil
 }
 
 // deliverInline delivers an event that its job carries (see commitInline); it is sent alone.
@@ -123,7 +189,7 @@ func (w *deliveryWorker) deliverInline(ctx context.Context, job *river.Job[Deliv
 	if err != nil {
 		return river.JobCancel(err)
 	}
-	return w.store.deliver(ctx, job, []*hook.RoleChange{rc}, in.AcceptedAt)
+	return w.store.deliver(ctx, job, []message{{rc: rc, key: job.Args.EventID, size: len(in.Record)}}, in.AcceptedAt)
 }
 
 func (s *Store) report(o Outcome) {
@@ -173,6 +239,7 @@ type storedEvent struct {
 	rc         *hook.RoleChange
 	acceptedAt time.Time
 	groupKey   string
+	size       int
 }
 
 func (s *Store) event(ctx context.Context, id string) (*storedEvent, error) {
@@ -189,6 +256,7 @@ func (s *Store) event(ctx context.Context, id string) (*storedEvent, error) {
 	if ev.rc, err = decodeRecord(id, data, raw); err != nil {
 		return nil, err
 	}
+	ev.size = len(data)
 	if ev.acceptedAt, err = s.scanTime(accepted); err != nil {
 		return nil, fmt.Errorf("event %s: accepted_at: %w", id, err)
 	}
@@ -226,14 +294,16 @@ func (s *Store) alone(ctx context.Context, sink, key string) (bool, error) {
 	return n <= 1, nil
 }
 
-// claimGroup returns the events of the group that this job sends to sink: those routed to
-// the sink that no other job's message has carried, claimed for this job so that no other
-// sends them too. It returns none when another job's message carried this event already.
-// A retry of this job finds the same claim and sends the same events.
-func (s *Store) claimGroup(ctx context.Context, sink, id, key string) (_ []*hook.RoleChange, err error) {
+// claimGroup returns the events of the group that this job sends to sink: at most
+// maxGroupClaim of those routed to the sink that no other job's message has carried, this
+// job's own event first, claimed for this job so that no other sends them too. It returns
+// none when another job's message carried this event already. A retry of this job finds the
+// same claim and sends the same events. Events of a larger group left unclaimed are claimed
+// by their own jobs, in turn.
+func (s *Store) claimGroup(ctx context.Context, sink, id, key string) (_ []message, err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+		return nil, dbError("begin", err)
 	}
 	defer func() {
 		if err != nil {
@@ -245,44 +315,52 @@ func (s *Store) claimGroup(ctx context.Context, sink, id, key string) (_ []*hook
 	case err == nil && coveredBy != id:
 		return nil, tx.Commit()
 	case err != nil && !errors.Is(err, sql.ErrNoRows):
-		return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO hookd_delivery_cover (sink, uuid, covered_by)
-		SELECT $1, e.uuid, $2 FROM hookd_event e
-		WHERE e.group_key = $3 AND e.sinks LIKE '%,' || $4 || ',%'
-		ON CONFLICT (sink, uuid) DO NOTHING`, sink, id, key, sink); err != nil {
-		return nil, fmt.Errorf("%w: claim group: %s", ErrUnavailable, redact(err))
+		return nil, dbError("read claim", err)
+	case err != nil: // not claimed yet: claim
+		if _, err := tx.ExecContext(ctx, `INSERT INTO hookd_delivery_cover (sink, uuid, covered_by)
+			SELECT $1, e.uuid, $2 FROM hookd_event e
+			WHERE e.group_key = $3 AND e.sinks LIKE '%,' || $4 || ',%'
+			  AND NOT EXISTS (SELECT 1 FROM hookd_delivery_cover c WHERE c.sink = $5 AND c.uuid = e.uuid)
+			ORDER BY CASE WHEN e.uuid = $6 THEN 0 ELSE 1 END, e.published, e.uuid
+			LIMIT `+strconv.Itoa(maxGroupClaim)+`
+			ON CONFLICT (sink, uuid) DO NOTHING`, sink, id, key, sink, sink, id); err != nil {
+			return nil, dbError("claim group", err)
+		}
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT e.uuid, e.record, e.raw FROM hookd_event e
 		JOIN hookd_delivery_cover c ON c.uuid = e.uuid AND c.sink = $1
 		WHERE c.covered_by = $2 ORDER BY e.published, e.uuid`, sink, id)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+		return nil, dbError("read group", err)
 	}
-	var out []*hook.RoleChange
+	var out []message
 	for rows.Next() {
 		var uuid string
 		var data, raw []byte
 		if err := rows.Scan(&uuid, &data, &raw); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+			return nil, dbError("read group", err)
 		}
 		rc, err := decodeRecord(uuid, data, raw)
 		if err != nil {
 			rows.Close()
 			return nil, err
 		}
-		out = append(out, rc)
+		out = append(out, message{rc: rc, key: uuid, size: len(data)})
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+		return nil, dbError("read group", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+		return nil, dbError("commit", err)
 	}
 	return out, nil
 }
+
+// maxGroupClaim bounds the events one job claims of a group; its message is split further
+// by size (see split).
+const maxGroupClaim = 1000
 
 // backoff is the retry policy of deliveries: exponential from Base, capped at Cap, with
 // ±25% jitter so that retries of many jobs spread out.

@@ -61,6 +61,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	st, err := store.Open(ctx, store.Options{
 		DataDir:     cfg.DataDir,
 		DatabaseURL: cfg.DatabaseURL,
+		ReplicaID:   cfg.ReplicaID,
 		Route:       router.Route,
 		Deliverer:   router,
 		Workers:     cfg.Delivery.Workers,
@@ -145,17 +146,36 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 			log.Error("server stopped", zap.Error(err))
 		}
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.HTTP.ShutdownTimeout)
+	return shutdown(log, srv, st, cfg.HTTP.ShutdownTimeout)
+}
+
+// shutdown stops taking requests and lets those in flight, and the deliveries in flight,
+// finish, side by side, for up to timeout. What is still running then is cut off: a request
+// was not acknowledged (Okta retries it), a delivery is retried on the next start. Reaching
+// the timeout is what the operator asked for, so it is logged, not an error.
+func shutdown(log *zap.Logger, srv *handlers.Server, st *store.Store, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	var errs []error
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+	began := time.Now()
+	var httpErr, storeErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		httpErr = srv.Shutdown(ctx)
+	}()
+	storeErr = st.Stop(ctx)
+	<-done
+	if errors.Is(httpErr, context.DeadlineExceeded) {
+		log.Warn("shutdown timeout reached: requests still in flight were cut off, unacknowledged", zap.Duration("timeout", timeout))
+		_ = srv.Close()
+		httpErr = nil
 	}
-	if err := st.Stop(shutdownCtx); err != nil {
-		errs = append(errs, fmt.Errorf("delivery workers: %w", err))
+	if errors.Is(storeErr, context.DeadlineExceeded) || errors.Is(storeErr, context.Canceled) {
+		log.Warn("shutdown timeout reached: deliveries still in flight were cancelled and run again on the next start", zap.Duration("timeout", timeout))
+		storeErr = nil
 	}
-	log.Info("hookd stopped")
-	return errors.Join(errs...)
+	log.Info("hookd stopped", zap.Duration("shutdown", time.Since(began)))
+	return errors.Join(httpErr, storeErr)
 }
 
 // oktaSecrets returns the configured secrets or, with none, the one kept in the data dir,
