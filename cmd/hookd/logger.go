@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"io"
 	"log/slog"
+	"sync/atomic"
+	"time"
 
 	"github.com/hookd/hookd/config"
 	"go.uber.org/zap"
@@ -29,11 +32,34 @@ func newLogger(c config.Log, w io.Writer) *zap.Logger {
 }
 
 // riverLogger gives River the same log stream, from warnings up: its info lines are about
-// its own machinery, not about alerts.
-func riverLogger(log *zap.Logger) *slog.Logger {
+// its own machinery, not about alerts. During a database outage River repeats the same
+// error many times a second to no effect, so each message is written at most three times a
+// minute, and a line once a minute says how many were left out. The summaries stop with ctx.
+func riverLogger(ctx context.Context, log *zap.Logger) *slog.Logger {
 	core, _ := zapcore.NewIncreaseLevelCore(log.Core(), zapcore.WarnLevel)
 	if core == nil {
 		core = log.Core()
 	}
-	return slog.New(zapslog.NewHandler(core, zapslog.WithName("river")))
+	var dropped atomic.Int64
+	sampled := zapcore.NewSamplerWithOptions(core, time.Minute, 3, 0,
+		zapcore.SamplerHook(func(_ zapcore.Entry, d zapcore.SamplingDecision) {
+			if d&zapcore.LogDropped != 0 {
+				dropped.Add(1)
+			}
+		}))
+	go func() {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if n := dropped.Swap(0); n > 0 {
+					log.Named("river").Warn("repeated River log lines left out in the last minute", zap.Int64("lines", n))
+				}
+			}
+		}
+	}()
+	return slog.New(zapslog.NewHandler(sampled, zapslog.WithName("river")))
 }

@@ -54,6 +54,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	var srv *handlers.Server
 	var poller *systemlog.Poller
 	var periodic []store.Periodic
+	outcomes := newOutcomeLog(log, time.Minute)
 	if cfg.SystemLog.Enabled() {
 		periodic = append(periodic, store.Periodic{Name: "systemlog", Interval: cfg.SystemLog.PollInterval,
 			Run: func(ctx context.Context) error { return poller.Poll(ctx) }})
@@ -67,10 +68,10 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		Workers:     cfg.Delivery.Workers,
 		MaxAttempts: cfg.Delivery.MaxAttempts,
 		GroupWindow: cfg.Delivery.GroupWindow,
-		Logger:      riverLogger(log),
+		Logger:      riverLogger(ctx, log),
 		OnOutcome: func(o store.Outcome) {
 			srv.ObserveDelivery(o)
-			logOutcome(log, o)
+			outcomes.observe(o)
 		},
 		Periodic: periodic,
 	})
@@ -205,24 +206,6 @@ This is the only time hookd prints the secret. Set HOOKD_OKTA_SECRETS to use you
 		log.Info("using the Okta secret kept in the data dir", zap.String("file", path))
 	}
 	return []string{secret}, nil
-}
-
-// logOutcome logs what a delivery attempt came to: a dead letter is one error line with the
-// sink and the event; a failure that will be retried is a warning.
-func logOutcome(log *zap.Logger, o store.Outcome) {
-	fields := []zap.Field{zap.String("sink", o.Sink), zap.String("event_uuid", o.EventID),
-		zap.Int("events", o.Events), zap.Int("attempt", o.Attempt), zap.Int("max_attempts", o.MaxAttempts)}
-	if o.Err != nil {
-		fields = append(fields, zap.String("error", o.Err.Error()))
-	}
-	switch {
-	case o.DeadLetter():
-		log.Error("alert not delivered and given up: dead letter", append(fields, zap.String("reason", o.Result))...)
-	case o.Result == store.ResultRetry || o.Result == store.ResultRateLimited:
-		log.Warn("alert delivery failed; will retry", append(fields, zap.String("reason", o.Result))...)
-	default:
-		log.Debug("alert "+o.Result, append(fields, zap.Duration("latency", o.Latency))...)
-	}
 }
 
 // warnUndeliverable says plainly which watched types reach hookd by no path: no Okta event

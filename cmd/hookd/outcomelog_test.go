@@ -1,0 +1,59 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/store"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+// TestSinkOutageIsAFewLines: a sink failing for 90 s while ten workers retry 300 alerts
+// writes its first failure, one summary a minute and its recovery: not a line per retry.
+func TestSinkOutageIsAFewLines(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	l := newOutcomeLog(zap.New(core), time.Minute)
+	clock := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	l.now = func() time.Time { return clock }
+	fail := errors.New("webhook: HTTP 503")
+	for i := range 9000 { // 100 failed attempts a second for 90 s
+		clock = clock.Add(10 * time.Millisecond)
+		l.observe(store.Outcome{Sink: "webhook", EventID: fmt.Sprintf("e%d", i%300), Result: store.ResultRetry, Err: fail, Attempt: 2, MaxAttempts: 56})
+		l.observe(store.Outcome{Sink: "slack", EventID: "other", Result: store.ResultDelivered})
+	}
+	clock = clock.Add(time.Second)
+	l.observe(store.Outcome{Sink: "webhook", EventID: "e1", Result: store.ResultDelivered})
+
+	lines := logs.FilterLevelExact(zapcore.WarnLevel).All()
+	lines = append(lines, logs.FilterLevelExact(zapcore.InfoLevel).All()...)
+	assert.Less(t, len(lines), 20)
+	require.Len(t, lines, 3, "first failure, one summary, recovery")
+	assert.Equal(t, "sink failing; its alerts wait and are retried (a summary follows while it fails)", lines[0].Message)
+	assert.Equal(t, "sink still failing", lines[1].Message)
+	assert.EqualValues(t, 300, lines[1].ContextMap()["alerts"])
+	assert.Equal(t, "sink recovered; waiting alerts are being delivered", lines[2].Message)
+	assert.EqualValues(t, 9000, lines[2].ContextMap()["failed_attempts"])
+
+	// A dead letter is always its own line.
+	l.observe(store.Outcome{Sink: "webhook", EventID: "gone", Result: store.ResultPermanent, Err: errors.New("HTTP 404")})
+	assert.Equal(t, 1, logs.FilterMessage("alert not delivered and given up: dead letter").Len())
+}
+
+// TestRiverRepeatsAreSampled: River's same error, many times a second during a database
+// outage, is written three times a minute.
+func TestRiverRepeatsAreSampled(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	rl := riverLogger(t.Context(), zap.New(core))
+	for range 200 {
+		rl.Error("BatchCompleter: Too many errors; giving up", "error", "connection refused")
+	}
+	rl.Warn("something else")
+	assert.Equal(t, 3, logs.FilterMessage("BatchCompleter: Too many errors; giving up").Len())
+	assert.Equal(t, 1, logs.FilterMessage("something else").Len())
+}
