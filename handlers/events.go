@@ -77,7 +77,7 @@ func (s *Server) receiveEvents(c echo.Context) error {
 	defer cancel()
 	res, err := s.opts.Store.Accept(ctx, records)
 	if err != nil {
-		s.log.Error("delivery not acknowledged: store unavailable", zap.Error(err), zap.Int("records", len(records)))
+		s.logUnavailable(err, len(records))
 		return err
 	}
 	s.metrics.accept.Observe(time.Since(start).Seconds())
@@ -147,6 +147,17 @@ func readBody(r io.Reader, contentLength, limit int64) ([]byte, error) {
 		return nil, &bodyError{err}
 	}
 	return b.Bytes(), nil
+}
+
+// logUnavailable logs a delivery refused because the store did not commit: the first of an
+// outage at once, then one line a minute with how many more there were, so that an outage
+// of the database is a few lines, not two per request.
+func (s *Server) logUnavailable(err error, records int) {
+	s.refused.Add(1)
+	s.unavailableLog.Do(func() {
+		s.log.Error("deliveries not acknowledged: store unavailable (Okta retries them once)",
+			zap.Error(err), zap.Int64("deliveries_since_last_line", s.refused.Swap(0)), zap.Int("records", records))
+	})
 }
 
 // maxExamples is how many rejected or odd-shaped events a summary line names.

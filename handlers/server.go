@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"golang.org/x/sync/semaphore"
+	"golang.org/x/time/rate"
 )
 
 // Acceptor stores role changes durably; store.Store satisfies it.
@@ -71,6 +72,9 @@ type Server struct {
 	trim  *time.Timer
 	// trimMu guards trim.
 	trimMu sync.Mutex
+	// unavailableLog paces the store-unavailable line; refused counts what it left out.
+	unavailableLog rate.Sometimes
+	refused        atomic.Int64
 }
 
 // DefaultMaxEvents is the default cap on the events of one delivery.
@@ -108,7 +112,7 @@ func New(o Options) (*Server, error) {
 	if o.AcceptTimeout <= 0 {
 		o.AcceptTimeout = 2500 * time.Millisecond
 	}
-	s := &Server{opts: o, log: o.Logger, bodies: semaphore.NewWeighted(o.BodyBudget)}
+	s := &Server{opts: o, log: o.Logger, bodies: semaphore.NewWeighted(o.BodyBudget), unavailableLog: rate.Sometimes{Interval: time.Minute}}
 	s.metrics = newMetrics(o.Registry, o.Store)
 
 	e := echo.New()
@@ -182,6 +186,9 @@ func (s *Server) logRequest(c echo.Context, v middleware.RequestLoggerValues) er
 		fields = append(fields, zap.String("error", v.Error.Error()))
 	}
 	switch {
+	case v.Status == http.StatusServiceUnavailable:
+		// Store trouble, said once a minute by logUnavailable; each request is a warning.
+		s.log.Warn("request", fields...)
 	case v.Status >= 500:
 		s.log.Error("request", fields...)
 	case v.URIPath == "/healthz" || v.URIPath == "/readyz" || v.URIPath == "/metrics":

@@ -7,6 +7,8 @@
 //	go run ./cmd/hookd-fault                  # the short version, as CI runs it
 //	go run ./cmd/hookd-fault --full           # the figures of docs/RELIABILITY.md
 //	go run ./cmd/hookd-fault --scenarios kill9,poison --database-url postgres://...
+//
+// HOOKD_FAULT_DEBUG=1 prints the tail of hookd's log after the hostile and db-outage runs.
 package main
 
 import (

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver
 )
 
 // suite holds what every scenario shares: the binary, a scratch folder and the databases.
@@ -168,3 +169,22 @@ func (r *result) print(w io.Writer, name, backend string, took time.Duration) {
 
 // mb formats bytes as MB.
 func mb(n int64) string { return fmt.Sprintf("%.0f MB", float64(n)/1e6) }
+
+// count runs a count query on h's store, as it is on disk (SQLite, read only) or on
+// Postgres.
+func (h *hookd) count(query string) (int, error) {
+	dsn, driver := "file:"+filepath.Join(h.dataDir, "hookd.db")+"?mode=ro&_pragma=busy_timeout(5000)", "sqlite"
+	for _, kv := range h.env {
+		if v, ok := strings.CutPrefix(kv, "HOOKD_DATABASE_URL="); ok {
+			dsn, driver = v, "pgx"
+		}
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var n int
+	err = db.QueryRow(query).Scan(&n)
+	return n, err
+}
