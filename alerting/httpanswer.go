@@ -62,6 +62,11 @@ func transportError(err error) string {
 // errRedirect stops the HTTP client at a redirect: a sink's URL is configured exactly.
 var errRedirect = errors.New("redirect")
 
+// sinkTimeout bounds one request to a sink. Generous: a SIEM's webhook receiver may take
+// seconds, and a request cut off by hookd is an alert that may have arrived yet is sent
+// again. The delivery job's own timeout (2 minutes) is above it.
+const sinkTimeout = 30 * time.Second
+
 // newHTTPClient is the client HTTP sinks use: bounded time, no redirects.
 func newHTTPClient(timeout time.Duration) *http.Client {
 	return &http.Client{

@@ -50,7 +50,7 @@ func NewSlackSink(name, webhookURL string, perSecond float64) (*SlackSink, error
 	return &SlackSink{
 		name:    "slack " + name,
 		url:     webhookURL,
-		client:  newHTTPClient(10 * time.Second),
+		client:  newHTTPClient(sinkTimeout),
 		limiter: rate.NewLimiter(rate.Limit(perSecond), 3),
 		now:     time.Now,
 		maxWait: 3 * time.Second,

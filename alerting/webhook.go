@@ -65,7 +65,7 @@ func NewWebhookSink(name, url, secret string, headers map[string]string) (*Webho
 			}
 		}
 	}
-	return &WebhookSink{name: "webhook " + name, url: url, key: key, headers: headers, client: newHTTPClient(10 * time.Second), now: time.Now}, nil
+	return &WebhookSink{name: "webhook " + name, url: url, key: key, headers: headers, client: newHTTPClient(sinkTimeout), now: time.Now}, nil
 }
 
 // MessageID is the webhook-id of an alert to a sink: stable across retries, so a receiver

@@ -102,6 +102,9 @@ type Okta struct {
 // HTTP holds the server's limits.
 type HTTP struct {
 	BodyLimit int64 `yaml:"body_limit" env:"HOOKD_HTTP_BODY_LIMIT" validate:"min=1024"`
+	// TrustedProxies are the CIDRs of proxies whose X-Forwarded-For hookd believes for the
+	// client address it logs; from anyone else the direct peer address is used.
+	TrustedProxies []string `yaml:"trusted_proxies" env:"HOOKD_TRUSTED_PROXIES" validate:"dive,cidr"`
 	// MaxEvents caps the events of one delivery; past it the delivery is answered 413.
 	MaxEvents         int           `yaml:"max_events" env:"HOOKD_HTTP_MAX_EVENTS" validate:"min=1"`
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout" env:"HOOKD_HTTP_READ_HEADER_TIMEOUT" validate:"min=1000000"`

@@ -206,3 +206,22 @@ severity: {Folder Reader: trivial}
 	}
 	assert.NotContains(t, err.Error(), "hooks.slack.com")
 }
+
+func TestTrustedProxiesAndEventCap(t *testing.T) {
+	cfg, err := Load("", envOf(map[string]string{"HOOKD_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.0/24", "HOOKD_HTTP_MAX_EVENTS": "500"}))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"10.0.0.0/8", "192.0.2.0/24"}, cfg.HTTP.TrustedProxies)
+	assert.Equal(t, 500, cfg.HTTP.MaxEvents)
+	assert.Equal(t, 10000, mustDefaults(t).HTTP.MaxEvents)
+
+	_, err = Load("", envOf(map[string]string{"HOOKD_TRUSTED_PROXIES": "10.0.0.1"}))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "HOOKD_TRUSTED_PROXIES")
+}
+
+func mustDefaults(t *testing.T) Config {
+	t.Helper()
+	cfg, err := Load("", envOf(nil))
+	require.NoError(t, err)
+	return cfg
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -117,4 +118,27 @@ func TestLargeBodiesBeyondTheBudgetWaitThen503(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+// TestRemoteIPCannotBeForged: the logged client address is the direct peer's; a forwarded
+// address is believed only from a configured trusted proxy.
+func TestRemoteIPCannotBeForged(t *testing.T) {
+	logged := func(trusted []*net.IPNet) string {
+		f := newFixture(t, func(o *Options) { o.TrustedProxies = trusted })
+		req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
+		req.RemoteAddr = "192.0.2.10:4321"
+		req.Header.Set("X-Forwarded-For", "203.0.113.66")
+		req.Header.Set("X-Real-IP", "203.0.113.77")
+		f.server.Handler().ServeHTTP(httptest.NewRecorder(), req)
+		lines := f.logs.FilterMessage("request").All()
+		require.Len(t, lines, 1)
+		return lines[0].ContextMap()["remote_ip"].(string)
+	}
+	assert.Equal(t, "192.0.2.10", logged(nil), "a forged X-Forwarded-For is ignored")
+	_, proxies, err := net.ParseCIDR("192.0.2.0/24")
+	require.NoError(t, err)
+	assert.Equal(t, "203.0.113.66", logged([]*net.IPNet{proxies}), "a trusted proxy's forwarded address is used")
+	_, other, err := net.ParseCIDR("198.51.100.0/24")
+	require.NoError(t, err)
+	assert.Equal(t, "192.0.2.10", logged([]*net.IPNet{other}), "an untrusted peer's forwarded address is not")
 }

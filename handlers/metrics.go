@@ -47,7 +47,7 @@ func newMetrics(reg *prometheus.Registry, st Acceptor) *metrics {
 	}
 	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hookd_deliveries_total",
-		Help: "Delivery attempts by sink and outcome: delivered, retry, rate_limited, permanent, discarded (the last two are the dead letter), grouped.",
+		Help: "Delivery attempts by sink and outcome: delivered, retry, rate_limited, permanent, discarded (the last two are the dead letter), grouped, split (refused as too large, sent again in halves), already_delivered (run again after a crash, nothing sent twice).",
 	}, []string{"sink", "outcome"})
 	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "hookd_delivery_latency_seconds",

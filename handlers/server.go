@@ -42,6 +42,9 @@ type Options struct {
 	EventsPath string
 	// BodyLimit caps a delivery's size in bytes (default 10 MiB).
 	BodyLimit int64
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed for the client
+	// address; without them the direct peer address is used, so no caller can forge it.
+	TrustedProxies []*net.IPNet
 	// MaxEvents caps the events of one delivery; a delivery past it is answered 413
 	// (default 10,000: Okta batches far fewer).
 	MaxEvents int
@@ -118,6 +121,7 @@ func New(o Options) (*Server, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = ipExtractor(o.TrustedProxies)
 	e.Use(middleware.RequestID())
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
@@ -150,6 +154,20 @@ func New(o Options) (*Server, error) {
 		ErrorLog:          zap.NewStdLog(o.Logger.Named("http")),
 	}
 	return s, nil
+}
+
+// ipExtractor returns how the client address is found: the direct peer, or, when the peer
+// is a trusted proxy, the nearest untrusted address in its X-Forwarded-For. Echo's default
+// believes X-Forwarded-For from anyone (GO-2026-6872).
+func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 func orDefault(d, def time.Duration) time.Duration {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -310,6 +311,15 @@ func (s *Store) claimGroup(ctx context.Context, sink, id, key string) (_ []messa
 			_ = tx.Rollback()
 		}
 	}()
+	if s.dialect == postgres {
+		// Jobs of one group claim overlapping rows, each its own first: concurrently they
+		// would deadlock. One claim of a group at a time (SQLite has one writer anyway).
+		h := fnv.New64a()
+		h.Write([]byte("hookd claim " + sink + "\x00" + key))
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(h.Sum64())); err != nil {
+			return nil, dbError("lock group", err)
+		}
+	}
 	var coveredBy string
 	switch err := tx.QueryRowContext(ctx, `SELECT covered_by FROM hookd_delivery_cover WHERE sink = $1 AND uuid = $2`, sink, id).Scan(&coveredBy); {
 	case err == nil && coveredBy != id:

@@ -290,6 +290,9 @@ func TestServiceAppToken(t *testing.T) {
 
 	var tokenRequests int
 	var tokenURL string
+	// The token server judges the assertion by the test's clock, as the poller signs it:
+	// against the real clock the assertion expired five minutes after the fixture's noon.
+	f := newFixture(t)
 	tokens := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tokenRequests++
 		assert.NoError(t, r.ParseForm())
@@ -302,7 +305,8 @@ func TestServiceAppToken(t *testing.T) {
 				return nil, fmt.Errorf("unknown kid %v", tok.Header["kid"])
 			}
 			return &key.PublicKey, nil
-		}, jwt.WithValidMethods([]string{"ES256"}), jwt.WithAudience(tokenURL), jwt.WithIssuer("0oaClient"), jwt.WithSubject("0oaClient"))
+		}, jwt.WithValidMethods([]string{"ES256"}), jwt.WithAudience(tokenURL), jwt.WithIssuer("0oaClient"), jwt.WithSubject("0oaClient"),
+			jwt.WithTimeFunc(f.clock.Now))
 		if err != nil {
 			http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
 			return
@@ -312,7 +316,6 @@ func TestServiceAppToken(t *testing.T) {
 	defer tokens.Close()
 	tokenURL = tokens.URL + "/oauth2/v1/token"
 
-	f := newFixture(t)
 	f.okta.Bearer = "access-123"
 	f.add("ev", hook.WorkflowsUserRoleAdd, 2)
 	app := &ServiceApp{TokenURL: tokenURL, ClientID: "0oaClient", Key: signer, KeyID: "kid-1", Now: f.clock.Now}

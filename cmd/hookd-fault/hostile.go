@@ -34,6 +34,22 @@ func hostileCorpus(ctx context.Context, s *suite, backend string) *result {
 	r.figure("RSS before: %s (%s)", mb(before), h.memoryDetail())
 
 	corpus := oktagen.HostileCorpus(9 << 20)
+	// The 3 million {} body alone first: its own cost in memory, time and log lines.
+	for _, body := range corpus {
+		if body.Name != "millions-of-empty-objects" {
+			continue
+		}
+		_, peakBefore := h.rss()
+		from := time.Now()
+		status, took := h.post(client, body.Body)
+		_, peakAfter := h.rss()
+		lines := h.logs.count(from, time.Now().Add(100*time.Millisecond))
+		extra := peakAfter - max(before, peakBefore)
+		r.figure("3 million {} alone: %d in %s, %s of extra RSS, %d log lines", status, took.Round(time.Millisecond), mb(max(extra, 0)), lines)
+		r.check(status == http.StatusRequestEntityTooLarge && took < time.Second, "3 million {}: %d in %s", status, took)
+		r.check(extra < 64<<20, "3 million {} took %s of extra RSS", mb(extra))
+		r.check(lines < 10, "3 million {} wrote %d log lines", lines)
+	}
 	began := time.Now()
 	for round := 1; round <= 2; round++ {
 		for _, body := range corpus {

@@ -164,7 +164,10 @@ func poison(ctx context.Context, s *suite, backend string) *result {
 		sender{name: "ordinary", clients: 10, events: 3, every: pick(s, 100*time.Millisecond, 20*time.Millisecond)},
 		sender{name: "poison", clients: 1, events: 1, every: 20 * time.Millisecond, displayName: "Bob\x00Builder"})
 	acked := l.ackedIDs()
-	drained := drain(acked, recv, 2*time.Minute)
+	// Delivery drains a few hundred alerts a second to this receiver: wait long enough.
+	began := time.Now()
+	drained := drain(acked, recv, time.Minute+time.Duration(len(acked)/100)*time.Second)
+	r.figure("alerts drained %s after the load", time.Since(began).Round(time.Second))
 	t := tallyOf(acked, recv)
 	ordinary, poisoned := l.statusesOf("ordinary"), l.statusesOf("poison")
 	r.figure("ordinary deliveries %v, poisoned deliveries %v", ordinary, poisoned)

@@ -21,6 +21,9 @@ type receiver struct {
 	mu        sync.Mutex
 	status    int
 	delay     time.Duration
+	maxBody   int // above it, 413
+	refused   int
+	largest   int // most alerts in one accepted post
 	byEvent   map[string]int
 	byID      map[string]int
 	flagged   map[string]string // uuid -> storageProblem
@@ -67,6 +70,11 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.inFlight--
+	if r.maxBody > 0 && len(body) > r.maxBody {
+		r.refused++
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		return
+	}
 	r.posts++
 	if status != http.StatusOK {
 		w.WriteHeader(status)
@@ -83,6 +91,7 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.byID[req.Header.Get("webhook-id")]++
+	r.largest = max(r.largest, len(doc.Alerts))
 	for _, a := range doc.Alerts {
 		r.byEvent[a.EventID]++
 		if _, ok := r.firstSeen[a.EventID]; !ok {

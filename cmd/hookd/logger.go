@@ -33,7 +33,7 @@ func newLogger(c config.Log, w io.Writer) *zap.Logger {
 
 // riverLogger gives River the same log stream, from warnings up: its info lines are about
 // its own machinery, not about alerts. During a database outage River repeats the same
-// error many times a second to no effect, so each message is written at most three times a
+// error many times a second to no effect, so each message is written at most once a
 // minute, and a line once a minute says how many were left out. The summaries stop with ctx.
 func riverLogger(ctx context.Context, log *zap.Logger) *slog.Logger {
 	core, _ := zapcore.NewIncreaseLevelCore(log.Core(), zapcore.WarnLevel)
@@ -41,7 +41,7 @@ func riverLogger(ctx context.Context, log *zap.Logger) *slog.Logger {
 		core = log.Core()
 	}
 	var dropped atomic.Int64
-	sampled := zapcore.NewSamplerWithOptions(core, time.Minute, 3, 0,
+	sampled := zapcore.NewSamplerWithOptions(core, time.Minute, 1, 0,
 		zapcore.SamplerHook(func(_ zapcore.Entry, d zapcore.SamplingDecision) {
 			if d&zapcore.LogDropped != 0 {
 				dropped.Add(1)

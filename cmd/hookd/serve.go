@@ -100,7 +100,12 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		ready["systemlog"] = poller.Ready
 	}
 
+	trusted, err := cidrs(cfg.HTTP.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("HOOKD_TRUSTED_PROXIES: %w", err)
+	}
 	srv, err = handlers.New(handlers.Options{
+		TrustedProxies:    trusted,
 		Auth:              auth,
 		Store:             st,
 		Classifier:        classifier,
@@ -177,6 +182,19 @@ func shutdown(log *zap.Logger, srv *handlers.Server, st *store.Store, timeout ti
 	}
 	log.Info("hookd stopped", zap.Duration("shutdown", time.Since(began)))
 	return errors.Join(httpErr, storeErr)
+}
+
+// cidrs parses CIDRs such as "10.0.0.0/8".
+func cidrs(list []string) ([]*net.IPNet, error) {
+	out := make([]*net.IPNet, 0, len(list))
+	for _, c := range list {
+		_, n, err := net.ParseCIDR(c)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // oktaSecrets returns the configured secrets or, with none, the one kept in the data dir,
