@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/hookd/hookd/internal/clip"
 	"io"
 	"strconv"
 	"strings"
@@ -62,7 +63,7 @@ func ConsoleLine(rc *hook.RoleChange) string {
 	b.WriteString("ALERT ")
 	b.WriteString(Title(rc))
 	b.WriteString(": ")
-	q := func(s string) string { return strconv.Quote(clip(s, maxConsoleField)) }
+	q := func(s string) string { return strconv.Quote(clip.Runes(s, maxConsoleField)) }
 	names := rc.RoleNames()
 	if len(names) == 0 {
 		b.WriteString("role=(unknown)")

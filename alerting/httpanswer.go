@@ -3,6 +3,7 @@ package alerting
 import (
 	"errors"
 	"fmt"
+	"github.com/hookd/hookd/internal/clip"
 	"io"
 	"net/http"
 	"net/url"
@@ -112,5 +113,5 @@ func readSnippet(r io.Reader) string {
 		}
 		return ' '
 	}, string(b))
-	return clip(strings.TrimSpace(s), 200)
+	return clip.Runes(strings.TrimSpace(s), 200)
 }

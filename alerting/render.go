@@ -2,7 +2,6 @@ package alerting
 
 import (
 	"strings"
-	"unicode/utf8"
 
 	"github.com/hookd/hookd/hook"
 )
@@ -53,15 +52,6 @@ func place(c hook.ClientInfo) string {
 		}
 	}
 	return strings.Join(parts, ", ")
-}
-
-// clip shortens s to at most n runes, marking the cut with "…".
-func clip(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
 }
 
 // roleNames lists the distinct role names across changes, in order.

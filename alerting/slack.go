@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hookd/hookd/internal/clip"
 	"net/http"
 	"strings"
 	"time"
@@ -228,9 +229,9 @@ func section(text string) slackBlock {
 // who renders "Display Name (login)" from Okta strings, escaped.
 func who(name, login, id string) string {
 	name = firstOf(name, login, id, "(unknown)")
-	s := escape(clip(name, 200))
+	s := escape(clip.Runes(name, 200))
 	if login != "" && login != name {
-		s += " (" + escape(clip(login, 200)) + ")"
+		s += " (" + escape(clip.Runes(login, 200)) + ")"
 	}
 	return s
 }
@@ -242,7 +243,7 @@ func outcomeText(rc *hook.RoleChange) string {
 		s = ":x: " + s
 	}
 	if rc.Outcome.Reason != "" {
-		s += ": " + escape(clip(rc.Outcome.Reason, 300))
+		s += ": " + escape(clip.Runes(rc.Outcome.Reason, 300))
 	}
 	return s
 }
@@ -254,7 +255,7 @@ func networkText(n hook.Network) string {
 	}
 	for _, p := range []string{n.ASOrg, n.ISP} {
 		if p != "" {
-			parts = append(parts, escape(clip(p, 200)))
+			parts = append(parts, escape(clip.Runes(p, 200)))
 		}
 	}
 	s := strings.Join(parts, " · ")
@@ -282,7 +283,7 @@ var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;",
 func escapeAll(ss []string) []string {
 	out := make([]string, len(ss))
 	for i, s := range ss {
-		out[i] = escape(clip(s, 200))
+		out[i] = escape(clip.Runes(s, 200))
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/hookd/hookd/internal/clip"
 	"io"
 	"mime"
 	"net/http"
@@ -11,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/verify"
@@ -168,7 +168,7 @@ const maxExamples = 3
 func (s *Server) logRejected(rejected []hook.Rejection, requestID string) {
 	examples := make([]string, 0, maxExamples)
 	for _, r := range rejected[:min(len(rejected), maxExamples)] {
-		examples = append(examples, fmt.Sprintf("events[%d] uuid=%q: %s", r.Index, clip(r.UUID, 64), clip(r.Error(), 200)))
+		examples = append(examples, fmt.Sprintf("events[%d] uuid=%q: %s", r.Index, clip.Bytes(r.UUID, 64), clip.Bytes(r.Error(), 200)))
 	}
 	s.log.Warn("events rejected; the rest of the delivery is kept",
 		zap.Int("rejected", len(rejected)), zap.Strings("examples", examples), zap.String("request_id", requestID))
@@ -184,25 +184,13 @@ func (s *Server) logIncomplete(records []hook.RoleChange, requestID string) {
 		}
 		n++
 		if len(examples) < maxExamples {
-			examples = append(examples, fmt.Sprintf("%s %s: %s", clip(records[i].EventType, 64), clip(records[i].EventID, 64), clip(strings.Join(records[i].Incomplete, "; "), 200)))
+			examples = append(examples, fmt.Sprintf("%s %s: %s", clip.Bytes(records[i].EventType, 64), clip.Bytes(records[i].EventID, 64), clip.Bytes(strings.Join(records[i].Incomplete, "; "), 200)))
 		}
 	}
 	if n > 0 {
 		s.log.Warn("watched events of an unexpected shape; alerting with what was found",
 			zap.Int("events", n), zap.Strings("examples", examples), zap.String("request_id", requestID))
 	}
-}
-
-// clip shortens s to at most n bytes on a rune boundary, so a log line never carries a huge
-// value.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 func (s *Server) healthz(c echo.Context) error {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hookd/hookd/internal/clip"
 	"io"
 	"net/url"
 	"reflect"
@@ -11,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 	"unsafe"
 
 	"github.com/go-playground/validator/v10"
@@ -352,7 +352,7 @@ func reasonOf(fe validator.FieldError) string {
 	case "required":
 		return "required"
 	case "eq":
-		return fmt.Sprintf("must be %q, got %q", fe.Param(), clip(fmt.Sprint(fe.Value()), 64))
+		return fmt.Sprintf("must be %q, got %q", fe.Param(), clip.Bytes(fmt.Sprint(fe.Value()), 64))
 	case "min":
 		return "must contain at least " + fe.Param() + " element(s)"
 	case "max":
@@ -373,15 +373,4 @@ func orgOf(source string) string {
 		return ""
 	}
 	return u.Scheme + "://" + u.Host
-}
-
-// clip shortens s to at most n bytes (on a rune boundary), so an error never echoes a huge value.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

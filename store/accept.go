@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hookd/hookd/internal/clip"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hookd/hookd/hook"
 	"github.com/riverqueue/river"
@@ -238,7 +238,7 @@ func (s *Store) commitInline(ctx context.Context, e entry, refused *rejectedErro
 	view := *e.rc
 	view.Raw = nil
 	clipRecord(&view)
-	view.StorageProblem = "hookd could not store this event (" + clipText(refused.Error(), 300) + "); it was alerted from the delivery queue"
+	view.StorageProblem = "hookd could not store this event (" + clip.Bytes(refused.Error(), 300) + "); it was alerted from the delivery queue"
 	record, err := json.Marshal(&view)
 	if err != nil {
 		return fmt.Errorf("store: encode record: %w", err)
@@ -271,17 +271,6 @@ func (s *Store) commitInline(ctx context.Context, e entry, refused *rejectedErro
 		e.req.result.Problem = refused.Error()
 	}
 	return nil
-}
-
-// clipText shortens s to at most n bytes on a rune boundary.
-func clipText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // insertEvents writes entries and adds the keys that were new (not stored before) to

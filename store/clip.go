@@ -1,6 +1,7 @@
 package store
 
 import (
+	"github.com/hookd/hookd/internal/clip"
 	"reflect"
 
 	"github.com/hookd/hookd/hook"
@@ -27,7 +28,7 @@ func clipValue(v reflect.Value) bool {
 	switch v.Kind() {
 	case reflect.String:
 		if v.Len() > maxRecordString {
-			v.SetString(clipText(v.String(), maxRecordString))
+			v.SetString(clip.Bytes(v.String(), maxRecordString))
 			return true
 		}
 	case reflect.Struct:
