@@ -1,12 +1,11 @@
 package alerting
 
 import (
-	"errors"
 	"fmt"
 	"github.com/hookd/hookd/internal/clip"
+	"github.com/hookd/hookd/internal/outbound"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -25,7 +24,7 @@ const defaultRetryAfter = 30 * time.Second
 // backoff; 413 asks for smaller messages (TooLargeError); any other status is permanent. name goes into errors; the URL never does.
 func checkAnswer(name string, resp *http.Response, err error, now time.Time) error {
 	if err != nil {
-		return fmt.Errorf("%s: %s", name, transportError(err))
+		return fmt.Errorf("%s: %s", name, outbound.Describe(err))
 	}
 	defer resp.Body.Close()
 	body := readSnippet(resp.Body)
@@ -48,33 +47,10 @@ func checkAnswer(name string, resp *http.Response, err error, now time.Time) err
 	}
 }
 
-// transportError describes a failed request without its URL, which for Slack is the secret.
-func transportError(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	if errors.Is(err, errRedirect) {
-		return "answered with a redirect, which hookd does not follow"
-	}
-	return err.Error()
-}
-
-// errRedirect stops the HTTP client at a redirect: a sink's URL is configured exactly.
-var errRedirect = errors.New("redirect")
-
 // sinkTimeout bounds one request to a sink. Generous: a SIEM's webhook receiver may take
 // seconds, and a request cut off by hookd is an alert that may have arrived yet is sent
 // again. The delivery job's own timeout (2 minutes) is above it.
 const sinkTimeout = 30 * time.Second
-
-// newHTTPClient is the client HTTP sinks use: bounded time, no redirects.
-func newHTTPClient(timeout time.Duration) *http.Client {
-	return &http.Client{
-		Timeout:       timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return errRedirect },
-	}
-}
 
 // retryAfter reads a Retry-After header, in seconds or as an HTTP date, capped at
 // MaxRetryAfter; def when it is absent or unreadable.

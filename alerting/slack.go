@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/hookd/hookd/internal/clip"
+	"github.com/hookd/hookd/internal/outbound"
 	"net/http"
 	"strings"
 	"time"
@@ -51,7 +52,7 @@ func NewSlackSink(name, webhookURL string, perSecond float64) (*SlackSink, error
 	return &SlackSink{
 		name:    "slack " + name,
 		url:     webhookURL,
-		client:  newHTTPClient(sinkTimeout),
+		client:  outbound.Client(sinkTimeout),
 		limiter: rate.NewLimiter(rate.Limit(perSecond), 3),
 		now:     time.Now,
 		maxWait: 3 * time.Second,

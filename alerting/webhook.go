@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/hookd/hookd/internal/outbound"
 	"net/http"
 	"strconv"
 	"strings"
@@ -65,7 +66,7 @@ func NewWebhookSink(name, url, secret string, headers map[string]string) (*Webho
 			}
 		}
 	}
-	return &WebhookSink{name: "webhook " + name, url: url, key: key, headers: headers, client: newHTTPClient(sinkTimeout), now: time.Now}, nil
+	return &WebhookSink{name: "webhook " + name, url: url, key: key, headers: headers, client: outbound.Client(sinkTimeout), now: time.Now}, nil
 }
 
 // MessageID is the webhook-id of an alert to a sink: stable across retries, so a receiver

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hookd/hookd/internal/backoff"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -247,7 +248,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		FetchPollInterval: o.FetchPollInterval,
 		FetchCooldown:     min(o.FetchPollInterval, 50*time.Millisecond),
 		MaxAttempts:       o.MaxAttempts,
-		RetryPolicy:       backoff{Base: o.RetryBase, Cap: o.RetryCap},
+		RetryPolicy:       retryPolicy{backoff.Doubling{Base: o.RetryBase, Cap: o.RetryCap}},
 		JobTimeout:        2 * time.Minute,
 		// A replica that dies mid-job leaves it running; another picks it up after this,
 		// rather than River's default hour (which would also pause System Log polling).

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/internal/backoff"
 	"github.com/hookd/hookd/store/storetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -381,18 +382,18 @@ func (o *outcomes) bySink() map[string][]string {
 }
 
 func TestBackoffReachesAboutADay(t *testing.T) {
-	b := backoff{Base: 5 * time.Second, Cap: 30 * time.Minute}
-	first := b.delay(1)
+	b := backoff.Doubling{Base: 5 * time.Second, Cap: 30 * time.Minute}
+	first := b.Jittered(1)
 	assert.GreaterOrEqual(t, first, 3750*time.Millisecond)
 	assert.LessOrEqual(t, first, 6250*time.Millisecond)
-	assert.LessOrEqual(t, b.delay(40), 37*time.Minute+30*time.Second, "capped")
+	assert.LessOrEqual(t, b.Jittered(40), 37*time.Minute+30*time.Second, "capped")
 	for _, attempt := range []int{32, 33, 64, 1000} {
-		assert.GreaterOrEqual(t, b.delay(attempt), 22*time.Minute+30*time.Second, "no overflow at attempt %d", attempt)
-		assert.LessOrEqual(t, b.delay(attempt), 37*time.Minute+30*time.Second, "no overflow at attempt %d", attempt)
+		assert.GreaterOrEqual(t, b.Jittered(attempt), 22*time.Minute+30*time.Second, "no overflow at attempt %d", attempt)
+		assert.LessOrEqual(t, b.Jittered(attempt), 37*time.Minute+30*time.Second, "no overflow at attempt %d", attempt)
 	}
 	var total time.Duration
 	for attempt := 1; attempt < 56; attempt++ { // 56 attempts: 55 waits
-		total += b.nominal(attempt)
+		total += b.Nominal(attempt)
 	}
 	assert.InDelta(t, 24, total.Hours(), 1, "the default keeps trying for about a day")
 }

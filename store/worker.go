@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hookd/hookd/internal/backoff"
 	"hash/fnv"
-	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -372,27 +372,11 @@ func (s *Store) claimGroup(ctx context.Context, sink, id, key string) (_ []messa
 // by size (see split).
 const maxGroupClaim = 1000
 
-// backoff is the retry policy of deliveries: exponential from Base, capped at Cap, with
-// ±25% jitter so that retries of many jobs spread out.
-type backoff struct {
-	Base, Cap time.Duration
-}
+// retryPolicy is River's retry policy for deliveries: the shared doubling schedule with
+// jitter, so that retries of many jobs spread out.
+type retryPolicy struct{ backoff.Doubling }
 
 // NextRetry is when a job that has failed job.Attempt times runs again.
-func (b backoff) NextRetry(job *rivertype.JobRow) time.Time {
-	return time.Now().Add(b.delay(job.Attempt))
-}
-
-func (b backoff) delay(attempt int) time.Duration {
-	return time.Duration(float64(b.nominal(attempt)) * (0.75 + 0.5*rand.Float64()))
-}
-
-// nominal is the delay before jitter: Base doubled per earlier attempt, up to Cap (doubling
-// stops there, so no attempt count can overflow it).
-func (b backoff) nominal(attempt int) time.Duration {
-	d := b.Base
-	for i := 1; i < attempt && d < b.Cap; i++ {
-		d *= 2
-	}
-	return min(d, b.Cap)
+func (p retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	return time.Now().Add(p.Jittered(job.Attempt))
 }

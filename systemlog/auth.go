@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/hookd/hookd/internal/outbound"
 	"io"
 	"net/http"
 	"net/url"
@@ -113,11 +114,11 @@ func (a *ServiceApp) accessToken(ctx context.Context) (string, error) {
 	req.Header.Set("Accept", "application/json")
 	client := a.Client
 	if client == nil {
-		client = http.DefaultClient
+		client = outbound.Client(30 * time.Second) // never http.DefaultClient: it waits forever
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("token request: %s", transportError(err))
+		return "", fmt.Errorf("token request: %s", outbound.Describe(err))
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))

@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hookd/hookd/internal/backoff"
+	"github.com/hookd/hookd/internal/outbound"
 	"io"
 	"net/http"
 	"net/url"
@@ -123,7 +125,7 @@ func New(cfg Config) (*Poller, error) {
 		cfg.Classifier = &hook.Classifier{}
 	}
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 30 * time.Second}
+		cfg.Client = outbound.Client(30 * time.Second)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -282,11 +284,8 @@ func (p *Poller) failed(ctx context.Context, rep Report, cause error) (Report, e
 	if err := p.cfg.Store.SetState(ctx, stateFailures, strconv.Itoa(n)); err != nil {
 		return rep, err
 	}
-	d := 5 * time.Second
-	for i := 1; i < n && d < 5*time.Minute; i++ {
-		d *= 2
-	}
-	return p.wait(ctx, rep, ResultError, p.cfg.Now().Add(min(d, 5*time.Minute)), cause)
+	d := backoff.Doubling{Base: 5 * time.Second, Cap: 5 * time.Minute}.Nominal(n)
+	return p.wait(ctx, rep, ResultError, p.cfg.Now().Add(d), cause)
 }
 
 // page is one answer of the System Log API.
@@ -324,12 +323,12 @@ func (p *Poller) fetch(ctx context.Context, target string) (page, error) {
 	}
 	resp, err := p.cfg.Client.Do(req)
 	if err != nil {
-		return page{}, errors.New(transportError(err))
+		return page{}, errors.New(outbound.Describe(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPage+1))
 	if err != nil {
-		return page{}, errors.New(transportError(err))
+		return page{}, errors.New(outbound.Describe(err))
 	}
 	if len(body) > maxPage {
 		return page{}, errors.New("answer from the System Log API over 32 MiB")
@@ -415,13 +414,4 @@ func (p *Poller) Ready(ctx context.Context) error {
 		return errors.New(strings.TrimPrefix(failed, fp))
 	}
 	return nil
-}
-
-// transportError describes a failed request without its URL.
-func transportError(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return err.Error()
 }
