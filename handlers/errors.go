@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/hookd/hookd/hook"
-	"github.com/hookd/hookd/store"
 	"github.com/hookd/hookd/verify"
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
@@ -71,7 +70,7 @@ func (s *Server) statusOf(err error) (int, errorBody) {
 			detail[i] = f.Error()
 		}
 		return http.StatusBadRequest, errorBody{de.Kind.Error(), strings.Join(detail, "; ")}
-	case errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrClosed), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, hook.ErrUnavailable), errors.Is(err, hook.ErrClosed), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, errorBody{"store unavailable", "nothing was acknowledged; Okta's retry will be taken"}
 	case errors.As(err, &he):
 		msg, _ := he.Message.(string)

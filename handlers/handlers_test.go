@@ -12,10 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/hookd/hookd/hook"
-	"github.com/hookd/hookd/store"
 	"github.com/hookd/hookd/verify"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -33,16 +31,16 @@ type fakeStore struct {
 	down bool
 }
 
-func (f *fakeStore) Accept(_ context.Context, records []hook.RoleChange) (store.Result, error) {
+func (f *fakeStore) Accept(_ context.Context, records []hook.RoleChange) (hook.AcceptResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
-		return store.Result{}, fmt.Errorf("%w: connection refused", store.ErrUnavailable)
+		return hook.AcceptResult{}, fmt.Errorf("%w: connection refused", hook.ErrUnavailable)
 	}
 	if f.seen == nil {
 		f.seen = map[string]hook.RoleChange{}
 	}
-	var res store.Result
+	var res hook.AcceptResult
 	for _, rc := range records {
 		if _, dup := f.seen[rc.EventID]; dup {
 			res.Duplicates++
@@ -56,13 +54,9 @@ func (f *fakeStore) Accept(_ context.Context, records []hook.RoleChange) (store.
 
 func (f *fakeStore) Ping(context.Context) error {
 	if f.down {
-		return fmt.Errorf("%w: connection refused", store.ErrUnavailable)
+		return fmt.Errorf("%w: connection refused", hook.ErrUnavailable)
 	}
 	return nil
-}
-
-func (f *fakeStore) JobCounts(context.Context) (map[string]int64, error) {
-	return map[string]int64{"pending": int64(len(f.seen)), "retrying": 0, "dead": 1}, nil
 }
 
 func (f *fakeStore) stored() int {
@@ -238,10 +232,6 @@ func TestMetrics(t *testing.T) {
 	f.post(payload(t, "partial-missing-uuid.json"))
 	f.post("{}", "Authorization", "wrong")
 	f.do("GET", "/no/such/path/"+strings.Repeat("x", 10), "")
-	f.server.ObserveDelivery(store.Outcome{Sink: "slack", Result: store.ResultDelivered, Latency: 150 * time.Millisecond})
-	f.server.ObserveDelivery(store.Outcome{Sink: "gone", Result: store.ResultPermanent})
-	f.server.ObservePoll("ok", 12, time.Now().Add(-90*time.Second), 17)
-	f.server.ObservePoll("waiting", 0, time.Time{}, -1)
 	rec := f.do("GET", "/metrics", "")
 	require.Equal(t, 200, rec.Code)
 	body := rec.Body.String()
@@ -254,18 +244,8 @@ func TestMetrics(t *testing.T) {
 		`hookd_http_requests_total{method="POST",route="/okta/events",status="401"} 1`,
 		`hookd_http_requests_total{method="GET",route="unmatched",status="404"} 1`,
 		`hookd_accept_duration_seconds_count 2`,
-		`hookd_queue_depth 25`,
-		`hookd_delivery_jobs{state="pending"} 25`,
-		`hookd_delivery_jobs{state="dead"} 1`,
-		`hookd_deliveries_total{outcome="delivered",sink="slack"} 1`,
-		`hookd_deliveries_total{outcome="permanent",sink="gone"} 1`,
-		`hookd_delivery_latency_seconds_count{sink="slack"} 1`,
-		`hookd_systemlog_polls_total{result="ok"} 1`,
-		`hookd_systemlog_polls_total{result="waiting"} 1`,
-		`hookd_systemlog_events_total 12`,
-		`hookd_systemlog_rate_limit_remaining 17`,
-		`hookd_systemlog_lag_seconds 9`,
-		`hookd_go_goroutines`,
+		"\ngo_goroutines ",
+		"\nprocess_resident_memory_bytes ",
 	} {
 		assert.Contains(t, body, want)
 	}
@@ -275,6 +255,7 @@ func TestMetrics(t *testing.T) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		assert.True(t, strings.HasPrefix(line, "hookd_"), "series not named hookd_: %s", line)
+		standard := strings.HasPrefix(line, "go_") || strings.HasPrefix(line, "process_")
+		assert.True(t, strings.HasPrefix(line, "hookd_") || standard, "series neither hookd_ nor a standard collector's: %s", line)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/hook"
-	"github.com/hookd/hookd/store"
 	"github.com/hookd/hookd/verify"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -25,9 +24,8 @@ import (
 
 // Acceptor stores role changes durably; store.Store satisfies it.
 type Acceptor interface {
-	Accept(ctx context.Context, records []hook.RoleChange) (store.Result, error)
+	Accept(ctx context.Context, records []hook.RoleChange) (hook.AcceptResult, error)
 	Ping(ctx context.Context) error
-	JobCounts(ctx context.Context) (map[string]int64, error)
 }
 
 // Options configures a Server.
@@ -116,7 +114,7 @@ func New(o Options) (*Server, error) {
 		o.AcceptTimeout = 2500 * time.Millisecond
 	}
 	s := &Server{opts: o, log: o.Logger, bodies: semaphore.NewWeighted(o.BodyBudget), unavailableLog: rate.Sometimes{Interval: time.Minute}}
-	s.metrics = newMetrics(o.Registry, o.Store)
+	s.metrics = newMetrics(o.Registry)
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

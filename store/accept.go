@@ -19,7 +19,7 @@ import (
 // acceptRequest is one caller's records waiting for the commit that holds them.
 type acceptRequest struct {
 	records []hook.RoleChange
-	result  Result
+	result  hook.AcceptResult
 	err     error
 	done    chan struct{}
 }
@@ -41,28 +41,28 @@ const (
 //
 // If ctx ends first, Accept returns its error; the records may still be committed, which is
 // safe, since a redelivery of them is a duplicate.
-func (s *Store) Accept(ctx context.Context, records []hook.RoleChange) (Result, error) {
+func (s *Store) Accept(ctx context.Context, records []hook.RoleChange) (hook.AcceptResult, error) {
 	if len(records) == 0 {
-		return Result{}, nil
+		return hook.AcceptResult{}, nil
 	}
 	req := &acceptRequest{records: records, done: make(chan struct{})}
 	select {
 	case <-s.stop:
-		return Result{}, ErrClosed
+		return hook.AcceptResult{}, hook.ErrClosed
 	default:
 	}
 	select {
 	case s.pending <- req:
 	case <-s.stop:
-		return Result{}, ErrClosed
+		return hook.AcceptResult{}, hook.ErrClosed
 	case <-ctx.Done():
-		return Result{}, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+		return hook.AcceptResult{}, fmt.Errorf("%w: %w", hook.ErrUnavailable, ctx.Err())
 	}
 	select {
 	case <-req.done:
 		return req.result, req.err
 	case <-ctx.Done():
-		return Result{}, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+		return hook.AcceptResult{}, fmt.Errorf("%w: %w", hook.ErrUnavailable, ctx.Err())
 	}
 }
 
@@ -98,7 +98,7 @@ func (s *Store) drain() {
 	for {
 		select {
 		case req := <-s.pending:
-			req.err = ErrClosed
+			req.err = hook.ErrClosed
 			close(req.done)
 		default:
 			return
@@ -119,7 +119,7 @@ func (s *Store) commitGroup(group []*acceptRequest) {
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
 	for _, req := range group {
-		req.result = Result{}
+		req.result = hook.AcceptResult{}
 	}
 	// The first occurrence of a uuid in the group is the one that may be new; a later one, in
 	// the same request or another, is a duplicate of it.
@@ -147,7 +147,7 @@ func (s *Store) commitGroup(group []*acceptRequest) {
 	s.settle(ctx, unique)
 	for _, req := range group {
 		if req.err != nil {
-			req.result = Result{}
+			req.result = hook.AcceptResult{}
 		}
 		close(req.done)
 	}
@@ -310,13 +310,12 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, entries []entry, n
 
 const insertColumns = "INSERT INTO hookd_event (uuid, event_type, published, source, accepted_at, record, raw, group_key, sinks) VALUES "
 
-// groupKey joins the events of one admin action: Okta writes an event per role, all with the
-// same transaction id and actor.
+// groupKey is the change's admin action (hook.RoleChange.GroupKey) as a key column holds it.
 func groupKey(rc *hook.RoleChange) string {
-	if rc.TransactionID == "" || rc.Actor.ID == "" {
-		return ""
+	if k := rc.GroupKey(); k != "" {
+		return dbKey(k)
 	}
-	return dbKey(rc.TransactionID + "|" + rc.Actor.ID)
+	return ""
 }
 
 func insertEach(ctx context.Context, tx *sql.Tx, rows [][]any, inserted map[string]bool) error {

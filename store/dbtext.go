@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/base64"
 	"errors"
+	"github.com/hookd/hookd/hook"
 	"strings"
 	"unicode/utf8"
 
@@ -41,11 +42,11 @@ type rejectedError struct {
 
 func (e *rejectedError) Error() string { return "store: " + e.op + " refused: " + e.msg }
 
-// Unwrap makes a refusal also an ErrUnavailable for callers that only tell stored from not.
-func (e *rejectedError) Unwrap() error { return ErrUnavailable }
+// Unwrap makes a refusal also an hook.ErrUnavailable for callers that only tell stored from not.
+func (e *rejectedError) Unwrap() error { return hook.ErrUnavailable }
 
 // dbError wraps a database error of operation op: a refusal of the data as *rejectedError,
-// anything else (connection, timeout, resources) as ErrUnavailable. Passwords are redacted.
+// anything else (connection, timeout, resources) as hook.ErrUnavailable. Passwords are redacted.
 func dbError(op string, err error) error {
 	if refusesData(err) {
 		return &rejectedError{op: op, msg: redact(err)}
@@ -53,16 +54,18 @@ func dbError(op string, err error) error {
 	return &unavailableError{op: op, msg: redact(err)}
 }
 
-// unavailableError is a failure to reach or use the database; it is an ErrUnavailable.
+// unavailableError is a failure to reach or use the database; it is an hook.ErrUnavailable.
 type unavailableError struct {
 	op  string
 	msg string
 }
 
-func (e *unavailableError) Error() string { return ErrUnavailable.Error() + ": " + e.op + ": " + e.msg }
+func (e *unavailableError) Error() string {
+	return hook.ErrUnavailable.Error() + ": " + e.op + ": " + e.msg
+}
 
-// Unwrap returns ErrUnavailable.
-func (e *unavailableError) Unwrap() error { return ErrUnavailable }
+// Unwrap returns hook.ErrUnavailable.
+func (e *unavailableError) Unwrap() error { return hook.ErrUnavailable }
 
 // refusesData reports whether err is the database refusing what was written (a data or
 // constraint error, a raised exception), not a failure to reach it.

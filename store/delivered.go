@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"github.com/hookd/hookd/hook"
 
 	"sort"
 	"strconv"
@@ -25,7 +26,7 @@ func (s *Store) markDelivered(ctx context.Context, sink string, keys []string) e
 	select {
 	case s.marks <- req:
 	case <-s.stop:
-		return ErrClosed
+		return hook.ErrClosed
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -49,7 +50,7 @@ func (s *Store) markLoop() {
 			for {
 				select {
 				case req := <-s.marks:
-					req.done <- ErrClosed
+					req.done <- hook.ErrClosed
 				default:
 					return
 				}

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/hookd/hookd/hook"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -28,14 +30,44 @@ type periodicArgs struct {
 // Kind is River's name for the job.
 func (periodicArgs) Kind() string { return "hookd_periodic" }
 
+// periodicTasks are the tasks this replica runs, by name; tasks may be added after Open.
+type periodicTasks struct {
+	mu     sync.Mutex
+	byName map[string]Periodic
+}
+
+func (p *periodicTasks) get(name string) (Periodic, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t, ok := p.byName[name]
+	return t, ok
+}
+
+func (p *periodicTasks) empty() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.byName) == 0
+}
+
+// AddPeriodic adds a periodic task after Open and before Start, so that a task may use the
+// store it runs in (the System Log poller accepts into it).
+func (s *Store) AddPeriodic(t Periodic) {
+	s.periodic.mu.Lock()
+	s.periodic.byName[t.Name] = t
+	s.periodic.mu.Unlock()
+	for _, j := range periodicJobs([]Periodic{t}) {
+		s.river.PeriodicJobs().Add(j)
+	}
+}
+
 type periodicWorker struct {
 	river.WorkerDefaults[periodicArgs]
-	tasks map[string]Periodic
+	tasks *periodicTasks
 }
 
 // Work runs the named task once.
 func (w *periodicWorker) Work(ctx context.Context, job *river.Job[periodicArgs]) error {
-	t, ok := w.tasks[job.Args.Name]
+	t, ok := w.tasks.get(job.Args.Name)
 	if !ok {
 		return river.JobCancel(fmt.Errorf("no periodic task %q on this replica", job.Args.Name))
 	}
@@ -73,7 +105,7 @@ func (s *Store) State(ctx context.Context, name string) (string, error) {
 		return "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+		return "", fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
 	}
 	return v, nil
 }
@@ -92,7 +124,7 @@ func (s *Store) SetState(ctx context.Context, name, value string) error {
 			ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, name, value, now)
 	}
 	if err != nil {
-		return fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+		return fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
 	}
 	return nil
 }

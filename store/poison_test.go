@@ -85,7 +85,7 @@ func TestHostileStringsAreStoredLosslessly(t *testing.T) {
 
 			res, err = s.Accept(ctx, []hook.RoleChange{nulName, badUTF8, nulUUID, lookalike})
 			require.NoError(t, err)
-			assert.Equal(t, Result{Duplicates: 4}, res, "a redelivery is recognised")
+			assert.Equal(t, hook.AcceptResult{Duplicates: 4}, res, "a redelivery is recognised")
 
 			for _, want := range []hook.RoleChange{nulName, badUTF8, nulUUID, lookalike} {
 				got, err := s.Record(ctx, want.EventID)
@@ -145,7 +145,7 @@ func TestRefusedEventFailsNoOneElse(t *testing.T) {
 			// Many concurrent requests, so that groups hold several; one in ten is poisoned.
 			const requests = 200
 			var wg sync.WaitGroup
-			results := make([]Result, requests)
+			results := make([]hook.AcceptResult, requests)
 			errs := make([]error, requests)
 			for i := range requests {
 				wg.Add(1)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/hookd/hookd/internal/backoff"
+	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -24,12 +25,6 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
 )
-
-// ErrUnavailable wraps every failure to reach or write the database: the caller may retry.
-var ErrUnavailable = errors.New("store unavailable")
-
-// ErrClosed is returned by Accept after Close.
-var ErrClosed = errors.New("store closed")
 
 // ErrNotFound is returned when an event is not stored.
 var ErrNotFound = errors.New("event not found")
@@ -66,6 +61,9 @@ type Options struct {
 	// GroupWindow, when above zero, holds each delivery that long after acceptance so that
 	// the events of one admin action (same transaction and actor) go out as one message.
 	GroupWindow time.Duration
+	// Registerer, when set, receives the store's metrics (deliveries, their latency, jobs by
+	// state).
+	Registerer prometheus.Registerer
 	// OnOutcome, when set, is told how each delivery attempt ended.
 	OnOutcome func(Outcome)
 	// Periodic tasks run on one replica at a time (see Periodic).
@@ -79,19 +77,6 @@ type Options struct {
 	Logger *slog.Logger
 	// Now stamps accepted_at; tests replace it.
 	Now func() time.Time
-}
-
-// Result counts what one Accept did.
-type Result struct {
-	// Accepted is how many records were new and are now stored with their delivery jobs.
-	Accepted int
-	// Duplicates is how many were stored already (a redelivery) and were skipped.
-	Duplicates int
-	// Unstored is how many of Accepted the database refused to keep in the events table;
-	// their delivery jobs carry them, flagged, so they are still alerted once.
-	Unstored int
-	// Problem is the first refusal's reason when Unstored is above zero.
-	Problem string
 }
 
 // Store is the durable store and delivery queue.
@@ -116,6 +101,9 @@ type Store struct {
 	maxGroup      int
 	close         sync.Once
 	closeErr      error
+	metrics       *metrics
+	// periodic holds the periodic tasks by name, for the worker that runs them.
+	periodic *periodicTasks
 }
 
 type dialect int
@@ -186,7 +174,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.DatabaseURL != "" {
 		db, err := sql.Open("pgx", o.DatabaseURL)
 		if err != nil {
-			return nil, fmt.Errorf("%w: postgres: %s", ErrUnavailable, redact(err))
+			return nil, fmt.Errorf("%w: postgres: %s", hook.ErrUnavailable, redact(err))
 		}
 		db.SetMaxOpenConns(20)
 		db.SetMaxIdleConns(20)
@@ -209,7 +197,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		db, err := sql.Open("sqlite", dsn)
 		if err != nil {
 			lock.Close()
-			return nil, fmt.Errorf("%w: sqlite: %v", ErrUnavailable, err)
+			return nil, fmt.Errorf("%w: sqlite: %v", hook.ErrUnavailable, err)
 		}
 		db.SetMaxOpenConns(1)
 		s.db, s.dialect = db, sqlite
@@ -217,11 +205,11 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	}
 	if err := s.db.PingContext(ctx); err != nil {
 		s.closeHandles()
-		return nil, fmt.Errorf("%w: %s: %s", ErrUnavailable, s.dialect, redact(err))
+		return nil, fmt.Errorf("%w: %s: %s", hook.ErrUnavailable, s.dialect, redact(err))
 	}
 	if err := migrate(ctx, s.db, s.dialect, driver); err != nil {
 		s.closeHandles()
-		return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+		return nil, fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
 	}
 
 	// Every delivery reads its event: prepare that once, not per job.
@@ -232,16 +220,16 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	}
 	if err != nil {
 		s.closeHandles()
-		return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+		return nil, fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
 	}
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &deliveryWorker{store: s})
-	tasks := map[string]Periodic{}
+	s.periodic = &periodicTasks{byName: map[string]Periodic{}}
 	for _, t := range o.Periodic {
-		tasks[t.Name] = t
+		s.periodic.byName[t.Name] = t
 	}
-	river.AddWorker(workers, &periodicWorker{tasks: tasks})
+	river.AddWorker(workers, &periodicWorker{tasks: s.periodic})
 	cfg := &river.Config{
 		Logger:            o.Logger,
 		Workers:           workers,
@@ -256,8 +244,12 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		PollOnly:             true,
 		PeriodicJobs:         periodicJobs(o.Periodic),
 	}
-	if o.Deliverer != nil || len(o.Periodic) > 0 {
-		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: o.Workers}}
+	// Always: periodic tasks may be added after Open (AddPeriodic). Start refuses to run
+	// workers when there is nothing for them to do.
+	cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: o.Workers}}
+	if err := s.registerMetrics(o.Registerer); err != nil {
+		s.closeHandles()
+		return nil, fmt.Errorf("store metrics: %w", err)
 	}
 	client, err := river.NewClient(driver, cfg)
 	if err != nil {
@@ -288,7 +280,7 @@ func (s *Store) Dialect() string { return s.dialect.String() }
 // delivery workers until Stop. ctx bounds the start only: its end does not stop the workers,
 // so that a shutdown signal can let deliveries in flight finish (Stop decides how long).
 func (s *Store) Start(ctx context.Context) error {
-	if s.opts.Deliverer == nil && len(s.opts.Periodic) == 0 {
+	if s.opts.Deliverer == nil && s.periodic.empty() {
 		return errors.New("store: no Deliverer and no periodic task, so no workers to start")
 	}
 	n, err := s.rescueOwn(ctx)
@@ -304,7 +296,7 @@ func (s *Store) Start(ctx context.Context) error {
 // Stop lets running deliveries finish until ctx ends, then cancels them; their jobs are
 // retried later (by this replica after a restart, or another one).
 func (s *Store) Stop(ctx context.Context) error {
-	if s.opts.Deliverer == nil && len(s.opts.Periodic) == 0 {
+	if s.opts.Deliverer == nil && s.periodic.empty() {
 		return nil
 	}
 	err := s.river.Stop(ctx)
@@ -341,11 +333,11 @@ func (s *Store) Close() error {
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+		return fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
 	}
 	var one int
 	if err := s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-		return fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+		return fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
 	}
 	return nil
 }
@@ -369,7 +361,7 @@ func (s *Store) JobCounts(ctx context.Context) (map[string]int64, error) {
 			ELSE 'done' END AS bucket, count(*)
 		FROM river_job GROUP BY bucket`)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+		return nil, fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
 	}
 	defer rows.Close()
 	out := map[string]int64{"pending": 0, "retrying": 0, "dead": 0}
@@ -377,7 +369,7 @@ func (s *Store) JobCounts(ctx context.Context) (map[string]int64, error) {
 		var bucket string
 		var n int64
 		if err := rows.Scan(&bucket, &n); err != nil {
-			return nil, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+			return nil, fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
 		}
 		if bucket != "done" {
 			out[bucket] = n

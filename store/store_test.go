@@ -81,11 +81,11 @@ func TestContract(t *testing.T) {
 
 				res, err := s.Accept(ctx, records("e1", "e2", "e2", "e3"))
 				require.NoError(t, err)
-				assert.Equal(t, Result{Accepted: 3, Duplicates: 1}, res)
+				assert.Equal(t, hook.AcceptResult{Accepted: 3, Duplicates: 1}, res)
 
 				res, err = s.Accept(ctx, records("e3", "e4"))
 				require.NoError(t, err)
-				assert.Equal(t, Result{Accepted: 1, Duplicates: 1}, res)
+				assert.Equal(t, hook.AcceptResult{Accepted: 1, Duplicates: 1}, res)
 
 				assert.Equal(t, 4, count(t, s, "SELECT count(*) FROM hookd_event"))
 				assert.Equal(t, 8, count(t, s, "SELECT count(*) FROM river_job"))
@@ -127,7 +127,7 @@ func TestContract(t *testing.T) {
 				const goroutines, span, step = 50, 20, 4 // each batch overlaps the next four
 				var wg sync.WaitGroup
 				var mu sync.Mutex
-				total := Result{}
+				total := hook.AcceptResult{}
 				for g := 0; g < goroutines; g++ {
 					wg.Add(1)
 					go func(g int) {
@@ -166,7 +166,7 @@ func TestContract(t *testing.T) {
 				s = open(t, o)
 				res, err := s.Accept(context.Background(), records("r1", "r2", "r3"))
 				require.NoError(t, err)
-				assert.Equal(t, Result{Accepted: 1, Duplicates: 2}, res)
+				assert.Equal(t, hook.AcceptResult{Accepted: 1, Duplicates: 2}, res)
 				assert.Equal(t, 3, count(t, s, "SELECT count(*) FROM river_job"))
 			})
 
@@ -177,13 +177,13 @@ func TestContract(t *testing.T) {
 				_, err := s.DB().Exec("ALTER TABLE river_job RENAME TO river_job_gone")
 				require.NoError(t, err)
 				_, err = s.Accept(context.Background(), records("x1", "x2"))
-				require.ErrorIs(t, err, ErrUnavailable)
+				require.ErrorIs(t, err, hook.ErrUnavailable)
 				assert.Equal(t, 0, count(t, s, "SELECT count(*) FROM hookd_event"), "the events went with the failed job insert")
 				_, err = s.DB().Exec("ALTER TABLE river_job_gone RENAME TO river_job")
 				require.NoError(t, err)
 				res, err := s.Accept(context.Background(), records("x1", "x2"))
 				require.NoError(t, err)
-				assert.Equal(t, Result{Accepted: 2}, res, "Okta's retry is taken in full")
+				assert.Equal(t, hook.AcceptResult{Accepted: 2}, res, "Okta's retry is taken in full")
 			})
 
 			t.Run("deliveries reach the deliverer and failures map onto River", func(t *testing.T) {
@@ -288,9 +288,9 @@ func TestContract(t *testing.T) {
 				require.NoError(t, s.Ping(context.Background()))
 				require.NoError(t, s.Close())
 				require.NoError(t, s.Close(), "closing twice is harmless")
-				assert.ErrorIs(t, s.Ping(context.Background()), ErrUnavailable)
+				assert.ErrorIs(t, s.Ping(context.Background()), hook.ErrUnavailable)
 				_, err = s.Accept(context.Background(), records("late"))
-				assert.ErrorIs(t, err, ErrClosed)
+				assert.ErrorIs(t, err, hook.ErrClosed)
 			})
 		})
 	}
@@ -413,6 +413,6 @@ func TestOpenFailsClearlyWithoutDatabase(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, err := Open(ctx, Options{DatabaseURL: "postgres://hookd:hunter2@127.0.0.1:1/none?connect_timeout=2"})
-	require.ErrorIs(t, err, ErrUnavailable)
+	require.ErrorIs(t, err, hook.ErrUnavailable)
 	assert.NotContains(t, err.Error(), "hunter2")
 }

@@ -194,6 +194,7 @@ func (w *deliveryWorker) deliverInline(ctx context.Context, job *river.Job[Deliv
 }
 
 func (s *Store) report(o Outcome) {
+	s.metrics.observe(o)
 	if s.opts.OnOutcome != nil {
 		s.opts.OnOutcome(o)
 	}
@@ -290,7 +291,7 @@ func (s *Store) scanTime(v any) (time.Time, error) {
 func (s *Store) alone(ctx context.Context, sink, key string) (bool, error) {
 	var n int
 	if err := s.groupSizeStmt.QueryRowContext(ctx, key, sink).Scan(&n); err != nil {
-		return false, fmt.Errorf("%w: %s", ErrUnavailable, redact(err))
+		return false, fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
 	}
 	return n <= 1, nil
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"github.com/hookd/hookd/internal/backoff"
 	"github.com/hookd/hookd/internal/outbound"
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"net/http"
 	"net/url"
@@ -17,12 +18,11 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/hook"
-	"github.com/hookd/hookd/store"
 )
 
 // Store is what the poller needs of the store: acceptance, and small named state.
 type Store interface {
-	Accept(ctx context.Context, records []hook.RoleChange) (store.Result, error)
+	Accept(ctx context.Context, records []hook.RoleChange) (hook.AcceptResult, error)
 	State(ctx context.Context, name string) (string, error)
 	SetState(ctx context.Context, name, value string) error
 }
@@ -79,12 +79,15 @@ type Config struct {
 	Now        func() time.Time
 	// Report, when set, is told what each cycle did.
 	Report func(Report)
+	// Registerer, when set, receives the poller's metrics (hookd_systemlog_*).
+	Registerer prometheus.Registerer
 }
 
 // Poller reads the System Log. Poll runs one cycle; run it periodically on one replica.
 type Poller struct {
-	cfg Config
-	org *url.URL
+	cfg     Config
+	org     *url.URL
+	metrics *metrics
 }
 
 // DefaultEventTypes are the watched types no event hook delivers.
@@ -130,11 +133,12 @@ func New(cfg Config) (*Poller, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Poller{cfg: cfg, org: org}, nil
+	m, err := newMetrics(cfg.Registerer, cfg.Now)
+	if err != nil {
+		return nil, fmt.Errorf("systemlog: metrics: %w", err)
+	}
+	return &Poller{cfg: cfg, org: org, metrics: m}, nil
 }
-
-// EventTypes are the types the poller reads.
-func (p *Poller) EventTypes() []string { return append([]string(nil), p.cfg.EventTypes...) }
 
 // Filter is the System Log filter expression for the event types.
 func Filter(types []string) string {
@@ -155,6 +159,7 @@ const maxPages = 50
 // store fails.
 func (p *Poller) Poll(ctx context.Context) error {
 	rep, err := p.poll(ctx)
+	p.metrics.observe(rep)
 	if p.cfg.Report != nil {
 		p.cfg.Report(rep)
 	}

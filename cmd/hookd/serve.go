@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"net"
 	"path/filepath"
 	"time"
@@ -50,15 +51,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 
 	classifier := &hook.Classifier{WorkflowsApps: cfg.Okta.WorkflowsApps}
-	// Workers start after the server and the poller exist, so callbacks always find them.
-	var srv *handlers.Server
-	var poller *systemlog.Poller
-	var periodic []store.Periodic
+	// One registry: each package registers the metrics of its own work; /metrics serves it.
+	registry := prometheus.NewRegistry()
 	outcomes := newOutcomeLog(log, time.Minute)
-	if cfg.SystemLog.Enabled() {
-		periodic = append(periodic, store.Periodic{Name: "systemlog", Interval: cfg.SystemLog.PollInterval,
-			Run: func(ctx context.Context) error { return poller.Poll(ctx) }})
-	}
 	st, err := store.Open(ctx, store.Options{
 		DataDir:     cfg.DataDir,
 		DatabaseURL: cfg.DatabaseURL,
@@ -69,11 +64,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		MaxAttempts: cfg.Delivery.MaxAttempts,
 		GroupWindow: cfg.Delivery.GroupWindow,
 		Logger:      riverLogger(ctx, log),
-		OnOutcome: func(o store.Outcome) {
-			srv.ObserveDelivery(o)
-			outcomes.observe(o)
-		},
-		Periodic: periodic,
+		Registerer:  registry,
+		OnOutcome:   outcomes.observe,
 	})
 	if err != nil {
 		return err
@@ -86,17 +78,15 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		poller, err = systemlog.New(systemlog.Config{
+		poller, err := systemlog.New(systemlog.Config{
 			OrgURL: cfg.SystemLog.OrgURL, Credentials: creds, EventTypes: cfg.SystemLog.EventTypes,
 			LookBack: cfg.SystemLog.LookBack, Store: st, Classifier: classifier,
-			Report: func(r systemlog.Report) {
-				srv.ObservePoll(r.Result, r.Events, r.Newest, r.RateLimitRemaining)
-				logPoll(log, r)
-			},
+			Registerer: registry, Report: func(r systemlog.Report) { logPoll(log, r) },
 		})
 		if err != nil {
 			return fmt.Errorf("HOOKD_OKTA_ORG_URL: %w", err)
 		}
+		st.AddPeriodic(store.Periodic{Name: "systemlog", Interval: cfg.SystemLog.PollInterval, Run: poller.Poll})
 		ready["systemlog"] = poller.Ready
 	}
 
@@ -104,7 +94,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("HOOKD_TRUSTED_PROXIES: %w", err)
 	}
-	srv, err = handlers.New(handlers.Options{
+	srv, err := handlers.New(handlers.Options{
+		Registry:          registry,
 		TrustedProxies:    trusted,
 		Auth:              auth,
 		Store:             st,

@@ -1,0 +1,34 @@
+package hook
+
+import "errors"
+
+// AcceptResult counts what storing a delivery's role changes did. The store produces it;
+// the receiver and the System Log poller read it, without depending on the store.
+type AcceptResult struct {
+	// Accepted is how many records were new and are now stored with their delivery jobs.
+	Accepted int
+	// Duplicates is how many were stored already (a redelivery) and were skipped.
+	Duplicates int
+	// Unstored is how many of Accepted the database refused to keep in the events table;
+	// their delivery jobs carry them, flagged, so they are still alerted once.
+	Unstored int
+	// Problem is the first refusal's reason when Unstored is above zero.
+	Problem string
+}
+
+// ErrUnavailable wraps every failure to reach or write the store: nothing was acknowledged,
+// and the caller may retry.
+var ErrUnavailable = errors.New("store unavailable")
+
+// ErrClosed is returned when the store is closing or closed.
+var ErrClosed = errors.New("store closed")
+
+// GroupKey names the admin action a change belongs to: Okta writes one event per role it
+// changes, all with the same transaction id and actor. Changes with the same key are alerted
+// together. It is empty when Okta gave no transaction id or actor.
+func (rc *RoleChange) GroupKey() string {
+	if rc.TransactionID == "" || rc.Actor.ID == "" {
+		return ""
+	}
+	return rc.TransactionID + "|" + rc.Actor.ID
+}
