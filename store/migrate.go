@@ -76,33 +76,20 @@ func migrateOwn(ctx context.Context, db *sql.DB, d dialect) error {
 	return nil
 }
 
+// applyMigration runs one script whole, in a transaction with its version row. The script
+// goes to the database as it is (several statements in one Exec: Postgres's simple protocol,
+// SQLite's statement loop), so a ';' in a comment or a string cannot cut it apart.
 func applyMigration(ctx context.Context, db *sql.DB, version int, script string) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	for _, stmt := range strings.Split(script, ";") {
-		if strings.TrimSpace(stripComments(stmt)) == "" {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return err
-		}
+	if _, err := tx.ExecContext(ctx, script); err != nil {
+		return err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO hookd_schema_version (version) VALUES ($1)`, version); err != nil {
 		return err
 	}
 	return tx.Commit()
-}
-
-func stripComments(stmt string) string {
-	var b strings.Builder
-	for _, line := range strings.Split(stmt, "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
-			b.WriteString(line)
-			b.WriteByte('\n')
-		}
-	}
-	return b.String()
 }
