@@ -1,4 +1,4 @@
-package alerting
+package alerting_test
 
 import (
 	"context"
@@ -9,8 +9,8 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/hookd/hookd/alerting"
 	"github.com/hookd/hookd/alerting/alertingtest"
 	"github.com/hookd/hookd/hook"
 	"github.com/stretchr/testify/assert"
@@ -18,7 +18,7 @@ import (
 )
 
 // payloadAlerts turns every watched event of a payload file into a one-change alert.
-func payloadAlerts(t *testing.T, name string) []*Alert {
+func payloadAlerts(t *testing.T, name string) []*alerting.Alert {
 	t.Helper()
 	body, err := os.ReadFile("../testdata/payloads/" + name)
 	require.NoError(t, err)
@@ -26,9 +26,9 @@ func payloadAlerts(t *testing.T, name string) []*Alert {
 	require.NoError(t, err)
 	var c hook.Classifier
 	changes, _ := c.RoleChanges(b, hook.SourceHook)
-	var out []*Alert
+	var out []*alerting.Alert
 	for i := range changes {
-		out = append(out, &Alert{Changes: []*hook.RoleChange{&changes[i]}, Severity: DefaultSeverity(&changes[i])})
+		out = append(out, &alerting.Alert{Changes: []*hook.RoleChange{&changes[i]}, Severity: alerting.DefaultSeverity(&changes[i])})
 	}
 	require.NotEmpty(t, out)
 	return out
@@ -36,23 +36,21 @@ func payloadAlerts(t *testing.T, name string) []*Alert {
 
 func TestSlackMessagesStayInsideSlacksLimitsAndEscapeOktaStrings(t *testing.T) {
 	slack := alertingtest.NewSlack(t)
-	sink, err := NewSlackSink("ops", slack.URL("ok"), 0)
+	sink, err := alerting.NewSlackSink("ops", slack.URL("ok"), 1000) // pacing has its own test
 	require.NoError(t, err)
-	sink.limiter.SetLimit(1e6) // pacing has its own test
-	sink.limiter.SetBurst(1e6)
 
-	var alerts []*Alert
+	var alerts []*alerting.Alert
 	for _, f := range []string{"hostile-strings.json", "workflows-role-shapes.json", "privilege-grant-failed.json", "mixed-batch-50.json"} {
 		alerts = append(alerts, payloadAlerts(t, f)...)
 	}
 	// One alert for several changes of one admin action, and one with many long roles.
-	alerts = append(alerts, &Alert{Changes: []*hook.RoleChange{alerts[0].First(), alerts[1].First(), alerts[2].First()}, Severity: Critical})
+	alerts = append(alerts, &alerting.Alert{Changes: []*hook.RoleChange{alerts[0].First(), alerts[1].First(), alerts[2].First()}, Severity: alerting.Critical})
 	many := *alerts[0].First()
 	many.Roles = nil
 	for i := 0; i < 300; i++ {
 		many.Roles = append(many.Roles, hook.Role{Name: strings.Repeat("<!channel> role & more ", 20)})
 	}
-	alerts = append(alerts, &Alert{Changes: []*hook.RoleChange{&many}, Severity: High})
+	alerts = append(alerts, &alerting.Alert{Changes: []*hook.RoleChange{&many}, Severity: alerting.High})
 
 	for _, a := range alerts {
 		require.NoError(t, sink.Deliver(context.Background(), a), a.ID())
@@ -77,7 +75,7 @@ func TestSlackMessagesStayInsideSlacksLimitsAndEscapeOktaStrings(t *testing.T) {
 
 func TestSlackMessageFields(t *testing.T) {
 	a := payloadAlerts(t, "privilege-grant-failed.json")[0]
-	m := SlackMessage(a)
+	m := alerting.RenderSlack(a)
 	require.Len(t, m.Blocks, 3)
 	assert.Equal(t, "Okta admin privilege grant failed", m.Blocks[0].Text.Text)
 	var fields []string
@@ -99,23 +97,6 @@ func TestSlackMessageFields(t *testing.T) {
 	assert.Equal(t, "Okta admin privilege grant failed: Super administrator → Workflow Builders (unknown) by Alice Admin (alice.admin@acme.example)", m.Text)
 }
 
-func TestSlackPacing(t *testing.T) {
-	slack := alertingtest.NewSlack(t)
-	sink, err := NewSlackSink("ops", slack.URL("ok"), 0)
-	require.NoError(t, err)
-	sink.maxWait = 0 // hand the job back instead of waiting, to see the retry-after
-	a := payloadAlerts(t, "workflows-user-role-add.json")[0]
-	for i := 0; i < 3; i++ {
-		require.NoError(t, sink.Deliver(context.Background(), a), "a burst of three goes at once")
-	}
-	err = sink.Deliver(context.Background(), a)
-	var later interface{ RetryAfter() time.Duration }
-	require.True(t, errors.As(err, &later), "%v", err)
-	assert.InDelta(t, time.Second.Seconds(), later.RetryAfter().Seconds(), 0.2)
-	assert.Equal(t, 3, slack.Hits("ok"), "the fourth never reached Slack")
-}
-
-// Every failure path of every sink, with the secret nowhere in what comes back.
 func TestSecretsNeverInErrors(t *testing.T) {
 	slack := alertingtest.NewSlack(t)
 	slack.RateLimited = 100
@@ -134,12 +115,12 @@ func TestSecretsNeverInErrors(t *testing.T) {
 	const token = "xoxsecretTOKEN123"
 	const signing = "whsec_c2lnbmluZy1zZWNyZXQtMTIzNDU2Nzg5MA=="
 	a := payloadAlerts(t, "workflows-user-role-add.json")[0]
-	var sinks []Sink
+	var sinks []alerting.Sink
 	for _, base := range []string{slack.URL("gone"), slack.URL("limited"), deadURL + "/services/T/B/", broken.URL + "/services/T/B/", redirect.URL + "/x/"} {
-		s, err := NewSlackSink("ops", base+token, 0)
+		s, err := alerting.NewSlackSink("ops", base+token, 0)
 		require.NoError(t, err)
 		sinks = append(sinks, s)
-		w, err := NewWebhookSink("siem", base+"?token="+token, signing, map[string]string{"X-Api-Key": token})
+		w, err := alerting.NewWebhookSink("siem", base+"?token="+token, signing, map[string]string{"X-Api-Key": token})
 		require.NoError(t, err)
 		sinks = append(sinks, w)
 	}
@@ -151,7 +132,7 @@ func TestSecretsNeverInErrors(t *testing.T) {
 		}
 	}
 	// Construction errors too.
-	_, err := NewWebhookSink("siem", "https://r.example/?token="+token, "whsec_!!"+token, nil)
+	_, err := alerting.NewWebhookSink("siem", "https://r.example/?token="+token, "whsec_!!"+token, nil)
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), token)
 }
@@ -160,7 +141,7 @@ func TestWebhookSignedAndStable(t *testing.T) {
 	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 	recv := alertingtest.NewReceiver(t, secret)
 	recv.Fail = 1
-	sink, err := NewWebhookSink("siem", recv.URL+"/hook", secret, map[string]string{"X-Tenant": "acme"})
+	sink, err := alerting.NewWebhookSink("siem", recv.URL+"/hook", secret, map[string]string{"X-Tenant": "acme"})
 	require.NoError(t, err)
 	a := payloadAlerts(t, "workflows-user-role-add.json")[0]
 
@@ -175,9 +156,9 @@ func TestWebhookSignedAndStable(t *testing.T) {
 	require.Len(t, got, 2)
 	assert.Empty(t, recv.Rejected())
 	assert.Equal(t, got[0].ID, got[1].ID, "webhook-id is stable across retries")
-	assert.Equal(t, MessageID("webhook siem", a), got[0].ID)
+	assert.Equal(t, alerting.MessageID("webhook siem", a), got[0].ID)
 	assert.Equal(t, "acme", got[0].Header.Get("X-Tenant"))
-	var doc WebhookDocument
+	var doc alerting.WebhookDocument
 	require.NoError(t, json.Unmarshal(got[0].Body, &doc))
 	assert.Equal(t, 1, doc.Version)
 	assert.Equal(t, "Workflows role granted", doc.Title)
@@ -187,7 +168,7 @@ func TestWebhookSignedAndStable(t *testing.T) {
 
 	// A receiver with another secret refuses it: the signature is real.
 	other := alertingtest.NewReceiver(t, "whsec_b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldA==")
-	sink2, err := NewWebhookSink("siem", other.URL, secret, nil)
+	sink2, err := alerting.NewWebhookSink("siem", other.URL, secret, nil)
 	require.NoError(t, err)
 	err = sink2.Deliver(context.Background(), a)
 	require.Error(t, err)
@@ -196,17 +177,10 @@ func TestWebhookSignedAndStable(t *testing.T) {
 }
 
 func TestWebhookRefusesReservedHeadersAndBadSecrets(t *testing.T) {
-	_, err := NewWebhookSink("x", "https://r.example", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", map[string]string{"webhook-signature": "v1,forged"})
+	_, err := alerting.NewWebhookSink("x", "https://r.example", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", map[string]string{"webhook-signature": "v1,forged"})
 	assert.ErrorContains(t, err, "header Webhook-Signature is set by hookd")
-	_, err = NewWebhookSink("x", "https://r.example", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", nil)
+	_, err = alerting.NewWebhookSink("x", "https://r.example", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", nil)
 	assert.ErrorContains(t, err, "must start with whsec_")
-	_, err = NewWebhookSink("x", "ftp://r.example", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", nil)
+	_, err = alerting.NewWebhookSink("x", "ftp://r.example", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", nil)
 	assert.ErrorContains(t, err, "must be http(s)")
-}
-
-func TestFit(t *testing.T) {
-	assert.Equal(t, "short", fit("short", 10))
-	got := fit(escape(strings.Repeat("<", 100)), 20)
-	assert.LessOrEqual(t, len([]rune(got)), 20)
-	assert.True(t, strings.HasSuffix(got, "&lt;…"), got)
 }

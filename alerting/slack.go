@@ -78,7 +78,7 @@ func (s *SlackSink) Deliver(ctx context.Context, a *Alert) error {
 			return fmt.Errorf("%s: %w", s.name, ctx.Err())
 		}
 	}
-	body, err := json.Marshal(SlackMessage(a))
+	body, err := json.Marshal(RenderSlack(a))
 	if err != nil {
 		return Permanent(fmt.Errorf("%s: encode: %w", s.name, err))
 	}
@@ -91,23 +91,40 @@ func (s *SlackSink) Deliver(ctx context.Context, a *Alert) error {
 	return checkAnswer(s.name, resp, err, s.now())
 }
 
-// slackMessage is the JSON an incoming webhook takes.
-type slackMessage struct {
+// SlackMessage is the JSON a Slack incoming webhook takes: the fallback text and Block Kit
+// blocks.
+type SlackMessage struct {
 	Text   string       `json:"text"`
-	Blocks []slackBlock `json:"blocks"`
+	Blocks []SlackBlock `json:"blocks"`
 }
 
-type slackBlock struct {
+// SlackBlock is one Block Kit block: a header, a section (text or fields) or a context.
+type SlackBlock struct {
 	Type     string      `json:"type"`
-	Text     *slackText  `json:"text,omitempty"`
-	Fields   []slackText `json:"fields,omitempty"`
-	Elements []slackText `json:"elements,omitempty"`
+	Text     *SlackText  `json:"text,omitempty"`
+	Fields   []SlackText `json:"fields,omitempty"`
+	Elements []SlackText `json:"elements,omitempty"`
 }
 
-type slackText struct {
+// SlackText is a Block Kit text object.
+type SlackText struct {
 	Type  string `json:"type"`
 	Text  string `json:"text"`
 	Emoji bool   `json:"emoji,omitempty"`
+}
+
+// AllText joins every text of the message, for searching it.
+func (m SlackMessage) AllText() string {
+	parts := []string{m.Text}
+	for _, b := range m.Blocks {
+		if b.Text != nil {
+			parts = append(parts, b.Text.Text)
+		}
+		for _, f := range append(b.Fields, b.Elements...) {
+			parts = append(parts, f.Text)
+		}
+	}
+	return strings.Join(parts, "\n")
 }
 
 var severityMarks = map[Severity]string{
@@ -117,10 +134,10 @@ var severityMarks = map[Severity]string{
 	Low:      ":white_circle: LOW",
 }
 
-// SlackMessage renders an alert as a Block Kit message within Slack's limits. Every string
+// RenderSlack renders an alert as a Block Kit message within Slack's limits. Every string
 // that came from Okta is escaped, so `<!channel>` or `<http://x|y>` in a display name shows
 // as text instead of pinging a channel or hiding a link.
-func SlackMessage(a *Alert) slackMessage {
+func RenderSlack(a *Alert) SlackMessage {
 	first := a.First()
 	title := alertTitle(a)
 	mark := severityMarks[a.Severity]
@@ -148,7 +165,7 @@ func SlackMessage(a *Alert) slackMessage {
 	if len(roles) == 0 {
 		roles = []string{"(not found in the event)"}
 	}
-	fields := []slackText{
+	fields := []SlackText{
 		field(roleLabel, strings.Join(escapeAll(roles), ", ")),
 		field(subjectLabel, strings.Join(subjectLines, "\n")),
 		field("Actor", who(first.Actor.DisplayName, first.Actor.Login, first.Actor.ID)),
@@ -168,8 +185,8 @@ func SlackMessage(a *Alert) slackMessage {
 		field("Okta time", first.Published.UTC().Format("2006-01-02 15:04:05 UTC")),
 		field("Severity", mark))
 
-	blocks := []slackBlock{
-		{Type: "header", Text: &slackText{Type: "plain_text", Text: fit(title, slackMaxHeader), Emoji: true}},
+	blocks := []SlackBlock{
+		{Type: "header", Text: &SlackText{Type: "plain_text", Text: fit(title, slackMaxHeader), Emoji: true}},
 		{Type: "section", Fields: fields[:min(len(fields), slackMaxFields)]},
 	}
 	var notes []string
@@ -206,25 +223,25 @@ func SlackMessage(a *Alert) slackMessage {
 	if first.Org != "" {
 		ctx += " · " + escape(first.Org)
 	}
-	blocks = append(blocks, slackBlock{Type: "context", Elements: []slackText{{Type: "mrkdwn", Text: fit(ctx, slackMaxSectionText)}}})
+	blocks = append(blocks, SlackBlock{Type: "context", Elements: []SlackText{{Type: "mrkdwn", Text: fit(ctx, slackMaxSectionText)}}})
 	if len(blocks) > slackMaxBlocks {
 		blocks = blocks[:slackMaxBlocks]
 	}
 
 	fallback := fmt.Sprintf("%s: %s → %s by %s", title, strings.Join(escapeAll(roles), ", "),
 		strings.Join(subjectLines, ", "), who(first.Actor.DisplayName, first.Actor.Login, first.Actor.ID))
-	return slackMessage{Text: fit(fallback, slackMaxFallback), Blocks: blocks}
+	return SlackMessage{Text: fit(fallback, slackMaxFallback), Blocks: blocks}
 }
 
-func field(label, value string) slackText {
+func field(label, value string) SlackText {
 	if value == "" {
 		value = "—"
 	}
-	return slackText{Type: "mrkdwn", Text: fit("*"+label+"*\n"+value, slackMaxFieldText)}
+	return SlackText{Type: "mrkdwn", Text: fit("*"+label+"*\n"+value, slackMaxFieldText)}
 }
 
-func section(text string) slackBlock {
-	return slackBlock{Type: "section", Text: &slackText{Type: "mrkdwn", Text: fit(text, slackMaxSectionText)}}
+func section(text string) SlackBlock {
+	return SlackBlock{Type: "section", Text: &SlackText{Type: "mrkdwn", Text: fit(text, slackMaxSectionText)}}
 }
 
 // who renders "Display Name (login)" from Okta strings, escaped.

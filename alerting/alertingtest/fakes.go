@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/hookd/hookd/alerting"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,39 +19,8 @@ import (
 	"unicode/utf8"
 )
 
-// SlackMessage is what the fake Slack received, decoded.
-type SlackMessage struct {
-	Text   string       `json:"text"`
-	Blocks []SlackBlock `json:"blocks"`
-}
-
-// SlackBlock is one Block Kit block.
-type SlackBlock struct {
-	Type     string      `json:"type"`
-	Text     *SlackText  `json:"text"`
-	Fields   []SlackText `json:"fields"`
-	Elements []SlackText `json:"elements"`
-}
-
-// SlackText is a text object.
-type SlackText struct {
-	Type string `json:"type"`
-	Text string `json:"text"`
-}
-
-// AllText joins every text of the message, for searching.
-func (m SlackMessage) AllText() string {
-	parts := []string{m.Text}
-	for _, b := range m.Blocks {
-		if b.Text != nil {
-			parts = append(parts, b.Text.Text)
-		}
-		for _, f := range append(b.Fields, b.Elements...) {
-			parts = append(parts, f.Text)
-		}
-	}
-	return strings.Join(parts, "\n")
-}
+// SlackMessage is what the fake Slack received, decoded: the sink's own message type.
+type SlackMessage = alerting.SlackMessage
 
 // Slack is a fake Slack incoming webhook. Paths under /services/ok/ accept messages;
 // /services/gone/ answers 404 channel_not_found; /services/limited/ answers 429 with
