@@ -361,18 +361,7 @@ func insertAll(ctx context.Context, tx *sql.Tx, rows [][]any, inserted map[strin
 	if err != nil {
 		return dbError("insert events", err)
 	}
-	defer result.Close()
-	for result.Next() {
-		var id string
-		if err := result.Scan(&id); err != nil {
-			return dbError("insert events", err)
-		}
-		inserted[id] = true
-	}
-	if err := result.Err(); err != nil {
-		return dbError("insert events", err)
-	}
-	return nil
+	return scanKeys(result, inserted, "insert events")
 }
 
 func (s *Store) sinksFor(rc *hook.RoleChange) []string {

@@ -138,24 +138,26 @@ func (s *Store) deliveredOf(ctx context.Context, sink string, keys []string) (ma
 		if err != nil {
 			return nil, dbError("read delivered", err)
 		}
-		if err := scanKeys(rows, out); err != nil {
+		if err := scanKeys(rows, out, "read delivered"); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-func scanKeys(rows *sql.Rows, into map[string]bool) error {
+// scanKeys adds the single text column of rows to into, and closes rows; op names the
+// query in errors.
+func scanKeys(rows *sql.Rows, into map[string]bool, op string) error {
 	defer rows.Close()
 	for rows.Next() {
 		var k string
 		if err := rows.Scan(&k); err != nil {
-			return dbError("read delivered", err)
+			return dbError(op, err)
 		}
 		into[k] = true
 	}
 	if err := rows.Err(); err != nil {
-		return dbError("read delivered", err)
+		return dbError(op, err)
 	}
 	return nil
 }
