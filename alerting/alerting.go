@@ -109,7 +109,7 @@ func (r *Router) Add(name string, s Sink) error {
 		return errors.New("sink name is empty")
 	}
 	if _, dup := r.sinks[name]; dup {
-		return fmt.Errorf("sink %q is named twice", name)
+		return errors.New("the name is used twice (HOOKD_SLACK_WEBHOOK_URL is named slack, HOOKD_WEBHOOK_URL webhook)")
 	}
 	r.sinks[name] = s
 	r.names = append(r.names, name)

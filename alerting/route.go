@@ -1,6 +1,7 @@
 package alerting
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -35,37 +36,46 @@ type Routes struct {
 
 // Validate checks patterns and sink names against the sinks that exist.
 func (rt *Routes) Validate(sinks []string) error {
+	if p := rt.problems(sinks); len(p) > 0 {
+		return errors.New(strings.Join(p, "\n"))
+	}
+	return nil
+}
+
+// problems lists what is wrong with the rules, each naming its rule.
+func (rt *Routes) problems(sinks []string) []string {
 	known := map[string]bool{}
 	for _, s := range sinks {
 		known[s] = true
 	}
+	var out []string
 	for i, r := range rt.Rules {
 		where := fmt.Sprintf("routes[%d]", i)
 		if r.Name != "" {
 			where += " (" + r.Name + ")"
 		}
 		if r.Drop == (len(r.Sinks) > 0) {
-			return fmt.Errorf("%s: give either sinks or drop: true", where)
+			out = append(out, where+": give either sinks or drop: true")
 		}
 		for _, s := range r.Sinks {
 			if !known[s] {
-				return fmt.Errorf("%s: no sink named %q", where, s)
+				out = append(out, fmt.Sprintf("%s: no sink named %q", where, s))
 			}
 		}
 		for _, list := range [][]string{r.EventTypes, r.Actions, r.Roles, r.SubjectKinds, r.Outcomes, r.Actors} {
 			for _, p := range list {
 				if _, err := path.Match(strings.ToLower(p), ""); err != nil {
-					return fmt.Errorf("%s: pattern %q: %w", where, p, err)
+					out = append(out, fmt.Sprintf("%s: pattern %q: %v", where, p, err))
 				}
 			}
 		}
 	}
 	for s := range rt.MinSeverity {
 		if !known[s] {
-			return fmt.Errorf("min_severity: no sink named %q", s)
+			out = append(out, fmt.Sprintf("min_severity: no sink named %q", s))
 		}
 	}
-	return nil
+	return out
 }
 
 // SeverityOf is the highest severity among the changes.

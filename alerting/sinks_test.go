@@ -182,5 +182,5 @@ func TestWebhookRefusesReservedHeadersAndBadSecrets(t *testing.T) {
 	_, err = alerting.NewWebhookSink("x", "https://r.example", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", nil)
 	assert.ErrorContains(t, err, "must start with whsec_")
 	_, err = alerting.NewWebhookSink("x", "ftp://r.example", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", nil)
-	assert.ErrorContains(t, err, "must be http(s)")
+	assert.ErrorContains(t, err, "must be an http(s):// URL")
 }

@@ -43,11 +43,14 @@ type SlackSink struct {
 // NewSlackSink returns a sink for the webhook URL, named name in errors and logs, sending
 // at most perSecond messages a second (0: one, Slack's documented rate) with bursts of 3.
 func NewSlackSink(name, webhookURL string, perSecond float64) (*SlackSink, error) {
-	if perSecond <= 0 {
+	if perSecond < 0 || perSecond > 1000 {
+		return nil, errors.New("per_second must be between 0 (the default, 1) and 1000")
+	}
+	if perSecond == 0 {
 		perSecond = 1
 	}
-	if !strings.HasPrefix(webhookURL, "https://") && !strings.HasPrefix(webhookURL, "http://") {
-		return nil, fmt.Errorf("slack sink %q: the webhook URL must be http(s)", name)
+	if err := checkURL(webhookURL, true); err != nil {
+		return nil, err
 	}
 	return &SlackSink{
 		name:    "slack " + name,

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"github.com/hookd/hookd/internal/outbound"
 	"net/http"
@@ -48,23 +49,27 @@ var reservedHeaders = []string{"Webhook-Id", "Webhook-Timestamp", "Webhook-Signa
 // NewWebhookSink returns a sink posting to url, signing with secret ("whsec_" + base64 key),
 // adding the static headers (values are treated as secrets: never logged).
 func NewWebhookSink(name, url, secret string, headers map[string]string) (*WebhookSink, error) {
-	if !strings.HasPrefix(url, "https://") && !strings.HasPrefix(url, "http://") {
-		return nil, fmt.Errorf("webhook sink %q: the URL must be http(s)", name)
+	var problems []error
+	if err := checkURL(url, false); err != nil {
+		problems = append(problems, err)
 	}
-	encoded, ok := strings.CutPrefix(secret, "whsec_")
-	if !ok {
-		return nil, fmt.Errorf("webhook sink %q: the secret must start with whsec_", name)
-	}
-	key, err := base64.StdEncoding.DecodeString(encoded)
-	if err != nil || len(key) < 16 {
-		return nil, fmt.Errorf("webhook sink %q: the secret must be whsec_ and at least 16 bytes in base64", name)
+	var key []byte
+	if encoded, ok := strings.CutPrefix(secret, "whsec_"); !ok {
+		problems = append(problems, errors.New("secret must start with whsec_"))
+	} else if k, err := base64.StdEncoding.DecodeString(encoded); err != nil || len(k) < 16 {
+		problems = append(problems, errors.New("secret must be whsec_ and at least 16 bytes in base64"))
+	} else {
+		key = k
 	}
 	for h := range headers {
 		for _, r := range reservedHeaders {
 			if strings.EqualFold(h, r) {
-				return nil, fmt.Errorf("webhook sink %q: header %s is set by hookd", name, r)
+				problems = append(problems, fmt.Errorf("header %s is set by hookd", r))
 			}
 		}
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
 	}
 	return &WebhookSink{name: "webhook " + name, url: url, key: key, headers: headers, client: outbound.Client(sinkTimeout), now: time.Now}, nil
 }

@@ -64,9 +64,9 @@ type Sink struct {
 	// PerSecond paces a Slack sink (default 1, Slack's documented rate for a webhook).
 	PerSecond float64 `yaml:"per_second"`
 
-	// short marks the sinks made from HOOKD_SLACK_WEBHOOK_URL and HOOKD_WEBHOOK_URL, whose
-	// values the validator checks under those names.
-	short bool
+	// Where names the setting the sink comes from, for problems: "sinks[2] (ops)", or
+	// HOOKD_SLACK_WEBHOOK_URL / HOOKD_WEBHOOK_URL for the short forms.
+	Where string `yaml:"-"`
 }
 
 // Route is one routing rule.
@@ -126,13 +126,13 @@ type Console struct {
 
 // Slack is the short way to name one Slack incoming webhook.
 type Slack struct {
-	WebhookURL string `yaml:"webhook_url" env:"HOOKD_SLACK_WEBHOOK_URL" secret:"true" validate:"omitempty,url,startswith=https://"`
+	WebhookURL string `yaml:"webhook_url" env:"HOOKD_SLACK_WEBHOOK_URL" secret:"true"`
 }
 
 // Webhook is the short way to name one signed generic webhook.
 type Webhook struct {
-	URL    string `yaml:"url" env:"HOOKD_WEBHOOK_URL" secret:"true" validate:"omitempty,url"`
-	Secret string `yaml:"secret" env:"HOOKD_WEBHOOK_SECRET" secret:"true" validate:"omitempty,startswith=whsec_"`
+	URL    string `yaml:"url" env:"HOOKD_WEBHOOK_URL" secret:"true"`
+	Secret string `yaml:"secret" env:"HOOKD_WEBHOOK_SECRET" secret:"true"`
 }
 
 // SystemLog configures polling Okta's System Log API. It is on when OrgURL is set, with
@@ -249,7 +249,9 @@ func (c *Config) Validate() error {
 	if (c.Webhook.URL == "") != (c.Webhook.Secret == "") {
 		problems = append(problems, "HOOKD_WEBHOOK_URL and HOOKD_WEBHOOK_SECRET: set both or neither")
 	}
-	problems = append(problems, c.validateSinks()...)
+	if c.Postgres() && len(c.Okta.Secrets) == 0 {
+		problems = append(problems, "HOOKD_OKTA_SECRETS: required with HOOKD_DATABASE_URL, so that every replica accepts the same secret")
+	}
 	sl := c.SystemLog
 	if sl.OrgURL != "" && !isHTTPURL(sl.OrgURL, true) {
 		problems = append(problems, "HOOKD_OKTA_ORG_URL: must be https://<org>.okta.com")

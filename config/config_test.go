@@ -75,8 +75,6 @@ func TestErrorsNameTheSettingToFix(t *testing.T) {
 		{"short poll", map[string]string{"HOOKD_SYSTEMLOG_POLL_INTERVAL": "10ms"}, "HOOKD_SYSTEMLOG_POLL_INTERVAL: must be at least 1s"},
 		{"empty listen", map[string]string{"HOOKD_LISTEN_ADDR": ""}, "HOOKD_LISTEN_ADDR: required"},
 		{"listen not host:port", map[string]string{"HOOKD_LISTEN_ADDR": "8080"}, "HOOKD_LISTEN_ADDR: must be host:port or :port"},
-		{"slack not https", map[string]string{"HOOKD_SLACK_WEBHOOK_URL": "http://hooks.slack.example/x"}, "HOOKD_SLACK_WEBHOOK_URL: must start with https://"},
-		{"webhook secret format", map[string]string{"HOOKD_WEBHOOK_URL": "https://r.example/h", "HOOKD_WEBHOOK_SECRET": "plain"}, "HOOKD_WEBHOOK_SECRET: must start with whsec_"},
 		{"webhook without secret", map[string]string{"HOOKD_WEBHOOK_URL": "https://r.example/h"}, "HOOKD_WEBHOOK_URL and HOOKD_WEBHOOK_SECRET: set both or neither"},
 		{"org without token", map[string]string{"HOOKD_OKTA_ORG_URL": "https://acme.okta.com"}, "HOOKD_OKTA_ORG_URL: needs HOOKD_OKTA_API_TOKEN, or HOOKD_OKTA_CLIENT_ID with HOOKD_OKTA_PRIVATE_KEY_FILE"},
 		{"token without org", map[string]string{"HOOKD_OKTA_API_TOKEN": "t"}, "HOOKD_OKTA_ORG_URL: required with HOOKD_OKTA_API_TOKEN"},
@@ -175,36 +173,6 @@ delivery:
 	require.NoError(t, err)
 	require.Len(t, cfg.AllSinks(), 1)
 	assert.Equal(t, "slack", cfg.AllSinks()[0].Name)
-}
-
-func TestSinkProblems(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "hookd.yaml")
-	require.NoError(t, os.WriteFile(file, []byte(`
-sinks:
-  - {name: Bad Name, type: slack, url: "http://hooks.slack.com/x"}
-  - {name: hook, type: webhook, url: "not a url", secret: plain}
-  - {name: hook, type: teams}
-  - {name: ok, type: console, min_severity: urgent}
-routes:
-  - {sinks: [nowhere]}
-severity: {Folder Reader: trivial}
-`), 0o600))
-	_, err := Load(file, envOf(nil))
-	require.Error(t, err)
-	for _, want := range []string{
-		"sinks[0] (Bad Name): name must be lower-case letters",
-		"sinks[0] (Bad Name): url must be an https:// Slack incoming webhook URL",
-		"sinks[1] (hook): url must be an http(s):// URL",
-		"sinks[1] (hook): secret must start with whsec_",
-		"sinks[2] (hook): the name is used twice",
-		"sinks[2] (hook): type must be slack, webhook or console",
-		"sinks[3] (ok): min_severity must be low, medium, high or critical",
-		`routes[0]: no sink named "nowhere"`,
-		`severity["Folder Reader"]: must be low, medium, high or critical`,
-	} {
-		assert.Contains(t, err.Error(), want)
-	}
-	assert.NotContains(t, err.Error(), "hooks.slack.com")
 }
 
 func TestTrustedProxiesAndEventCap(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"text/tabwriter"
 
 	"github.com/hookd/hookd/hook"
@@ -12,6 +13,10 @@ import (
 func (m *Main) check(args []string) error {
 	cfg, _, err := m.loadConfig(args, "check")
 	if err != nil {
+		return err
+	}
+	// The same rules as serve: sinks, severities and routes are checked by building them.
+	if _, err := buildRouter(cfg, io.Discard); err != nil {
 		return err
 	}
 	w := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)

@@ -194,9 +194,6 @@ func (m *Main) oktaSecrets(cfg config.Config, log *zap.Logger) ([]string, error)
 	if len(cfg.Okta.Secrets) > 0 {
 		return cfg.Okta.Secrets, nil
 	}
-	if cfg.Postgres() {
-		return nil, errors.New("HOOKD_OKTA_SECRETS: required with HOOKD_DATABASE_URL, so that every replica accepts the same secret")
-	}
 	secret, created, err := loadOrCreateSecret(cfg.DataDir)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,121 @@
+package alerting
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// SinkSpec describes one sink as the configuration names it.
+type SinkSpec struct {
+	// Where names the setting in problems: "sinks[2] (ops)" or "HOOKD_SLACK_WEBHOOK_URL".
+	Where       string
+	Name        string
+	Type        string
+	URL         string
+	Secret      string
+	Headers     map[string]string
+	PerSecond   float64
+	MinSeverity string
+}
+
+// Spec is everything that decides where alerts go and how loud they are.
+type Spec struct {
+	Sinks []SinkSpec
+	Rules []Rule
+	// Severity overrides the severity of a grant per role name.
+	Severity map[string]string
+	// Console is where the console sink writes, as JSON lines when ConsoleJSON.
+	Console     io.Writer
+	ConsoleJSON bool
+}
+
+// sinkName is what a sink may be called: it shows in logs, metrics and job rows.
+var sinkName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+// SinkTypes are the kinds of sink hookd has.
+var SinkTypes = []string{"slack", "webhook", "console"}
+
+// Build makes the sinks and the routes. It is the one place that knows what a valid sink,
+// severity or route is, so hookd check and hookd serve refuse the same configurations; it
+// reports every problem it finds, one per line, each naming its setting and never a URL.
+func Build(spec Spec) (*Router, error) {
+	var problems []string
+	routes := &Routes{MinSeverity: map[string]Severity{}, Severities: map[string]Severity{}}
+	for role, level := range spec.Severity {
+		sev, err := ParseSeverity(level)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("severity[%q]: must be low, medium, high or critical", role))
+			continue
+		}
+		routes.Severities[strings.ToLower(strings.TrimSpace(role))] = sev
+	}
+	routes.Rules = spec.Rules
+	router := NewRouter(routes)
+	for _, s := range spec.Sinks {
+		if !sinkName.MatchString(s.Name) {
+			problems = append(problems, s.Where+": name must be lower-case letters, digits, - or _")
+		}
+		sink, err := newSink(s, spec.Console, spec.ConsoleJSON)
+		if err == nil {
+			err = router.Add(s.Name, sink)
+		}
+		if err != nil {
+			for _, line := range strings.Split(err.Error(), "\n") {
+				problems = append(problems, s.Where+": "+line)
+			}
+			continue
+		}
+		if s.MinSeverity != "" {
+			sev, err := ParseSeverity(s.MinSeverity)
+			if err != nil {
+				problems = append(problems, s.Where+": min_severity must be low, medium, high or critical")
+				continue
+			}
+			routes.MinSeverity[s.Name] = sev
+		}
+	}
+	problems = append(problems, routes.problems(router.Names())...)
+	if len(problems) > 0 {
+		return nil, errors.New(strings.Join(problems, "\n"))
+	}
+	return router, nil
+}
+
+// newSink makes one sink of its type.
+func newSink(s SinkSpec, console io.Writer, consoleJSON bool) (Sink, error) {
+	switch s.Type {
+	case "slack":
+		return NewSlackSink(s.Name, s.URL, s.PerSecond)
+	case "webhook":
+		return NewWebhookSink(s.Name, s.URL, s.Secret, s.Headers)
+	case "console":
+		return NewConsoleSink(console, consoleJSON), nil
+	}
+	return nil, fmt.Errorf("type must be %s", strings.Join(SinkTypes, ", "))
+}
+
+// checkURL checks a sink URL's form without ever putting the URL in an error: https; plain
+// http only to a loopback host (a local relay, a test) when httpsOnly, anywhere otherwise.
+func checkURL(raw string, httpsOnly bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return errors.New("url must be an http(s):// URL")
+	}
+	if httpsOnly && u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return errors.New("url must be https:// (plain http only to a loopback host)")
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
