@@ -2,6 +2,7 @@ package hook
 
 import (
 	"encoding/json"
+	"github.com/hookd/hookd/internal/jsonscan"
 	"sort"
 	"strings"
 )
@@ -256,10 +257,10 @@ func (d DebugData) String(key string) (string, bool) {
 	if !ok || len(raw) == 0 || raw[0] != '"' {
 		return "", false
 	}
-	r := newReader(string(raw))
-	s := r.str()
-	r.end()
-	if r.err != nil {
+	r := jsonscan.New(string(raw))
+	s := r.Str()
+	r.End()
+	if r.Err() != nil {
 		return "", false
 	}
 	return s, true

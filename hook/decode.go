@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/hookd/hookd/internal/clip"
+	"github.com/hookd/hookd/internal/jsonscan"
 	"io"
 	"net/url"
 	"reflect"
@@ -29,18 +30,7 @@ var ErrTooManyEvents = errors.New("too many events in one delivery")
 var ErrNotDelivery = errors.New("not an Okta event-hook delivery")
 
 // FieldError says which field of the input is wrong and why, e.g. "data.events[3].uuid: required".
-type FieldError struct {
-	Field  string `json:"field"`
-	Reason string `json:"reason"`
-}
-
-// Error returns "field: reason".
-func (e FieldError) Error() string {
-	if e.Field == "" {
-		return e.Reason
-	}
-	return e.Field + ": " + e.Reason
-}
+type FieldError = jsonscan.FieldError
 
 // DecodeError is returned when a whole body is refused. It unwraps to ErrMalformed or
 // ErrNotDelivery so callers can branch on the kind.
@@ -146,44 +136,44 @@ func DecodeBytes(body []byte) (*Batch, error) { return DecodeLimited(body, 0) }
 // The reader works on body's bytes in place (no copy): the batch's strings share body's
 // memory, which is why body must not change while they are in use.
 func DecodeLimited(body []byte, maxEvents int) (*Batch, error) {
-	r := newReader(unsafe.String(unsafe.SliceData(body), len(body)))
+	r := jsonscan.New(unsafe.String(unsafe.SliceData(body), len(body)))
 	tooMany := false
 	var env Envelope
 	b := &Batch{Envelope: &env}
 	head := new(eventHead)
-	r.obj("", func(key string) {
+	r.Obj("", func(key string) {
 		switch key {
 		case "eventType":
-			r.text(&env.EventType, "eventType")
+			r.Text(&env.EventType, "eventType")
 		case "eventTypeVersion":
-			r.text(&env.EventTypeVersion, "eventTypeVersion")
+			r.Text(&env.EventTypeVersion, "eventTypeVersion")
 		case "cloudEventsVersion":
-			r.text(&env.CloudEventsVersion, "cloudEventsVersion")
+			r.Text(&env.CloudEventsVersion, "cloudEventsVersion")
 		case "contentType":
-			r.text(&env.ContentType, "contentType")
+			r.Text(&env.ContentType, "contentType")
 		case "eventId":
-			r.text(&env.EventID, "eventId")
+			r.Text(&env.EventID, "eventId")
 		case "eventTime":
-			r.text(&env.EventTime, "eventTime")
+			r.Text(&env.EventTime, "eventTime")
 		case "source":
-			r.text(&env.Source, "source")
+			r.Text(&env.Source, "source")
 		case "data":
 			data := &HookData{}
 			b.Events, b.Rejected = b.Events[:0], b.Rejected[:0]
-			if r.obj("data", func(key string) {
+			if r.Obj("data", func(key string) {
 				if key != "events" {
-					r.value()
+					r.Value()
 					return
 				}
 				data.Events = nil
-				if r.peek() == '[' { // present, possibly empty: the validator tells those apart
+				if r.Peek() == '[' { // present, possibly empty: the validator tells those apart
 					data.Events = make([]json.RawMessage, 0, 16)
 				}
 				b.Events, b.Rejected = b.Events[:0], b.Rejected[:0]
-				r.arr("events", func() {
+				r.Arr("events", func() {
 					if maxEvents > 0 && len(data.Events) >= maxEvents {
 						tooMany = true
-						r.fail("too many events")
+						r.Fail("too many events")
 						return
 					}
 					data.Events = append(data.Events, b.readEvent(r, body, head, "data.events", len(data.Events)))
@@ -194,18 +184,18 @@ func DecodeLimited(body []byte, maxEvents int) (*Batch, error) {
 				env.Data = nil
 			}
 		default:
-			r.value()
+			r.Value()
 		}
 	})
-	r.end()
+	r.End()
 	if tooMany {
 		return nil, &DecodeError{Kind: ErrTooManyEvents, Fields: []FieldError{{Field: "data.events", Reason: "more than " + strconv.Itoa(maxEvents) + " events"}}}
 	}
-	if r.err != nil {
-		return nil, syntaxFailure(r.err)
+	if r.Err() != nil {
+		return nil, syntaxFailure(r.Err())
 	}
-	if r.typeErr != nil {
-		return nil, &DecodeError{Kind: ErrNotDelivery, Fields: []FieldError{*r.typeErr}}
+	if r.TypeErr() != nil {
+		return nil, &DecodeError{Kind: ErrNotDelivery, Fields: []FieldError{*r.TypeErr()}}
 	}
 	if err := validatorInstance().Struct(&env); err != nil {
 		return nil, &DecodeError{Kind: ErrNotDelivery, Fields: fieldErrors(err, "")}
@@ -221,20 +211,20 @@ func DecodeEvents(rd io.Reader) (*Batch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read body: %w", err)
 	}
-	r := newReader(string(body))
+	r := jsonscan.New(string(body))
 	b := &Batch{}
 	head := new(eventHead)
 	n := 0
-	r.arr("", func() {
+	r.Arr("", func() {
 		b.readEvent(r, body, head, "", n)
 		n++
 	})
-	r.end()
-	if r.err != nil {
-		return nil, syntaxFailure(r.err)
+	r.End()
+	if r.Err() != nil {
+		return nil, syntaxFailure(r.Err())
 	}
-	if r.typeErr != nil {
-		return nil, &DecodeError{Kind: ErrNotDelivery, Fields: []FieldError{*r.typeErr}}
+	if r.TypeErr() != nil {
+		return nil, &DecodeError{Kind: ErrNotDelivery, Fields: []FieldError{*r.TypeErr()}}
 	}
 	return b, nil
 }
@@ -242,21 +232,21 @@ func DecodeEvents(rd io.Reader) (*Batch, error) {
 // readEvent reads event i of a batch, checks what hookd relies on, sorts it into Events or
 // Rejected, and returns its text. Only the head is looked at here; LogEvent decodes the rest
 // when it is needed.
-func (b *Batch) readEvent(r *reader, body []byte, head *eventHead, path string, i int) json.RawMessage {
-	r.ws()
-	start := r.pos
+func (b *Batch) readEvent(r *jsonscan.Reader, body []byte, head *eventHead, path string, i int) json.RawMessage {
+	r.SkipSpace()
+	start := r.Pos()
 	*head = eventHead{}
 	var problems []FieldError
 	at := func() string { return path + "[" + strconv.Itoa(i) + "]" }
-	if c := r.peek(); c != '{' {
-		kind := r.kind()
-		r.value()
-		if r.err == nil {
+	if c := r.Peek(); c != '{' {
+		kind := r.Kind()
+		r.Value()
+		if r.Err() == nil {
 			b.Rejected = append(b.Rejected, Rejection{Index: i, Problems: []FieldError{{Field: at(), Reason: "must be an object, got " + kind}}})
 		}
-		return body[start:r.pos:r.pos]
+		return body[start:r.Pos():r.Pos()]
 	}
-	r.object(func(key string) {
+	r.Object(func(key string) {
 		var dst *string
 		switch key {
 		case "uuid":
@@ -266,24 +256,24 @@ func (b *Batch) readEvent(r *reader, body []byte, head *eventHead, path string, 
 		case "published":
 			dst = &head.Published
 		default:
-			r.value()
+			r.Value()
 			return
 		}
-		switch r.peek() {
+		switch r.Peek() {
 		case '"':
-			*dst = r.str()
+			*dst = r.Str()
 		case 'n':
-			r.literal("null")
+			r.Literal("null")
 			*dst = ""
 		default:
-			problems = append(problems, FieldError{Field: at() + "." + key, Reason: "must be a string, got " + r.kind()})
-			r.value()
+			problems = append(problems, FieldError{Field: at() + "." + key, Reason: "must be a string, got " + r.Kind()})
+			r.Value()
 		}
 	})
-	if r.err != nil {
+	if r.Err() != nil {
 		return nil
 	}
-	ev := Event{Index: i, UUID: head.UUID, EventType: head.EventType, Raw: body[start:r.pos:r.pos]}
+	ev := Event{Index: i, UUID: head.UUID, EventType: head.EventType, Raw: body[start:r.Pos():r.Pos()]}
 	if problems == nil {
 		if err := validatorInstance().Struct(head); err != nil {
 			problems = fieldErrors(err, at())
@@ -312,18 +302,18 @@ func parseTime(s string) (time.Time, error) {
 // of a surprising type does not lose the event: it is skipped, the rest is decoded, and the
 // problem returned.
 func (e Event) LogEvent() (LogEvent, *FieldError) {
-	r := newReader(string(e.Raw))
+	r := jsonscan.New(string(e.Raw))
 	le := decodeLogEvent(r, e.Raw)
 	// Batch checked the head already; keep its reading whatever the body says twice.
 	le.UUID, le.EventType, le.Published = e.UUID, e.EventType, e.Published
-	if r.err != nil {
-		return le, &FieldError{Reason: r.err.Error()}
+	if r.Err() != nil {
+		return le, &FieldError{Reason: r.Err().Error()}
 	}
-	return le, r.typeErr
+	return le, r.TypeErr()
 }
 
-func syntaxFailure(e *syntaxError) error {
-	return &DecodeError{Kind: ErrMalformed, Fields: []FieldError{{Reason: fmt.Sprintf("%s (at byte %d)", e.msg, e.offset)}}}
+func syntaxFailure(e *jsonscan.SyntaxError) error {
+	return &DecodeError{Kind: ErrMalformed, Fields: []FieldError{{Reason: fmt.Sprintf("%s (at byte %d)", e.Error(), e.Offset())}}}
 }
 
 // fieldErrors turns validator errors into FieldErrors with JSON paths under at.

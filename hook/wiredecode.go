@@ -1,6 +1,10 @@
 package hook
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/hookd/hookd/internal/jsonscan"
+)
 
 // This file fills the wire types from a reader. Unknown keys are skipped, null leaves a field
 // empty, and a value of another type than documented is skipped and reported once.
@@ -28,33 +32,33 @@ type eventParts struct {
 
 // decodeLogEvent reads one event object. body is the same input as r.s, as bytes, so raw
 // parts can be kept without copying.
-func decodeLogEvent(r *reader, body []byte) LogEvent {
+func decodeLogEvent(r *jsonscan.Reader, body []byte) LogEvent {
 	var le LogEvent
 	p := new(eventParts)
-	r.obj("", func(key string) {
+	r.Obj("", func(key string) {
 		switch key {
 		case "uuid":
-			r.text(&le.UUID, "uuid")
+			r.Text(&le.UUID, "uuid")
 		case "published":
 			var s string
-			r.text(&s, "published")
+			r.Text(&s, "published")
 			if s != "" {
 				if t, err := parseTime(s); err == nil {
 					le.Published = t
 				} else {
-					r.note("published", "not an RFC 3339 time")
+					r.Note("published", "not an RFC 3339 time")
 				}
 			}
 		case "eventType":
-			r.text(&le.EventType, "eventType")
+			r.Text(&le.EventType, "eventType")
 		case "version":
-			r.text(&le.Version, "version")
+			r.Text(&le.Version, "version")
 		case "severity":
-			r.text(&le.Severity, "severity")
+			r.Text(&le.Severity, "severity")
 		case "legacyEventType":
-			r.text(&le.LegacyEventType, "legacyEventType")
+			r.Text(&le.LegacyEventType, "legacyEventType")
 		case "displayMessage":
-			r.text(&le.DisplayMessage, "displayMessage")
+			r.Text(&le.DisplayMessage, "displayMessage")
 		case "actor":
 			if decodeActor(r, body, &p.actor) {
 				le.Actor = &p.actor
@@ -68,21 +72,21 @@ func decodeLogEvent(r *reader, body []byte) LogEvent {
 				le.Device = &p.device
 			}
 		case "outcome":
-			if r.obj("outcome", func(key string) {
+			if r.Obj("outcome", func(key string) {
 				switch key {
 				case "result":
-					r.text(&p.outcome.Result, "result")
+					r.Text(&p.outcome.Result, "result")
 				case "reason":
-					r.text(&p.outcome.Reason, "reason")
+					r.Text(&p.outcome.Reason, "reason")
 				default:
-					r.value()
+					r.Value()
 				}
 			}) {
 				le.Outcome = &p.outcome
 			}
 		case "target":
 			le.Target = nil
-			r.arr("target", func() {
+			r.Arr("target", func() {
 				var t Target
 				if decodeTarget(r, body, &t) {
 					if le.Target == nil {
@@ -92,32 +96,32 @@ func decodeLogEvent(r *reader, body []byte) LogEvent {
 				}
 			})
 		case "transaction":
-			if r.obj("transaction", func(key string) {
+			if r.Obj("transaction", func(key string) {
 				switch key {
 				case "type":
-					r.text(&p.transaction.Type, "type")
+					r.Text(&p.transaction.Type, "type")
 				case "id":
-					r.text(&p.transaction.ID, "id")
+					r.Text(&p.transaction.ID, "id")
 				case "detail":
-					r.raw(&p.transaction.Detail, body)
+					r.Raw(&p.transaction.Detail, body)
 				default:
-					r.value()
+					r.Value()
 				}
 			}) {
 				le.Transaction = &p.transaction
 			}
 		case "debugContext":
-			if r.obj("debugContext", func(key string) {
+			if r.Obj("debugContext", func(key string) {
 				if key != "debugData" {
-					r.value()
+					r.Value()
 					return
 				}
-				r.obj("debugData", func(key string) {
+				r.Obj("debugData", func(key string) {
 					if p.debug.DebugData == nil {
 						p.debug.DebugData = make(DebugData, 8)
 					}
 					var v json.RawMessage
-					r.raw(&v, body)
+					r.Raw(&v, body)
 					if v != nil {
 						p.debug.DebugData[key] = v
 					}
@@ -130,34 +134,34 @@ func decodeLogEvent(r *reader, body []byte) LogEvent {
 				le.AuthenticationContext = &p.auth
 			}
 		case "securityContext":
-			if r.obj("securityContext", func(key string) {
+			if r.Obj("securityContext", func(key string) {
 				s := &p.security
 				switch key {
 				case "asNumber":
-					if r.integer(&p.asNumber, "asNumber") {
+					if r.Integer(&p.asNumber, "asNumber") {
 						s.ASNumber = &p.asNumber
 					}
 				case "asOrg":
-					r.text(&s.ASOrg, "asOrg")
+					r.Text(&s.ASOrg, "asOrg")
 				case "isp":
-					r.text(&s.ISP, "isp")
+					r.Text(&s.ISP, "isp")
 				case "domain":
-					r.text(&s.Domain, "domain")
+					r.Text(&s.Domain, "domain")
 				case "isProxy":
-					r.boolean(&s.IsProxy, &p.isProxy, "isProxy")
+					r.Boolean(&s.IsProxy, &p.isProxy, "isProxy")
 				default:
-					r.value()
+					r.Value()
 				}
 			}) {
 				le.SecurityContext = &p.security
 			}
 		case "request":
-			if r.obj("request", func(key string) {
+			if r.Obj("request", func(key string) {
 				if key != "ipChain" {
-					r.value()
+					r.Value()
 					return
 				}
-				r.arr("ipChain", func() {
+				r.Arr("ipChain", func() {
 					var hop IPChainEntry
 					if decodeHop(r, &hop) {
 						p.request.IPChain = append(p.request.IPChain, hop)
@@ -167,140 +171,140 @@ func decodeLogEvent(r *reader, body []byte) LogEvent {
 				le.Request = &p.request
 			}
 		default:
-			r.value()
+			r.Value()
 		}
 	})
 	return le
 }
 
-func decodeActor(r *reader, body []byte, a *Actor) bool {
-	return r.obj("actor", func(key string) {
+func decodeActor(r *jsonscan.Reader, body []byte, a *Actor) bool {
+	return r.Obj("actor", func(key string) {
 		switch key {
 		case "id":
-			r.text(&a.ID, "id")
+			r.Text(&a.ID, "id")
 		case "type":
-			r.text(&a.Type, "type")
+			r.Text(&a.Type, "type")
 		case "alternateId":
-			r.text(&a.AlternateID, "alternateId")
+			r.Text(&a.AlternateID, "alternateId")
 		case "displayName":
-			r.text(&a.DisplayName, "displayName")
+			r.Text(&a.DisplayName, "displayName")
 		case "detailEntry":
-			r.raw(&a.DetailEntry, body)
+			r.Raw(&a.DetailEntry, body)
 		default:
-			r.value()
+			r.Value()
 		}
 	})
 }
 
-func decodeTarget(r *reader, body []byte, t *Target) bool {
-	return r.obj("", func(key string) {
+func decodeTarget(r *jsonscan.Reader, body []byte, t *Target) bool {
+	return r.Obj("", func(key string) {
 		switch key {
 		case "id":
-			r.text(&t.ID, "id")
+			r.Text(&t.ID, "id")
 		case "type":
-			r.text(&t.Type, "type")
+			r.Text(&t.Type, "type")
 		case "alternateId":
-			r.text(&t.AlternateID, "alternateId")
+			r.Text(&t.AlternateID, "alternateId")
 		case "displayName":
-			r.text(&t.DisplayName, "displayName")
+			r.Text(&t.DisplayName, "displayName")
 		case "detailEntry":
-			r.raw(&t.DetailEntry, body)
+			r.Raw(&t.DetailEntry, body)
 		case "changeDetails":
 			cd := new(ChangeDetails)
-			if r.obj("changeDetails", func(key string) {
+			if r.Obj("changeDetails", func(key string) {
 				switch key {
 				case "from":
-					r.raw(&cd.From, body)
+					r.Raw(&cd.From, body)
 				case "to":
-					r.raw(&cd.To, body)
+					r.Raw(&cd.To, body)
 				default:
-					r.value()
+					r.Value()
 				}
 			}) {
 				t.ChangeDetails = cd
 			}
 		default:
-			r.value()
+			r.Value()
 		}
 	})
 }
 
-func decodeClient(r *reader, p *eventParts) bool {
+func decodeClient(r *jsonscan.Reader, p *eventParts) bool {
 	c := &p.client
-	return r.obj("client", func(key string) {
+	return r.Obj("client", func(key string) {
 		switch key {
 		case "userAgent":
-			if r.obj("userAgent", func(key string) {
+			if r.Obj("userAgent", func(key string) {
 				switch key {
 				case "rawUserAgent":
-					r.text(&p.userAgent.RawUserAgent, "rawUserAgent")
+					r.Text(&p.userAgent.RawUserAgent, "rawUserAgent")
 				case "os":
-					r.text(&p.userAgent.OS, "os")
+					r.Text(&p.userAgent.OS, "os")
 				case "browser":
-					r.text(&p.userAgent.Browser, "browser")
+					r.Text(&p.userAgent.Browser, "browser")
 				default:
-					r.value()
+					r.Value()
 				}
 			}) {
 				c.UserAgent = &p.userAgent
 			}
 		case "zone":
-			r.text(&c.Zone, "zone")
+			r.Text(&c.Zone, "zone")
 		case "device":
-			r.text(&c.Device, "device")
+			r.Text(&c.Device, "device")
 		case "id":
-			r.text(&c.ID, "id")
+			r.Text(&c.ID, "id")
 		case "ipAddress":
-			r.text(&c.IPAddress, "ipAddress")
+			r.Text(&c.IPAddress, "ipAddress")
 		case "geographicalContext":
 			if decodeGeo(r, &p.geo, &p.geolocation) {
 				c.GeographicalContext = &p.geo
 			}
 		default:
-			r.value()
+			r.Value()
 		}
 	})
 }
 
-func decodeGeo(r *reader, g *GeographicalContext, loc *Geolocation) bool {
-	return r.obj("geographicalContext", func(key string) {
+func decodeGeo(r *jsonscan.Reader, g *GeographicalContext, loc *Geolocation) bool {
+	return r.Obj("geographicalContext", func(key string) {
 		switch key {
 		case "city":
-			r.text(&g.City, "city")
+			r.Text(&g.City, "city")
 		case "state":
-			r.text(&g.State, "state")
+			r.Text(&g.State, "state")
 		case "country":
-			r.text(&g.Country, "country")
+			r.Text(&g.Country, "country")
 		case "postalCode":
-			r.text(&g.PostalCode, "postalCode")
+			r.Text(&g.PostalCode, "postalCode")
 		case "geolocation":
-			if r.obj("geolocation", func(key string) {
+			if r.Obj("geolocation", func(key string) {
 				switch key {
 				case "lat":
-					r.float(&loc.Lat, "lat")
+					r.Float(&loc.Lat, "lat")
 				case "lon":
-					r.float(&loc.Lon, "lon")
+					r.Float(&loc.Lon, "lon")
 				default:
-					r.value()
+					r.Value()
 				}
 			}) {
 				g.Geolocation = loc
 			}
 		default:
-			r.value()
+			r.Value()
 		}
 	})
 }
 
-func decodeHop(r *reader, hop *IPChainEntry) bool {
-	return r.obj("", func(key string) {
+func decodeHop(r *jsonscan.Reader, hop *IPChainEntry) bool {
+	return r.Obj("", func(key string) {
 		switch key {
 		case "ip":
-			r.text(&hop.IP, "ip")
+			r.Text(&hop.IP, "ip")
 		case "version":
-			r.text(&hop.Version, "version")
+			r.Text(&hop.Version, "version")
 		case "source":
-			r.text(&hop.Source, "source")
+			r.Text(&hop.Source, "source")
 		case "geographicalContext":
 			g := new(struct {
 				geo GeographicalContext
@@ -310,77 +314,77 @@ func decodeHop(r *reader, hop *IPChainEntry) bool {
 				hop.GeographicalContext = &g.geo
 			}
 		default:
-			r.value()
+			r.Value()
 		}
 	})
 }
 
-func decodeDevice(r *reader, body []byte, p *eventParts) bool {
+func decodeDevice(r *jsonscan.Reader, body []byte, p *eventParts) bool {
 	d, b := &p.device, &p.deviceBools
-	return r.obj("device", func(key string) {
+	return r.Obj("device", func(key string) {
 		switch key {
 		case "id":
-			r.text(&d.ID, "id")
+			r.Text(&d.ID, "id")
 		case "name":
-			r.text(&d.Name, "name")
+			r.Text(&d.Name, "name")
 		case "os_platform":
-			r.text(&d.OSPlatform, "os_platform")
+			r.Text(&d.OSPlatform, "os_platform")
 		case "os_version":
-			r.text(&d.OSVersion, "os_version")
+			r.Text(&d.OSVersion, "os_version")
 		case "managed":
-			r.boolean(&d.Managed, &b[0], "managed")
+			r.Boolean(&d.Managed, &b[0], "managed")
 		case "registered":
-			r.boolean(&d.Registered, &b[1], "registered")
+			r.Boolean(&d.Registered, &b[1], "registered")
 		case "jailbreak":
-			r.boolean(&d.JailBreak, &b[2], "jailbreak")
+			r.Boolean(&d.JailBreak, &b[2], "jailbreak")
 		case "secure_hardware_present":
-			r.boolean(&d.SecureHardwarePresent, &b[3], "secure_hardware_present")
+			r.Boolean(&d.SecureHardwarePresent, &b[3], "secure_hardware_present")
 		case "device_integrator":
-			r.raw(&d.DeviceIntegrator, body)
+			r.Raw(&d.DeviceIntegrator, body)
 		case "disk_encryption_type":
-			r.text(&d.DiskEncryptionType, "disk_encryption_type")
+			r.Text(&d.DiskEncryptionType, "disk_encryption_type")
 		case "screen_lock_type":
-			r.text(&d.ScreenLockType, "screen_lock_type")
+			r.Text(&d.ScreenLockType, "screen_lock_type")
 		default:
-			r.value()
+			r.Value()
 		}
 	})
 }
 
-func decodeAuth(r *reader, p *eventParts) bool {
+func decodeAuth(r *jsonscan.Reader, p *eventParts) bool {
 	a := &p.auth
-	return r.obj("authenticationContext", func(key string) {
+	return r.Obj("authenticationContext", func(key string) {
 		switch key {
 		case "authenticationProvider":
-			r.text(&a.AuthenticationProvider, "authenticationProvider")
+			r.Text(&a.AuthenticationProvider, "authenticationProvider")
 		case "credentialProvider":
-			r.text(&a.CredentialProvider, "credentialProvider")
+			r.Text(&a.CredentialProvider, "credentialProvider")
 		case "credentialType":
-			r.text(&a.CredentialType, "credentialType")
+			r.Text(&a.CredentialType, "credentialType")
 		case "externalSessionId":
-			r.text(&a.ExternalSessionID, "externalSessionId")
+			r.Text(&a.ExternalSessionID, "externalSessionId")
 		case "interface":
-			r.text(&a.Interface, "interface")
+			r.Text(&a.Interface, "interface")
 		case "authenticationStep":
 			var n int64
-			if r.integer(&n, "authenticationStep") {
+			if r.Integer(&n, "authenticationStep") {
 				a.AuthenticationStep = int(n)
 			}
 		case "issuer":
-			if r.obj("issuer", func(key string) {
+			if r.Obj("issuer", func(key string) {
 				switch key {
 				case "id":
-					r.text(&p.issuer.ID, "id")
+					r.Text(&p.issuer.ID, "id")
 				case "type":
-					r.text(&p.issuer.Type, "type")
+					r.Text(&p.issuer.Type, "type")
 				default:
-					r.value()
+					r.Value()
 				}
 			}) {
 				a.Issuer = &p.issuer
 			}
 		default:
-			r.value()
+			r.Value()
 		}
 	})
 }

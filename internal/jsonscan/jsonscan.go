@@ -1,4 +1,8 @@
-package hook
+// Package jsonscan is a strict, single-pass JSON reader for hookd's decoders: it hands out
+// substrings of the input instead of copies, and on a value of an unexpected type it notes
+// the field and goes on, as encoding/json does. It knows nothing of Okta: hook maps Okta's
+// wire format with it.
+package jsonscan
 
 import (
 	"encoding/json"
@@ -7,7 +11,7 @@ import (
 	"unicode/utf8"
 )
 
-// reader is a strict, single-pass JSON reader over one immutable string. Strings without
+// Reader is a strict, single-pass JSON reader over one immutable string. Strings without
 // escapes come back as substrings of the input, so decoding an event allocates for its
 // structure only, not for each of its dozens of strings. It accepts exactly what
 // encoding/json.Valid accepts (FuzzDecode checks that), and like encoding/json it turns
@@ -15,11 +19,11 @@ import (
 //
 // encoding/json was measured first (docs/BENCHMARKS.md): it scans each value twice and
 // allocates every string, which put it at half the speed of a map[string]any decode.
-type reader struct {
+type Reader struct {
 	s     string
 	pos   int
 	depth int
-	err   *syntaxError
+	err   *SyntaxError
 	// typeErr is the first value found of another type than the wire types document; the
 	// value is skipped and decoding goes on, as encoding/json does.
 	typeErr *FieldError
@@ -28,12 +32,12 @@ type reader struct {
 	path []string
 }
 
-func newReader(s string) *reader {
-	return &reader{s: s, path: make([]string, 0, 8)}
+func New(s string) *Reader {
+	return &Reader{s: s, path: make([]string, 0, 8)}
 }
 
 // fieldPath joins the current path and leaf into "client.geographicalContext.postalCode".
-func (r *reader) fieldPath(leaf string) string {
+func (r *Reader) fieldPath(leaf string) string {
 	out := ""
 	for _, p := range append(r.path, leaf) {
 		if p == "" {
@@ -50,26 +54,55 @@ func (r *reader) fieldPath(leaf string) string {
 // maxDepth bounds nesting, as encoding/json does, so hostile input cannot exhaust the stack.
 const maxDepth = 10000
 
-type syntaxError struct {
+// SyntaxError is input that is not JSON, and where it stops being JSON.
+type SyntaxError struct {
 	msg    string
 	offset int
 }
 
-func (e *syntaxError) Error() string { return e.msg }
+// Error returns what is wrong.
+func (e *SyntaxError) Error() string { return e.msg }
 
-func (r *reader) fail(msg string) {
+// Offset is the byte at which the input stops being JSON.
+func (e *SyntaxError) Offset() int { return e.offset }
+
+// FieldError says which field of the input is wrong and why, e.g. "data.events[3].uuid: required".
+type FieldError struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+// Error returns "field: reason".
+func (e FieldError) Error() string {
+	if e.Field == "" {
+		return e.Reason
+	}
+	return e.Field + ": " + e.Reason
+}
+
+// Err is the syntax error that stopped the reader, if any.
+func (r *Reader) Err() *SyntaxError { return r.err }
+
+// TypeErr is the first value found of another type than expected, if any.
+func (r *Reader) TypeErr() *FieldError { return r.typeErr }
+
+// Pos is the offset of the next byte to read.
+func (r *Reader) Pos() int { return r.pos }
+
+// Fail stops the reader with a syntax error at the current offset (the first one stays).
+func (r *Reader) Fail(msg string) {
 	if r.err == nil {
-		r.err = &syntaxError{msg: msg, offset: r.pos}
+		r.err = &SyntaxError{msg: msg, offset: r.pos}
 	}
 	r.pos = len(r.s) // stop everything that follows
 }
 
-func (r *reader) failChar(context string) {
+func (r *Reader) failChar(context string) {
 	if r.pos >= len(r.s) {
-		r.fail("unexpected end of JSON input")
+		r.Fail("unexpected end of JSON input")
 		return
 	}
-	r.fail("invalid character " + quoteChar(r.s[r.pos]) + " " + context)
+	r.Fail("invalid character " + quoteChar(r.s[r.pos]) + " " + context)
 }
 
 func quoteChar(c byte) string {
@@ -84,7 +117,8 @@ func quoteChar(c byte) string {
 	return "'" + string(rune(c)) + "'"
 }
 
-func (r *reader) ws() {
+// SkipSpace skips white space.
+func (r *Reader) SkipSpace() {
 	for r.pos < len(r.s) {
 		switch r.s[r.pos] {
 		case ' ', '\t', '\n', '\r':
@@ -95,18 +129,18 @@ func (r *reader) ws() {
 	}
 }
 
-// peek skips white space and returns the next byte, or 0 at the end.
-func (r *reader) peek() byte {
-	r.ws()
+// Peek skips white space and returns the next byte, or 0 at the end.
+func (r *Reader) Peek() byte {
+	r.SkipSpace()
 	if r.pos >= len(r.s) {
 		return 0
 	}
 	return r.s[r.pos]
 }
 
-// kind names the JSON type of the value that starts at the next byte.
-func (r *reader) kind() string {
-	switch r.peek() {
+// Kind names the JSON type of the value that starts at the next byte.
+func (r *Reader) Kind() string {
+	switch r.Peek() {
 	case '{':
 		return "object"
 	case '[':
@@ -125,15 +159,16 @@ func (r *reader) kind() string {
 }
 
 // null consumes a null and reports whether there was one.
-func (r *reader) null() bool {
-	if r.peek() != 'n' {
+func (r *Reader) null() bool {
+	if r.Peek() != 'n' {
 		return false
 	}
-	r.literal("null")
+	r.Literal("null")
 	return true
 }
 
-func (r *reader) literal(word string) {
+// Literal consumes word (true, false or null), or fails.
+func (r *Reader) Literal(word string) {
 	if len(r.s)-r.pos >= len(word) && r.s[r.pos:r.pos+len(word)] == word {
 		r.pos += len(word)
 		return
@@ -147,61 +182,61 @@ func (r *reader) literal(word string) {
 	}
 }
 
-// value skips one value of any type, checking its syntax.
-func (r *reader) value() {
-	switch r.peek() {
+// Value skips one value of any type, checking its syntax.
+func (r *Reader) Value() {
+	switch r.Peek() {
 	case '{':
-		r.object(func(string) { r.value() })
+		r.Object(func(string) { r.Value() })
 	case '[':
-		r.array(func() { r.value() })
+		r.array(func() { r.Value() })
 	case '"':
-		r.str()
+		r.Str()
 	case 't':
-		r.literal("true")
+		r.Literal("true")
 	case 'f':
-		r.literal("false")
+		r.Literal("false")
 	case 'n':
-		r.literal("null")
+		r.Literal("null")
 	default:
 		r.number()
 	}
 }
 
-// object reads an object, calling member for each key with the reader at the value;
+// Object reads an object, calling member for each key with the Reader at the value;
 // member must consume the value.
-func (r *reader) object(member func(key string)) {
-	if r.peek() != '{' {
+func (r *Reader) Object(member func(key string)) {
+	if r.Peek() != '{' {
 		r.failChar("looking for beginning of object")
 		return
 	}
 	r.pos++
 	if r.depth++; r.depth > maxDepth {
-		r.fail("exceeded max depth")
+		r.Fail("exceeded max depth")
 		return
 	}
-	if r.peek() == '}' {
+	if r.Peek() == '}' {
 		r.pos++
 		r.depth--
 		return
 	}
 	for r.err == nil {
-		if r.peek() != '"' {
+		if r.Peek() != '"' {
 			r.failChar("looking for beginning of object key string")
 			return
 		}
-		key := r.str()
-		if r.peek() != ':' {
+		key := r.Str()
+		if r.Peek() != ':' {
 			r.failChar("after object key")
 			return
 		}
 		r.pos++
-		r.ws()
+		r.SkipSpace()
 		if r.pos >= len(r.s) {
-			r.fail("unexpected end of JSON input")
+			r.Fail("unexpected end of JSON input")
 			return
 		}
 		member(key)
-		switch r.peek() {
+		switch r.Peek() {
 		case ',':
 			r.pos++
 		case '}':
@@ -215,30 +250,30 @@ func (r *reader) object(member func(key string)) {
 	}
 }
 
-// array reads an array, calling elem with the reader at each element; elem must consume it.
-func (r *reader) array(elem func()) {
-	if r.peek() != '[' {
+// array reads an array, calling elem with the Reader at each element; elem must consume it.
+func (r *Reader) array(elem func()) {
+	if r.Peek() != '[' {
 		r.failChar("looking for beginning of array")
 		return
 	}
 	r.pos++
 	if r.depth++; r.depth > maxDepth {
-		r.fail("exceeded max depth")
+		r.Fail("exceeded max depth")
 		return
 	}
-	if r.peek() == ']' {
+	if r.Peek() == ']' {
 		r.pos++
 		r.depth--
 		return
 	}
 	for r.err == nil {
-		r.ws()
+		r.SkipSpace()
 		if r.pos >= len(r.s) {
-			r.fail("unexpected end of JSON input")
+			r.Fail("unexpected end of JSON input")
 			return
 		}
 		elem()
-		switch r.peek() {
+		switch r.Peek() {
 		case ',':
 			r.pos++
 		case ']':
@@ -252,9 +287,9 @@ func (r *reader) array(elem func()) {
 	}
 }
 
-// str reads a string. Without escapes or invalid UTF-8 it is a substring of the input.
-func (r *reader) str() string {
-	if r.peek() != '"' {
+// Str reads a string. Without escapes or invalid UTF-8 it is a substring of the input.
+func (r *Reader) Str() string {
+	if r.Peek() != '"' {
 		r.failChar("looking for beginning of string")
 		return ""
 	}
@@ -275,7 +310,7 @@ func (r *reader) str() string {
 			plain = false
 			r.pos++
 			if r.pos >= len(r.s) {
-				r.fail("unexpected end of JSON input")
+				r.Fail("unexpected end of JSON input")
 				return ""
 			}
 			switch r.s[r.pos] {
@@ -285,7 +320,7 @@ func (r *reader) str() string {
 				r.pos++
 				for i := 0; i < 4; i++ {
 					if r.pos >= len(r.s) {
-						r.fail("unexpected end of JSON input")
+						r.Fail("unexpected end of JSON input")
 						return ""
 					}
 					if !isHex(r.s[r.pos]) {
@@ -311,7 +346,7 @@ func (r *reader) str() string {
 			r.pos += size
 		}
 	}
-	r.fail("unexpected end of JSON input")
+	r.Fail("unexpected end of JSON input")
 	return ""
 }
 
@@ -389,14 +424,14 @@ func hex4(s string) rune {
 }
 
 // number reads a number and returns its text.
-func (r *reader) number() string {
+func (r *Reader) number() string {
 	start := r.pos
 	if r.pos < len(r.s) && r.s[r.pos] == '-' {
 		r.pos++
 	}
 	switch {
 	case r.pos >= len(r.s):
-		r.fail("unexpected end of JSON input")
+		r.Fail("unexpected end of JSON input")
 		return ""
 	case r.s[r.pos] == '0':
 		r.pos++
@@ -432,7 +467,7 @@ func (r *reader) number() string {
 	return r.s[start:r.pos]
 }
 
-func (r *reader) digits() {
+func (r *Reader) digits() {
 	for r.pos < len(r.s) && isDigit(r.s[r.pos]) {
 		r.pos++
 	}
@@ -440,128 +475,128 @@ func (r *reader) digits() {
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
-// end checks that nothing but white space follows the top-level value.
-func (r *reader) end() {
-	r.ws()
+// End checks that nothing but white space follows the top-level value.
+func (r *Reader) End() {
+	r.SkipSpace()
 	if r.pos < len(r.s) && r.err == nil {
 		r.failChar("after top-level value")
 	}
 }
 
 // mismatch records that the value at leaf is not of the documented type and skips it.
-func (r *reader) mismatch(leaf, want string) {
+func (r *Reader) mismatch(leaf, want string) {
 	if r.typeErr == nil {
-		r.typeErr = &FieldError{Field: r.fieldPath(leaf), Reason: "must be " + want + ", got " + r.kind()}
+		r.typeErr = &FieldError{Field: r.fieldPath(leaf), Reason: "must be " + want + ", got " + r.Kind()}
 	}
-	r.value()
+	r.Value()
 }
 
-// note records a problem with the value just read at leaf, unless one is recorded already.
-func (r *reader) note(leaf, reason string) {
+// Note records a problem with the value just read at leaf, unless one is recorded already.
+func (r *Reader) Note(leaf, reason string) {
 	if r.typeErr == nil && r.err == nil {
 		r.typeErr = &FieldError{Field: r.fieldPath(leaf), Reason: reason}
 	}
 }
 
-// text reads a string field into dst; null leaves it as it is.
-func (r *reader) text(dst *string, field string) {
-	switch r.peek() {
+// Text reads a string field into dst; null leaves it as it is.
+func (r *Reader) Text(dst *string, field string) {
+	switch r.Peek() {
 	case '"':
-		*dst = r.str()
+		*dst = r.Str()
 	case 'n':
-		r.literal("null")
+		r.Literal("null")
 	default:
 		r.mismatch(field, "a string")
 	}
 }
 
-// raw reads any value into dst as raw JSON; null leaves it empty.
-func (r *reader) raw(dst *json.RawMessage, body []byte) {
+// Raw reads any value into dst as raw JSON; null leaves it empty.
+func (r *Reader) Raw(dst *json.RawMessage, body []byte) {
 	if r.null() {
 		return
 	}
-	r.ws()
+	r.SkipSpace()
 	start := r.pos
-	r.value()
+	r.Value()
 	if r.err == nil {
 		*dst = body[start:r.pos:r.pos]
 	}
 }
 
-// boolean reads a boolean field into dst, allocating from spare; null leaves dst nil.
-func (r *reader) boolean(dst **bool, spare *bool, field string) {
-	switch r.peek() {
+// Boolean reads a boolean field into dst, allocating from spare; null leaves dst nil.
+func (r *Reader) Boolean(dst **bool, spare *bool, field string) {
+	switch r.Peek() {
 	case 't', 'f':
 		*spare = r.s[r.pos] == 't'
-		r.value()
+		r.Value()
 		*dst = spare
 	case 'n':
-		r.literal("null")
+		r.Literal("null")
 	default:
 		r.mismatch(field, "a boolean")
 	}
 }
 
-// integer reads an integer field; it reports whether one was there.
-func (r *reader) integer(dst *int64, field string) bool {
-	switch c := r.peek(); {
+// Integer reads an integer field; it reports whether one was there.
+func (r *Reader) Integer(dst *int64, field string) bool {
+	switch c := r.Peek(); {
 	case c == '-' || isDigit(c):
 		n, err := strconv.ParseInt(r.number(), 10, 64)
 		if err != nil {
-			r.note(field, "must be an integer, got number")
+			r.Note(field, "must be an integer, got number")
 			return false
 		}
 		*dst = n
 		return err == nil
 	case c == 'n':
-		r.literal("null")
+		r.Literal("null")
 	default:
 		r.mismatch(field, "a number")
 	}
 	return false
 }
 
-// float reads a number field into dst; null leaves it as it is.
-func (r *reader) float(dst *float64, field string) {
-	switch c := r.peek(); {
+// Float reads a number field into dst; null leaves it as it is.
+func (r *Reader) Float(dst *float64, field string) {
+	switch c := r.Peek(); {
 	case c == '-' || isDigit(c):
 		f, err := strconv.ParseFloat(r.number(), 64)
 		if err != nil {
-			r.note(field, "number out of range")
+			r.Note(field, "number out of range")
 		}
 		*dst = f
 	case c == 'n':
-		r.literal("null")
+		r.Literal("null")
 	default:
 		r.mismatch(field, "a number")
 	}
 }
 
-// obj reads an object field, or null (reporting false), or records a type mismatch.
-func (r *reader) obj(field string, member func(key string)) bool {
-	switch r.peek() {
+// Obj reads an object field, or null (reporting false), or records a type mismatch.
+func (r *Reader) Obj(field string, member func(key string)) bool {
+	switch r.Peek() {
 	case '{':
 		r.path = append(r.path, field)
-		r.object(member)
+		r.Object(member)
 		r.path = r.path[:len(r.path)-1]
 		return true
 	case 'n':
-		r.literal("null")
+		r.Literal("null")
 	default:
 		r.mismatch(field, "an object")
 	}
 	return false
 }
 
-// arr reads an array field, or null, or records a type mismatch.
-func (r *reader) arr(field string, elem func()) {
-	switch r.peek() {
+// Arr reads an array field, or null, or records a type mismatch.
+func (r *Reader) Arr(field string, elem func()) {
+	switch r.Peek() {
 	case '[':
 		r.path = append(r.path, field)
 		r.array(elem)
 		r.path = r.path[:len(r.path)-1]
 	case 'n':
-		r.literal("null")
+		r.Literal("null")
 	default:
 		r.mismatch(field, "an array")
 	}
