@@ -72,61 +72,17 @@ func decodeLogEvent(r *jsonscan.Reader, body []byte) LogEvent {
 				le.Device = &p.device
 			}
 		case "outcome":
-			if r.Obj("outcome", func(key string) {
-				switch key {
-				case "result":
-					r.Text(&p.outcome.Result, "result")
-				case "reason":
-					r.Text(&p.outcome.Reason, "reason")
-				default:
-					r.Value()
-				}
-			}) {
+			if decodeOutcome(r, &p.outcome) {
 				le.Outcome = &p.outcome
 			}
 		case "target":
-			le.Target = nil
-			r.Arr("target", func() {
-				var t Target
-				if decodeTarget(r, body, &t) {
-					if le.Target == nil {
-						le.Target = make([]Target, 0, 4)
-					}
-					le.Target = append(le.Target, t)
-				}
-			})
+			le.Target = decodeTargets(r, body)
 		case "transaction":
-			if r.Obj("transaction", func(key string) {
-				switch key {
-				case "type":
-					r.Text(&p.transaction.Type, "type")
-				case "id":
-					r.Text(&p.transaction.ID, "id")
-				case "detail":
-					r.Raw(&p.transaction.Detail, body)
-				default:
-					r.Value()
-				}
-			}) {
+			if decodeTransaction(r, body, &p.transaction) {
 				le.Transaction = &p.transaction
 			}
 		case "debugContext":
-			if r.Obj("debugContext", func(key string) {
-				if key != "debugData" {
-					r.Value()
-					return
-				}
-				r.Obj("debugData", func(key string) {
-					if p.debug.DebugData == nil {
-						p.debug.DebugData = make(DebugData, 8)
-					}
-					var v json.RawMessage
-					r.Raw(&v, body)
-					if v != nil {
-						p.debug.DebugData[key] = v
-					}
-				})
-			}) {
+			if decodeDebug(r, body, &p.debug) {
 				le.DebugContext = &p.debug
 			}
 		case "authenticationContext":
@@ -134,40 +90,11 @@ func decodeLogEvent(r *jsonscan.Reader, body []byte) LogEvent {
 				le.AuthenticationContext = &p.auth
 			}
 		case "securityContext":
-			if r.Obj("securityContext", func(key string) {
-				s := &p.security
-				switch key {
-				case "asNumber":
-					if r.Integer(&p.asNumber, "asNumber") {
-						s.ASNumber = &p.asNumber
-					}
-				case "asOrg":
-					r.Text(&s.ASOrg, "asOrg")
-				case "isp":
-					r.Text(&s.ISP, "isp")
-				case "domain":
-					r.Text(&s.Domain, "domain")
-				case "isProxy":
-					r.Boolean(&s.IsProxy, &p.isProxy, "isProxy")
-				default:
-					r.Value()
-				}
-			}) {
+			if decodeSecurity(r, p) {
 				le.SecurityContext = &p.security
 			}
 		case "request":
-			if r.Obj("request", func(key string) {
-				if key != "ipChain" {
-					r.Value()
-					return
-				}
-				r.Arr("ipChain", func() {
-					var hop IPChainEntry
-					if decodeHop(r, &hop) {
-						p.request.IPChain = append(p.request.IPChain, hop)
-					}
-				})
-			}) {
+			if decodeRequest(r, &p.request) {
 				le.Request = &p.request
 			}
 		default:
@@ -386,5 +313,103 @@ func decodeAuth(r *jsonscan.Reader, p *eventParts) bool {
 		default:
 			r.Value()
 		}
+	})
+}
+
+func decodeOutcome(r *jsonscan.Reader, o *Outcome) bool {
+	return r.Obj("outcome", func(key string) {
+		switch key {
+		case "result":
+			r.Text(&o.Result, "result")
+		case "reason":
+			r.Text(&o.Reason, "reason")
+		default:
+			r.Value()
+		}
+	})
+}
+
+func decodeTargets(r *jsonscan.Reader, body []byte) []Target {
+	var out []Target
+	r.Arr("target", func() {
+		var t Target
+		if decodeTarget(r, body, &t) {
+			if out == nil {
+				out = make([]Target, 0, 4)
+			}
+			out = append(out, t)
+		}
+	})
+	return out
+}
+
+func decodeTransaction(r *jsonscan.Reader, body []byte, t *Transaction) bool {
+	return r.Obj("transaction", func(key string) {
+		switch key {
+		case "type":
+			r.Text(&t.Type, "type")
+		case "id":
+			r.Text(&t.ID, "id")
+		case "detail":
+			r.Raw(&t.Detail, body)
+		default:
+			r.Value()
+		}
+	})
+}
+
+func decodeDebug(r *jsonscan.Reader, body []byte, d *DebugContext) bool {
+	return r.Obj("debugContext", func(key string) {
+		if key != "debugData" {
+			r.Value()
+			return
+		}
+		r.Obj("debugData", func(key string) {
+			if d.DebugData == nil {
+				d.DebugData = make(DebugData, 8)
+			}
+			var v json.RawMessage
+			r.Raw(&v, body)
+			if v != nil {
+				d.DebugData[key] = v
+			}
+		})
+	})
+}
+
+func decodeSecurity(r *jsonscan.Reader, p *eventParts) bool {
+	s := &p.security
+	return r.Obj("securityContext", func(key string) {
+		switch key {
+		case "asNumber":
+			if r.Integer(&p.asNumber, "asNumber") {
+				s.ASNumber = &p.asNumber
+			}
+		case "asOrg":
+			r.Text(&s.ASOrg, "asOrg")
+		case "isp":
+			r.Text(&s.ISP, "isp")
+		case "domain":
+			r.Text(&s.Domain, "domain")
+		case "isProxy":
+			r.Boolean(&s.IsProxy, &p.isProxy, "isProxy")
+		default:
+			r.Value()
+		}
+	})
+}
+
+func decodeRequest(r *jsonscan.Reader, req *Request) bool {
+	return r.Obj("request", func(key string) {
+		if key != "ipChain" {
+			r.Value()
+			return
+		}
+		r.Arr("ipChain", func() {
+			var hop IPChainEntry
+			if decodeHop(r, &hop) {
+				req.IPChain = append(req.IPChain, hop)
+			}
+		})
 	})
 }

@@ -144,6 +144,41 @@ func (DeliveryArgs) Kind() string { return "hookd_delivery" }
 
 // Open connects, migrates, and starts the committer. Workers start with Start.
 func Open(ctx context.Context, o Options) (*Store, error) {
+	o = withDefaults(o)
+	s := &Store{opts: o, pending: make(chan *acceptRequest, 1024), marks: make(chan *markRequest, 1024), stop: make(chan struct{})}
+	driver, err := s.openDatabase(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.prepare(ctx); err != nil {
+		s.closeHandles()
+		return nil, fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
+	}
+	if err := s.registerMetrics(o.Registerer); err != nil {
+		s.closeHandles()
+		return nil, fmt.Errorf("store metrics: %w", err)
+	}
+	if s.river, err = river.NewClient(driver, s.riverConfig()); err != nil {
+		s.closeHandles()
+		return nil, fmt.Errorf("river: %w", err)
+	}
+	// SQLite has one writer, so one committer; Postgres takes concurrent transactions, and a
+	// few committers overlap one group's round trips and sync with the next one's work.
+	// A group is bounded so that one commit stays short; on Postgres smaller groups also
+	// spread the work over the committers.
+	s.committers, s.maxGroup = 1, 2000
+	if s.dialect == postgres {
+		s.committers, s.maxGroup = 4, 250
+	}
+	s.stopped = make(chan struct{}, s.committers+1)
+	for range s.committers {
+		go s.commitLoop()
+	}
+	go s.markLoop()
+	return s, nil
+}
+
+func withDefaults(o Options) Options {
 	if o.Workers <= 0 {
 		o.Workers = 10
 	}
@@ -168,8 +203,12 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	s := &Store{opts: o, pending: make(chan *acceptRequest, 1024), marks: make(chan *markRequest, 1024), stop: make(chan struct{})}
+	return o
+}
 
+// openDatabase connects to Postgres or opens (and locks) the SQLite data dir, then migrates.
+func (s *Store) openDatabase(ctx context.Context) (riverdriver.Driver[*sql.Tx], error) {
+	o := s.opts
 	var driver riverdriver.Driver[*sql.Tx]
 	if o.DatabaseURL != "" {
 		db, err := sql.Open("pgx", o.DatabaseURL)
@@ -211,18 +250,23 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		s.closeHandles()
 		return nil, fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
 	}
+	return driver, nil
+}
 
-	// Every delivery reads its event: prepare that once, not per job.
+// prepare makes the statements every delivery runs, once.
+func (s *Store) prepare(ctx context.Context) error {
 	var err error
-	s.eventStmt, err = s.db.PrepareContext(ctx, `SELECT record, raw, accepted_at, group_key FROM hookd_event WHERE uuid = $1`)
-	if err == nil {
-		s.groupSizeStmt, err = s.db.PrepareContext(ctx, `SELECT count(*) FROM hookd_event WHERE group_key = $1 AND sinks LIKE '%,' || $2 || ',%'`)
+	if s.eventStmt, err = s.db.PrepareContext(ctx, `SELECT record, raw, accepted_at, group_key FROM hookd_event WHERE uuid = $1`); err != nil {
+		return err
 	}
-	if err != nil {
-		s.closeHandles()
-		return nil, fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
-	}
+	s.groupSizeStmt, err = s.db.PrepareContext(ctx, `SELECT count(*) FROM hookd_event WHERE group_key = $1 AND sinks LIKE '%,' || $2 || ',%'`)
+	return err
+}
 
+// riverConfig is the queue's configuration: the delivery and periodic workers, polling,
+// retries and rescue.
+func (s *Store) riverConfig() *river.Config {
+	o := s.opts
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &deliveryWorker{store: s})
 	s.periodic = &periodicTasks{byName: map[string]Periodic{}}
@@ -230,7 +274,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		s.periodic.byName[t.Name] = t
 	}
 	river.AddWorker(workers, &periodicWorker{tasks: s.periodic})
-	cfg := &river.Config{
+	return &river.Config{
 		Logger:            o.Logger,
 		Workers:           workers,
 		FetchPollInterval: o.FetchPollInterval,
@@ -243,34 +287,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		RescueStuckJobsAfter: rescueAfter,
 		PollOnly:             true,
 		PeriodicJobs:         periodicJobs(o.Periodic),
+		// Always: periodic tasks may be added after Open (AddPeriodic). Start refuses to
+		// run workers when there is nothing for them to do.
+		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: o.Workers}},
 	}
-	// Always: periodic tasks may be added after Open (AddPeriodic). Start refuses to run
-	// workers when there is nothing for them to do.
-	cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: o.Workers}}
-	if err := s.registerMetrics(o.Registerer); err != nil {
-		s.closeHandles()
-		return nil, fmt.Errorf("store metrics: %w", err)
-	}
-	client, err := river.NewClient(driver, cfg)
-	if err != nil {
-		s.closeHandles()
-		return nil, fmt.Errorf("river: %w", err)
-	}
-	s.river = client
-	// SQLite has one writer, so one committer; Postgres takes concurrent transactions, and a
-	// few committers overlap one group's round trips and sync with the next one's work.
-	// A group is bounded so that one commit stays short; on Postgres smaller groups also
-	// spread the work over the committers.
-	s.committers, s.maxGroup = 1, 2000
-	if s.dialect == postgres {
-		s.committers, s.maxGroup = 4, 250
-	}
-	s.stopped = make(chan struct{}, s.committers+1)
-	for range s.committers {
-		go s.commitLoop()
-	}
-	go s.markLoop()
-	return s, nil
 }
 
 // Dialect names the database in use: "sqlite" or "postgres".

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hookd/hookd/alerting"
 	"github.com/prometheus/client_golang/prometheus"
 	"net"
 	"path/filepath"
@@ -53,42 +54,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	classifier := &hook.Classifier{WorkflowsApps: cfg.Okta.WorkflowsApps}
 	// One registry: each package registers the metrics of its own work; /metrics serves it.
 	registry := prometheus.NewRegistry()
-	outcomes := newOutcomeLog(log, time.Minute)
-	st, err := store.Open(ctx, store.Options{
-		DataDir:     cfg.DataDir,
-		DatabaseURL: cfg.DatabaseURL,
-		ReplicaID:   cfg.ReplicaID,
-		Route:       router.Route,
-		Deliverer:   router,
-		Workers:     cfg.Delivery.Workers,
-		MaxAttempts: cfg.Delivery.MaxAttempts,
-		GroupWindow: cfg.Delivery.GroupWindow,
-		Logger:      riverLogger(ctx, log),
-		Registerer:  registry,
-		OnOutcome:   outcomes.observe,
-	})
+	st, ready, err := openPipeline(ctx, cfg, log, router, classifier, registry)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-
-	ready := map[string]func(context.Context) error{}
-	if cfg.SystemLog.Enabled() {
-		creds, err := pollerCredentials(cfg.SystemLog)
-		if err != nil {
-			return err
-		}
-		poller, err := systemlog.New(systemlog.Config{
-			OrgURL: cfg.SystemLog.OrgURL, Credentials: creds, EventTypes: cfg.SystemLog.EventTypes,
-			LookBack: cfg.SystemLog.LookBack, Store: st, Classifier: classifier,
-			Registerer: registry, Report: func(r systemlog.Report) { logPoll(log, r) },
-		})
-		if err != nil {
-			return fmt.Errorf("HOOKD_OKTA_ORG_URL: %w", err)
-		}
-		st.AddPeriodic(store.Periodic{Name: "systemlog", Interval: cfg.SystemLog.PollInterval, Run: poller.Poll})
-		ready["systemlog"] = poller.Ready
-	}
 
 	trusted, err := cidrs(cfg.HTTP.TrustedProxies)
 	if err != nil {
@@ -96,11 +66,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	srv, err := handlers.New(handlers.Options{
 		Registry:          registry,
+		ReadyChecks:       ready,
 		TrustedProxies:    trusted,
 		Auth:              auth,
 		Store:             st,
 		Classifier:        classifier,
-		ReadyChecks:       ready,
 		Logger:            log,
 		EventsPath:        cfg.Okta.EventsPath,
 		BodyLimit:         cfg.HTTP.BodyLimit,
@@ -144,6 +114,52 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		}
 	}
 	return shutdown(log, srv, st, cfg.HTTP.ShutdownTimeout)
+}
+
+// openPipeline opens the store with its delivery workers and, when configured, the System Log
+// poller as its periodic task; it returns the readiness checks beside the store's.
+func openPipeline(ctx context.Context, cfg config.Config, log *zap.Logger, router *alerting.Router,
+	classifier *hook.Classifier, registry prometheus.Registerer) (*store.Store, map[string]func(context.Context) error, error) {
+	st, err := store.Open(ctx, store.Options{
+		DataDir:     cfg.DataDir,
+		DatabaseURL: cfg.DatabaseURL,
+		ReplicaID:   cfg.ReplicaID,
+		Route:       router.Route,
+		Deliverer:   router,
+		Workers:     cfg.Delivery.Workers,
+		MaxAttempts: cfg.Delivery.MaxAttempts,
+		GroupWindow: cfg.Delivery.GroupWindow,
+		Logger:      riverLogger(ctx, log),
+		Registerer:  registry,
+		OnOutcome:   newOutcomeLog(log, time.Minute).observe,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	ready := map[string]func(context.Context) error{}
+	if !cfg.SystemLog.Enabled() {
+		return st, ready, nil
+	}
+	creds, err := pollerCredentials(cfg.SystemLog)
+	if err == nil {
+		var poller *systemlog.Poller
+		poller, err = systemlog.New(systemlog.Config{
+			OrgURL: cfg.SystemLog.OrgURL, Credentials: creds, EventTypes: cfg.SystemLog.EventTypes,
+			LookBack: cfg.SystemLog.LookBack, Store: st, Classifier: classifier,
+			Registerer: registry, Report: func(r systemlog.Report) { logPoll(log, r) },
+		})
+		if err != nil {
+			err = fmt.Errorf("HOOKD_OKTA_ORG_URL: %w", err)
+		} else {
+			st.AddPeriodic(store.Periodic{Name: "systemlog", Interval: cfg.SystemLog.PollInterval, Run: poller.Poll})
+			ready["systemlog"] = poller.Ready
+		}
+	}
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, ready, nil
 }
 
 // shutdown stops taking requests and lets those in flight, and the deliveries in flight,
