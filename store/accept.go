@@ -185,40 +185,28 @@ func (s *Store) settle(ctx context.Context, entries []entry) {
 
 // commit writes entries and their delivery jobs in one transaction, and on success counts
 // each entry in its request's result.
-func (s *Store) commit(ctx context.Context, unique []entry) (err error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return dbError("begin", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-	now := s.opts.Now().UTC()
+func (s *Store) commit(ctx context.Context, unique []entry) error {
 	inserted := make(map[string]bool, len(unique))
-	for start := 0; start < len(unique); start += insertChunk {
-		if err := s.insertEvents(ctx, tx, unique[start:min(start+insertChunk, len(unique))], now, inserted); err != nil {
-			return err
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		now := s.opts.Now().UTC()
+		for start := 0; start < len(unique); start += insertChunk {
+			if err := s.insertEvents(ctx, tx, unique[start:min(start+insertChunk, len(unique))], now, inserted); err != nil {
+				return err
+			}
 		}
-	}
-	var jobs []river.InsertManyParams
-	for _, e := range unique {
-		if !inserted[e.key] {
-			continue
+		var jobs []river.InsertManyParams
+		for _, e := range unique {
+			if !inserted[e.key] {
+				continue
+			}
+			for _, sink := range e.sinks {
+				jobs = append(jobs, river.InsertManyParams{Args: DeliveryArgs{EventID: e.key, Sink: sink}})
+			}
 		}
-		for _, sink := range e.sinks {
-			jobs = append(jobs, river.InsertManyParams{Args: DeliveryArgs{EventID: e.key, Sink: sink}})
-		}
-	}
-	// In chunks, like the events: River builds its parameters for every job it is handed.
-	for start := 0; start < len(jobs); start += insertChunk {
-		if _, err := s.river.InsertManyTx(ctx, tx, jobs[start:min(start+insertChunk, len(jobs))]); err != nil {
-			return dbError("queue deliveries", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return dbError("commit", err)
+		return s.insertJobs(ctx, tx, jobs)
+	})
+	if err != nil {
+		return err
 	}
 	for _, e := range unique {
 		if inserted[e.key] {
@@ -230,11 +218,38 @@ func (s *Store) commit(ctx context.Context, unique []entry) (err error) {
 	return nil
 }
 
+// inTx runs fn in a transaction and commits it, or rolls it back when fn fails.
+func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return dbError("begin", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return dbError("commit", err)
+	}
+	return nil
+}
+
+// insertJobs queues delivery jobs in chunks, like the events: River builds its parameters
+// for every job it is handed at once.
+func (s *Store) insertJobs(ctx context.Context, tx *sql.Tx, jobs []river.InsertManyParams) error {
+	for start := 0; start < len(jobs); start += insertChunk {
+		if _, err := s.river.InsertManyTx(ctx, tx, jobs[start:min(start+insertChunk, len(jobs))]); err != nil {
+			return dbError("queue deliveries", err)
+		}
+	}
+	return nil
+}
+
 // commitInline is the last resort for an event the database refuses to keep in the events
 // table: its delivery jobs carry the record themselves, flagged with the problem, so the
 // change is still alerted and nothing else waits for it. Such an event is not de-duplicated
 // (a redelivery alerts again) and the refusal is counted in the request's result.
-func (s *Store) commitInline(ctx context.Context, e entry, refused *rejectedError) (err error) {
+func (s *Store) commitInline(ctx context.Context, e entry, refused *rejectedError) error {
 	view := *e.rc
 	view.Raw = nil
 	clipRecord(&view)
@@ -244,26 +259,12 @@ func (s *Store) commitInline(ctx context.Context, e entry, refused *rejectedErro
 		return fmt.Errorf("store: encode record: %w", err)
 	}
 	inline := &InlineEvent{Record: jsonbSafe(record), Raw: []byte(e.rc.Raw), AcceptedAt: s.opts.Now().UTC()}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return dbError("begin", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
 	jobs := make([]river.InsertManyParams, 0, len(e.sinks))
 	for _, sink := range e.sinks {
 		jobs = append(jobs, river.InsertManyParams{Args: DeliveryArgs{EventID: e.key, Sink: sink, Inline: inline}})
 	}
-	if len(jobs) > 0 {
-		if _, err := s.river.InsertManyTx(ctx, tx, jobs); err != nil {
-			return dbError("queue deliveries", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return dbError("commit", err)
+	if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.insertJobs(ctx, tx, jobs) }); err != nil {
+		return err
 	}
 	e.req.result.Accepted++
 	e.req.result.Unstored++

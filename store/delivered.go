@@ -72,7 +72,7 @@ func (s *Store) markLoop() {
 	}
 }
 
-func (s *Store) commitMarks(batch []*markRequest) (err error) {
+func (s *Store) commitMarks(batch []*markRequest) error {
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
 	type mark struct{ sink, key string }
@@ -89,33 +89,23 @@ func (s *Store) commitMarks(batch []*markRequest) (err error) {
 		}
 		return marks[i].key < marks[j].key
 	})
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return dbError("begin", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
 	var now any = s.opts.Now().UTC()
 	if s.dialect == sqlite {
 		now = s.opts.Now().UTC().Format(timeLayout)
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO hookd_delivered (sink, uuid, delivered_at) VALUES ($1, $2, $3) ON CONFLICT (sink, uuid) DO NOTHING`)
-	if err != nil {
-		return dbError("prepare", err)
-	}
-	defer stmt.Close()
-	for _, m := range marks {
-		if _, err := stmt.ExecContext(ctx, m.sink, m.key, now); err != nil {
-			return dbError("mark delivered", err)
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO hookd_delivered (sink, uuid, delivered_at) VALUES ($1, $2, $3) ON CONFLICT (sink, uuid) DO NOTHING`)
+		if err != nil {
+			return dbError("prepare", err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return dbError("commit", err)
-	}
-	return nil
+		defer stmt.Close()
+		for _, m := range marks {
+			if _, err := stmt.ExecContext(ctx, m.sink, m.key, now); err != nil {
+				return dbError("mark delivered", err)
+			}
+		}
+		return nil
+	})
 }
 
 // deliveredOf returns which of keys are recorded as delivered to sink.

@@ -32,14 +32,8 @@ func killUnderLoad(ctx context.Context, s *suite, backend string) *result {
 	defer h.stop()
 	l := newLoad(h)
 	runFor := pick(s, 6*time.Second, 20*time.Second)
-	loadCtx, cancel := context.WithTimeout(ctx, runFor)
-	defer cancel()
-	done := make(chan struct{})
 	// About 250 events a second, which hookd delivers about as fast as they come to this sink.
-	go func() {
-		l.run(loadCtx, sender{name: "load", clients: 10, events: 5, every: 200 * time.Millisecond})
-		close(done)
-	}()
+	wait := l.background(ctx, runFor, sender{name: "load", clients: 10, events: 5, every: 200 * time.Millisecond})
 
 	time.Sleep(runFor / 2)
 	h.kill9()
@@ -53,7 +47,7 @@ func killUnderLoad(ctx context.Context, s *suite, backend string) *result {
 		return r.fail(err)
 	}
 	restartedAt := time.Now()
-	<-done
+	wait()
 	acked := l.ackedIDs()
 	drained := drain(acked, recv, pick(s, 60*time.Second, 120*time.Second))
 	t := tallyOf(acked, recv)
@@ -82,9 +76,9 @@ func killUnderLoad(ctx context.Context, s *suite, backend string) *result {
 		n, err := h.count(`SELECT count(*) FROM river_job WHERE state NOT IN ('completed', 'cancelled', 'discarded')`)
 		return err == nil && n == 0
 	}
-	wait, cancelWait := context.WithTimeout(ctx, 30*time.Second)
+	waitCtx, cancelWait := context.WithTimeout(ctx, 30*time.Second)
 	defer cancelWait()
-	left := !waitFor(wait, finished)
+	left := !waitFor(waitCtx, finished)
 	r.check(!left, "jobs were still unfinished 30 s after the drain")
 	return r
 }

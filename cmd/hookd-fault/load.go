@@ -40,6 +40,19 @@ type sender struct {
 	displayName string
 }
 
+// background sends for d, or until ctx ends, without waiting; wait returns once the last
+// request was answered.
+func (l *load) background(ctx context.Context, d time.Duration, senders ...sender) (wait func()) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer cancel()
+		l.run(ctx, senders...)
+	}()
+	return func() { <-done }
+}
+
 // run sends until ctx ends.
 func (l *load) run(ctx context.Context, senders ...sender) {
 	var wg sync.WaitGroup

@@ -34,20 +34,14 @@ func sinkOutage(ctx context.Context, s *suite, backend string) *result {
 	defer h.stop()
 	outage := pick(s, 10*time.Second, 60*time.Second)
 	l := newLoad(h)
-	loadCtx, cancel := context.WithTimeout(ctx, outage+4*time.Second)
-	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		l.run(loadCtx, sender{name: "load", clients: 2, events: 5, every: 200 * time.Millisecond})
-		close(done)
-	}()
+	wait := l.background(ctx, outage+4*time.Second, sender{name: "load", clients: 2, events: 5, every: 200 * time.Millisecond})
 	time.Sleep(2 * time.Second)
 	began := time.Now()
 	recv.set(http.StatusServiceUnavailable, 0)
 	time.Sleep(outage)
 	recv.set(http.StatusOK, 0)
 	recovered := time.Now()
-	<-done
+	wait()
 	acked := l.ackedIDs()
 	drained := drain(acked, recv, 5*time.Minute)
 	drainedIn := time.Since(recovered)
@@ -89,13 +83,7 @@ func databaseOutage(ctx context.Context, s *suite, backend string) *result {
 	defer h.stop()
 	outage := pick(s, 5*time.Second, 15*time.Second)
 	l := newLoad(h)
-	loadCtx, cancel := context.WithTimeout(ctx, outage+6*time.Second)
-	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		l.run(loadCtx, sender{name: "load", clients: 5, events: 5, every: 50 * time.Millisecond})
-		close(done)
-	}()
+	wait := l.background(ctx, outage+6*time.Second, sender{name: "load", clients: 5, events: 5, every: 50 * time.Millisecond})
 	time.Sleep(2 * time.Second)
 	began := time.Now()
 	p.cut()
@@ -103,10 +91,10 @@ func databaseOutage(ctx context.Context, s *suite, backend string) *result {
 	p.restore()
 	restored := time.Now()
 	// The first acknowledgement after the database is back.
-	wait, cancelWait := context.WithTimeout(ctx, 30*time.Second)
+	waitCtx, cancelWait := context.WithTimeout(ctx, 30*time.Second)
 	defer cancelWait()
 	var back time.Duration
-	waitFor(wait, func() bool {
+	waitFor(waitCtx, func() bool {
 		for _, at := range l.ackedIDs() {
 			if at.After(restored) {
 				back = at.Sub(restored)
@@ -115,7 +103,7 @@ func databaseOutage(ctx context.Context, s *suite, backend string) *result {
 		}
 		return false
 	})
-	<-done
+	wait()
 	acked := l.ackedIDs()
 	drained := drain(acked, recv, 2*time.Minute)
 	t := tallyOf(acked, recv)
