@@ -84,7 +84,7 @@ func TestSlackMessageFields(t *testing.T) {
 	}
 	assert.Equal(t, []string{
 		"*Role*\nSuper administrator",
-		"*Group*\nWorkflow Builders (unknown)",
+		"*Group*\nWorkflow Builders",
 		"*Actor*\nAlice Admin (alice.admin@acme.example)",
 		"*Outcome*\n:x: FAILURE: Insufficient permissions",
 		"*Source IP*\n`203.0.113.77` — Denver, Colorado, United States",
@@ -94,7 +94,7 @@ func TestSlackMessageFields(t *testing.T) {
 	}, fields)
 	assert.Equal(t, "context", m.Blocks[2].Type)
 	assert.Contains(t, m.Blocks[2].Elements[0].Text, "· via Okta event hook · https://acme.okta.com")
-	assert.Equal(t, "Okta admin privilege grant failed: Super administrator → Workflow Builders (unknown) by Alice Admin (alice.admin@acme.example)", m.Text)
+	assert.Equal(t, "Okta admin privilege grant failed: Super administrator → Workflow Builders by Alice Admin (alice.admin@acme.example)", m.Text)
 }
 
 func TestSecretsNeverInErrors(t *testing.T) {
@@ -183,4 +183,13 @@ func TestWebhookRefusesReservedHeadersAndBadSecrets(t *testing.T) {
 	assert.ErrorContains(t, err, "must start with whsec_")
 	_, err = alerting.NewWebhookSink("x", "ftp://r.example", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", nil)
 	assert.ErrorContains(t, err, "must be an http(s):// URL")
+}
+
+// TestGroupHasNoFakeLogin: Okta's alternateId for a group is "unknown"; the console line
+// shows no login for it rather than login="unknown".
+func TestGroupHasNoFakeLogin(t *testing.T) {
+	a := payloadAlerts(t, "workflows-group-role-add.json")[0]
+	line := alerting.ConsoleLine(a.First())
+	assert.NotContains(t, line, `"unknown"`)
+	assert.Contains(t, line, "group=")
 }

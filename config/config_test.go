@@ -193,3 +193,13 @@ func mustDefaults(t *testing.T) Config {
 	require.NoError(t, err)
 	return cfg
 }
+
+// TestLogFormatVocabulary: HOOKD_LOG_FORMAT takes text|json like HOOKD_CONSOLE_FORMAT.
+func TestLogFormatVocabulary(t *testing.T) {
+	for _, f := range []string{"text", "json", "console"} {
+		_, err := Load("", envOf(map[string]string{"HOOKD_LOG_FORMAT": f}))
+		assert.NoError(t, err, f)
+	}
+	_, err := Load("", envOf(map[string]string{"HOOKD_LOG_FORMAT": "xml"}))
+	assert.ErrorContains(t, err, "HOOKD_LOG_FORMAT")
+}

@@ -77,7 +77,7 @@ func (s *Server) statusOf(err error) (int, errorBody) {
 		if msg == "" {
 			msg = http.StatusText(he.Code)
 		}
-		return he.Code, errorBody{Error: strings.ToLower(msg)}
+		return he.Code, errorBody{Error: strings.ToLower(msg), Detail: detailOf(he.Code, s.opts.EventsPath)}
 	}
 	return http.StatusInternalServerError, errorBody{Error: "internal error"}
 }
@@ -95,4 +95,15 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	_ = c.JSON(status, body)
+}
+
+// detailOf says what to do about an answer Echo itself gave.
+func detailOf(status int, eventsPath string) string {
+	switch status {
+	case http.StatusNotFound:
+		return "hookd serves " + eventsPath + " and /healthz here"
+	case http.StatusMethodNotAllowed:
+		return "Okta sends GET (the verification challenge) and POST (deliveries) to " + eventsPath
+	}
+	return http.StatusText(status)
 }

@@ -142,3 +142,14 @@ func TestRemoteIPCannotBeForged(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "192.0.2.10", logged([]*net.IPNet{other}), "an untrusted peer's forwarded address is not")
 }
+
+// TestEveryErrorHasADetail: answers Echo gives itself (404, 405) carry a detail too.
+func TestEveryErrorHasADetail(t *testing.T) {
+	f := newFixture(t)
+	rec := f.do(http.MethodGet, "/nowhere", "")
+	assert.Equal(t, http.StatusNotFound, rec.Code)
+	assert.JSONEq(t, `{"error":"not found","detail":"hookd serves /okta/events and /healthz here"}`, rec.Body.String())
+	rec = f.do(http.MethodDelete, "/okta/events", "")
+	assert.Equal(t, http.StatusMethodNotAllowed, rec.Code)
+	assert.JSONEq(t, `{"error":"method not allowed","detail":"Okta sends GET (the verification challenge) and POST (deliveries) to /okta/events"}`, rec.Body.String())
+}

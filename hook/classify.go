@@ -67,7 +67,7 @@ func (c *Classifier) RoleChangeOf(le *LogEvent, org string, src Source) (RoleCha
 	if i := findTarget(targets, used, subjectTypes...); i >= 0 {
 		used[i] = true
 		t := targets[i]
-		rc.Subject = Subject{Kind: w.Kind, ID: t.ID, DisplayName: t.DisplayName, Login: t.AlternateID}
+		rc.Subject = Subject{Kind: w.Kind, ID: t.ID, DisplayName: t.DisplayName, Login: knownLogin(t.AlternateID)}
 		// An AppUser target sits beside the User target; it is the same person, not a role.
 		if w.Category == AppAssignment {
 			if j := findTarget(targets, used, "AppUser"); j >= 0 {
@@ -87,7 +87,7 @@ func (c *Classifier) RoleChangeOf(le *LogEvent, org string, src Source) (RoleCha
 	}
 	for i, t := range targets {
 		if !used[i] {
-			rc.Others = append(rc.Others, Ref{ID: t.ID, Type: t.Type, Login: t.AlternateID, DisplayName: t.DisplayName})
+			rc.Others = append(rc.Others, Ref{ID: t.ID, Type: t.Type, Login: knownLogin(t.AlternateID), DisplayName: t.DisplayName})
 		}
 	}
 	return rc, true
@@ -124,7 +124,7 @@ func baseOf(le *LogEvent, w Watch, org string, src Source) RoleChange {
 		Source:         src,
 	}
 	if a := le.Actor; a != nil {
-		rc.Actor = Ref{ID: a.ID, Type: a.Type, Login: a.AlternateID, DisplayName: a.DisplayName}
+		rc.Actor = Ref{ID: a.ID, Type: a.Type, Login: knownLogin(a.AlternateID), DisplayName: a.DisplayName}
 	} else {
 		rc.Incomplete = append(rc.Incomplete, "actor: missing")
 	}
@@ -325,4 +325,13 @@ func (c *Classifier) RoleChanges(b *Batch, src Source) (changes []RoleChange, no
 		changes = append(changes, rc)
 	}
 	return changes, notWatched
+}
+
+// knownLogin is an alternateId as a login: Okta writes "unknown" where an entity has none
+// (groups always), which is no login and must not read as one.
+func knownLogin(alternateID string) string {
+	if strings.EqualFold(alternateID, "unknown") {
+		return ""
+	}
+	return alternateID
 }

@@ -23,7 +23,7 @@ func newLogger(c config.Log, w io.Writer) *zap.Logger {
 	encCfg.TimeKey = "time"
 	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
 	var enc zapcore.Encoder
-	if c.Format == "console" {
+	if c.Format == "text" || c.Format == "console" {
 		enc = zapcore.NewConsoleEncoder(encCfg)
 	} else {
 		enc = zapcore.NewJSONEncoder(encCfg)
