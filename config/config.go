@@ -166,7 +166,7 @@ type Delivery struct {
 
 // Log configures hookd's own logs (on standard error).
 type Log struct {
-	Level  string `yaml:"level" env:"HOOKD_LOG_LEVEL" validate:"oneof=debug info warn error"`
+	Level string `yaml:"level" env:"HOOKD_LOG_LEVEL" validate:"oneof=debug info warn error"`
 	// Format is "json" (for collectors) or "text" (readable lines), as for the console sink;
 	// "console", its earlier name, still means text.
 	Format string `yaml:"format" env:"HOOKD_LOG_FORMAT" validate:"oneof=json text console"`
