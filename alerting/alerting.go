@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"time"
 
 	"github.com/hookd/hookd/hook"
@@ -80,6 +81,13 @@ func (e *RetryError) Unwrap() error { return e.Err }
 // RetryAfter is how long to wait before the next attempt.
 func (e *RetryError) RetryAfter() time.Duration { return e.After }
 
+// PacedError is a delivery handed back to wait its turn at a sink's own pace (hookd's, not
+// the receiver's): normal operation, retried after the delay without spending an attempt.
+type PacedError struct{ RetryError }
+
+// Paced reports true: the sink was not asked, hookd is pacing itself.
+func (e *PacedError) Paced() bool { return true }
+
 // RetryLater wraps err as a failure to retry after d.
 func RetryLater(d time.Duration, err error) error { return &RetryError{Err: err, After: d} }
 
@@ -92,6 +100,9 @@ type Router struct {
 	sinks  map[string]Sink
 	names  []string
 	routes *Routes
+	// dropped counts events a rule dropped, by rule; onDrop is told of each.
+	dropped *prometheus.CounterVec
+	onDrop  func(rc *hook.RoleChange, rule string)
 }
 
 // NewRouter returns a Router over the named sinks, routing by routes (nil: every event to
@@ -120,7 +131,18 @@ func (r *Router) Add(name string, s Sink) error {
 func (r *Router) Names() []string { return append([]string(nil), r.names...) }
 
 // Route returns the sinks an accepted event is delivered to.
-func (r *Router) Route(rc *hook.RoleChange) []string { return r.routes.SinksFor(rc, r.names) }
+func (r *Router) Route(rc *hook.RoleChange) []string {
+	sinks, rule := r.routes.decide(rc, r.names)
+	if rule != "" {
+		if r.dropped != nil {
+			r.dropped.WithLabelValues(rule).Inc()
+		}
+		if r.onDrop != nil {
+			r.onDrop(rc, rule)
+		}
+	}
+	return sinks
+}
 
 // Deliver sends the changes, one alert, to the named sink.
 func (r *Router) Deliver(ctx context.Context, sink string, changes []*hook.RoleChange) error {

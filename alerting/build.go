@@ -3,6 +3,8 @@ package alerting
 import (
 	"errors"
 	"fmt"
+	"github.com/hookd/hookd/hook"
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"net"
 	"net/url"
@@ -32,6 +34,10 @@ type Spec struct {
 	// Console is where the console sink writes, as JSON lines when ConsoleJSON.
 	Console     io.Writer
 	ConsoleJSON bool
+	// Registerer, when set, receives hookd_alerts_dropped_total{rule}.
+	Registerer prometheus.Registerer
+	// OnDrop, when set, is told of each event a rule drops.
+	OnDrop func(rc *hook.RoleChange, rule string)
 }
 
 // sinkName is what a sink may be called: it shows in logs, metrics and job rows.
@@ -82,6 +88,15 @@ func Build(spec Spec) (*Router, error) {
 	problems = append(problems, routes.problems(router.Names())...)
 	if len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "\n"))
+	}
+	router.onDrop = spec.OnDrop
+	if spec.Registerer != nil {
+		router.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_alerts_dropped_total", Help: "Events a routing rule dropped (drop: true), by rule.",
+		}, []string{"rule"})
+		if err := spec.Registerer.Register(router.dropped); err != nil {
+			return nil, err
+		}
 	}
 	return router, nil
 }

@@ -89,11 +89,21 @@ func (rt *Routes) SeverityOf(changes ...*hook.RoleChange) Severity {
 
 // SinksFor returns the sinks, among all, that rc is delivered to.
 func (rt *Routes) SinksFor(rc *hook.RoleChange, all []string) []string {
+	sinks, _ := rt.decide(rc, all)
+	return sinks
+}
+
+// decide returns the sinks for rc and, when a rule dropped it, that rule's name (or its
+// index, "routes[i]", when it has none).
+func (rt *Routes) decide(rc *hook.RoleChange, all []string) ([]string, string) {
 	chosen := all
-	for _, r := range rt.Rules {
+	for i, r := range rt.Rules {
 		if r.matches(rc) {
 			if r.Drop {
-				return nil
+				if r.Name != "" {
+					return nil, r.Name
+				}
+				return nil, fmt.Sprintf("routes[%d]", i)
 			}
 			chosen = r.Sinks
 			break
@@ -107,7 +117,7 @@ func (rt *Routes) SinksFor(rc *hook.RoleChange, all []string) []string {
 		}
 		out = append(out, s)
 	}
-	return out
+	return out, ""
 }
 
 func (r *Rule) matches(rc *hook.RoleChange) bool {

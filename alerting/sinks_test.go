@@ -4,11 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookd/hookd/alerting"
 	"github.com/hookd/hookd/alerting/alertingtest"
@@ -192,4 +196,37 @@ func TestGroupHasNoFakeLogin(t *testing.T) {
 	line := alerting.ConsoleLine(a.First())
 	assert.NotContains(t, line, `"unknown"`)
 	assert.Contains(t, line, "group=")
+}
+
+// TestSlackPacingIsItsOwnOutcome: a job handed back to wait for the sink's pace is marked
+// paced, not rate-limited by Slack.
+func TestSlackPacingIsItsOwnOutcome(t *testing.T) {
+	err := error(&alerting.PacedError{RetryError: alerting.RetryError{Err: errors.New("waiting"), After: time.Second}})
+	var paced interface{ Paced() bool }
+	require.True(t, errors.As(err, &paced))
+	var later interface{ RetryAfter() time.Duration }
+	require.True(t, errors.As(err, &later), "still retried after the delay")
+	assert.Equal(t, time.Second, later.RetryAfter())
+}
+
+// TestDroppedAlertsAreCounted: a route with drop: true leaves a trace.
+func TestDroppedAlertsAreCounted(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	var told []string
+	router, err := alerting.Build(alerting.Spec{
+		Sinks:      []alerting.SinkSpec{{Where: "console", Name: "console", Type: "console"}},
+		Rules:      []alerting.Rule{{Name: "quiet-apps", EventTypes: []string{"application.*"}, Drop: true}},
+		Console:    io.Discard,
+		Registerer: reg,
+		OnDrop:     func(_ *hook.RoleChange, rule string) { told = append(told, rule) },
+	})
+	require.NoError(t, err)
+	assert.Empty(t, router.Route(&hook.RoleChange{EventType: "application.user_membership.add"}))
+	assert.Equal(t, []string{"console"}, router.Route(&hook.RoleChange{EventType: hook.WorkflowsUserRoleAdd}))
+	assert.Equal(t, []string{"quiet-apps"}, told)
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP hookd_alerts_dropped_total Events a routing rule dropped (drop: true), by rule.
+# TYPE hookd_alerts_dropped_total counter
+hookd_alerts_dropped_total{rule="quiet-apps"} 1
+`), "hookd_alerts_dropped_total"))
 }

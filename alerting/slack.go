@@ -70,7 +70,7 @@ func (s *SlackSink) Deliver(ctx context.Context, a *Alert) error {
 	r := s.limiter.Reserve()
 	if d := r.Delay(); d > s.maxWait {
 		r.Cancel()
-		return RetryLater(d, fmt.Errorf("%s: %w", s.name, errPaced))
+		return &PacedError{RetryError{Err: fmt.Errorf("%s: %w", s.name, errPaced), After: d}}
 	} else if d > 0 {
 		t := time.NewTimer(d)
 		select {

@@ -37,6 +37,7 @@ const (
 	ResultDelivered   = "delivered"    // the sink took it
 	ResultRetry       = "retry"        // failed; retried with backoff
 	ResultRateLimited = "rate_limited" // the sink asked to wait; retried after that
+	ResultPaced       = "paced"        // waiting its turn at hookd's own pace for the sink
 	ResultPermanent   = "permanent"    // the sink can never take it: dead letter
 	ResultDiscarded   = "discarded"    // failed at the last attempt: dead letter
 	ResultGrouped     = "grouped"      // went out in another event's message
@@ -208,6 +209,10 @@ func resultOf(err error, attempt, maxAttempts int) string {
 	var permanent interface{ Permanent() bool }
 	if errors.As(err, &permanent) && permanent.Permanent() {
 		return ResultPermanent
+	}
+	var paced interface{ Paced() bool }
+	if errors.As(err, &paced) && paced.Paced() {
+		return ResultPaced
 	}
 	var later interface{ RetryAfter() time.Duration }
 	if errors.As(err, &later) && later.RetryAfter() > 0 {

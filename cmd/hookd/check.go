@@ -16,7 +16,7 @@ func (m *Main) check(args []string) error {
 		return err
 	}
 	// The same rules as serve: sinks, severities and routes are checked by building them.
-	if _, err := buildRouter(cfg, io.Discard); err != nil {
+	if _, err := buildRouter(cfg, io.Discard, nil, nil); err != nil {
 		return err
 	}
 	w := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)

@@ -77,7 +77,7 @@ func (l *outcomeLog) observe(o store.Outcome) {
 				zap.Int("failed_attempts", t.total), zap.String("last_error", t.lastError))
 			delete(l.sinks, o.Sink)
 		}
-		l.log.Debug("alert delivered", append(base, zap.Int("attempt", o.Attempt), zap.Duration("latency", o.Latency))...)
+		l.log.Info("alert delivered", append(base, zap.Int("attempt", o.Attempt), zap.Duration("latency", o.Latency))...)
 	default:
 		l.log.Debug("alert "+o.Result, append(base, zap.Int("attempt", o.Attempt))...)
 	}

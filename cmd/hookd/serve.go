@@ -46,14 +46,14 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("HOOKD_OKTA_SECRETS: %w", err)
 	}
-	router, err := buildRouter(cfg, m.Stdout)
+	// One registry: each package registers the metrics of its own work; /metrics serves it.
+	registry := prometheus.NewRegistry()
+	router, err := buildRouter(cfg, m.Stdout, registry, log)
 	if err != nil {
 		return err
 	}
 
 	classifier := &hook.Classifier{WorkflowsApps: cfg.Okta.WorkflowsApps}
-	// One registry: each package registers the metrics of its own work; /metrics serves it.
-	registry := prometheus.NewRegistry()
 	st, ready, err := openPipeline(ctx, cfg, log, router, classifier, registry)
 	if err != nil {
 		return err
@@ -153,6 +153,12 @@ func openPipeline(ctx context.Context, cfg config.Config, log *zap.Logger, route
 		} else {
 			st.AddPeriodic(store.Periodic{Name: "systemlog", Interval: cfg.SystemLog.PollInterval, Run: poller.Poll})
 			ready["systemlog"] = poller.Ready
+			types := cfg.SystemLog.EventTypes
+			if len(types) == 0 {
+				types = systemlog.DefaultEventTypes()
+			}
+			log.Info("System Log poller on", zap.String("org", cfg.SystemLog.OrgURL),
+				zap.Duration("interval", cfg.SystemLog.PollInterval), zap.Strings("event_types", types))
 		}
 	}
 	if err != nil {

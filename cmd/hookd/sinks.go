@@ -4,14 +4,24 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/hookd/hookd/hook"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
 	"github.com/hookd/hookd/alerting"
 	"github.com/hookd/hookd/config"
 )
 
 // buildRouter makes the configured sinks and routing rules. serve and check both call it, so
 // they refuse the same configurations.
-func buildRouter(cfg config.Config, stdout io.Writer) (*alerting.Router, error) {
-	spec := alerting.Spec{Severity: cfg.Severity, Console: stdout, ConsoleJSON: cfg.Console.Format == "json"}
+func buildRouter(cfg config.Config, stdout io.Writer, reg prometheus.Registerer, log *zap.Logger) (*alerting.Router, error) {
+	spec := alerting.Spec{Severity: cfg.Severity, Console: stdout, ConsoleJSON: cfg.Console.Format == "json", Registerer: reg}
+	if log != nil {
+		spec.OnDrop = func(rc *hook.RoleChange, rule string) {
+			log.Debug("alert dropped by a routing rule", zap.String("rule", rule),
+				zap.String("event_uuid", rc.EventID), zap.String("event_type", rc.EventType))
+		}
+	}
 	for _, s := range cfg.AllSinks() {
 		spec.Sinks = append(spec.Sinks, alerting.SinkSpec{Where: s.Where, Name: s.Name, Type: s.Type, URL: s.URL,
 			Secret: s.Secret, Headers: s.Headers, PerSecond: s.PerSecond, MinSeverity: s.MinSeverity})
