@@ -124,3 +124,37 @@ func TestSplitBySize(t *testing.T) {
 	assert.Equal(t, [][]int{{40, 50}, {30, 60}, {200}, {5}}, split([]int{40, 50, 30, 60, 200, 5}, size, 10, 100))
 	assert.Nil(t, split([]int{}, size, 3, 100))
 }
+
+// TestSinkNamesMatchExactly: sink a_b must not take events routed to axb ('_' is a wildcard
+// in LIKE), on either database.
+func TestSinkNamesMatchExactly(t *testing.T) {
+	for _, be := range backends(t) {
+		t.Run(be.name, func(t *testing.T) {
+			o := be.fresh(t)
+			o.Route = func(rc *hook.RoleChange) []string {
+				if rc.EventID == "only-axb" {
+					return []string{"axb"}
+				}
+				return []string{"a_b", "axb"}
+			}
+			d := &fakeDeliverer{}
+			o.Deliverer = d
+			o.FetchPollInterval = 20 * time.Millisecond
+			o.GroupWindow = 100 * time.Millisecond
+			s := open(t, o)
+			require.NoError(t, s.Start(context.Background()))
+			t.Cleanup(func() { _ = s.Stop(context.Background()) })
+			group := records("both-1", "both-2", "only-axb")
+			for i := range group {
+				group[i].TransactionID, group[i].Actor.ID = "tx-names", "00uAdmin"
+			}
+			_, err := s.Accept(context.Background(), group)
+			require.NoError(t, err)
+			require.Eventually(t, func() bool {
+				return count(t, s, "SELECT count(*) FROM river_job WHERE state = 'completed'") == 5
+			}, 10*time.Second, 20*time.Millisecond)
+			assert.Equal(t, [][]string{{"both-1", "both-2"}}, d.sent("a_b"), "a_b never gets axb's event")
+			assert.Equal(t, [][]string{{"both-1", "both-2", "only-axb"}}, d.sent("axb"))
+		})
+	}
+}

@@ -259,7 +259,7 @@ func (s *Store) prepare(ctx context.Context) error {
 	if s.eventStmt, err = s.db.PrepareContext(ctx, `SELECT record, raw, accepted_at, group_key FROM hookd_event WHERE uuid = $1`); err != nil {
 		return err
 	}
-	s.groupSizeStmt, err = s.db.PrepareContext(ctx, `SELECT count(*) FROM hookd_event WHERE group_key = $1 AND sinks LIKE '%,' || $2 || ',%'`)
+	s.groupSizeStmt, err = s.db.PrepareContext(ctx, `SELECT count(*) FROM hookd_event WHERE group_key = $1 AND `+s.routedTo("sinks", "$2"))
 	return err
 }
 
@@ -408,4 +408,13 @@ func (s *Store) closeHandles() {
 	if s.dirLock != nil {
 		_ = s.dirLock.Close()
 	}
+}
+
+// routedTo is the SQL condition "the event's sinks column holds the sink named by param",
+// matched exactly: LIKE would take the '_' a sink name may hold for a wildcard.
+func (s *Store) routedTo(column, param string) string {
+	if s.dialect == postgres {
+		return "strpos(" + column + ", ',' || " + param + " || ',') > 0"
+	}
+	return "instr(" + column + ", ',' || " + param + " || ',') > 0"
 }

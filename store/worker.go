@@ -335,7 +335,7 @@ func (s *Store) claimGroup(ctx context.Context, sink, id, key string) (_ []messa
 	case err != nil: // not claimed yet: claim
 		if _, err := tx.ExecContext(ctx, `INSERT INTO hookd_delivery_cover (sink, uuid, covered_by)
 			SELECT $1, e.uuid, $2 FROM hookd_event e
-			WHERE e.group_key = $3 AND e.sinks LIKE '%,' || $4 || ',%'
+			WHERE e.group_key = $3 AND `+s.routedTo("e.sinks", "$4")+`
 			  AND NOT EXISTS (SELECT 1 FROM hookd_delivery_cover c WHERE c.sink = $5 AND c.uuid = e.uuid)
 			ORDER BY CASE WHEN e.uuid = $6 THEN 0 ELSE 1 END, e.published, e.uuid
 			LIMIT `+strconv.Itoa(maxGroupClaim)+`
