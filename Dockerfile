@@ -18,5 +18,7 @@ USER 65532:65532
 ENV HOOKD_DATA_DIR=/data HOOKD_LISTEN_ADDR=:8080
 EXPOSE 8080
 VOLUME ["/data"]
+# No shell or curl in the image: hookd checks itself.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s CMD ["/hookd", "healthcheck"]
 ENTRYPOINT ["/hookd"]
 CMD ["serve"]

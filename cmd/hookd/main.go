@@ -14,8 +14,40 @@ import (
 	"syscall"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with -ldflags "-X main.version=..."; without it, the build
+// says what it knows (versionString).
 var version = "dev"
+
+// versionString is the version, or for a development build the module version and the VCS
+// revision the go command recorded, when there are any.
+func versionString() string {
+	if version != "dev" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version
+	}
+	v := version
+	if mv := bi.Main.Version; mv != "" && mv != "(devel)" {
+		v = mv
+	}
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = ", modified"
+			}
+		}
+	}
+	if rev != "" {
+		v += " (" + rev[:min(12, len(rev))] + modified + ")"
+	}
+	return v + " " + bi.GoVersion
+}
 
 // defaultMemoryLimit is the Go runtime's soft memory limit unless GOMEMLIMIT says otherwise:
 // it makes the collector work harder, instead of growing the heap, as hookd nears it, so
@@ -48,6 +80,13 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 	cmd := "serve"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
+	} else if len(args) > 0 {
+		switch args[0] {
+		case "-h", "-help", "--help":
+			cmd, args = "help", args[1:]
+		case "-version", "--version":
+			cmd, args = "version", args[1:]
+		}
 	}
 	var err error
 	switch cmd {
@@ -58,8 +97,10 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 	case "check":
 		err = m.check(args)
 	case "version":
-		fmt.Fprintf(m.Stdout, "hookd %s\n", version)
-	case "help", "-h", "--help":
+		fmt.Fprintf(m.Stdout, "hookd %s\n", versionString())
+	case "healthcheck":
+		err = m.healthcheck(ctx, args)
+	case "help":
 		m.usage()
 	default:
 		fmt.Fprintf(m.Stderr, "hookd: unknown command %q\n", cmd)
@@ -69,7 +110,9 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, flag.ErrHelp):
+		return 0 // the flags were printed, as asked
+	case errors.Is(err, errUsage):
 		return 2
 	default:
 		fmt.Fprintf(m.Stderr, "hookd %s: %v\n", cmd, err)
@@ -84,7 +127,10 @@ commands:
   serve    run the server (the default)          hookd serve --config hookd.yaml
   replay   send payload files the way Okta would  hookd replay --url http://127.0.0.1:8080/okta/events
   check    print the effective configuration and what each watched event type needs
+  healthcheck  exit 0 when the local hookd answers /healthz (for container health checks)
   version  print the version
+
+Every command takes --help. serve and check take --config FILE; HOOKD_* variables override it.
 `)
 }
 

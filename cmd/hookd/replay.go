@@ -8,7 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/config"
 	"io"
+	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,8 +28,9 @@ import (
 // refused with 400, any other to be accepted with 200.
 func (m *Main) replay(ctx context.Context, args []string) error {
 	fs := m.newFlags("replay")
-	target := fs.String("url", "http://127.0.0.1:8080/okta/events", "hookd's event-hook URL")
-	header := fs.String("header", envOr(m.Getenv, "HOOKD_OKTA_AUTH_HEADER", "Authorization"), "auth header name")
+	configPath := fs.String("config", "", "hookd's YAML configuration, for the default URL, header and secret (HOOKD_* variables too)")
+	target := fs.String("url", "", "hookd's event-hook URL (default: from HOOKD_LISTEN_ADDR and HOOKD_OKTA_EVENTS_PATH)")
+	header := fs.String("header", "", "auth header name (default: HOOKD_OKTA_AUTH_HEADER, else Authorization)")
 	secret := fs.String("secret", "", "auth header value (prefer --secret-file: a command line is visible to other users)")
 	secretPath := fs.String("secret-file", "", "file holding the auth header value (default: $HOOKD_OKTA_SECRETS, else <data dir>/okta-secret)")
 	verifyFirst := fs.Bool("verify", false, "send Okta's verification GET first")
@@ -34,15 +39,21 @@ func (m *Main) replay(ctx context.Context, args []string) error {
 	if err := m.parse(fs, args); err != nil {
 		return err
 	}
-	value, err := m.replaySecret(*secret, *secretPath)
+	cfg, err := config.Load(*configPath, m.Getenv)
 	if err != nil {
 		return err
 	}
-	paths := fs.Args()
-	if len(paths) == 0 {
-		paths = []string{filepath.Join("testdata", "payloads")}
+	if *target == "" {
+		*target = "http://" + loopbackOf(cfg.ListenAddr) + cfg.Okta.EventsPath
 	}
-	files, err := payloadFiles(paths)
+	if *header == "" {
+		*header = cfg.Okta.AuthHeader
+	}
+	value, err := replaySecret(cfg, *secret, *secretPath)
+	if err != nil {
+		return err
+	}
+	files, err := payloadFiles(fs.Args())
 	if err != nil {
 		return err
 	}
@@ -50,6 +61,9 @@ func (m *Main) replay(ctx context.Context, args []string) error {
 	unexpected := 0
 	if *verifyFirst {
 		if err := replayVerify(ctx, client, *target, *header, value); err != nil {
+			if isConnError(err) {
+				return notRunning(*target, err)
+			}
 			fmt.Fprintf(m.Stdout, "UNEXPECTED  verification: %v\n", err)
 			unexpected++
 		} else {
@@ -60,11 +74,14 @@ func (m *Main) replay(ctx context.Context, args []string) error {
 		want := *expect
 		if want == 0 {
 			want = http.StatusOK
-			if strings.HasPrefix(filepath.Base(file), "malformed-") {
+			if strings.HasPrefix(file.name, "malformed-") {
 				want = http.StatusBadRequest
 			}
 		}
-		line, ok := replayFile(ctx, client, *target, *header, value, file, want)
+		line, ok, err := replayFile(ctx, client, *target, *header, value, file, want)
+		if err != nil {
+			return notRunning(*target, err)
+		}
 		if !ok {
 			unexpected++
 		}
@@ -83,31 +100,47 @@ func btoi(b bool) int {
 	return 0
 }
 
-func envOr(getenv func(string) (string, bool), key, def string) string {
-	if v, ok := getenv(key); ok && v != "" {
-		return v
-	}
-	return def
-}
-
-// replaySecret finds the header value the way an operator most likely set it up.
-func (m *Main) replaySecret(flagValue, flagFile string) (string, error) {
+// replaySecret finds the header value the way an operator most likely set it up: the flag,
+// the configured secrets, or the one serve keeps in the data dir.
+func replaySecret(cfg config.Config, flagValue, flagFile string) (string, error) {
 	if flagValue != "" {
 		return flagValue, nil
 	}
 	if flagFile != "" {
 		return readTrimmed(flagFile)
 	}
-	if v, ok := m.Getenv("HOOKD_OKTA_SECRETS"); ok && v != "" {
-		first, _, _ := strings.Cut(v, ",")
-		return strings.TrimSpace(first), nil
+	if len(cfg.Okta.Secrets) > 0 {
+		return cfg.Okta.Secrets[0], nil
 	}
-	path := filepath.Join(envOr(m.Getenv, "HOOKD_DATA_DIR", "./data"), secretFile)
+	path := filepath.Join(cfg.DataDir, secretFile)
 	s, err := readTrimmed(path)
 	if err != nil {
 		return "", fmt.Errorf("no secret: pass --secret-file, set HOOKD_OKTA_SECRETS, or run from the folder where hookd serve keeps %s (%w)", path, err)
 	}
 	return s, nil
+}
+
+// loopbackOf turns a listen address into one to call: ":8080" and "0.0.0.0:8080" are
+// 127.0.0.1:8080.
+func loopbackOf(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// isConnError reports whether err means nothing answered at all (refused, unreachable).
+func isConnError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op)
+}
+
+func notRunning(target string, err error) error {
+	return fmt.Errorf("nothing answers at %s (%v): is hookd serve running, and on that address?", target, err)
 }
 
 func readTrimmed(path string) (string, error) {
@@ -122,16 +155,26 @@ func readTrimmed(path string) (string, error) {
 	return s, nil
 }
 
-// payloadFiles expands folders into their .json files, sorted, so runs are repeatable.
-func payloadFiles(paths []string) ([]string, error) {
-	var files []string
+// payload is one file to send: its name and its body.
+type payload struct {
+	name string
+	body []byte
+}
+
+// payloadFiles reads the files and folders' .json files, sorted, so runs are repeatable;
+// with none named, the samples built into hookd.
+func payloadFiles(paths []string) ([]payload, error) {
+	if len(paths) == 0 {
+		return samplePayloads()
+	}
+	var names []string
 	for _, p := range paths {
 		info, err := os.Stat(p)
 		if err != nil {
 			return nil, err
 		}
 		if !info.IsDir() {
-			files = append(files, p)
+			names = append(names, p)
 			continue
 		}
 		matches, err := filepath.Glob(filepath.Join(p, "*.json"))
@@ -139,12 +182,37 @@ func payloadFiles(paths []string) ([]string, error) {
 			return nil, err
 		}
 		sort.Strings(matches)
-		files = append(files, matches...)
+		names = append(names, matches...)
 	}
-	if len(files) == 0 {
+	if len(names) == 0 {
 		return nil, errors.New("no payload files found")
 	}
-	return files, nil
+	out := make([]payload, 0, len(names))
+	for _, n := range names {
+		body, err := os.ReadFile(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, payload{name: filepath.Base(n), body: body})
+	}
+	return out, nil
+}
+
+// samplePayloads are the sample deliveries embedded in the binary.
+func samplePayloads() ([]payload, error) {
+	entries, err := fs.ReadDir(hookd.Samples, "testdata/payloads")
+	if err != nil {
+		return nil, err
+	}
+	var out []payload
+	for _, e := range entries {
+		body, err := fs.ReadFile(hookd.Samples, "testdata/payloads/"+e.Name())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, payload{name: e.Name(), body: body})
+	}
+	return out, nil
 }
 
 func replayVerify(ctx context.Context, client *http.Client, target, header, secret string) error {
@@ -173,15 +241,12 @@ func replayVerify(ctx context.Context, client *http.Client, target, header, secr
 	return nil
 }
 
-func replayFile(ctx context.Context, client *http.Client, target, header, secret, file string, want int) (string, bool) {
-	name := filepath.Base(file)
-	body, err := os.ReadFile(file)
+// replayFile sends one payload and says how it was answered; err is set only when nothing
+// answered, which ends the replay.
+func replayFile(ctx context.Context, client *http.Client, target, header, secret string, file payload, want int) (string, bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(file.body))
 	if err != nil {
-		return fmt.Sprintf("UNEXPECTED  %s: %v", name, err), false
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Sprintf("UNEXPECTED  %s: %v", name, err), false
+		return "", false, err
 	}
 	req.Header.Set(header, secret)
 	req.Header.Set("Content-Type", "application/json")
@@ -189,7 +254,10 @@ func replayFile(ctx context.Context, client *http.Client, target, header, secret
 	req.Header.Set("X-Okta-Request-Id", "replay-"+randomHex())
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Sprintf("UNEXPECTED  %s: %v", name, err), false
+		if isConnError(err) {
+			return "", false, err
+		}
+		return fmt.Sprintf("UNEXPECTED  %s: %v", file.name, err), false, nil
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
@@ -200,9 +268,9 @@ func replayFile(ctx context.Context, client *http.Client, target, header, secret
 			h.Get("X-Hookd-Accepted"), h.Get("X-Hookd-Duplicates"), h.Get("X-Hookd-Not-Watched"), h.Get("X-Hookd-Rejected"))
 	}
 	if resp.StatusCode != want {
-		return fmt.Sprintf("UNEXPECTED  %d (want %d)  %s  %s", resp.StatusCode, want, name, detail), false
+		return fmt.Sprintf("UNEXPECTED  %d (want %d)  %s  %s", resp.StatusCode, want, file.name, detail), false, nil
 	}
-	return fmt.Sprintf("ok  %d  %-40s %s", resp.StatusCode, name, detail), true
+	return fmt.Sprintf("ok  %d  %-40s %s", resp.StatusCode, file.name, detail), true, nil
 }
 
 func randomHex() string {

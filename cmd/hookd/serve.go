@@ -99,7 +99,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		zap.String("addr", ln.Addr().String()), zap.String("events_path", cfg.Okta.EventsPath),
 		zap.String("auth_header", auth.Header()), zap.Int("secrets", len(secrets)),
 		zap.String("store", st.Dialect()), zap.Strings("sinks", router.Names()),
-		zap.Duration("startup", time.Since(started)), zap.String("version", version))
+		zap.Duration("startup", time.Since(started)), zap.String("version", versionString()))
 	warnUndeliverable(log, cfg)
 	if m.Listening != nil {
 		m.Listening(ln.Addr().String())
