@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -184,9 +185,14 @@ func TestServeGeneratesASecretOnce(t *testing.T) {
 	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
 	secret, err := readTrimmed(path)
 	require.NoError(t, err)
-	assert.Contains(t, srv.stdout.String(), "Header value:  "+secret)
-	assert.Contains(t, srv.stdout.String(), "Header name:   Authorization")
-	assert.NotContains(t, srv.stderr.String(), secret, "the secret is shown to the operator, never logged")
+	assert.Contains(t, srv.stderr.String(), "Header value:  "+secret, "shown to the operator on standard error")
+	assert.Contains(t, srv.stderr.String(), "Header name:   Authorization")
+	assert.NotContains(t, srv.stdout.String(), secret, "never in the alert stream")
+	for _, line := range strings.Split(srv.stderr.String(), "\n") {
+		if strings.HasPrefix(line, "{") {
+			assert.NotContains(t, line, secret, "never in a log line")
+		}
+	}
 
 	// replay finds the kept secret by itself, as the README's "try it" does.
 	code, out, _ := run(env, "replay", "--url", "http://"+srv.addr+"/okta/events", filepath.Join(payloads, "workflows-user-role-add.json"))
@@ -194,7 +200,7 @@ func TestServeGeneratesASecretOnce(t *testing.T) {
 	require.Equal(t, 0, srv.stop())
 
 	srv = start(t, env)
-	assert.NotContains(t, srv.stdout.String(), secret, "shown only the first time")
+	assert.NotContains(t, srv.stdout.String()+srv.stderr.String(), secret, "shown only the first time")
 	assert.Contains(t, srv.stderr.String(), "using the Okta secret kept in the data dir")
 }
 
@@ -259,4 +265,26 @@ func httpGet(t *testing.T, url string) string {
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return string(body)
+}
+
+// TestSecretShownOnlyOnceListening: a first start that fails on a busy port does not show the
+// secret it made (nobody may see that output); the next start that listens does, once, on
+// standard error, and JSON alerts on standard output stay JSON.
+func TestSecretShownOnlyOnceListening(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dataDir := t.TempDir()
+	code, stdout, stderr := run(map[string]string{"HOOKD_DATA_DIR": dataDir, "HOOKD_LISTEN_ADDR": busy.Addr().String()}, "serve")
+	busy.Close()
+	require.Equal(t, 1, code)
+	assert.NotContains(t, stdout+stderr, "Header value:")
+	secret, err := readTrimmed(filepath.Join(dataDir, "okta-secret"))
+	require.NoError(t, err, "the secret is kept")
+
+	srv := start(t, map[string]string{"HOOKD_DATA_DIR": dataDir, "HOOKD_CONSOLE_FORMAT": "json"})
+	assert.Contains(t, srv.stderr.String(), "Header value:  "+secret)
+	assert.Empty(t, srv.stdout.String(), "the alert stream holds alerts only")
+	require.Equal(t, 0, srv.stop())
+	srv = start(t, map[string]string{"HOOKD_DATA_DIR": dataDir})
+	assert.NotContains(t, srv.stderr.String(), secret)
 }

@@ -10,8 +10,12 @@ import (
 	"strings"
 )
 
-// secretFile is where serve keeps the secret it generated when none was configured.
-const secretFile = "okta-secret"
+// secretFile is where serve keeps the secret it generated when none was configured;
+// unshownFile marks that the operator has not been shown it yet.
+const (
+	secretFile  = "okta-secret"
+	unshownFile = "okta-secret.unshown"
+)
 
 // loadOrCreateSecret returns the secret kept in dataDir, making one the first time. created
 // says whether it was made now, so that it is shown to the operator exactly once.
@@ -47,5 +51,22 @@ func loadOrCreateSecret(dataDir string) (secret string, created bool, err error)
 	if err := f.Close(); err != nil {
 		return "", false, fmt.Errorf("write %s: %w", path, err)
 	}
+	// Shown once hookd listens: a start that fails before then (a busy port) shows it on the
+	// next start that succeeds.
+	if err := os.WriteFile(filepath.Join(dataDir, unshownFile), nil, 0o600); err != nil {
+		return "", false, fmt.Errorf("data dir: %w", err)
+	}
 	return secret, true, nil
 }
+
+// secretToShow returns the generated secret if the operator has not been shown it yet.
+func secretToShow(dataDir string) (string, bool) {
+	if _, err := os.Stat(filepath.Join(dataDir, unshownFile)); err != nil {
+		return "", false
+	}
+	s, err := readTrimmed(filepath.Join(dataDir, secretFile))
+	return s, err == nil
+}
+
+// secretShown records that the operator has been shown the generated secret.
+func secretShown(dataDir string) { _ = os.Remove(filepath.Join(dataDir, unshownFile)) }

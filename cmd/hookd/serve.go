@@ -101,6 +101,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		zap.String("store", st.Dialect()), zap.Strings("sinks", router.Names()),
 		zap.Duration("startup", time.Since(started)), zap.String("version", versionString()))
 	warnUndeliverable(log, cfg)
+	m.showSecret(cfg)
 	if m.Listening != nil {
 		m.Listening(ln.Addr().String())
 	}
@@ -220,20 +221,32 @@ func (m *Main) oktaSecrets(cfg config.Config, log *zap.Logger) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(cfg.DataDir, secretFile)
-	if created {
-		fmt.Fprintf(m.Stdout, `No Okta secret was configured, so hookd made one and keeps it in %s (mode 0600).
+	if !created {
+		log.Info("using the Okta secret kept in the data dir", zap.String("file", filepath.Join(cfg.DataDir, secretFile)))
+	}
+	return []string{secret}, nil
+}
+
+// showSecret prints, once hookd listens, how to register the hook with the secret it made:
+// on standard error (never into the alert stream on standard output), and only until it has
+// been shown once.
+func (m *Main) showSecret(cfg config.Config) {
+	if len(cfg.Okta.Secrets) > 0 {
+		return
+	}
+	secret, ok := secretToShow(cfg.DataDir)
+	if !ok {
+		return
+	}
+	fmt.Fprintf(m.Stderr, `No Okta secret was configured, so hookd made one and keeps it in %s (mode 0600).
 Register the event hook in Okta with:
   URL:           https://<this host>%s
   Header name:   %s
   Header value:  %s
 This is the only time hookd prints the secret. Set HOOKD_OKTA_SECRETS to use your own.
 
-`, path, cfg.Okta.EventsPath, cfg.Okta.AuthHeader, secret)
-	} else {
-		log.Info("using the Okta secret kept in the data dir", zap.String("file", path))
-	}
-	return []string{secret}, nil
+`, filepath.Join(cfg.DataDir, secretFile), cfg.Okta.EventsPath, cfg.Okta.AuthHeader, secret)
+	secretShown(cfg.DataDir)
 }
 
 // warnUndeliverable says plainly which watched types reach hookd by no path: no Okta event
