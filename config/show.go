@@ -25,13 +25,8 @@ func (c *Config) Settings() []Setting {
 }
 
 func display(f reflect.Value, secret bool) string {
-	if f.IsZero() {
-		if secret {
-			return "(not set)"
-		}
-		if f.Kind() == reflect.Slice {
-			return "(none)"
-		}
+	if f.IsZero() && (secret || f.Kind() == reflect.Slice || f.Kind() == reflect.String) {
+		return "(not set)"
 	}
 	if f.Kind() == reflect.Slice {
 		if secret {

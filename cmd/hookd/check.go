@@ -2,7 +2,13 @@ package main
 
 import (
 	"fmt"
+	"github.com/hookd/hookd/config"
+	"github.com/hookd/hookd/systemlog"
 	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/hookd/hookd/hook"
@@ -22,12 +28,33 @@ func (m *Main) check(args []string) error {
 	w := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "SETTING\tVALUE")
 	for _, s := range cfg.Settings() {
-		fmt.Fprintf(w, "%s\t%s\n", s.Env, s.Value)
+		fmt.Fprintf(w, "%s\t%s\n", s.Env, effective(cfg, s))
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "SINKS")
 	for _, s := range cfg.SinkSummaries() {
 		fmt.Fprintln(w, s)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "ROUTES (the first that matches decides; no match: every sink)")
+	if len(cfg.Routes) == 0 {
+		fmt.Fprintln(w, "(none: every event goes to every sink)")
+	}
+	for i, r := range cfg.Routes {
+		fmt.Fprintln(w, routeLine(i, r))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "SEVERITY OVERRIDES")
+	if len(cfg.Severity) == 0 {
+		fmt.Fprintln(w, "(none: the built-in severity of each role)")
+	}
+	roles := make([]string, 0, len(cfg.Severity))
+	for role := range cfg.Severity {
+		roles = append(roles, role)
+	}
+	sort.Strings(roles)
+	for _, role := range roles {
+		fmt.Fprintf(w, "%s\t%s\n", role, cfg.Severity[role])
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "WATCHED EVENT TYPE\tOKTA EVENT HOOK\tSYSTEM LOG POLLER")
@@ -50,4 +77,49 @@ func (m *Main) check(args []string) error {
 	}
 	fmt.Fprintln(m.Stdout, "\nconfiguration OK")
 	return nil
+}
+
+// effective is a setting's value as hookd applies it: where the configuration leaves a list
+// empty, the built-in default that then applies, marked as such.
+func effective(cfg config.Config, s config.Setting) string {
+	switch {
+	case s.Env == "HOOKD_OKTA_WORKFLOWS_APPS" && len(cfg.Okta.WorkflowsApps) == 0:
+		return strings.Join(hook.DefaultWorkflowsApps, ",") + " (default)"
+	case s.Env == "HOOKD_SYSTEMLOG_EVENT_TYPES" && len(cfg.SystemLog.EventTypes) == 0:
+		return strings.Join(systemlog.DefaultEventTypes(), ",") + " (default)"
+	case s.Env == "HOOKD_REPLICA_ID" && cfg.ReplicaID == "":
+		host, _ := os.Hostname()
+		return host + " (default: the host name)"
+	case s.Env == "HOOKD_OKTA_SECRETS" && len(cfg.Okta.Secrets) == 0:
+		return "(not set: serve makes one and keeps it in " + filepath.Join(cfg.DataDir, secretFile) + ")"
+	}
+	return s.Value
+}
+
+// routeLine describes one routing rule.
+func routeLine(i int, r config.Route) string {
+	name := fmt.Sprintf("routes[%d]", i)
+	if r.Name != "" {
+		name += " (" + r.Name + ")"
+	}
+	var match []string
+	for _, m := range []struct {
+		key    string
+		values []string
+	}{
+		{"event_types", r.Match.EventTypes}, {"actions", r.Match.Actions}, {"roles", r.Match.Roles},
+		{"subject_kinds", r.Match.SubjectKinds}, {"outcomes", r.Match.Outcomes}, {"actors", r.Match.Actors},
+	} {
+		if len(m.values) > 0 {
+			match = append(match, m.key+"="+strings.Join(m.values, "|"))
+		}
+	}
+	if len(match) == 0 {
+		match = []string{"every event"}
+	}
+	to := "to " + strings.Join(r.Sinks, ",")
+	if r.Drop {
+		to = "dropped"
+	}
+	return name + "\t" + strings.Join(match, " ") + "\t" + to
 }

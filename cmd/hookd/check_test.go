@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -61,5 +62,34 @@ func TestCheckRefusesPostgresWithoutSecret(t *testing.T) {
 		assert.Equal(t, 1, code, cmd)
 		assert.NotContains(t, stdout, "configuration OK")
 		assert.Contains(t, stderr, "HOOKD_OKTA_SECRETS: required with HOOKD_DATABASE_URL", cmd)
+	}
+}
+
+// TestCheckShowsEffectiveValues: defaults that apply are shown as such, unset values say
+// so, and routes and severity overrides are listed.
+func TestCheckShowsEffectiveValues(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "hookd.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(`
+routes:
+  - {name: apps-quiet, match: {event_types: ["application.*"]}, drop: true}
+severity: {Folder Reader: low}
+`), 0o600))
+	code, stdout, stderr := run(map[string]string{"HOOKD_DATA_DIR": dir}, "check", "--config", file)
+	require.Equal(t, 0, code, stderr)
+	for _, want := range []string{
+		"okta_flow_sso,Okta Workflows (default)",
+		"workflows.user.role.group.add,workflows.user.role.group.remove,workflows.user.role.user.add,workflows.user.role.user.remove (default)",
+		"(default: the host name)",
+		"serve makes one and keeps it in",
+		"routes[0] (apps-quiet)  event_types=application.*  dropped",
+		"Folder Reader  low",
+	} {
+		assert.Contains(t, stdout, want)
+	}
+	for _, line := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(line, "HOOKD_") {
+			assert.Greater(t, len(strings.Fields(line)), 1, "no blank value: %q", line)
+		}
 	}
 }
