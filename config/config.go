@@ -207,7 +207,7 @@ func Load(path string, getenv func(string) (string, bool)) (Config, error) {
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)                                               // a misspelt key is an error, not a silently ignored setting
 		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // EOF: an empty file
-			return cfg, fmt.Errorf("config file %s: %w", path, err)
+			return cfg, &Error{Problems: prefixAll(path+": ", yamlProblems(data, err))}
 		}
 	}
 	if err := applyEnv(&cfg, getenv); err != nil {
@@ -279,7 +279,9 @@ func (c *Config) Validate() error {
 type Error struct{ Problems []string }
 
 // Error lists the problems in one line.
-func (e *Error) Error() string { return "invalid configuration: " + strings.Join(e.Problems, "; ") }
+func (e *Error) Error() string {
+	return "invalid configuration:\n  " + strings.Join(e.Problems, "\n  ")
+}
 
 func reason(fe validator.FieldError) string {
 	switch fe.Tag() {
@@ -307,4 +309,12 @@ func limitText(fe validator.FieldError) string {
 		return time.Duration(n).String()
 	}
 	return fe.Param()
+}
+
+func prefixAll(prefix string, lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = prefix + l
+	}
+	return out
 }

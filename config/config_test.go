@@ -203,3 +203,20 @@ func TestLogFormatVocabulary(t *testing.T) {
 	_, err := Load("", envOf(map[string]string{"HOOKD_LOG_FORMAT": "xml"}))
 	assert.ErrorContains(t, err, "HOOKD_LOG_FORMAT")
 }
+
+// TestYAMLErrorsNameKeyAndLine: YAML problems name the key and its line, suggest the nearest
+// known key, and come one to a line, never in Go's type names.
+func TestYAMLErrorsNameKeyAndLine(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "hookd.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("okta:\n  auth_headr: X-Secret\nhttp:\n  accept_timeout: 5\nsinks:\n  - {name: a, typ: slack}\n"), 0o600))
+	_, err := Load(file, envOf(nil))
+	require.Error(t, err)
+	lines := strings.Split(err.Error(), "\n")
+	assert.Equal(t, "invalid configuration:", lines[0])
+	assert.Contains(t, err.Error(), `line 2: unknown key "okta.auth_headr"; did you mean "auth_header"?`)
+	assert.Contains(t, err.Error(), `line 4: http.accept_timeout: "5" is not a duration with its unit, such as 5s or 2m`)
+	assert.Contains(t, err.Error(), `line 6: unknown key "sinks[0].typ"; did you mean "type"?`)
+	assert.NotContains(t, err.Error(), "config.Okta")
+	assert.NotContains(t, err.Error(), "time.Duration")
+	assert.Len(t, lines, 4, "one problem a line")
+}
