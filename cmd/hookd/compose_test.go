@@ -1,0 +1,58 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+)
+
+type composeFile struct {
+	Services map[string]struct {
+		Profiles    []string          `yaml:"profiles"`
+		Ports       []string          `yaml:"ports"`
+		Environment map[string]string `yaml:"environment"`
+		Build       struct {
+			Args map[string]string `yaml:"args"`
+		} `yaml:"build"`
+	} `yaml:"services"`
+}
+
+func readCompose(t *testing.T, name string) (composeFile, string) {
+	t.Helper()
+	data, err := os.ReadFile("../../" + name)
+	require.NoError(t, err)
+	var f composeFile
+	require.NoError(t, yaml.Unmarshal(data, &f))
+	return f, string(data)
+}
+
+// TestComposeFiles: these machines have no Docker engine, so the compose files are checked
+// as text for the mistakes a new user hit: `docker compose up` must need nothing set and
+// start only the SQLite hookd; the replicas setup is its own file, on port 8080.
+func TestComposeFiles(t *testing.T) {
+	plain, text := readCompose(t, "docker-compose.yml")
+	assert.NotContains(t, text, ":?", "Compose fails on a required variable even in an inactive profile")
+	require.Len(t, plain.Services, 1)
+	hookd := plain.Services["hookd"]
+	assert.Empty(t, hookd.Profiles)
+	assert.Equal(t, []string{"8080:8080"}, hookd.Ports)
+	assert.Contains(t, hookd.Build.Args["VERSION"], "HOOKD_VERSION", "the image says its version")
+
+	replicas, text := readCompose(t, "docker-compose.replicas.yml")
+	assert.NotContains(t, text, ":?")
+	assert.NotContains(t, replicas.Services, "hookd", "no SQLite hookd beside the replicas")
+	assert.Equal(t, []string{"8080:8080"}, replicas.Services["proxy"].Ports)
+	for _, name := range []string{"hookd-a", "hookd-b"} {
+		s := replicas.Services[name]
+		assert.Empty(t, s.Ports, "%s is reached through the proxy only", name)
+		assert.Equal(t, name, s.Environment["HOOKD_REPLICA_ID"])
+		assert.NotContains(t, s.Environment["HOOKD_TRUSTED_PROXIES"], "0.0.0.0/0")
+	}
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	assert.True(t, strings.Contains(string(readme), "docker compose -f docker-compose.replicas.yml up"), "README says how to run the replicas")
+}
