@@ -75,18 +75,18 @@ func (s *Server) receiveEvents(c echo.Context) error {
 
 	ctx, cancel := context.WithTimeout(req.Context(), s.opts.AcceptTimeout)
 	defer cancel()
-	res, err := s.opts.Store.Accept(ctx, records)
+	// What was stored is counted when it is committed: a commit that lands after the accept
+	// timeout (the delivery answered 503, Okta's retry then a duplicate) still counts.
+	res, err := s.opts.Store.AcceptAndReport(ctx, records, s.countCommitted)
 	if err != nil {
 		s.logUnavailable(err, len(records))
 		return err
 	}
-	s.metrics.accept.Observe(time.Since(start).Seconds())
-	s.metrics.events.WithLabelValues("accepted").Add(float64(res.Accepted))
-	s.metrics.events.WithLabelValues("duplicate").Add(float64(res.Duplicates))
+	// Counted once acknowledged, as Okta's retry of a refused delivery sends them again.
 	s.metrics.events.WithLabelValues("not_watched").Add(float64(notWatched))
 	s.metrics.events.WithLabelValues("rejected").Add(float64(len(batch.Rejected)))
+	s.metrics.accept.Observe(time.Since(start).Seconds())
 	if res.Unstored > 0 {
-		s.metrics.events.WithLabelValues("unstored").Add(float64(res.Unstored))
 		s.log.Error("events the database refused to store; alerted from the delivery queue, flagged, without de-duplication",
 			zap.Int("events", res.Unstored), zap.String("problem", res.Problem))
 	}
@@ -98,6 +98,13 @@ func (s *Server) receiveEvents(c echo.Context) error {
 	h.Set("X-Hookd-Not-Watched", strconv.Itoa(notWatched))
 	h.Set("X-Hookd-Rejected", strconv.Itoa(len(batch.Rejected)))
 	return c.NoContent(http.StatusOK)
+}
+
+// countCommitted counts a delivery's stored events when their commit is done.
+func (s *Server) countCommitted(res hook.AcceptResult) {
+	s.metrics.events.WithLabelValues("accepted").Add(float64(res.Accepted))
+	s.metrics.events.WithLabelValues("duplicate").Add(float64(res.Duplicates))
+	s.metrics.events.WithLabelValues("unstored").Add(float64(res.Unstored))
 }
 
 // bodyWeight is what a body counts against the in-flight budget: its declared length, or

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/verify"
@@ -29,9 +30,28 @@ type fakeStore struct {
 	mu   sync.Mutex
 	seen map[string]hook.RoleChange
 	down bool
+	slow time.Duration
 }
 
-func (f *fakeStore) Accept(_ context.Context, records []hook.RoleChange) (hook.AcceptResult, error) {
+func (f *fakeStore) AcceptAndReport(ctx context.Context, records []hook.RoleChange, committed func(hook.AcceptResult)) (hook.AcceptResult, error) {
+	if f.slow > 0 {
+		// A commit that lands after the caller's timeout: reported when it is done.
+		go func() {
+			time.Sleep(f.slow)
+			res, _ := f.accept(records)
+			committed(res)
+		}()
+		<-ctx.Done()
+		return hook.AcceptResult{}, fmt.Errorf("%w: %w", hook.ErrUnavailable, ctx.Err())
+	}
+	res, err := f.accept(records)
+	if err == nil && committed != nil {
+		committed(res)
+	}
+	return res, err
+}
+
+func (f *fakeStore) accept(records []hook.RoleChange) (hook.AcceptResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {

@@ -153,3 +153,15 @@ func TestEveryErrorHasADetail(t *testing.T) {
 	assert.Equal(t, http.StatusMethodNotAllowed, rec.Code)
 	assert.JSONEq(t, `{"error":"method not allowed","detail":"Okta sends GET (the verification challenge) and POST (deliveries) to /okta/events"}`, rec.Body.String())
 }
+
+// TestLateCommitIsCounted: a delivery answered 503 after the accept timeout may still be
+// committed afterwards; what was stored is counted when it was stored.
+func TestLateCommitIsCounted(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.AcceptTimeout = 50 * time.Millisecond })
+	f.store.slow = 200 * time.Millisecond
+	rec := f.post(payload(t, "workflows-user-role-add.json"))
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	require.Eventually(t, func() bool {
+		return strings.Contains(f.do(http.MethodGet, "/metrics", "").Body.String(), `hookd_events_total{result="accepted"} 1`)
+	}, 5*time.Second, 20*time.Millisecond)
+}

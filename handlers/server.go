@@ -24,7 +24,9 @@ import (
 
 // Acceptor stores role changes durably; store.Store satisfies it.
 type Acceptor interface {
-	Accept(ctx context.Context, records []hook.RoleChange) (hook.AcceptResult, error)
+	// AcceptAndReport stores records and tells committed the result when they are
+	// committed, even if that is after ctx ended (the delivery was answered 503 by then).
+	AcceptAndReport(ctx context.Context, records []hook.RoleChange, committed func(hook.AcceptResult)) (hook.AcceptResult, error)
 	Ping(ctx context.Context) error
 }
 

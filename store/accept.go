@@ -19,9 +19,12 @@ import (
 // acceptRequest is one caller's records waiting for the commit that holds them.
 type acceptRequest struct {
 	records []hook.RoleChange
-	result  hook.AcceptResult
-	err     error
-	done    chan struct{}
+	// committed, when set, is told the result once the request's records are committed,
+	// whether or not the caller still waits for it.
+	committed func(hook.AcceptResult)
+	result    hook.AcceptResult
+	err       error
+	done      chan struct{}
 }
 
 const (
@@ -42,10 +45,17 @@ const (
 // If ctx ends first, Accept returns its error; the records may still be committed, which is
 // safe, since a redelivery of them is a duplicate.
 func (s *Store) Accept(ctx context.Context, records []hook.RoleChange) (hook.AcceptResult, error) {
+	return s.AcceptAndReport(ctx, records, nil)
+}
+
+// AcceptAndReport is Accept that also tells committed the result when the records are
+// committed, even after ctx ended and Accept returned an error: a caller that gave up (and
+// answered Okta 503) can still count what was stored, when it was stored.
+func (s *Store) AcceptAndReport(ctx context.Context, records []hook.RoleChange, committed func(hook.AcceptResult)) (hook.AcceptResult, error) {
 	if len(records) == 0 {
 		return hook.AcceptResult{}, nil
 	}
-	req := &acceptRequest{records: records, done: make(chan struct{})}
+	req := &acceptRequest{records: records, committed: committed, done: make(chan struct{})}
 	select {
 	case <-s.stop:
 		return hook.AcceptResult{}, hook.ErrClosed
@@ -148,6 +158,8 @@ func (s *Store) commitGroup(group []*acceptRequest) {
 	for _, req := range group {
 		if req.err != nil {
 			req.result = hook.AcceptResult{}
+		} else if req.committed != nil {
+			req.committed(req.result)
 		}
 		close(req.done)
 	}
