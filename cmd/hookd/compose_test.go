@@ -52,6 +52,12 @@ func TestComposeFiles(t *testing.T) {
 		assert.Equal(t, name, s.Environment["HOOKD_REPLICA_ID"])
 		assert.NotContains(t, s.Environment["HOOKD_TRUSTED_PROXIES"], "0.0.0.0/0")
 	}
+	dockerfile, err := os.ReadFile("../../Dockerfile")
+	require.NoError(t, err)
+	assert.Contains(t, string(dockerfile), `HEALTHCHECK`, "the image checks itself")
+	assert.Contains(t, string(dockerfile), `CMD ["/hookd", "healthcheck"]`, "with hookd, as it has no shell")
+	assert.Contains(t, string(dockerfile), "FROM golang:1.27.3", "built with the patched Go")
+
 	readme, err := os.ReadFile("../../README.md")
 	require.NoError(t, err)
 	assert.True(t, strings.Contains(string(readme), "docker compose -f docker-compose.replicas.yml up"), "README says how to run the replicas")

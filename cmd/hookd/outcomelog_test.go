@@ -73,3 +73,14 @@ func TestPacingIsNotTrouble(t *testing.T) {
 	assert.Zero(t, logs.FilterLevelExact(zapcore.InfoLevel).Len())
 	assert.Equal(t, 200, logs.FilterLevelExact(zapcore.DebugLevel).Len())
 }
+
+// TestDeliveredIsAnInfoLine: each delivered alert leaves one info line, without secrets.
+func TestDeliveredIsAnInfoLine(t *testing.T) {
+	core, logs := observer.New(zapcore.InfoLevel)
+	l := newOutcomeLog(zap.New(core), time.Minute)
+	l.observe(store.Outcome{Sink: "slack", EventID: "e1", Events: 1, Result: store.ResultDelivered, Attempt: 1, Latency: 40 * time.Millisecond})
+	lines := logs.FilterMessage("alert delivered").All()
+	require.Len(t, lines, 1)
+	assert.Equal(t, "slack", lines[0].ContextMap()["sink"])
+	assert.Equal(t, "e1", lines[0].ContextMap()["event_uuid"])
+}
