@@ -33,6 +33,8 @@ func TestSystemLogPollerFeedsTheSamePipeline(t *testing.T) {
 	assert.Contains(t, srv.stdout.String(), `event="polled-2" source=systemlog`)
 	assert.NotContains(t, srv.stderr.String(), "okta-api-token")
 	assert.NotContains(t, srv.stderr.String(), "no Okta event hook delivers", "the poller covers the Workflows types")
+	assert.Contains(t, srv.stderr.String(), `"msg":"System Log poller on"`, "the start says the poller is on")
+	assert.Contains(t, srv.stderr.String(), `"interval":1,"event_types":["workflows.user.role.group.add"`)
 	assert.Contains(t, httpGet(t, "http://"+srv.addr+"/readyz"), `"ready"`)
 	assert.Contains(t, httpGet(t, "http://"+srv.addr+"/metrics"), `hookd_systemlog_polls_total{result="ok"}`)
 }
