@@ -1,6 +1,7 @@
 package systemlog
 
 import (
+	"github.com/hookd/hookd/okta"
 	"net/http"
 	"net/url"
 	"testing"
@@ -15,7 +16,7 @@ func FuzzNextLink(f *testing.F) {
 	f.Add(`<https://acme.okta.com/api/v1/logs?a=1,2>; rel="self", <https://acme.okta.com/api/v1/logs?after=2>; rel="next"`)
 	f.Add(`<https://evil.example/api/v1/logs>; rel="next"`)
 	f.Add(`<>; rel=next, <<>>; rel="prev next"`)
-	p, err := New(Config{OrgURL: "https://acme.okta.com", Credentials: APIToken("t"), Store: &store.Store{}})
+	p, err := New(Config{OrgURL: "https://acme.okta.com", Credentials: okta.APIToken("t"), Store: &store.Store{}})
 	if err != nil {
 		f.Fatal(err)
 	}

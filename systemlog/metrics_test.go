@@ -2,6 +2,7 @@ package systemlog
 
 import (
 	"context"
+	"github.com/hookd/hookd/okta"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ func TestMetrics(t *testing.T) {
 	f := newFixture(t)
 	f.add("ev", hook.WorkflowsUserRoleAdd, 3)
 	reg := prometheus.NewRegistry()
-	p, err := New(Config{OrgURL: f.okta.URL, Credentials: APIToken("good-token"), Store: f.store, Now: f.clock.Now, Registerer: reg})
+	p, err := New(Config{OrgURL: f.okta.URL, Credentials: okta.APIToken("good-token"), Store: f.store, Now: f.clock.Now, Registerer: reg})
 	require.NoError(t, err)
 
 	n, err := testutil.GatherAndCount(reg, "hookd_systemlog_lag_seconds")

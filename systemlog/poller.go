@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"github.com/hookd/hookd/internal/backoff"
 	"github.com/hookd/hookd/internal/outbound"
+	"github.com/hookd/hookd/okta"
 	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"net/http"
@@ -65,7 +66,7 @@ type Report struct {
 type Config struct {
 	// OrgURL is https://<org>.okta.com.
 	OrgURL      string
-	Credentials Credentials
+	Credentials okta.Credentials
 	// EventTypes are polled (default: the four Workflows role types).
 	EventTypes []string
 	// Limit is the page size (default 1000, Okta's maximum).
@@ -321,7 +322,7 @@ func (p *Poller) fetch(ctx context.Context, target string) (page, error) {
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "hookd")
 	if err := p.cfg.Credentials.Authorize(ctx, req); err != nil {
-		if errors.Is(err, ErrTokenRefused) {
+		if errors.Is(err, okta.ErrTokenRefused) {
 			return page{status: http.StatusUnauthorized}, nil
 		}
 		return page{}, err

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"github.com/hookd/hookd/okta"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -71,7 +72,7 @@ func (f *fixture) open(t *testing.T) *store.Store {
 
 func (f *fixture) poller(t *testing.T, token string, limit int) *Poller {
 	t.Helper()
-	p, err := New(Config{OrgURL: f.okta.URL, Credentials: APIToken(token), Store: f.store, Limit: limit,
+	p, err := New(Config{OrgURL: f.okta.URL, Credentials: okta.APIToken(token), Store: f.store, Limit: limit,
 		Now: f.clock.Now, Report: func(r Report) { f.reports = append(f.reports, r) }})
 	require.NoError(t, err)
 	return p
@@ -254,7 +255,7 @@ func TestSameEventByHookAndByPoll(t *testing.T) {
 }
 
 func TestNextLinkMustStayOnTheOrg(t *testing.T) {
-	p, err := New(Config{OrgURL: "https://acme.okta.com", Credentials: APIToken("t"), Store: &store.Store{}})
+	p, err := New(Config{OrgURL: "https://acme.okta.com", Credentials: okta.APIToken("t"), Store: &store.Store{}})
 	require.NoError(t, err)
 	for _, tt := range []struct {
 		links []string
@@ -276,7 +277,7 @@ func TestNextLinkMustStayOnTheOrg(t *testing.T) {
 func TestFilter(t *testing.T) {
 	assert.Equal(t, `eventType eq "a.b" or eventType eq "c.d"`, Filter([]string{"a.b", "c.d"}))
 	assert.Equal(t, []string{hook.WorkflowsGroupRoleAdd, hook.WorkflowsGroupRoleRemove, hook.WorkflowsUserRoleAdd, hook.WorkflowsUserRoleRemove}, DefaultEventTypes())
-	_, err := New(Config{OrgURL: "https://acme.okta.com", Credentials: APIToken("t"), Store: &store.Store{}, EventTypes: []string{`x" or eventType sw "`}})
+	_, err := New(Config{OrgURL: "https://acme.okta.com", Credentials: okta.APIToken("t"), Store: &store.Store{}, EventTypes: []string{`x" or eventType sw "`}})
 	assert.Error(t, err, "no filter injection")
 }
 
@@ -285,7 +286,7 @@ func TestServiceAppToken(t *testing.T) {
 	require.NoError(t, err)
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	require.NoError(t, err)
-	signer, err := ParsePrivateKey(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	signer, err := okta.ParsePrivateKey(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 	require.NoError(t, err)
 
 	var tokenRequests int
@@ -318,7 +319,7 @@ func TestServiceAppToken(t *testing.T) {
 
 	f.okta.Bearer = "access-123"
 	f.add("ev", hook.WorkflowsUserRoleAdd, 2)
-	app := &ServiceApp{TokenURL: tokenURL, ClientID: "0oaClient", Key: signer, KeyID: "kid-1", Now: f.clock.Now}
+	app := &okta.ServiceApp{TokenURL: tokenURL, ClientID: "0oaClient", Key: signer, KeyID: "kid-1", Now: f.clock.Now}
 	p, err := New(Config{OrgURL: f.okta.URL, Credentials: app, Store: f.store, Now: f.clock.Now,
 		Report: func(r Report) { f.reports = append(f.reports, r) }})
 	require.NoError(t, err)
@@ -328,7 +329,7 @@ func TestServiceAppToken(t *testing.T) {
 	assert.Equal(t, 1, tokenRequests, "the token is kept until it expires")
 
 	// A client Okta refuses stops polling like a refused token.
-	other := &ServiceApp{TokenURL: tokenURL, ClientID: "0oaOther", Key: signer, Now: f.clock.Now}
+	other := &okta.ServiceApp{TokenURL: tokenURL, ClientID: "0oaOther", Key: signer, Now: f.clock.Now}
 	p, err = New(Config{OrgURL: f.okta.URL, Credentials: other, Store: f.store, Now: f.clock.Now,
 		Report: func(r Report) { f.reports = append(f.reports, r) }})
 	require.NoError(t, err)
@@ -343,9 +344,9 @@ func TestTwoReplicasPollOneAtATime(t *testing.T) {
 	if base == "" {
 		t.Skip("HOOKD_TEST_DATABASE_URL is not set: the two-replica test needs Postgres")
 	}
-	okta := systemlogtest.NewOkta(t, "good-token")
-	okta.Delay = 150 * time.Millisecond // a poll lasts longer than the interval
-	okta.Add("ev-1", hook.WorkflowsUserRoleAdd, time.Now().Add(-time.Minute))
+	fake := systemlogtest.NewOkta(t, "good-token")
+	fake.Delay = 150 * time.Millisecond // a poll lasts longer than the interval
+	fake.Add("ev-1", hook.WorkflowsUserRoleAdd, time.Now().Add(-time.Minute))
 	dbURL := storetest.FreshSchema(t, base)
 
 	var mu sync.Mutex
@@ -362,7 +363,7 @@ func TestTwoReplicasPollOneAtATime(t *testing.T) {
 			}}},
 		})
 		require.NoError(t, err)
-		p, err = New(Config{OrgURL: okta.URL, Credentials: APIToken("good-token"), Store: s})
+		p, err = New(Config{OrgURL: fake.URL, Credentials: okta.APIToken("good-token"), Store: s})
 		require.NoError(t, err)
 		require.NoError(t, s.Start(context.Background()))
 		t.Cleanup(func() {
@@ -370,8 +371,8 @@ func TestTwoReplicasPollOneAtATime(t *testing.T) {
 			_ = s.Close()
 		})
 	}
-	require.Eventually(t, func() bool { return okta.Requests() >= 6 }, 20*time.Second, 20*time.Millisecond)
-	assert.Equal(t, 1, okta.MaxInFlight(), "never two polls at once")
+	require.Eventually(t, func() bool { return fake.Requests() >= 6 }, 20*time.Second, 20*time.Millisecond)
+	assert.Equal(t, 1, fake.MaxInFlight(), "never two polls at once")
 	mu.Lock()
 	defer mu.Unlock()
 	assert.GreaterOrEqual(t, polls["a"]+polls["b"], 3)

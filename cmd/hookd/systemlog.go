@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/hookd/hookd/okta"
 	"net/url"
 	"os"
 	"strings"
@@ -12,15 +13,15 @@ import (
 )
 
 // pollerCredentials builds the System Log credentials: an API token, or a service app.
-func pollerCredentials(c config.SystemLog) (systemlog.Credentials, error) {
+func pollerCredentials(c config.SystemLog) (okta.Credentials, error) {
 	if c.APIToken != "" {
-		return systemlog.APIToken(c.APIToken), nil
+		return okta.APIToken(c.APIToken), nil
 	}
 	pemBytes, err := os.ReadFile(c.PrivateKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("HOOKD_OKTA_PRIVATE_KEY_FILE: cannot read %s", c.PrivateKeyFile)
 	}
-	key, err := systemlog.ParsePrivateKey(pemBytes)
+	key, err := okta.ParsePrivateKey(pemBytes)
 	if err != nil {
 		return nil, fmt.Errorf("HOOKD_OKTA_PRIVATE_KEY_FILE: %w", err)
 	}
@@ -28,7 +29,7 @@ func pollerCredentials(c config.SystemLog) (systemlog.Credentials, error) {
 	if err != nil {
 		return nil, fmt.Errorf("HOOKD_OKTA_ORG_URL: %w", err)
 	}
-	return &systemlog.ServiceApp{
+	return &okta.ServiceApp{
 		TokenURL: org.Scheme + "://" + org.Host + "/oauth2/v1/token",
 		ClientID: c.ClientID, Key: key, KeyID: c.PrivateKeyID,
 	}, nil

@@ -1,4 +1,8 @@
-package systemlog
+// Package okta is hookd's client for Okta's management APIs: credentials (an API token, or a
+// service app's client-credentials grant with private_key_jwt), and the Event Hooks API used
+// by hookd okta register and status. systemlog keeps the polling policy and uses the same
+// credentials.
+package okta
 
 import (
 	"context"
