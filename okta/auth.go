@@ -68,6 +68,9 @@ type ServiceApp struct {
 	KeyID    string // kid, when the app has several keys
 	Client   *http.Client
 	Now      func() time.Time
+	// Scopes are the OAuth scopes asked for (default okta.logs.read; registration needs
+	// okta.eventHooks.manage).
+	Scopes []string
 
 	mu      sync.Mutex
 	token   string
@@ -82,6 +85,14 @@ func (a *ServiceApp) Authorize(ctx context.Context, req *http.Request) error {
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	return nil
+}
+
+// scope is the scopes asked for: Scopes, or okta.logs.read for the poller.
+func (a *ServiceApp) scope() string {
+	if len(a.Scopes) == 0 {
+		return "okta.logs.read"
+	}
+	return strings.Join(a.Scopes, " ")
 }
 
 // Fingerprint identifies the client id and public key.
@@ -106,7 +117,7 @@ func (a *ServiceApp) accessToken(ctx context.Context) (string, error) {
 	}
 	form := url.Values{
 		"grant_type":            {"client_credentials"},
-		"scope":                 {"okta.logs.read"},
+		"scope":                 {a.scope()},
 		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
 		"client_assertion":      {assertion},
 	}

@@ -100,6 +100,8 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		fmt.Fprintf(m.Stdout, "hookd %s\n", versionString())
 	case "healthcheck":
 		err = m.healthcheck(ctx, args)
+	case "okta":
+		err = m.oktaCommand(ctx, args)
 	case "help":
 		m.usage()
 	default:
@@ -127,6 +129,7 @@ commands:
   serve    run the server (the default)          hookd serve --config hookd.yaml
   replay   send payload files the way Okta would  hookd replay --url http://127.0.0.1:8080/okta/events
   check    print the effective configuration and what each watched event type needs
+  okta     register the event hook in Okta, or show its status   hookd okta register --url https://…/okta/events
   healthcheck  exit 0 when the local hookd answers /healthz (for container health checks)
   version  print the version
 

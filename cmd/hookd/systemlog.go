@@ -12,8 +12,9 @@ import (
 	"go.uber.org/zap"
 )
 
-// pollerCredentials builds the System Log credentials: an API token, or a service app.
-func pollerCredentials(c config.SystemLog) (okta.Credentials, error) {
+// pollerCredentials builds the System Log credentials: an API token, or a service app asking
+// for scopes (default okta.logs.read).
+func pollerCredentials(c config.SystemLog, scopes ...string) (okta.Credentials, error) {
 	if c.APIToken != "" {
 		return okta.APIToken(c.APIToken), nil
 	}
@@ -31,7 +32,7 @@ func pollerCredentials(c config.SystemLog) (okta.Credentials, error) {
 	}
 	return &okta.ServiceApp{
 		TokenURL: org.Scheme + "://" + org.Host + "/oauth2/v1/token",
-		ClientID: c.ClientID, Key: key, KeyID: c.PrivateKeyID,
+		ClientID: c.ClientID, Key: key, KeyID: c.PrivateKeyID, Scopes: scopes,
 	}, nil
 }
 

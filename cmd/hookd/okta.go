@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/hookd/hookd/config"
+	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/okta"
+)
+
+// oktaCommand runs hookd okta register|status.
+func (m *Main) oktaCommand(ctx context.Context, args []string) error {
+	if len(args) == 0 || (args[0] != "register" && args[0] != "status") {
+		fmt.Fprintln(m.Stderr, "usage: hookd okta register --url https://<this host>/okta/events [--name hookd]\n       hookd okta status [--url URL]")
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return nil
+		}
+		return errUsage
+	}
+	fs := m.newFlags("okta " + args[0])
+	configPath := fs.String("config", "", "YAML configuration file (HOOKD_* environment variables override it)")
+	hookURL := fs.String("url", "", "the URL Okta posts to: hookd's "+"/okta/events on its public https address")
+	name := fs.String("name", "hookd", "the event hook's name in Okta")
+	if err := m.parse(fs, args[1:]); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*configPath, m.Getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.SystemLog.OrgURL == "" {
+		return errors.New("HOOKD_OKTA_ORG_URL and a credential (HOOKD_OKTA_API_TOKEN, or the service app) are needed to talk to Okta's API")
+	}
+	creds, err := pollerCredentials(cfg.SystemLog, "okta.eventHooks.manage", "okta.eventHooks.read")
+	if err != nil {
+		return err
+	}
+	client := &okta.Client{OrgURL: cfg.SystemLog.OrgURL, Credentials: creds}
+	if args[0] == "status" {
+		return m.oktaStatus(ctx, client, *hookURL)
+	}
+	if err := checkHookURL(*hookURL); err != nil {
+		return err
+	}
+	secret, err := firstSecret(cfg)
+	if err != nil {
+		return err
+	}
+	var watched []string
+	for _, w := range hook.Watched() {
+		watched = append(watched, w.EventType)
+	}
+	reg, err := okta.Register(ctx, client, okta.Registration{
+		Name: *name, URL: *hookURL, AuthHeader: cfg.Okta.AuthHeader, Secret: secret,
+		Watched: watched, Eligible: hookEligible,
+	})
+	if err != nil {
+		return explainOkta(err)
+	}
+	switch {
+	case reg.Created:
+		fmt.Fprintf(m.Stdout, "created event hook %q (%s)\n", reg.Hook.Name, reg.Hook.ID)
+	case reg.Updated:
+		fmt.Fprintf(m.Stdout, "updated event hook %q (%s)\n", reg.Hook.Name, reg.Hook.ID)
+	default:
+		fmt.Fprintf(m.Stdout, "event hook %q (%s) is already as asked: nothing changed\n", reg.Hook.Name, reg.Hook.ID)
+	}
+	fmt.Fprintf(m.Stdout, "subscribed: %s\n", strings.Join(reg.Hook.Events.Items, ", "))
+	if len(reg.Refused) > 0 {
+		cover := "the System Log poller reads them"
+		for _, t := range reg.Refused {
+			if !polled(cfg, t) {
+				cover = "set HOOKD_OKTA_ORG_URL and a credential on hookd serve so that its System Log poller reads them"
+				break
+			}
+		}
+		fmt.Fprintf(m.Stdout, "not deliverable by a hook (Okta refused them): %s\n  %s\n", strings.Join(reg.Refused, ", "), cover)
+	}
+	verified, err := client.VerifyEventHook(ctx, reg.Hook.ID)
+	if err != nil {
+		fmt.Fprintf(m.Stdout, "verification: FAILED: %v\n  is hookd serve running at %s with this secret?\n", explainOkta(err), *hookURL)
+		return errors.New("verification failed: Okta could not reach hookd with the challenge")
+	}
+	fmt.Fprintf(m.Stdout, "verification: %s, status: %s\n", verified.VerificationStatus, verified.Status)
+	return nil
+}
+
+// oktaStatus lists the event hooks that point at this hookd (its secret fingerprint, or the
+// URL given) and compares their types with the watched types.
+func (m *Main) oktaStatus(ctx context.Context, client *okta.Client, hookURL string) error {
+	hooks, err := client.ListEventHooks(ctx)
+	if err != nil {
+		return explainOkta(err)
+	}
+	found := 0
+	w := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+	for _, h := range hooks {
+		if h.Header(okta.SecretIDHeader) == "" && (hookURL == "" || h.Channel.Config.URI != hookURL) {
+			continue
+		}
+		found++
+		fmt.Fprintf(w, "HOOK %s\t%s\tstatus %s\tverification %s\t%s\n", h.Name, h.ID, h.Status, h.VerificationStatus, h.Channel.Config.URI)
+		for _, t := range hook.Watched() {
+			state := "not subscribed"
+			if slices.Contains(h.Events.Items, t.EventType) {
+				state = "subscribed"
+			} else if !t.HookEligible {
+				state = "not deliverable by a hook"
+			}
+			fmt.Fprintf(w, "  %s\t%s\n", t.EventType, state)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if found == 0 {
+		return errors.New("no event hook in Okta points at this hookd: run hookd okta register")
+	}
+	return nil
+}
+
+// explainOkta adds what to do to Okta's refusals.
+func explainOkta(err error) error {
+	if errors.Is(err, okta.ErrForbidden) {
+		return fmt.Errorf("%w: managing event hooks needs the okta.eventHooks.manage permission (a super administrator's API token, or a service app granted okta.eventHooks.manage)", err)
+	}
+	return err
+}
+
+// checkHookURL accepts the https URL Okta will post to, or plain http to a loopback host
+// for tests and local relays, as sinks do.
+func checkHookURL(raw string) error {
+	u, err := url.Parse(raw)
+	if raw == "" || err != nil || u.Host == "" {
+		return errors.New("--url: the URL Okta posts to is required, e.g. https://hookd.example.com/okta/events")
+	}
+	host := u.Hostname()
+	if u.Scheme == "https" || (u.Scheme == "http" && (host == "localhost" || host == "127.0.0.1" || host == "::1")) {
+		return nil
+	}
+	return errors.New("--url: Okta takes only https URLs (plain http only to a loopback host)")
+}
+
+// firstSecret is the secret Okta must send: the first configured one, or the one serve keeps
+// in the data dir (made now if there is none yet, so that serve uses the same).
+func firstSecret(cfg config.Config) (string, error) {
+	if len(cfg.Okta.Secrets) > 0 {
+		return cfg.Okta.Secrets[0], nil
+	}
+	secret, _, err := loadOrCreateSecret(cfg.DataDir)
+	return secret, err
+}
+
+func hookEligible(eventType string) bool {
+	for _, w := range hook.Watched() {
+		if w.EventType == eventType {
+			return w.HookEligible
+		}
+	}
+	return false
+}
