@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hookd/hookd/internal/clip"
 	"github.com/hookd/hookd/internal/outbound"
 	"net/http"
 	"strings"
@@ -130,6 +129,14 @@ func (m SlackMessage) AllText() string {
 	return strings.Join(parts, "\n")
 }
 
+// slackMarkup shows Okta strings in Slack's mrkdwn.
+var slackMarkup = markup{
+	text:   escape,
+	code:   func(s string) string { return "`" + escape(s) + "`" },
+	failed: ":x: ",
+	proxy:  ":warning: *through a proxy or anonymizer*",
+}
+
 var severityMarks = map[Severity]string{
 	Critical: ":red_circle: CRITICAL",
 	High:     ":large_orange_circle: HIGH",
@@ -148,45 +155,12 @@ func RenderSlack(a *Alert) SlackMessage {
 		mark = severityMarks[High]
 	}
 
-	roles := roleNames(a.Changes)
-	subs := subjects(a.Changes)
-	var subjectLines []string
-	for _, s := range subs {
-		subjectLines = append(subjectLines, who(s.DisplayName, s.Login, s.ID))
+	facts := alertFacts(a, slackMarkup)
+	fields := make([]SlackText, 0, len(facts)+1)
+	for _, f := range facts {
+		fields = append(fields, field(f.Label, f.Value))
 	}
-	subjectLabel := "User"
-	if first.Subject.Kind == hook.SubjectGroup {
-		subjectLabel = "Group"
-	}
-	if len(subs) > 1 {
-		subjectLabel += "s"
-	}
-	roleLabel := "Role"
-	if len(roles) != 1 {
-		roleLabel = "Roles"
-	}
-	if len(roles) == 0 {
-		roles = []string{"(not found in the event)"}
-	}
-	fields := []SlackText{
-		field(roleLabel, strings.Join(escapeAll(roles), ", ")),
-		field(subjectLabel, strings.Join(subjectLines, "\n")),
-		field("Actor", who(first.Actor.DisplayName, first.Actor.Login, first.Actor.ID)),
-		field("Outcome", outcomeText(first)),
-	}
-	if first.Client.IP != "" {
-		ip := "`" + escape(first.Client.IP) + "`"
-		if p := place(first.Client); p != "" {
-			ip += " — " + escape(p)
-		}
-		fields = append(fields, field("Source IP", ip))
-	}
-	if n := networkText(first.Network); n != "" {
-		fields = append(fields, field("Network", n))
-	}
-	fields = append(fields,
-		field("Okta time", first.Published.UTC().Format("2006-01-02 15:04:05 UTC")),
-		field("Severity", mark))
+	fields = append(fields, field("Severity", mark))
 
 	blocks := []SlackBlock{
 		{Type: "header", Text: &SlackText{Type: "plain_text", Text: fit(title, slackMaxHeader), Emoji: true}},
@@ -210,7 +184,7 @@ func RenderSlack(a *Alert) SlackMessage {
 	if len(a.Changes) > 1 {
 		var lines []string
 		for _, rc := range a.Changes {
-			lines = append(lines, "• "+strings.Join(escapeAll(rc.RoleNames()), ", ")+" → "+who(rc.Subject.DisplayName, rc.Subject.Login, rc.Subject.ID)+" (`"+escape(rc.EventID)+"`)")
+			lines = append(lines, "• "+strings.Join(inert(rc.RoleNames(), slackMarkup), ", ")+" → "+who(rc.Subject.DisplayName, rc.Subject.Login, rc.Subject.ID, slackMarkup)+" (`"+escape(rc.EventID)+"`)")
 		}
 		blocks = append(blocks, section(fmt.Sprintf("*%d changes in one admin action:*\n%s", len(a.Changes), strings.Join(lines, "\n"))))
 	}
@@ -231,8 +205,8 @@ func RenderSlack(a *Alert) SlackMessage {
 		blocks = blocks[:slackMaxBlocks]
 	}
 
-	fallback := fmt.Sprintf("%s: %s → %s by %s", title, strings.Join(escapeAll(roles), ", "),
-		strings.Join(subjectLines, ", "), who(first.Actor.DisplayName, first.Actor.Login, first.Actor.ID))
+	fallback := fmt.Sprintf("%s: %s → %s by %s", title, facts[0].Value,
+		strings.ReplaceAll(facts[1].Value, "\n", ", "), facts[2].Value)
 	return SlackMessage{Text: fit(fallback, slackMaxFallback), Blocks: blocks}
 }
 
@@ -245,45 +219,6 @@ func field(label, value string) SlackText {
 
 func section(text string) SlackBlock {
 	return SlackBlock{Type: "section", Text: &SlackText{Type: "mrkdwn", Text: fit(text, slackMaxSectionText)}}
-}
-
-// who renders "Display Name (login)" from Okta strings, escaped.
-func who(name, login, id string) string {
-	name = firstOf(name, login, id, "(unknown)")
-	s := escape(clip.Runes(name, 200))
-	if login != "" && login != name {
-		s += " (" + escape(clip.Runes(login, 200)) + ")"
-	}
-	return s
-}
-
-func outcomeText(rc *hook.RoleChange) string {
-	result := firstOf(rc.Outcome.Result, "(not given)")
-	s := escape(result)
-	if rc.Failed() {
-		s = ":x: " + s
-	}
-	if rc.Outcome.Reason != "" {
-		s += ": " + escape(clip.Runes(rc.Outcome.Reason, 300))
-	}
-	return s
-}
-
-func networkText(n hook.Network) string {
-	var parts []string
-	if n.ASN != 0 {
-		parts = append(parts, fmt.Sprintf("AS%d", n.ASN))
-	}
-	for _, p := range []string{n.ASOrg, n.ISP} {
-		if p != "" {
-			parts = append(parts, escape(clip.Runes(p, 200)))
-		}
-	}
-	s := strings.Join(parts, " · ")
-	if n.IsProxy != nil && *n.IsProxy {
-		s += "\n:warning: *through a proxy or anonymizer*"
-	}
-	return strings.TrimSpace(s)
 }
 
 // escape makes an Okta string inert in Slack's mrkdwn: &, < and > are the only characters
@@ -300,14 +235,6 @@ func escape(s string) string {
 var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;",
 	"\u200e", "\ufffd", "\u200f", "\ufffd", "\u202a", "\ufffd", "\u202b", "\ufffd", "\u202c", "\ufffd",
 	"\u202d", "\ufffd", "\u202e", "\ufffd", "\u2066", "\ufffd", "\u2067", "\ufffd", "\u2068", "\ufffd", "\u2069", "\ufffd")
-
-func escapeAll(ss []string) []string {
-	out := make([]string, len(ss))
-	for i, s := range ss {
-		out[i] = escape(clip.Runes(s, 200))
-	}
-	return out
-}
 
 // fit shortens text to at most n characters, never cutting an escape like &amp; in two.
 func fit(text string, n int) string {

@@ -1,0 +1,114 @@
+package alerting
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/internal/clip"
+)
+
+// markup is how one message format shows text that came from Okta.
+type markup struct {
+	// text makes an Okta string inert in the format (no mention, link or markup forms).
+	text func(string) string
+	// code shows an identifier (an IP address) as code where the format has it.
+	code func(string) string
+	// failed prefixes a failed outcome; proxy is the line added for a proxy or anonymizer.
+	failed, proxy string
+}
+
+// fact is one labelled line of an alert, its value already made inert for its format.
+type fact struct {
+	Label, Value string
+}
+
+// alertFacts are the lines every sink shows for an alert: roles, subjects, actor, outcome,
+// source IP and network when known, and Okta's time.
+func alertFacts(a *Alert, m markup) []fact {
+	first := a.First()
+	roles := roleNames(a.Changes)
+	subs := subjects(a.Changes)
+	subjectLines := make([]string, 0, len(subs))
+	for _, s := range subs {
+		subjectLines = append(subjectLines, who(s.DisplayName, s.Login, s.ID, m))
+	}
+	subjectLabel := "User"
+	if first.Subject.Kind == hook.SubjectGroup {
+		subjectLabel = "Group"
+	}
+	if len(subs) > 1 {
+		subjectLabel += "s"
+	}
+	roleLabel := "Role"
+	if len(roles) != 1 {
+		roleLabel = "Roles"
+	}
+	if len(roles) == 0 {
+		roles = []string{"(not found in the event)"}
+	}
+	facts := []fact{
+		{roleLabel, strings.Join(inert(roles, m), ", ")},
+		{subjectLabel, strings.Join(subjectLines, "\n")},
+		{"Actor", who(first.Actor.DisplayName, first.Actor.Login, first.Actor.ID, m)},
+		{"Outcome", outcomeText(first, m)},
+	}
+	if first.Client.IP != "" {
+		ip := m.code(first.Client.IP)
+		if p := place(first.Client); p != "" {
+			ip += " — " + m.text(p)
+		}
+		facts = append(facts, fact{"Source IP", ip})
+	}
+	if n := networkText(first.Network, m); n != "" {
+		facts = append(facts, fact{"Network", n})
+	}
+	return append(facts, fact{"Okta time", first.Published.UTC().Format("2006-01-02 15:04:05 UTC")})
+}
+
+// inert passes each Okta string, shortened, through the format's text.
+func inert(ss []string, m markup) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = m.text(clip.Runes(s, 200))
+	}
+	return out
+}
+
+// who renders "Display Name (login)".
+func who(name, login, id string, m markup) string {
+	name = firstOf(name, login, id, "(unknown)")
+	s := m.text(clip.Runes(name, 200))
+	if login != "" && login != name {
+		s += " (" + m.text(clip.Runes(login, 200)) + ")"
+	}
+	return s
+}
+
+func outcomeText(rc *hook.RoleChange, m markup) string {
+	s := m.text(firstOf(rc.Outcome.Result, "(not given)"))
+	if rc.Failed() {
+		s = m.failed + s
+	}
+	if rc.Outcome.Reason != "" {
+		s += ": " + m.text(clip.Runes(rc.Outcome.Reason, 300))
+	}
+	return s
+}
+
+func networkText(n hook.Network, m markup) string {
+	var parts []string
+	if n.ASN != 0 {
+		parts = append(parts, fmt.Sprintf("AS%d", n.ASN))
+	}
+	for _, p := range []string{n.ASOrg, n.ISP} {
+		if p != "" {
+			parts = append(parts, m.text(clip.Runes(p, 200)))
+		}
+	}
+	s := strings.Join(parts, " · ")
+	if n.IsProxy != nil && *n.IsProxy {
+		s += "\n" + m.proxy
+	}
+	return strings.TrimSpace(s)
+}
