@@ -1,19 +1,14 @@
 package alerting
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hookd/hookd/internal/outbound"
-	"net/http"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/hookd/hookd/hook"
-	"golang.org/x/time/rate"
 )
 
 // Slack's documented limits for an incoming-webhook message.
@@ -29,14 +24,7 @@ const (
 // SlackSink posts Block Kit messages to one Slack incoming webhook, paced to Slack's one
 // message a second with short bursts. The webhook URL is a secret: it appears in no error.
 type SlackSink struct {
-	name    string
-	url     string
-	client  *http.Client
-	limiter *rate.Limiter
-	now     func() time.Time
-	// maxWait is how long Deliver waits for its turn before handing the job back to the
-	// queue with a retry-after instead of holding a worker.
-	maxWait time.Duration
+	poster
 }
 
 // NewSlackSink returns a sink for the webhook URL, named name in errors and logs, sending
@@ -51,46 +39,19 @@ func NewSlackSink(name, webhookURL string, perSecond float64) (*SlackSink, error
 	if err := checkURL(webhookURL, true); err != nil {
 		return nil, err
 	}
-	return &SlackSink{
-		name:    "slack " + name,
-		url:     webhookURL,
-		client:  outbound.Client(sinkTimeout),
-		limiter: rate.NewLimiter(rate.Limit(perSecond), 3),
-		now:     time.Now,
-		maxWait: 3 * time.Second,
-	}, nil
+	return &SlackSink{newPoster("slack "+name, webhookURL, perSecond, 3)}, nil
 }
-
-// errPaced is the reason a delivery waits its turn at Slack's pace.
-var errPaced = errors.New("waiting for Slack's one message a second")
 
 // Deliver posts the alert.
 func (s *SlackSink) Deliver(ctx context.Context, a *Alert) error {
-	r := s.limiter.Reserve()
-	if d := r.Delay(); d > s.maxWait {
-		r.Cancel()
-		return &PacedError{RetryError{Err: fmt.Errorf("%s: %w", s.name, errPaced), After: d}}
-	} else if d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			r.Cancel()
-			return fmt.Errorf("%s: %w", s.name, ctx.Err())
-		}
+	if err := s.pace(ctx); err != nil {
+		return err
 	}
 	body, err := json.Marshal(RenderSlack(a))
 	if err != nil {
 		return Permanent(fmt.Errorf("%s: encode: %w", s.name, err))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
-	if err != nil {
-		return Permanent(fmt.Errorf("%s: bad webhook URL", s.name))
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.client.Do(req)
-	return checkAnswer(s.name, resp, err, s.now())
+	return s.post(ctx, body, nil)
 }
 
 // SlackMessage is the JSON a Slack incoming webhook takes: the fallback text and Block Kit
@@ -226,15 +187,14 @@ func section(text string) SlackBlock {
 // formed. Bidirectional-text controls are shown as U+FFFD, so that a display name cannot
 // reverse the text around it to pass for another.
 func escape(s string) string {
-	if !strings.ContainsAny(s, "&<>\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069") {
+	s = neutralBidi(s)
+	if !strings.ContainsAny(s, "&<>") {
 		return s
 	}
 	return slackEscaper.Replace(s)
 }
 
-var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;",
-	"\u200e", "\ufffd", "\u200f", "\ufffd", "\u202a", "\ufffd", "\u202b", "\ufffd", "\u202c", "\ufffd",
-	"\u202d", "\ufffd", "\u202e", "\ufffd", "\u2066", "\ufffd", "\u2067", "\ufffd", "\u2068", "\ufffd", "\u2069", "\ufffd")
+var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 // fit shortens text to at most n characters, never cutting an escape like &amp; in two.
 func fit(text string, n int) string {

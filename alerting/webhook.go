@@ -1,7 +1,6 @@
 package alerting
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -10,11 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hookd/hookd/internal/outbound"
-	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hookd/hookd/hook"
 )
@@ -26,12 +22,9 @@ import (
 //	webhook-timestamp: Unix seconds of this attempt
 //	webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">
 type WebhookSink struct {
-	name    string
-	url     string
+	poster
 	key     []byte
 	headers map[string]string
-	client  *http.Client
-	now     func() time.Time
 }
 
 // WebhookDocument is the body of every webhook request (version 1).
@@ -71,7 +64,7 @@ func NewWebhookSink(name, url, secret string, headers map[string]string) (*Webho
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)
 	}
-	return &WebhookSink{name: "webhook " + name, url: url, key: key, headers: headers, client: outbound.Client(sinkTimeout), now: time.Now}, nil
+	return &WebhookSink{poster: newPoster("webhook "+name, url, 0, 0), key: key, headers: headers}, nil
 }
 
 // MessageID is the webhook-id of an alert to a sink: stable across retries, so a receiver
@@ -88,21 +81,15 @@ func (s *WebhookSink) Deliver(ctx context.Context, a *Alert) error {
 	if err != nil {
 		return Permanent(fmt.Errorf("%s: encode: %w", s.name, err))
 	}
-	now := s.now()
-	ts := strconv.FormatInt(now.Unix(), 10)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
-	if err != nil {
-		return Permanent(fmt.Errorf("%s: bad URL", s.name))
-	}
+	ts := strconv.FormatInt(s.now().Unix(), 10)
+	headers := make(map[string]string, len(s.headers)+3)
 	for k, v := range s.headers {
-		req.Header.Set(k, v)
+		headers[k] = v
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("webhook-id", id)
-	req.Header.Set("webhook-timestamp", ts)
-	req.Header.Set("webhook-signature", "v1,"+sign(s.key, id, ts, body))
-	resp, err := s.client.Do(req)
-	return checkAnswer(s.name, resp, err, now)
+	headers["webhook-id"] = id
+	headers["webhook-timestamp"] = ts
+	headers["webhook-signature"] = "v1," + sign(s.key, id, ts, body)
+	return s.post(ctx, body, headers)
 }
 
 func sign(key []byte, id, ts string, body []byte) string {
