@@ -20,6 +20,7 @@ type SinkSpec struct {
 	Type        string
 	URL         string
 	Secret      string
+	RoutingKey  string
 	Headers     map[string]string
 	PerSecond   float64
 	MinSeverity string
@@ -44,7 +45,7 @@ type Spec struct {
 var sinkName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 
 // SinkTypes are the kinds of sink hookd has.
-var SinkTypes = []string{"slack", "webhook", "console"}
+var SinkTypes = []string{"slack", "webhook", "pagerduty", "teams", "console"}
 
 // Build makes the sinks and the routes. It is the one place that knows what a valid sink,
 // severity or route is, so hookd check and hookd serve refuse the same configurations; it
@@ -108,6 +109,10 @@ func newSink(s SinkSpec, console io.Writer, consoleJSON bool) (Sink, error) {
 		return NewSlackSink(s.Name, s.URL, s.PerSecond)
 	case "webhook":
 		return NewWebhookSink(s.Name, s.URL, s.Secret, s.Headers)
+	case "pagerduty":
+		return NewPagerDutySink(s.Name, s.RoutingKey, s.URL)
+	case "teams":
+		return NewTeamsSink(s.Name, s.URL)
 	case "console":
 		return NewConsoleSink(console, consoleJSON), nil
 	}

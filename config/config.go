@@ -51,12 +51,14 @@ type Config struct {
 // Sink is one named alert destination.
 type Sink struct {
 	Name string `yaml:"name"`
-	// Type is slack, webhook or console.
+	// Type is slack, webhook, pagerduty, teams or console.
 	Type string `yaml:"type"`
 	// URL is the Slack incoming webhook or the webhook receiver (a secret for Slack).
 	URL string `yaml:"url"`
 	// Secret signs webhook requests: whsec_ and a base64 key.
 	Secret string `yaml:"secret"`
+	// RoutingKey is a PagerDuty service's Events API v2 integration key (a secret).
+	RoutingKey string `yaml:"routing_key"`
 	// Headers are static headers added to webhook requests (values are secrets).
 	Headers map[string]string `yaml:"headers"`
 	// MinSeverity drops alerts below it for this sink.

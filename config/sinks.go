@@ -63,6 +63,9 @@ func (c *Config) SinkSummaries() []string {
 		if s.Secret != "" {
 			line += ", secret set, hidden"
 		}
+		if s.RoutingKey != "" {
+			line += ", routing key set, hidden"
+		}
 		if len(s.Headers) > 0 {
 			line += fmt.Sprintf(", %d headers, hidden", len(s.Headers))
 		}

@@ -20,7 +20,7 @@ func TestCheckAndServeRefuseTheSameSinks(t *testing.T) {
 sinks:
   - {name: Bad Name, type: slack, url: "http://hooks.slack.com/services/SECRET"}
   - {name: hook, type: webhook, url: "not a url", secret: plain}
-  - {name: hook, type: teams}
+  - {name: hook, type: carrier-pigeon}
   - {name: ok, type: console, min_severity: urgent}
 routes:
   - {sinks: [nowhere]}
@@ -32,7 +32,7 @@ severity: {Folder Reader: trivial}
 		"sinks[0] (Bad Name): url must be https:// (plain http only to a loopback host)",
 		"sinks[1] (hook): url must be an http(s):// URL",
 		"sinks[1] (hook): secret must start with whsec_",
-		"sinks[2] (hook): type must be slack, webhook, console",
+		"sinks[2] (hook): type must be slack, webhook, pagerduty, teams, console",
 		"sinks[3] (ok): min_severity must be low, medium, high or critical",
 		"HOOKD_SLACK_WEBHOOK_URL: url must be https:// (plain http only to a loopback host)",
 		`routes[0]: no sink named "nowhere"`,
