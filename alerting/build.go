@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // SinkSpec describes one sink as the configuration names it.
@@ -24,6 +25,8 @@ type SinkSpec struct {
 	Headers     map[string]string
 	PerSecond   float64
 	MinSeverity string
+	// Timeout bounds one request to the sink (default 30 s).
+	Timeout time.Duration
 }
 
 // Spec is everything that decides where alerts go and how loud they are.
@@ -68,6 +71,12 @@ func Build(spec Spec) (*Router, error) {
 			problems = append(problems, s.Where+": name must be lower-case letters, digits, - or _")
 		}
 		sink, err := newSink(s, spec.Console, spec.ConsoleJSON)
+		if err == nil && s.Timeout < 0 {
+			err = errors.New("timeout must be positive")
+		}
+		if t, ok := sink.(interface{ setTimeout(time.Duration) }); ok && err == nil && s.Timeout > 0 {
+			t.setTimeout(s.Timeout)
+		}
 		if err == nil {
 			err = router.Add(s.Name, sink)
 		}

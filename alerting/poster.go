@@ -34,6 +34,9 @@ func newPoster(name, url string, perSecond float64, burst int) poster {
 	return p
 }
 
+// setTimeout bounds each request to d instead of sinkTimeout.
+func (p *poster) setTimeout(d time.Duration) { p.client = outbound.Client(d) }
+
 // errPaced is the reason a delivery waits its turn at a receiver's pace.
 var errPaced = errors.New("waiting for its turn at the receiver's pace")
 

@@ -59,6 +59,8 @@ type Sink struct {
 	Secret string `yaml:"secret"`
 	// RoutingKey is a PagerDuty service's Events API v2 integration key (a secret).
 	RoutingKey string `yaml:"routing_key"`
+	// Timeout bounds one request to the sink (default 30s).
+	Timeout time.Duration `yaml:"timeout"`
 	// Headers are static headers added to webhook requests (values are secrets).
 	Headers map[string]string `yaml:"headers"`
 	// MinSeverity drops alerts below it for this sink.

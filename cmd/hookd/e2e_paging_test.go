@@ -19,12 +19,13 @@ import (
 func TestPagingSinksEndToEnd(t *testing.T) {
 	const key = "PDROUTINGKEYe2e0123456789abcdef"
 	pd := alertingtest.NewPagerDuty(t, key)
+	pd.SlowFirst = 2 * time.Second // the first trigger is taken, but answered after hookd gave up
 	teams := alertingtest.NewTeams(t)
 	dir := t.TempDir()
 	configPath := filepath.Join(dir, "hookd.yaml")
 	require.NoError(t, os.WriteFile(configPath, []byte(fmt.Sprintf(`
 sinks:
-  - {name: oncall, type: pagerduty, routing_key: %q, url: %q, min_severity: critical}
+  - {name: oncall, type: pagerduty, routing_key: %q, url: %q, min_severity: critical, timeout: 500ms}
   - {name: secops, type: teams, url: %q}
 delivery:
   group_window: 300ms
@@ -49,6 +50,13 @@ delivery:
 	}
 	assert.Equal(t, 1, several, "the admin action of three roles is one card")
 
+	// The timed-out trigger is retried (after the backoff, about 5 s): every critical alert
+	// then has its incident, and no second one.
+	require.Eventually(t, func() bool {
+		requests, _ := pd.Requests()
+		return requests > len(pd.Incidents())
+	}, 30*time.Second, 100*time.Millisecond, "the timed-out attempt was retried")
+	time.Sleep(time.Second)
 	incidents := pd.Incidents()
 	require.NotEmpty(t, incidents)
 	for _, ev := range incidents {
@@ -56,14 +64,14 @@ delivery:
 	}
 	requests, pdProblems := pd.Requests()
 	assert.Empty(t, pdProblems)
-	assert.Equal(t, len(incidents), requests, "each incident triggered once")
+	assert.Equal(t, len(incidents)+1, requests, "each incident triggered once, plus the one retry")
 
 	// Replaying again changes nothing: every event is a duplicate.
 	code, _, _ = run(map[string]string{"HOOKD_OKTA_SECRETS": "paging-secret", "HOOKD_LISTEN_ADDR": srv.addr}, "replay")
 	require.Equal(t, 0, code)
 	time.Sleep(500 * time.Millisecond)
 	requests, _ = pd.Requests()
-	assert.Equal(t, len(incidents), requests)
+	assert.Equal(t, len(incidents)+1, requests, "nothing new after the replay")
 
 	metrics := httpGet(t, "http://"+srv.addr+"/metrics")
 	for _, secret := range []string{key, "TEAMSE2ESECRET"} {

@@ -24,7 +24,7 @@ func buildRouter(cfg config.Config, stdout io.Writer, reg prometheus.Registerer,
 	}
 	for _, s := range cfg.AllSinks() {
 		spec.Sinks = append(spec.Sinks, alerting.SinkSpec{Where: s.Where, Name: s.Name, Type: s.Type, URL: s.URL,
-			Secret: s.Secret, RoutingKey: s.RoutingKey, Headers: s.Headers, PerSecond: s.PerSecond, MinSeverity: s.MinSeverity})
+			Secret: s.Secret, RoutingKey: s.RoutingKey, Headers: s.Headers, Timeout: s.Timeout, PerSecond: s.PerSecond, MinSeverity: s.MinSeverity})
 	}
 	for _, r := range cfg.Routes {
 		spec.Rules = append(spec.Rules, alerting.Rule{
