@@ -13,6 +13,7 @@ type metrics struct {
 	polls    *prometheus.CounterVec
 	polled   prometheus.Counter
 	rateLeft prometheus.Gauge
+	missed   *prometheus.CounterVec
 
 	mu     sync.Mutex
 	newest time.Time
@@ -32,12 +33,16 @@ func newMetrics(reg prometheus.Registerer, now func() time.Time) (*metrics, erro
 		rateLeft: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "hookd_systemlog_rate_limit_remaining", Help: "Okta's X-Rate-Limit-Remaining on the last System Log answer.",
 		}),
+		missed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_hook_missed_total",
+			Help: "Hook-eligible events the System Log poller stored first, by type: Okta did not deliver them by hook (or not yet).",
+		}, []string{"event_type"}),
 		now: now,
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.polls, m.polled, m.rateLeft, m} {
+	for _, c := range []prometheus.Collector{m.polls, m.polled, m.rateLeft, m.missed, m} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -51,6 +56,9 @@ func (m *metrics) observe(r Report) {
 	m.polled.Add(float64(r.Events))
 	if r.RateLimitRemaining >= 0 {
 		m.rateLeft.Set(float64(r.RateLimitRemaining))
+	}
+	for t, n := range r.MissedByHook {
+		m.missed.WithLabelValues(t).Add(float64(n))
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

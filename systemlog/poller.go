@@ -58,6 +58,9 @@ type Report struct {
 	RateLimitRemaining int
 	// Newest is the newest published time seen in this cycle (zero if none).
 	Newest time.Time
+	// MissedByHook counts, by type, the hook-eligible events this cycle stored first: an
+	// event hook should have brought them (or had not yet: Okta promises no maximum delay).
+	MissedByHook map[string]int
 	// Until is when polling resumes, for ResultRateLimited and ResultError.
 	Until time.Time
 }
@@ -95,11 +98,53 @@ type Poller struct {
 func DefaultEventTypes() []string {
 	var out []string
 	for _, w := range hook.Watched() {
-		if !w.HookEligible {
-			out = append(out, w.EventType)
-		}
+		out = append(out, w.EventType)
 	}
 	return out
+}
+
+// hookEligible reports whether an event hook can deliver the watched type.
+func hookEligible(eventType string) bool {
+	for _, w := range hook.Watched() {
+		if w.EventType == eventType {
+			return w.HookEligible
+		}
+	}
+	return false
+}
+
+// accept stores a page's records. Those a hook could have delivered are accepted apart, by
+// type, so that the ones new to hookd (the hook did not bring them first) are counted as
+// missed by hook; the hook is the fast path, the System Log the safety net.
+func (p *Poller) accept(ctx context.Context, records []hook.RoleChange, rep *Report) error {
+	byType := map[string][]hook.RoleChange{}
+	var rest []hook.RoleChange
+	for _, rc := range records {
+		if hookEligible(rc.EventType) {
+			byType[rc.EventType] = append(byType[rc.EventType], rc)
+		} else {
+			rest = append(rest, rc)
+		}
+	}
+	res, err := p.cfg.Store.Accept(ctx, rest)
+	if err != nil {
+		return err
+	}
+	rep.Accepted += res.Accepted
+	for t, rcs := range byType {
+		res, err := p.cfg.Store.Accept(ctx, rcs)
+		if err != nil {
+			return err
+		}
+		rep.Accepted += res.Accepted
+		if res.Accepted > 0 {
+			if rep.MissedByHook == nil {
+				rep.MissedByHook = map[string]int{}
+			}
+			rep.MissedByHook[t] += res.Accepted
+		}
+	}
+	return nil
 }
 
 // New checks the configuration and returns a Poller.
@@ -215,13 +260,11 @@ func (p *Poller) poll(ctx context.Context) (Report, error) {
 		}
 		batch.Org = p.org.Scheme + "://" + p.org.Host
 		records, _ := p.cfg.Classifier.RoleChanges(batch, hook.SourceSystemLog)
-		res, err := st.Accept(ctx, records)
-		if err != nil {
+		if err := p.accept(ctx, records, &rep); err != nil {
 			return rep, err // the cursor stays: the page is read again next time
 		}
 		n := len(batch.Events) + len(batch.Rejected)
 		rep.Events += n
-		rep.Accepted += res.Accepted
 		rep.Rejected += len(batch.Rejected)
 		for _, ev := range batch.Events {
 			if ev.Published.After(rep.Newest) {

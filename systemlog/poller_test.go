@@ -276,7 +276,13 @@ func TestNextLinkMustStayOnTheOrg(t *testing.T) {
 
 func TestFilter(t *testing.T) {
 	assert.Equal(t, `eventType eq "a.b" or eventType eq "c.d"`, Filter([]string{"a.b", "c.d"}))
-	assert.Equal(t, []string{hook.WorkflowsGroupRoleAdd, hook.WorkflowsGroupRoleRemove, hook.WorkflowsUserRoleAdd, hook.WorkflowsUserRoleRemove}, DefaultEventTypes())
+	// Every watched type: the hook is the fast path, the System Log the safety net.
+	var watched []string
+	for _, w := range hook.Watched() {
+		watched = append(watched, w.EventType)
+	}
+	assert.Equal(t, watched, DefaultEventTypes())
+	assert.Len(t, DefaultEventTypes(), 10)
 	_, err := New(Config{OrgURL: "https://acme.okta.com", Credentials: okta.APIToken("t"), Store: &store.Store{}, EventTypes: []string{`x" or eventType sw "`}})
 	assert.Error(t, err, "no filter injection")
 }

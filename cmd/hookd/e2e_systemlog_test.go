@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/internal/oktagen"
 	"github.com/hookd/hookd/systemlog/systemlogtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -34,7 +35,7 @@ func TestSystemLogPollerFeedsTheSamePipeline(t *testing.T) {
 	assert.NotContains(t, srv.stderr.String(), "okta-api-token")
 	assert.NotContains(t, srv.stderr.String(), "no Okta event hook delivers", "the poller covers the Workflows types")
 	assert.Contains(t, srv.stderr.String(), `"msg":"System Log poller on"`, "the start says the poller is on")
-	assert.Contains(t, srv.stderr.String(), `"interval":1,"event_types":["workflows.user.role.group.add"`)
+	assert.Contains(t, srv.stderr.String(), `"interval":1,"event_types":["application.user_membership.add"`)
 	assert.Contains(t, httpGet(t, "http://"+srv.addr+"/readyz"), `"ready"`)
 	assert.Contains(t, httpGet(t, "http://"+srv.addr+"/metrics"), `hookd_systemlog_polls_total{result="ok"}`)
 }
@@ -61,4 +62,35 @@ func TestSystemLogRefusedTokenFailsReadiness(t *testing.T) {
 	assert.Equal(t, requests, okta.Requests(), "no tight loop against Okta")
 	assert.Equal(t, 1, strings.Count(srv.stderr.String(), "System Log polling stopped"), "one clear error line")
 	assert.NotContains(t, srv.stderr.String(), "a-revoked-token")
+}
+
+// TestReconciliation: a hook delivery dropped on purpose is still alerted once, by the
+// poller, within a poll interval, and counted as missed by hook; an event that arrives by
+// both paths alerts once and is not missed.
+func TestReconciliation(t *testing.T) {
+	okta := systemlogtest.NewOkta(t, "okta-api-token")
+	okta.Add("dropped-1", "user.account.privilege.grant", time.Now().Add(-time.Minute))
+	env := map[string]string{
+		"HOOKD_DATA_DIR": t.TempDir(), "HOOKD_OKTA_SECRETS": "hook-secret",
+		"HOOKD_OKTA_ORG_URL": okta.URL, "HOOKD_OKTA_API_TOKEN": "okta-api-token",
+		"HOOKD_SYSTEMLOG_POLL_INTERVAL": "1s", "HOOKD_GROUP_WINDOW": "0s",
+	}
+	srv := start(t, env)
+	// The hook brings "both-1"; only then does the System Log show it too.
+	body := oktagen.Delivery(oktagen.Event{UUID: "both-1", EventType: "group.privilege.grant"}.JSON(time.Now().Add(-30 * time.Second)))
+	require.Equal(t, 200, postDelivery(t, srv.addr, "hook-secret", body))
+	okta.Add("both-1", "group.privilege.grant", time.Now().Add(-30*time.Second))
+
+	require.Eventually(t, func() bool {
+		return strings.Contains(srv.stdout.String(), `event="dropped-1" source=systemlog`)
+	}, 5*time.Second, 20*time.Millisecond, "alerted by the poller within a poll interval or so")
+	time.Sleep(2500 * time.Millisecond) // two more polls, which read "both-1" as well
+	out := srv.stdout.String()
+	assert.Equal(t, 1, strings.Count(out, `event="dropped-1"`), "alerted once")
+	assert.Equal(t, 1, strings.Count(out, `event="both-1"`), "alerted once, by the hook")
+	assert.Contains(t, out, `event="both-1" source=hook`)
+	metrics := httpGet(t, "http://"+srv.addr+"/metrics")
+	assert.Contains(t, metrics, `hookd_hook_missed_total{event_type="user.account.privilege.grant"} 1`)
+	assert.NotContains(t, metrics, `hookd_hook_missed_total{event_type="group.privilege.grant"}`)
+	assert.Contains(t, srv.stderr.String(), "Okta did not deliver 1 events by hook")
 }

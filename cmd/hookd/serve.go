@@ -147,7 +147,7 @@ func openPipeline(ctx context.Context, cfg config.Config, log *zap.Logger, route
 		poller, err = systemlog.New(systemlog.Config{
 			OrgURL: cfg.SystemLog.OrgURL, Credentials: creds, EventTypes: cfg.SystemLog.EventTypes,
 			LookBack: cfg.SystemLog.LookBack, Store: st, Classifier: classifier,
-			Registerer: registry, Report: func(r systemlog.Report) { logPoll(log, r) },
+			Registerer: registry, Report: newPollLog(log).observe,
 		})
 		if err != nil {
 			err = fmt.Errorf("HOOKD_OKTA_ORG_URL: %w", err)

@@ -3,9 +3,12 @@ package main
 import (
 	"fmt"
 	"github.com/hookd/hookd/okta"
+	"golang.org/x/time/rate"
 	"net/url"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/hookd/hookd/config"
 	"github.com/hookd/hookd/systemlog"
@@ -34,6 +37,41 @@ func pollerCredentials(c config.SystemLog, scopes ...string) (okta.Credentials, 
 		TokenURL: org.Scheme + "://" + org.Host + "/oauth2/v1/token",
 		ClientID: c.ClientID, Key: key, KeyID: c.PrivateKeyID, Scopes: scopes,
 	}, nil
+}
+
+// pollLog logs poll cycles, and at most once an hour the events Okta did not deliver by
+// hook: each means hook deliveries are failing or late, which the operator must hear of but
+// not once per event.
+type pollLog struct {
+	log    *zap.Logger
+	every  rate.Sometimes
+	mu     sync.Mutex
+	missed map[string]int
+}
+
+func newPollLog(log *zap.Logger) *pollLog {
+	return &pollLog{log: log, every: rate.Sometimes{Interval: time.Hour}, missed: map[string]int{}}
+}
+
+func (l *pollLog) observe(r systemlog.Report) {
+	logPoll(l.log, r)
+	if len(r.MissedByHook) == 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for t, n := range r.MissedByHook {
+		l.missed[t] += n
+	}
+	l.every.Do(func() {
+		total := 0
+		for _, n := range l.missed {
+			total += n
+		}
+		l.log.Warn(fmt.Sprintf("Okta did not deliver %d events by hook (the System Log brought them first); check the hook with hookd okta status", total),
+			zap.Any("by_event_type", l.missed))
+		l.missed = map[string]int{}
+	})
 }
 
 // logPoll logs a poll cycle: refused credentials once, at error level (later cycles do not
