@@ -33,9 +33,9 @@ func alertFacts(a *Alert, m markup) []fact {
 	for _, s := range subs {
 		subjectLines = append(subjectLines, who(s.DisplayName, s.Login, s.ID, m))
 	}
-	subjectLabel := "User"
-	if first.Subject.Kind == hook.SubjectGroup {
-		subjectLabel = "Group"
+	subjectLabel := map[hook.SubjectKind]string{hook.SubjectGroup: "Group", hook.SubjectEventHook: "Event hook", hook.SubjectLogStream: "Log stream"}[first.Subject.Kind]
+	if subjectLabel == "" {
+		subjectLabel = "User"
 	}
 	if len(subs) > 1 {
 		subjectLabel += "s"
@@ -44,7 +44,9 @@ func alertFacts(a *Alert, m markup) []fact {
 	if len(roles) != 1 {
 		roleLabel = "Roles"
 	}
-	if len(roles) == 0 {
+	if len(roles) == 0 && first.Category == hook.Tampering {
+		roles = []string{"(none: " + strings.ReplaceAll(string(first.Category), "_", " ") + ")"}
+	} else if len(roles) == 0 {
 		roles = []string{"(not found in the event)"}
 	}
 	facts := []fact{

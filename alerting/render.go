@@ -9,6 +9,9 @@ import (
 // Title says in a few words what happened: "Workflows role granted", "Okta admin privilege
 // revoked", "Okta admin privileges grant failed".
 func Title(rc *hook.RoleChange) string {
+	if rc.Category == hook.Tampering {
+		return tamperTitle(rc)
+	}
 	var what string
 	switch rc.Category {
 	case hook.WorkflowsRole:
@@ -93,4 +96,21 @@ func alertTitle(a *Alert) string {
 		}
 	}
 	return Title(&first)
+}
+
+// tamperTitle says what blinded hookd or hid evidence, "hookd's" when it is its own hook.
+func tamperTitle(rc *hook.RoleChange) string {
+	what := map[hook.SubjectKind]string{hook.SubjectEventHook: "Okta event hook", hook.SubjectLogStream: "Okta log stream"}[rc.Subject.Kind]
+	if rc.HookdOwn {
+		what = "hookd's Okta event hook"
+	}
+	switch {
+	case rc.EventType == "user.session.impersonation.grant":
+		return "Okta support impersonation granted"
+	case rc.Action == hook.DeliveryFailed:
+		return what + ": deliveries failing"
+	case what == "":
+		return "Okta change that may blind hookd: " + string(rc.Action)
+	}
+	return what + " " + string(rc.Action)
 }

@@ -230,3 +230,19 @@ func TestDroppedAlertsAreCounted(t *testing.T) {
 hookd_alerts_dropped_total{rule="quiet-apps"} 1
 `), "hookd_alerts_dropped_total"))
 }
+
+func TestTamperingTitlesAndSeverity(t *testing.T) {
+	own := &hook.RoleChange{Category: hook.Tampering, Action: hook.Deactivated, HookdOwn: true, Subject: hook.Subject{Kind: hook.SubjectEventHook, DisplayName: "hookd"}}
+	other := &hook.RoleChange{Category: hook.Tampering, Action: hook.Deleted, Subject: hook.Subject{Kind: hook.SubjectEventHook, DisplayName: "siem"}}
+	stream := &hook.RoleChange{Category: hook.Tampering, Action: hook.Deactivated, Subject: hook.Subject{Kind: hook.SubjectLogStream}}
+	failing := &hook.RoleChange{Category: hook.Tampering, Action: hook.DeliveryFailed, HookdOwn: true, Subject: hook.Subject{Kind: hook.SubjectEventHook}}
+	assert.Equal(t, "hookd's Okta event hook deactivated", alerting.Title(own))
+	assert.Equal(t, alerting.Critical, alerting.DefaultSeverity(own))
+	assert.Equal(t, "Okta event hook deleted", alerting.Title(other))
+	assert.Equal(t, alerting.High, alerting.DefaultSeverity(other))
+	assert.Equal(t, "Okta log stream deactivated", alerting.Title(stream))
+	assert.Equal(t, "hookd's Okta event hook: deliveries failing", alerting.Title(failing))
+	assert.Equal(t, alerting.High, alerting.DefaultSeverity(failing))
+	m := alerting.RenderSlack(&alerting.Alert{Changes: []*hook.RoleChange{own}, Severity: alerting.Critical})
+	assert.Contains(t, m.AllText(), "*Event hook*\nhookd")
+}

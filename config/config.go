@@ -99,6 +99,9 @@ type Okta struct {
 	Secrets []string `yaml:"secrets" env:"HOOKD_OKTA_SECRETS" secret:"true" validate:"dive,required"`
 	// EventsPath is the route Okta is registered with.
 	EventsPath string `yaml:"events_path" env:"HOOKD_OKTA_EVENTS_PATH" validate:"required,startswith=/"`
+	// HookName is the name (or id) of hookd's own event hook in Okta, as hookd okta register
+	// names it: tampering with it is critical.
+	HookName string `yaml:"hook_name" env:"HOOKD_OKTA_HOOK_NAME"`
 	// WorkflowsApps identifies the Okta Workflows app instance (id, app name or label).
 	WorkflowsApps []string `yaml:"workflows_apps" env:"HOOKD_OKTA_WORKFLOWS_APPS"`
 }
@@ -181,7 +184,7 @@ func Default() Config {
 	return Config{
 		ListenAddr: ":8080",
 		DataDir:    "./data",
-		Okta:       Okta{AuthHeader: "Authorization", EventsPath: "/okta/events"},
+		Okta:       Okta{AuthHeader: "Authorization", EventsPath: "/okta/events", HookName: "hookd"},
 		HTTP: HTTP{
 			BodyLimit:         10 << 20,
 			MaxEvents:         10000,

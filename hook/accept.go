@@ -1,6 +1,9 @@
 package hook
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // AcceptResult counts what storing a delivery's role changes did. The store produces it;
 // the receiver and the System Log poller read it, without depending on the store.
@@ -27,6 +30,11 @@ var ErrClosed = errors.New("store closed")
 // changes, all with the same transaction id and actor. Changes with the same key are alerted
 // together. It is empty when Okta gave no transaction id or actor.
 func (rc *RoleChange) GroupKey() string {
+	if rc.Category == Tampering && rc.Action == DeliveryFailed {
+		// Failed deliveries come in bursts, each its own event: one message a burst read
+		// together, per hook and quarter of an hour.
+		return "delivery-failed|" + rc.Subject.ID + "|" + rc.Published.UTC().Truncate(15*time.Minute).Format(time.RFC3339)
+	}
 	if rc.TransactionID == "" || rc.Actor.ID == "" {
 		return ""
 	}

@@ -16,6 +16,9 @@ type Classifier struct {
 	// WorkflowsApps are the ids, app names or labels (matched without regard to case) of the app
 	// instances whose assignment counts as access to Okta Workflows.
 	WorkflowsApps []string
+	// OwnHooks are the names or ids of hookd's own event hooks: tampering with them is
+	// critical, and only their delivery failures are alerted (default: "hookd").
+	OwnHooks []string
 }
 
 // Classify decodes a checked event of a batch and returns its RoleChange, or false when the
@@ -44,6 +47,9 @@ func (c *Classifier) RoleChangeOf(le *LogEvent, org string, src Source) (RoleCha
 		return RoleChange{}, false
 	}
 	rc := baseOf(le, w, org, src)
+	if w.Category == Tampering {
+		return c.tampering(le, rc, w)
+	}
 	targets := le.Target
 	used := make([]bool, len(targets))
 
@@ -334,4 +340,35 @@ func knownLogin(alternateID string) string {
 		return ""
 	}
 	return alternateID
+}
+
+// tampering fills a tampering record: its subject is the first target (the event hook, the
+// log stream, the user), it has no roles, and it says whether the hook is hookd's own. A
+// delivery that succeeded, or one of another hook, is not worth an alert.
+func (c *Classifier) tampering(le *LogEvent, rc RoleChange, w Watch) (RoleChange, bool) {
+	rc.Roles = []Role{}
+	if len(le.Target) == 0 {
+		rc.Incomplete = append(rc.Incomplete, "subject: no target")
+	} else {
+		t := le.Target[0]
+		rc.Subject = Subject{Kind: w.Kind, ID: t.ID, DisplayName: t.DisplayName, Login: knownLogin(t.AlternateID)}
+		for _, o := range le.Target[1:] {
+			rc.Others = append(rc.Others, Ref{ID: o.ID, Type: o.Type, Login: knownLogin(o.AlternateID), DisplayName: o.DisplayName})
+		}
+	}
+	if w.Kind == SubjectEventHook {
+		own := c.OwnHooks
+		if len(own) == 0 {
+			own = []string{"hookd"}
+		}
+		for _, o := range own {
+			if o != "" && (strings.EqualFold(o, rc.Subject.DisplayName) || o == rc.Subject.ID) {
+				rc.HookdOwn = true
+			}
+		}
+	}
+	if w.Action == DeliveryFailed && (!rc.HookdOwn || !rc.Failed()) {
+		return RoleChange{}, false
+	}
+	return rc, true
 }

@@ -133,14 +133,14 @@ func TestFailed(t *testing.T) {
 
 func TestWatchedSaysWhichTypesAHookCanDeliver(t *testing.T) {
 	all := Watched()
-	require.Len(t, all, 10)
+	require.Len(t, all, 17)
 	for _, w := range all {
 		assert.True(t, IsWatched(w.EventType))
 		got, ok := WatchOf(w.EventType)
 		require.True(t, ok)
 		assert.Equal(t, w, got)
-		isWorkflowsRole := w.Category == WorkflowsRole
-		assert.Equal(t, !isWorkflowsRole, w.HookEligible, "%s: the catalog marks only the Workflows role events as not hook-eligible", w.EventType)
+		systemLogOnly := w.Category == WorkflowsRole || w.Category == Tampering
+		assert.Equal(t, !systemLogOnly, w.HookEligible, "%s: the catalog marks the Workflows role and event-hook events as not hook-eligible", w.EventType)
 	}
 	assert.False(t, IsWatched("user.session.start"))
 }

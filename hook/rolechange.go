@@ -12,6 +12,11 @@ type Action string
 const (
 	Granted Action = "granted"
 	Revoked Action = "revoked"
+	// The actions of tampering records.
+	Deactivated    Action = "deactivated"
+	Deleted        Action = "deleted"
+	Updated        Action = "updated"
+	DeliveryFailed Action = "delivery_failed"
 )
 
 // Category says which family of role a change is about; alert titles depend on it.
@@ -22,6 +27,10 @@ const (
 	WorkflowsRole  Category = "workflows_role"
 	AdminPrivilege Category = "admin_privilege"
 	AppAssignment  Category = "app_assignment"
+	// Tampering is a change that blinds hookd or hides evidence: its event hook deactivated,
+	// deleted or changed, its deliveries failing, a log stream turned off, Okta support
+	// allowed to impersonate.
+	Tampering Category = "tampering"
 )
 
 // SubjectKind says whether a role was changed for a user or a group.
@@ -31,6 +40,9 @@ type SubjectKind string
 const (
 	SubjectUser  SubjectKind = "user"
 	SubjectGroup SubjectKind = "group"
+	// The subjects of tampering records.
+	SubjectEventHook SubjectKind = "event_hook"
+	SubjectLogStream SubjectKind = "log_stream"
 )
 
 // Source says how an event reached hookd.
@@ -66,6 +78,8 @@ type RoleChange struct {
 	Source         Source     `json:"source"`
 	// Incomplete lists what hookd expected and did not find; the record is kept regardless.
 	Incomplete []string `json:"incomplete,omitempty"`
+	// HookdOwn says that a tampering record's event hook is hookd's own.
+	HookdOwn bool `json:"hookdOwn,omitempty"`
 	// StorageProblem, when set, says that the database refused to keep the event and it was
 	// alerted from the delivery queue instead (it is then not de-duplicated).
 	StorageProblem string `json:"storageProblem,omitempty"`

@@ -32,6 +32,15 @@ var watched = map[string]Watch{
 	"group.privilege.revoke":             {Category: AdminPrivilege, Action: Revoked, Kind: SubjectGroup, HookEligible: true},
 	"application.user_membership.add":    {Category: AppAssignment, Action: Granted, Kind: SubjectUser, HookEligible: true},
 	"application.user_membership.remove": {Category: AppAssignment, Action: Revoked, Kind: SubjectUser, HookEligible: true},
+	// What blinds hookd or hides evidence. Okta's catalog tags event_hook.* "event-hook" only,
+	// not eligible: they come by the System Log.
+	"event_hook.deactivated":                 {Category: Tampering, Action: Deactivated, Kind: SubjectEventHook},
+	"event_hook.deleted":                     {Category: Tampering, Action: Deleted, Kind: SubjectEventHook},
+	"event_hook.updated":                     {Category: Tampering, Action: Updated, Kind: SubjectEventHook},
+	"event_hook.delivery":                    {Category: Tampering, Action: DeliveryFailed, Kind: SubjectEventHook},
+	"system.log_stream.lifecycle.deactivate": {Category: Tampering, Action: Deactivated, Kind: SubjectLogStream},
+	"system.log_stream.lifecycle.delete":     {Category: Tampering, Action: Deleted, Kind: SubjectLogStream},
+	"user.session.impersonation.grant":       {Category: Tampering, Action: Granted, Kind: SubjectUser},
 }
 
 func init() {

@@ -239,7 +239,7 @@ func TestCheck(t *testing.T) {
 	assert.NotContains(t, out, "very-secret-value")
 	assert.Contains(t, out, "workflows.user.role.user.add")
 	assert.Contains(t, out, "cannot (not hook-eligible)")
-	assert.Contains(t, out, "WARNING: 4 watched event types reach hookd by no path")
+	assert.Contains(t, out, "WARNING: 11 watched event types reach hookd by no path")
 
 	code, _, errOut := run(map[string]string{"HOOKD_SYSTEMLOG_POLL_INTERVAL": "soon"}, "check")
 	assert.Equal(t, 1, code)

@@ -26,7 +26,7 @@ func (m *Main) oktaCommand(ctx context.Context, args []string) error {
 	fs := m.newFlags("okta " + args[0])
 	configPath := fs.String("config", "", "YAML configuration file (HOOKD_* environment variables override it)")
 	hookURL := fs.String("url", "", "the URL Okta posts to: hookd's "+"/okta/events on its public https address")
-	name := fs.String("name", "hookd", "the event hook's name in Okta")
+	name := fs.String("name", "", "the event hook's name in Okta (default HOOKD_OKTA_HOOK_NAME, else hookd)")
 	if err := m.parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -42,6 +42,9 @@ func (m *Main) oktaCommand(ctx context.Context, args []string) error {
 		return err
 	}
 	client := &okta.Client{OrgURL: cfg.SystemLog.OrgURL, Credentials: creds}
+	if *name == "" {
+		*name = cfg.Okta.HookName
+	}
 	if args[0] == "status" {
 		return m.oktaStatus(ctx, client, *hookURL)
 	}

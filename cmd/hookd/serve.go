@@ -53,7 +53,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 
-	classifier := &hook.Classifier{WorkflowsApps: cfg.Okta.WorkflowsApps}
+	classifier := &hook.Classifier{WorkflowsApps: cfg.Okta.WorkflowsApps, OwnHooks: []string{cfg.Okta.HookName}}
 	st, ready, err := openPipeline(ctx, cfg, log, router, classifier, registry)
 	if err != nil {
 		return err

@@ -25,6 +25,9 @@ type EventHooks struct {
 	*httptest.Server
 	// Token is the accepted SSWS token; ReadOnly is one that may list but not change hooks.
 	Token, ReadOnly string
+	// Log, when set, receives the System Log event each change writes (event_hook.created,
+	// .updated, .activated, .deactivated), as Okta's own log would.
+	Log func(eventType string, event json.RawMessage)
 
 	mu     sync.Mutex
 	hooks  []okta.EventHook
@@ -201,6 +204,11 @@ func (f *EventHooks) write(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	f.secret[h.ID] = secret
 	f.writes++
+	if id == "" {
+		defer f.log("event_hook.created", h)
+	} else {
+		defer f.log("event_hook.updated", h)
+	}
 	writeJSON(w, 200, h)
 }
 
@@ -213,8 +221,10 @@ func (f *EventHooks) lifecycle(w http.ResponseWriter, id, action string) {
 	switch action {
 	case "activate":
 		f.SetStatus(id, "ACTIVE")
+		f.log("event_hook.activated", h)
 	case "deactivate":
 		f.SetStatus(id, "INACTIVE")
+		f.log("event_hook.deactivated", h)
 	case "verify":
 		f.mu.Lock()
 		secret := f.secret[id]
@@ -271,4 +281,25 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Actor is who the fake's System Log events name as having made each change.
+var Actor = struct{ ID, Login, Name string }{"00uEve", "eve@acme.example", "Eve Admin"}
+
+// log writes the System Log event of a change to the hook, in Okta's LogEvent shape.
+func (f *EventHooks) log(eventType string, h okta.EventHook) {
+	if f.Log == nil {
+		return
+	}
+	ev := map[string]any{
+		"uuid": "evh" + randomID(), "published": time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
+		"eventType": eventType, "version": "0", "severity": "INFO", "displayMessage": "Event hook lifecycle",
+		"actor":       map[string]any{"id": Actor.ID, "type": "User", "alternateId": Actor.Login, "displayName": Actor.Name},
+		"client":      map[string]any{"ipAddress": "198.51.100.66"},
+		"outcome":     map[string]any{"result": "SUCCESS"},
+		"transaction": map[string]any{"type": "WEB", "id": "tx" + randomID()},
+		"target":      []map[string]any{{"id": h.ID, "type": "EventHook", "alternateId": h.Channel.Config.URI, "displayName": h.Name}},
+	}
+	raw, _ := json.Marshal(ev)
+	f.Log(eventType, raw)
 }

@@ -55,6 +55,13 @@ func NewOkta(t interface{ Cleanup(func()) }, token string) *Okta {
 	return o
 }
 
+// AddRaw appends an event as Okta wrote it.
+func (o *Okta) AddRaw(eventType string, published time.Time, raw json.RawMessage) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.events = append(o.events, event{eventType, published, raw})
+}
+
 // Add appends an event of the type, published at the time, to the log.
 func (o *Okta) Add(uuid, eventType string, published time.Time) {
 	raw := fmt.Sprintf(`{"uuid":%q,"published":%q,"eventType":%q,"version":"0","severity":"INFO",
