@@ -65,9 +65,16 @@ func ConsoleLine(rc *hook.RoleChange) string {
 	b.WriteString(": ")
 	q := func(s string) string { return strconv.Quote(clip.Runes(s, maxConsoleField)) }
 	names := rc.RoleNames()
-	if len(names) == 0 {
+	switch {
+	case rc.Category == hook.Health:
+		b.WriteString("what=" + q(rc.DisplayMessage))
+		fmt.Fprintf(&b, " at=%s event=%s", rc.Published.UTC().Format(time.RFC3339), q(rc.EventID))
+		return b.String()
+	case rc.Category == hook.Tampering:
+		b.WriteString("tampering")
+	case len(names) == 0:
 		b.WriteString("role=(unknown)")
-	} else {
+	default:
 		b.WriteString("roles=")
 		for i, n := range names {
 			if i > 0 {

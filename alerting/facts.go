@@ -44,6 +44,13 @@ func alertFacts(a *Alert, m markup) []fact {
 	if len(roles) != 1 {
 		roleLabel = "Roles"
 	}
+	if first.Category == hook.Health {
+		return []fact{
+			{"What happened", m.text(first.DisplayMessage)},
+			{"Okta org", m.text(firstOf(first.Org, "(unknown)"))},
+			{"At", first.Published.UTC().Format("2006-01-02 15:04:05 UTC")},
+		}
+	}
 	if len(roles) == 0 && first.Category == hook.Tampering {
 		roles = []string{"(none: " + strings.ReplaceAll(string(first.Category), "_", " ") + ")"}
 	} else if len(roles) == 0 {
@@ -113,4 +120,13 @@ func networkText(n hook.Network, m markup) string {
 		s += "\n" + m.proxy
 	}
 	return strings.TrimSpace(s)
+}
+
+// summaryOf is an alert in one line: who changed which role for whom, or what happened to
+// hookd.
+func summaryOf(a *Alert, facts []fact) string {
+	if a.First().Category == hook.Health {
+		return alertTitle(a) + ": " + facts[0].Value
+	}
+	return fmt.Sprintf("%s: %s → %s by %s", alertTitle(a), facts[0].Value, strings.ReplaceAll(facts[1].Value, "\n", ", "), facts[2].Value)
 }

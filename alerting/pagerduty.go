@@ -77,7 +77,7 @@ func RenderPagerDuty(sink string, a *Alert) PagerDutyEvent {
 	first := a.First()
 	facts := alertFacts(a, plainMarkup)
 	// "who changed which role for whom": the summary PagerDuty shows and pages with.
-	summary := fmt.Sprintf("%s: %s → %s by %s", alertTitle(a), facts[0].Value, strings.ReplaceAll(facts[1].Value, "\n", ", "), facts[2].Value)
+	summary := summaryOf(a, facts)
 	details := map[string]any{"event_uuid": first.EventID, "changes": a.Changes}
 	for _, f := range facts {
 		details[f.Label] = f.Value

@@ -9,8 +9,14 @@ import (
 // Title says in a few words what happened: "Workflows role granted", "Okta admin privilege
 // revoked", "Okta admin privileges grant failed".
 func Title(rc *hook.RoleChange) string {
-	if rc.Category == hook.Tampering {
+	switch rc.Category {
+	case hook.Tampering:
 		return tamperTitle(rc)
+	case hook.Health:
+		if rc.Action == hook.Recovered {
+			return "hookd reads Okta's System Log again"
+		}
+		return "hookd cannot read Okta's System Log"
 	}
 	var what string
 	switch rc.Category {

@@ -96,6 +96,9 @@ func (rt *Routes) SinksFor(rc *hook.RoleChange, all []string) []string {
 // decide returns the sinks for rc and, when a rule dropped it, that rule's name (or its
 // index, "routes[i]", when it has none).
 func (rt *Routes) decide(rc *hook.RoleChange, all []string) ([]string, string) {
+	if rc.Category == hook.Health {
+		return all, "" // hookd's own health reaches every sink, whatever the rules
+	}
 	chosen := all
 	for i, r := range rt.Rules {
 		if r.matches(rc) {

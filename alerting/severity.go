@@ -74,6 +74,12 @@ func DefaultSeverity(rc *hook.RoleChange) Severity {
 // severityOf is the highest severity of the roles a grant gives: a configured one where
 // there is one, else Critical for critical roles and High for the rest.
 func severityOf(rc *hook.RoleChange, overrides map[string]Severity) Severity {
+	if rc.Category == hook.Health {
+		if rc.Action == hook.Recovered {
+			return Low
+		}
+		return Critical
+	}
 	if rc.Category == hook.Tampering {
 		// Blinding hookd itself is critical; the rest (another hook, a log stream, support
 		// access, failing deliveries) is high.

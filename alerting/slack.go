@@ -166,8 +166,7 @@ func RenderSlack(a *Alert) SlackMessage {
 		blocks = blocks[:slackMaxBlocks]
 	}
 
-	fallback := fmt.Sprintf("%s: %s → %s by %s", title, facts[0].Value,
-		strings.ReplaceAll(facts[1].Value, "\n", ", "), facts[2].Value)
+	fallback := summaryOf(a, facts)
 	return SlackMessage{Text: fit(fallback, slackMaxFallback), Blocks: blocks}
 }
 

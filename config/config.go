@@ -156,6 +156,8 @@ type SystemLog struct {
 	EventTypes []string `yaml:"event_types" env:"HOOKD_SYSTEMLOG_EVENT_TYPES"`
 	// LookBack is how far back the first poll reads.
 	LookBack time.Duration `yaml:"look_back" env:"HOOKD_SYSTEMLOG_LOOK_BACK" validate:"min=0"`
+	// SilenceAfter is how long polling may fail before every sink is told, once.
+	SilenceAfter time.Duration `yaml:"silence_after" env:"HOOKD_SYSTEMLOG_SILENCE_AFTER" validate:"min=1000000000"`
 }
 
 // Enabled reports whether the System Log poller runs.
@@ -196,7 +198,7 @@ func Default() Config {
 			ShutdownTimeout:   15 * time.Second,
 		},
 		Console:   Console{Format: "text"},
-		SystemLog: SystemLog{PollInterval: 30 * time.Second, LookBack: time.Hour},
+		SystemLog: SystemLog{PollInterval: 30 * time.Second, LookBack: time.Hour, SilenceAfter: 10 * time.Minute},
 		Delivery:  Delivery{Workers: 10, MaxAttempts: 56, GroupWindow: 2 * time.Second},
 		Log:       Log{Level: "info", Format: "json"},
 	}

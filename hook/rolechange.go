@@ -17,6 +17,9 @@ const (
 	Deleted        Action = "deleted"
 	Updated        Action = "updated"
 	DeliveryFailed Action = "delivery_failed"
+	// The actions of health records.
+	Blinded   Action = "blinded"
+	Recovered Action = "recovered"
 )
 
 // Category says which family of role a change is about; alert titles depend on it.
@@ -31,6 +34,8 @@ const (
 	// deleted or changed, its deliveries failing, a log stream turned off, Okta support
 	// allowed to impersonate.
 	Tampering Category = "tampering"
+	// Health is hookd telling of itself: it cannot read what it watches, or reads it again.
+	Health Category = "hookd_health"
 )
 
 // SubjectKind says whether a role was changed for a user or a group.
@@ -43,6 +48,8 @@ const (
 	// The subjects of tampering records.
 	SubjectEventHook SubjectKind = "event_hook"
 	SubjectLogStream SubjectKind = "log_stream"
+	// SubjectHookd is hookd itself, in health records.
+	SubjectHookd SubjectKind = "hookd"
 )
 
 // Source says how an event reached hookd.

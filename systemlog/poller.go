@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/hookd/hookd/internal/backoff"
+	"github.com/hookd/hookd/internal/clip"
 	"github.com/hookd/hookd/internal/outbound"
 	"github.com/hookd/hookd/okta"
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,6 +35,11 @@ const (
 	stateNotBefore  = "systemlog.not_before"
 	stateFailures   = "systemlog.failures"
 	stateAuthFailed = "systemlog.auth_failed"
+	// stateLastOK is when a cycle last completed; stateSilence, the start of an outage that
+	// has been alerted, and its reason.
+	stateLastOK  = "systemlog.last_ok"
+	stateSilence = "systemlog.silence"
+	stateLastWhy = "systemlog.last_problem"
 )
 
 // Results a Report can have.
@@ -85,6 +91,9 @@ type Config struct {
 	Report func(Report)
 	// Registerer, when set, receives the poller's metrics (hookd_systemlog_*).
 	Registerer prometheus.Registerer
+	// SilenceAfter is how long the poller may go without a completed cycle before every sink
+	// is told, once (default 10 minutes); the end of it is told once too.
+	SilenceAfter time.Duration
 }
 
 // Poller reads the System Log. Poll runs one cycle; run it periodically on one replica.
@@ -179,6 +188,9 @@ func New(cfg Config) (*Poller, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.SilenceAfter <= 0 {
+		cfg.SilenceAfter = 10 * time.Minute
+	}
 	m, err := newMetrics(cfg.Registerer, cfg.Now)
 	if err != nil {
 		return nil, fmt.Errorf("systemlog: metrics: %w", err)
@@ -205,6 +217,9 @@ const maxPages = 50
 // store fails.
 func (p *Poller) Poll(ctx context.Context) error {
 	rep, err := p.poll(ctx)
+	if err == nil {
+		err = p.watchSilence(ctx, rep)
+	}
 	p.metrics.observe(rep)
 	if p.cfg.Report != nil {
 		p.cfg.Report(rep)
@@ -463,4 +478,84 @@ func (p *Poller) Ready(ctx context.Context) error {
 		return errors.New(strings.TrimPrefix(failed, fp))
 	}
 	return nil
+}
+
+// watchSilence tells every sink, once, when the poller has not completed a cycle for
+// SilenceAfter (a revoked credential, Okta unreachable, rate-limited too long), and once
+// more when it reads again. The records are ordinary ones of category hookd_health with a
+// uuid made from the outage's start, so that replicas and repeated cycles alert once.
+func (p *Poller) watchSilence(ctx context.Context, rep Report) error {
+	st := p.cfg.Store
+	now := p.cfg.Now().UTC()
+	silence, err := st.State(ctx, stateSilence)
+	if err != nil {
+		return err
+	}
+	if rep.Result == ResultOK {
+		if err := st.SetState(ctx, stateLastOK, now.Format(time.RFC3339Nano)); err != nil {
+			return err
+		}
+		if silence == "" {
+			return nil
+		}
+		since, _, _ := strings.Cut(silence, " ")
+		rc := p.healthRecord("hookd-systemlog-recovered-"+since, hook.Recovered, now,
+			"hookd reads Okta's System Log again (it could not since "+since+"); events of the gap are read now")
+		if _, err := st.Accept(ctx, []hook.RoleChange{rc}); err != nil {
+			return err
+		}
+		return st.SetState(ctx, stateSilence, "")
+	}
+	if rep.Err != nil {
+		if err := st.SetState(ctx, stateLastWhy, clip.Bytes(rep.Err.Error(), 300)); err != nil {
+			return err
+		}
+	}
+	if silence != "" {
+		return nil // told already
+	}
+	lastOK, err := st.State(ctx, stateLastOK)
+	if err != nil {
+		return err
+	}
+	since, perr := time.Parse(time.RFC3339Nano, lastOK)
+	if perr != nil {
+		// Never read yet: the outage started with this hookd; keep its first failure's time.
+		if err := st.SetState(ctx, stateLastOK, now.Format(time.RFC3339Nano)); err != nil {
+			return err
+		}
+		return nil
+	}
+	if now.Sub(since) < p.cfg.SilenceAfter {
+		return nil
+	}
+	why, err := st.State(ctx, stateLastWhy)
+	if err != nil {
+		return err
+	}
+	if why == "" {
+		why = "polling is " + rep.Result
+	}
+	start := since.Format(time.RFC3339)
+	rc := p.healthRecord("hookd-systemlog-silence-"+start, hook.Blinded, now,
+		"hookd cannot read Okta's System Log since "+start+": "+why)
+	if _, err := st.Accept(ctx, []hook.RoleChange{rc}); err != nil {
+		return err
+	}
+	return st.SetState(ctx, stateSilence, start+" "+why)
+}
+
+// healthRecord is a record of hookd's own health, for every sink.
+func (p *Poller) healthRecord(id string, action hook.Action, at time.Time, message string) hook.RoleChange {
+	return hook.RoleChange{
+		EventID: id, EventType: "hookd.systemlog." + string(action), Published: at,
+		Category: hook.Health, Action: action, Roles: []hook.Role{},
+		Subject:        hook.Subject{Kind: hook.SubjectHookd, DisplayName: "hookd's System Log poller", ID: p.org.Host},
+		Actor:          hook.Ref{DisplayName: "hookd"},
+		Outcome:        hook.Outcome{Result: "SUCCESS"},
+		DisplayMessage: message,
+		Org:            p.org.Scheme + "://" + p.org.Host,
+		Source:         hook.SourceSystemLog,
+		Raw:            []byte(`{}`),
+	}
 }

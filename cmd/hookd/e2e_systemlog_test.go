@@ -94,3 +94,36 @@ func TestReconciliation(t *testing.T) {
 	assert.NotContains(t, metrics, `hookd_hook_missed_total{event_type="group.privilege.grant"}`)
 	assert.Contains(t, srv.stderr.String(), "Okta did not deliver 1 events by hook")
 }
+
+// TestRevokedTokenIsOneAlertAndRecoveryAnother: revoking the poller's token gives one
+// "cannot read" alert after the threshold; a good token (after a restart) gives one
+// "recovered" alert.
+func TestRevokedTokenIsOneAlertAndRecoveryAnother(t *testing.T) {
+	okta := systemlogtest.NewOkta(t, "first-token")
+	okta.Add("before-1", hook.WorkflowsUserRoleAdd, time.Now().Add(-time.Minute))
+	dataDir := t.TempDir()
+	env := map[string]string{
+		"HOOKD_DATA_DIR": dataDir, "HOOKD_OKTA_SECRETS": "hook-secret",
+		"HOOKD_OKTA_ORG_URL": okta.URL, "HOOKD_OKTA_API_TOKEN": "first-token",
+		"HOOKD_SYSTEMLOG_POLL_INTERVAL": "1s", "HOOKD_SYSTEMLOG_SILENCE_AFTER": "2s", "HOOKD_GROUP_WINDOW": "0s",
+	}
+	srv := start(t, env)
+	require.Eventually(t, func() bool { return strings.Contains(srv.stdout.String(), `event="before-1"`) },
+		10*time.Second, 20*time.Millisecond, "a first good poll")
+	okta.SetToken("second-token") // the first one is revoked
+
+	require.Eventually(t, func() bool { return strings.Contains(srv.stdout.String(), "hookd cannot read Okta's System Log") },
+		15*time.Second, 50*time.Millisecond, srv.stderr.String())
+	time.Sleep(3 * time.Second) // more failing cycles
+	assert.Equal(t, 1, strings.Count(srv.stdout.String(), `event="hookd-systemlog-silence-`), "one alert")
+	assert.Contains(t, srv.stdout.String(), "HTTP 401")
+	require.Equal(t, 0, srv.stop())
+
+	env["HOOKD_OKTA_API_TOKEN"] = "second-token" // the operator fixes the credential
+	srv = start(t, env)
+	require.Eventually(t, func() bool { return strings.Contains(srv.stdout.String(), "hookd reads Okta's System Log again") },
+		15*time.Second, 50*time.Millisecond, srv.stderr.String())
+	time.Sleep(2 * time.Second)
+	assert.Equal(t, 1, strings.Count(srv.stdout.String(), `event="hookd-systemlog-recovered-`), "one recovered alert")
+	assert.NotContains(t, srv.stdout.String(), "hookd cannot read", "not told again")
+}

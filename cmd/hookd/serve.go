@@ -146,7 +146,7 @@ func openPipeline(ctx context.Context, cfg config.Config, log *zap.Logger, route
 		var poller *systemlog.Poller
 		poller, err = systemlog.New(systemlog.Config{
 			OrgURL: cfg.SystemLog.OrgURL, Credentials: creds, EventTypes: cfg.SystemLog.EventTypes,
-			LookBack: cfg.SystemLog.LookBack, Store: st, Classifier: classifier,
+			LookBack: cfg.SystemLog.LookBack, SilenceAfter: cfg.SystemLog.SilenceAfter, Store: st, Classifier: classifier,
 			Registerer: registry, Report: newPollLog(log).observe,
 		})
 		if err != nil {

@@ -55,6 +55,13 @@ func NewOkta(t interface{ Cleanup(func()) }, token string) *Okta {
 	return o
 }
 
+// SetToken changes the accepted SSWS token, as an admin revoking one would.
+func (o *Okta) SetToken(token string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.Token = token
+}
+
 // AddRaw appends an event as Okta wrote it.
 func (o *Okta) AddRaw(eventType string, published time.Time, raw json.RawMessage) {
 	o.mu.Lock()
