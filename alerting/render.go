@@ -13,6 +13,9 @@ func Title(rc *hook.RoleChange) string {
 	case hook.Tampering:
 		return tamperTitle(rc)
 	case hook.Health:
+		if rc.EventType == "hookd.store.outage" {
+			return "hookd refused Okta's deliveries while its store was unavailable"
+		}
 		if rc.Action == hook.Recovered {
 			return "hookd reads Okta's System Log again"
 		}

@@ -80,7 +80,11 @@ func (s *Server) receiveEvents(c echo.Context) error {
 	res, err := s.opts.Store.AcceptAndReport(ctx, records, s.countCommitted)
 	if err != nil {
 		s.logUnavailable(err, len(records))
+		s.outage.refused(time.Now())
 		return err
+	}
+	if o, ok := s.outage.over(time.Now(), s.opts.OutageAlertAfter); ok {
+		s.tellOutage(req.Context(), o)
 	}
 	// Counted once acknowledged, as Okta's retry of a refused delivery sends them again.
 	s.metrics.events.WithLabelValues("not_watched").Add(float64(notWatched))

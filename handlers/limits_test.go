@@ -3,6 +3,7 @@ package handlers
 import (
 	"bufio"
 	"fmt"
+	"github.com/hookd/hookd/hook"
 	"io"
 	"net"
 	"net/http"
@@ -164,4 +165,29 @@ func TestLateCommitIsCounted(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return strings.Contains(f.do(http.MethodGet, "/metrics", "").Body.String(), `hookd_events_total{result="accepted"} 1`)
 	}, 5*time.Second, 20*time.Millisecond)
+}
+
+// TestStoreOutageIsToldOnceWhenOver: deliveries refused while the store is unavailable long
+// enough give every sink one health record as soon as the store is back.
+func TestStoreOutageIsToldOnceWhenOver(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.OutageAlertAfter = 50 * time.Millisecond })
+	f.store.down = true
+	assert.Equal(t, http.StatusServiceUnavailable, f.post(payload(t, "workflows-user-role-add.json")).Code)
+	time.Sleep(80 * time.Millisecond)
+	assert.Equal(t, http.StatusServiceUnavailable, f.post(payload(t, "workflows-user-role-remove.json")).Code)
+	f.store.down = false
+	require.Equal(t, http.StatusOK, f.post(payload(t, "workflows-user-role-add.json")).Code)
+	require.Equal(t, http.StatusOK, f.post(payload(t, "workflows-group-role-add.json")).Code)
+
+	f.store.mu.Lock()
+	defer f.store.mu.Unlock()
+	var told []hook.RoleChange
+	for id, rc := range f.store.seen {
+		if strings.HasPrefix(id, "hookd-store-outage-") {
+			told = append(told, rc)
+		}
+	}
+	require.Len(t, told, 1, "told once")
+	assert.Equal(t, hook.Health, told[0].Category)
+	assert.Contains(t, told[0].DisplayMessage, "hookd answered 2 Okta deliveries 503")
 }

@@ -53,6 +53,9 @@ type Options struct {
 	// (default 1 s).
 	BodyBudget int64
 	BodyWait   time.Duration
+	// OutageAlertAfter is how long the store must have refused deliveries (answered 503)
+	// for every sink to be told when it is back (default 1 minute).
+	OutageAlertAfter time.Duration
 	// AcceptTimeout bounds the wait for the store, below Okta's 3 s (default 2.5 s).
 	AcceptTimeout time.Duration
 	// ReadyChecks are extra readiness checks by name, beside the store's.
@@ -78,6 +81,8 @@ type Server struct {
 	// unavailableLog paces the store-unavailable line; refused counts what it left out.
 	unavailableLog rate.Sometimes
 	refused        atomic.Int64
+	// outage is the store outage under way, as deliveries refused with 503 see it.
+	outage storeOutage
 }
 
 // DefaultMaxEvents is the default cap on the events of one delivery.
@@ -114,6 +119,9 @@ func New(o Options) (*Server, error) {
 	}
 	if o.AcceptTimeout <= 0 {
 		o.AcceptTimeout = 2500 * time.Millisecond
+	}
+	if o.OutageAlertAfter <= 0 {
+		o.OutageAlertAfter = time.Minute
 	}
 	s := &Server{opts: o, log: o.Logger, bodies: semaphore.NewWeighted(o.BodyBudget), unavailableLog: rate.Sometimes{Interval: time.Minute}}
 	s.metrics = newMetrics(o.Registry)
