@@ -22,6 +22,11 @@ import (
 // Config is everything hookd can be told.
 type Config struct {
 	ListenAddr string `yaml:"listen_addr" env:"HOOKD_LISTEN_ADDR" validate:"required"`
+	// AdminAddr is the admin listener: /metrics, /readyz (and the console to come). Anything
+	// but a loopback address needs AdminToken.
+	AdminAddr string `yaml:"admin_addr" env:"HOOKD_ADMIN_ADDR" validate:"required"`
+	// AdminToken is the bearer token the admin listener asks for.
+	AdminToken string `yaml:"admin_token" env:"HOOKD_ADMIN_TOKEN" secret:"true"`
 	// DataDir holds the SQLite database and the generated Okta secret.
 	DataDir string `yaml:"data_dir" env:"HOOKD_DATA_DIR" validate:"required"`
 	// DatabaseURL, when set to a postgres:// URL, stores events in Postgres instead of SQLite.
@@ -185,6 +190,7 @@ type Log struct {
 func Default() Config {
 	return Config{
 		ListenAddr: ":8080",
+		AdminAddr:  "127.0.0.1:9090",
 		DataDir:    "./data",
 		Okta:       Okta{AuthHeader: "Authorization", EventsPath: "/okta/events", HookName: "hookd"},
 		HTTP: HTTP{
@@ -259,6 +265,11 @@ func (c *Config) Validate() error {
 	}
 	if (c.Webhook.URL == "") != (c.Webhook.Secret == "") {
 		problems = append(problems, "HOOKD_WEBHOOK_URL and HOOKD_WEBHOOK_SECRET: set both or neither")
+	}
+	if host, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
+		problems = append(problems, "HOOKD_ADMIN_ADDR: must be host:port")
+	} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) && c.AdminToken == "" {
+		problems = append(problems, "HOOKD_ADMIN_TOKEN: required when HOOKD_ADMIN_ADDR is not a loopback address ("+c.AdminAddr+"): metrics and readiness must not be open to the network")
 	}
 	if c.Postgres() && len(c.Okta.Secrets) == 0 {
 		problems = append(problems, "HOOKD_OKTA_SECRETS: required with HOOKD_DATABASE_URL, so that every replica accepts the same secret")

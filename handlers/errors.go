@@ -62,6 +62,8 @@ func (s *Server) statusOf(err error) (int, errorBody) {
 		return http.StatusBadRequest, errorBody{"bad request", "the body could not be read: " + be.err.Error()}
 	case errors.As(err, &de) && errors.Is(de.Kind, hook.ErrTooManyEvents):
 		return http.StatusRequestEntityTooLarge, errorBody{"payload too large", "a delivery may hold at most " + strconv.Itoa(s.opts.MaxEvents) + " events"}
+	case errors.Is(err, errAdminToken):
+		return http.StatusUnauthorized, errorBody{"unauthorized", "the admin listener needs Authorization: Bearer <HOOKD_ADMIN_TOKEN>"}
 	case errors.Is(err, errBusy):
 		return http.StatusServiceUnavailable, errorBody{"busy", "too many large deliveries in flight; nothing was acknowledged, Okta's retry will be taken"}
 	case errors.As(err, &de):

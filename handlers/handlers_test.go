@@ -116,6 +116,17 @@ func (f *fixture) do(method, path string, body string, headers ...string) *httpt
 	return rec
 }
 
+// admin sends a request to the admin listener's routes.
+func (f *fixture) admin(method, path string, headers ...string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, nil)
+	for i := 0; i < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	f.server.AdminHandler().ServeHTTP(rec, req)
+	return rec
+}
+
 func payload(t *testing.T, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "testdata", "payloads", name))
@@ -154,7 +165,7 @@ func TestStatuses(t *testing.T) {
 		{"challenge without auth", f.do("GET", "/okta/events", "", "X-Okta-Verification-Challenge", "abc"), 401, ""},
 		{"challenge without challenge", f.do("GET", "/okta/events", "", "Authorization", secret), 400, `{"error":"bad request","detail":"missing X-Okta-Verification-Challenge header"}`},
 		{"health", f.do("GET", "/healthz", ""), 200, `{"status":"ok"}`},
-		{"ready", f.do("GET", "/readyz", ""), 200, `{"status":"ready"}`},
+		{"ready", f.admin("GET", "/readyz"), 200, `{"status":"ready"}`},
 		{"unknown route", f.do("GET", "/nope", ""), 404, ""},
 		{"wrong method", f.do("PUT", "/okta/events", ""), 405, ""},
 	}
@@ -214,7 +225,7 @@ func TestStoreDownIsA503AndNotReady(t *testing.T) {
 	rec := f.post(payload(t, "workflows-user-role-add.json"))
 	assert.Equal(t, 503, rec.Code)
 	assert.JSONEq(t, `{"error":"store unavailable","detail":"nothing was acknowledged; Okta's retry will be taken"}`, rec.Body.String())
-	rec = f.do("GET", "/readyz", "")
+	rec = f.admin("GET", "/readyz")
 	assert.Equal(t, 503, rec.Code)
 	assert.Contains(t, rec.Body.String(), `"store":"store unavailable: connection refused"`)
 }
@@ -223,7 +234,7 @@ func TestReadyChecks(t *testing.T) {
 	f := newFixture(t, func(o *Options) {
 		o.ReadyChecks = map[string]func(context.Context) error{"systemlog": func(context.Context) error { return errors.New("401 from Okta: check HOOKD_OKTA_API_TOKEN") }}
 	})
-	rec := f.do("GET", "/readyz", "")
+	rec := f.admin("GET", "/readyz")
 	assert.Equal(t, 503, rec.Code)
 	assert.Contains(t, rec.Body.String(), "check HOOKD_OKTA_API_TOKEN")
 }
@@ -242,7 +253,7 @@ func TestSecretNeverLogged(t *testing.T) {
 		line := fmt.Sprint(entry.Message, entry.ContextMap())
 		assert.NotContains(t, line, secret)
 	}
-	metrics := f.do("GET", "/metrics", "").Body.String()
+	metrics := f.admin("GET", "/metrics").Body.String()
 	assert.NotContains(t, metrics, secret)
 }
 
@@ -252,7 +263,7 @@ func TestMetrics(t *testing.T) {
 	f.post(payload(t, "partial-missing-uuid.json"))
 	f.post("{}", "Authorization", "wrong")
 	f.do("GET", "/no/such/path/"+strings.Repeat("x", 10), "")
-	rec := f.do("GET", "/metrics", "")
+	rec := f.admin("GET", "/metrics")
 	require.Equal(t, 200, rec.Code)
 	body := rec.Body.String()
 	for _, want := range []string{

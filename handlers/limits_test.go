@@ -163,7 +163,7 @@ func TestLateCommitIsCounted(t *testing.T) {
 	rec := f.post(payload(t, "workflows-user-role-add.json"))
 	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
 	require.Eventually(t, func() bool {
-		return strings.Contains(f.do(http.MethodGet, "/metrics", "").Body.String(), `hookd_events_total{result="accepted"} 1`)
+		return strings.Contains(f.admin(http.MethodGet, "/metrics").Body.String(), `hookd_events_total{result="accepted"} 1`)
 	}, 5*time.Second, 20*time.Millisecond)
 }
 

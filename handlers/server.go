@@ -4,6 +4,8 @@ package handlers
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net"
@@ -45,6 +47,9 @@ type Options struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed for the client
 	// address; without them the direct peer address is used, so no caller can forge it.
 	TrustedProxies []*net.IPNet
+	// AdminToken, when set, is required as "Authorization: Bearer <token>" on the admin
+	// listener's routes (all but /healthz).
+	AdminToken string
 	// MaxEvents caps the events of one delivery; a delivery past it is answered 413
 	// (default 10,000: Okta batches far fewer).
 	MaxEvents int
@@ -66,11 +71,14 @@ type Options struct {
 
 // Server is hookd's HTTP server.
 type Server struct {
-	echo    *echo.Echo
-	http    *http.Server
-	opts    Options
-	log     *zap.Logger
-	metrics *metrics
+	echo *echo.Echo
+	http *http.Server
+	// admin and adminHTTP serve the admin listener.
+	admin     *echo.Echo
+	adminHTTP *http.Server
+	opts      Options
+	log       *zap.Logger
+	metrics   *metrics
 	// bodies is the budget of body bytes in flight.
 	bodies *semaphore.Weighted
 	// large counts large bodies in flight; trim returns their memory once none is left.
@@ -126,10 +134,34 @@ func New(o Options) (*Server, error) {
 	s := &Server{opts: o, log: o.Logger, bodies: semaphore.NewWeighted(o.BodyBudget), unavailableLog: rate.Sometimes{Interval: time.Minute}}
 	s.metrics = newMetrics(o.Registry)
 
+	e := s.newEcho()
+	events := e.Group(o.EventsPath)
+	events.GET("", s.verifyChallenge)
+	events.POST("", s.receiveEvents, middleware.BodyLimit(fmt.Sprintf("%dB", o.BodyLimit)))
+	e.GET("/healthz", s.healthz)
+	s.echo = e
+
+	// The admin side: what must not face the internet (metrics, readiness that may name a
+	// credential problem), on its own listener, behind a token unless it is on loopback.
+	admin := s.newEcho()
+	admin.GET("/healthz", s.healthz)
+	guarded := admin.Group("", s.adminAuth)
+	guarded.GET("/readyz", s.readyz)
+	guarded.GET("/metrics", echo.WrapHandler(s.metrics.handler()))
+	s.admin = admin
+
+	s.http = s.newHTTPServer(e, o)
+	s.adminHTTP = s.newHTTPServer(admin, o)
+	return s, nil
+}
+
+// newEcho is an Echo with the middleware both listeners share: request id, recovery,
+// request counts and the request log.
+func (s *Server) newEcho() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.IPExtractor = ipExtractor(o.TrustedProxies)
+	e.IPExtractor = ipExtractor(s.opts.TrustedProxies)
 	e.Use(middleware.RequestID())
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
@@ -144,24 +176,36 @@ func New(o Options) (*Server, error) {
 		LogHeaders:    []string{"X-Okta-Request-Id"},
 		LogValuesFunc: s.logRequest,
 	}))
+	return e
+}
 
-	events := e.Group(o.EventsPath)
-	events.GET("", s.verifyChallenge)
-	events.POST("", s.receiveEvents, middleware.BodyLimit(fmt.Sprintf("%dB", o.BodyLimit)))
-	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", echo.WrapHandler(s.metrics.handler()))
-	s.echo = e
-
-	s.http = &http.Server{
-		Handler:           e,
+func (s *Server) newHTTPServer(h http.Handler, o Options) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: orDefault(o.ReadHeaderTimeout, 5*time.Second),
 		ReadTimeout:       orDefault(o.ReadTimeout, 30*time.Second),
 		WriteTimeout:      orDefault(o.WriteTimeout, 30*time.Second),
 		IdleTimeout:       orDefault(o.IdleTimeout, 120*time.Second),
 		ErrorLog:          zap.NewStdLog(o.Logger.Named("http")),
 	}
-	return s, nil
+}
+
+// errAdminToken is a request to the admin listener without its token.
+var errAdminToken = errors.New("admin token missing or wrong")
+
+// adminAuth checks "Authorization: Bearer <AdminToken>" in constant time, when a token is set.
+func (s *Server) adminAuth(next echo.HandlerFunc) echo.HandlerFunc {
+	want := sha256.Sum256([]byte("Bearer " + s.opts.AdminToken))
+	return func(c echo.Context) error {
+		if s.opts.AdminToken == "" {
+			return next(c)
+		}
+		got := sha256.Sum256([]byte(c.Request().Header.Get("Authorization")))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			return errAdminToken
+		}
+		return next(c)
+	}
 }
 
 // ipExtractor returns how the client address is found: the direct peer, or, when the peer
@@ -185,8 +229,20 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// Handler is the server's routes, for tests that use httptest.
+// Handler is the Okta-facing routes, for tests that use httptest.
 func (s *Server) Handler() http.Handler { return s.echo }
+
+// AdminHandler is the admin listener's routes, for tests that use httptest.
+func (s *Server) AdminHandler() http.Handler { return s.admin }
+
+// ServeAdmin answers the admin listener's requests on l until Shutdown.
+func (s *Server) ServeAdmin(l net.Listener) error {
+	err := s.adminHTTP.Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
 
 // Serve answers requests on l until Shutdown.
 func (s *Server) Serve(l net.Listener) error {
@@ -198,7 +254,9 @@ func (s *Server) Serve(l net.Listener) error {
 }
 
 // Shutdown stops taking requests and waits for those in flight until ctx ends.
-func (s *Server) Shutdown(ctx context.Context) error { return s.http.Shutdown(ctx) }
+func (s *Server) Shutdown(ctx context.Context) error {
+	return errors.Join(s.http.Shutdown(ctx), s.adminHTTP.Shutdown(ctx))
+}
 
 func (s *Server) logRequest(c echo.Context, v middleware.RequestLoggerValues) error {
 	fields := []zap.Field{
@@ -226,4 +284,4 @@ func (s *Server) logRequest(c echo.Context, v middleware.RequestLoggerValues) er
 }
 
 // Close cuts off every connection at once, for a shutdown that reached its timeout.
-func (s *Server) Close() error { return s.http.Close() }
+func (s *Server) Close() error { return errors.Join(s.http.Close(), s.adminHTTP.Close()) }

@@ -57,7 +57,7 @@ type hookd struct {
 func newHookd(bin, dataDir string, env ...string) *hookd {
 	h := &hookd{bin: bin, dataDir: dataDir, secret: "fault-suite-secret-" + strconv.Itoa(os.Getpid()), addr: freeAddr(), logs: &lineLog{}}
 	h.env = append(os.Environ(),
-		"HOOKD_LISTEN_ADDR="+h.addr, "HOOKD_DATA_DIR="+dataDir,
+		"HOOKD_LISTEN_ADDR="+h.addr, "HOOKD_ADMIN_ADDR="+freeAddr(), "HOOKD_DATA_DIR="+dataDir,
 		"HOOKD_OKTA_SECRETS="+h.secret, "HOOKD_LOG_LEVEL=info")
 	h.env = append(h.env, env...)
 	return h

@@ -34,7 +34,7 @@ func main() {
 	sinkAddr := flag.String("sink-addr", "", "also run a fake Slack webhook on this address (e.g. 127.0.0.1:9099) for hookd's sinks to post to")
 	sinkDelay := flag.Duration("sink-delay", 0, "how long the fake Slack takes to answer")
 	sinkStatus := flag.Int("sink-status", 200, "the fake Slack's status (429 answers with Retry-After: 1)")
-	metricsURL := flag.String("metrics", "", "hookd's /metrics URL, to report delivery latency percentiles after the run")
+	metricsURL := flag.String("metrics", "", "hookd's /metrics URL on its admin listener (e.g. http://127.0.0.1:9090/metrics), to report delivery latency percentiles after the run")
 	settle := flag.Duration("settle", 3*time.Second, "with --metrics, how long to wait after the load for deliveries to finish")
 	flag.Parse()
 	if *sinkAddr != "" {

@@ -140,7 +140,7 @@ delivery:
 	assert.Len(t, slack.Messages("ok"), len(groups))
 	assert.Len(t, recv.Deliveries(), len(groups))
 
-	metrics := httpGet(t, "http://"+srv.addr+"/metrics")
+	metrics := httpGet(t, "http://"+srv.adminAddr+"/metrics")
 	assert.Contains(t, metrics, fmt.Sprintf(`hookd_deliveries_total{outcome="permanent",sink="gone"} %d`, len(groups)))
 	assert.Contains(t, metrics, `hookd_deliveries_total{outcome="rate_limited",sink="limited"} 3`)
 	assert.Contains(t, metrics, fmt.Sprintf(`hookd_delivery_jobs{state="dead"} %d`, len(groups)))

@@ -73,7 +73,7 @@ delivery:
 	requests, _ = pd.Requests()
 	assert.Equal(t, len(incidents)+1, requests, "nothing new after the replay")
 
-	metrics := httpGet(t, "http://"+srv.addr+"/metrics")
+	metrics := httpGet(t, "http://"+srv.adminAddr+"/metrics")
 	for _, secret := range []string{key, "TEAMSE2ESECRET"} {
 		assert.NotContains(t, srv.stderr.String(), secret)
 		assert.NotContains(t, srv.stdout.String(), secret)

@@ -36,8 +36,8 @@ func TestSystemLogPollerFeedsTheSamePipeline(t *testing.T) {
 	assert.NotContains(t, srv.stderr.String(), "no Okta event hook delivers", "the poller covers the Workflows types")
 	assert.Contains(t, srv.stderr.String(), `"msg":"System Log poller on"`, "the start says the poller is on")
 	assert.Contains(t, srv.stderr.String(), `"interval":1,"event_types":["application.user_membership.add"`)
-	assert.Contains(t, httpGet(t, "http://"+srv.addr+"/readyz"), `"ready"`)
-	assert.Contains(t, httpGet(t, "http://"+srv.addr+"/metrics"), `hookd_systemlog_polls_total{result="ok"}`)
+	assert.Contains(t, httpGet(t, "http://"+srv.adminAddr+"/readyz"), `"ready"`)
+	assert.Contains(t, httpGet(t, "http://"+srv.adminAddr+"/metrics"), `hookd_systemlog_polls_total{result="ok"}`)
 }
 
 func TestSystemLogRefusedTokenFailsReadiness(t *testing.T) {
@@ -48,15 +48,15 @@ func TestSystemLogRefusedTokenFailsReadiness(t *testing.T) {
 		"HOOKD_SYSTEMLOG_POLL_INTERVAL": "1s",
 	}
 	srv := start(t, env)
-	require.Eventually(t, func() bool { return strings.Contains(httpGet(t, "http://"+srv.addr+"/readyz"), "systemlog") },
+	require.Eventually(t, func() bool { return strings.Contains(httpGet(t, "http://"+srv.adminAddr+"/readyz"), "systemlog") },
 		20*time.Second, 20*time.Millisecond)
-	body := httpGet(t, "http://"+srv.addr+"/readyz")
+	body := httpGet(t, "http://"+srv.adminAddr+"/readyz")
 	assert.Contains(t, body, `"status":"unavailable"`)
 	assert.Contains(t, body, "HOOKD_OKTA_API_TOKEN")
 	requests := okta.Requests()
 	// Two more polls run, and send nothing.
 	require.Eventually(t, func() bool {
-		m := httpGet(t, "http://"+srv.addr+"/metrics")
+		m := httpGet(t, "http://"+srv.adminAddr+"/metrics")
 		return strings.Contains(m, `hookd_systemlog_polls_total{result="stopped"} 2`)
 	}, 20*time.Second, 50*time.Millisecond)
 	assert.Equal(t, requests, okta.Requests(), "no tight loop against Okta")
@@ -89,7 +89,7 @@ func TestReconciliation(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(out, `event="dropped-1"`), "alerted once")
 	assert.Equal(t, 1, strings.Count(out, `event="both-1"`), "alerted once, by the hook")
 	assert.Contains(t, out, `event="both-1" source=hook`)
-	metrics := httpGet(t, "http://"+srv.addr+"/metrics")
+	metrics := httpGet(t, "http://"+srv.adminAddr+"/metrics")
 	assert.Contains(t, metrics, `hookd_hook_missed_total{event_type="user.account.privilege.grant"} 1`)
 	assert.NotContains(t, metrics, `hookd_hook_missed_total{event_type="group.privilege.grant"}`)
 	assert.Contains(t, srv.stderr.String(), "Okta did not deliver 1 events by hook")

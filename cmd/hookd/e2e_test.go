@@ -39,19 +39,24 @@ func (b *syncBuffer) String() string {
 
 // running is one in-process hookd serve.
 type running struct {
-	addr   string
-	stdout *syncBuffer
-	stderr *syncBuffer
-	stop   func() int
+	addr      string
+	adminAddr string
+	stdout    *syncBuffer
+	stderr    *syncBuffer
+	stop      func() int
 }
 
 // start runs `hookd serve` with env on a random port and returns once it accepts requests.
 func start(t *testing.T, env map[string]string, args ...string) *running {
 	t.Helper()
 	env["HOOKD_LISTEN_ADDR"] = "127.0.0.1:0"
+	if _, ok := env["HOOKD_ADMIN_ADDR"]; !ok {
+		env["HOOKD_ADMIN_ADDR"] = "127.0.0.1:0"
+	}
 	r := &running{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
 	ready := make(chan string, 1)
-	m := &Main{Stdout: r.stdout, Stderr: r.stderr, Getenv: lookup(env), Listening: func(addr string) { ready <- addr }}
+	m := &Main{Stdout: r.stdout, Stderr: r.stderr, Getenv: lookup(env), Listening: func(addr string) { ready <- addr },
+		AdminListening: func(addr string) { r.adminAddr = addr }}
 	ctx, cancel := context.WithCancel(context.Background())
 	exit := make(chan int, 1)
 	go func() { exit <- m.Run(ctx, append([]string{"serve"}, args...)) }()
@@ -289,4 +294,50 @@ func TestSecretShownOnlyOnceListening(t *testing.T) {
 	require.Equal(t, 0, srv.stop())
 	srv = start(t, map[string]string{"HOOKD_DATA_DIR": dataDir})
 	assert.NotContains(t, srv.stderr.String(), secret)
+}
+
+// TestAdminListener: /metrics and /readyz answer only on the admin listener; on anything but
+// loopback it needs a token, without which hookd refuses to start; with one, requests
+// without it get 401 and nothing of the metrics.
+func TestAdminListener(t *testing.T) {
+	srv := start(t, map[string]string{"HOOKD_DATA_DIR": t.TempDir(), "HOOKD_OKTA_SECRETS": "s"})
+	for _, path := range []string{"/metrics", "/readyz"} {
+		resp, err := http.Get("http://" + srv.addr + path)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusNotFound, resp.StatusCode, "%s is not on the Okta-facing listener", path)
+	}
+	assert.Contains(t, httpGet(t, "http://"+srv.adminAddr+"/metrics"), "hookd_events_total")
+	assert.Contains(t, httpGet(t, "http://"+srv.adminAddr+"/readyz"), `"ready"`)
+
+	code, _, errOut := run(map[string]string{"HOOKD_DATA_DIR": t.TempDir(), "HOOKD_OKTA_SECRETS": "s", "HOOKD_ADMIN_ADDR": "0.0.0.0:0"}, "serve")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "HOOKD_ADMIN_TOKEN: required when HOOKD_ADMIN_ADDR is not a loopback address")
+
+	const token = "admin-token-do-not-leak"
+	guarded := start(t, map[string]string{"HOOKD_DATA_DIR": t.TempDir(), "HOOKD_OKTA_SECRETS": "s",
+		"HOOKD_ADMIN_ADDR": "0.0.0.0:0", "HOOKD_ADMIN_TOKEN": token})
+	port := guarded.adminAddr[strings.LastIndex(guarded.adminAddr, ":"):]
+	for _, auth := range []string{"", "Bearer wrong"} {
+		req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1"+port+"/metrics", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+		assert.NotContains(t, string(body), "hookd_")
+		assert.NotContains(t, string(body), token)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1"+port+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(body), "hookd_events_total")
+	assert.NotContains(t, guarded.stderr.String(), token, "the token is never logged")
 }

@@ -68,8 +68,10 @@ func main() {
 type Main struct {
 	Stdout, Stderr io.Writer
 	Getenv         func(string) (string, bool)
-	// Listening, when set, is told the address serve listens on once it accepts requests.
-	Listening func(addr string)
+	// Listening, when set, is told the address serve listens on once it accepts requests;
+	// AdminListening, the admin listener's, just before.
+	Listening      func(addr string)
+	AdminListening func(addr string)
 }
 
 // errUsage marks a mistake in the command line; its message has been printed already.

@@ -65,6 +65,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("HOOKD_TRUSTED_PROXIES: %w", err)
 	}
 	srv, err := handlers.New(handlers.Options{
+		AdminToken:        cfg.AdminToken,
 		Registry:          registry,
 		ReadyChecks:       ready,
 		TrustedProxies:    trusted,
@@ -88,20 +89,30 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("HOOKD_LISTEN_ADDR: %w", err)
 	}
+	adminLn, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("HOOKD_ADMIN_ADDR: %w", err)
+	}
 	if err := st.Start(ctx); err != nil {
 		ln.Close()
+		adminLn.Close()
 		return err
 	}
-	served := make(chan error, 1)
+	served := make(chan error, 2)
 	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.ServeAdmin(adminLn) }()
 
 	log.Info("hookd ready",
-		zap.String("addr", ln.Addr().String()), zap.String("events_path", cfg.Okta.EventsPath),
+		zap.String("addr", ln.Addr().String()), zap.String("admin_addr", adminLn.Addr().String()), zap.String("events_path", cfg.Okta.EventsPath),
 		zap.String("auth_header", auth.Header()), zap.Int("secrets", len(secrets)),
 		zap.String("store", st.Dialect()), zap.Strings("sinks", router.Names()),
 		zap.Duration("startup", time.Since(started)), zap.String("version", versionString()))
 	warnUndeliverable(log, cfg)
 	m.showSecret(cfg)
+	if m.AdminListening != nil {
+		m.AdminListening(adminLn.Addr().String())
+	}
 	if m.Listening != nil {
 		m.Listening(ln.Addr().String())
 	}
