@@ -89,6 +89,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	status, body := s.statusOf(err)
+	if status == http.StatusNotFound && c.Echo() == s.admin {
+		body.Detail = "the admin listener serves /readyz, /metrics and /healthz"
+	}
 	if status == http.StatusInternalServerError {
 		s.log.Error("unexpected error", zap.Error(err), zap.String("path", c.Path()))
 	}

@@ -191,3 +191,10 @@ func TestStoreOutageIsToldOnceWhenOver(t *testing.T) {
 	assert.Equal(t, hook.Health, told[0].Category)
 	assert.Contains(t, told[0].DisplayMessage, "hookd answered 2 Okta deliveries 503")
 }
+
+func TestAdminNotFoundSaysWhatIsThere(t *testing.T) {
+	f := newFixture(t)
+	rec := f.admin(http.MethodGet, "/okta/events")
+	assert.Equal(t, http.StatusNotFound, rec.Code)
+	assert.JSONEq(t, `{"error":"not found","detail":"the admin listener serves /readyz, /metrics and /healthz"}`, rec.Body.String())
+}
