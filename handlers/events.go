@@ -84,7 +84,8 @@ func (s *Server) receiveEvents(c echo.Context) error {
 		return err
 	}
 	if o, ok := s.outage.over(time.Now(), s.opts.OutageAlertAfter); ok {
-		s.tellOutage(req.Context(), o)
+		// Off the request: Okta's answer must not wait for a second commit.
+		go s.tellOutage(o)
 	}
 	// Counted once acknowledged, as Okta's retry of a refused delivery sends them again.
 	s.metrics.events.WithLabelValues("not_watched").Add(float64(notWatched))

@@ -48,7 +48,9 @@ func (o *storeOutage) over(now time.Time, min time.Duration) (outageSeen, bool) 
 // tellOutage sends every sink one hookd_health record about an outage of the store that made
 // hookd refuse Okta's deliveries: Okta retries a refused delivery only once, so events may be
 // missing, which the System Log poller reads back where it is configured.
-func (s *Server) tellOutage(ctx context.Context, o outageSeen) {
+func (s *Server) tellOutage(o outageSeen) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.AcceptTimeout)
+	defer cancel()
 	start := o.started.UTC().Truncate(time.Minute)
 	msg := fmt.Sprintf("the store was unavailable from %s to %s: hookd answered %d Okta deliveries 503; Okta retries a refused delivery once, so events may be missing (the System Log poller reads them back where it is configured)",
 		o.started.UTC().Format(time.RFC3339), o.ended.UTC().Format(time.RFC3339), o.refused)

@@ -156,10 +156,13 @@ func (s *Store) commitGroup(group []*acceptRequest) {
 	sort.Slice(unique, func(i, j int) bool { return unique[i].key < unique[j].key })
 	s.settle(ctx, unique)
 	for _, req := range group {
+		// result counts only what was committed, even when a split left part of the
+		// request uncommitted: report it, then answer the caller by its error.
+		if req.committed != nil && req.result != (hook.AcceptResult{}) {
+			req.committed(req.result)
+		}
 		if req.err != nil {
 			req.result = hook.AcceptResult{}
-		} else if req.committed != nil {
-			req.committed(req.result)
 		}
 		close(req.done)
 	}
