@@ -13,7 +13,7 @@ func Title(rc *hook.RoleChange) string {
 	case hook.Tampering:
 		return tamperTitle(rc)
 	case hook.Health:
-		if rc.EventType == "hookd.store.outage" {
+		if rc.EventType == hook.HealthStoreOutage {
 			return "hookd refused Okta's deliveries while its store was unavailable"
 		}
 		if rc.Action == hook.Recovered {

@@ -75,7 +75,7 @@ func DefaultSeverity(rc *hook.RoleChange) Severity {
 // there is one, else Critical for critical roles and High for the rest.
 func severityOf(rc *hook.RoleChange, overrides map[string]Severity) Severity {
 	if rc.Category == hook.Health {
-		if rc.EventType == "hookd.store.outage" {
+		if rc.EventType == hook.HealthStoreOutage {
 			return High // events may be missing
 		}
 		if rc.Action == hook.Recovered {

@@ -54,14 +54,8 @@ func (s *Server) tellOutage(o outageSeen) {
 	start := o.started.UTC().Truncate(time.Minute)
 	msg := fmt.Sprintf("the store was unavailable from %s to %s: hookd answered %d Okta deliveries 503; Okta retries a refused delivery once, so events may be missing (the System Log poller reads them back where it is configured)",
 		o.started.UTC().Format(time.RFC3339), o.ended.UTC().Format(time.RFC3339), o.refused)
-	rc := hook.RoleChange{
-		EventID: "hookd-store-outage-" + start.Format(time.RFC3339), EventType: "hookd.store.outage", Published: o.ended.UTC(),
-		Category: hook.Health, Action: hook.Recovered, Roles: []hook.Role{},
-		Subject:        hook.Subject{Kind: hook.SubjectHookd, DisplayName: "hookd's store"},
-		Actor:          hook.Ref{DisplayName: "hookd"},
-		Outcome:        hook.Outcome{Result: "SUCCESS"},
-		DisplayMessage: msg, Source: hook.SourceHook, Raw: []byte(`{}`),
-	}
+	rc := hook.HealthRecord("hookd-store-outage-"+start.Format(time.RFC3339), hook.HealthStoreOutage, hook.Recovered,
+		o.ended, "hookd's store", "", msg, hook.SourceHook)
 	if _, err := s.opts.Store.AcceptAndReport(ctx, []hook.RoleChange{rc}, nil); err != nil {
 		s.log.Error("could not queue the store-outage alert", zap.Error(err))
 		return

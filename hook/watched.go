@@ -63,6 +63,19 @@ func WatchOf(eventType string) (Watch, bool) {
 	return w, ok
 }
 
+// HookEligible reports whether an event hook can deliver the watched type (false for a type
+// hookd does not watch).
+func HookEligible(eventType string) bool { return watched[eventType].HookEligible }
+
+// WatchedTypes lists the names of the watched event types, sorted.
+func WatchedTypes() []string {
+	out := make([]string, 0, len(watched))
+	for _, w := range Watched() {
+		out = append(out, w.EventType)
+	}
+	return out
+}
+
 // Watched lists every watched event type, sorted by name.
 func Watched() []Watch {
 	out := make([]Watch, 0, len(watched))

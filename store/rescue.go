@@ -30,10 +30,8 @@ func (s *Store) rescueOwn(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, dbError("rescue jobs", err)
 	}
-	h := fnv.New64a()
-	h.Write([]byte("hookd replica " + s.opts.ReplicaID))
 	var mine bool
-	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, int64(h.Sum64())).Scan(&mine); err != nil {
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, advisoryKey("hookd replica "+s.opts.ReplicaID)).Scan(&mine); err != nil {
 		conn.Close()
 		return 0, dbError("rescue jobs", err)
 	}
@@ -69,3 +67,10 @@ func (s *Store) rescueOwn(ctx context.Context) (int64, error) {
 // rescueAfter is how long a job may stay running before River takes it for a dead replica's;
 // it must exceed the job timeout.
 const rescueAfter = 5 * time.Minute
+
+// advisoryKey is the Postgres advisory-lock key of a name.
+func advisoryKey(name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return int64(h.Sum64())
+}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/hookd/hookd/internal/backoff"
-	"hash/fnv"
 	"strconv"
 	"time"
 
@@ -320,9 +319,7 @@ func (s *Store) claimGroup(ctx context.Context, sink, id, key string) (_ []messa
 	if s.dialect == postgres {
 		// Jobs of one group claim overlapping rows, each its own first: concurrently they
 		// would deadlock. One claim of a group at a time (SQLite has one writer anyway).
-		h := fnv.New64a()
-		h.Write([]byte("hookd claim " + sink + "\x00" + key))
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(h.Sum64())); err != nil {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, advisoryKey("hookd claim "+sink+"\x00"+key)); err != nil {
 			return nil, dbError("lock group", err)
 		}
 	}

@@ -104,23 +104,7 @@ type Poller struct {
 }
 
 // DefaultEventTypes are the watched types no event hook delivers.
-func DefaultEventTypes() []string {
-	var out []string
-	for _, w := range hook.Watched() {
-		out = append(out, w.EventType)
-	}
-	return out
-}
-
-// hookEligible reports whether an event hook can deliver the watched type.
-func hookEligible(eventType string) bool {
-	for _, w := range hook.Watched() {
-		if w.EventType == eventType {
-			return w.HookEligible
-		}
-	}
-	return false
-}
+func DefaultEventTypes() []string { return hook.WatchedTypes() }
 
 // accept stores a page's records. Those a hook could have delivered are accepted apart, by
 // type, so that the ones new to hookd (the hook did not bring them first) are counted as
@@ -129,7 +113,7 @@ func (p *Poller) accept(ctx context.Context, records []hook.RoleChange, rep *Rep
 	byType := map[string][]hook.RoleChange{}
 	var rest []hook.RoleChange
 	for _, rc := range records {
-		if hookEligible(rc.EventType) {
+		if hook.HookEligible(rc.EventType) {
 			byType[rc.EventType] = append(byType[rc.EventType], rc)
 		} else {
 			rest = append(rest, rc)
@@ -499,7 +483,7 @@ func (p *Poller) watchSilence(ctx context.Context, rep Report) error {
 			return nil
 		}
 		since, _, _ := strings.Cut(silence, " ")
-		rc := p.healthRecord("hookd-systemlog-recovered-"+since, hook.Recovered, now,
+		rc := p.healthRecord("hookd-systemlog-recovered-"+since, hook.HealthSystemLogRecovered, hook.Recovered, now,
 			"hookd reads Okta's System Log again (it could not since "+since+"); events of the gap are read now")
 		if _, err := st.Accept(ctx, []hook.RoleChange{rc}); err != nil {
 			return err
@@ -537,7 +521,7 @@ func (p *Poller) watchSilence(ctx context.Context, rep Report) error {
 		why = "polling is " + rep.Result
 	}
 	start := since.Format(time.RFC3339)
-	rc := p.healthRecord("hookd-systemlog-silence-"+start, hook.Blinded, now,
+	rc := p.healthRecord("hookd-systemlog-silence-"+start, hook.HealthSystemLogBlinded, hook.Blinded, now,
 		"hookd cannot read Okta's System Log since "+start+": "+why)
 	if _, err := st.Accept(ctx, []hook.RoleChange{rc}); err != nil {
 		return err
@@ -545,17 +529,7 @@ func (p *Poller) watchSilence(ctx context.Context, rep Report) error {
 	return st.SetState(ctx, stateSilence, start+" "+why)
 }
 
-// healthRecord is a record of hookd's own health, for every sink.
-func (p *Poller) healthRecord(id string, action hook.Action, at time.Time, message string) hook.RoleChange {
-	return hook.RoleChange{
-		EventID: id, EventType: "hookd.systemlog." + string(action), Published: at,
-		Category: hook.Health, Action: action, Roles: []hook.Role{},
-		Subject:        hook.Subject{Kind: hook.SubjectHookd, DisplayName: "hookd's System Log poller", ID: p.org.Host},
-		Actor:          hook.Ref{DisplayName: "hookd"},
-		Outcome:        hook.Outcome{Result: "SUCCESS"},
-		DisplayMessage: message,
-		Org:            p.org.Scheme + "://" + p.org.Host,
-		Source:         hook.SourceSystemLog,
-		Raw:            []byte(`{}`),
-	}
+// healthRecord is a record of the poller's health, for every sink.
+func (p *Poller) healthRecord(id, eventType string, action hook.Action, at time.Time, message string) hook.RoleChange {
+	return hook.HealthRecord(id, eventType, action, at, "hookd's System Log poller", p.org.Scheme+"://"+p.org.Host, message, hook.SourceSystemLog)
 }

@@ -25,7 +25,7 @@ func (m *Main) oktaCommand(ctx context.Context, args []string) error {
 	}
 	fs := m.newFlags("okta " + args[0])
 	configPath := fs.String("config", "", "YAML configuration file (HOOKD_* environment variables override it)")
-	hookURL := fs.String("url", "", "the URL Okta posts to: hookd's "+"/okta/events on its public https address")
+	hookURL := fs.String("url", "", "the URL Okta posts to: hookd's /okta/events on its public https address")
 	name := fs.String("name", "", "the event hook's name in Okta (default HOOKD_OKTA_HOOK_NAME, else hookd)")
 	if err := m.parse(fs, args[1:]); err != nil {
 		return err
@@ -55,13 +55,9 @@ func (m *Main) oktaCommand(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var watched []string
-	for _, w := range hook.Watched() {
-		watched = append(watched, w.EventType)
-	}
 	reg, err := okta.Register(ctx, client, okta.Registration{
 		Name: *name, URL: *hookURL, AuthHeader: cfg.Okta.AuthHeader, Secret: secret,
-		Watched: watched, Eligible: hookEligible,
+		Watched: hook.WatchedTypes(), Eligible: hook.HookEligible,
 	})
 	if err != nil {
 		return explainOkta(err)
@@ -158,13 +154,4 @@ func firstSecret(cfg config.Config) (string, error) {
 	}
 	secret, _, err := loadOrCreateSecret(cfg.DataDir)
 	return secret, err
-}
-
-func hookEligible(eventType string) bool {
-	for _, w := range hook.Watched() {
-		if w.EventType == eventType {
-			return w.HookEligible
-		}
-	}
-	return false
 }
