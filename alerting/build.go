@@ -6,8 +6,6 @@ import (
 	"github.com/hookd/hookd/hook"
 	"github.com/prometheus/client_golang/prometheus"
 	"io"
-	"net"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -126,25 +124,4 @@ func newSink(s SinkSpec, console io.Writer, consoleJSON bool) (Sink, error) {
 		return NewConsoleSink(console, consoleJSON), nil
 	}
 	return nil, fmt.Errorf("type must be %s", strings.Join(SinkTypes, ", "))
-}
-
-// checkURL checks a sink URL's form without ever putting the URL in an error: https; plain
-// http only to a loopback host (a local relay, a test) when httpsOnly, anywhere otherwise.
-func checkURL(raw string, httpsOnly bool) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return errors.New("url must be an http(s):// URL")
-	}
-	if httpsOnly && u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		return errors.New("url must be https:// (plain http only to a loopback host)")
-	}
-	return nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hookd/hookd/internal/outbound"
 	"strings"
 	"time"
 
@@ -54,7 +55,7 @@ func NewPagerDutySink(name, routingKey, url string) (*PagerDutySink, error) {
 	var problems []error
 	if url == "" {
 		url = PagerDutyURL
-	} else if err := checkURL(url, true); err != nil {
+	} else if err := outbound.CheckURL(url, true); err != nil {
 		problems = append(problems, err)
 	}
 	if strings.TrimSpace(routingKey) == "" {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hookd/hookd/internal/outbound"
 	"strings"
 	"unicode/utf8"
 
@@ -36,7 +37,7 @@ func NewSlackSink(name, webhookURL string, perSecond float64) (*SlackSink, error
 	if perSecond == 0 {
 		perSecond = 1
 	}
-	if err := checkURL(webhookURL, true); err != nil {
+	if err := outbound.CheckURL(webhookURL, true); err != nil {
 		return nil, err
 	}
 	return &SlackSink{newPoster("slack "+name, webhookURL, perSecond, 3)}, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/hookd/hookd/internal/outbound"
 	"regexp"
 	"strings"
 
@@ -24,7 +25,7 @@ const teamsMaxBytes = 26 << 10
 
 // NewTeamsSink returns a sink for the Workflows webhook URL (a secret).
 func NewTeamsSink(name, url string) (*TeamsSink, error) {
-	if err := checkURL(url, true); err != nil {
+	if err := outbound.CheckURL(url, true); err != nil {
 		return nil, err
 	}
 	return &TeamsSink{newPoster("teams "+name, url, 3, 4)}, nil

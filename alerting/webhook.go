@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hookd/hookd/internal/outbound"
 	"strconv"
 	"strings"
 
@@ -43,7 +44,7 @@ var reservedHeaders = []string{"Webhook-Id", "Webhook-Timestamp", "Webhook-Signa
 // adding the static headers (values are treated as secrets: never logged).
 func NewWebhookSink(name, url, secret string, headers map[string]string) (*WebhookSink, error) {
 	var problems []error
-	if err := checkURL(url, false); err != nil {
+	if err := outbound.CheckURL(url, false); err != nil {
 		problems = append(problems, err)
 	}
 	var key []byte

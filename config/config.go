@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/hookd/hookd/internal/outbound"
 	"io"
 	"net"
 	"net/url"
@@ -268,14 +269,14 @@ func (c *Config) Validate() error {
 	}
 	if host, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
 		problems = append(problems, "HOOKD_ADMIN_ADDR: must be host:port")
-	} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) && c.AdminToken == "" {
+	} else if !outbound.IsLoopback(host) && c.AdminToken == "" {
 		problems = append(problems, "HOOKD_ADMIN_TOKEN: required when HOOKD_ADMIN_ADDR is not a loopback address ("+c.AdminAddr+"): metrics and readiness must not be open to the network")
 	}
 	if c.Postgres() && len(c.Okta.Secrets) == 0 {
 		problems = append(problems, "HOOKD_OKTA_SECRETS: required with HOOKD_DATABASE_URL, so that every replica accepts the same secret")
 	}
 	sl := c.SystemLog
-	if sl.OrgURL != "" && !isHTTPURL(sl.OrgURL, true) {
+	if sl.OrgURL != "" && outbound.CheckURL(sl.OrgURL, true) != nil {
 		problems = append(problems, "HOOKD_OKTA_ORG_URL: must be https://<org>.okta.com")
 	}
 	oauth := sl.ClientID != "" || sl.PrivateKeyFile != ""

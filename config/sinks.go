@@ -2,8 +2,6 @@ package config
 
 import (
 	"fmt"
-	"net"
-	"net/url"
 )
 
 // AllSinks returns the configured sinks with the short-way ones (HOOKD_SLACK_WEBHOOK_URL,
@@ -32,24 +30,6 @@ func (c *Config) AllSinks() []Sink {
 		out = append(out, Sink{Name: "console", Type: "console", Where: "console"})
 	}
 	return out
-}
-
-// isHTTPURL checks a URL's form without ever putting it in an error. With httpsOnly, plain
-// http is still allowed to a loopback host, for local relays and tests.
-func isHTTPURL(s string, httpsOnly bool) bool {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	return u.Scheme == "https" || (u.Scheme == "http" && (!httpsOnly || isLoopback(u.Hostname())))
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // SinkSummaries describes each sink for hookd check, secrets hidden.

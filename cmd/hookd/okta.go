@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
+	"github.com/hookd/hookd/internal/outbound"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -132,18 +132,16 @@ func explainOkta(err error) error {
 	return err
 }
 
-// checkHookURL accepts the https URL Okta will post to, or plain http to a loopback host
-// for tests and local relays, as sinks do.
+// checkHookURL accepts the URL Okta will post to: https, or plain http to a loopback host for
+// tests and local relays, as for sinks.
 func checkHookURL(raw string) error {
-	u, err := url.Parse(raw)
-	if raw == "" || err != nil || u.Host == "" {
+	if raw == "" {
 		return errors.New("--url: the URL Okta posts to is required, e.g. https://hookd.example.com/okta/events")
 	}
-	host := u.Hostname()
-	if u.Scheme == "https" || (u.Scheme == "http" && (host == "localhost" || host == "127.0.0.1" || host == "::1")) {
-		return nil
+	if outbound.CheckURL(raw, true) != nil {
+		return errors.New("--url: Okta takes only https URLs (plain http only to a loopback host)")
 	}
-	return errors.New("--url: Okta takes only https URLs (plain http only to a loopback host)")
+	return nil
 }
 
 // firstSecret is the secret Okta must send: the first configured one, or the one serve keeps

@@ -5,6 +5,7 @@ package outbound
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -32,4 +33,27 @@ func Describe(err error) string {
 		return "answered with a redirect, which hookd does not follow"
 	}
 	return err.Error()
+}
+
+// CheckURL checks the form of a URL hookd posts to, or tells Okta to post to, without ever
+// putting the URL (often a secret) in the error: https; plain http only to a loopback host
+// (a local relay, a test) when httpsOnly, anywhere otherwise.
+func CheckURL(raw string, httpsOnly bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return errors.New("url must be an http(s):// URL")
+	}
+	if httpsOnly && u.Scheme == "http" && !IsLoopback(u.Hostname()) {
+		return errors.New("url must be https:// (plain http only to a loopback host)")
+	}
+	return nil
+}
+
+// IsLoopback reports whether host is localhost or a loopback address.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
