@@ -22,14 +22,12 @@ const deliveryWorkers = 10
 // long after the restart the alerts of events acknowledged before the crash went out.
 func killUnderLoad(ctx context.Context, s *suite, backend string) *result {
 	r := &result{}
-	recv := newReceiver()
-	defer recv.close()
-	recv.set(http.StatusOK, 20*time.Millisecond) // slow enough that deliveries are in flight at the kill
-	h, err := s.start(backend, append(recv.env(), "HOOKD_GROUP_WINDOW=0s")...)
+	h, recv, stop, err := s.startAlerting(backend, "HOOKD_GROUP_WINDOW=0s")
 	if err != nil {
 		return r.fail(err)
 	}
-	defer h.stop()
+	defer stop()
+	recv.set(http.StatusOK, 20*time.Millisecond) // slow enough that deliveries are in flight at the kill
 	l := newLoad(h)
 	runFor := pick(s, 6*time.Second, 20*time.Second)
 	// About 250 events a second, which hookd delivers about as fast as they come to this sink.
@@ -87,15 +85,13 @@ func killUnderLoad(ctx context.Context, s *suite, backend string) *result {
 // waits for them, delivers each once, counts none as failed, and exits 0.
 func sigtermWithSlowSink(ctx context.Context, s *suite, backend string) *result {
 	r := &result{}
-	recv := newReceiver()
-	defer recv.close()
-	delay := pick(s, 3*time.Second, 10*time.Second)
-	recv.set(http.StatusOK, delay)
-	h, err := s.start(backend, append(recv.env(), "HOOKD_GROUP_WINDOW=0s", "HOOKD_SHUTDOWN_TIMEOUT=15s")...)
+	h, recv, stop, err := s.startAlerting(backend, "HOOKD_GROUP_WINDOW=0s", "HOOKD_SHUTDOWN_TIMEOUT=15s")
 	if err != nil {
 		return r.fail(err)
 	}
-	defer h.stop()
+	defer stop()
+	delay := pick(s, 3*time.Second, 10*time.Second)
+	recv.set(http.StatusOK, delay)
 	l := newLoad(h)
 	l.send(sender{name: "load", events: 10})
 	wait, cancel := context.WithTimeout(ctx, 10*time.Second)

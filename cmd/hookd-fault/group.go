@@ -17,16 +17,14 @@ func init() {
 // where it refused, every change once, nothing dead-lettered.
 func largeGroup(ctx context.Context, s *suite, backend string) *result {
 	r := &result{}
-	recv := newReceiver()
-	defer recv.close()
-	recv.mu.Lock()
-	recv.maxBody = 200 << 10
-	recv.mu.Unlock()
-	h, err := s.start(backend, append(recv.env(), "HOOKD_GROUP_WINDOW=1s")...)
+	h, recv, stop, err := s.startAlerting(backend, "HOOKD_GROUP_WINDOW=1s")
 	if err != nil {
 		return r.fail(err)
 	}
-	defer h.stop()
+	defer stop()
+	recv.mu.Lock()
+	recv.maxBody = 200 << 10
+	recv.mu.Unlock()
 	const events = 5000
 	now := time.Now()
 	batch := make([][]byte, events)

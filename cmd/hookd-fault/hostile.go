@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -53,9 +52,6 @@ func hostileCorpus(ctx context.Context, s *suite, backend string) *result {
 	began := time.Now()
 	for round := 1; round <= 2; round++ {
 		for _, body := range corpus {
-			if f := os.Getenv("HOOKD_FAULT_BODIES"); f != "" && !strings.Contains(f, body.Name) {
-				continue
-			}
 			status, took := h.post(client, body.Body)
 			r.figure("round %d %-26s %4.1f MiB -> %d in %s", round, body.Name, float64(len(body.Body))/(1<<20), status, took.Round(time.Millisecond))
 			r.check(status != 0 && status < 500, "%s answered %d", body.Name, status)

@@ -25,13 +25,11 @@ func init() {
 // lost, everything drains after the sink recovers, and the outage is a few log lines.
 func sinkOutage(ctx context.Context, s *suite, backend string) *result {
 	r := &result{}
-	recv := newReceiver()
-	defer recv.close()
-	h, err := s.start(backend, append(recv.env(), "HOOKD_GROUP_WINDOW=0s")...)
+	h, recv, stop, err := s.startAlerting(backend, "HOOKD_GROUP_WINDOW=0s")
 	if err != nil {
 		return r.fail(err)
 	}
-	defer h.stop()
+	defer stop()
 	outage := pick(s, 10*time.Second, 60*time.Second)
 	l := newLoad(h)
 	wait := l.background(ctx, outage+4*time.Second, sender{name: "load", clients: 2, events: 5, every: 200 * time.Millisecond})
@@ -137,13 +135,11 @@ func databaseOutage(ctx context.Context, s *suite, backend string) *result {
 // alerted once.
 func poison(ctx context.Context, s *suite, backend string) *result {
 	r := &result{}
-	recv := newReceiver()
-	defer recv.close()
-	h, err := s.start(backend, append(recv.env(), "HOOKD_GROUP_WINDOW=0s")...)
+	h, recv, stop, err := s.startAlerting(backend, "HOOKD_GROUP_WINDOW=0s")
 	if err != nil {
 		return r.fail(err)
 	}
-	defer h.stop()
+	defer stop()
 	l := newLoad(h)
 	runFor := pick(s, 5*time.Second, 30*time.Second)
 	loadCtx, cancel := context.WithTimeout(ctx, runFor)

@@ -102,6 +102,18 @@ func (s *suite) start(backend string, env ...string) (*hookd, error) {
 	return h, h.start()
 }
 
+// startAlerting starts a webhook receiver and a fresh hookd on backend posting its alerts to
+// it, with env added; stop ends both.
+func (s *suite) startAlerting(backend string, env ...string) (h *hookd, recv *receiver, stop func(), err error) {
+	recv = newReceiver()
+	h, err = s.start(backend, append(recv.env(), env...)...)
+	if err != nil {
+		recv.close()
+		return nil, nil, nil, err
+	}
+	return h, recv, func() { h.stop(); recv.close() }, nil
+}
+
 // pick returns short or full by the suite's length.
 func pick[T any](s *suite, short, full T) T {
 	if s.full {
