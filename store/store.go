@@ -129,6 +129,9 @@ type DeliveryArgs struct {
 	Sink    string `json:"sink"`
 	// Inline carries the event itself when the events table refused it.
 	Inline *InlineEvent `json:"inline,omitempty"`
+	// Requeued marks a job an operator re-queued from the dead letter: its first attempt
+	// may find some of its events already delivered by the dead job's.
+	Requeued bool `json:"requeued,omitempty"`
 }
 
 // InlineEvent is an event that travels in its delivery job because the events table refused
@@ -285,8 +288,11 @@ func (s *Store) riverConfig() *river.Config {
 		// A replica that dies mid-job leaves it running; another picks it up after this,
 		// rather than River's default hour (which would also pause System Log polling).
 		RescueStuckJobsAfter: rescueAfter,
-		PollOnly:             true,
-		PeriodicJobs:         periodicJobs(o.Periodic),
+		// Dead letters stay until an operator retries or discards them (and after, for audit).
+		CancelledJobRetentionPeriod: -1,
+		DiscardedJobRetentionPeriod: -1,
+		PollOnly:                    true,
+		PeriodicJobs:                periodicJobs(o.Periodic),
 		// Always: periodic tasks may be added after Open (AddPeriodic). Start refuses to
 		// run workers when there is nothing for them to do.
 		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: o.Workers}},

@@ -125,8 +125,9 @@ type message struct {
 // A message the sink refuses as too large (413) is split in halves and sent again.
 func (s *Store) deliver(ctx context.Context, job *river.Job[DeliveryArgs], changes []message, acceptedAt time.Time) error {
 	sink := job.Args.Sink
-	if job.Attempt > 1 {
-		// A first attempt cannot have sent anything: its events are claimed by this job only.
+	if job.Attempt > 1 || job.Args.Requeued {
+		// A first attempt cannot have sent anything: its events are claimed by this job only
+		// (a re-queued dead letter's were claimed by the dead job, which may have sent some).
 		keys := make([]string, len(changes))
 		for i, m := range changes {
 			keys[i] = m.key
@@ -282,7 +283,7 @@ func decodeRecord(id string, data, raw []byte) (*hook.RoleChange, error) {
 func (s *Store) scanTime(v any) (time.Time, error) {
 	switch t := v.(type) {
 	case time.Time:
-		return t, nil
+		return t.UTC(), nil
 	case string:
 		return time.Parse(timeLayout, t)
 	case []byte:

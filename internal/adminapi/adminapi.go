@@ -1,0 +1,172 @@
+// Package adminapi holds the admin API's wire types: what the console's JSON API answers and
+// the command-line tools read. store fills them, handlers serves them, cmd/hookd prints them;
+// their JSON names are a promise to scripts, so fields are added, never renamed.
+package adminapi
+
+import (
+	"time"
+
+	"github.com/hookd/hookd/hook"
+)
+
+// ChangeFilter selects role changes. Text fields match case-insensitively as substrings; an
+// empty field matches everything.
+type ChangeFilter struct {
+	Role      string    `json:"role,omitempty"`
+	User      string    `json:"user,omitempty"`
+	Group     string    `json:"group,omitempty"`
+	Actor     string    `json:"actor,omitempty"`
+	EventType string    `json:"eventType,omitempty"`
+	Source    string    `json:"source,omitempty"`
+	Severity  string    `json:"severity,omitempty"`
+	Since     time.Time `json:"since,omitzero"`
+	Until     time.Time `json:"until,omitzero"`
+	// Before is the paging cursor: only changes older than it (see Cursor).
+	Before string `json:"before,omitempty"`
+	// Limit is the page size (default 50, at most 500).
+	Limit int `json:"limit,omitempty"`
+}
+
+// Empty reports whether the filter selects everything (paging aside).
+func (f ChangeFilter) Empty() bool {
+	return f.Role == "" && f.User == "" && f.Group == "" && f.Actor == "" && f.EventType == "" &&
+		f.Source == "" && f.Severity == "" && f.Since.IsZero() && f.Until.IsZero()
+}
+
+// Change is one stored role change with what became of its delivery to each sink.
+type Change struct {
+	Record     *hook.RoleChange `json:"record"`
+	Severity   string           `json:"severity"`
+	Title      string           `json:"title"`
+	AcceptedAt time.Time        `json:"acceptedAt"`
+	Deliveries []Delivery       `json:"deliveries"`
+}
+
+// The states of a delivery.
+const (
+	StateDelivered = "delivered" // the sink took it
+	StatePending   = "pending"   // waiting to run, or running
+	StateRetrying  = "retrying"  // failed; will run again
+	StateDead      = "dead"      // cancelled or discarded: in the dead letter
+	StateRetried   = "retried"   // was dead; re-queued from the dead letter
+	StateHandled   = "discarded" // was dead; marked handled by an operator
+	StateUnknown   = "unknown"   // no job left to say (River removed it) and no delivery record
+)
+
+// Delivery is what became of one change's alert to one sink.
+type Delivery struct {
+	Sink        string    `json:"sink"`
+	State       string    `json:"state"`
+	DeliveredAt time.Time `json:"deliveredAt,omitzero"`
+	// JobID is the delivery job that carries the change (for a grouped change, the job of
+	// the message it went out in); 0 when River no longer has it.
+	JobID       int64     `json:"jobId,omitempty"`
+	Attempts    int       `json:"attempts,omitempty"`
+	NextAttempt time.Time `json:"nextAttempt,omitzero"`
+	LastError   string    `json:"lastError,omitempty"`
+}
+
+// ChangePage is one page of changes, newest first.
+type ChangePage struct {
+	Changes []Change `json:"changes"`
+	// Next is the cursor of the following (older) page; empty on the last page.
+	Next string `json:"next,omitempty"`
+}
+
+// DeadLetter is an alert whose delivery job was cancelled (the sink can never take it) or
+// discarded (out of attempts).
+type DeadLetter struct {
+	JobID      int64     `json:"jobId"`
+	Sink       string    `json:"sink"`
+	EventID    string    `json:"eventId"`
+	Title      string    `json:"title,omitempty"`
+	State      string    `json:"state"` // cancelled or discarded, as River says
+	Reason     string    `json:"reason"`
+	Attempts   int       `json:"attempts"`
+	FailedAt   time.Time `json:"failedAt"`
+	HandledAt  time.Time `json:"handledAt,omitzero"`
+	Handling   string    `json:"handling,omitempty"` // retried or discarded
+	HandledBy  string    `json:"handledBy,omitempty"`
+	RetryJobID int64     `json:"retryJobId,omitempty"`
+}
+
+// DeadLetterFilter selects dead letters.
+type DeadLetterFilter struct {
+	Sink string `json:"sink,omitempty"`
+	// Handled includes those already retried or discarded (kept for audit).
+	Handled bool `json:"handled,omitempty"`
+	Limit   int  `json:"limit,omitempty"`
+}
+
+// Handled is the answer to a retry or discard: the dead letters it handled.
+type Handled struct {
+	Action  string       `json:"action"`
+	Letters []DeadLetter `json:"letters"`
+}
+
+// JobCounts counts one sink's delivery jobs by what they wait for.
+type JobCounts struct {
+	Pending  int64 `json:"pending"`
+	Retrying int64 `json:"retrying"`
+	Dead     int64 `json:"dead"`
+}
+
+// Sink is one sink's state.
+type Sink struct {
+	Name        string    `json:"name"`
+	Type        string    `json:"type"`
+	LastSuccess time.Time `json:"lastSuccess,omitzero"`
+	LastFailure time.Time `json:"lastFailure,omitzero"`
+	LastError   string    `json:"lastError,omitempty"`
+	Jobs        JobCounts `json:"jobs"`
+}
+
+// TestResult is the answer to a test alert.
+type TestResult struct {
+	Sink  string `json:"sink"`
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+	// Millis is how long the sink took to answer.
+	Millis int64 `json:"millis"`
+}
+
+// Coverage says how each watched event type reaches hookd and when it last did.
+type Coverage struct {
+	Types  []TypeCoverage `json:"types"`
+	Poller *PollerState   `json:"poller,omitempty"`
+}
+
+// TypeCoverage is one watched event type's paths and last event.
+type TypeCoverage struct {
+	EventType    string    `json:"eventType"`
+	HookEligible bool      `json:"hookEligible"`
+	Polled       bool      `json:"polled"`
+	LastSeen     time.Time `json:"lastSeen,omitzero"`
+	LastSource   string    `json:"lastSource,omitempty"`
+}
+
+// Covered reports whether the type reaches hookd by any path.
+func (t TypeCoverage) Covered() bool { return t.HookEligible || t.Polled }
+
+// LastSeen is the newest stored event of one type.
+type LastSeen struct {
+	Published time.Time
+	Source    string
+}
+
+// PollerState is the System Log poller's last report.
+type PollerState struct {
+	Configured         bool      `json:"configured"`
+	LastPoll           time.Time `json:"lastPoll,omitzero"`
+	LastError          string    `json:"lastError,omitempty"`
+	Lag                string    `json:"lag,omitempty"`
+	CursorAge          string    `json:"cursorAge,omitempty"`
+	RateLimitRemaining int       `json:"rateLimitRemaining"`
+	Credentials        string    `json:"credentials"`
+}
+
+// Error is the admin API's error answer.
+type Error struct {
+	Error  string `json:"error"`
+	Detail string `json:"detail,omitempty"`
+}
