@@ -155,3 +155,8 @@ func (r *Router) Deliver(ctx context.Context, sink string, changes []*hook.RoleC
 	}
 	return s.Deliver(ctx, &Alert{Changes: changes, Severity: r.routes.SeverityOf(changes...)})
 }
+
+// Severity is how urgent the changes are, with the configured overrides.
+func (r *Router) Severity(changes ...*hook.RoleChange) Severity {
+	return r.routes.SeverityOf(changes...)
+}

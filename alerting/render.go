@@ -9,6 +9,9 @@ import (
 // Title says in a few words what happened: "Workflows role granted", "Okta admin privilege
 // revoked", "Okta admin privileges grant failed".
 func Title(rc *hook.RoleChange) string {
+	if rc.Test {
+		return TestAlertTitle
+	}
 	switch rc.Category {
 	case hook.Tampering:
 		return tamperTitle(rc)
@@ -93,6 +96,9 @@ func subjects(changes []*hook.RoleChange) []hook.Subject {
 	}
 	return out
 }
+
+// TestAlertTitle is the title of a test alert, so that nobody takes it for a real change.
+const TestAlertTitle = "TEST alert from hookd: no role changed"
 
 // alertTitle is Title for a whole alert: plural when it lists several roles.
 func alertTitle(a *Alert) string {

@@ -39,3 +39,36 @@ func display(f reflect.Value, secret bool) string {
 	}
 	return fmt.Sprint(f.Interface())
 }
+
+// SecretValues lists every secret value the configuration holds (tokens, Okta secrets,
+// sink URLs, signing secrets, routing keys, header values), for a last guard that blanks
+// them out of anything shown.
+func (c *Config) SecretValues() []string {
+	root := reflect.ValueOf(c).Elem()
+	var out []string
+	for _, s := range settings {
+		if !s.secret {
+			continue
+		}
+		switch f := root.FieldByIndex(s.index); f.Kind() {
+		case reflect.String:
+			out = append(out, f.String())
+		case reflect.Slice:
+			out = append(out, f.Interface().([]string)...)
+		}
+	}
+	for _, s := range c.AllSinks() {
+		out = append(out, s.URL, s.Secret, s.RoutingKey)
+		for _, v := range s.Headers {
+			out = append(out, v)
+		}
+	}
+	kept := out[:0]
+	for _, v := range out {
+		// A value this short is not a secret worth blanking; blanking it would garble text.
+		if len(v) >= 8 {
+			kept = append(kept, v)
+		}
+	}
+	return kept
+}

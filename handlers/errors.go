@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/internal/adminapi"
 	"github.com/hookd/hookd/verify"
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
@@ -72,6 +73,12 @@ func (s *Server) statusOf(err error) (int, errorBody) {
 			detail[i] = f.Error()
 		}
 		return http.StatusBadRequest, errorBody{de.Kind.Error(), strings.Join(detail, "; ")}
+	case errors.Is(err, adminapi.ErrNotFound):
+		return http.StatusNotFound, errorBody{"not found", err.Error()}
+	case errors.Is(err, adminapi.ErrConflict):
+		return http.StatusConflict, errorBody{"conflict", err.Error()}
+	case errors.Is(err, adminapi.ErrBadRequest):
+		return http.StatusBadRequest, errorBody{"bad request", err.Error()}
 	case errors.Is(err, hook.ErrUnavailable), errors.Is(err, hook.ErrClosed), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, errorBody{"store unavailable", "nothing was acknowledged; Okta's retry will be taken"}
 	case errors.As(err, &he):
@@ -89,14 +96,21 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	status, body := s.statusOf(err)
-	if status == http.StatusNotFound && c.Echo() == s.admin {
+	if status == http.StatusNotFound && c.Echo() == s.admin && body.Detail == detailOf(http.StatusNotFound, s.opts.EventsPath) {
 		body.Detail = "the admin listener serves /readyz, /metrics and /healthz"
+		if s.opts.Console != nil {
+			body.Detail = "the admin listener serves the console at /, its API under /api/v1/, /readyz, /metrics and /healthz"
+		}
 	}
 	if status == http.StatusInternalServerError {
 		s.log.Error("unexpected error", zap.Error(err), zap.String("path", c.Path()))
 	}
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(status)
+		return
+	}
+	if c.Echo() == s.admin && s.opts.Console != nil && wantsHTML(c) {
+		s.renderError(c, status, body)
 		return
 	}
 	_ = c.JSON(status, body)

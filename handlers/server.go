@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,6 +64,8 @@ type Options struct {
 	OutageAlertAfter time.Duration
 	// AcceptTimeout bounds the wait for the store, below Okta's 3 s (default 2.5 s).
 	AcceptTimeout time.Duration
+	// Console, when set, serves the operator console and its JSON API on the admin listener.
+	Console *ConsoleOptions
 	// ReadyChecks are extra readiness checks by name, beside the store's.
 	ReadyChecks map[string]func(context.Context) error
 
@@ -148,10 +151,18 @@ func New(o Options) (*Server, error) {
 	guarded := admin.Group("", s.adminAuth)
 	guarded.GET("/readyz", s.readyz)
 	guarded.GET("/metrics", echo.WrapHandler(s.metrics.handler()))
+	if o.Console != nil {
+		admin.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", http.FileServerFS(staticFS))))
+		admin.GET("/login", s.loginPage)
+		admin.POST("/login", s.login)
+		s.mountConsole(guarded)
+	}
 	s.admin = admin
 
 	s.http = s.newHTTPServer(e, o)
-	s.adminHTTP = s.newHTTPServer(admin, o)
+	// Every state-changing admin request (retry, discard, test, sign-in) must come from the
+	// console's own origin or from a client that is not a browser (curl, hookd's CLI).
+	s.adminHTTP = s.newHTTPServer(http.NewCrossOriginProtection().Handler(admin), o)
 	return s, nil
 }
 
@@ -193,7 +204,8 @@ func (s *Server) newHTTPServer(h http.Handler, o Options) *http.Server {
 // errAdminToken is a request to the admin listener without its token.
 var errAdminToken = errors.New("admin token missing or wrong")
 
-// adminAuth checks "Authorization: Bearer <AdminToken>" in constant time, when a token is set.
+// adminAuth checks "Authorization: Bearer <AdminToken>", or the console's session cookie, in
+// constant time, when a token is set. A browser without either is sent to sign in.
 func (s *Server) adminAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	want := sha256.Sum256([]byte("Bearer " + s.opts.AdminToken))
 	return func(c echo.Context) error {
@@ -201,10 +213,13 @@ func (s *Server) adminAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		got := sha256.Sum256([]byte(c.Request().Header.Get("Authorization")))
-		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-			return errAdminToken
+		if subtle.ConstantTimeCompare(got[:], want[:]) == 1 || s.validSession(c) {
+			return next(c)
 		}
-		return next(c)
+		if s.opts.Console != nil && c.Request().Method == http.MethodGet && wantsHTML(c) {
+			return c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request().URL.RequestURI()))
+		}
+		return errAdminToken
 	}
 }
 

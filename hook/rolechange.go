@@ -90,6 +90,8 @@ type RoleChange struct {
 	// StorageProblem, when set, says that the database refused to keep the event and it was
 	// alerted from the delivery queue instead (it is then not de-duplicated).
 	StorageProblem string `json:"storageProblem,omitempty"`
+	// Test marks an alert an operator sent from the console to try a sink: no role changed.
+	Test bool `json:"test,omitempty"`
 	// Raw is the event exactly as Okta sent it, for audit.
 	Raw json.RawMessage `json:"raw,omitempty"`
 }

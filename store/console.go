@@ -19,10 +19,10 @@ import (
 // (WAL readers run beside it); repairs are small transactions.
 
 // ErrAlreadyHandled is a retry or discard of a dead letter an operator already handled.
-var ErrAlreadyHandled = errors.New("dead letter already handled")
+var ErrAlreadyHandled = fmt.Errorf("dead letter already handled (%w)", adminapi.ErrConflict)
 
 // ErrNotDead is a retry or discard of a job that is not in the dead letter.
-var ErrNotDead = errors.New("not a dead letter: the job is not cancelled or discarded")
+var ErrNotDead = fmt.Errorf("not a dead letter: the job is not cancelled or discarded (%w)", adminapi.ErrConflict)
 
 const (
 	defaultPage = 50
@@ -260,7 +260,7 @@ func (s *Store) parseCursor(c string) (any, string, error) {
 }
 
 // ErrBadRequest is a console query the store cannot run as asked.
-var ErrBadRequest = errors.New("bad request")
+var ErrBadRequest = adminapi.ErrBadRequest
 
 // matches decides the text filters exactly: case-insensitive substrings of the fields named.
 func matches(rc *hook.RoleChange, f adminapi.ChangeFilter) bool {
@@ -511,7 +511,7 @@ func (s *Store) handleDeadLetter(ctx context.Context, jobID int64, action, by st
 		var state, args string
 		err := tx.QueryRowContext(ctx, `SELECT state, `+argsText+` FROM river_job WHERE id = $1 AND kind = 'hookd_delivery'`, jobID).Scan(&state, &args)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("job %d: %w", jobID, ErrNotFound)
+			return fmt.Errorf("job %d: %w", jobID, adminapi.ErrNotFound)
 		}
 		if err != nil {
 			return dbError("read job", err)

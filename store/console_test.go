@@ -206,7 +206,7 @@ func TestConsoleReads(t *testing.T) {
 				_, err = s.DiscardDeadLetter(ctx, retried.RetryJobID, "console")
 				assert.True(t, errors.Is(err, ErrNotDead) || errors.Is(err, ErrAlreadyHandled))
 				_, err = s.DiscardDeadLetter(ctx, 1<<40, "console")
-				assert.ErrorIs(t, err, ErrNotFound)
+				assert.ErrorIs(t, err, adminapi.ErrNotFound)
 
 				require.Eventually(t, func() bool { return d.times("fragile", dead[0].EventID) == 1 }, 10*time.Second, 20*time.Millisecond)
 				c, err := s.Change(ctx, dead[0].EventID)

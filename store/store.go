@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/internal/adminapi"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
@@ -27,7 +28,7 @@ import (
 )
 
 // ErrNotFound is returned when an event is not stored.
-var ErrNotFound = errors.New("event not found")
+var ErrNotFound = fmt.Errorf("event %w", adminapi.ErrNotFound)
 
 // Deliverer hands one stored RoleChange to one named sink. Its error says what to do next:
 // an error with a `Permanent() bool` method that returns true ends the job (no retry); one

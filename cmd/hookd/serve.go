@@ -54,7 +54,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 
 	classifier := &hook.Classifier{WorkflowsApps: cfg.Okta.WorkflowsApps, OwnHooks: []string{cfg.Okta.HookName}}
-	st, ready, err := openPipeline(ctx, cfg, log, router, classifier, registry)
+	activity, poller := &handlers.SinkActivity{}, &pollerState{}
+	st, ready, err := openPipeline(ctx, cfg, log, router, classifier, registry, pipelineWatch{activity, poller})
 	if err != nil {
 		return err
 	}
@@ -71,6 +72,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		TrustedProxies:    trusted,
 		Auth:              auth,
 		Store:             st,
+		Console:           consoleOptions(ctx, cfg, st, router, activity, poller, secrets, log),
 		Classifier:        classifier,
 		Logger:            log,
 		EventsPath:        cfg.Okta.EventsPath,
@@ -131,7 +133,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 // openPipeline opens the store with its delivery workers and, when configured, the System Log
 // poller as its periodic task; it returns the readiness checks beside the store's.
 func openPipeline(ctx context.Context, cfg config.Config, log *zap.Logger, router *alerting.Router,
-	classifier *hook.Classifier, registry prometheus.Registerer) (*store.Store, map[string]func(context.Context) error, error) {
+	classifier *hook.Classifier, registry prometheus.Registerer, watch pipelineWatch) (*store.Store, map[string]func(context.Context) error, error) {
+	outcomes := newOutcomeLog(log, time.Minute)
+	polls := newPollLog(log)
 	st, err := store.Open(ctx, store.Options{
 		DataDir:     cfg.DataDir,
 		DatabaseURL: cfg.DatabaseURL,
@@ -143,7 +147,10 @@ func openPipeline(ctx context.Context, cfg config.Config, log *zap.Logger, route
 		GroupWindow: cfg.Delivery.GroupWindow,
 		Logger:      riverLogger(ctx, log),
 		Registerer:  registry,
-		OnOutcome:   newOutcomeLog(log, time.Minute).observe,
+		OnOutcome: func(o store.Outcome) {
+			outcomes.observe(o)
+			watch.outcome(o)
+		},
 	})
 	if err != nil {
 		return nil, nil, err
@@ -158,7 +165,10 @@ func openPipeline(ctx context.Context, cfg config.Config, log *zap.Logger, route
 		poller, err = systemlog.New(systemlog.Config{
 			OrgURL: cfg.SystemLog.OrgURL, Credentials: creds, EventTypes: cfg.SystemLog.EventTypes,
 			LookBack: cfg.SystemLog.LookBack, SilenceAfter: cfg.SystemLog.SilenceAfter, Store: st, Classifier: classifier,
-			Registerer: registry, Report: newPollLog(log).observe,
+			Registerer: registry, Report: func(r systemlog.Report) {
+				polls.observe(r)
+				watch.poller.observe(r)
+			},
 		})
 		if err != nil {
 			err = fmt.Errorf("HOOKD_OKTA_ORG_URL: %w", err)
@@ -178,6 +188,26 @@ func openPipeline(ctx context.Context, cfg config.Config, log *zap.Logger, route
 		return nil, nil, err
 	}
 	return st, ready, nil
+}
+
+// pipelineWatch is what the console is told of the pipeline's work: each sink's answers and
+// the poller's cycles.
+type pipelineWatch struct {
+	activity *handlers.SinkActivity
+	poller   *pollerState
+}
+
+func (w pipelineWatch) outcome(o store.Outcome) {
+	switch o.Result {
+	case store.ResultDelivered:
+		w.activity.Succeeded(o.Sink, time.Now())
+	case store.ResultRetry, store.ResultRateLimited, store.ResultPermanent, store.ResultDiscarded:
+		why := o.Result
+		if o.Err != nil {
+			why = o.Err.Error()
+		}
+		w.activity.Failed(o.Sink, time.Now(), why)
+	}
 }
 
 // shutdown stops taking requests and lets those in flight, and the deliveries in flight,

@@ -4,6 +4,10 @@
 package adminapi
 
 import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hookd/hookd/hook"
@@ -169,4 +173,35 @@ type PollerState struct {
 type Error struct {
 	Error  string `json:"error"`
 	Detail string `json:"detail,omitempty"`
+}
+
+// The errors the admin API answers with 404, 409 and 400; the store wraps them.
+var (
+	ErrNotFound   = errors.New("not found")
+	ErrConflict   = errors.New("conflict")
+	ErrBadRequest = errors.New("bad request")
+)
+
+// ParseTime reads a filter's time: RFC 3339, a date (2006-01-02, UTC), or an age before now
+// such as 90m, 24h or 7d.
+func ParseTime(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+			return now.Add(-time.Duration(n) * 24 * time.Hour), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("%w: %q is not a time (use 2026-11-27, 2026-11-27T10:00:00Z, or an age such as 24h or 7d)", ErrBadRequest, s)
 }

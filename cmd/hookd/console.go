@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hookd/hookd/alerting"
+	"github.com/hookd/hookd/config"
+	"github.com/hookd/hookd/handlers"
+	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/internal/adminapi"
+	"github.com/hookd/hookd/store"
+	"github.com/hookd/hookd/systemlog"
+	"go.uber.org/zap"
+)
+
+// consoleOptions wires the operator console: the store's reads and repairs, the sinks, test
+// alerts through the router, and coverage from the configuration, the store and the poller.
+func consoleOptions(ctx context.Context, cfg config.Config, st *store.Store, router *alerting.Router,
+	activity *handlers.SinkActivity, poller *pollerState, okSecrets []string, log *zap.Logger) *handlers.ConsoleOptions {
+	var sinks []handlers.SinkInfo
+	for _, s := range cfg.AllSinks() {
+		sinks = append(sinks, handlers.SinkInfo{Name: s.Name, Type: s.Type})
+	}
+	if last, err := st.LastDelivered(ctx); err == nil {
+		for sink, at := range last {
+			activity.Succeeded(sink, at)
+		}
+	} else {
+		log.Warn("console: last deliveries not read; sinks show none until the next", zap.Error(err))
+	}
+	secrets := append(cfg.SecretValues(), okSecrets...)
+	return &handlers.ConsoleOptions{
+		Store:    st,
+		Sinks:    sinks,
+		Activity: activity,
+		Severity: func(rc *hook.RoleChange) string { return router.Severity(rc).String() },
+		Title:    alerting.Title,
+		Redact:   redactor(secrets),
+		TestAlert: func(ctx context.Context, sink string) error {
+			return router.Deliver(ctx, sink, []*hook.RoleChange{testChange(time.Now())})
+		},
+		Coverage: func(ctx context.Context) (adminapi.Coverage, error) {
+			var cov adminapi.Coverage
+			var types []string
+			for _, t := range hook.Watched() {
+				types = append(types, t.EventType)
+			}
+			seen, err := st.LastSeen(ctx, types)
+			if err != nil {
+				return cov, err
+			}
+			for _, t := range hook.Watched() {
+				cov.Types = append(cov.Types, adminapi.TypeCoverage{EventType: t.EventType, HookEligible: t.HookEligible,
+					Polled: polled(cfg, t.EventType), LastSeen: seen[t.EventType].Published, LastSource: seen[t.EventType].Source})
+			}
+			cov.Poller = poller.state(cfg.SystemLog.Enabled())
+			return cov, nil
+		},
+	}
+}
+
+// testChange is the record a test alert carries: marked as a test in every sink's title,
+// naming no real user, role or actor.
+func testChange(now time.Time) *hook.RoleChange {
+	return &hook.RoleChange{
+		Test: true, EventID: "hookd-test-" + randomHex(), EventType: "hookd.console.test", Published: now.UTC(),
+		Category: hook.Health, Action: hook.Updated, Source: hook.SourceHook,
+		Subject:        hook.Subject{Kind: hook.SubjectHookd, DisplayName: "hookd"},
+		Roles:          []hook.Role{{Name: "none (test alert)"}},
+		Actor:          hook.Ref{DisplayName: "an operator, from hookd's console"},
+		DisplayMessage: "Test alert from hookd: this sink is wired correctly. No role changed.",
+	}
+}
+
+// redactor blanks every secret value out of text, longest first so that a secret holding
+// another is blanked whole.
+func redactor(secrets []string) func(string) string {
+	var pairs []string
+	seen := map[string]bool{}
+	for _, s := range secrets {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			pairs = append(pairs, s)
+		}
+	}
+	// Longest first: strings.Replacer picks the first match in argument order at a position.
+	for i := range pairs {
+		for j := i + 1; j < len(pairs); j++ {
+			if len(pairs[j]) > len(pairs[i]) {
+				pairs[i], pairs[j] = pairs[j], pairs[i]
+			}
+		}
+	}
+	var args []string
+	for _, p := range pairs {
+		args = append(args, p, "[redacted]")
+	}
+	r := strings.NewReplacer(args...)
+	return r.Replace
+}
+
+// pollerState keeps the System Log poller's last report on this replica, for the console.
+type pollerState struct {
+	mu        sync.Mutex
+	last      systemlog.Report
+	lastAt    time.Time
+	lastOK    time.Time
+	newest    time.Time
+	refused   bool
+	lastError string
+}
+
+func (p *pollerState) observe(r systemlog.Report) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	p.last, p.lastAt = r, now
+	switch r.Result {
+	case systemlog.ResultOK:
+		p.lastOK, p.refused, p.lastError = now, false, ""
+	case systemlog.ResultUnauthorized:
+		p.refused = true
+	}
+	if r.Err != nil {
+		p.lastError = r.Err.Error()
+	}
+	if r.Newest.After(p.newest) {
+		p.newest = r.Newest
+	}
+}
+
+func (p *pollerState) state(configured bool) *adminapi.PollerState {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := &adminapi.PollerState{Configured: configured, LastPoll: p.lastAt, LastError: p.lastError,
+		RateLimitRemaining: p.last.RateLimitRemaining, Credentials: "not tried yet on this replica"}
+	if !configured {
+		out.Credentials = "not configured"
+		return out
+	}
+	if !p.lastAt.IsZero() {
+		out.Credentials = "accepted"
+		if p.refused {
+			out.Credentials = "refused by Okta: polling stopped"
+		}
+	}
+	if !p.lastOK.IsZero() {
+		out.CursorAge = time.Since(p.lastOK).Round(time.Second).String()
+	}
+	if !p.newest.IsZero() {
+		out.Lag = time.Since(p.newest).Round(time.Second).String()
+	}
+	return out
+}
