@@ -405,6 +405,7 @@ func (s *Store) jobsOf(ctx context.Context, keys []any) (map[[2]string]jobState,
 			return err
 		}
 		j.scheduled, _ = s.scanTime(scheduled)
+		j.lastError = plainError(j.lastError)
 		out[[2]string{j.sink, j.event}] = j
 		return nil
 	})
@@ -473,10 +474,17 @@ func (s *Store) DeadLetters(ctx context.Context, f adminapi.DeadLetterFilter) ([
 			d.HandledAt, _ = s.scanTime(handled)
 		}
 		d.EventID = eventIDOf(d.EventID)
+		d.Reason = plainError(d.Reason)
 		out = append(out, d)
 		return nil
 	})
 	return out, err
+}
+
+// plainError drops River's name for how a job ended ("JobCancelError: "), which the state
+// already says.
+func plainError(s string) string {
+	return strings.TrimPrefix(s, "JobCancelError: ")
 }
 
 // eventIDOf undoes dbKey for display.

@@ -161,6 +161,7 @@ type Receiver struct {
 	Fail int
 
 	key      []byte
+	gone     bool
 	mu       sync.Mutex
 	got      []Delivery
 	rejected []string
@@ -184,6 +185,10 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls++
+	if r.gone {
+		http.Error(w, "this endpoint is gone", http.StatusGone)
+		return
+	}
 	if r.calls <= r.Fail {
 		http.Error(w, "try later", http.StatusServiceUnavailable)
 		return
@@ -221,6 +226,13 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 func (r *Receiver) reject(w http.ResponseWriter, why string) {
 	r.rejected = append(r.rejected, why)
 	http.Error(w, why, http.StatusUnauthorized)
+}
+
+// SetGone makes the receiver answer 410 Gone (a permanent failure) until set back.
+func (r *Receiver) SetGone(gone bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.gone = gone
 }
 
 // Deliveries returns the verified deliveries so far.

@@ -104,6 +104,12 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		err = m.healthcheck(ctx, args)
 	case "okta":
 		err = m.oktaCommand(ctx, args)
+	case "changes":
+		err = m.changesCommand(ctx, args)
+	case "deadletters":
+		err = m.deadlettersCommand(ctx, args)
+	case "sinks":
+		err = m.sinksCommand(ctx, args)
 	case "help":
 		m.usage()
 	default:
@@ -132,10 +138,15 @@ commands:
   replay   send payload files the way Okta would  hookd replay --url http://127.0.0.1:8080/okta/events
   check    print the effective configuration and what each watched event type needs
   okta     register the event hook in Okta, or show its status   hookd okta register --url https://…/okta/events
+  changes  list the stored role changes and their deliveries   hookd changes --role "Workflows Admin" --since 7d
+  deadletters  list, retry or discard alerts no sink took   hookd deadletters retry --sink slack --all
+  sinks    list sinks, or send a test alert        hookd sinks test slack
   healthcheck  exit 0 when the local hookd answers /healthz (for container health checks)
   version  print the version
 
 Every command takes --help. serve and check take --config FILE; HOOKD_* variables override it.
+changes, deadletters and sinks talk to a running hookd's admin listener (--admin-url, default
+HOOKD_ADMIN_ADDR), with HOOKD_ADMIN_TOKEN when it needs one; --json prints stable JSON.
 `)
 }
 

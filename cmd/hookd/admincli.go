@@ -1,0 +1,358 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hookd/hookd/config"
+	"github.com/hookd/hookd/internal/adminapi"
+)
+
+// The command-line face of the admin API: changes, deadletters and sinks talk to a running
+// hookd's admin listener (never to the database), with HOOKD_ADMIN_TOKEN when it needs one.
+
+// adminClient calls the admin API.
+type adminClient struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// adminFlags adds --admin-url, --config and --json to fs; connect reads them once parsed.
+type adminFlags struct {
+	url, config *string
+	json        *bool
+}
+
+func newAdminFlags(fs *flag.FlagSet) adminFlags {
+	return adminFlags{
+		url:    fs.String("admin-url", "", "the admin listener (default http:// and HOOKD_ADMIN_ADDR, 127.0.0.1:9090)"),
+		config: fs.String("config", "", "YAML configuration file, for admin_addr and admin_token"),
+		json:   fs.Bool("json", false, "print stable JSON instead of a table"),
+	}
+}
+
+func (m *Main) connect(f adminFlags) (*adminClient, error) {
+	cfg, err := config.Load(*f.config, m.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	base := *f.url
+	if base == "" {
+		base = "http://" + loopbackOf(cfg.AdminAddr)
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--admin-url: %q is not an http(s) URL", base)
+	}
+	return &adminClient{base: strings.TrimRight(base, "/"), token: cfg.AdminToken, http: &http.Client{Timeout: 60 * time.Second}}, nil
+}
+
+// call sends one request and decodes the JSON answer into out; an error answer becomes an
+// error that says what the server said.
+func (a *adminClient) call(ctx context.Context, method, path string, query url.Values, out any) error {
+	target := a.base + path
+	if len(query) > 0 {
+		target += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, nil)
+	if err != nil {
+		return err
+	}
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := a.http.Do(req)
+	if err != nil {
+		if isConnError(err) {
+			return fmt.Errorf("no hookd admin listener answers at %s: is hookd running? (--admin-url, HOOKD_ADMIN_ADDR)", a.base)
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode != http.StatusBadGateway {
+		var e adminapi.Error
+		if json.Unmarshal(body, &e) == nil && e.Error != "" {
+			if resp.StatusCode == http.StatusUnauthorized {
+				return fmt.Errorf("%s (%d): set HOOKD_ADMIN_TOKEN to the admin listener's token", e.Error, resp.StatusCode)
+			}
+			return fmt.Errorf("%s (%d): %s", e.Error, resp.StatusCode, e.Detail)
+		}
+		return fmt.Errorf("%s answered %d", path, resp.StatusCode)
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("%s: answer is not the admin API's JSON: %w", path, err)
+	}
+	return nil
+}
+
+func (m *Main) printJSON(v any) error {
+	enc := json.NewEncoder(m.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func shortTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}
+
+// changesCommand lists stored role changes, newest first.
+func (m *Main) changesCommand(ctx context.Context, args []string) error {
+	fs := m.newFlags("changes")
+	af := newAdminFlags(fs)
+	q := url.Values{}
+	for _, name := range []string{"role", "user", "group", "actor", "type", "source", "severity", "since", "until", "before"} {
+		fs.Func(name, "only changes whose "+name+" matches (since/until: 24h, 7d, 2026-11-01 or RFC 3339)", func(v string) error {
+			q.Set(name, v)
+			return nil
+		})
+	}
+	limit := fs.Int("limit", 50, "how many changes (at most 500)")
+	if err := m.parse(fs, args); err != nil {
+		return err
+	}
+	client, err := m.connect(af)
+	if err != nil {
+		return err
+	}
+	q.Set("limit", strconv.Itoa(*limit))
+	var page adminapi.ChangePage
+	if err := client.call(ctx, http.MethodGet, "/api/v1/changes", q, &page); err != nil {
+		return err
+	}
+	if *af.json {
+		return m.printJSON(page)
+	}
+	w := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "PUBLISHED\tSEVERITY\tWHAT\tROLES\tSUBJECT\tACTOR\tDELIVERY\tEVENT")
+	for _, c := range page.Changes {
+		r := c.Record
+		var states []string
+		for _, d := range c.Deliveries {
+			states = append(states, d.Sink+"="+d.State)
+		}
+		subject := firstOf(r.Subject.DisplayName, r.Subject.Login, r.Subject.ID)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s: %s\t%s\t%s\t%s\n", shortTime(r.Published), c.Severity, c.Title,
+			strings.Join(r.RoleNames(), ", "), r.Subject.Kind, subject, firstOf(r.Actor.DisplayName, r.Actor.Login, r.Actor.ID),
+			strings.Join(states, " "), r.EventID)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if page.Next != "" {
+		fmt.Fprintf(m.Stderr, "more: hookd changes --before %s\n", page.Next)
+	}
+	return nil
+}
+
+func firstOf(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return "-"
+}
+
+// deadlettersCommand lists, retries or discards dead letters.
+func (m *Main) deadlettersCommand(ctx context.Context, args []string) error {
+	action := "list"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		action, args = args[0], args[1:]
+	}
+	fs := m.newFlags("deadletters " + action)
+	fs.Usage = func() {
+		fmt.Fprint(m.Stderr, "usage: hookd deadletters [list [--sink NAME] [--handled]] | retry ID | retry --sink NAME --all | discard ID | discard --sink NAME --all\n")
+		fs.PrintDefaults()
+	}
+	af := newAdminFlags(fs)
+	sink := fs.String("sink", "", "only this sink's dead letters")
+	all := fs.Bool("all", false, "with retry or discard: every open dead letter of --sink")
+	handled := fs.Bool("handled", false, "with list: include those already retried or discarded")
+	// Flags may follow the job id: hookd deadletters retry 42 --json.
+	var id string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		id, args = args[0], args[1:]
+	}
+	if err := m.parse(fs, args); err != nil {
+		return err
+	}
+	if id == "" && fs.NArg() > 0 {
+		id = fs.Arg(0)
+	}
+	client, err := m.connect(af)
+	if err != nil {
+		return err
+	}
+	switch action {
+	case "list":
+		q := url.Values{}
+		if *sink != "" {
+			q.Set("sink", *sink)
+		}
+		if *handled {
+			q.Set("handled", "1")
+		}
+		var letters []adminapi.DeadLetter
+		if err := client.call(ctx, http.MethodGet, "/api/v1/deadletters", q, &letters); err != nil {
+			return err
+		}
+		if *af.json {
+			return m.printJSON(letters)
+		}
+		return m.printLetters(letters)
+	case "retry", "discard":
+	default:
+		fs.Usage()
+		return errUsage
+	}
+	var path string
+	q := url.Values{}
+	switch {
+	case id != "" && !*all:
+		if _, err := strconv.ParseInt(id, 10, 64); err != nil {
+			return fmt.Errorf("%q is not a dead letter's job id (hookd deadletters list shows them)", id)
+		}
+		path = "/api/v1/deadletters/" + id + "/" + action
+	case id == "" && *all && *sink != "":
+		path = "/api/v1/deadletters/" + action
+		q.Set("sink", *sink)
+	default:
+		fmt.Fprintf(m.Stderr, "hookd deadletters %s: name one job id, or --sink NAME --all\n", action)
+		return errUsage
+	}
+	var h adminapi.Handled
+	if err := client.call(ctx, http.MethodPost, path, q, &h); err != nil {
+		return err
+	}
+	if *af.json {
+		return m.printJSON(h)
+	}
+	verb := map[string]string{"retry": "re-queued", "discard": "discarded"}[action]
+	for _, l := range h.Letters {
+		line := fmt.Sprintf("%s job %d (sink %s, event %s)", verb, l.JobID, l.Sink, l.EventID)
+		if l.RetryJobID != 0 {
+			line += fmt.Sprintf(" as job %d", l.RetryJobID)
+		}
+		fmt.Fprintln(m.Stdout, line)
+	}
+	fmt.Fprintf(m.Stdout, "%d dead letter(s) %s\n", len(h.Letters), verb)
+	return nil
+}
+
+func (m *Main) printLetters(letters []adminapi.DeadLetter) error {
+	if len(letters) == 0 {
+		fmt.Fprintln(m.Stdout, "no dead letters")
+		return nil
+	}
+	w := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "JOB\tFAILED\tSINK\tEVENT\tATTEMPTS\tWHY\tHANDLED")
+	for _, l := range letters {
+		handled := "-"
+		if l.Handling != "" {
+			handled = l.Handling + " " + shortTime(l.HandledAt) + " by " + l.HandledBy
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%s: %s\t%s\n", l.JobID, shortTime(l.FailedAt), l.Sink, l.EventID, l.Attempts, l.State,
+			strings.ReplaceAll(l.Reason, "\n", " "), handled)
+	}
+	return w.Flush()
+}
+
+// sinksCommand lists sinks, or sends test alerts.
+func (m *Main) sinksCommand(ctx context.Context, args []string) error {
+	action := "list"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		action, args = args[0], args[1:]
+	}
+	var name string
+	if action == "test" && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
+	fs := m.newFlags("sinks " + action)
+	af := newAdminFlags(fs)
+	if err := m.parse(fs, args); err != nil {
+		return err
+	}
+	if name == "" && fs.NArg() > 0 {
+		name = fs.Arg(0)
+	}
+	client, err := m.connect(af)
+	if err != nil {
+		return err
+	}
+	var sinks []adminapi.Sink
+	if err := client.call(ctx, http.MethodGet, "/api/v1/sinks", nil, &sinks); err != nil {
+		return err
+	}
+	switch action {
+	case "list":
+		if *af.json {
+			return m.printJSON(sinks)
+		}
+		w := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "SINK\tTYPE\tLAST SUCCESS\tLAST FAILURE\tPENDING\tRETRYING\tDEAD")
+		for _, s := range sinks {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\t%d\n", s.Name, s.Type, shortTime(s.LastSuccess), shortTime(s.LastFailure), s.Jobs.Pending, s.Jobs.Retrying, s.Jobs.Dead)
+		}
+		return w.Flush()
+	case "test":
+	default:
+		fmt.Fprint(m.Stderr, "usage: hookd sinks [list] | test [NAME]\n")
+		return errUsage
+	}
+	var names []string
+	for _, s := range sinks {
+		if name == "" || s.Name == name {
+			names = append(names, s.Name)
+		}
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("no sink is named %q", name)
+	}
+	var results []adminapi.TestResult
+	failed := 0
+	for _, n := range names {
+		var res adminapi.TestResult
+		if err := client.call(ctx, http.MethodPost, "/api/v1/sinks/"+url.PathEscape(n)+"/test", nil, &res); err != nil {
+			return err
+		}
+		results = append(results, res)
+		if !res.OK {
+			failed++
+		}
+		if !*af.json {
+			if res.OK {
+				fmt.Fprintf(m.Stdout, "%s: test alert delivered in %d ms\n", n, res.Millis)
+			} else {
+				fmt.Fprintf(m.Stdout, "%s: test alert FAILED after %d ms: %s\n", n, res.Millis, res.Error)
+			}
+		}
+	}
+	if *af.json {
+		if err := m.printJSON(results); err != nil {
+			return err
+		}
+	}
+	if failed > 0 {
+		return errors.New(strconv.Itoa(failed) + " of " + strconv.Itoa(len(names)) + " test alerts failed")
+	}
+	return nil
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/alerting"
+	"github.com/hookd/hookd/alerting/alertingtest"
+	"github.com/hookd/hookd/internal/adminapi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// apiGet decodes an admin API answer.
+func apiGet(t *testing.T, url string, out any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", url, body)
+	require.NoError(t, json.Unmarshal(body, out), string(body))
+}
+
+// delivered counts, by event uuid, the alerts the receiver verified.
+func delivered(t *testing.T, recv *alertingtest.Receiver) map[string]int {
+	out := map[string]int{}
+	for _, d := range recv.Deliveries() {
+		var doc alerting.WebhookDocument
+		require.NoError(t, json.Unmarshal(d.Body, &doc))
+		for _, a := range doc.Alerts {
+			out[a.EventID]++
+		}
+	}
+	return out
+}
+
+// The issue's walk-through: replay the samples, see every change with its delivery state, make
+// the sink fail for good, see the alerts in the dead letter, fix the sink, retry from the
+// command line, and see each delivered exactly once.
+func TestConsoleDeadLetterRetryEndToEnd(t *testing.T) {
+	recv := alertingtest.NewReceiver(t, webhookSecret)
+	recv.SetGone(true)
+	dir := t.TempDir()
+	secretPath := filepath.Join(dir, "okta-secret")
+	require.NoError(t, os.WriteFile(secretPath, []byte("console-e2e-secret\n"), 0o600))
+	env := map[string]string{"HOOKD_DATA_DIR": filepath.Join(dir, "data"), "HOOKD_OKTA_SECRETS_FILE": secretPath,
+		"HOOKD_WEBHOOK_URL": recv.URL + "/hookd", "HOOKD_WEBHOOK_SECRET": webhookSecret}
+	want := expectedRecords(t)
+	groups := groupsOf(want)
+
+	srv := start(t, env)
+	code, out, _ := run(env, "replay", "--url", "http://"+srv.addr+"/okta/events", "--secret-file", secretPath, payloads)
+	require.Equal(t, 0, code, out)
+	admin := "http://" + srv.adminAddr
+	// The subcommand's own words come first (deadletters retry 42), then the flags.
+	cli := func(args ...string) (int, string, string) {
+		return run(env, append(args, "--admin-url", admin)...)
+	}
+
+	// Every replayed change is listed, each with its delivery to the one sink; they die.
+	var page adminapi.ChangePage
+	require.Eventually(t, func() bool {
+		apiGet(t, admin+"/api/v1/changes?limit=500", &page)
+		for _, c := range page.Changes {
+			if len(c.Deliveries) != 1 || c.Deliveries[0].State != adminapi.StateDead {
+				return false
+			}
+		}
+		return len(page.Changes) == len(want)
+	}, 30*time.Second, 100*time.Millisecond)
+	for _, c := range page.Changes {
+		_, ok := want[c.Record.EventID]
+		assert.True(t, ok, "unexpected change %s", c.Record.EventID)
+		assert.Contains(t, c.Deliveries[0].LastError, "410")
+		assert.NotEmpty(t, c.Severity)
+		assert.NotEmpty(t, c.Title)
+	}
+	assert.True(t, sort.SliceIsSorted(page.Changes, func(i, j int) bool {
+		return page.Changes[i].Record.Published.After(page.Changes[j].Record.Published)
+	}), "newest first")
+
+	// The dead letter holds one alert per message: one per admin action.
+	code, out, errOut := cli("deadletters", "list", "--json")
+	require.Equal(t, 0, code, errOut)
+	var letters []adminapi.DeadLetter
+	require.NoError(t, json.Unmarshal([]byte(out), &letters))
+	assert.Len(t, letters, len(groups))
+	code, out, _ = cli("deadletters")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "JOB")
+	assert.Contains(t, out, "webhook")
+
+	// Fix the sink, retry them all, and each change is delivered exactly once.
+	recv.SetGone(false)
+	code, out, errOut = cli("deadletters", "retry", "--sink", "webhook", "--all")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, fmt.Sprintf("%d dead letter(s) re-queued", len(groups)))
+	require.Eventually(t, func() bool { return len(delivered(t, recv)) == len(want) }, 30*time.Second, 50*time.Millisecond)
+	time.Sleep(500 * time.Millisecond) // time for any duplicate to show
+	for id, n := range delivered(t, recv) {
+		assert.Equal(t, 1, n, "alerts for %s", id)
+	}
+	apiGet(t, admin+"/api/v1/changes?limit=500", &page)
+	for _, c := range page.Changes {
+		assert.Equal(t, adminapi.StateDelivered, c.Deliveries[0].State, c.Record.EventID)
+	}
+	code, out, _ = cli("deadletters", "list", "--json")
+	require.Equal(t, 0, code)
+	assert.JSONEq(t, "[]", out)
+	code, _, errOut = cli("deadletters", "retry", fmt.Sprint(letters[0].JobID))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "already handled")
+
+	// The command line's other answers.
+	code, out, _ = cli("changes", "--role", "Folder", "--limit", "3")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "PUBLISHED")
+	assert.Contains(t, out, "webhook=delivered")
+	assert.Equal(t, 4, strings.Count(out, "\n"), out)
+	code, out, _ = cli("changes", "--json", "--since", "3650d", "--limit", "1")
+	require.Equal(t, 0, code)
+	var one adminapi.ChangePage
+	require.NoError(t, json.Unmarshal([]byte(out), &one))
+	assert.Len(t, one.Changes, 1)
+	assert.NotEmpty(t, one.Next)
+	code, _, errOut = cli("changes", "--since", "yesterday")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "not a time")
+	code, out, _ = cli("sinks", "test")
+	assert.Equal(t, 0, code, out)
+	assert.Contains(t, out, "webhook: test alert delivered")
+	last := recv.Deliveries()[len(recv.Deliveries())-1]
+	assert.Contains(t, string(last.Body), alerting.TestAlertTitle)
+	assert.Contains(t, string(last.Body), `"test":true`)
+	recv.SetGone(true)
+	code, out, _ = cli("sinks", "test", "webhook")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "webhook: test alert FAILED")
+	code, _, errOut = cli("sinks", "test", "nosuch")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, `no sink is named "nosuch"`)
+	code, _, errOut = run(env, "changes", "--admin-url", "http://127.0.0.1:1")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "no hookd admin listener answers")
+
+	// Each repair is logged at info with who did it.
+	assert.Contains(t, srv.stderr.String(), "dead letter retried")
+	assert.Contains(t, srv.stderr.String(), "api from 127.0.0.1 (loopback)")
+}
