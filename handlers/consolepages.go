@@ -38,7 +38,16 @@ var consoleTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return out
 	},
-	"path":       url.PathEscape,
+	"path": url.PathEscape,
+	"uncovered": func(types []adminapi.TypeCoverage) []string {
+		var out []string
+		for _, t := range types {
+			if !t.Covered() {
+				out = append(out, t.EventType)
+			}
+		}
+		return out
+	},
 	"severities": func() []string { return []string{"critical", "high", "medium", "low"} },
 	"pretty": func(raw json.RawMessage) string {
 		var b bytes.Buffer

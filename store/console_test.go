@@ -194,6 +194,7 @@ func TestConsoleReads(t *testing.T) {
 				require.NoError(t, err)
 				require.Len(t, dead, 2)
 				assert.Equal(t, "fragile", dead[0].Sink)
+				assert.WithinDuration(t, time.Now(), dead[0].FailedAt, time.Minute)
 				assert.Contains(t, dead[0].Reason, "410")
 				d.fixed.Store(true)
 				retried, err := s.RetryDeadLetter(ctx, dead[0].JobID, "cli@127.0.0.1")
@@ -247,4 +248,15 @@ func TestConsoleReads(t *testing.T) {
 			})
 		})
 	}
+}
+
+func TestParseDBTime(t *testing.T) {
+	want := time.Date(2026, 11, 27, 14, 5, 51, 300000000, time.UTC)
+	for _, in := range []string{"2026-11-27T14:05:51.300000000Z", "2026-11-27T14:05:51.3Z", "2026-11-27 14:05:51.300+00:00", "2026-11-27 14:05:51.3"} {
+		got, err := parseDBTime(in)
+		require.NoError(t, err, in)
+		assert.True(t, want.Equal(got), "%s: %v", in, got)
+	}
+	_, err := parseDBTime("yesterday")
+	assert.Error(t, err)
 }

@@ -285,11 +285,26 @@ func (s *Store) scanTime(v any) (time.Time, error) {
 	case time.Time:
 		return t.UTC(), nil
 	case string:
-		return time.Parse(timeLayout, t)
+		return parseDBTime(t)
 	case []byte:
-		return time.Parse(timeLayout, string(t))
+		return parseDBTime(string(t))
 	}
 	return time.Time{}, fmt.Errorf("unexpected %T", v)
+}
+
+// parseDBTime reads SQLite's TEXT times: hookd's own layout, or River's (which the driver
+// hands over as text when an expression hides the column's declared type).
+func parseDBTime(s string) (time.Time, error) {
+	t, err := time.Parse(timeLayout, s)
+	if err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999"} {
+		if t, err2 := time.Parse(layout, s); err2 == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, err
 }
 
 // alone reports whether the event is the only one of its group routed to sink.
