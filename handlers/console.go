@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,7 +18,7 @@ import (
 
 // ConsoleStore is what the operator console reads and repairs; store.Store satisfies it.
 type ConsoleStore interface {
-	Changes(ctx context.Context, f adminapi.ChangeFilter, keep func(*hook.RoleChange) bool) (adminapi.ChangePage, error)
+	Changes(ctx context.Context, f adminapi.ChangeFilter) (adminapi.ChangePage, error)
 	Change(ctx context.Context, eventID string) (adminapi.Change, error)
 	DeadLetters(ctx context.Context, f adminapi.DeadLetterFilter) ([]adminapi.DeadLetter, error)
 	RetryDeadLetter(ctx context.Context, jobID int64, by string) (adminapi.DeadLetter, error)
@@ -214,11 +213,7 @@ func (s *Server) changes(c echo.Context) (adminapi.ChangePage, error) {
 	if err != nil {
 		return adminapi.ChangePage{}, err
 	}
-	var keep func(*hook.RoleChange) bool
-	if f.Severity != "" {
-		keep = func(rc *hook.RoleChange) bool { return strings.EqualFold(co.Severity(rc), f.Severity) }
-	}
-	page, err := co.Store.Changes(c.Request().Context(), f, keep)
+	page, err := co.Store.Changes(c.Request().Context(), f)
 	if err != nil {
 		return page, err
 	}
@@ -235,7 +230,10 @@ func (s *Server) changes(c echo.Context) (adminapi.ChangePage, error) {
 // present fills what the store does not know (severity, title) and redacts errors.
 func (s *Server) present(ch *adminapi.Change) {
 	co := s.opts.Console
-	ch.Severity, ch.Title = co.Severity(ch.Record), co.Title(ch.Record)
+	if ch.Severity == "" { // stored before hookd kept the severity
+		ch.Severity = co.Severity(ch.Record)
+	}
+	ch.Title = co.Title(ch.Record)
 	for i := range ch.Deliveries {
 		ch.Deliveries[i].LastError = co.Redact(ch.Deliveries[i].LastError)
 	}
@@ -251,7 +249,7 @@ func (s *Server) change(c echo.Context) (adminapi.Change, error) {
 }
 
 func (s *Server) deadLetters(c echo.Context) ([]adminapi.DeadLetter, error) {
-	f := adminapi.DeadLetterFilter{Sink: c.QueryParam("sink"), Handled: c.QueryParam("handled") != ""}
+	f := adminapi.DeadLetterFilter{Sink: c.QueryParam("sink"), Handled: c.QueryParam("handled") != "", Limit: deadLetterPage}
 	if l := c.QueryParam("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 {
@@ -278,6 +276,10 @@ func (s *Server) who(c echo.Context, via string) string {
 	}
 	return via + " from " + c.RealIP() + " (" + how + ")"
 }
+
+// deadLetterPage is how many dead letters a page lists, newest first (?limit= asks for
+// more); Retry all and Discard all act on every one regardless.
+const deadLetterPage = 200
 
 var errAction = errors.Join(adminapi.ErrBadRequest, errors.New("the action is retry or discard"))
 

@@ -131,6 +131,7 @@ func (s *Server) pageChange(c echo.Context) error {
 
 type deadData struct {
 	Letters []adminapi.DeadLetter
+	Limit   int
 	Sink    string
 	Handled bool
 	Sinks   []SinkInfo
@@ -147,7 +148,7 @@ func (s *Server) pageDeadLetters(c echo.Context) error {
 			notice = strconv.Itoa(count) + " dead letter(s) " + map[string]string{"retry": "re-queued", "discard": "discarded"}[c.QueryParam("action")]
 		}
 	}
-	d := deadData{Letters: letters, Sink: c.QueryParam("sink"), Handled: c.QueryParam("handled") != "", Sinks: s.opts.Console.Sinks}
+	d := deadData{Letters: letters, Limit: deadLetterPage, Sink: c.QueryParam("sink"), Handled: c.QueryParam("handled") != "", Sinks: s.opts.Console.Sinks}
 	return s.render(c, http.StatusOK, "deadletters", page{Title: "Dead letters", Nav: "deadletters", Notice: notice, Data: d})
 }
 

@@ -27,8 +27,6 @@ var ErrNotDead = fmt.Errorf("not a dead letter: the job is not cancelled or disc
 const (
 	defaultPage = 50
 	maxPage     = 500
-	// scanBatch is how many rows a filtered page reads at a time while it fills.
-	scanBatch = 500
 )
 
 // argEvent, argSink and lastError are the SQL of a delivery job's event key, sink and last
@@ -62,10 +60,10 @@ func (s *Store) timeArg(t time.Time) any {
 	return t.UTC()
 }
 
-// Changes returns a page of stored role changes, newest first, that match f and keep (when
-// set: a test the database cannot run, such as the alert severity), each with its delivery
-// state per routed sink.
-func (s *Store) Changes(ctx context.Context, f adminapi.ChangeFilter, keep func(*hook.RoleChange) bool) (adminapi.ChangePage, error) {
+// Changes returns a page of stored role changes, newest first, that match f, each with its
+// delivery state per routed sink. The filters run on hookd_change, the console's narrow
+// index of the records; the page's records are then read by key.
+func (s *Store) Changes(ctx context.Context, f adminapi.ChangeFilter) (adminapi.ChangePage, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = defaultPage
@@ -75,44 +73,49 @@ func (s *Store) Changes(ctx context.Context, f adminapi.ChangeFilter, keep func(
 	if err != nil {
 		return adminapi.ChangePage{}, err
 	}
+	q := `SELECT uuid FROM hookd_change`
+	if where != "" {
+		q += " WHERE " + where
+	}
+	q += " ORDER BY published DESC, uuid DESC LIMIT " + strconv.Itoa(limit+1)
+	var keys []any
+	if err := s.scan(ctx, q, args, func(r *sql.Rows) error {
+		var key string
+		keys = append(keys, &key)
+		return r.Scan(&key)
+	}); err != nil {
+		return adminapi.ChangePage{}, err
+	}
+	more := len(keys) > limit
+	keys = keys[:min(len(keys), limit)]
+	for i, k := range keys {
+		keys[i] = *k.(*string)
+	}
 	var page adminapi.ChangePage
-	var rows []storedRow
-	cursor := f.Before
-	for len(rows) < limit {
-		batch, err := s.changeRows(ctx, where, args, cursor, scanBatch)
-		if err != nil {
-			return adminapi.ChangePage{}, err
-		}
-		for _, r := range batch {
-			if matches(r.rc, f) && (keep == nil || keep(r.rc)) {
-				rows = append(rows, r)
-				if len(rows) == limit {
-					break
-				}
-			}
-		}
-		if len(batch) < scanBatch {
-			break
-		}
-		cursor = batch[len(batch)-1].cursor
-		if len(rows) == limit {
-			break
+	if len(keys) == 0 {
+		return page, nil
+	}
+	found, err := s.queryRows(ctx, `SELECT e.uuid, e.published, e.accepted_at, e.record, `+s.noRaw()+`, e.sinks, c.severity
+		FROM hookd_event e JOIN hookd_change c ON c.uuid = e.uuid WHERE e.uuid IN (`+placeholders(1, len(keys))+`)`, keys...)
+	if err != nil {
+		return page, err
+	}
+	byKey := make(map[string]storedRow, len(found))
+	for _, r := range found {
+		byKey[r.key] = r
+	}
+	rows := make([]storedRow, 0, len(keys))
+	for _, k := range keys {
+		if r, ok := byKey[k.(string)]; ok {
+			rows = append(rows, r)
 		}
 	}
-	if len(rows) == limit {
-		// One more row, at most a batch further, says whether there is a next page.
-		last := rows[len(rows)-1].cursor
-		more, err := s.changeRows(ctx, where, args, last, 1)
-		if err != nil {
-			return adminapi.ChangePage{}, err
-		}
-		if len(more) > 0 {
-			page.Next = last
-		}
+	if more && len(rows) > 0 {
+		page.Next = rows[len(rows)-1].cursor
 	}
 	page.Changes = make([]adminapi.Change, len(rows))
 	for i, r := range rows {
-		page.Changes[i] = adminapi.Change{Record: r.rc, AcceptedAt: r.acceptedAt}
+		page.Changes[i] = adminapi.Change{Record: r.rc, AcceptedAt: r.acceptedAt, Severity: r.severity}
 	}
 	if err := s.fillDeliveries(ctx, rows, page.Changes); err != nil {
 		return adminapi.ChangePage{}, err
@@ -120,16 +123,25 @@ func (s *Store) Changes(ctx context.Context, f adminapi.ChangeFilter, keep func(
 	return page, nil
 }
 
+// noRaw is an empty raw column: a page of changes shows no raw events.
+func (s *Store) noRaw() string {
+	if s.dialect == postgres {
+		return "''::bytea"
+	}
+	return "x''"
+}
+
 // Change returns one stored role change with its delivery states, or ErrNotFound.
 func (s *Store) Change(ctx context.Context, eventID string) (adminapi.Change, error) {
-	rows, err := s.queryRows(ctx, `SELECT uuid, published, accepted_at, record, raw, sinks FROM hookd_event WHERE uuid = $1`, dbKey(eventID))
+	rows, err := s.queryRows(ctx, `SELECT e.uuid, e.published, e.accepted_at, e.record, e.raw, e.sinks, coalesce(c.severity, '')
+		FROM hookd_event e LEFT JOIN hookd_change c ON c.uuid = e.uuid WHERE e.uuid = $1`, dbKey(eventID))
 	if err != nil {
 		return adminapi.Change{}, err
 	}
 	if len(rows) == 0 {
 		return adminapi.Change{}, ErrNotFound
 	}
-	out := []adminapi.Change{{Record: rows[0].rc, AcceptedAt: rows[0].acceptedAt}}
+	out := []adminapi.Change{{Record: rows[0].rc, AcceptedAt: rows[0].acceptedAt, Severity: rows[0].severity}}
 	if err := s.fillDeliveries(ctx, rows, out); err != nil {
 		return adminapi.Change{}, err
 	}
@@ -142,17 +154,28 @@ type storedRow struct {
 	rc         *hook.RoleChange
 	acceptedAt time.Time
 	sinks      []string
+	severity   string
 	cursor     string
 }
 
-// changeWhere is the SQL part of a filter. Text filters are narrowed in SQL by a
-// case-insensitive match on the record's JSON text, then decided exactly by matches.
+// changeWhere is a filter as SQL over hookd_change. Text filters match, case-insensitively,
+// a substring of the fields the console's index keeps lowercased.
 func (s *Store) changeWhere(f adminapi.ChangeFilter) (string, []any, error) {
 	var conds []string
 	var args []any
-	add := func(cond string, arg any) {
-		args = append(args, arg)
-		conds = append(conds, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	add := func(cond string, vals ...any) {
+		for _, v := range vals {
+			args = append(args, v)
+			cond = strings.Replace(cond, "?", "$"+strconv.Itoa(len(args)), 1)
+		}
+		conds = append(conds, cond)
+	}
+	if f.Before != "" {
+		published, key, err := s.parseCursor(f.Before)
+		if err != nil {
+			return "", nil, err
+		}
+		add("(published < ? OR (published = ? AND uuid < ?))", published, published, key)
 	}
 	if !f.Since.IsZero() {
 		add("published >= ?", s.timeArg(f.Since))
@@ -166,47 +189,108 @@ func (s *Store) changeWhere(f adminapi.ChangeFilter) (string, []any, error) {
 	if f.Source != "" {
 		add("source = ?", f.Source)
 	}
-	like := "LIKE"
-	if s.dialect == postgres {
-		like = "ILIKE"
+	if f.Severity != "" {
+		add("severity = ?", strings.ToLower(f.Severity))
 	}
-	for _, text := range []string{f.Role, f.User, f.Group, f.Actor} {
-		if text == "" {
+	if f.User != "" {
+		add("subject_kind = ?", string(hook.SubjectUser))
+	}
+	if f.Group != "" {
+		add("subject_kind = ?", string(hook.SubjectGroup))
+	}
+	for _, text := range []struct{ column, value string }{{"roles", f.Role}, {"subject", f.User}, {"subject", f.Group}, {"actor", f.Actor}} {
+		if text.value == "" {
 			continue
 		}
-		js, err := json.Marshal(text)
-		if err != nil {
-			return "", nil, err
-		}
-		inner := string(js[1 : len(js)-1])
-		escaped := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(inner)
-		add("record "+like+" ? ESCAPE '\\'", "%"+escaped+"%")
+		escaped := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(searchText(text.value))
+		add(text.column+` LIKE ? ESCAPE '\'`, "%"+escaped+"%")
 	}
 	return strings.Join(conds, " AND "), args, nil
 }
 
-// changeRows reads up to n rows older than cursor that match where.
-func (s *Store) changeRows(ctx context.Context, where string, args []any, cursor string, n int) ([]storedRow, error) {
-	conds := where
-	if cursor != "" {
-		published, key, err := s.parseCursor(cursor)
+// searchText is text as the console's index keeps it: lowercased, and storable by both
+// databases (no NUL, valid UTF-8).
+func searchText(parts ...string) string {
+	t := strings.ToLower(strings.Join(parts, "\n"))
+	return strings.ReplaceAll(strings.ToValidUTF8(t, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// changeIndexRow is an event's row in hookd_change.
+func (s *Store) changeIndexRow(key string, rc *hook.RoleChange) []any {
+	var roles, subject, actor []string
+	for _, r := range rc.Roles {
+		roles = append(roles, r.Name, r.ID, r.Type)
+	}
+	subject = append(subject, rc.Subject.ID, rc.Subject.Login, rc.Subject.DisplayName)
+	actor = append(actor, rc.Actor.ID, rc.Actor.Login, rc.Actor.DisplayName)
+	severity := ""
+	if s.opts.Severity != nil {
+		severity = strings.ToLower(s.opts.Severity(rc))
+	}
+	var published any = rc.Published.UTC()
+	if s.dialect == sqlite {
+		published = rc.Published.UTC().Format(timeLayout)
+	}
+	return []any{key, published, dbKey(rc.EventType), searchText(string(rc.Source)), severity,
+		searchText(roles...), searchText(string(rc.Subject.Kind)), searchText(subject...), searchText(actor...)}
+}
+
+const changeIndexColumns = "INSERT INTO hookd_change (uuid, published, event_type, source, severity, roles, subject_kind, subject, actor) VALUES "
+
+// insertChangeIndex writes the console's index rows of newly stored events.
+func (s *Store) insertChangeIndex(ctx context.Context, tx *sql.Tx, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if s.dialect == sqlite {
+		stmt, err := tx.PrepareContext(ctx, changeIndexColumns+"(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING")
 		if err != nil {
-			return nil, err
+			return dbError("prepare", err)
 		}
-		args = append(append([]any(nil), args...), published, key)
-		c := fmt.Sprintf("(published, uuid) < ($%d, $%d)", len(args)-1, len(args))
-		if conds == "" {
-			conds = c
-		} else {
-			conds += " AND " + c
+		defer stmt.Close()
+		for _, row := range rows {
+			if _, err := stmt.ExecContext(ctx, row...); err != nil {
+				return dbError("index change", err)
+			}
+		}
+		return nil
+	}
+	for start := 0; start < len(rows); start += insertChunk {
+		chunk := rows[start:min(start+insertChunk, len(rows))]
+		var q strings.Builder
+		q.WriteString(changeIndexColumns)
+		args := make([]any, 0, len(chunk)*9)
+		for i, row := range chunk {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("(" + placeholders(len(args)+1, len(row)) + ")")
+			args = append(args, row...)
+		}
+		q.WriteString(" ON CONFLICT (uuid) DO NOTHING")
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return dbError("index changes", err)
 		}
 	}
-	q := `SELECT uuid, published, accepted_at, record, raw, sinks FROM hookd_event`
-	if conds != "" {
-		q += " WHERE " + conds
+	return nil
+}
+
+// indexOldChanges fills hookd_change for events stored before it existed, once, at start.
+func (s *Store) indexOldChanges(ctx context.Context) error {
+	for {
+		rows, err := s.queryRows(ctx, `SELECT e.uuid, e.published, e.accepted_at, e.record, `+s.noRaw()+`, e.sinks, ''
+			FROM hookd_event e WHERE NOT EXISTS (SELECT 1 FROM hookd_change c WHERE c.uuid = e.uuid) LIMIT 1000`)
+		if err != nil || len(rows) == 0 {
+			return err
+		}
+		index := make([][]any, len(rows))
+		for i, r := range rows {
+			index[i] = s.changeIndexRow(r.key, r.rc)
+		}
+		if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.insertChangeIndex(ctx, tx, index) }); err != nil {
+			return err
+		}
 	}
-	q += " ORDER BY published DESC, uuid DESC LIMIT " + strconv.Itoa(n)
-	return s.queryRows(ctx, q, args...)
 }
 
 func (s *Store) queryRows(ctx context.Context, q string, args ...any) ([]storedRow, error) {
@@ -221,8 +305,11 @@ func (s *Store) queryRows(ctx context.Context, q string, args ...any) ([]storedR
 		var published, accepted any
 		var data, raw []byte
 		var sinks string
-		if err := rows.Scan(&r.key, &published, &accepted, &data, &raw, &sinks); err != nil {
+		if err := rows.Scan(&r.key, &published, &accepted, &data, &raw, &sinks, &r.severity); err != nil {
 			return nil, dbError("read changes", err)
+		}
+		if len(raw) == 0 {
+			raw = nil
 		}
 		if r.rc, err = decodeRecord(r.key, data, raw); err != nil {
 			return nil, err
@@ -262,35 +349,6 @@ func (s *Store) parseCursor(c string) (any, string, error) {
 // ErrBadRequest is a console query the store cannot run as asked.
 var ErrBadRequest = adminapi.ErrBadRequest
 
-// matches decides the text filters exactly: case-insensitive substrings of the fields named.
-func matches(rc *hook.RoleChange, f adminapi.ChangeFilter) bool {
-	has := func(want string, fields ...string) bool {
-		if want == "" {
-			return true
-		}
-		want = strings.ToLower(want)
-		for _, v := range fields {
-			if strings.Contains(strings.ToLower(v), want) {
-				return true
-			}
-		}
-		return false
-	}
-	var roles []string
-	for _, r := range rc.Roles {
-		roles = append(roles, r.Name, r.ID, r.Type)
-	}
-	subject := []string{rc.Subject.ID, rc.Subject.Login, rc.Subject.DisplayName}
-	if f.User != "" && rc.Subject.Kind != hook.SubjectUser {
-		return false
-	}
-	if f.Group != "" && rc.Subject.Kind != hook.SubjectGroup {
-		return false
-	}
-	return has(f.Role, roles...) && has(f.User, subject...) && has(f.Group, subject...) &&
-		has(f.Actor, rc.Actor.ID, rc.Actor.Login, rc.Actor.DisplayName)
-}
-
 // jobState is what the console needs of one delivery job.
 type jobState struct {
 	id         int64
@@ -311,34 +369,42 @@ func (s *Store) fillDeliveries(ctx context.Context, rows []storedRow, out []admi
 	if len(rows) == 0 {
 		return nil
 	}
-	keys := make([]any, len(rows))
-	for i, r := range rows {
-		keys[i] = r.key
+	// hookd_delivered and hookd_delivery_cover are keyed by (sink, uuid): ask per sink.
+	bySink := map[string][]any{}
+	var keys []any
+	for _, r := range rows {
+		keys = append(keys, r.key)
+		for _, sink := range r.sinks {
+			bySink[sink] = append(bySink[sink], r.key)
+		}
 	}
-	in := placeholders(1, len(keys))
 	delivered := map[[2]string]time.Time{}
-	if err := s.scan(ctx, `SELECT sink, uuid, delivered_at FROM hookd_delivered WHERE uuid IN (`+in+`)`, keys, func(r *sql.Rows) error {
-		var sink, key string
-		var at any
-		if err := r.Scan(&sink, &key, &at); err != nil {
-			return err
-		}
-		t, err := s.scanTime(at)
-		delivered[[2]string{sink, key}] = t
-		return err
-	}); err != nil {
-		return err
-	}
 	cover := map[[2]string]string{}
-	if err := s.scan(ctx, `SELECT sink, uuid, covered_by FROM hookd_delivery_cover WHERE uuid IN (`+in+`)`, keys, func(r *sql.Rows) error {
-		var sink, key, by string
-		if err := r.Scan(&sink, &key, &by); err != nil {
+	for sink, sinkKeys := range bySink {
+		args := append([]any{sink}, sinkKeys...)
+		in := placeholders(2, len(sinkKeys))
+		if err := s.scan(ctx, `SELECT uuid, delivered_at FROM hookd_delivered WHERE sink = $1 AND uuid IN (`+in+`)`, args, func(r *sql.Rows) error {
+			var key string
+			var at any
+			if err := r.Scan(&key, &at); err != nil {
+				return err
+			}
+			t, err := s.scanTime(at)
+			delivered[[2]string{sink, key}] = t
+			return err
+		}); err != nil {
 			return err
 		}
-		cover[[2]string{sink, key}] = by
-		return nil
-	}); err != nil {
-		return err
+		if err := s.scan(ctx, `SELECT uuid, covered_by FROM hookd_delivery_cover WHERE sink = $1 AND uuid IN (`+in+`)`, args, func(r *sql.Rows) error {
+			var key, by string
+			if err := r.Scan(&key, &by); err != nil {
+				return err
+			}
+			cover[[2]string{sink, key}] = by
+			return nil
+		}); err != nil {
+			return err
+		}
 	}
 	jobKeys := append([]any(nil), keys...)
 	for _, by := range cover {
@@ -610,7 +676,7 @@ func (s *Store) LastSeen(ctx context.Context, eventTypes []string) (map[string]a
 	for _, t := range eventTypes {
 		var published any
 		var source string
-		err := s.db.QueryRowContext(ctx, `SELECT published, source FROM hookd_event WHERE event_type = $1 ORDER BY published DESC LIMIT 1`, dbKey(t)).Scan(&published, &source)
+		err := s.db.QueryRowContext(ctx, `SELECT published, source FROM hookd_change WHERE event_type = $1 ORDER BY published DESC LIMIT 1`, dbKey(t)).Scan(&published, &source)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}

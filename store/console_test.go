@@ -87,6 +87,12 @@ func TestConsoleReads(t *testing.T) {
 			o := be.fresh(t)
 			d := &switchDeliverer{}
 			o.Sinks, o.Deliverer, o.RetryBase, o.RetryCap = []string{"steady", "fragile"}, d, 10*time.Millisecond, 20*time.Millisecond
+			o.Severity = func(rc *hook.RoleChange) string {
+				if rc.Roles[0].Name == "Workflows Administrator" {
+					return "critical"
+				}
+				return "low"
+			}
 			s := open(t, o)
 			recs := consoleRecords(120)
 			_, err := s.Accept(ctx, recs)
@@ -96,7 +102,7 @@ func TestConsoleReads(t *testing.T) {
 				var all []string
 				f := adminapi.ChangeFilter{}
 				for {
-					page, err := s.Changes(ctx, f, nil)
+					page, err := s.Changes(ctx, f)
 					require.NoError(t, err)
 					all = append(all, ids(page)...)
 					if page.Next == "" {
@@ -107,6 +113,9 @@ func TestConsoleReads(t *testing.T) {
 				require.Len(t, all, 120)
 				assert.Equal(t, "ev-0119", all[0])
 				assert.Equal(t, "ev-0000", all[119])
+				page, err := s.Changes(ctx, adminapi.ChangeFilter{Limit: 1})
+				require.NoError(t, err)
+				assert.Equal(t, "low", page.Changes[0].Severity, "the severity kept at acceptance")
 				seen := map[string]bool{}
 				for _, id := range all {
 					assert.False(t, seen[id], "%s twice", id)
@@ -117,7 +126,6 @@ func TestConsoleReads(t *testing.T) {
 			t.Run("filters", func(t *testing.T) {
 				for name, tc := range map[string]struct {
 					f    adminapi.ChangeFilter
-					keep func(*hook.RoleChange) bool
 					want func(i int) bool
 				}{
 					"role":        {f: adminapi.ChangeFilter{Role: "workflows admin"}, want: func(i int) bool { return i%5 == 0 }},
@@ -128,7 +136,8 @@ func TestConsoleReads(t *testing.T) {
 					"source":      {f: adminapi.ChangeFilter{Source: "systemlog"}, want: func(i int) bool { return i%7 == 0 }},
 					"time range":  {f: adminapi.ChangeFilter{Since: time.Date(2026, 11, 1, 0, 10, 0, 0, time.UTC), Until: time.Date(2026, 11, 1, 0, 20, 0, 0, time.UTC)}, want: func(i int) bool { return i >= 10 && i < 20 }},
 					"combined":    {f: adminapi.ChangeFilter{Actor: "mallory", Group: "team"}, want: func(i int) bool { return i%15 == 0 }},
-					"keep":        {keep: func(rc *hook.RoleChange) bool { return rc.EventID == "ev-0042" }, want: func(i int) bool { return i == 42 }},
+					"severity":    {f: adminapi.ChangeFilter{Severity: "CRITICAL"}, want: func(i int) bool { return i%5 == 0 }},
+					"sql quote":   {f: adminapi.ChangeFilter{Actor: "' OR 1=1 --"}, want: func(int) bool { return false }},
 					"no wildcard": {f: adminapi.ChangeFilter{Role: "%"}, want: func(int) bool { return false }},
 				} {
 					t.Run(name, func(t *testing.T) {
@@ -139,7 +148,7 @@ func TestConsoleReads(t *testing.T) {
 							}
 						}
 						tc.f.Limit = 500
-						page, err := s.Changes(ctx, tc.f, tc.keep)
+						page, err := s.Changes(ctx, tc.f)
 						require.NoError(t, err)
 						assert.Equal(t, want, ids(page))
 						assert.Empty(t, page.Next)
@@ -148,7 +157,7 @@ func TestConsoleReads(t *testing.T) {
 			})
 
 			t.Run("a bad cursor is a bad request", func(t *testing.T) {
-				_, err := s.Changes(ctx, adminapi.ChangeFilter{Before: "!!"}, nil)
+				_, err := s.Changes(ctx, adminapi.ChangeFilter{Before: "!!"})
 				assert.ErrorIs(t, err, ErrBadRequest)
 			})
 
@@ -259,4 +268,25 @@ func TestParseDBTime(t *testing.T) {
 	}
 	_, err := parseDBTime("yesterday")
 	assert.Error(t, err)
+}
+
+// Events stored before the console's index existed are indexed at the next start.
+func TestOldChangesAreIndexedAtStart(t *testing.T) {
+	for _, be := range backends(t) {
+		t.Run(be.name, func(t *testing.T) {
+			ctx := context.Background()
+			o := be.fresh(t)
+			s := open(t, o)
+			_, err := s.Accept(ctx, consoleRecords(30))
+			require.NoError(t, err)
+			_, err = s.DB().Exec(`DELETE FROM hookd_change`)
+			require.NoError(t, err)
+			require.NoError(t, s.Close())
+			s = open(t, o)
+			page, err := s.Changes(ctx, adminapi.ChangeFilter{Actor: "mallory"})
+			require.NoError(t, err)
+			assert.Len(t, page.Changes, 6)
+			assert.Equal(t, 30, count(t, s, `SELECT count(*) FROM hookd_change`))
+		})
+	}
 }

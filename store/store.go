@@ -47,6 +47,9 @@ type Options struct {
 	DatabaseURL string
 	// Sinks are the sink names each new event gets a delivery job for, unless Route is set.
 	Sinks []string
+	// Severity, when set, ranks each new event as its alert will be, for the console's
+	// filter (kept as it was at acceptance).
+	Severity func(*hook.RoleChange) string
 	// Route, when set, picks the sinks for each event instead of Sinks.
 	Route func(*hook.RoleChange) []string
 	// Deliverer works the delivery jobs; without it Start refuses to run workers.
@@ -157,6 +160,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err := s.prepare(ctx); err != nil {
 		s.closeHandles()
 		return nil, fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
+	}
+	if err := s.indexOldChanges(ctx); err != nil {
+		s.closeHandles()
+		return nil, fmt.Errorf("console index of stored changes: %w", err)
 	}
 	if err := s.registerMetrics(o.Registerer); err != nil {
 		s.closeHandles()

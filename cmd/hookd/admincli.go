@@ -187,6 +187,7 @@ func (m *Main) deadlettersCommand(ctx context.Context, args []string) error {
 	sink := fs.String("sink", "", "only this sink's dead letters")
 	all := fs.Bool("all", false, "with retry or discard: every open dead letter of --sink")
 	handled := fs.Bool("handled", false, "with list: include those already retried or discarded")
+	limit := fs.Int("limit", 200, "with list: how many, newest first")
 	// Flags may follow the job id: hookd deadletters retry 42 --json.
 	var id string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -211,6 +212,7 @@ func (m *Main) deadlettersCommand(ctx context.Context, args []string) error {
 		if *handled {
 			q.Set("handled", "1")
 		}
+		q.Set("limit", strconv.Itoa(*limit))
 		var letters []adminapi.DeadLetter
 		if err := client.call(ctx, http.MethodGet, "/api/v1/deadletters", q, &letters); err != nil {
 			return err
