@@ -96,7 +96,7 @@ func (s *Store) Changes(ctx context.Context, f adminapi.ChangeFilter) (adminapi.
 		return page, nil
 	}
 	found, err := s.queryRows(ctx, `SELECT e.uuid, e.published, e.accepted_at, e.record, `+s.noRaw()+`, e.sinks, c.severity
-		FROM hookd_event e JOIN hookd_change c ON c.uuid = e.uuid WHERE e.uuid IN (`+placeholders(1, len(keys))+`)`, keys...)
+		FROM hookd_event e JOIN hookd_change c ON c.published = e.published AND c.uuid = e.uuid WHERE e.uuid IN (`+placeholders(1, len(keys))+`)`, keys...)
 	if err != nil {
 		return page, err
 	}
@@ -134,7 +134,7 @@ func (s *Store) noRaw() string {
 // Change returns one stored role change with its delivery states, or ErrNotFound.
 func (s *Store) Change(ctx context.Context, eventID string) (adminapi.Change, error) {
 	rows, err := s.queryRows(ctx, `SELECT e.uuid, e.published, e.accepted_at, e.record, e.raw, e.sinks, coalesce(c.severity, '')
-		FROM hookd_event e LEFT JOIN hookd_change c ON c.uuid = e.uuid WHERE e.uuid = $1`, dbKey(eventID))
+		FROM hookd_event e LEFT JOIN hookd_change c ON c.published = e.published AND c.uuid = e.uuid WHERE e.uuid = $1`, dbKey(eventID))
 	if err != nil {
 		return adminapi.Change{}, err
 	}
@@ -243,7 +243,7 @@ func (s *Store) insertChangeIndex(ctx context.Context, tx *sql.Tx, rows [][]any)
 		return nil
 	}
 	if s.dialect == sqlite {
-		stmt, err := tx.PrepareContext(ctx, changeIndexColumns+"(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING")
+		stmt, err := tx.PrepareContext(ctx, changeIndexColumns+"(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
 		if err != nil {
 			return dbError("prepare", err)
 		}
@@ -267,9 +267,27 @@ func (s *Store) insertChangeIndex(ctx context.Context, tx *sql.Tx, rows [][]any)
 			q.WriteString("(" + placeholders(len(args)+1, len(row)) + ")")
 			args = append(args, row...)
 		}
-		q.WriteString(" ON CONFLICT (uuid) DO NOTHING")
+		q.WriteString(" ON CONFLICT DO NOTHING")
 		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 			return dbError("index changes", err)
+		}
+	}
+	return nil
+}
+
+// noteLastSeen keeps the newest event of each type among changes in hookd_last_seen.
+func (s *Store) noteLastSeen(ctx context.Context, tx *sql.Tx, changes []*hook.RoleChange) error {
+	newest := map[string]*hook.RoleChange{}
+	for _, rc := range changes {
+		if n, ok := newest[rc.EventType]; !ok || rc.Published.After(n.Published) {
+			newest[rc.EventType] = rc
+		}
+	}
+	for t, rc := range newest {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO hookd_last_seen (event_type, published, source) VALUES ($1, $2, $3)
+			ON CONFLICT (event_type) DO UPDATE SET published = excluded.published, source = excluded.source
+			WHERE excluded.published > hookd_last_seen.published`, dbKey(t), s.timeArg(rc.Published), string(rc.Source)); err != nil {
+			return dbError("note last seen", err)
 		}
 	}
 	return nil
@@ -279,15 +297,21 @@ func (s *Store) insertChangeIndex(ctx context.Context, tx *sql.Tx, rows [][]any)
 func (s *Store) indexOldChanges(ctx context.Context) error {
 	for {
 		rows, err := s.queryRows(ctx, `SELECT e.uuid, e.published, e.accepted_at, e.record, `+s.noRaw()+`, e.sinks, ''
-			FROM hookd_event e WHERE NOT EXISTS (SELECT 1 FROM hookd_change c WHERE c.uuid = e.uuid) LIMIT 1000`)
+			FROM hookd_event e WHERE NOT EXISTS (SELECT 1 FROM hookd_change c WHERE c.published = e.published AND c.uuid = e.uuid) LIMIT 1000`)
 		if err != nil || len(rows) == 0 {
 			return err
 		}
 		index := make([][]any, len(rows))
+		changes := make([]*hook.RoleChange, len(rows))
 		for i, r := range rows {
-			index[i] = s.changeIndexRow(r.key, r.rc)
+			index[i], changes[i] = s.changeIndexRow(r.key, r.rc), r.rc
 		}
-		if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.insertChangeIndex(ctx, tx, index) }); err != nil {
+		if err := s.inTx(ctx, func(tx *sql.Tx) error {
+			if err := s.insertChangeIndex(ctx, tx, index); err != nil {
+				return err
+			}
+			return s.noteLastSeen(ctx, tx, changes)
+		}); err != nil {
 			return err
 		}
 	}
@@ -457,12 +481,16 @@ func deliveryState(j jobState) string {
 	return adminapi.StatePending
 }
 
-// jobsOf returns the newest delivery job of each (sink, event key) among keys.
+// jobsOf returns the newest delivery job of each (sink, event key) among keys that is not
+// completed (a completed job's events are in hookd_delivered). It reads the jobs by state,
+// through River's own index, so that acceptance pays for no index over job arguments: jobs
+// that are not completed are few (waiting, retrying, or in the dead letter).
 func (s *Store) jobsOf(ctx context.Context, keys []any) (map[[2]string]jobState, error) {
 	out := map[[2]string]jobState{}
 	q := `SELECT j.id, ` + s.argEvent("j") + `, ` + s.argSink("j") + `, j.state, j.attempt, j.scheduled_at, ` + s.lastError("j") + `, coalesce(h.action, '')
 		FROM river_job j LEFT JOIN hookd_deadletter h ON h.job_id = j.id
-		WHERE j.kind = 'hookd_delivery' AND ` + s.argEvent("j") + ` IN (` + placeholders(1, len(keys)) + `)
+		WHERE j.state IN ('available', 'scheduled', 'pending', 'running', 'retryable', 'cancelled', 'discarded')
+		  AND j.kind = 'hookd_delivery' AND ` + s.argEvent("j") + ` IN (` + placeholders(1, len(keys)) + `)
 		ORDER BY j.id`
 	err := s.scan(ctx, q, keys, func(r *sql.Rows) error {
 		var j jobState
@@ -676,7 +704,7 @@ func (s *Store) LastSeen(ctx context.Context, eventTypes []string) (map[string]a
 	for _, t := range eventTypes {
 		var published any
 		var source string
-		err := s.db.QueryRowContext(ctx, `SELECT published, source FROM hookd_change WHERE event_type = $1 ORDER BY published DESC LIMIT 1`, dbKey(t)).Scan(&published, &source)
+		err := s.db.QueryRowContext(ctx, `SELECT published, source FROM hookd_last_seen WHERE event_type = $1`, dbKey(t)).Scan(&published, &source)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
