@@ -15,8 +15,11 @@ COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certifica
 COPY --from=build /out/hookd /hookd
 COPY --from=build --chown=65532:65532 /out/data /data
 USER 65532:65532
-ENV HOOKD_DATA_DIR=/data HOOKD_LISTEN_ADDR=:8080
-EXPOSE 8080
+# The admin listener (console, API, /metrics) listens on the container's own network; publish
+# it on the host's loopback only (-p 127.0.0.1:9090:9090). It needs a token off loopback:
+# hookd makes one in /data/admin-token on the first start and prints it once.
+ENV HOOKD_DATA_DIR=/data HOOKD_LISTEN_ADDR=:8080 HOOKD_ADMIN_ADDR=:9090 HOOKD_ADMIN_TOKEN_FILE=/data/admin-token
+EXPOSE 8080 9090
 VOLUME ["/data"]
 # No shell or curl in the image: hookd checks itself.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s CMD ["/hookd", "healthcheck"]

@@ -155,3 +155,27 @@ func get[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 	require.NoError(t, err)
 	return v
 }
+
+// Off loopback the console asks a browser for the admin token once, then keeps a session.
+func TestConsoleSignInInABrowser(t *testing.T) {
+	ctx := browser(t)
+	const token = "browser-admin-token-0123456789"
+	srv := start(t, map[string]string{"HOOKD_DATA_DIR": t.TempDir(), "HOOKD_OKTA_SECRETS": "s",
+		"HOOKD_ADMIN_ADDR": "0.0.0.0:0", "HOOKD_ADMIN_TOKEN": token})
+	admin := "http://127.0.0.1" + srv.adminAddr[strings.LastIndex(srv.adminAddr, ":"):]
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(admin+"/sinks"), chromedp.WaitVisible(`form.login`)))
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(`input[name="token"]`, "not-it"),
+		chromedp.Submit(`input[name="token"]`),
+		chromedp.WaitVisible(`p.notice`),
+	))
+	assert.Equal(t, "That is not the admin token.", get(t, ctx, chromedp.Text(`p.notice`)))
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(`input[name="token"]`, token),
+		chromedp.Submit(`input[name="token"]`),
+		chromedp.WaitVisible(`form[action="/sinks/console/test"]`),
+	))
+	assert.Contains(t, get(t, ctx, chromedp.Location()), "/sinks", "back where it was going")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(admin+"/coverage"), chromedp.WaitVisible("table")))
+	assert.NotContains(t, srv.stderr.String(), token)
+}

@@ -39,7 +39,7 @@ func TestComposeFiles(t *testing.T) {
 	require.Len(t, plain.Services, 1)
 	hookd := plain.Services["hookd"]
 	assert.Empty(t, hookd.Profiles)
-	assert.Equal(t, []string{"8080:8080"}, hookd.Ports)
+	assert.Equal(t, []string{"8080:8080", "127.0.0.1:9090:9090"}, hookd.Ports, "the admin listener on the host's loopback only")
 	assert.Contains(t, hookd.Build.Args["VERSION"], "HOOKD_VERSION", "the image says its version")
 
 	replicas, text := readCompose(t, "docker-compose.replicas.yml")
@@ -48,7 +48,11 @@ func TestComposeFiles(t *testing.T) {
 	assert.Equal(t, []string{"8080:8080"}, replicas.Services["proxy"].Ports)
 	for _, name := range []string{"hookd-a", "hookd-b"} {
 		s := replicas.Services[name]
-		assert.Empty(t, s.Ports, "%s is reached through the proxy only", name)
+		for _, p := range s.Ports {
+			assert.True(t, strings.HasPrefix(p, "127.0.0.1:") && strings.HasSuffix(p, ":9090"),
+				"%s: Okta reaches it through the proxy only; its admin listener is on the host's loopback (%s)", name, p)
+		}
+		assert.Equal(t, "/data/admin-token", s.Environment["HOOKD_ADMIN_TOKEN_FILE"])
 		assert.Equal(t, name, s.Environment["HOOKD_REPLICA_ID"])
 		assert.NotContains(t, s.Environment["HOOKD_TRUSTED_PROXIES"], "0.0.0.0/0")
 	}
@@ -57,6 +61,8 @@ func TestComposeFiles(t *testing.T) {
 	assert.Contains(t, string(dockerfile), `HEALTHCHECK`, "the image checks itself")
 	assert.Contains(t, string(dockerfile), `CMD ["/hookd", "healthcheck"]`, "with hookd, as it has no shell")
 	assert.Contains(t, string(dockerfile), "FROM golang:1.27.3", "built with the patched Go")
+	assert.Contains(t, string(dockerfile), "HOOKD_ADMIN_ADDR=:9090 HOOKD_ADMIN_TOKEN_FILE=/data/admin-token", "the published admin listener has a token")
+	assert.Contains(t, string(dockerfile), "EXPOSE 8080 9090")
 
 	readme, err := os.ReadFile("../../README.md")
 	require.NoError(t, err)

@@ -156,3 +156,38 @@ func TestConsoleDeadLetterRetryEndToEnd(t *testing.T) {
 	assert.Contains(t, srv.stderr.String(), "dead letter retried")
 	assert.Contains(t, srv.stderr.String(), "api from 127.0.0.1 (loopback)")
 }
+
+// The container image's way: HOOKD_ADMIN_TOKEN_FILE names a file that is not there yet, so
+// hookd makes a token in it, prints it once, and the admin listener off loopback asks for it.
+func TestAdminTokenFileIsMadeOnce(t *testing.T) {
+	dir := t.TempDir()
+	tokenPath := filepath.Join(dir, "data", "admin-token")
+	env := map[string]string{"HOOKD_DATA_DIR": filepath.Join(dir, "data"), "HOOKD_OKTA_SECRETS": "s",
+		"HOOKD_ADMIN_ADDR": "0.0.0.0:0", "HOOKD_ADMIN_TOKEN_FILE": tokenPath}
+	srv := start(t, env)
+	data, err := os.ReadFile(tokenPath)
+	require.NoError(t, err)
+	token := strings.TrimSpace(string(data))
+	require.GreaterOrEqual(t, len(token), 32)
+	info, err := os.Stat(tokenPath)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+	assert.Contains(t, srv.stderr.String(), "hookd made its admin token and keeps it in "+tokenPath)
+	assert.Equal(t, 1, strings.Count(srv.stderr.String(), token), "shown once, in the banner")
+
+	port := srv.adminAddr[strings.LastIndex(srv.adminAddr, ":"):]
+	resp, err := http.Get("http://127.0.0.1" + port + "/api/v1/sinks")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	// The CLI beside it reads the same file.
+	code, out, errOut := run(env, "sinks", "--admin-url", "http://127.0.0.1"+port)
+	assert.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "console")
+	require.Equal(t, 0, srv.stop())
+
+	again := start(t, env)
+	assert.NotContains(t, again.stderr.String(), token, "not shown again")
+	data2, _ := os.ReadFile(tokenPath)
+	assert.Equal(t, string(data), string(data2), "the same token")
+}

@@ -70,3 +70,37 @@ func secretToShow(dataDir string) (string, bool) {
 
 // secretShown records that the operator has been shown the generated secret.
 func secretShown(dataDir string) { _ = os.Remove(filepath.Join(dataDir, unshownFile)) }
+
+// makeAdminTokenFile creates the file HOOKD_ADMIN_TOKEN_FILE names, with a new random token,
+// when it does not exist yet: the container image asks for its token this way, so that the
+// admin listener it publishes (on the host's loopback) is never open without one. It returns
+// the token it made, or "" when the file was there (or not asked for).
+func makeAdminTokenFile(getenv func(string) (string, bool)) (path, token string, err error) {
+	path, ok := getenv("HOOKD_ADMIN_TOKEN_FILE")
+	if !ok || path == "" {
+		return "", "", nil
+	}
+	if v, set := getenv("HOOKD_ADMIN_TOKEN"); set && v != "" {
+		return "", "", nil // both set: config says so
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		return "", "", nil
+	}
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", err
+	}
+	token = base64.RawURLEncoding.EncodeToString(b)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", "", fmt.Errorf("HOOKD_ADMIN_TOKEN_FILE: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", "", fmt.Errorf("HOOKD_ADMIN_TOKEN_FILE: %w", err)
+	}
+	if _, err := f.WriteString(token + "\n"); err != nil {
+		f.Close()
+		return "", "", fmt.Errorf("HOOKD_ADMIN_TOKEN_FILE: %w", err)
+	}
+	return path, token, f.Close()
+}

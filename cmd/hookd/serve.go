@@ -31,6 +31,10 @@ func (m *Main) loadConfig(args []string, name string) (config.Config, []string, 
 
 func (m *Main) serve(ctx context.Context, args []string) error {
 	started := time.Now()
+	tokenPath, madeToken, err := makeAdminTokenFile(m.Getenv)
+	if err != nil {
+		return err
+	}
 	cfg, _, err := m.loadConfig(args, "serve")
 	if err != nil {
 		return err
@@ -112,6 +116,10 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		zap.Duration("startup", time.Since(started)), zap.String("version", versionString()))
 	warnUndeliverable(log, cfg)
 	m.showSecret(cfg)
+	if madeToken != "" {
+		fmt.Fprintf(m.Stderr, "\nThe operator console is on the admin listener (%s; published on the host's loopback by\nthe container image). hookd made its admin token and keeps it in %s:\n\n    %s\n\nSign in with it, or run hookd changes / deadletters / sinks where that file is readable.\n\n",
+			adminLn.Addr(), tokenPath, madeToken)
+	}
 	if m.AdminListening != nil {
 		m.AdminListening(adminLn.Addr().String())
 	}
