@@ -23,7 +23,7 @@ import (
 // Config is everything hookd can be told.
 type Config struct {
 	ListenAddr string `yaml:"listen_addr" env:"HOOKD_LISTEN_ADDR" validate:"required"`
-	// AdminAddr is the admin listener: /metrics, /readyz (and the console to come). Anything
+	// AdminAddr is the admin listener: the operator console and its API, /metrics, /readyz. Anything
 	// but a loopback address needs AdminToken.
 	AdminAddr string `yaml:"admin_addr" env:"HOOKD_ADMIN_ADDR" validate:"required"`
 	// AdminToken is the bearer token the admin listener asks for.
@@ -270,7 +270,7 @@ func (c *Config) Validate() error {
 	if host, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
 		problems = append(problems, "HOOKD_ADMIN_ADDR: must be host:port")
 	} else if !outbound.IsLoopback(host) && c.AdminToken == "" {
-		problems = append(problems, "HOOKD_ADMIN_TOKEN: required when HOOKD_ADMIN_ADDR is not a loopback address ("+c.AdminAddr+"): metrics and readiness must not be open to the network")
+		problems = append(problems, "HOOKD_ADMIN_TOKEN: required when HOOKD_ADMIN_ADDR is not a loopback address ("+c.AdminAddr+"): the console, its repairs and the metrics must not be open to the network")
 	}
 	if c.Postgres() && len(c.Okta.Secrets) == 0 {
 		problems = append(problems, "HOOKD_OKTA_SECRETS: required with HOOKD_DATABASE_URL, so that every replica accepts the same secret")

@@ -375,15 +375,14 @@ var ErrBadRequest = adminapi.ErrBadRequest
 
 // jobState is what the console needs of one delivery job.
 type jobState struct {
-	id         int64
-	event      string
-	sink       string
-	state      string
-	attempt    int
-	scheduled  time.Time
-	lastError  string
-	handled    string
-	finishedAt time.Time
+	id        int64
+	event     string
+	sink      string
+	state     string
+	attempt   int
+	scheduled time.Time
+	lastError string
+	handled   string
 }
 
 // fillDeliveries sets each change's delivery state for each sink it was routed to: delivered
