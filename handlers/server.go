@@ -77,11 +77,12 @@ type Server struct {
 	echo *echo.Echo
 	http *http.Server
 	// admin and adminHTTP serve the admin listener.
-	admin     *echo.Echo
-	adminHTTP *http.Server
-	opts      Options
-	log       *zap.Logger
-	metrics   *metrics
+	admin        *echo.Echo
+	adminHandler http.Handler
+	adminHTTP    *http.Server
+	opts         Options
+	log          *zap.Logger
+	metrics      *metrics
 	// bodies is the budget of body bytes in flight.
 	bodies *semaphore.Weighted
 	// large counts large bodies in flight; trim returns their memory once none is left.
@@ -162,7 +163,8 @@ func New(o Options) (*Server, error) {
 	s.http = s.newHTTPServer(e, o)
 	// Every state-changing admin request (retry, discard, test, sign-in) must come from the
 	// console's own origin or from a client that is not a browser (curl, hookd's CLI).
-	s.adminHTTP = s.newHTTPServer(http.NewCrossOriginProtection().Handler(admin), o)
+	s.adminHandler = http.NewCrossOriginProtection().Handler(admin)
+	s.adminHTTP = s.newHTTPServer(s.adminHandler, o)
 	return s, nil
 }
 
@@ -247,8 +249,9 @@ func orDefault(d, def time.Duration) time.Duration {
 // Handler is the Okta-facing routes, for tests that use httptest.
 func (s *Server) Handler() http.Handler { return s.echo }
 
-// AdminHandler is the admin listener's routes, for tests that use httptest.
-func (s *Server) AdminHandler() http.Handler { return s.admin }
+// AdminHandler is the admin listener's routes, behind its cross-origin protection, for tests
+// that use httptest.
+func (s *Server) AdminHandler() http.Handler { return s.adminHandler }
 
 // ServeAdmin answers the admin listener's requests on l until Shutdown.
 func (s *Server) ServeAdmin(l net.Listener) error {
