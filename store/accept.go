@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"github.com/hookd/hookd/internal/clip"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -55,6 +54,62 @@ func (s *Store) AcceptAndReport(ctx context.Context, records []hook.RoleChange, 
 	if len(records) == 0 {
 		return hook.AcceptResult{}, nil
 	}
+	if part := s.partSize(len(records)); part < len(records) {
+		return s.acceptParts(ctx, records, committed, part)
+	}
+	return s.acceptOne(ctx, records, committed)
+}
+
+// partSize is how many records of a request one commit takes. On Postgres a large request
+// (a large admin action) is shared among the committers, which commit its parts at once on
+// their own connections; SQLite has one writer, so one commit.
+func (s *Store) partSize(n int) int {
+	if s.dialect != postgres || n <= s.maxGroup {
+		return n
+	}
+	return max(s.maxGroup, (n+s.committers-1)/s.committers)
+}
+
+// acceptParts commits records in parts of size part, concurrently, and returns once every
+// part is committed. Should a part fail, the request fails (Okta's retry finds the committed
+// parts' events as duplicates); committed is told of each part that was committed.
+func (s *Store) acceptParts(ctx context.Context, records []hook.RoleChange, committed func(hook.AcceptResult), part int) (hook.AcceptResult, error) {
+	type outcome struct {
+		res hook.AcceptResult
+		err error
+	}
+	var parts []chan outcome
+	for start := 0; start < len(records); start += part {
+		out := make(chan outcome, 1)
+		parts = append(parts, out)
+		go func(rs []hook.RoleChange) {
+			res, err := s.acceptOne(ctx, rs, committed)
+			out <- outcome{res, err}
+		}(records[start:min(start+part, len(records))])
+	}
+	var total hook.AcceptResult
+	var errs []error
+	for _, out := range parts {
+		o := <-out
+		if o.err != nil {
+			errs = append(errs, o.err)
+			continue
+		}
+		total.Accepted += o.res.Accepted
+		total.Duplicates += o.res.Duplicates
+		total.Unstored += o.res.Unstored
+		if total.Problem == "" {
+			total.Problem = o.res.Problem
+		}
+	}
+	if len(errs) > 0 {
+		return hook.AcceptResult{}, errs[0]
+	}
+	return total, nil
+}
+
+// acceptOne hands records to the committers as one request and waits for its commit.
+func (s *Store) acceptOne(ctx context.Context, records []hook.RoleChange, committed func(hook.AcceptResult)) (hook.AcceptResult, error) {
 	req := &acceptRequest{records: records, committed: committed, done: make(chan struct{})}
 	select {
 	case <-s.stop:
@@ -211,21 +266,16 @@ func (s *Store) commit(ctx context.Context, unique []entry) error {
 		}
 		var jobs []river.InsertManyParams
 		var index [][]any
-		var indexed []*hook.RoleChange
 		for _, e := range unique {
 			if !inserted[e.key] {
 				continue
 			}
 			index = append(index, s.changeIndexRow(e.key, e.rc))
-			indexed = append(indexed, e.rc)
 			for _, sink := range e.sinks {
 				jobs = append(jobs, river.InsertManyParams{Args: DeliveryArgs{EventID: e.key, Sink: sink}})
 			}
 		}
 		if err := s.insertChangeIndex(ctx, tx, index); err != nil {
-			return err
-		}
-		if err := s.noteLastSeen(ctx, tx, indexed); err != nil {
 			return err
 		}
 		return s.insertJobs(ctx, tx, jobs)
@@ -263,7 +313,7 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 // for every job it is handed at once.
 func (s *Store) insertJobs(ctx context.Context, tx *sql.Tx, jobs []river.InsertManyParams) error {
 	for start := 0; start < len(jobs); start += insertChunk {
-		if _, err := s.river.InsertManyTx(ctx, tx, jobs[start:min(start+insertChunk, len(jobs))]); err != nil {
+		if _, err := s.river.InsertManyFastTx(ctx, tx, jobs[start:min(start+insertChunk, len(jobs))]); err != nil {
 			return dbError("queue deliveries", err)
 		}
 	}
@@ -364,26 +414,21 @@ func insertEach(ctx context.Context, tx *sql.Tx, rows [][]any, inserted map[stri
 	return nil
 }
 
+// insertAll writes rows in one statement of nine arrays (Postgres): parameters per row would
+// make a long statement for the server to parse and plan, and the driver to encode, each time.
 func insertAll(ctx context.Context, tx *sql.Tx, rows [][]any, inserted map[string]bool) error {
-	var q strings.Builder
-	q.WriteString(insertColumns)
-	args := make([]any, 0, len(rows)*len(rows[0]))
-	for i, row := range rows {
-		if i > 0 {
-			q.WriteByte(',')
-		}
-		q.WriteByte('(')
-		for j := range row {
-			if j > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteString("$" + strconv.Itoa(len(args)+j+1))
-		}
-		q.WriteByte(')')
-		args = append(args, row...)
+	var keys, types, sources, records, groups, sinks []string
+	var published, accepted []time.Time
+	var raws [][]byte
+	for _, row := range rows {
+		keys, types, sources = append(keys, row[0].(string)), append(types, row[1].(string)), append(sources, row[3].(string))
+		published, accepted = append(published, row[2].(time.Time)), append(accepted, row[4].(time.Time))
+		records, raws = append(records, row[5].(string)), append(raws, row[6].([]byte))
+		groups, sinks = append(groups, row[7].(string)), append(sinks, row[8].(string))
 	}
-	q.WriteString(" ON CONFLICT (uuid) DO NOTHING RETURNING uuid")
-	result, err := tx.QueryContext(ctx, q.String(), args...)
+	result, err := tx.QueryContext(ctx, `INSERT INTO hookd_event (uuid, event_type, published, source, accepted_at, record, raw, group_key, sinks)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[], $6::text[], $7::bytea[], $8::text[], $9::text[])
+		ON CONFLICT (uuid) DO NOTHING RETURNING uuid`, keys, types, published, sources, accepted, records, raws, groups, sinks)
 	if err != nil {
 		return dbError("insert events", err)
 	}

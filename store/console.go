@@ -255,40 +255,22 @@ func (s *Store) insertChangeIndex(ctx context.Context, tx *sql.Tx, rows [][]any)
 		}
 		return nil
 	}
-	for start := 0; start < len(rows); start += insertChunk {
-		chunk := rows[start:min(start+insertChunk, len(rows))]
-		var q strings.Builder
-		q.WriteString(changeIndexColumns)
-		args := make([]any, 0, len(chunk)*9)
-		for i, row := range chunk {
-			if i > 0 {
-				q.WriteByte(',')
+	// Postgres: one statement of nine arrays, whatever the number of rows (parameters per
+	// row would mean a statement per 500 rows, each parsed and planned anew).
+	cols := make([][]string, 9)
+	published := make([]time.Time, len(rows))
+	for i, row := range rows {
+		published[i] = row[1].(time.Time)
+		for c, v := range row {
+			if c != 1 {
+				cols[c] = append(cols[c], v.(string))
 			}
-			q.WriteString("(" + placeholders(len(args)+1, len(row)) + ")")
-			args = append(args, row...)
-		}
-		q.WriteString(" ON CONFLICT DO NOTHING")
-		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
-			return dbError("index changes", err)
 		}
 	}
-	return nil
-}
-
-// noteLastSeen keeps the newest event of each type among changes in hookd_last_seen.
-func (s *Store) noteLastSeen(ctx context.Context, tx *sql.Tx, changes []*hook.RoleChange) error {
-	newest := map[string]*hook.RoleChange{}
-	for _, rc := range changes {
-		if n, ok := newest[rc.EventType]; !ok || rc.Published.After(n.Published) {
-			newest[rc.EventType] = rc
-		}
-	}
-	for t, rc := range newest {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO hookd_last_seen (event_type, published, source) VALUES ($1, $2, $3)
-			ON CONFLICT (event_type) DO UPDATE SET published = excluded.published, source = excluded.source
-			WHERE excluded.published > hookd_last_seen.published`, dbKey(t), s.timeArg(rc.Published), string(rc.Source)); err != nil {
-			return dbError("note last seen", err)
-		}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO hookd_change (uuid, published, event_type, source, severity, roles, subject_kind, subject, actor)
+		SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+		ON CONFLICT DO NOTHING`, cols[0], published, cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8]); err != nil {
+		return dbError("index changes", err)
 	}
 	return nil
 }
@@ -302,16 +284,10 @@ func (s *Store) indexOldChanges(ctx context.Context) error {
 			return err
 		}
 		index := make([][]any, len(rows))
-		changes := make([]*hook.RoleChange, len(rows))
 		for i, r := range rows {
-			index[i], changes[i] = s.changeIndexRow(r.key, r.rc), r.rc
+			index[i] = s.changeIndexRow(r.key, r.rc)
 		}
-		if err := s.inTx(ctx, func(tx *sql.Tx) error {
-			if err := s.insertChangeIndex(ctx, tx, index); err != nil {
-				return err
-			}
-			return s.noteLastSeen(ctx, tx, changes)
-		}); err != nil {
+		if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.insertChangeIndex(ctx, tx, index) }); err != nil {
 			return err
 		}
 	}
@@ -703,7 +679,7 @@ func (s *Store) LastSeen(ctx context.Context, eventTypes []string) (map[string]a
 	for _, t := range eventTypes {
 		var published any
 		var source string
-		err := s.db.QueryRowContext(ctx, `SELECT published, source FROM hookd_last_seen WHERE event_type = $1`, dbKey(t)).Scan(&published, &source)
+		err := s.db.QueryRowContext(ctx, `SELECT published, source FROM hookd_change WHERE event_type = $1 ORDER BY published DESC LIMIT 1`, dbKey(t)).Scan(&published, &source)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}

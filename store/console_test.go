@@ -290,3 +290,32 @@ func TestOldChangesAreIndexedAtStart(t *testing.T) {
 		})
 	}
 }
+
+// A large request is committed in parts at once on Postgres; its counts are the request's
+// whole, duplicates across parts included, as on SQLite's single commit.
+func TestLargeRequestCountsAsOne(t *testing.T) {
+	for _, be := range backends(t) {
+		t.Run(be.name, func(t *testing.T) {
+			ctx := context.Background()
+			o := be.fresh(t)
+			o.Sinks = []string{"console"}
+			s := open(t, o)
+			recs := consoleRecords(1000)
+			for i := 0; i < 10; i++ { // the last ten repeat the first ten: other parts
+				recs[990+i] = recs[i]
+			}
+			if be.name == "postgres" {
+				require.Less(t, s.partSize(len(recs)), len(recs), "committed in parts")
+			}
+			res, err := s.Accept(ctx, recs)
+			require.NoError(t, err)
+			assert.Equal(t, hook.AcceptResult{Accepted: 990, Duplicates: 10}, res)
+			assert.Equal(t, 990, count(t, s, `SELECT count(*) FROM hookd_event`))
+			assert.Equal(t, 990, count(t, s, `SELECT count(*) FROM hookd_change`))
+			assert.Equal(t, 990, count(t, s, `SELECT count(*) FROM river_job`))
+			res, err = s.Accept(ctx, recs)
+			require.NoError(t, err)
+			assert.Equal(t, hook.AcceptResult{Duplicates: 1000}, res)
+		})
+	}
+}
