@@ -673,13 +673,16 @@ func (s *Store) LastDelivered(ctx context.Context) (map[string]time.Time, error)
 	return out, err
 }
 
-// LastSeen returns the newest stored event of each of the types, and how it came.
+// LastSeen returns the newest stored event of each of the types, and how it came. It asks
+// for max(published) first: with ORDER BY … LIMIT 1, Postgres's generic plan walked the
+// table's key backwards through every row of other types (360 ms over 100,000 changes).
 func (s *Store) LastSeen(ctx context.Context, eventTypes []string) (map[string]adminapi.LastSeen, error) {
 	out := map[string]adminapi.LastSeen{}
 	for _, t := range eventTypes {
 		var published any
 		var source string
-		err := s.db.QueryRowContext(ctx, `SELECT published, source FROM hookd_change WHERE event_type = $1 ORDER BY published DESC LIMIT 1`, dbKey(t)).Scan(&published, &source)
+		err := s.db.QueryRowContext(ctx, `SELECT published, source FROM hookd_change
+			WHERE event_type = $1 AND published = (SELECT max(published) FROM hookd_change WHERE event_type = $2) LIMIT 1`, dbKey(t), dbKey(t)).Scan(&published, &source)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/hookd/hookd/alerting"
 	"github.com/hookd/hookd/handlers"
 	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/internal/adminapi"
 	"github.com/hookd/hookd/store"
 	"github.com/hookd/hookd/store/storetest"
 	"github.com/hookd/hookd/verify"
@@ -147,6 +148,18 @@ func BenchmarkConsolePages(b *testing.B) {
 			srv, err := handlers.New(handlers.Options{Auth: auth, Store: st, Console: &handlers.ConsoleOptions{
 				Store: st, Sinks: []handlers.SinkInfo{{Name: "slack", Type: "slack"}, {Name: "siem", Type: "webhook"}},
 				Severity: severity, Title: alerting.Title,
+				Coverage: func(ctx context.Context) (adminapi.Coverage, error) {
+					var types []string
+					for _, t := range hook.Watched() {
+						types = append(types, t.EventType)
+					}
+					seen, err := st.LastSeen(ctx, types)
+					var cov adminapi.Coverage
+					for _, t := range types {
+						cov.Types = append(cov.Types, adminapi.TypeCoverage{EventType: t, LastSeen: seen[t].Published, LastSource: seen[t].Source})
+					}
+					return cov, err
+				},
 			}})
 			if err != nil {
 				b.Fatal(err)
