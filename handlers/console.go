@@ -24,6 +24,7 @@ type ConsoleStore interface {
 	RetryDeadLetter(ctx context.Context, jobID int64, by string) (adminapi.DeadLetter, error)
 	DiscardDeadLetter(ctx context.Context, jobID int64, by string) (adminapi.DeadLetter, error)
 	SinkJobs(ctx context.Context) (map[string]adminapi.JobCounts, error)
+	Holders(ctx context.Context, roleGlob string) ([]adminapi.Holder, error)
 }
 
 // SinkInfo names a configured sink and its type.
@@ -117,6 +118,7 @@ func (s *Server) mountConsole(g *echo.Group) {
 	g.GET("/sinks", s.pageSinks)
 	g.POST("/sinks/:name/test", s.formTest)
 	g.GET("/coverage", s.pageCoverage)
+	g.GET("/holders", s.pageHolders)
 
 	api := g.Group("/api/v1")
 	api.GET("/changes", func(c echo.Context) error {
@@ -171,6 +173,13 @@ func (s *Server) mountConsole(g *echo.Group) {
 			status = http.StatusBadGateway
 		}
 		return c.JSON(status, res)
+	})
+	api.GET("/holders", func(c echo.Context) error {
+		holders, err := co.Store.Holders(c.Request().Context(), c.QueryParam("role"))
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, holders)
 	})
 	api.GET("/coverage", func(c echo.Context) error {
 		cov, err := s.coverage(c.Request().Context())

@@ -48,6 +48,10 @@ func (f *consoleFake) SinkJobs(context.Context) (map[string]adminapi.JobCounts, 
 	return map[string]adminapi.JobCounts{}, nil
 }
 
+func (f *consoleFake) Holders(context.Context, string) ([]adminapi.Holder, error) {
+	return []adminapi.Holder{}, nil
+}
+
 func newConsole(t *testing.T) (*Server, *consoleFake, *observer.ObservedLogs) {
 	t.Helper()
 	auth, err := verify.New("Authorization", []string{secret})

@@ -212,6 +212,20 @@ func (s *Server) pageCoverage(c echo.Context) error {
 	return s.render(c, http.StatusOK, "coverage", page{Title: "Coverage", Nav: "coverage", Data: cov})
 }
 
+type holdersData struct {
+	Role    string
+	Holders []adminapi.Holder
+}
+
+func (s *Server) pageHolders(c echo.Context) error {
+	role := c.QueryParam("role")
+	holders, err := s.opts.Console.Store.Holders(c.Request().Context(), role)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "holders", page{Title: "Holders", Nav: "holders", Data: holdersData{Role: role, Holders: holders}})
+}
+
 // renderError is an error page for a browser.
 func (s *Server) renderError(c echo.Context, status int, body errorBody) {
 	_ = s.render(c, status, "error", page{Title: body.Error, Data: body})

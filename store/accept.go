@@ -266,16 +266,22 @@ func (s *Store) commit(ctx context.Context, unique []entry) error {
 		}
 		var jobs []river.InsertManyParams
 		var index [][]any
+		var ledgerKeys []string
+		var ledgerChanges []*hook.RoleChange
 		for _, e := range unique {
 			if !inserted[e.key] {
 				continue
 			}
 			index = append(index, s.changeIndexRow(e.key, e.rc))
+			ledgerKeys, ledgerChanges = append(ledgerKeys, e.key), append(ledgerChanges, e.rc)
 			for _, sink := range e.sinks {
 				jobs = append(jobs, river.InsertManyParams{Args: DeliveryArgs{EventID: e.key, Sink: sink}})
 			}
 		}
 		if err := s.insertChangeIndex(ctx, tx, index); err != nil {
+			return err
+		}
+		if err := s.applyLedger(ctx, tx, ledgerKeys, ledgerChanges); err != nil {
 			return err
 		}
 		return s.insertJobs(ctx, tx, jobs)

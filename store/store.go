@@ -165,6 +165,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		s.closeHandles()
 		return nil, fmt.Errorf("console index of stored changes: %w", err)
 	}
+	if err := s.buildLedger(ctx); err != nil {
+		s.closeHandles()
+		return nil, fmt.Errorf("ledger of role holders from stored changes: %w", err)
+	}
 	if err := s.registerMetrics(o.Registerer); err != nil {
 		s.closeHandles()
 		return nil, fmt.Errorf("store metrics: %w", err)

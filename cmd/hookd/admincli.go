@@ -16,6 +16,7 @@ import (
 
 	"github.com/hookd/hookd/config"
 	"github.com/hookd/hookd/internal/adminapi"
+	"github.com/hookd/hookd/internal/clip"
 )
 
 // The command-line face of the admin API: changes, deadletters and sinks talk to a running
@@ -151,7 +152,7 @@ func (m *Main) changesCommand(ctx context.Context, args []string) error {
 		}
 		subject := firstOf(r.Subject.DisplayName, r.Subject.Login, r.Subject.ID)
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s: %s\t%s\t%s\t%s\n", shortTime(r.Published), c.Severity, c.Title,
-			strings.Join(r.RoleNames(), ", "), r.Subject.Kind, subject, firstOf(r.Actor.DisplayName, r.Actor.Login, r.Actor.ID),
+			cell(strings.Join(r.RoleNames(), ", ")), r.Subject.Kind, cell(subject), cell(firstOf(r.Actor.DisplayName, r.Actor.Login, r.Actor.ID)),
 			strings.Join(states, " "), r.EventID)
 	}
 	if err := w.Flush(); err != nil {
@@ -161,6 +162,12 @@ func (m *Main) changesCommand(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stderr, "more: hookd changes --before %s\n", page.Next)
 	}
 	return nil
+}
+
+// cell is an Okta-supplied string as a table shows it: on one line, at most 60 characters
+// (--json gives the whole).
+func cell(s string) string {
+	return clip.Runes(strings.Join(strings.Fields(s), " "), 60)
 }
 
 func firstOf(values ...string) string {
@@ -357,4 +364,40 @@ func (m *Main) sinksCommand(ctx context.Context, args []string) error {
 		return errors.New(strconv.Itoa(failed) + " of " + strconv.Itoa(len(names)) + " test alerts failed")
 	}
 	return nil
+}
+
+// holdersCommand lists who holds which watched role now.
+func (m *Main) holdersCommand(ctx context.Context, args []string) error {
+	fs := m.newFlags("holders")
+	af := newAdminFlags(fs)
+	role := fs.String("role", "", `only roles whose name matches this pattern, case-insensitive ("Workflows Admin*")`)
+	if err := m.parse(fs, args); err != nil {
+		return err
+	}
+	client, err := m.connect(af)
+	if err != nil {
+		return err
+	}
+	q := url.Values{}
+	if *role != "" {
+		q.Set("role", *role)
+	}
+	var holders []adminapi.Holder
+	if err := client.call(ctx, http.MethodGet, "/api/v1/holders", q, &holders); err != nil {
+		return err
+	}
+	if *af.json {
+		return m.printJSON(holders)
+	}
+	if len(holders) == 0 {
+		fmt.Fprintln(m.Stdout, "no current holders")
+		return nil
+	}
+	w := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ROLE\tHOLDER\tSINCE\tGRANTED BY\tKNOWN BY\tEVENT")
+	for _, h := range holders {
+		fmt.Fprintf(w, "%s\t%s: %s (%s)\t%s\t%s\t%s\t%s\n", cell(h.Role), h.SubjectKind, cell(firstOf(h.SubjectName, h.SubjectID)), cell(h.SubjectID),
+			shortTime(h.Since), cell(firstOf(h.GrantedBy)), h.KnownBy, h.EventID)
+	}
+	return w.Flush()
 }

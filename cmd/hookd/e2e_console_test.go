@@ -191,3 +191,46 @@ func TestAdminTokenFileIsMadeOnce(t *testing.T) {
 	data2, _ := os.ReadFile(tokenPath)
 	assert.Equal(t, string(data), string(data2), "the same token")
 }
+
+// The samples replayed in another order, or twice, give the same ledger of holders.
+func TestHoldersAfterReplayInAnyOrder(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(payloads, "*.json"))
+	require.NoError(t, err)
+	var ledgers []string
+	for _, order := range [][]string{files, reversed(files)} {
+		env := map[string]string{"HOOKD_DATA_DIR": t.TempDir(), "HOOKD_OKTA_SECRETS": "ledger-secret"}
+		srv := start(t, env)
+		replayEnv := map[string]string{"HOOKD_OKTA_SECRETS": "ledger-secret", "HOOKD_LISTEN_ADDR": srv.addr}
+		for round := 0; round < 2; round++ {
+			code, out, errOut := run(replayEnv, append([]string{"replay"}, order...)...)
+			require.Equal(t, 0, code, out+errOut)
+		}
+		code, out, errOut := run(env, "holders", "--json", "--admin-url", "http://"+srv.adminAddr)
+		require.Equal(t, 0, code, errOut)
+		ledgers = append(ledgers, out)
+		var holders []adminapi.Holder
+		require.NoError(t, json.Unmarshal([]byte(out), &holders))
+		require.NotEmpty(t, holders)
+		held := map[string]bool{}
+		for _, h := range holders {
+			held[h.SubjectName+" holds "+h.Role] = true
+		}
+		assert.True(t, held["Bob Builder holds Workflows Administrator"], "granted in workflows-user-role-add.json")
+		assert.False(t, held["Carol Ops holds Super administrator"], "revoked in the mixed batch")
+		assert.False(t, held["Workflow Builders holds Super administrator"], "privilege-grant-failed.json: a FAILURE outcome changes nothing")
+		code, out, _ = run(env, "holders", "--role", "workflows admin*", "--admin-url", "http://"+srv.adminAddr)
+		require.Equal(t, 0, code)
+		assert.Contains(t, out, "ROLE")
+		assert.NotContains(t, out, "Folder Reader")
+		require.Equal(t, 0, srv.stop())
+	}
+	assert.JSONEq(t, ledgers[0], ledgers[1], "the same ledger whatever the order")
+}
+
+func reversed(in []string) []string {
+	out := make([]string, len(in))
+	for i, v := range in {
+		out[len(in)-1-i] = v
+	}
+	return out
+}

@@ -110,6 +110,8 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		err = m.deadlettersCommand(ctx, args)
 	case "sinks":
 		err = m.sinksCommand(ctx, args)
+	case "holders":
+		err = m.holdersCommand(ctx, args)
 	case "help":
 		m.usage()
 	default:
@@ -141,11 +143,12 @@ commands:
   changes  list the stored role changes and their deliveries   hookd changes --role "Workflows Admin" --since 7d
   deadletters  list, retry or discard alerts no sink took   hookd deadletters retry --sink slack --all
   sinks    list sinks, or send a test alert        hookd sinks test slack
+  holders  who holds which watched role now          hookd holders --role "Workflows Admin*"
   healthcheck  exit 0 when the local hookd answers /healthz (for container health checks)
   version  print the version
 
 Every command takes --help. serve and check take --config FILE; HOOKD_* variables override it.
-changes, deadletters and sinks talk to a running hookd's admin listener (--admin-url, default
+changes, deadletters, sinks and holders talk to a running hookd's admin listener (--admin-url, default
 HOOKD_ADMIN_ADDR), with HOOKD_ADMIN_TOKEN when it needs one; --json prints stable JSON.
 `)
 }

@@ -205,3 +205,17 @@ func ParseTime(s string, now time.Time) (time.Time, error) {
 	}
 	return time.Time{}, fmt.Errorf("%w: %q is not a time (use 2026-11-27, 2026-11-27T10:00:00Z, or an age such as 24h or 7d)", ErrBadRequest, s)
 }
+
+// Holder is one current holding of a watched role: who holds it, since when, granted by whom,
+// and how hookd knows (event: a role change it stored).
+type Holder struct {
+	SubjectKind string    `json:"subjectKind"`
+	SubjectID   string    `json:"subjectId"`
+	SubjectName string    `json:"subjectName,omitempty"`
+	Role        string    `json:"role"`
+	Category    string    `json:"category"`
+	Since       time.Time `json:"since"`
+	GrantedBy   string    `json:"grantedBy,omitempty"`
+	EventID     string    `json:"eventId"`
+	KnownBy     string    `json:"knownBy"`
+}

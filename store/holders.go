@@ -1,0 +1,241 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/internal/adminapi"
+)
+
+// The ledger of who holds which watched role, kept in the transaction that accepts the
+// events that change it (hookd_holding). Each (subject, role) row is the effect of the newest
+// event about it in Okta's published order, uuid breaking ties: whatever order events arrive
+// in, the ledger ends the same, and a late grant never resurrects a role revoked after it.
+
+// holding is one event's effect on one (subject, role).
+type holding struct {
+	kind, id, role        string
+	subjectName, roleName string
+	category, uuid, actor string
+	held                  bool
+	published             time.Time
+}
+
+func (h holding) key() [3]string { return [3]string{h.kind, h.id, h.role} }
+
+// newer reports whether h comes after o in Okta's order.
+func (h holding) newer(o holding) bool {
+	if !h.published.Equal(o.published) {
+		return h.published.After(o.published)
+	}
+	return h.uuid > o.uuid
+}
+
+// holdingsOf is what a stored change does to the ledger: a grant or revoke of each of its
+// roles, for its subject. A change Okta recorded as failed, and records that are not role
+// changes (tampering, hookd's own health), change nothing.
+func holdingsOf(key string, rc *hook.RoleChange) []holding {
+	if rc.Failed() || (rc.Action != hook.Granted && rc.Action != hook.Revoked) {
+		return nil
+	}
+	switch rc.Category {
+	case hook.WorkflowsRole, hook.AdminPrivilege, hook.AppAssignment:
+	default:
+		return nil
+	}
+	if rc.Subject.Kind != hook.SubjectUser && rc.Subject.Kind != hook.SubjectGroup {
+		return nil
+	}
+	subjectID := rc.Subject.ID
+	if subjectID == "" && rc.Subject.Login == "" && rc.Subject.DisplayName == "" {
+		return nil // Okta named no subject: nobody to record as holding the role
+	}
+	if subjectID == "" {
+		subjectID = "name:" + firstNonEmpty(rc.Subject.Login, rc.Subject.DisplayName)
+	}
+	subjectName := firstNonEmpty(rc.Subject.DisplayName, rc.Subject.Login)
+	actor := firstNonEmpty(rc.Actor.Login, rc.Actor.DisplayName, rc.Actor.ID)
+	var out []holding
+	for _, r := range rc.Roles {
+		role := r.ID
+		if role == "" {
+			role = "name:" + strings.ToLower(r.Name)
+		}
+		out = append(out, holding{
+			kind: string(rc.Subject.Kind), id: dbKey(subjectID), role: dbKey(role),
+			subjectName: plainText(subjectName), roleName: plainText(firstNonEmpty(r.Name, r.ID)),
+			category: string(rc.Category), uuid: key, actor: plainText(actor),
+			held: rc.Action == hook.Granted, published: rc.Published.UTC(),
+		})
+	}
+	return out
+}
+
+func firstNonEmpty(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// plainText is a display string as both databases store it: valid UTF-8, no NUL.
+func plainText(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// applyLedger records the effect of newly stored changes on the ledger: per (subject, role)
+// the newest of the batch, written only if it is newer than what the ledger holds. Rows are
+// written in key order, so that concurrent commits (Postgres) lock them in the same order.
+func (s *Store) applyLedger(ctx context.Context, tx *sql.Tx, keys []string, changes []*hook.RoleChange) error {
+	newest := map[[3]string]holding{}
+	for i, rc := range changes {
+		for _, h := range holdingsOf(keys[i], rc) {
+			if o, ok := newest[h.key()]; !ok || h.newer(o) {
+				newest[h.key()] = h
+			}
+		}
+	}
+	if len(newest) == 0 {
+		return nil
+	}
+	order := make([][3]string, 0, len(newest))
+	for k := range newest {
+		order = append(order, k)
+	}
+	sort.Slice(order, func(i, j int) bool {
+		a, b := order[i], order[j]
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		if a[1] != b[1] {
+			return a[1] < b[1]
+		}
+		return a[2] < b[2]
+	})
+	const upsert = `
+		ON CONFLICT (subject_kind, subject_id, role_key) DO UPDATE SET
+			subject_name = excluded.subject_name, role_name = excluded.role_name, category = excluded.category,
+			held = excluded.held, published = excluded.published, uuid = excluded.uuid, actor = excluded.actor,
+			known_by = excluded.known_by
+		WHERE (excluded.published, excluded.uuid) > (hookd_holding.published, hookd_holding.uuid)`
+	const columns = `INSERT INTO hookd_holding
+		(subject_kind, subject_id, role_key, subject_name, role_name, category, held, published, uuid, actor, known_by) `
+	if s.dialect == postgres {
+		// One statement of arrays: a round trip per holding would cost each commit dearly.
+		cols := make([][]string, 9)
+		var held []bool
+		var published []time.Time
+		for _, k := range order {
+			h := newest[k]
+			for i, v := range []string{h.kind, h.id, h.role, h.subjectName, h.roleName, h.category, h.uuid, h.actor} {
+				cols[i] = append(cols[i], v)
+			}
+			held, published = append(held, h.held), append(published, h.published)
+		}
+		_, err := tx.ExecContext(ctx, columns+`SELECT k, i, r, sn, rn, c, h, p, u, a, 'event'
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::timestamptz[], $9::text[], $10::text[])
+			AS t(k, i, r, sn, rn, c, h, p, u, a)`+upsert,
+			cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], held, published, cols[6], cols[7])
+		if err != nil {
+			return dbError("ledger", err)
+		}
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, columns+`VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'event')`+upsert)
+	if err != nil {
+		return dbError("prepare ledger", err)
+	}
+	defer stmt.Close()
+	for _, k := range order {
+		h := newest[k]
+		held := 0
+		if h.held {
+			held = 1
+		}
+		if _, err := stmt.ExecContext(ctx, h.kind, h.id, h.role, h.subjectName, h.roleName, h.category, held,
+			s.timeArg(h.published), h.uuid, h.actor); err != nil {
+			return dbError("ledger", err)
+		}
+	}
+	return nil
+}
+
+// Holders lists the current holders of watched roles whose name matches roleGlob (a
+// case-insensitive shell pattern; empty: every role), by role then subject.
+func (s *Store) Holders(ctx context.Context, roleGlob string) ([]adminapi.Holder, error) {
+	glob := strings.ToLower(roleGlob)
+	if glob != "" {
+		if _, err := path.Match(glob, ""); err != nil {
+			return nil, adminapi.ErrBadRequest
+		}
+	}
+	heldTrue := "held"
+	if s.dialect == sqlite {
+		heldTrue = "held = 1"
+	}
+	out := []adminapi.Holder{}
+	err := s.scan(ctx, `SELECT subject_kind, subject_id, subject_name, role_name, category, published, uuid, actor, known_by
+		FROM hookd_holding WHERE `+heldTrue+` ORDER BY role_name, subject_name, subject_id`, nil, func(r *sql.Rows) error {
+		var h adminapi.Holder
+		var since any
+		if err := r.Scan(&h.SubjectKind, &h.SubjectID, &h.SubjectName, &h.Role, &h.Category, &since, &h.EventID, &h.GrantedBy, &h.KnownBy); err != nil {
+			return err
+		}
+		if glob != "" {
+			if ok, _ := path.Match(glob, strings.ToLower(h.Role)); !ok {
+				return nil
+			}
+		}
+		var err error
+		h.Since, err = s.scanTime(since)
+		h.SubjectID, h.EventID = strings.TrimPrefix(eventIDOf(h.SubjectID), "name:"), eventIDOf(h.EventID)
+		out = append(out, h)
+		return err
+	})
+	return out, err
+}
+
+// buildLedger fills the ledger from the events stored before it existed, once: the events are
+// replayed through applyLedger in pages, which gives the same ledger in any order.
+func (s *Store) buildLedger(ctx context.Context) error {
+	var done int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM hookd_state WHERE name = 'ledger'`).Scan(&done); err != nil {
+		return dbError("read ledger state", err)
+	}
+	if done > 0 {
+		return nil
+	}
+	after := ""
+	for {
+		rows, err := s.queryRows(ctx, `SELECT uuid, published, accepted_at, record, `+s.noRaw()+`, sinks, ''
+			FROM hookd_event WHERE uuid > $1 ORDER BY uuid LIMIT 1000`, after)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			break
+		}
+		keys := make([]string, len(rows))
+		changes := make([]*hook.RoleChange, len(rows))
+		for i, r := range rows {
+			keys[i], changes[i] = r.key, r.rc
+		}
+		if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.applyLedger(ctx, tx, keys, changes) }); err != nil {
+			return err
+		}
+		after = rows[len(rows)-1].key
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO hookd_state (name, value, updated_at) VALUES ('ledger', 'built from stored events', $1)
+		ON CONFLICT (name) DO NOTHING`, s.timeArg(s.opts.Now()))
+	if err != nil {
+		return dbError("ledger state", err)
+	}
+	return nil
+}
