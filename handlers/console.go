@@ -121,48 +121,16 @@ func (s *Server) mountConsole(g *echo.Group) {
 	g.GET("/holders", s.pageHolders)
 
 	api := g.Group("/api/v1")
-	api.GET("/changes", func(c echo.Context) error {
-		page, err := s.changes(c)
-		if err != nil {
-			return err
-		}
-		return c.JSON(http.StatusOK, page)
-	})
-	api.GET("/changes/:id", func(c echo.Context) error {
-		ch, err := s.change(c)
-		if err != nil {
-			return err
-		}
-		return c.JSON(http.StatusOK, ch)
-	})
-	api.GET("/deadletters", func(c echo.Context) error {
-		letters, err := s.deadLetters(c)
-		if err != nil {
-			return err
-		}
-		return c.JSON(http.StatusOK, letters)
-	})
-	api.POST("/deadletters/:id/:action", func(c echo.Context) error {
-		h, err := s.handleOne(c, "api")
-		if err != nil {
-			return err
-		}
-		return c.JSON(http.StatusOK, h)
-	})
-	api.POST("/deadletters/:action", func(c echo.Context) error {
-		h, err := s.handleAll(c, "api")
-		if err != nil {
-			return err
-		}
-		return c.JSON(http.StatusOK, h)
-	})
-	api.GET("/sinks", func(c echo.Context) error {
-		sinks, err := s.sinks(c.Request().Context())
-		if err != nil {
-			return err
-		}
-		return c.JSON(http.StatusOK, sinks)
-	})
+	api.GET("/changes", answer(s.changes))
+	api.GET("/changes/:id", answer(s.change))
+	api.GET("/deadletters", answer(s.deadLetters))
+	api.POST("/deadletters/:id/:action", answer(func(c echo.Context) (adminapi.Handled, error) { return s.handleOne(c, "api") }))
+	api.POST("/deadletters/:action", answer(func(c echo.Context) (adminapi.Handled, error) { return s.handleAll(c, "api") }))
+	api.GET("/sinks", answer(func(c echo.Context) ([]adminapi.Sink, error) { return s.sinks(c.Request().Context()) }))
+	api.GET("/holders", answer(func(c echo.Context) ([]adminapi.Holder, error) {
+		return co.Store.Holders(c.Request().Context(), c.QueryParam("role"))
+	}))
+	api.GET("/coverage", answer(func(c echo.Context) (adminapi.Coverage, error) { return s.coverage(c.Request().Context()) }))
 	api.POST("/sinks/:name/test", func(c echo.Context) error {
 		res, err := s.testSink(c, "api")
 		if err != nil {
@@ -174,20 +142,17 @@ func (s *Server) mountConsole(g *echo.Group) {
 		}
 		return c.JSON(status, res)
 	})
-	api.GET("/holders", func(c echo.Context) error {
-		holders, err := co.Store.Holders(c.Request().Context(), c.QueryParam("role"))
+}
+
+// answer is an API route: fn's value as JSON, or its error through the one error handler.
+func answer[T any](fn func(echo.Context) (T, error)) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		v, err := fn(c)
 		if err != nil {
 			return err
 		}
-		return c.JSON(http.StatusOK, holders)
-	})
-	api.GET("/coverage", func(c echo.Context) error {
-		cov, err := s.coverage(c.Request().Context())
-		if err != nil {
-			return err
-		}
-		return c.JSON(http.StatusOK, cov)
-	})
+		return c.JSON(http.StatusOK, v)
+	}
 }
 
 // filterOf reads a change filter from the query string.
