@@ -141,6 +141,22 @@ func TestConsoleInABrowser(t *testing.T) {
 	assert.Len(t, recv.Deliveries(), before+1)
 	screenshot(t, ctx, "console-sinks")
 
+	// Who holds what now, filtered like a person would.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(`nav a[href="/holders"]`),
+		chromedp.WaitVisible(`input[name="role"]`),
+		chromedp.SendKeys(`input[name="role"]`, "Workflows Admin*"),
+		chromedp.Submit(`input[name="role"]`),
+		chromedp.WaitVisible(`a[href="/holders"]`), // "all roles" shows while a filter is on
+	))
+	holderRoles := get(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("main table tbody tr td:first-child")].map(td => td.textContent)`))
+	require.NotEmpty(t, holderRoles)
+	for _, r := range holderRoles {
+		assert.Equal(t, "Workflows Administrator", r)
+	}
+	assert.Contains(t, get(t, ctx, chromedp.Text("main table")), "Bob Builder")
+	screenshot(t, ctx, "console-holders")
+
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`nav a[href="/coverage"]`), chromedp.WaitVisible("table")))
 	coverage := get(t, ctx, chromedp.Text("main"))
 	assert.Contains(t, coverage, "workflows.user.role.user.add")
