@@ -15,11 +15,9 @@ import (
 	"go.uber.org/zap"
 )
 
-// errorBody is every error answer: what is wrong, and the detail to fix it.
-type errorBody struct {
-	Error  string `json:"error"`
-	Detail string `json:"detail,omitempty"`
-}
+// errorBody is every error answer: what is wrong, and the detail to fix it (the admin API's
+// error type, which the command-line tools read).
+type errorBody = adminapi.Error
 
 // errUnsupportedType is returned for a delivery whose Content-Type is not JSON.
 var errUnsupportedType = errors.New("unsupported content type")
@@ -48,39 +46,39 @@ func (s *Server) statusOf(err error) (int, errorBody) {
 	var be *bodyError
 	switch {
 	case errors.Is(err, verify.ErrMissing):
-		return http.StatusUnauthorized, errorBody{"unauthorized", "missing " + s.opts.Auth.Header() + " header"}
+		return http.StatusUnauthorized, errorBody{Error: "unauthorized", Detail: "missing " + s.opts.Auth.Header() + " header"}
 	case errors.Is(err, verify.ErrWrong):
-		return http.StatusUnauthorized, errorBody{"unauthorized", "wrong " + s.opts.Auth.Header() + " header value"}
+		return http.StatusUnauthorized, errorBody{Error: "unauthorized", Detail: "wrong " + s.opts.Auth.Header() + " header value"}
 	case errors.Is(err, verify.ErrNoChallenge):
-		return http.StatusBadRequest, errorBody{"bad request", err.Error()}
+		return http.StatusBadRequest, errorBody{Error: "bad request", Detail: err.Error()}
 	case errors.Is(err, errUnsupportedType):
-		return http.StatusUnsupportedMediaType, errorBody{"unsupported media type", "Content-Type must be application/json"}
+		return http.StatusUnsupportedMediaType, errorBody{Error: "unsupported media type", Detail: "Content-Type must be application/json"}
 	case errors.As(err, &be) && be.timeout():
-		return http.StatusRequestTimeout, errorBody{"request timeout", "the body did not arrive within the server's read timeout"}
+		return http.StatusRequestTimeout, errorBody{Error: "request timeout", Detail: "the body did not arrive within the server's read timeout"}
 	case errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge:
-		return http.StatusRequestEntityTooLarge, errorBody{"payload too large", "the body limit is " + strconv.FormatInt(s.opts.BodyLimit, 10) + " bytes"}
+		return http.StatusRequestEntityTooLarge, errorBody{Error: "payload too large", Detail: "the body limit is " + strconv.FormatInt(s.opts.BodyLimit, 10) + " bytes"}
 	case errors.As(err, &be):
-		return http.StatusBadRequest, errorBody{"bad request", "the body could not be read: " + be.err.Error()}
+		return http.StatusBadRequest, errorBody{Error: "bad request", Detail: "the body could not be read: " + be.err.Error()}
 	case errors.As(err, &de) && errors.Is(de.Kind, hook.ErrTooManyEvents):
-		return http.StatusRequestEntityTooLarge, errorBody{"payload too large", "a delivery may hold at most " + strconv.Itoa(s.opts.MaxEvents) + " events"}
+		return http.StatusRequestEntityTooLarge, errorBody{Error: "payload too large", Detail: "a delivery may hold at most " + strconv.Itoa(s.opts.MaxEvents) + " events"}
 	case errors.Is(err, errAdminToken):
-		return http.StatusUnauthorized, errorBody{"unauthorized", "the admin listener needs Authorization: Bearer <HOOKD_ADMIN_TOKEN>"}
+		return http.StatusUnauthorized, errorBody{Error: "unauthorized", Detail: "the admin listener needs Authorization: Bearer <HOOKD_ADMIN_TOKEN>"}
 	case errors.Is(err, errBusy):
-		return http.StatusServiceUnavailable, errorBody{"busy", "too many large deliveries in flight; nothing was acknowledged, Okta's retry will be taken"}
+		return http.StatusServiceUnavailable, errorBody{Error: "busy", Detail: "too many large deliveries in flight; nothing was acknowledged, Okta's retry will be taken"}
 	case errors.As(err, &de):
 		detail := make([]string, len(de.Fields))
 		for i, f := range de.Fields {
 			detail[i] = f.Error()
 		}
-		return http.StatusBadRequest, errorBody{de.Kind.Error(), strings.Join(detail, "; ")}
+		return http.StatusBadRequest, errorBody{Error: de.Kind.Error(), Detail: strings.Join(detail, "; ")}
 	case errors.Is(err, adminapi.ErrNotFound):
-		return http.StatusNotFound, errorBody{"not found", err.Error()}
+		return http.StatusNotFound, errorBody{Error: "not found", Detail: err.Error()}
 	case errors.Is(err, adminapi.ErrConflict):
-		return http.StatusConflict, errorBody{"conflict", err.Error()}
+		return http.StatusConflict, errorBody{Error: "conflict", Detail: err.Error()}
 	case errors.Is(err, adminapi.ErrBadRequest):
-		return http.StatusBadRequest, errorBody{"bad request", err.Error()}
+		return http.StatusBadRequest, errorBody{Error: "bad request", Detail: err.Error()}
 	case errors.Is(err, hook.ErrUnavailable), errors.Is(err, hook.ErrClosed), errors.Is(err, context.DeadlineExceeded):
-		return http.StatusServiceUnavailable, errorBody{"store unavailable", "nothing was acknowledged; Okta's retry will be taken"}
+		return http.StatusServiceUnavailable, errorBody{Error: "store unavailable", Detail: "nothing was acknowledged; Okta's retry will be taken"}
 	case errors.As(err, &he):
 		msg, _ := he.Message.(string)
 		if msg == "" {

@@ -372,16 +372,11 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, entries []entry, n
 		if err != nil {
 			return &rejectedError{op: "encode record", msg: err.Error()}
 		}
-		var published, acceptedAt any = rc.Published.UTC(), now
-		if s.dialect == sqlite {
-			// TEXT in a fixed-width form that sorts as time does.
-			published, acceptedAt = rc.Published.UTC().Format(timeLayout), now.Format(timeLayout)
-		}
 		raw := []byte(rc.Raw)
 		if raw == nil {
 			raw = []byte{}
 		}
-		rows[i] = []any{e.key, dbKey(rc.EventType), published, string(rc.Source), acceptedAt, string(record), raw,
+		rows[i] = []any{e.key, dbKey(rc.EventType), s.timeArg(rc.Published), string(rc.Source), s.timeArg(now), string(record), raw,
 			groupKey(rc), "," + strings.Join(e.sinks, ",") + ","}
 	}
 	if s.dialect == sqlite {

@@ -211,8 +211,7 @@ func (s *Store) changeWhere(f adminapi.ChangeFilter) (string, []any, error) {
 // searchText is text as the console's index keeps it: lowercased, and storable by both
 // databases (no NUL, valid UTF-8).
 func searchText(parts ...string) string {
-	t := strings.ToLower(strings.Join(parts, "\n"))
-	return strings.ReplaceAll(strings.ToValidUTF8(t, "\uFFFD"), "\x00", "\uFFFD")
+	return plainText(strings.ToLower(strings.Join(parts, "\n")))
 }
 
 // changeIndexRow is an event's row in hookd_change.
@@ -227,11 +226,7 @@ func (s *Store) changeIndexRow(key string, rc *hook.RoleChange) []any {
 	if s.opts.Severity != nil {
 		severity = strings.ToLower(s.opts.Severity(rc))
 	}
-	var published any = rc.Published.UTC()
-	if s.dialect == sqlite {
-		published = rc.Published.UTC().Format(timeLayout)
-	}
-	return []any{key, published, dbKey(rc.EventType), searchText(string(rc.Source)), severity,
+	return []any{key, s.timeArg(rc.Published), dbKey(rc.EventType), searchText(string(rc.Source)), severity,
 		searchText(roles...), searchText(string(rc.Subject.Kind)), searchText(subject...), searchText(actor...)}
 }
 
@@ -275,13 +270,20 @@ func (s *Store) insertChangeIndex(ctx context.Context, tx *sql.Tx, rows [][]any)
 	return nil
 }
 
-// indexOldChanges fills hookd_change for events stored before it existed, once, at start.
+// indexOldChanges fills hookd_change for events stored before it existed, once, at start; a
+// marker in hookd_state spares later starts the scan.
 func (s *Store) indexOldChanges(ctx context.Context) error {
+	if done, err := s.State(ctx, stateChangeIndex); err != nil || done != "" {
+		return err
+	}
 	for {
 		rows, err := s.queryRows(ctx, `SELECT e.uuid, e.published, e.accepted_at, e.record, `+s.noRaw()+`, e.sinks, ''
 			FROM hookd_event e WHERE NOT EXISTS (SELECT 1 FROM hookd_change c WHERE c.published = e.published AND c.uuid = e.uuid) LIMIT 1000`)
-		if err != nil || len(rows) == 0 {
+		if err != nil {
 			return err
+		}
+		if len(rows) == 0 {
+			return s.SetState(ctx, stateChangeIndex, "built from stored events")
 		}
 		index := make([][]any, len(rows))
 		for i, r := range rows {

@@ -295,6 +295,8 @@ func TestOldChangesAreIndexedAtStart(t *testing.T) {
 			require.NoError(t, err)
 			_, err = s.DB().Exec(`DELETE FROM hookd_change`)
 			require.NoError(t, err)
+			_, err = s.DB().Exec(`DELETE FROM hookd_state WHERE name = 'console index'`) // as before the index existed
+			require.NoError(t, err)
 			require.NoError(t, s.Close())
 			s = open(t, o)
 			page, err := s.Changes(ctx, adminapi.ChangeFilter{Actor: "mallory"})

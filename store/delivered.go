@@ -89,10 +89,7 @@ func (s *Store) commitMarks(batch []*markRequest) error {
 		}
 		return marks[i].key < marks[j].key
 	})
-	var now any = s.opts.Now().UTC()
-	if s.dialect == sqlite {
-		now = s.opts.Now().UTC().Format(timeLayout)
-	}
+	now := s.timeArg(s.opts.Now())
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO hookd_delivered (sink, uuid, delivered_at) VALUES ($1, $2, $3) ON CONFLICT (sink, uuid) DO NOTHING`)
 		if err != nil {

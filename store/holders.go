@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"path"
@@ -56,10 +57,10 @@ func holdingsOf(key string, rc *hook.RoleChange) []holding {
 		return nil // Okta named no subject: nobody to record as holding the role
 	}
 	if subjectID == "" {
-		subjectID = "name:" + firstNonEmpty(rc.Subject.Login, rc.Subject.DisplayName)
+		subjectID = "name:" + cmp.Or(rc.Subject.Login, rc.Subject.DisplayName)
 	}
-	subjectName := firstNonEmpty(rc.Subject.DisplayName, rc.Subject.Login)
-	actor := firstNonEmpty(rc.Actor.Login, rc.Actor.DisplayName, rc.Actor.ID)
+	subjectName := cmp.Or(rc.Subject.DisplayName, rc.Subject.Login)
+	actor := cmp.Or(rc.Actor.Login, rc.Actor.DisplayName, rc.Actor.ID)
 	var out []holding
 	for _, r := range rc.Roles {
 		role := r.ID
@@ -68,21 +69,12 @@ func holdingsOf(key string, rc *hook.RoleChange) []holding {
 		}
 		out = append(out, holding{
 			kind: string(rc.Subject.Kind), id: dbKey(subjectID), role: dbKey(role),
-			subjectName: plainText(subjectName), roleName: plainText(firstNonEmpty(r.Name, r.ID)),
+			subjectName: plainText(subjectName), roleName: plainText(cmp.Or(r.Name, r.ID)),
 			category: string(rc.Category), uuid: key, actor: plainText(actor),
 			held: rc.Action == hook.Granted, published: rc.Published.UTC(),
 		})
 	}
 	return out
-}
-
-func firstNonEmpty(values ...string) string {
-	for _, v := range values {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // plainText is a display string as both databases store it: valid UTF-8, no NUL.
@@ -205,12 +197,8 @@ func (s *Store) Holders(ctx context.Context, roleGlob string) ([]adminapi.Holder
 // buildLedger fills the ledger from the events stored before it existed, once: the events are
 // replayed through applyLedger in pages, which gives the same ledger in any order.
 func (s *Store) buildLedger(ctx context.Context) error {
-	var done int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM hookd_state WHERE name = 'ledger'`).Scan(&done); err != nil {
-		return dbError("read ledger state", err)
-	}
-	if done > 0 {
-		return nil
+	if done, err := s.State(ctx, stateLedger); err != nil || done != "" {
+		return err
 	}
 	after := ""
 	for {
@@ -232,10 +220,11 @@ func (s *Store) buildLedger(ctx context.Context) error {
 		}
 		after = rows[len(rows)-1].key
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO hookd_state (name, value, updated_at) VALUES ('ledger', 'built from stored events', $1)
-		ON CONFLICT (name) DO NOTHING`, s.timeArg(s.opts.Now()))
-	if err != nil {
-		return dbError("ledger state", err)
-	}
-	return nil
+	return s.SetState(ctx, stateLedger, "built from stored events")
 }
+
+// The hookd_state names that say a one-time build at start is done.
+const (
+	stateLedger      = "ledger"
+	stateChangeIndex = "console index"
+)

@@ -116,12 +116,8 @@ func (s *Store) SetState(ctx context.Context, name, value string) error {
 	if value == "" {
 		_, err = s.db.ExecContext(ctx, `DELETE FROM hookd_state WHERE name = $1`, name)
 	} else {
-		var now any = s.opts.Now().UTC()
-		if s.dialect == sqlite {
-			now = s.opts.Now().UTC().Format(timeLayout)
-		}
 		_, err = s.db.ExecContext(ctx, `INSERT INTO hookd_state (name, value, updated_at) VALUES ($1, $2, $3)
-			ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, name, value, now)
+			ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, name, value, s.timeArg(s.opts.Now()))
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))

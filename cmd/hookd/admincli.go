@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -150,9 +151,9 @@ func (m *Main) changesCommand(ctx context.Context, args []string) error {
 		for _, d := range c.Deliveries {
 			states = append(states, d.Sink+"="+d.State)
 		}
-		subject := firstOf(r.Subject.DisplayName, r.Subject.Login, r.Subject.ID)
+		subject := cmp.Or(r.Subject.DisplayName, r.Subject.Login, r.Subject.ID, "-")
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s: %s\t%s\t%s\t%s\n", shortTime(r.Published), c.Severity, c.Title,
-			cell(strings.Join(r.RoleNames(), ", ")), r.Subject.Kind, cell(subject), cell(firstOf(r.Actor.DisplayName, r.Actor.Login, r.Actor.ID)),
+			cell(strings.Join(r.RoleNames(), ", ")), r.Subject.Kind, cell(subject), cell(cmp.Or(r.Actor.DisplayName, r.Actor.Login, r.Actor.ID, "-")),
 			strings.Join(states, " "), r.EventID)
 	}
 	if err := w.Flush(); err != nil {
@@ -168,15 +169,6 @@ func (m *Main) changesCommand(ctx context.Context, args []string) error {
 // (--json gives the whole).
 func cell(s string) string {
 	return clip.Runes(strings.Join(strings.Fields(s), " "), 60)
-}
-
-func firstOf(values ...string) string {
-	for _, v := range values {
-		if v != "" {
-			return v
-		}
-	}
-	return "-"
 }
 
 // deadlettersCommand lists, retries or discards dead letters.
@@ -396,8 +388,8 @@ func (m *Main) holdersCommand(ctx context.Context, args []string) error {
 	w := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ROLE\tHOLDER\tSINCE\tGRANTED BY\tKNOWN BY\tEVENT")
 	for _, h := range holders {
-		fmt.Fprintf(w, "%s\t%s: %s (%s)\t%s\t%s\t%s\t%s\n", cell(h.Role), h.SubjectKind, cell(firstOf(h.SubjectName, h.SubjectID)), cell(h.SubjectID),
-			shortTime(h.Since), cell(firstOf(h.GrantedBy)), h.KnownBy, h.EventID)
+		fmt.Fprintf(w, "%s\t%s: %s (%s)\t%s\t%s\t%s\t%s\n", cell(h.Role), h.SubjectKind, cell(cmp.Or(h.SubjectName, h.SubjectID, "-")), cell(h.SubjectID),
+			shortTime(h.Since), cell(cmp.Or(h.GrantedBy, "-")), h.KnownBy, h.EventID)
 	}
 	return w.Flush()
 }

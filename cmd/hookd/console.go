@@ -24,13 +24,18 @@ func consoleOptions(ctx context.Context, cfg config.Config, st *store.Store, rou
 	for _, s := range cfg.AllSinks() {
 		sinks = append(sinks, handlers.SinkInfo{Name: s.Name, Type: s.Type})
 	}
-	if last, err := st.LastDelivered(ctx); err == nil {
+	// Each sink's last success before this start, read off the start path: it reads every
+	// delivery record, and readiness must not wait for it.
+	go func() {
+		last, err := st.LastDelivered(context.WithoutCancel(ctx))
+		if err != nil {
+			log.Warn("console: last deliveries not read; sinks show none until the next", zap.Error(err))
+			return
+		}
 		for sink, at := range last {
 			activity.Succeeded(sink, at)
 		}
-	} else {
-		log.Warn("console: last deliveries not read; sinks show none until the next", zap.Error(err))
-	}
+	}()
 	secrets := append(cfg.SecretValues(), okSecrets...)
 	return &handlers.ConsoleOptions{
 		Store:    st,

@@ -32,24 +32,8 @@ func loadOrCreateSecret(dataDir string) (secret string, created bool, err error)
 	if !errors.Is(err, os.ErrNotExist) {
 		return "", false, fmt.Errorf("read %s: %w", path, err)
 	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return "", false, fmt.Errorf("data dir: %w", err)
-	}
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
+	if secret, err = createSecretFile(path, 32); err != nil {
 		return "", false, err
-	}
-	secret = base64.RawURLEncoding.EncodeToString(b)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return "", false, fmt.Errorf("create %s: %w", path, err)
-	}
-	if _, err := f.WriteString(secret + "\n"); err != nil {
-		f.Close()
-		return "", false, fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return "", false, fmt.Errorf("write %s: %w", path, err)
 	}
 	// Shown once hookd listens: a start that fails before then (a busy port) shows it on the
 	// next start that succeeds.
@@ -86,21 +70,33 @@ func makeAdminTokenFile(getenv func(string) (string, bool)) (path, token string,
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		return "", "", nil
 	}
-	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
-		return "", "", err
-	}
-	token = base64.RawURLEncoding.EncodeToString(b)
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if token, err = createSecretFile(path, 24); err != nil {
 		return "", "", fmt.Errorf("HOOKD_ADMIN_TOKEN_FILE: %w", err)
 	}
+	return path, token, nil
+}
+
+// createSecretFile makes path (and its folder) holding a new random secret of n bytes in
+// base64url, readable by this user only; it never overwrites a file.
+func createSecretFile(path string, n int) (string, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+	}
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	secret := base64.RawURLEncoding.EncodeToString(b)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return "", "", fmt.Errorf("HOOKD_ADMIN_TOKEN_FILE: %w", err)
+		return "", fmt.Errorf("create %s: %w", path, err)
 	}
-	if _, err := f.WriteString(token + "\n"); err != nil {
+	if _, err := f.WriteString(secret + "\n"); err != nil {
 		f.Close()
-		return "", "", fmt.Errorf("HOOKD_ADMIN_TOKEN_FILE: %w", err)
+		return "", fmt.Errorf("write %s: %w", path, err)
 	}
-	return path, token, f.Close()
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return secret, nil
 }

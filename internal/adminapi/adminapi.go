@@ -31,12 +31,6 @@ type ChangeFilter struct {
 	Limit int `json:"limit,omitempty"`
 }
 
-// Empty reports whether the filter selects everything (paging aside).
-func (f ChangeFilter) Empty() bool {
-	return f.Role == "" && f.User == "" && f.Group == "" && f.Actor == "" && f.EventType == "" &&
-		f.Source == "" && f.Severity == "" && f.Since.IsZero() && f.Until.IsZero()
-}
-
 // Change is one stored role change with what became of its delivery to each sink.
 type Change struct {
 	Record     *hook.RoleChange `json:"record"`
@@ -83,7 +77,6 @@ type DeadLetter struct {
 	JobID      int64     `json:"jobId"`
 	Sink       string    `json:"sink"`
 	EventID    string    `json:"eventId"`
-	Title      string    `json:"title,omitempty"`
 	State      string    `json:"state"` // cancelled or discarded, as River says
 	Reason     string    `json:"reason"`
 	Attempts   int       `json:"attempts"`
