@@ -107,6 +107,13 @@ func ConsoleLine(rc *hook.RoleChange) string {
 		b.WriteString(" proxy=true")
 	}
 	fmt.Fprintf(&b, " at=%s event=%s source=%s", rc.Published.UTC().Format(time.RFC3339), q(rc.EventID), rc.Source)
+	if len(rc.Findings) > 0 {
+		ids := make([]string, len(rc.Findings))
+		for i, f := range rc.Findings {
+			ids[i] = f.ID
+		}
+		fmt.Fprintf(&b, " findings=%s why=%s", strings.Join(ids, ","), q(whyText(&Alert{Changes: []*hook.RoleChange{rc}}, plainMarkup)))
+	}
 	if len(rc.Incomplete) > 0 {
 		fmt.Fprintf(&b, " incomplete=%s", q(strings.Join(rc.Incomplete, "; ")))
 	}

@@ -130,3 +130,27 @@ func summaryOf(a *Alert, facts []fact) string {
 	}
 	return fmt.Sprintf("%s: %s → %s by %s", alertTitle(a), facts[0].Value, strings.ReplaceAll(facts[1].Value, "\n", ", "), facts[2].Value)
 }
+
+// findingsOf are the findings of the alert's changes, each once, in the order found.
+func findingsOf(a *Alert) []hook.Finding {
+	var out []hook.Finding
+	seen := map[hook.Finding]bool{}
+	for _, rc := range a.Changes {
+		for _, f := range rc.Findings {
+			if !seen[f] {
+				seen[f] = true
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+// whyText is the findings in one line each, "Title: detail", made inert for the format.
+func whyText(a *Alert, m markup) string {
+	var lines []string
+	for _, f := range findingsOf(a) {
+		lines = append(lines, m.text(f.Title+" ("+f.ID+"): "+f.Detail))
+	}
+	return strings.Join(lines, "\n")
+}

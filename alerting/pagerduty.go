@@ -83,6 +83,9 @@ func RenderPagerDuty(sink string, a *Alert) PagerDutyEvent {
 	for _, f := range facts {
 		details[f.Label] = f.Value
 	}
+	if why := whyText(a, plainMarkup); why != "" {
+		details["Why this matters"] = why
+	}
 	sev := pagerDutySeverity[a.Severity]
 	if sev == "" {
 		sev = "error"

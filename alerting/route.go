@@ -20,6 +20,7 @@ type Rule struct {
 	SubjectKinds []string
 	Outcomes     []string
 	Actors       []string // the actor's login, id or display name
+	Findings     []string // matches when any finding's id matches: a change without one never does
 	Sinks        []string
 	Drop         bool
 }
@@ -62,7 +63,7 @@ func (rt *Routes) problems(sinks []string) []string {
 				out = append(out, fmt.Sprintf("%s: no sink named %q", where, s))
 			}
 		}
-		for _, list := range [][]string{r.EventTypes, r.Actions, r.Roles, r.SubjectKinds, r.Outcomes, r.Actors} {
+		for _, list := range [][]string{r.EventTypes, r.Actions, r.Roles, r.SubjectKinds, r.Outcomes, r.Actors, r.Findings} {
 			for _, p := range list {
 				if _, err := path.Match(strings.ToLower(p), ""); err != nil {
 					out = append(out, fmt.Sprintf("%s: pattern %q: %v", where, p, err))
@@ -130,7 +131,16 @@ func (r *Rule) matches(rc *hook.RoleChange) bool {
 		anyMatch(r.SubjectKinds, string(rc.Subject.Kind)) &&
 		anyMatch(r.Outcomes, rc.Outcome.Result) &&
 		anyMatch(r.Actors, rc.Actor.Login, rc.Actor.ID, rc.Actor.DisplayName) &&
-		anyMatch(r.Roles, roles...)
+		anyMatch(r.Roles, roles...) &&
+		(len(r.Findings) == 0 || anyMatch(r.Findings, findingIDs(rc)...))
+}
+
+func findingIDs(rc *hook.RoleChange) []string {
+	ids := make([]string, len(rc.Findings))
+	for i, f := range rc.Findings {
+		ids[i] = f.ID
+	}
+	return ids
 }
 
 // anyMatch reports whether no patterns are given, or one of them matches one of values.

@@ -55,25 +55,29 @@ func ParseSeverity(s string) (Severity, error) {
 	return 0, fmt.Errorf("severity %q: must be low, medium, high or critical", s)
 }
 
-// criticalRoles are the grants that hand over the keys: the Workflows org admin role (the
-// Okta super admin shows in Workflows as "Administrator") and Okta's super admin.
-var criticalRoles = map[string]bool{
-	"workflows administrator": true,
-	"administrator":           true,
-	"super administrator":     true,
-	"super admin":             true,
-	"super_admin":             true,
-}
-
 // DefaultSeverity is the severity without configured overrides: a grant of a critical role
 // is critical, any other grant high; revokes and failed attempts are medium.
 func DefaultSeverity(rc *hook.RoleChange) Severity {
 	return severityOf(rc, nil)
 }
 
-// severityOf is the highest severity of the roles a grant gives: a configured one where
-// there is one, else Critical for critical roles and High for the rest.
+// severityOf is the severity of one change: that of its kind and roles (roleSeverity),
+// raised a step by a finding, and at least the finding's own.
 func severityOf(rc *hook.RoleChange, overrides map[string]Severity) Severity {
+	sev := roleSeverity(rc, overrides)
+	for _, f := range rc.Findings {
+		least, err := ParseSeverity(f.Severity)
+		if err != nil {
+			least = High
+		}
+		sev = max(sev, min(roleSeverity(rc, overrides)+1, Critical), least)
+	}
+	return sev
+}
+
+// roleSeverity is the highest severity of the roles a grant gives: a configured one where
+// there is one, else Critical for critical roles and High for the rest.
+func roleSeverity(rc *hook.RoleChange, overrides map[string]Severity) Severity {
 	if rc.Category == hook.Health {
 		if rc.EventType == hook.HealthStoreOutage {
 			return High // events may be missing
@@ -103,7 +107,7 @@ func severityOf(rc *hook.RoleChange, overrides map[string]Severity) Severity {
 		sev, ok := overrides[name]
 		switch {
 		case ok:
-		case criticalRoles[name]:
+		case hook.CriticalRole(name):
 			sev = Critical
 		default:
 			sev = High

@@ -126,8 +126,15 @@ func RenderSlack(a *Alert) SlackMessage {
 
 	blocks := []SlackBlock{
 		{Type: "header", Text: &SlackText{Type: "plain_text", Text: fit(title, slackMaxHeader), Emoji: true}},
-		{Type: "section", Fields: fields[:min(len(fields), slackMaxFields)]},
 	}
+	if found := findingsOf(a); len(found) > 0 {
+		lines := make([]string, len(found))
+		for i, f := range found {
+			lines[i] = "• *" + escape(f.Title) + "* (`" + escape(f.ID) + "`): " + escape(f.Detail)
+		}
+		blocks = append(blocks, section(":rotating_light: *Why this matters*\n"+strings.Join(lines, "\n")))
+	}
+	blocks = append(blocks, SlackBlock{Type: "section", Fields: fields[:min(len(fields), slackMaxFields)]})
 	var notes []string
 	for _, rc := range a.Changes {
 		for _, why := range rc.Incomplete {

@@ -117,6 +117,10 @@ func renderTeams(a *Alert, listed int) TeamsMessage {
 		{Type: "TextBlock", Text: teamsText(clip.Runes(alertTitle(a), 150)), Weight: "Bolder", Size: "Medium", Color: color, Wrap: true},
 		{Type: "FactSet", Facts: facts},
 	}
+	if why := whyText(a, teamsMarkup); why != "" {
+		body = append(body, CardElement{Type: "TextBlock", Color: "Attention", Wrap: true,
+			Text: "Why this matters: " + clip.Runes(strings.ReplaceAll(why, "\n", "; "), 2000)})
+	}
 	var notes []string
 	for _, rc := range a.Changes {
 		notes = append(notes, inert(rc.Incomplete, teamsMarkup)...)

@@ -30,11 +30,21 @@ type WebhookSink struct {
 
 // WebhookDocument is the body of every webhook request (version 1).
 type WebhookDocument struct {
-	Version  int                `json:"version"`
-	ID       string             `json:"id"`
-	Title    string             `json:"title"`
-	Severity Severity           `json:"severity"`
+	Version  int      `json:"version"`
+	ID       string   `json:"id"`
+	Title    string   `json:"title"`
+	Severity Severity `json:"severity"`
+	// Findings are what made hookd look twice at the alert's changes (each change also lists
+	// its own); absent when there are none.
+	Findings []WebhookFinding   `json:"findings,omitempty"`
 	Alerts   []*hook.RoleChange `json:"alerts"`
+}
+
+// WebhookFinding is one finding as the webhook document names it.
+type WebhookFinding struct {
+	ID     string `json:"id"`
+	Title  string `json:"title"`
+	Detail string `json:"detail"`
 }
 
 // reservedHeaders cannot be set by configuration: they carry the signature and the format.
@@ -78,7 +88,11 @@ func MessageID(sink string, a *Alert) string {
 // Deliver posts the alert.
 func (s *WebhookSink) Deliver(ctx context.Context, a *Alert) error {
 	id := MessageID(s.name, a)
-	body, err := json.Marshal(WebhookDocument{Version: 1, ID: id, Title: alertTitle(a), Severity: a.Severity, Alerts: a.Changes})
+	doc := WebhookDocument{Version: 1, ID: id, Title: alertTitle(a), Severity: a.Severity, Alerts: a.Changes}
+	for _, f := range findingsOf(a) {
+		doc.Findings = append(doc.Findings, WebhookFinding{ID: f.ID, Title: f.Title, Detail: f.Detail})
+	}
+	body, err := json.Marshal(doc)
 	if err != nil {
 		return Permanent(fmt.Errorf("%s: encode: %w", s.name, err))
 	}

@@ -44,6 +44,8 @@ type Config struct {
 	SystemLog SystemLog `yaml:"systemlog"`
 	Delivery  Delivery  `yaml:"delivery"`
 	Log       Log       `yaml:"log"`
+	// Detections tune the findings hookd adds to role changes.
+	Detections Detections `yaml:"detections"`
 
 	// Sinks names alert destinations (file only); HOOKD_SLACK_WEBHOOK_URL and
 	// HOOKD_WEBHOOK_URL add one each, named "slack" and "webhook".
@@ -95,6 +97,9 @@ type Match struct {
 	SubjectKinds []string `yaml:"subject_kinds"`
 	Outcomes     []string `yaml:"outcomes"`
 	Actors       []string `yaml:"actors"`
+	// Findings match changes with a finding of these ids (self-grant, short-lived,
+	// fresh-granter, new-network, burst, off-hours; "*": any finding).
+	Findings []string `yaml:"findings"`
 }
 
 // Okta is how Okta reaches hookd.
@@ -179,6 +184,79 @@ type Delivery struct {
 	GroupWindow time.Duration `yaml:"group_window" env:"HOOKD_GROUP_WINDOW" validate:"min=0,max=60000000000"`
 }
 
+// Detections switch on, tune or off the findings hookd adds to a role change that looks like
+// an attack. A duration or count of 0 switches its detection off.
+type Detections struct {
+	// SelfGrant finds an actor granting a role to themselves.
+	SelfGrant bool `yaml:"self_grant" env:"HOOKD_DETECT_SELF_GRANT"`
+	// ShortLived finds the revoke of a role granted less than this before.
+	ShortLived time.Duration `yaml:"short_lived" env:"HOOKD_DETECT_SHORT_LIVED" validate:"min=0"`
+	// FreshGranter finds a grant by an actor who received a privileged role less than this
+	// before.
+	FreshGranter time.Duration `yaml:"fresh_granter" env:"HOOKD_DETECT_FRESH_GRANTER" validate:"min=0"`
+	// NewNetwork finds a change from a country or ASN not seen in the actor's earlier role
+	// changes, once their history is NewNetworkHistory long.
+	NewNetwork        bool          `yaml:"new_network" env:"HOOKD_DETECT_NEW_NETWORK"`
+	NewNetworkHistory time.Duration `yaml:"new_network_history" env:"HOOKD_DETECT_NEW_NETWORK_HISTORY" validate:"min=0"`
+	// BurstSubjects and BurstWindow find one actor changing roles for more than
+	// BurstSubjects subjects within BurstWindow.
+	BurstSubjects int           `yaml:"burst_subjects" env:"HOOKD_DETECT_BURST_SUBJECTS" validate:"min=0"`
+	BurstWindow   time.Duration `yaml:"burst_window" env:"HOOKD_DETECT_BURST_WINDOW" validate:"min=0"`
+	OffHours      OffHours      `yaml:"off_hours"`
+}
+
+// OffHours are the team's business hours; changes outside them are found when TimeZone is
+// set (off by default).
+type OffHours struct {
+	// TimeZone is an IANA zone, such as Europe/Berlin.
+	TimeZone string `yaml:"time_zone" env:"HOOKD_DETECT_OFF_HOURS_TIME_ZONE"`
+	// Start and End are times of day, HH:MM (default 09:00 and 18:00).
+	Start string `yaml:"start" env:"HOOKD_DETECT_OFF_HOURS_START"`
+	End   string `yaml:"end" env:"HOOKD_DETECT_OFF_HOURS_END"`
+	// Days are the working days, mon to sun (default mon to fri).
+	Days []string `yaml:"days" env:"HOOKD_DETECT_OFF_HOURS_DAYS"`
+}
+
+// Weekdays maps the day names OffHours.Days takes to their weekday.
+var Weekdays = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday,
+	"thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday}
+
+// ClockTime reads HH:MM as the time since midnight.
+func ClockTime(s string) (time.Duration, error) {
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		return 0, fmt.Errorf("%q: must be HH:MM", s)
+	}
+	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, nil
+}
+
+func (o OffHours) problems() []string {
+	if o.TimeZone == "" {
+		return nil
+	}
+	var out []string
+	if _, err := time.LoadLocation(o.TimeZone); err != nil {
+		out = append(out, fmt.Sprintf("HOOKD_DETECT_OFF_HOURS_TIME_ZONE: %q is not a known time zone", o.TimeZone))
+	}
+	start, err1 := ClockTime(o.Start)
+	if err1 != nil {
+		out = append(out, "HOOKD_DETECT_OFF_HOURS_START: "+err1.Error())
+	}
+	end, err2 := ClockTime(o.End)
+	if err2 != nil {
+		out = append(out, "HOOKD_DETECT_OFF_HOURS_END: "+err2.Error())
+	}
+	if err1 == nil && err2 == nil && start >= end {
+		out = append(out, "HOOKD_DETECT_OFF_HOURS_END: must be after HOOKD_DETECT_OFF_HOURS_START")
+	}
+	for _, d := range o.Days {
+		if _, ok := Weekdays[strings.ToLower(strings.TrimSpace(d))]; !ok {
+			out = append(out, fmt.Sprintf("HOOKD_DETECT_OFF_HOURS_DAYS: %q: must be mon, tue, wed, thu, fri, sat or sun", d))
+		}
+	}
+	return out
+}
+
 // Log configures hookd's own logs (on standard error).
 type Log struct {
 	Level string `yaml:"level" env:"HOOKD_LOG_LEVEL" validate:"oneof=debug info warn error"`
@@ -208,6 +286,11 @@ func Default() Config {
 		SystemLog: SystemLog{PollInterval: 30 * time.Second, LookBack: time.Hour, SilenceAfter: 10 * time.Minute},
 		Delivery:  Delivery{Workers: 10, MaxAttempts: 56, GroupWindow: 2 * time.Second},
 		Log:       Log{Level: "info", Format: "json"},
+		Detections: Detections{
+			SelfGrant: true, ShortLived: time.Hour, FreshGranter: 24 * time.Hour,
+			NewNetwork: true, NewNetworkHistory: 14 * 24 * time.Hour, BurstSubjects: 5, BurstWindow: 10 * time.Minute,
+			OffHours: OffHours{Start: "09:00", End: "18:00", Days: []string{"mon", "tue", "wed", "thu", "fri"}},
+		},
 	}
 }
 
@@ -289,6 +372,10 @@ func (c *Config) Validate() error {
 		problems = append(problems, "HOOKD_OKTA_API_TOKEN and HOOKD_OKTA_CLIENT_ID: use one way to authenticate, not both")
 	case oauth && (sl.ClientID == "" || sl.PrivateKeyFile == ""):
 		problems = append(problems, "HOOKD_OKTA_CLIENT_ID and HOOKD_OKTA_PRIVATE_KEY_FILE: set both")
+	}
+	problems = append(problems, c.Detections.OffHours.problems()...)
+	if d := c.Detections; d.BurstSubjects > 0 && d.BurstWindow <= 0 {
+		problems = append(problems, "HOOKD_DETECT_BURST_WINDOW: must be above 0 while HOOKD_DETECT_BURST_SUBJECTS is")
 	}
 	if len(problems) > 0 {
 		return &Error{Problems: problems}

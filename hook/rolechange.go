@@ -92,6 +92,9 @@ type RoleChange struct {
 	StorageProblem string `json:"storageProblem,omitempty"`
 	// Test marks an alert an operator sent from the console to try a sink: no role changed.
 	Test bool `json:"test,omitempty"`
+	// Findings are what made hookd look twice at the change (see Finding), computed when it
+	// was accepted.
+	Findings []Finding `json:"findings,omitempty"`
 	// Raw is the event exactly as Okta sent it, for audit.
 	Raw json.RawMessage `json:"raw,omitempty"`
 }

@@ -203,7 +203,7 @@ func (s *Store) commitGroup(group []*acceptRequest) {
 				continue
 			}
 			seen[key] = true
-			unique = append(unique, entry{rc, key, req, s.sinksFor(rc)})
+			unique = append(unique, entry{rc: rc, key: key, req: req})
 		}
 	}
 	// Concurrent committers (Postgres) take row locks in key order, so two groups that
@@ -259,6 +259,13 @@ func (s *Store) commit(ctx context.Context, unique []entry) error {
 	inserted := make(map[string]bool, len(unique))
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		now := s.opts.Now().UTC()
+		// Findings raise severity and may decide the route, so they come first.
+		if err := s.detectFindings(ctx, tx, unique); err != nil {
+			return err
+		}
+		for i := range unique {
+			unique[i].sinks = s.sinksFor(unique[i].rc)
+		}
 		for start := 0; start < len(unique); start += insertChunk {
 			if err := s.insertEvents(ctx, tx, unique[start:min(start+insertChunk, len(unique))], now, inserted); err != nil {
 				return err
@@ -331,6 +338,9 @@ func (s *Store) insertJobs(ctx context.Context, tx *sql.Tx, jobs []river.InsertM
 // change is still alerted and nothing else waits for it. Such an event is not de-duplicated
 // (a redelivery alerts again) and the refusal is counted in the request's result.
 func (s *Store) commitInline(ctx context.Context, e entry, refused *rejectedError) error {
+	if e.sinks == nil {
+		e.sinks = s.sinksFor(e.rc)
+	}
 	view := *e.rc
 	view.Raw = nil
 	clipRecord(&view)

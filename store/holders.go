@@ -41,34 +41,15 @@ func (h holding) newer(o holding) bool {
 // roles, for its subject. A change Okta recorded as failed, and records that are not role
 // changes (tampering, hookd's own health), change nothing.
 func holdingsOf(key string, rc *hook.RoleChange) []holding {
-	if rc.Failed() || (rc.Action != hook.Granted && rc.Action != hook.Revoked) {
+	if !rc.ChangesHolding() {
 		return nil
-	}
-	switch rc.Category {
-	case hook.WorkflowsRole, hook.AdminPrivilege, hook.AppAssignment:
-	default:
-		return nil
-	}
-	if rc.Subject.Kind != hook.SubjectUser && rc.Subject.Kind != hook.SubjectGroup {
-		return nil
-	}
-	subjectID := rc.Subject.ID
-	if subjectID == "" && rc.Subject.Login == "" && rc.Subject.DisplayName == "" {
-		return nil // Okta named no subject: nobody to record as holding the role
-	}
-	if subjectID == "" {
-		subjectID = "name:" + cmp.Or(rc.Subject.Login, rc.Subject.DisplayName)
 	}
 	subjectName := cmp.Or(rc.Subject.DisplayName, rc.Subject.Login)
 	actor := cmp.Or(rc.Actor.Login, rc.Actor.DisplayName, rc.Actor.ID)
 	var out []holding
 	for _, r := range rc.Roles {
-		role := r.ID
-		if role == "" {
-			role = "name:" + strings.ToLower(r.Name)
-		}
 		out = append(out, holding{
-			kind: string(rc.Subject.Kind), id: dbKey(subjectID), role: dbKey(role),
+			kind: string(rc.Subject.Kind), id: dbKey(rc.SubjectKey()), role: dbKey(r.Key()),
 			subjectName: plainText(subjectName), roleName: plainText(cmp.Or(r.Name, r.ID)),
 			category: string(rc.Category), uuid: key, actor: plainText(actor),
 			held: rc.Action == hook.Granted, published: rc.Published.UTC(),

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookd/hookd/detect"
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/adminapi"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
@@ -52,6 +53,9 @@ type Options struct {
 	Severity func(*hook.RoleChange) string
 	// Route, when set, picks the sinks for each event instead of Sinks.
 	Route func(*hook.RoleChange) []string
+	// Detect, when set, finds what makes a change worth a closer look (package detect) before
+	// it is stored and routed: the findings are part of the record.
+	Detect *detect.Settings
 	// Deliverer works the delivery jobs; without it Start refuses to run workers.
 	Deliverer Deliverer
 	// Workers is how many deliveries run at once (default 10).

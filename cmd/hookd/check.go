@@ -109,6 +109,7 @@ func routeLine(i int, r config.Route) string {
 	}{
 		{"event_types", r.Match.EventTypes}, {"actions", r.Match.Actions}, {"roles", r.Match.Roles},
 		{"subject_kinds", r.Match.SubjectKinds}, {"outcomes", r.Match.Outcomes}, {"actors", r.Match.Actors},
+		{"findings", r.Match.Findings},
 	} {
 		if len(m.values) > 0 {
 			match = append(match, m.key+"="+strings.Join(m.values, "|"))

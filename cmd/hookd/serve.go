@@ -149,6 +149,7 @@ func openPipeline(ctx context.Context, cfg config.Config, log *zap.Logger, route
 		DatabaseURL: cfg.DatabaseURL,
 		ReplicaID:   cfg.ReplicaID,
 		Route:       router.Route,
+		Detect:      detectSettings(cfg.Detections),
 		Severity:    func(rc *hook.RoleChange) string { return router.Severity(rc).String() },
 		Deliverer:   router,
 		Workers:     cfg.Delivery.Workers,

@@ -29,7 +29,7 @@ func buildRouter(cfg config.Config, stdout io.Writer, reg prometheus.Registerer,
 	for _, r := range cfg.Routes {
 		spec.Rules = append(spec.Rules, alerting.Rule{
 			Name: r.Name, EventTypes: r.Match.EventTypes, Actions: r.Match.Actions, Roles: r.Match.Roles,
-			SubjectKinds: r.Match.SubjectKinds, Outcomes: r.Match.Outcomes, Actors: r.Match.Actors,
+			SubjectKinds: r.Match.SubjectKinds, Outcomes: r.Match.Outcomes, Actors: r.Match.Actors, Findings: r.Match.Findings,
 			Sinks: r.Sinks, Drop: r.Drop,
 		})
 	}

@@ -1,0 +1,452 @@
+// Package detect names the role changes that look like an attack: a self-grant, a role held
+// for minutes, a granter only just made privileged, an actor on a network never seen for them,
+// a burst of changes, a change outside business hours. It reads what the store knows of the
+// past through History and says what the store must remember of the batch (Facts); it keeps
+// no state of its own, so findings hold across restarts and replicas.
+package detect
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd/hook"
+)
+
+// Settings switch the detections on and tune them. The zero value detects nothing; Defaults
+// is what hookd runs with unless configured.
+type Settings struct {
+	// SelfGrant finds an actor granting a role to themselves.
+	SelfGrant bool
+	// ShortLived finds the revoke of a role granted less than this before (0: off).
+	ShortLived time.Duration
+	// FreshGranter finds a grant by an actor who received a privileged role less than this
+	// before (0: off).
+	FreshGranter time.Duration
+	// NewNetwork finds a change from a country or ASN not seen in the actor's earlier changes,
+	// once the actor's history is at least NewNetworkHistory long.
+	NewNetwork        bool
+	NewNetworkHistory time.Duration
+	// BurstSubjects and BurstWindow find one actor changing roles for more than BurstSubjects
+	// subjects within BurstWindow (0 subjects: off); the finding is on the change that crosses
+	// the line, once per burst.
+	BurstSubjects int
+	BurstWindow   time.Duration
+	// OffHours, when set, finds changes outside business hours.
+	OffHours *Hours
+}
+
+// Defaults are the detections on out of the box: all but off-hours, which needs to know the
+// team's hours.
+func Defaults() Settings {
+	return Settings{
+		SelfGrant: true, ShortLived: time.Hour, FreshGranter: 24 * time.Hour,
+		NewNetwork: true, NewNetworkHistory: 14 * 24 * time.Hour,
+		BurstSubjects: 5, BurstWindow: 10 * time.Minute,
+	}
+}
+
+// Any reports whether any detection is on.
+func (s Settings) Any() bool {
+	return s.SelfGrant || s.ShortLived > 0 || s.FreshGranter > 0 || s.NewNetwork || s.BurstSubjects > 0 || s.OffHours != nil
+}
+
+// Hours are a team's business hours: from Start to End (times of day) on Days, in Location.
+type Hours struct {
+	Location   *time.Location
+	Start, End time.Duration
+	Days       [7]bool // by time.Weekday
+}
+
+// Outside reports whether t is outside the hours.
+func (h *Hours) Outside(t time.Time) bool {
+	local := t.In(h.Location)
+	if !h.Days[local.Weekday()] {
+		return true
+	}
+	of := time.Duration(local.Hour())*time.Hour + time.Duration(local.Minute())*time.Minute + time.Duration(local.Second())*time.Second
+	return of < h.Start || of >= h.End
+}
+
+// String is the hours as configured: "Mon-Fri 09:00-18:00 America/New_York".
+func (h *Hours) String() string {
+	var days []string
+	for d := time.Sunday; d <= time.Saturday; d++ {
+		if h.Days[(d+1)%7] { // Monday first
+			days = append(days, time.Weekday((d + 1) % 7).String()[:3])
+		}
+	}
+	clock := func(d time.Duration) string { return fmt.Sprintf("%02d:%02d", int(d.Hours()), int(d.Minutes())%60) }
+	return fmt.Sprintf("%s %s-%s %s", strings.Join(days, ","), clock(h.Start), clock(h.End), h.Location)
+}
+
+// History is what the store knew before the batch. Keys are as hook gives them (ActorKey,
+// SubjectKey, Role.Key).
+type History interface {
+	// Actor is the actor's past: when first seen changing roles, when each of networks was
+	// first seen for them, and the subjects they changed at or after since, each with the
+	// latest time.
+	Actor(ctx context.Context, actor string, networks []string, since time.Time) (ActorPast, error)
+	// Holdings are the ledger's rows for the subject (kind, id), every role.
+	Holdings(ctx context.Context, kind, id string) ([]Holding, error)
+}
+
+// ActorPast is an actor's history of role changes.
+type ActorPast struct {
+	// FirstSeen is their earliest change (zero: none).
+	FirstSeen time.Time
+	// Networks maps each network asked for ("country:…", "asn:…") to when it was first seen.
+	Networks map[string]time.Time
+	// Subjects maps "kind:id" to the latest change for that subject.
+	Subjects map[string]time.Time
+}
+
+// Holding is the ledger's newest event about one role of one subject.
+type Holding struct {
+	Role       string // Role.Key
+	RoleName   string
+	Privileged bool
+	Held       bool
+	At         time.Time
+	By         string
+}
+
+// Fact is what the store keeps of an actor for later batches: the first and latest time of
+// an actor ("actor", ""), a network ("country:…", "asn:…") or a subject ("subject", "kind:id").
+type Fact struct {
+	Actor, Kind, Value string
+	First, Last        time.Time
+}
+
+// Detect sets the findings of each change (and clears stale ones) and returns the facts the
+// store must keep. Changes are read in Okta's published order, each seeing those before it,
+// in the batch and in History; a change that is not a successful grant or revoke gets none.
+func (s Settings) Detect(ctx context.Context, h History, changes []*hook.RoleChange) ([]Fact, error) {
+	for _, rc := range changes {
+		rc.Findings = nil
+	}
+	if !s.Any() {
+		return nil, nil
+	}
+	order := make([]*hook.RoleChange, 0, len(changes))
+	for _, rc := range changes {
+		if rc.ChangesHolding() && rc.ActorKey() != "" {
+			order = append(order, rc)
+		}
+	}
+	if len(order) == 0 {
+		return nil, nil
+	}
+	sort.SliceStable(order, func(i, j int) bool {
+		a, b := order[i], order[j]
+		if !a.Published.Equal(b.Published) {
+			return a.Published.Before(b.Published)
+		}
+		return a.EventID < b.EventID
+	})
+	r := &run{s: s, h: h, actors: map[string]*actorState{}, ledger: map[string]map[string]Holding{}}
+	for _, rc := range order {
+		if err := r.one(ctx, rc); err != nil {
+			return nil, err
+		}
+	}
+	return r.facts(), nil
+}
+
+// run is one batch's detection: the past read from History once per actor and subject, and
+// the batch's own changes added to it as they are read.
+type run struct {
+	s      Settings
+	h      History
+	actors map[string]*actorState
+	// ledger holds, per "kind:id", the holdings by role key.
+	ledger map[string]map[string]Holding
+}
+
+type actorState struct {
+	past      ActorPast
+	firstSeen time.Time
+	nets      map[string]time.Time
+	subjects  map[string]time.Time
+	// facts are the batch's first and latest time per (kind, value).
+	facts map[[2]string][2]time.Time
+}
+
+func netsOf(rc *hook.RoleChange) []string {
+	var out []string
+	if c := strings.TrimSpace(rc.Client.Country); c != "" {
+		out = append(out, "country:"+c)
+	}
+	if rc.Network.ASN != 0 {
+		out = append(out, "asn:"+strconv.FormatInt(rc.Network.ASN, 10))
+	}
+	return out
+}
+
+func subjectOf(rc *hook.RoleChange) string { return string(rc.Subject.Kind) + ":" + rc.SubjectKey() }
+
+func (r *run) actor(ctx context.Context, rc *hook.RoleChange) (*actorState, error) {
+	key := rc.ActorKey()
+	a, ok := r.actors[key]
+	if !ok {
+		since := rc.Published.Add(-r.s.BurstWindow)
+		past, err := r.h.Actor(ctx, key, netsOf(rc), since)
+		if err != nil {
+			return nil, err
+		}
+		a = &actorState{past: past, firstSeen: past.FirstSeen, nets: map[string]time.Time{}, subjects: map[string]time.Time{},
+			facts: map[[2]string][2]time.Time{}}
+		for k, v := range past.Networks {
+			a.nets[k] = v
+		}
+		for k, v := range past.Subjects {
+			a.subjects[k] = v
+		}
+		r.actors[key] = a
+	}
+	// A network the first change of the batch did not have is read on first sight.
+	var missing []string
+	for _, n := range netsOf(rc) {
+		if _, asked := a.past.Networks[n]; !asked {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		past, err := r.h.Actor(ctx, key, missing, rc.Published)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range missing {
+			if a.past.Networks == nil {
+				a.past.Networks = map[string]time.Time{}
+			}
+			a.past.Networks[n] = past.Networks[n]
+			if t, ok := past.Networks[n]; ok && !t.IsZero() {
+				a.nets[n] = earliest(a.nets[n], t)
+			}
+		}
+	}
+	return a, nil
+}
+
+func (r *run) holdings(ctx context.Context, kind hook.SubjectKind, id string) (map[string]Holding, error) {
+	key := string(kind) + ":" + id
+	if m, ok := r.ledger[key]; ok {
+		return m, nil
+	}
+	rows, err := r.h.Holdings(ctx, string(kind), id)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]Holding, len(rows))
+	for _, h := range rows {
+		m[h.Role] = h
+	}
+	r.ledger[key] = m
+	return m, nil
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
+
+// one reads one change against what came before it, then adds it to the past.
+func (r *run) one(ctx context.Context, rc *hook.RoleChange) error {
+	a, err := r.actor(ctx, rc)
+	if err != nil {
+		return err
+	}
+	t := rc.Published
+	actor := cmp.Or(rc.Actor.DisplayName, rc.Actor.Login, rc.Actor.ID)
+	subject := cmp.Or(rc.Subject.DisplayName, rc.Subject.Login, rc.Subject.ID)
+	roles := strings.Join(rc.RoleNames(), ", ")
+	if roles == "" {
+		roles = "a role"
+	}
+	privileged := false
+	for _, role := range rc.Roles {
+		privileged = privileged || hook.Privileged(rc.Category, role)
+	}
+	granted := rc.Action == hook.Granted
+
+	if r.s.SelfGrant && granted && rc.Subject.Kind == hook.SubjectUser && r.self(rc) {
+		sev := "high"
+		if privileged {
+			sev = "critical"
+		}
+		rc.Findings = append(rc.Findings, hook.Finding{ID: hook.FindingSelfGrant, Title: "Self-grant", Severity: sev,
+			Detail: fmt.Sprintf("%s granted %s to themselves: no second person was involved.", actor, roles)})
+	}
+
+	subjectHoldings, err := r.holdings(ctx, rc.Subject.Kind, rc.SubjectKey())
+	if err != nil {
+		return err
+	}
+	if r.s.ShortLived > 0 && !granted {
+		for _, role := range rc.Roles {
+			h, ok := subjectHoldings[role.Key()]
+			if !ok || !h.Held || !h.At.Before(t) || t.Sub(h.At) >= r.s.ShortLived {
+				continue
+			}
+			rc.Findings = append(rc.Findings, hook.Finding{ID: hook.FindingShortLived, Title: "Short-lived grant", Severity: "high",
+				Detail: fmt.Sprintf("%s held %s for only %s: granted %s by %s, revoked by %s. A role given and taken back quickly is the trace a temporary escalation leaves.",
+					subject, cmp.Or(role.Name, h.RoleName), span(t.Sub(h.At)), stamp(h.At), cmp.Or(h.By, "(unknown)"), actor)})
+			break
+		}
+	}
+
+	if r.s.FreshGranter > 0 && granted && rc.Actor.ID != "" {
+		mine, err := r.holdings(ctx, hook.SubjectUser, rc.Actor.ID)
+		if err != nil {
+			return err
+		}
+		var fresh *Holding
+		for _, h := range mine {
+			if h.Held && h.Privileged && h.At.Before(t) && t.Sub(h.At) < r.s.FreshGranter && (fresh == nil || h.At.After(fresh.At)) {
+				fresh = &h
+			}
+		}
+		if fresh != nil {
+			rc.Findings = append(rc.Findings, hook.Finding{ID: hook.FindingFreshGranter, Title: "Granter only just made privileged", Severity: "high",
+				Detail: fmt.Sprintf("%s received %s %s before this grant (%s, by %s) and is already handing out roles.",
+					actor, fresh.RoleName, span(t.Sub(fresh.At)), stamp(fresh.At), cmp.Or(fresh.By, "(unknown)"))})
+		}
+	}
+
+	if r.s.NewNetwork && !a.firstSeen.IsZero() && t.Sub(a.firstSeen) >= r.s.NewNetworkHistory {
+		var fresh []string
+		for _, n := range netsOf(rc) {
+			if first, ok := a.nets[n]; !ok || first.IsZero() || !first.Before(t) {
+				fresh = append(fresh, strings.Replace(strings.Replace(n, "country:", "country ", 1), "asn:", "AS", 1))
+			}
+		}
+		if len(fresh) > 0 {
+			rc.Findings = append(rc.Findings, hook.Finding{ID: hook.FindingNewNetwork, Title: "New network for this actor", Severity: "high",
+				Detail: fmt.Sprintf("%s changed roles from %s, not seen in their role changes since %s.",
+					actor, strings.Join(fresh, " and "), stamp(a.firstSeen))})
+		}
+	}
+
+	if r.s.BurstSubjects > 0 {
+		me := subjectOf(rc)
+		others := 0
+		inWindow := false
+		for s, last := range a.subjects {
+			if last.Before(t) && t.Sub(last) <= r.s.BurstWindow {
+				if s == me {
+					inWindow = true
+				} else {
+					others++
+				}
+			}
+		}
+		if !inWindow && others == r.s.BurstSubjects {
+			rc.Findings = append(rc.Findings, hook.Finding{ID: hook.FindingBurst, Title: "Burst of role changes", Severity: "high",
+				Detail: fmt.Sprintf("%s has changed roles for %d subjects within %s (more than %d); this alert stands for the burst, later changes in it are not flagged again.",
+					actor, others+1, span(r.s.BurstWindow), r.s.BurstSubjects)})
+		}
+	}
+
+	if h := r.s.OffHours; h != nil && h.Outside(t) {
+		rc.Findings = append(rc.Findings, hook.Finding{ID: hook.FindingOffHours, Title: "Outside business hours", Severity: "high",
+			Detail: fmt.Sprintf("%s made this change at %s, outside business hours (%s).",
+				actor, t.In(h.Location).Format("Monday 15:04 MST"), h)})
+	}
+
+	r.remember(a, rc)
+	return nil
+}
+
+// self reports whether the actor is the subject, by id or, failing that, by login.
+func (r *run) self(rc *hook.RoleChange) bool {
+	if rc.Actor.ID != "" && rc.Subject.ID != "" {
+		return rc.Actor.ID == rc.Subject.ID
+	}
+	return rc.Actor.Login != "" && strings.EqualFold(rc.Actor.Login, rc.Subject.Login)
+}
+
+// remember adds the change to the actor's past and the ledger's, for the changes after it.
+func (r *run) remember(a *actorState, rc *hook.RoleChange) {
+	t := rc.Published
+	a.firstSeen = earliest(a.firstSeen, t)
+	note := func(kind, value string) {
+		f, ok := a.facts[[2]string{kind, value}]
+		if !ok {
+			f = [2]time.Time{t, t}
+		}
+		a.facts[[2]string{kind, value}] = [2]time.Time{earliest(f[0], t), later(f[1], t)}
+	}
+	note("actor", "")
+	for _, n := range netsOf(rc) {
+		a.nets[n] = earliest(a.nets[n], t)
+		kind, value, _ := strings.Cut(n, ":")
+		note(kind, value)
+	}
+	me := subjectOf(rc)
+	a.subjects[me] = later(a.subjects[me], t)
+	note("subject", me)
+
+	m := r.ledger[me]
+	for _, role := range rc.Roles {
+		if h, ok := m[role.Key()]; ok && !t.After(h.At) {
+			continue
+		}
+		m[role.Key()] = Holding{Role: role.Key(), RoleName: cmp.Or(role.Name, role.ID), Privileged: hook.Privileged(rc.Category, role),
+			Held: rc.Action == hook.Granted, At: t, By: cmp.Or(rc.Actor.DisplayName, rc.Actor.Login, rc.Actor.ID)}
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// facts lists what the batch adds to the actors' past, sorted, so that concurrent commits
+// (Postgres) write rows in the same order.
+func (r *run) facts() []Fact {
+	var out []Fact
+	for actor, a := range r.actors {
+		for k, f := range a.facts {
+			out = append(out, Fact{Actor: actor, Kind: k[0], Value: k[1], First: f[0], Last: f[1]})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		return a.Actor < b.Actor || (a.Actor == b.Actor && (a.Kind < b.Kind || (a.Kind == b.Kind && a.Value < b.Value)))
+	})
+	return out
+}
+
+// span is a duration as a person says it: "12 minutes", "3 hours 5 minutes", "40 seconds".
+func span(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return plural(int(d.Seconds()), "second")
+	case d < time.Hour:
+		return plural(int(d.Minutes()), "minute")
+	}
+	s := plural(int(d.Hours()), "hour")
+	if m := int(d.Minutes()) % 60; m > 0 {
+		s += " " + plural(m, "minute")
+	}
+	return s
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
+}
+
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
