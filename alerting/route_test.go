@@ -110,3 +110,37 @@ func TestRoutesValidate(t *testing.T) {
 		assert.Contains(t, err.Error(), tt.want)
 	}
 }
+
+func TestFindingsRaiseSeverity(t *testing.T) {
+	with := func(base func(*hook.RoleChange), findings ...hook.Finding) *hook.RoleChange {
+		return change(func(rc *hook.RoleChange) { base(rc); rc.Findings = findings })
+	}
+	reader := func(rc *hook.RoleChange) { rc.Roles = []hook.Role{{Name: "Folder Reader"}} }
+	revoke := func(rc *hook.RoleChange) { rc.Action, rc.Roles = hook.Revoked, []hook.Role{{Name: "Folder Reader"}} }
+	high := hook.Finding{ID: "burst", Severity: "high"}
+	critical := hook.Finding{ID: "self-grant", Severity: "critical"}
+	assert.Equal(t, High, DefaultSeverity(with(revoke, high)), "a short-lived revoke: medium raised a step")
+	assert.Equal(t, Critical, DefaultSeverity(with(reader, high)), "a burst of grants: high raised a step")
+	assert.Equal(t, Critical, DefaultSeverity(with(revoke, critical)), "at least the finding's own")
+	assert.Equal(t, Critical, DefaultSeverity(with(func(*hook.RoleChange) {}, high)), "critical stays critical")
+	rt := &Routes{Severities: map[string]Severity{"folder reader": Low}}
+	assert.Equal(t, High, rt.SeverityOf(with(reader, high)), "at least the finding's own, whatever the role's configured severity")
+	assert.Equal(t, Low, rt.SeverityOf(with(reader)), "no finding: the configured severity")
+}
+
+func TestRouteOnFindings(t *testing.T) {
+	rt := &Routes{Rules: []Rule{
+		{Name: "page", Findings: []string{"self-grant", "short-*"}, Sinks: []string{"pager"}},
+		{Name: "any-finding", Findings: []string{"*"}, Sinks: []string{"slack", "siem"}},
+	}}
+	require.NoError(t, rt.Validate([]string{"pager", "slack", "siem"}))
+	all := []string{"pager", "slack", "siem"}
+	self := change(func(rc *hook.RoleChange) { rc.Findings = []hook.Finding{{ID: "burst"}, {ID: "self-grant"}} })
+	burst := change(func(rc *hook.RoleChange) { rc.Findings = []hook.Finding{{ID: "burst"}} })
+	plain := sample()
+	assert.Equal(t, []string{"pager"}, rt.SinksFor(self, all))
+	assert.Equal(t, []string{"slack", "siem"}, rt.SinksFor(burst, all))
+	assert.Equal(t, all, rt.SinksFor(plain, all), "no finding: no rule matches, every sink")
+	bad := &Routes{Rules: []Rule{{Findings: []string{"[self"}, Sinks: []string{"pager"}}}}
+	assert.Error(t, bad.Validate(all))
+}

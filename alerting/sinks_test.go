@@ -1,6 +1,7 @@
 package alerting_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -245,4 +246,22 @@ func TestTamperingTitlesAndSeverity(t *testing.T) {
 	assert.Equal(t, alerting.High, alerting.DefaultSeverity(failing))
 	m := alerting.RenderSlack(&alerting.Alert{Changes: []*hook.RoleChange{own}, Severity: alerting.Critical})
 	assert.Contains(t, m.AllText(), "*Event hook*\nhookd")
+}
+
+func TestFindingsSayWhyInEverySink(t *testing.T) {
+	rc := payloadAlerts(t, "workflows-user-role-add.json")[0].Changes[0]
+	rc.Findings = []hook.Finding{{ID: "self-grant", Title: "Self-grant", Severity: "critical",
+		Detail: "<!channel> <http://evil|Bob> granted Workflows Administrator to themselves"}}
+	a := &alerting.Alert{Changes: []*hook.RoleChange{rc}, Severity: alerting.Critical}
+
+	msg := alerting.RenderSlack(a)
+	require.GreaterOrEqual(t, len(msg.Blocks), 2)
+	why := msg.Blocks[1].Text.Text
+	assert.True(t, strings.HasPrefix(why, ":rotating_light: *Why this matters*\n• *Self-grant* (`self-grant`): "), why)
+	assert.Contains(t, why, "&lt;!channel&gt; &lt;http://evil|Bob&gt; granted", "Okta names in a finding are escaped")
+	assert.NotContains(t, msg.AllText(), "<!channel>")
+
+	var out bytes.Buffer
+	require.NoError(t, alerting.NewConsoleSink(&out, false).Deliver(context.Background(), a))
+	assert.Contains(t, out.String(), " findings=self-grant why=")
 }

@@ -220,3 +220,52 @@ func TestYAMLErrorsNameKeyAndLine(t *testing.T) {
 	assert.NotContains(t, err.Error(), "time.Duration")
 	assert.Len(t, lines, 4, "one problem a line")
 }
+
+func TestDetections(t *testing.T) {
+	cfg, err := Load("", envOf(nil))
+	require.NoError(t, err)
+	d := cfg.Detections
+	assert.True(t, d.SelfGrant)
+	assert.True(t, d.NewNetwork)
+	assert.Equal(t, time.Hour, d.ShortLived)
+	assert.Equal(t, 24*time.Hour, d.FreshGranter)
+	assert.Equal(t, 14*24*time.Hour, d.NewNetworkHistory)
+	assert.Equal(t, 5, d.BurstSubjects)
+	assert.Equal(t, 10*time.Minute, d.BurstWindow)
+	assert.Empty(t, d.OffHours.TimeZone, "off-hours is off until the team's hours are known")
+
+	file := filepath.Join(t.TempDir(), "hookd.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(`
+detections:
+  self_grant: false
+  short_lived: 30m
+  burst_subjects: 0
+  off_hours: {time_zone: Europe/Berlin, start: "08:00", end: "17:30", days: [mon, tue, wed, thu]}
+`), 0o600))
+	cfg, err = Load(file, envOf(map[string]string{"HOOKD_DETECT_FRESH_GRANTER": "0s"}))
+	require.NoError(t, err)
+	d = cfg.Detections
+	assert.False(t, d.SelfGrant)
+	assert.Equal(t, 30*time.Minute, d.ShortLived)
+	assert.Zero(t, d.FreshGranter)
+	assert.Zero(t, d.BurstSubjects)
+	assert.Equal(t, OffHours{TimeZone: "Europe/Berlin", Start: "08:00", End: "17:30", Days: []string{"mon", "tue", "wed", "thu"}}, d.OffHours)
+
+	_, err = Load("", envOf(map[string]string{
+		"HOOKD_DETECT_OFF_HOURS_TIME_ZONE": "Mars/Olympus",
+		"HOOKD_DETECT_OFF_HOURS_START":     "9am",
+		"HOOKD_DETECT_OFF_HOURS_DAYS":      "mon,funday",
+		"HOOKD_DETECT_SHORT_LIVED":         "-1h",
+		"HOOKD_DETECT_BURST_WINDOW":        "0s",
+	}))
+	require.Error(t, err)
+	for _, want := range []string{
+		`HOOKD_DETECT_OFF_HOURS_TIME_ZONE: "Mars/Olympus" is not a known time zone`,
+		`HOOKD_DETECT_OFF_HOURS_START: "9am": must be HH:MM`,
+		`HOOKD_DETECT_OFF_HOURS_DAYS: "funday"`,
+		"HOOKD_DETECT_SHORT_LIVED",
+		"HOOKD_DETECT_BURST_WINDOW: must be above 0",
+	} {
+		assert.Contains(t, err.Error(), want)
+	}
+}

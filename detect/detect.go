@@ -84,22 +84,34 @@ func (h *Hours) String() string {
 	return fmt.Sprintf("%s %s-%s %s", strings.Join(days, ","), clock(h.Start), clock(h.End), h.Location)
 }
 
-// History is what the store knew before the batch. Keys are as hook gives them (ActorKey,
-// SubjectKey, Role.Key).
+// History is what the store knew before the batch, read for the whole batch at once (a
+// round trip per actor would cost a Postgres commit dearly). Keys are as hook gives them
+// (ActorKey, SubjectKey, Role.Key).
 type History interface {
-	// Actor is the actor's past: when first seen changing roles, when each of networks was
-	// first seen for them, and the subjects they changed at or after since, each with the
-	// latest time.
-	Actor(ctx context.Context, actor string, networks []string, since time.Time) (ActorPast, error)
-	// Holdings are the ledger's rows for the subject (kind, id), every role.
-	Holdings(ctx context.Context, kind, id string) ([]Holding, error)
+	// Actors reads each asked actor's past: when first seen changing roles, when each
+	// country and ASN was first seen for them, and the Recent subjects they changed last, at
+	// or after Since, each with the latest time. Actors never seen are left out.
+	Actors(ctx context.Context, asks []ActorAsk) (map[string]ActorPast, error)
+	// Holdings reads the ledger's rows of the subjects, every role.
+	Holdings(ctx context.Context, subjects []SubjectRef) (map[SubjectRef][]Holding, error)
 }
+
+// ActorAsk names an actor whose past a batch needs, from when their subjects count, and how
+// many of the latest are needed (0: none).
+type ActorAsk struct {
+	Actor  string
+	Since  time.Time
+	Recent int
+}
+
+// SubjectRef names a user or group.
+type SubjectRef struct{ Kind, ID string }
 
 // ActorPast is an actor's history of role changes.
 type ActorPast struct {
 	// FirstSeen is their earliest change (zero: none).
 	FirstSeen time.Time
-	// Networks maps each network asked for ("country:…", "asn:…") to when it was first seen.
+	// Networks maps each network ("country:…", "asn:…") to when it was first seen.
 	Networks map[string]time.Time
 	// Subjects maps "kind:id" to the latest change for that subject.
 	Subjects map[string]time.Time
@@ -116,7 +128,7 @@ type Holding struct {
 }
 
 // Fact is what the store keeps of an actor for later batches: the first and latest time of
-// an actor ("actor", ""), a network ("country:…", "asn:…") or a subject ("subject", "kind:id").
+// an actor ("actor", ""), a network ("country", "asn") or a subject ("subject", "kind:id").
 type Fact struct {
 	Actor, Kind, Value string
 	First, Last        time.Time
@@ -132,14 +144,28 @@ func (s Settings) Detect(ctx context.Context, h History, changes []*hook.RoleCha
 	if !s.Any() {
 		return nil, nil
 	}
+	order := inOrder(changes)
+	if len(order) == 0 {
+		return nil, nil
+	}
+	r := newRun(s)
+	if err := r.load(ctx, h, order); err != nil {
+		return nil, err
+	}
+	for _, rc := range order {
+		r.one(rc)
+	}
+	return r.facts(), nil
+}
+
+// inOrder is the changes detection reads (successful grants and revokes with an actor) in
+// Okta's published order, uuid breaking ties.
+func inOrder(changes []*hook.RoleChange) []*hook.RoleChange {
 	order := make([]*hook.RoleChange, 0, len(changes))
 	for _, rc := range changes {
 		if rc.ChangesHolding() && rc.ActorKey() != "" {
 			order = append(order, rc)
 		}
-	}
-	if len(order) == 0 {
-		return nil, nil
 	}
 	sort.SliceStable(order, func(i, j int) bool {
 		a, b := order[i], order[j]
@@ -148,32 +174,105 @@ func (s Settings) Detect(ctx context.Context, h History, changes []*hook.RoleCha
 		}
 		return a.EventID < b.EventID
 	})
-	r := &run{s: s, h: h, actors: map[string]*actorState{}, ledger: map[string]map[string]Holding{}}
-	for _, rc := range order {
-		if err := r.one(ctx, rc); err != nil {
-			return nil, err
-		}
-	}
-	return r.facts(), nil
+	return order
 }
 
-// run is one batch's detection: the past read from History once per actor and subject, and
-// the batch's own changes added to it as they are read.
+// run is one batch's detection: the past read from History once, and the batch's own
+// changes added to it as they are read.
 type run struct {
 	s      Settings
-	h      History
 	actors map[string]*actorState
-	// ledger holds, per "kind:id", the holdings by role key.
-	ledger map[string]map[string]Holding
+	// past holds the ledger's rows as read, and batch the batch's own effect on the ledger;
+	// both per "kind:id", by role key.
+	past, batch map[string]map[string]Holding
+}
+
+func newRun(s Settings) *run {
+	return &run{s: s, actors: map[string]*actorState{}, past: map[string]map[string]Holding{}, batch: map[string]map[string]Holding{}}
 }
 
 type actorState struct {
-	past      ActorPast
 	firstSeen time.Time
 	nets      map[string]time.Time
 	subjects  map[string]time.Time
-	// facts are the batch's first and latest time per (kind, value).
-	facts map[[2]string][2]time.Time
+	// facts are the batch's first and latest time per (kind, value); stored, what the store
+	// held of them before the batch, as read.
+	facts  map[[2]string][2]time.Time
+	stored map[[2]string]time.Time
+}
+
+func newActorState() *actorState {
+	return &actorState{nets: map[string]time.Time{}, subjects: map[string]time.Time{}, facts: map[[2]string][2]time.Time{},
+		stored: map[[2]string]time.Time{}}
+}
+
+// load reads, in two calls, the past of every actor in the batch and the ledger rows of the
+// subjects whose revokes it reads and of the actors whose grants it reads.
+func (r *run) load(ctx context.Context, h History, order []*hook.RoleChange) error {
+	var asks []ActorAsk
+	asked := map[string]bool{}
+	var subjects []SubjectRef
+	wanted := map[SubjectRef]bool{}
+	want := func(ref SubjectRef) {
+		if !wanted[ref] {
+			wanted[ref] = true
+			subjects = append(subjects, ref)
+		}
+	}
+	for _, rc := range order {
+		if key := rc.ActorKey(); !asked[key] {
+			asked[key] = true
+			// A burst needs to know whether more than BurstSubjects others were changed in
+			// the window: the latest BurstSubjects+2 tell, whoever the subject is.
+			recent := 0
+			if r.s.BurstSubjects > 0 {
+				recent = r.s.BurstSubjects + 2
+			}
+			asks = append(asks, ActorAsk{Actor: key, Since: rc.Published.Add(-r.s.BurstWindow), Recent: recent})
+		}
+		if rc.Action == hook.Revoked && r.s.ShortLived > 0 {
+			want(SubjectRef{string(rc.Subject.Kind), rc.SubjectKey()})
+		}
+		if rc.Action == hook.Granted && r.s.FreshGranter > 0 && rc.Actor.ID != "" {
+			want(SubjectRef{string(hook.SubjectUser), rc.Actor.ID})
+		}
+	}
+	pasts, err := h.Actors(ctx, asks)
+	if err != nil {
+		return err
+	}
+	for _, ask := range asks {
+		a := newActorState()
+		if p, ok := pasts[ask.Actor]; ok {
+			a.firstSeen = p.FirstSeen
+			a.stored[[2]string{"actor", ""}] = p.FirstSeen
+			for k, v := range p.Networks {
+				a.nets[k] = v
+				kind, value, _ := strings.Cut(k, ":")
+				a.stored[[2]string{kind, value}] = v
+			}
+			for k, v := range p.Subjects {
+				a.subjects[k] = v
+				a.stored[[2]string{"subject", k}] = v
+			}
+		}
+		r.actors[ask.Actor] = a
+	}
+	if len(subjects) == 0 {
+		return nil
+	}
+	rows, err := h.Holdings(ctx, subjects)
+	if err != nil {
+		return err
+	}
+	for ref, hs := range rows {
+		m := map[string]Holding{}
+		for _, x := range hs {
+			m[x.Role] = x
+		}
+		r.past[ref.Kind+":"+ref.ID] = m
+	}
+	return nil
 }
 
 func netsOf(rc *hook.RoleChange) []string {
@@ -189,65 +288,19 @@ func netsOf(rc *hook.RoleChange) []string {
 
 func subjectOf(rc *hook.RoleChange) string { return string(rc.Subject.Kind) + ":" + rc.SubjectKey() }
 
-func (r *run) actor(ctx context.Context, rc *hook.RoleChange) (*actorState, error) {
-	key := rc.ActorKey()
-	a, ok := r.actors[key]
-	if !ok {
-		since := rc.Published.Add(-r.s.BurstWindow)
-		past, err := r.h.Actor(ctx, key, netsOf(rc), since)
-		if err != nil {
-			return nil, err
-		}
-		a = &actorState{past: past, firstSeen: past.FirstSeen, nets: map[string]time.Time{}, subjects: map[string]time.Time{},
-			facts: map[[2]string][2]time.Time{}}
-		for k, v := range past.Networks {
-			a.nets[k] = v
-		}
-		for k, v := range past.Subjects {
-			a.subjects[k] = v
-		}
-		r.actors[key] = a
+// holdings is what the ledger says of a subject before the change being read: per role, the
+// newer of the stored row and the batch's own.
+func (r *run) holdings(subject string) map[string]Holding {
+	out := map[string]Holding{}
+	for k, v := range r.past[subject] {
+		out[k] = v
 	}
-	// A network the first change of the batch did not have is read on first sight.
-	var missing []string
-	for _, n := range netsOf(rc) {
-		if _, asked := a.past.Networks[n]; !asked {
-			missing = append(missing, n)
+	for k, v := range r.batch[subject] {
+		if o, ok := out[k]; !ok || v.At.After(o.At) {
+			out[k] = v
 		}
 	}
-	if len(missing) > 0 {
-		past, err := r.h.Actor(ctx, key, missing, rc.Published)
-		if err != nil {
-			return nil, err
-		}
-		for _, n := range missing {
-			if a.past.Networks == nil {
-				a.past.Networks = map[string]time.Time{}
-			}
-			a.past.Networks[n] = past.Networks[n]
-			if t, ok := past.Networks[n]; ok && !t.IsZero() {
-				a.nets[n] = earliest(a.nets[n], t)
-			}
-		}
-	}
-	return a, nil
-}
-
-func (r *run) holdings(ctx context.Context, kind hook.SubjectKind, id string) (map[string]Holding, error) {
-	key := string(kind) + ":" + id
-	if m, ok := r.ledger[key]; ok {
-		return m, nil
-	}
-	rows, err := r.h.Holdings(ctx, string(kind), id)
-	if err != nil {
-		return nil, err
-	}
-	m := make(map[string]Holding, len(rows))
-	for _, h := range rows {
-		m[h.Role] = h
-	}
-	r.ledger[key] = m
-	return m, nil
+	return out
 }
 
 func earliest(a, b time.Time) time.Time {
@@ -258,11 +311,8 @@ func earliest(a, b time.Time) time.Time {
 }
 
 // one reads one change against what came before it, then adds it to the past.
-func (r *run) one(ctx context.Context, rc *hook.RoleChange) error {
-	a, err := r.actor(ctx, rc)
-	if err != nil {
-		return err
-	}
+func (r *run) one(rc *hook.RoleChange) {
+	a := r.actors[rc.ActorKey()]
 	t := rc.Published
 	actor := cmp.Or(rc.Actor.DisplayName, rc.Actor.Login, rc.Actor.ID)
 	subject := cmp.Or(rc.Subject.DisplayName, rc.Subject.Login, rc.Subject.ID)
@@ -285,11 +335,8 @@ func (r *run) one(ctx context.Context, rc *hook.RoleChange) error {
 			Detail: fmt.Sprintf("%s granted %s to themselves: no second person was involved.", actor, roles)})
 	}
 
-	subjectHoldings, err := r.holdings(ctx, rc.Subject.Kind, rc.SubjectKey())
-	if err != nil {
-		return err
-	}
 	if r.s.ShortLived > 0 && !granted {
+		subjectHoldings := r.holdings(subjectOf(rc))
 		for _, role := range rc.Roles {
 			h, ok := subjectHoldings[role.Key()]
 			if !ok || !h.Held || !h.At.Before(t) || t.Sub(h.At) >= r.s.ShortLived {
@@ -303,10 +350,7 @@ func (r *run) one(ctx context.Context, rc *hook.RoleChange) error {
 	}
 
 	if r.s.FreshGranter > 0 && granted && rc.Actor.ID != "" {
-		mine, err := r.holdings(ctx, hook.SubjectUser, rc.Actor.ID)
-		if err != nil {
-			return err
-		}
+		mine := r.holdings(string(hook.SubjectUser) + ":" + rc.Actor.ID)
 		var fresh *Holding
 		for _, h := range mine {
 			if h.Held && h.Privileged && h.At.Before(t) && t.Sub(h.At) < r.s.FreshGranter && (fresh == nil || h.At.After(fresh.At)) {
@@ -361,7 +405,6 @@ func (r *run) one(ctx context.Context, rc *hook.RoleChange) error {
 	}
 
 	r.remember(a, rc)
-	return nil
 }
 
 // self reports whether the actor is the subject, by id or, failing that, by login.
@@ -393,7 +436,11 @@ func (r *run) remember(a *actorState, rc *hook.RoleChange) {
 	a.subjects[me] = later(a.subjects[me], t)
 	note("subject", me)
 
-	m := r.ledger[me]
+	m := r.batch[me]
+	if m == nil {
+		m = map[string]Holding{}
+		r.batch[me] = m
+	}
 	for _, role := range rc.Roles {
 		if h, ok := m[role.Key()]; ok && !t.After(h.At) {
 			continue
@@ -412,10 +459,22 @@ func later(a, b time.Time) time.Time {
 
 // facts lists what the batch adds to the actors' past, sorted, so that concurrent commits
 // (Postgres) write rows in the same order.
+//
+// Only facts that change what is stored are written: an earlier first sighting of an actor or
+// network (their latest is never read), and a subject's latest change when it is a minute or
+// more past the stored one. A busy actor thus writes a row a minute, not one per commit.
 func (r *run) facts() []Fact {
 	var out []Fact
 	for actor, a := range r.actors {
 		for k, f := range a.facts {
+			stored, known := a.stored[k]
+			switch {
+			case !known:
+			case k[0] == "subject" && f[1].Sub(stored) >= subjectGrain:
+			case k[0] != "subject" && f[0].Before(stored):
+			default:
+				continue
+			}
 			out = append(out, Fact{Actor: actor, Kind: k[0], Value: k[1], First: f[0], Last: f[1]})
 		}
 	}
@@ -425,6 +484,10 @@ func (r *run) facts() []Fact {
 	})
 	return out
 }
+
+// subjectGrain is how precisely the store keeps when an actor last changed a subject's roles:
+// the burst window is minutes long.
+const subjectGrain = time.Minute
 
 // span is a duration as a person says it: "12 minutes", "3 hours 5 minutes", "40 seconds".
 func span(d time.Duration) string {
@@ -450,3 +513,18 @@ func plural(n int, unit string) string {
 }
 
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+
+// Remember is the facts the changes add to what detection remembers of actors, without
+// reading the past or finding anything: for history that is imported, not alerted.
+func Remember(changes []*hook.RoleChange) []Fact {
+	r := newRun(Settings{})
+	for _, rc := range inOrder(changes) {
+		a, ok := r.actors[rc.ActorKey()]
+		if !ok {
+			a = newActorState()
+			r.actors[rc.ActorKey()] = a
+		}
+		r.remember(a, rc)
+	}
+	return r.facts()
+}

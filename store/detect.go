@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"strings"
 	"time"
 
 	"github.com/hookd/hookd/detect"
@@ -14,95 +13,161 @@ import (
 // hookd_actor_fact) in the accepting transaction, before the batch is written, and the facts
 // it writes back after.
 
-// history is detect.History over one transaction.
+// history is detect.History over one transaction: on Postgres one query each for the whole
+// batch (arrays), on SQLite, in process, prepared statements run per actor and subject.
 type history struct {
 	s  *Store
 	tx *sql.Tx
 }
 
-// Actor reads an actor's first sighting, the networks asked for and the subjects changed at
-// or after since.
-func (h history) Actor(ctx context.Context, actor string, networks []string, since time.Time) (detect.ActorPast, error) {
-	past := detect.ActorPast{Networks: map[string]time.Time{}, Subjects: map[string]time.Time{}}
-	key := dbKey(actor)
-	var first any
-	err := h.tx.QueryRowContext(ctx, `SELECT first_seen FROM hookd_actor_fact WHERE actor = $1 AND kind = 'actor' AND value = ''`, key).Scan(&first)
-	switch {
-	case err == sql.ErrNoRows:
-		return past, nil // never seen: nothing else to read
-	case err != nil:
-		return past, dbError("detect", err)
-	}
-	if past.FirstSeen, err = h.s.scanTime(first); err != nil {
-		return past, dbError("detect", err)
-	}
-	for _, n := range networks {
-		kind, value, _ := strings.Cut(n, ":")
-		err := h.tx.QueryRowContext(ctx, `SELECT first_seen FROM hookd_actor_fact WHERE actor = $1 AND kind = $2 AND value = $3`,
-			key, kind, dbKey(value)).Scan(&first)
-		switch {
-		case err == sql.ErrNoRows:
-			past.Networks[n] = time.Time{}
-		case err != nil:
-			return past, dbError("detect", err)
-		default:
-			if past.Networks[n], err = h.s.scanTime(first); err != nil {
-				return past, dbError("detect", err)
-			}
+// Actors reads the asked actors' first sighting, networks, and subjects changed since.
+func (h history) Actors(ctx context.Context, asks []detect.ActorAsk) (map[string]detect.ActorPast, error) {
+	out := map[string]detect.ActorPast{}
+	add := func(r *sql.Rows) error {
+		var actor, kind, value string
+		var first, last any
+		if err := r.Scan(&actor, &kind, &value, &first, &last); err != nil {
+			return err
 		}
-	}
-	rows, err := h.tx.QueryContext(ctx, `SELECT value, last_seen FROM hookd_actor_fact
-		WHERE actor = $1 AND kind = 'subject' AND last_seen >= $2 ORDER BY last_seen DESC LIMIT 1000`, key, h.s.timeArg(since))
-	if err != nil {
-		return past, dbError("detect", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var subject string
-		var last any
-		if err := rows.Scan(&subject, &last); err != nil {
-			return past, dbError("detect", err)
-		}
-		t, err := h.s.scanTime(last)
+		firstT, err := h.s.scanTime(first)
 		if err != nil {
-			return past, dbError("detect", err)
+			return err
 		}
-		past.Subjects[eventIDOf(subject)] = t
+		lastT, err := h.s.scanTime(last)
+		if err != nil {
+			return err
+		}
+		actor, value = eventIDOf(actor), eventIDOf(value)
+		p, ok := out[actor]
+		if !ok {
+			p = detect.ActorPast{Networks: map[string]time.Time{}, Subjects: map[string]time.Time{}}
+		}
+		switch kind {
+		case "actor":
+			p.FirstSeen = firstT
+		case "subject":
+			p.Subjects[value] = lastT
+		default:
+			p.Networks[kind+":"+value] = firstT
+		}
+		out[actor] = p
+		return nil
 	}
-	if err := rows.Err(); err != nil {
-		return past, dbError("detect", err)
+	if h.s.dialect == postgres {
+		actors := make([]string, len(asks))
+		since := make([]time.Time, len(asks))
+		recent := make([]int64, len(asks))
+		for i, a := range asks {
+			actors[i], since[i], recent[i] = dbKey(a.Actor), a.Since.UTC(), int64(a.Recent)
+		}
+		return out, h.query(ctx, add, `SELECT f.actor, f.kind, f.value, f.first_seen, f.last_seen
+			FROM unnest($1::text[]) AS a(actor) JOIN hookd_actor_fact f ON f.actor = a.actor AND f.kind IN ('actor', 'country', 'asn')
+			UNION ALL
+			SELECT s.actor, s.kind, s.value, s.first_seen, s.last_seen
+			FROM unnest($1::text[], $2::timestamptz[], $3::bigint[]) AS a(actor, since, recent)
+			CROSS JOIN LATERAL (SELECT f.actor, f.kind, f.value, f.first_seen, f.last_seen FROM hookd_actor_fact f
+				WHERE f.actor = a.actor AND f.kind = 'subject' AND f.last_seen >= a.since
+				ORDER BY f.last_seen DESC LIMIT a.recent) AS s`, actors, since, recent)
 	}
-	return past, nil
-}
-
-// Holdings reads the ledger's rows of one subject.
-func (h history) Holdings(ctx context.Context, kind, id string) ([]detect.Holding, error) {
-	rows, err := h.tx.QueryContext(ctx, `SELECT role_key, role_name, category, held, published, actor FROM hookd_holding
-		WHERE subject_kind = $1 AND subject_id = $2`, kind, dbKey(id))
+	own, err := h.tx.PrepareContext(ctx, `SELECT actor, kind, value, first_seen, last_seen FROM hookd_actor_fact
+		WHERE actor = $1 AND kind IN ('actor', 'country', 'asn')`)
 	if err != nil {
 		return nil, dbError("detect", err)
 	}
-	defer rows.Close()
-	var out []detect.Holding
-	for rows.Next() {
+	defer own.Close()
+	recent, err := h.tx.PrepareContext(ctx, `SELECT actor, kind, value, first_seen, last_seen FROM hookd_actor_fact
+		WHERE actor = $1 AND kind = 'subject' AND last_seen >= $2 ORDER BY last_seen DESC LIMIT $3`)
+	if err != nil {
+		return nil, dbError("detect", err)
+	}
+	defer recent.Close()
+	for _, a := range asks {
+		if err := h.rows(ctx, add, own, dbKey(a.Actor)); err != nil {
+			return nil, err
+		}
+		if _, seen := out[a.Actor]; !seen || a.Recent == 0 {
+			continue // never seen: no subjects either
+		}
+		if err := h.rows(ctx, add, recent, dbKey(a.Actor), h.s.timeArg(a.Since), a.Recent); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Holdings reads the ledger's rows of the subjects.
+func (h history) Holdings(ctx context.Context, subjects []detect.SubjectRef) (map[detect.SubjectRef][]detect.Holding, error) {
+	out := map[detect.SubjectRef][]detect.Holding{}
+	add := func(r *sql.Rows) error {
+		var ref detect.SubjectRef
 		var d detect.Holding
 		var category string
 		var held, at any
-		if err := rows.Scan(&d.Role, &d.RoleName, &category, &held, &at, &d.By); err != nil {
-			return nil, dbError("detect", err)
+		if err := r.Scan(&ref.Kind, &ref.ID, &d.Role, &d.RoleName, &category, &held, &at, &d.By); err != nil {
+			return err
 		}
+		var err error
 		if d.At, err = h.s.scanTime(at); err != nil {
-			return nil, dbError("detect", err)
+			return err
 		}
-		d.Role = eventIDOf(d.Role)
+		ref.ID, d.Role = eventIDOf(ref.ID), eventIDOf(d.Role)
 		d.Held = held == true || held == int64(1)
 		d.Privileged = hook.Privileged(hook.Category(category), hook.Role{Name: d.RoleName})
-		out = append(out, d)
+		out[ref] = append(out[ref], d)
+		return nil
 	}
-	if err := rows.Err(); err != nil {
+	const columns = `SELECT h.subject_kind, h.subject_id, h.role_key, h.role_name, h.category, h.held, h.published, h.actor FROM `
+	if h.s.dialect == postgres {
+		kinds := make([]string, len(subjects))
+		ids := make([]string, len(subjects))
+		for i, ref := range subjects {
+			kinds[i], ids[i] = ref.Kind, dbKey(ref.ID)
+		}
+		return out, h.query(ctx, add, columns+`unnest($1::text[], $2::text[]) AS s(k, i)
+			JOIN hookd_holding h ON h.subject_kind = s.k AND h.subject_id = s.i`, kinds, ids)
+	}
+	stmt, err := h.tx.PrepareContext(ctx, columns+`hookd_holding h WHERE h.subject_kind = $1 AND h.subject_id = $2`)
+	if err != nil {
 		return nil, dbError("detect", err)
 	}
+	defer stmt.Close()
+	for _, ref := range subjects {
+		if err := h.rows(ctx, add, stmt, ref.Kind, dbKey(ref.ID)); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+// query runs q in the transaction and hands each row to fn.
+func (h history) query(ctx context.Context, fn func(*sql.Rows) error, q string, args ...any) error {
+	rows, err := h.tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return dbError("detect", err)
+	}
+	return eachRow(rows, fn)
+}
+
+// rows runs a prepared statement and hands each row to fn.
+func (h history) rows(ctx context.Context, fn func(*sql.Rows) error, stmt *sql.Stmt, args ...any) error {
+	rows, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return dbError("detect", err)
+	}
+	return eachRow(rows, fn)
+}
+
+func eachRow(rows *sql.Rows, fn func(*sql.Rows) error) error {
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return dbError("detect", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return dbError("detect", err)
+	}
+	return nil
 }
 
 // detectFindings sets the findings of the entries' changes from the past as the transaction
@@ -116,8 +181,17 @@ func (s *Store) detectFindings(ctx context.Context, tx *sql.Tx, entries []entry)
 		changes[i] = e.rc
 	}
 	facts, err := s.opts.Detect.Detect(ctx, history{s, tx}, changes)
-	if err != nil || len(facts) == 0 {
+	if err != nil {
 		return err
+	}
+	return s.writeFacts(ctx, tx, facts)
+}
+
+// writeFacts adds facts to what the detections remember of actors: the earliest first and
+// the latest last sighting win.
+func (s *Store) writeFacts(ctx context.Context, tx *sql.Tx, facts []detect.Fact) error {
+	if len(facts) == 0 {
+		return nil
 	}
 	const upsert = ` ON CONFLICT (actor, kind, value) DO UPDATE SET
 		first_seen = CASE WHEN excluded.first_seen < hookd_actor_fact.first_seen THEN excluded.first_seen ELSE hookd_actor_fact.first_seen END,

@@ -27,6 +27,7 @@ func main() {
 	secretFile := flag.String("secret-file", "data/okta-secret", "file holding the auth header value")
 	concurrency := flag.Int("concurrency", 100, "deliveries in flight at once")
 	events := flag.Int("events", 10, "events per delivery")
+	people := flag.Int("people", 0, "draw each event's subject from this many users and its actor from a tenth of them (0: every event by one actor for one user)")
 	duration := flag.Duration("duration", 20*time.Second, "how long to run")
 	maxRequests := flag.Int("requests", 0, "stop after this many deliveries (0: run for --duration)")
 	rate := flag.Float64("rate", 0, "deliveries per second across all workers (0: each worker sends as soon as the last answer came)")
@@ -83,7 +84,7 @@ func main() {
 				if ctx.Err() != nil || (*maxRequests > 0 && sent.Add(1) > int64(*maxRequests)) {
 					return
 				}
-				body := delivery(*events)
+				body := oktagen.WatchedAmong(*events, *people)
 				req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, *target, bytes.NewReader(body))
 				req.Header.Set(*header, secret)
 				req.Header.Set("Content-Type", "application/json")
@@ -166,7 +167,3 @@ func peakRSS(pid int) string {
 	}
 	return "unknown"
 }
-
-// delivery builds an event-hook body of n Workflows role events with fresh uuids, shaped
-// like the samples in testdata/payloads (about 1.5 KB an event).
-func delivery(n int) []byte { return oktagen.Watched(n) }

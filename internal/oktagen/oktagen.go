@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	mathrand "math/rand/v2"
 	"strings"
 	"time"
 )
@@ -33,6 +34,9 @@ type Event struct {
 	DisplayName string
 	// TransactionID groups events of one admin action (default: a fresh one).
 	TransactionID string
+	// ActorID and SubjectID are the Okta ids of who made the change and for whom (default
+	// Alice's and Bob's).
+	ActorID, SubjectID string
 }
 
 // JSON returns the event's text.
@@ -49,8 +53,14 @@ func (e Event) JSON(published time.Time) []byte {
 	if e.TransactionID == "" {
 		e.TransactionID = UUID()[:20]
 	}
+	if e.ActorID == "" {
+		e.ActorID = "00u1adm1n2xYzAbC3d4"
+	}
+	if e.SubjectID == "" {
+		e.SubjectID = "00u2b0bUs3r4xYz5a6b"
+	}
 	name, _ := json.Marshal(e.DisplayName)
-	return fmt.Appendf(nil, eventTemplate, e.UUID, published.UTC().Format("2006-01-02T15:04:05.000Z"), e.EventType, name, e.TransactionID)
+	return fmt.Appendf(nil, eventTemplate, e.UUID, published.UTC().Format("2006-01-02T15:04:05.000Z"), e.EventType, e.ActorID, e.SubjectID, name, e.TransactionID)
 }
 
 // Delivery wraps events in Okta's event-hook envelope.
@@ -69,11 +79,20 @@ func Delivery(events ...[]byte) []byte {
 }
 
 // Watched returns a delivery of n watched events with fresh uuids.
-func Watched(n int) []byte {
+func Watched(n int) []byte { return WatchedAmong(n, 0) }
+
+// WatchedAmong is Watched with each event's subject drawn at random from people users and
+// its actor from one in ten of them (0: every event by Alice for Bob).
+func WatchedAmong(n, people int) []byte {
 	now := time.Now()
 	events := make([][]byte, n)
 	for i := range events {
-		events[i] = Event{}.JSON(now)
+		e := Event{}
+		if people > 0 {
+			e.SubjectID = fmt.Sprintf("00uload%012d", mathrand.IntN(people))
+			e.ActorID = fmt.Sprintf("00uload%012d", mathrand.IntN(people/10+1))
+		}
+		events[i] = e.JSON(now)
 	}
 	return Delivery(events...)
 }
@@ -108,12 +127,12 @@ func HostileCorpus(size int) []Hostile {
 
 const eventTemplate = `{"uuid":%q,"published":%q,"eventType":%q,"version":"0","severity":"INFO",
 "legacyEventType":null,"displayMessage":"Add Workflows role to user",
-"actor":{"id":"00u1adm1n2xYzAbC3d4","type":"User","alternateId":"alice.admin@acme.example","displayName":"Alice Admin","detailEntry":null},
+"actor":{"id":%q,"type":"User","alternateId":"alice.admin@acme.example","displayName":"Alice Admin","detailEntry":null},
 "client":{"userAgent":{"rawUserAgent":"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15","os":"Mac OS X","browser":"SAFARI"},
 "zone":"null","device":"Computer","id":null,"ipAddress":"198.51.100.23","geographicalContext":{"city":"Denver","state":"Colorado","country":"United States","postalCode":"80202","geolocation":{"lat":39.7392,"lon":-104.9847}}},
 "device":null,"authenticationContext":{"authenticationProvider":null,"credentialProvider":null,"credentialType":null,"issuer":null,"interface":null,"authenticationStep":0,"externalSessionId":"102abc"},
 "outcome":{"result":"SUCCESS","reason":null},
-"target":[{"id":"00u2b0bUs3r4xYz5a6b","type":"User","alternateId":"bob.builder@acme.example","displayName":%s,"detailEntry":null},
+"target":[{"id":%q,"type":"User","alternateId":"bob.builder@acme.example","displayName":%s,"detailEntry":null},
 {"id":"wfr1","type":"WorkflowsRole","alternateId":"Folder Editor","displayName":"Folder Editor","detailEntry":null}],
 "transaction":{"type":"WEB","id":%q,"detail":{}},
 "debugContext":{"debugData":{"requestId":"reqload","requestUri":"/api/v1/internal","url":"/api/v1/internal?"}},
