@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookd/hookd/detect"
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/adminapi"
 )
@@ -67,6 +68,11 @@ func plainText(s string) string {
 // the newest of the batch, written only if it is newer than what the ledger holds. Rows are
 // written in key order, so that concurrent commits (Postgres) lock them in the same order.
 func (s *Store) applyLedger(ctx context.Context, tx *sql.Tx, keys []string, changes []*hook.RoleChange) error {
+	return s.applyLedgerAs(ctx, tx, keys, changes, adminapi.KnownByEvent)
+}
+
+// applyLedgerAs is applyLedger, the rows it writes saying how the holding is known.
+func (s *Store) applyLedgerAs(ctx context.Context, tx *sql.Tx, keys []string, changes []*hook.RoleChange, knownBy string) error {
 	newest := map[[3]string]holding{}
 	for i, rc := range changes {
 		for _, h := range holdingsOf(keys[i], rc) {
@@ -112,16 +118,16 @@ func (s *Store) applyLedger(ctx context.Context, tx *sql.Tx, keys []string, chan
 			}
 			held, published = append(held, h.held), append(published, h.published)
 		}
-		_, err := tx.ExecContext(ctx, columns+`SELECT k, i, r, sn, rn, c, h, p, u, a, 'event'
+		_, err := tx.ExecContext(ctx, columns+`SELECT k, i, r, sn, rn, c, h, p, u, a, $11
 			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::timestamptz[], $9::text[], $10::text[])
 			AS t(k, i, r, sn, rn, c, h, p, u, a)`+upsert,
-			cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], held, published, cols[6], cols[7])
+			cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], held, published, cols[6], cols[7], knownBy)
 		if err != nil {
 			return dbError("ledger", err)
 		}
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, columns+`VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'event')`+upsert)
+	stmt, err := tx.PrepareContext(ctx, columns+`VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`+upsert)
 	if err != nil {
 		return dbError("prepare ledger", err)
 	}
@@ -133,7 +139,7 @@ func (s *Store) applyLedger(ctx context.Context, tx *sql.Tx, keys []string, chan
 			held = 1
 		}
 		if _, err := stmt.ExecContext(ctx, h.kind, h.id, h.role, h.subjectName, h.roleName, h.category, held,
-			s.timeArg(h.published), h.uuid, h.actor); err != nil {
+			s.timeArg(h.published), h.uuid, h.actor, knownBy); err != nil {
 			return dbError("ledger", err)
 		}
 	}
@@ -209,3 +215,31 @@ const (
 	stateLedger      = "ledger"
 	stateChangeIndex = "console index"
 )
+
+// Import folds history read from elsewhere (the System Log's past) into the ledger and into
+// what the detections remember of actors, in one transaction, and returns how many of the
+// changes give or take a role. Nothing is stored as an event and nothing is alerted: the
+// changes are past. A holding whose newest event came this way is known by "import"; an
+// event already known is no change, so importing the same history twice is harmless.
+func (s *Store) Import(ctx context.Context, changes []hook.RoleChange) (int, error) {
+	keys := make([]string, 0, len(changes))
+	ptrs := make([]*hook.RoleChange, 0, len(changes))
+	n := 0
+	for i := range changes {
+		rc := &changes[i]
+		if rc.EventID == "" {
+			continue
+		}
+		if rc.ChangesHolding() {
+			n++
+		}
+		keys, ptrs = append(keys, dbKey(rc.EventID)), append(ptrs, rc)
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.applyLedgerAs(ctx, tx, keys, ptrs, adminapi.KnownByImport); err != nil {
+			return err
+		}
+		return s.writeFacts(ctx, tx, detect.Remember(ptrs))
+	})
+	return n, err
+}

@@ -415,8 +415,12 @@ func (p *Poller) nextLink(h http.Header) (string, error) {
 			return link, nil
 		}
 	}
-	return "", errors.New(`answer from the System Log API: no Link rel="next"`)
+	return "", errNoNext
 }
+
+// errNoNext is an answer without a next link: a polling request always has one; a bounded
+// one (with until), as the import reads, ends without.
+var errNoNext = errors.New(`answer from the System Log API: no Link rel="next"`)
 
 // splitLinks splits a Link header value at the commas between links, not those inside <>.
 func splitLinks(v string) []string {

@@ -44,6 +44,7 @@ type hookd struct {
 	bin     string
 	env     []string
 	addr    string
+	admin   string
 	dataDir string
 	secret  string
 
@@ -55,9 +56,9 @@ type hookd struct {
 
 // newHookd prepares a hookd with its own data dir, secret and port; env adds HOOKD_* settings.
 func newHookd(bin, dataDir string, env ...string) *hookd {
-	h := &hookd{bin: bin, dataDir: dataDir, secret: "fault-suite-secret-" + strconv.Itoa(os.Getpid()), addr: freeAddr(), logs: &lineLog{}}
+	h := &hookd{bin: bin, dataDir: dataDir, secret: "fault-suite-secret-" + strconv.Itoa(os.Getpid()), addr: freeAddr(), admin: freeAddr(), logs: &lineLog{}}
 	h.env = append(os.Environ(),
-		"HOOKD_LISTEN_ADDR="+h.addr, "HOOKD_ADMIN_ADDR="+freeAddr(), "HOOKD_DATA_DIR="+dataDir,
+		"HOOKD_LISTEN_ADDR="+h.addr, "HOOKD_ADMIN_ADDR="+h.admin, "HOOKD_DATA_DIR="+dataDir,
 		"HOOKD_OKTA_SECRETS="+h.secret, "HOOKD_LOG_LEVEL=info")
 	h.env = append(h.env, env...)
 	return h

@@ -360,6 +360,9 @@ func (m *Main) sinksCommand(ctx context.Context, args []string) error {
 
 // holdersCommand lists who holds which watched role now.
 func (m *Main) holdersCommand(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "import" {
+		return m.holdersImport(ctx, args[1:])
+	}
 	fs := m.newFlags("holders")
 	af := newAdminFlags(fs)
 	role := fs.String("role", "", `only roles whose name matches this pattern, case-insensitive ("Workflows Admin*")`)

@@ -199,8 +199,14 @@ func ParseTime(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%w: %q is not a time (use 2026-11-27, 2026-11-27T10:00:00Z, or an age such as 24h or 7d)", ErrBadRequest, s)
 }
 
+// How a holding is known (Holder.KnownBy).
+const (
+	KnownByEvent  = "event"  // a role change hookd stored
+	KnownByImport = "import" // a role change read from the System Log's history by hookd holders import
+)
+
 // Holder is one current holding of a watched role: who holds it, since when, granted by whom,
-// and how hookd knows (event: a role change it stored).
+// and how hookd knows (KnownByEvent, KnownByImport).
 type Holder struct {
 	SubjectKind string    `json:"subjectKind"`
 	SubjectID   string    `json:"subjectId"`

@@ -1,4 +1,4 @@
-// Package systemlogtest is a fake Okta System Log API for tests: since, after cursors,
+// Package systemlogtest is a fake Okta System Log API for tests: since, until, after cursors,
 // limit, the eventType filter, Link rel="next", rate-limit headers, 429 and 401, with events
 // that arrive while it runs.
 package systemlogtest
@@ -178,14 +178,28 @@ func (o *Okta) serve(w http.ResponseWriter, r *http.Request) {
 			start++
 		}
 	}
+	var until time.Time
+	if u := q.Get("until"); u != "" {
+		var err error
+		if until, err = time.Parse(time.RFC3339, u); err != nil {
+			http.Error(w, `{"errorCode":"E0000001"}`, http.StatusBadRequest)
+			return
+		}
+	}
 	var page []json.RawMessage
 	i := start
 	for ; i < len(o.events) && len(page) < limit; i++ {
+		if !until.IsZero() && !o.events[i].published.Before(until) {
+			break
+		}
 		if len(types) == 0 || types[o.events[i].typ] {
 			page = append(page, o.events[i].raw)
 		}
 	}
 	next := url.Values{"after": {strconv.Itoa(i)}, "filter": {q.Get("filter")}, "limit": {q.Get("limit")}, "sortOrder": {"ASCENDING"}}
+	if !until.IsZero() {
+		next.Set("until", q.Get("until"))
+	}
 	base := "http://" + r.Host + "/api/v1/logs?"
 	w.Header().Add("Link", `<`+base+r.URL.RawQuery+`>; rel="self"`)
 	w.Header().Add("Link", `<`+base+next.Encode()+`>; rel="next"`)
