@@ -160,13 +160,21 @@ func (s *Store) Holders(ctx context.Context, roleGlob string) ([]adminapi.Holder
 		heldTrue = "held = 1"
 	}
 	out := []adminapi.Holder{}
-	err := s.scan(ctx, `SELECT subject_kind, subject_id, subject_name, role_name, category, published, uuid, actor, known_by
+	err := s.scan(ctx, `SELECT subject_kind, subject_id, subject_name, role_name, role_key, category, published, uuid, actor, known_by, seen_in_okta
 		FROM hookd_holding WHERE `+heldTrue+` ORDER BY role_name, subject_name, subject_id`, nil, func(r *sql.Rows) error {
 		var h adminapi.Holder
-		var since any
-		if err := r.Scan(&h.SubjectKind, &h.SubjectID, &h.SubjectName, &h.Role, &h.Category, &since, &h.EventID, &h.GrantedBy, &h.KnownBy); err != nil {
+		var since, seen any
+		if err := r.Scan(&h.SubjectKind, &h.SubjectID, &h.SubjectName, &h.Role, &h.RoleKey, &h.Category, &since, &h.EventID, &h.GrantedBy, &h.KnownBy, &seen); err != nil {
 			return err
 		}
+		if seen != nil {
+			t, err := s.scanTime(seen)
+			if err != nil {
+				return err
+			}
+			h.SeenInOkta = &t
+		}
+		h.RoleKey = eventIDOf(h.RoleKey)
 		if glob != "" {
 			if ok, _ := path.Match(glob, strings.ToLower(h.Role)); !ok {
 				return nil
@@ -242,4 +250,26 @@ func (s *Store) Import(ctx context.Context, changes []hook.RoleChange) (int, err
 		return s.writeFacts(ctx, tx, detect.Remember(ptrs))
 	})
 	return n, err
+}
+
+// HoldingRef names one row of the ledger.
+type HoldingRef struct{ SubjectKind, SubjectID, RoleKey string }
+
+// MarkSeenInOkta records that Okta's role-assignment API showed the holdings at the time. It
+// changes nothing else: a difference between Okta and the ledger is reported, never written.
+func (s *Store) MarkSeenInOkta(ctx context.Context, refs []HoldingRef, at time.Time) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `UPDATE hookd_holding SET seen_in_okta = $1
+			WHERE subject_kind = $2 AND subject_id = $3 AND role_key = $4`)
+		if err != nil {
+			return dbError("prepare mark seen", err)
+		}
+		defer stmt.Close()
+		for _, r := range refs {
+			if _, err := stmt.ExecContext(ctx, s.timeArg(at), r.SubjectKind, dbKey(r.SubjectID), dbKey(r.RoleKey)); err != nil {
+				return dbError("mark seen", err)
+			}
+		}
+		return nil
+	})
 }

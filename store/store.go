@@ -53,6 +53,10 @@ type Options struct {
 	Severity func(*hook.RoleChange) string
 	// Route, when set, picks the sinks for each event instead of Sinks.
 	Route func(*hook.RoleChange) []string
+	// Beside opens a SQLite data dir that a serving hookd may hold, without its lock: for
+	// commands that write the ledger and never run delivery jobs (the lock keeps two servers
+	// from taking each other's running jobs). SQLite's own locking orders the writes.
+	Beside bool
 	// Detect, when set, finds what makes a change worth a closer look (package detect) before
 	// it is stored and routed: the findings are part of the record.
 	Detect *detect.Settings
@@ -242,11 +246,13 @@ func (s *Store) openDatabase(ctx context.Context) (riverdriver.Driver[*sql.Tx], 
 		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("data dir: %w", err)
 		}
-		lock, err := lockDataDir(o.DataDir)
-		if err != nil {
-			return nil, err
+		if !o.Beside {
+			lock, err := lockDataDir(o.DataDir)
+			if err != nil {
+				return nil, err
+			}
+			s.dirLock = lock
 		}
-		s.dirLock = lock
 		// WAL lets readers run beside the writer; synchronous=FULL makes a commit durable
 		// before Okta is answered; one connection, as riversqlite asks, so writers never
 		// meet SQLITE_BUSY; _txlock=immediate takes the write lock at BEGIN.
@@ -254,7 +260,9 @@ func (s *Store) openDatabase(ctx context.Context) (riverdriver.Driver[*sql.Tx], 
 			"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
 		db, err := sql.Open("sqlite", dsn)
 		if err != nil {
-			lock.Close()
+			if s.dirLock != nil {
+				s.dirLock.Close()
+			}
 			return nil, fmt.Errorf("%w: sqlite: %v", hook.ErrUnavailable, err)
 		}
 		db.SetMaxOpenConns(1)

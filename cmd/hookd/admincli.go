@@ -363,6 +363,9 @@ func (m *Main) holdersCommand(ctx context.Context, args []string) error {
 	if len(args) > 0 && args[0] == "import" {
 		return m.holdersImport(ctx, args[1:])
 	}
+	if len(args) > 0 && args[0] == "snapshot" {
+		return m.holdersSnapshot(ctx, args[1:])
+	}
 	fs := m.newFlags("holders")
 	af := newAdminFlags(fs)
 	role := fs.String("role", "", `only roles whose name matches this pattern, case-insensitive ("Workflows Admin*")`)
@@ -392,7 +395,15 @@ func (m *Main) holdersCommand(ctx context.Context, args []string) error {
 	fmt.Fprintln(w, "ROLE\tHOLDER\tSINCE\tGRANTED BY\tKNOWN BY\tEVENT")
 	for _, h := range holders {
 		fmt.Fprintf(w, "%s\t%s: %s (%s)\t%s\t%s\t%s\t%s\n", cell(h.Role), h.SubjectKind, cell(cmp.Or(h.SubjectName, h.SubjectID, "-")), cell(h.SubjectID),
-			shortTime(h.Since), cell(cmp.Or(h.GrantedBy, "-")), h.KnownBy, h.EventID)
+			shortTime(h.Since), cell(cmp.Or(h.GrantedBy, "-")), knownBy(h), h.EventID)
 	}
 	return w.Flush()
+}
+
+// knownBy is how hookd knows a holding, and when Okta last showed it.
+func knownBy(h adminapi.Holder) string {
+	if h.SeenInOkta != nil {
+		return h.KnownBy + ", seen in Okta " + h.SeenInOkta.UTC().Format("2006-01-02")
+	}
+	return h.KnownBy
 }

@@ -45,7 +45,7 @@ func (m *Main) holdersImport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, store.Options{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL, ReplicaID: cfg.ReplicaID})
+	st, err := store.Open(ctx, store.Options{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL, ReplicaID: cfg.ReplicaID, Beside: true})
 	if err != nil {
 		return err
 	}

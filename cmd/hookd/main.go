@@ -145,6 +145,7 @@ commands:
   sinks    list sinks, or send a test alert        hookd sinks test slack
   holders  who holds which watched role now          hookd holders --role "Workflows Admin*"
            or read the System Log's 90 days into it    hookd holders import --since 90d
+           or check admin roles against Okta's          hookd holders snapshot
   healthcheck  exit 0 when the local hookd answers /healthz (for container health checks)
   version  print the version
 

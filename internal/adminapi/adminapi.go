@@ -217,4 +217,9 @@ type Holder struct {
 	GrantedBy   string    `json:"grantedBy,omitempty"`
 	EventID     string    `json:"eventId"`
 	KnownBy     string    `json:"knownBy"`
+	// RoleKey identifies the role within the ledger: Okta's id, or "name:" and its name.
+	RoleKey string `json:"roleKey"`
+	// SeenInOkta is when hookd holders snapshot last found the holding in Okta's
+	// role-assignment API (admin roles only).
+	SeenInOkta *time.Time `json:"seenInOkta,omitempty"`
 }

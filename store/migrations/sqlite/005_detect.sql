@@ -14,3 +14,6 @@ CREATE TABLE hookd_actor_fact (
 
 -- The subjects an actor changed lately, for the burst detection.
 CREATE INDEX hookd_actor_fact_recent ON hookd_actor_fact (actor, kind, last_seen);
+
+-- When hookd holders snapshot last found each holding in Okta's role-assignment API.
+ALTER TABLE hookd_holding ADD COLUMN seen_in_okta TEXT;
