@@ -27,7 +27,8 @@ type consoleFake struct {
 
 func (f *consoleFake) Changes(context.Context, adminapi.ChangeFilter) (adminapi.ChangePage, error) {
 	return adminapi.ChangePage{Changes: []adminapi.Change{{Record: &hook.RoleChange{EventID: "e1", EventType: hook.WorkflowsUserRoleAdd,
-		Subject: hook.Subject{Kind: hook.SubjectUser, DisplayName: `<script>alert("x")</script>`}, Roles: []hook.Role{{Name: "Folder Reader"}}}}}}, nil
+		Subject: hook.Subject{Kind: hook.SubjectUser, DisplayName: `<script>alert("x")</script>`}, Roles: []hook.Role{{Name: "Folder Reader"}},
+		Findings: []hook.Finding{{ID: "self-grant", Title: "Self-grant", Detail: `<img src=x> granted Folder Reader to themselves`}}}}}}, nil
 }
 func (f *consoleFake) Change(context.Context, string) (adminapi.Change, error) {
 	return adminapi.Change{}, adminapi.ErrNotFound
@@ -105,6 +106,9 @@ func TestConsoleEscapesAndAnswersErrors(t *testing.T) {
 	require.Equal(t, http.StatusOK, page.Code)
 	assert.NotContains(t, page.Body.String(), `<script>alert`)
 	assert.Contains(t, page.Body.String(), `&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;`)
+	assert.Contains(t, page.Body.String(), `<span class="finding" title="&lt;img src=x&gt; granted Folder Reader to themselves">self-grant</span>`,
+		"a finding shows in the list, its detail escaped")
+	assert.NotContains(t, page.Body.String(), `<img src=x>`)
 	assert.Contains(t, page.Header().Get("Content-Security-Policy"), "default-src 'none'")
 
 	missing := get("/changes/nope", "text/html")

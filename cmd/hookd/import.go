@@ -2,13 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hookd/hookd/config"
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/adminapi"
+	"github.com/hookd/hookd/okta"
 	"github.com/hookd/hookd/store"
 	"github.com/hookd/hookd/systemlog"
 )
@@ -26,13 +27,6 @@ func (m *Main) holdersImport(ctx context.Context, args []string) error {
 	if err := m.parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(*configPath, m.Getenv)
-	if err != nil {
-		return err
-	}
-	if !cfg.SystemLog.Enabled() {
-		return errors.New("HOOKD_OKTA_ORG_URL and a credential (HOOKD_OKTA_API_TOKEN, or the service app) are needed to read the System Log")
-	}
 	began := time.Now()
 	since, err := adminapi.ParseTime(*sinceFlag, began)
 	if err != nil {
@@ -41,11 +35,7 @@ func (m *Main) holdersImport(ctx context.Context, args []string) error {
 	if oldest := began.Add(-systemLogRetention + 5*time.Minute); since.Before(oldest) {
 		since = oldest // Okta refuses a since past its retention; keep a margin for the clocks
 	}
-	creds, err := pollerCredentials(cfg.SystemLog)
-	if err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, store.Options{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL, ReplicaID: cfg.ReplicaID, Beside: true})
+	cfg, creds, st, err := m.oktaAndStore(ctx, *configPath, "read the System Log", "okta.logs.read")
 	if err != nil {
 		return err
 	}
@@ -86,4 +76,23 @@ func (m *Main) holdersImport(ctx context.Context, args []string) error {
 	fmt.Fprintf(m.Stdout, "imported %d events (%d role changes) in %d pages in %.1f s; %d current holdings (hookd holders lists them)\n",
 		pr.Events, pr.Changes, pr.Pages, time.Since(began).Seconds(), len(holders))
 	return nil
+}
+
+// oktaAndStore loads the configuration, the Okta credentials asking for scopes (a service
+// app), and opens the store beside any running hookd: for the holders commands that read Okta
+// and write the ledger. what says what the credentials are needed for.
+func (m *Main) oktaAndStore(ctx context.Context, configPath, what string, scopes ...string) (config.Config, okta.Credentials, *store.Store, error) {
+	cfg, err := config.Load(configPath, m.Getenv)
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	if !cfg.SystemLog.Enabled() {
+		return cfg, nil, nil, fmt.Errorf("HOOKD_OKTA_ORG_URL and a credential (HOOKD_OKTA_API_TOKEN, or the service app with %s) are needed to %s", strings.Join(scopes, ", "), what)
+	}
+	creds, err := pollerCredentials(cfg.SystemLog, scopes...)
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	st, err := store.Open(ctx, store.Options{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL, ReplicaID: cfg.ReplicaID, Beside: true})
+	return cfg, creds, st, err
 }

@@ -3,14 +3,12 @@ package main
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 	"unicode"
 
-	"github.com/hookd/hookd/config"
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/adminapi"
 	"github.com/hookd/hookd/okta"
@@ -26,23 +24,12 @@ func (m *Main) holdersSnapshot(ctx context.Context, args []string) error {
 	if err := m.parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(*configPath, m.Getenv)
-	if err != nil {
-		return err
-	}
-	if !cfg.SystemLog.Enabled() {
-		return errors.New("HOOKD_OKTA_ORG_URL and a credential (HOOKD_OKTA_API_TOKEN, or the service app with okta.roles.read) are needed to read Okta's role assignments")
-	}
-	creds, err := pollerCredentials(cfg.SystemLog, "okta.roles.read")
-	if err != nil {
-		return err
-	}
-	client := &okta.Client{OrgURL: cfg.SystemLog.OrgURL, Credentials: creds}
-	st, err := store.Open(ctx, store.Options{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL, ReplicaID: cfg.ReplicaID, Beside: true})
+	cfg, creds, st, err := m.oktaAndStore(ctx, *configPath, "read Okta's role assignments", "okta.roles.read")
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	client := &okta.Client{OrgURL: cfg.SystemLog.OrgURL, Credentials: creds}
 	at := time.Now().UTC()
 
 	all, err := st.Holders(ctx, "")
