@@ -122,6 +122,9 @@ func (s *Server) bodyWeight(contentLength int64) int64 {
 	return min(max(w, 16<<10), s.opts.BodyBudget)
 }
 
+// trimmer is a store that can let go of the buffers a burst of large deliveries grew.
+type trimmer interface{ Trim() }
+
 // largeBody is the size from which a body's memory is handed back to the OS once the
 // burst it came in is over.
 const largeBody = 1 << 20
@@ -138,6 +141,9 @@ func (s *Server) largeDone() {
 	if s.trim == nil {
 		s.trim = time.AfterFunc(time.Second, func() {
 			if s.large.Load() == 0 {
+				if t, ok := s.opts.Store.(trimmer); ok {
+					t.Trim()
+				}
 				debug.FreeOSMemory()
 			}
 		})

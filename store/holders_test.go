@@ -117,3 +117,22 @@ func TestHoldersFilterAndRebuild(t *testing.T) {
 		})
 	}
 }
+
+// Trim drops the idle connections (and the buffers large deliveries grew in them); the store
+// goes on working on fresh ones.
+func TestTrimKeepsTheStoreWorking(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			st := open(t, b.fresh(t))
+			_, err := st.Accept(context.Background(), records("before-trim"))
+			require.NoError(t, err)
+			st.Trim()
+			if st.dialect == postgres {
+				assert.Zero(t, st.db.Stats().Idle, "the idle connections are closed")
+			}
+			res, err := st.Accept(context.Background(), records("after-trim"))
+			require.NoError(t, err)
+			assert.Equal(t, 1, res.Accepted)
+		})
+	}
+}

@@ -239,7 +239,7 @@ func (s *Store) openDatabase(ctx context.Context) (riverdriver.Driver[*sql.Tx], 
 			return nil, fmt.Errorf("%w: postgres: %s", hook.ErrUnavailable, redact(err))
 		}
 		db.SetMaxOpenConns(20)
-		db.SetMaxIdleConns(20)
+		db.SetMaxIdleConns(postgresIdleConns)
 		s.db, s.dialect = db, postgres
 		driver = riverdatabasesql.New(db)
 	} else {
@@ -447,4 +447,19 @@ func (s *Store) routedTo(column, param string) string {
 		return "strpos(" + column + ", ',' || " + param + " || ',') > 0"
 	}
 	return "instr(" + column + ", ',' || " + param + " || ',') > 0"
+}
+
+// postgresIdleConns is how many Postgres connections the pool keeps open when idle.
+const postgresIdleConns = 20
+
+// Trim lets go of the idle database connections, and with them the buffers a large delivery
+// grew in them (the Postgres driver keeps a connection's largest message buffer for reuse);
+// the pool opens connections again as they are needed. The server calls it once a burst of
+// large deliveries is over. SQLite's single connection stays.
+func (s *Store) Trim() {
+	if s.dialect != postgres {
+		return
+	}
+	s.db.SetMaxIdleConns(0)
+	s.db.SetMaxIdleConns(postgresIdleConns)
 }

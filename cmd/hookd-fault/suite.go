@@ -25,6 +25,9 @@ type suite struct {
 	dbURL string
 	full  bool
 	admin *sql.DB
+	// schemas are the Postgres schemas the runs made, dropped at the end so that runs do not
+	// pile up in the shared database.
+	schemas []string
 }
 
 func newSuite(bin, dbURL string, full bool) (*suite, error) {
@@ -53,6 +56,9 @@ func newSuite(bin, dbURL string, full bool) (*suite, error) {
 
 func (s *suite) close() {
 	if s.admin != nil {
+		for _, schema := range s.schemas {
+			_, _ = s.admin.Exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE")
+		}
 		s.admin.Close()
 	}
 	os.RemoveAll(s.dir)
@@ -82,6 +88,7 @@ func (s *suite) storeEnv(backend string) (dataDir string, env []string, err erro
 	if _, err := s.admin.Exec("CREATE SCHEMA " + schema); err != nil {
 		return "", nil, err
 	}
+	s.schemas = append(s.schemas, schema)
 	u, err := url.Parse(s.dbURL)
 	if err != nil {
 		return "", nil, err
