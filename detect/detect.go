@@ -9,6 +9,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -75,9 +76,9 @@ func (h *Hours) Outside(t time.Time) bool {
 // String is the hours as configured: "Mon-Fri 09:00-18:00 America/New_York".
 func (h *Hours) String() string {
 	var days []string
-	for d := time.Sunday; d <= time.Saturday; d++ {
-		if h.Days[(d+1)%7] { // Monday first
-			days = append(days, time.Weekday((d + 1) % 7).String()[:3])
+	for _, d := range []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday, time.Saturday, time.Sunday} {
+		if h.Days[d] {
+			days = append(days, d.String()[:3])
 		}
 	}
 	clock := func(d time.Duration) string { return fmt.Sprintf("%02d:%02d", int(d.Hours()), int(d.Minutes())%60) }
@@ -478,9 +479,8 @@ func (r *run) facts() []Fact {
 			out = append(out, Fact{Actor: actor, Kind: k[0], Value: k[1], First: f[0], Last: f[1]})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		return a.Actor < b.Actor || (a.Actor == b.Actor && (a.Kind < b.Kind || (a.Kind == b.Kind && a.Value < b.Value)))
+	slices.SortFunc(out, func(a, b Fact) int {
+		return cmp.Or(cmp.Compare(a.Actor, b.Actor), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Value, b.Value))
 	})
 	return out
 }

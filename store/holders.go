@@ -5,7 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,16 +88,7 @@ func (s *Store) applyLedgerAs(ctx context.Context, tx *sql.Tx, keys []string, ch
 	for k := range newest {
 		order = append(order, k)
 	}
-	sort.Slice(order, func(i, j int) bool {
-		a, b := order[i], order[j]
-		if a[0] != b[0] {
-			return a[0] < b[0]
-		}
-		if a[1] != b[1] {
-			return a[1] < b[1]
-		}
-		return a[2] < b[2]
-	})
+	slices.SortFunc(order, func(a, b [3]string) int { return slices.Compare(a[:], b[:]) })
 	const upsert = `
 		ON CONFLICT (subject_kind, subject_id, role_key) DO UPDATE SET
 			subject_name = excluded.subject_name, role_name = excluded.role_name, category = excluded.category,
