@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/hookd/hookd/internal/outbound"
@@ -24,12 +25,38 @@ type poster struct {
 	// maxWait is how long a delivery waits for its turn before handing the job back to the
 	// queue with a retry-after instead of holding a worker.
 	maxWait time.Duration
+	// handedBack spreads the deliveries handed back over the slots to come.
+	handedBack *slots
+}
+
+// slots hands each delivery that cannot wait for its turn a later slot of its own, one pace
+// interval after the last one handed out. Handing them all the next free slot instead would
+// bring the whole backlog back at once, to be handed back again: a queue write and a fetch
+// per waiting alert per slot, on the database that acceptance needs.
+type slots struct {
+	mu       sync.Mutex
+	interval time.Duration
+	last     time.Time
+}
+
+// after returns how long from now the delivery waits: until the later of the limiter's next
+// slot (next from now) and one interval after the last slot handed out.
+func (s *slots) after(now time.Time, next time.Duration) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at := now.Add(next)
+	if s.last.Add(s.interval).After(at) {
+		at = s.last.Add(s.interval)
+	}
+	s.last = at
+	return at.Sub(now)
 }
 
 func newPoster(name, url string, perSecond float64, burst int) poster {
 	p := poster{name: name, url: url, client: outbound.Client(sinkTimeout), now: time.Now, maxWait: 3 * time.Second}
 	if perSecond > 0 {
 		p.limiter = rate.NewLimiter(rate.Limit(perSecond), burst)
+		p.handedBack = &slots{interval: time.Duration(float64(time.Second) / perSecond)}
 	}
 	return p
 }
@@ -41,16 +68,17 @@ func (p *poster) setTimeout(d time.Duration) { p.client = outbound.Client(d) }
 var errPaced = errors.New("waiting for its turn at the receiver's pace")
 
 // pace waits for the sink's next slot, or hands the job back (PacedError) when that is
-// further away than maxWait.
+// further away than maxWait, to come back at a slot of its own (see slots).
 func (p *poster) pace(ctx context.Context) error {
 	if p.limiter == nil {
 		return nil
 	}
-	r := p.limiter.Reserve()
-	d := r.Delay()
+	now := p.now()
+	r := p.limiter.ReserveN(now, 1)
+	d := r.DelayFrom(now)
 	if d > p.maxWait {
-		r.Cancel()
-		return &PacedError{RetryError{Err: fmt.Errorf("%s: %w", p.name, errPaced), After: d}}
+		r.CancelAt(now)
+		return &PacedError{RetryError{Err: fmt.Errorf("%s: %w", p.name, errPaced), After: p.handedBack.after(now, d)}}
 	}
 	if d <= 0 {
 		return nil
