@@ -257,7 +257,7 @@ func (s *Store) settle(ctx context.Context, entries []entry) {
 // each entry in its request's result.
 func (s *Store) commit(ctx context.Context, unique []entry) error {
 	inserted := make(map[string]bool, len(unique))
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTxOn(ctx, s.commitDB, func(tx *sql.Tx) error {
 		now := s.opts.Now().UTC()
 		// Findings raise severity and may decide the route, so they come first.
 		if err := s.detectFindings(ctx, tx, unique); err != nil {
@@ -308,7 +308,12 @@ func (s *Store) commit(ctx context.Context, unique []entry) error {
 
 // inTx runs fn in a transaction and commits it, or rolls it back when fn fails.
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	return s.inTxOn(ctx, s.db, fn)
+}
+
+// inTxOn is inTx on db: the committer's own handle, or the shared pool.
+func (s *Store) inTxOn(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return dbError("begin", err)
 	}
@@ -354,7 +359,7 @@ func (s *Store) commitInline(ctx context.Context, e entry, refused *rejectedErro
 	for _, sink := range e.sinks {
 		jobs = append(jobs, river.InsertManyParams{Args: DeliveryArgs{EventID: e.key, Sink: sink, Inline: inline}})
 	}
-	if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.insertJobs(ctx, tx, jobs) }); err != nil {
+	if err := s.inTxOn(ctx, s.commitDB, func(tx *sql.Tx) error { return s.insertJobs(ctx, tx, jobs) }); err != nil {
 		return err
 	}
 	e.req.result.Accepted++

@@ -25,7 +25,6 @@ import (
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
 )
 
 // ErrNotFound is returned when an event is not stored.
@@ -93,10 +92,13 @@ type Options struct {
 
 // Store is the durable store and delivery queue.
 type Store struct {
-	db      *sql.DB
-	dialect dialect
-	river   *river.Client[*sql.Tx]
-	opts    Options
+	db *sql.DB
+	// commitDB is the committer's: on SQLite one connection of its own whose writes go
+	// first through the write gate (see writeGate); on Postgres the same pool as db.
+	commitDB *sql.DB
+	dialect  dialect
+	river    *river.Client[*sql.Tx]
+	opts     Options
 
 	pending    chan *acceptRequest
 	marks      chan *markRequest
@@ -240,7 +242,7 @@ func (s *Store) openDatabase(ctx context.Context) (riverdriver.Driver[*sql.Tx], 
 		}
 		db.SetMaxOpenConns(20)
 		db.SetMaxIdleConns(postgresIdleConns)
-		s.db, s.dialect = db, postgres
+		s.db, s.commitDB, s.dialect = db, db, postgres
 		driver = riverdatabasesql.New(db)
 	} else {
 		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
@@ -254,20 +256,30 @@ func (s *Store) openDatabase(ctx context.Context) (riverdriver.Driver[*sql.Tx], 
 			s.dirLock = lock
 		}
 		// WAL lets readers run beside the writer; synchronous=FULL makes a commit durable
-		// before Okta is answered; one connection, as riversqlite asks, so writers never
-		// meet SQLITE_BUSY; _txlock=immediate takes the write lock at BEGIN.
+		// before Okta is answered; _txlock=immediate takes the write lock at BEGIN. Writers
+		// never meet at SQLite's lock: they take turns in hookd's write gate, where the
+		// committer of accepted events has its own connection and goes first.
 		dsn := "file:" + filepath.Join(o.DataDir, "hookd.db") +
 			"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
-		db, err := sql.Open("sqlite", dsn)
+		gate := &writeGate{}
+		pool, err := newGatedConnector(dsn, gate, false)
+		if err == nil {
+			var commit *gatedConnector
+			if commit, err = newGatedConnector(dsn, gate, true); err == nil {
+				s.db, s.commitDB = sql.OpenDB(pool), sql.OpenDB(commit)
+			}
+		}
 		if err != nil {
 			if s.dirLock != nil {
 				s.dirLock.Close()
 			}
 			return nil, fmt.Errorf("%w: sqlite: %v", hook.ErrUnavailable, err)
 		}
-		db.SetMaxOpenConns(1)
-		s.db, s.dialect = db, sqlite
-		driver = riversqlite.New(db)
+		s.db.SetMaxOpenConns(sqliteConns)
+		s.db.SetMaxIdleConns(sqliteConns) // an SQLite connection's prepared statements stay with it
+		s.commitDB.SetMaxOpenConns(1)
+		s.dialect = sqlite
+		driver = queueDriver{riversqlite.New(s.db)}
 	}
 	if err := s.db.PingContext(ctx); err != nil {
 		s.closeHandles()
@@ -305,7 +317,7 @@ func (s *Store) riverConfig() *river.Config {
 		Logger:            o.Logger,
 		Workers:           workers,
 		FetchPollInterval: o.FetchPollInterval,
-		FetchCooldown:     min(o.FetchPollInterval, 50*time.Millisecond),
+		FetchCooldown:     min(o.FetchPollInterval, s.fetchCooldown()),
 		MaxAttempts:       o.MaxAttempts,
 		RetryPolicy:       retryPolicy{backoff.Doubling{Base: o.RetryBase, Cap: o.RetryCap}},
 		JobTimeout:        2 * time.Minute,
@@ -321,6 +333,17 @@ func (s *Store) riverConfig() *river.Config {
 		// run workers when there is nothing for them to do.
 		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: o.Workers}},
 	}
+}
+
+// fetchCooldown is the least time between two fetches of jobs, which bounds delivery: at most
+// Workers jobs per cooldown. SQLite's fetch is cheap, and its writes queue in the write gate
+// behind acceptance, so it fetches often; Postgres keeps River's pace, which its acceptance
+// figures were measured with.
+func (s *Store) fetchCooldown() time.Duration {
+	if s.dialect == sqlite {
+		return 2 * time.Millisecond
+	}
+	return 50 * time.Millisecond
 }
 
 // Dialect names the database in use: "sqlite" or "postgres".
@@ -372,7 +395,7 @@ func (s *Store) Close() error {
 		if s.replicaLock != nil {
 			_ = s.replicaLock.Close()
 		}
-		s.closeErr = s.db.Close()
+		s.closeErr = s.closeDBs()
 		if s.dirLock != nil {
 			_ = s.dirLock.Close()
 		}
@@ -434,11 +457,24 @@ func (s *Store) DB() *sql.DB { return s.db }
 
 // closeHandles closes the database and the data dir lock when Open fails half way.
 func (s *Store) closeHandles() {
-	_ = s.db.Close()
+	_ = s.closeDBs()
 	if s.dirLock != nil {
 		_ = s.dirLock.Close()
 	}
 }
+
+// closeDBs closes the database handles.
+func (s *Store) closeDBs() error {
+	err := s.db.Close()
+	if s.commitDB != s.db {
+		err = errors.Join(err, s.commitDB.Close())
+	}
+	return err
+}
+
+// sqliteConns bounds SQLite's shared pool: readers (workers loading events, the console)
+// run at once, and its writers queue in the write gate holding one each.
+const sqliteConns = 8
 
 // routedTo is the SQL condition "the event's sinks column holds the sink named by param",
 // matched exactly: LIKE would take the '_' a sink name may hold for a wildcard.

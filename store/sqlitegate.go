@@ -1,0 +1,379 @@
+package store
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"strings"
+	"sync"
+
+	modernc "modernc.org/sqlite"
+)
+
+// SQLite has one writer at a time. hookd opens several connections (readers run beside the
+// writer in WAL mode) and orders the writers itself, in a writeGate, rather than letting
+// them meet at SQLite's file lock, whose busy handler sleeps in steps. The gate also decides
+// who writes next: acceptance, which Okta waits for, is never queued behind more than one
+// write of the delivery queue's bookkeeping, and that bookkeeping is never starved.
+
+// writeGate is a lock with two queues: urgent (the committer of accepted events) and other
+// (the delivery queue, marks, the console's writes). When both wait, they take turns.
+type writeGate struct {
+	mu     sync.Mutex
+	held   bool
+	urgent []chan struct{}
+	other  []chan struct{}
+	// lastUrgent is whether the last holder came from the urgent queue.
+	lastUrgent bool
+}
+
+// acquire waits for the gate, or for ctx to end.
+func (g *writeGate) acquire(ctx context.Context, urgent bool) error {
+	g.mu.Lock()
+	if !g.held {
+		g.held, g.lastUrgent = true, urgent
+		g.mu.Unlock()
+		return nil
+	}
+	ch := make(chan struct{}, 1)
+	if urgent {
+		g.urgent = append(g.urgent, ch)
+	} else {
+		g.other = append(g.other, ch)
+	}
+	g.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		g.mu.Lock()
+		queued := g.remove(ch, urgent)
+		g.mu.Unlock()
+		if !queued {
+			// Handed the gate as ctx ended: pass it on.
+			<-ch
+			g.release()
+		}
+		return ctx.Err()
+	}
+}
+
+// remove takes ch out of its queue, and reports whether it was still there.
+func (g *writeGate) remove(ch chan struct{}, urgent bool) bool {
+	q := &g.other
+	if urgent {
+		q = &g.urgent
+	}
+	for i, c := range *q {
+		if c == ch {
+			*q = append((*q)[:i], (*q)[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// release hands the gate to the next waiter: urgent first, except that after an urgent
+// holder a waiting other goes, so that neither queue starves.
+func (g *writeGate) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	takeUrgent := len(g.urgent) > 0 && (len(g.other) == 0 || !g.lastUrgent)
+	switch {
+	case takeUrgent:
+		ch := g.urgent[0]
+		g.urgent = g.urgent[1:]
+		g.lastUrgent = true
+		ch <- struct{}{}
+	case len(g.other) > 0:
+		ch := g.other[0]
+		g.other = g.other[1:]
+		g.lastUrgent = false
+		ch <- struct{}{}
+	default:
+		g.held = false
+	}
+}
+
+// writes reports whether a statement outside a transaction may write, so must hold the gate:
+// everything but a plain SELECT (leading comments, as sqlc writes them, are skipped).
+func writes(query string) bool {
+	q := strings.TrimSpace(query)
+	for strings.HasPrefix(q, "--") {
+		end := strings.IndexByte(q, '\n')
+		if end < 0 {
+			return false
+		}
+		q = strings.TrimSpace(q[end+1:])
+	}
+	return len(q) < 6 || !strings.EqualFold(q[:6], "select")
+}
+
+// gatedConnector opens SQLite connections whose writes go through gate; urgent ones queue
+// in its urgent line.
+type gatedConnector struct {
+	inner  driver.Connector
+	gate   *writeGate
+	urgent bool
+}
+
+// newGatedConnector is a connector for dsn whose connections share gate.
+func newGatedConnector(dsn string, gate *writeGate, urgent bool) (*gatedConnector, error) {
+	inner, err := modernc.NewConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return &gatedConnector{inner: inner, gate: gate, urgent: urgent}, nil
+}
+
+func (c *gatedConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.inner.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	inner, ok := conn.(sqliteConn)
+	if !ok {
+		_ = conn.Close()
+		return nil, errors.New("sqlite driver connection lacks the context methods")
+	}
+	return &gatedConn{inner: inner, gate: c.gate, urgent: c.urgent}, nil
+}
+
+func (c *gatedConnector) Driver() driver.Driver { return c.inner.Driver() }
+
+// sqliteConn is what hookd uses of the SQLite driver's connection.
+type sqliteConn interface {
+	driver.Conn
+	driver.ConnBeginTx
+	driver.ConnPrepareContext
+	driver.ExecerContext
+	driver.QueryerContext
+	driver.Pinger
+	driver.SessionResetter
+	driver.Validator
+}
+
+// gatedConn is one SQLite connection whose transactions, and writing statements outside
+// them, hold the gate. database/sql uses a connection from one goroutine at a time.
+//
+// It also keeps the statements run on it with arguments prepared, by their text: River's
+// SQLite driver runs its queries unprepared, and compiling its job updates cost more than
+// running them (River's completer updates each finished job with its own statement).
+type gatedConn struct {
+	inner  sqliteConn
+	gate   *writeGate
+	urgent bool
+	inTx   bool
+	stmts  map[string]*cachedStmt
+}
+
+// cachedStmt is a statement kept prepared on a connection; busy while its rows are open.
+type cachedStmt struct {
+	stmt interface {
+		driver.Stmt
+		driver.StmtExecContext
+		driver.StmtQueryContext
+	}
+	busy bool
+}
+
+// maxCachedStmts bounds the statements a connection keeps prepared; River's and hookd's
+// queries with arguments are a few dozen texts.
+const maxCachedStmts = 200
+
+// cached returns query's statement, prepared on first use, or nil when it cannot be kept
+// (it is in use by open rows, or does not prepare as one statement).
+func (c *gatedConn) cached(ctx context.Context, query string) *cachedStmt {
+	if cs, ok := c.stmts[query]; ok {
+		if cs.busy {
+			return nil
+		}
+		return cs
+	}
+	st, err := c.inner.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	full, ok := st.(interface {
+		driver.Stmt
+		driver.StmtExecContext
+		driver.StmtQueryContext
+	})
+	if !ok {
+		_ = st.Close()
+		return nil
+	}
+	if c.stmts == nil || len(c.stmts) >= maxCachedStmts {
+		c.dropCached()
+	}
+	cs := &cachedStmt{stmt: full}
+	c.stmts[query] = cs
+	return cs
+}
+
+// dropCached closes the kept statements that no rows use (a busy one is closed with its
+// rows) and starts an empty cache.
+func (c *gatedConn) dropCached() {
+	for _, cs := range c.stmts {
+		if !cs.busy {
+			_ = cs.stmt.Close()
+		}
+	}
+	c.stmts = map[string]*cachedStmt{}
+}
+
+func (c *gatedConn) Prepare(query string) (driver.Stmt, error) {
+	return c.PrepareContext(context.Background(), query)
+}
+
+func (c *gatedConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	st, err := c.inner.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return &gatedStmt{Stmt: st, conn: c, writes: writes(query)}, nil
+}
+
+func (c *gatedConn) Close() error {
+	c.dropCached()
+	return c.inner.Close()
+}
+
+func (c *gatedConn) Begin() (driver.Tx, error) {
+	return c.BeginTx(context.Background(), driver.TxOptions{})
+}
+
+func (c *gatedConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if err := c.gate.acquire(ctx, c.urgent); err != nil {
+		return nil, err
+	}
+	tx, err := c.inner.BeginTx(ctx, opts)
+	if err != nil {
+		c.gate.release()
+		return nil, err
+	}
+	c.inTx = true
+	return &gatedTx{inner: tx, conn: c}, nil
+}
+
+// enter takes the gate for a statement outside a transaction that writes; done gives it
+// back (a no-op when nothing was taken).
+func (c *gatedConn) enter(ctx context.Context, writes bool) (done func(), err error) {
+	if c.inTx || !writes {
+		return func() {}, nil
+	}
+	if err := c.gate.acquire(ctx, c.urgent); err != nil {
+		return nil, err
+	}
+	return c.gate.release, nil
+}
+
+func (c *gatedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	done, err := c.enter(ctx, writes(query))
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	if len(args) > 0 {
+		if cs := c.cached(ctx, query); cs != nil {
+			return cs.stmt.ExecContext(ctx, args)
+		}
+	}
+	return c.inner.ExecContext(ctx, query, args)
+}
+
+func (c *gatedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	done, err := c.enter(ctx, writes(query))
+	if err != nil {
+		return nil, err
+	}
+	if len(args) > 0 {
+		if cs := c.cached(ctx, query); cs != nil {
+			cs.busy = true
+			rows, err := cs.stmt.QueryContext(ctx, args)
+			if err != nil {
+				cs.busy = false
+				done()
+				return nil, err
+			}
+			return &gatedRows{Rows: rows, done: func() { cs.busy = false; done() }}, nil
+		}
+	}
+	rows, err := c.inner.QueryContext(ctx, query, args)
+	if err != nil {
+		done()
+		return nil, err
+	}
+	return &gatedRows{Rows: rows, done: done}, nil
+}
+
+func (c *gatedConn) Ping(ctx context.Context) error { return c.inner.Ping(ctx) }
+
+func (c *gatedConn) ResetSession(ctx context.Context) error { return c.inner.ResetSession(ctx) }
+
+func (c *gatedConn) IsValid() bool { return c.inner.IsValid() }
+
+// gatedTx gives the gate back when the transaction ends.
+type gatedTx struct {
+	inner driver.Tx
+	conn  *gatedConn
+}
+
+func (t *gatedTx) Commit() error {
+	defer t.end()
+	return t.inner.Commit()
+}
+
+func (t *gatedTx) Rollback() error {
+	defer t.end()
+	return t.inner.Rollback()
+}
+
+func (t *gatedTx) end() {
+	t.conn.inTx = false
+	t.conn.gate.release()
+}
+
+// gatedStmt is a prepared statement that holds the gate when it writes outside a
+// transaction.
+type gatedStmt struct {
+	driver.Stmt
+	conn   *gatedConn
+	writes bool
+}
+
+func (s *gatedStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	done, err := s.conn.enter(ctx, s.writes)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
+}
+
+func (s *gatedStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	done, err := s.conn.enter(ctx, s.writes)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
+	if err != nil {
+		done()
+		return nil, err
+	}
+	return &gatedRows{Rows: rows, done: done}, nil
+}
+
+// gatedRows gives the gate back when the rows of a writing statement are closed: SQLite
+// ends an autocommit statement's transaction when it is reset.
+type gatedRows struct {
+	driver.Rows
+	done func()
+	once sync.Once
+}
+
+func (r *gatedRows) Close() error {
+	err := r.Rows.Close()
+	r.once.Do(r.done)
+	return err
+}
