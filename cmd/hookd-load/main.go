@@ -27,6 +27,7 @@ func main() {
 	secretFile := flag.String("secret-file", "data/okta-secret", "file holding the auth header value")
 	concurrency := flag.Int("concurrency", 100, "deliveries in flight at once")
 	events := flag.Int("events", 10, "events per delivery")
+	watched := flag.Int("watched", -1, "how many of each delivery's events are watched role changes; the rest are sign-ins hookd does not store (default: all)")
 	people := flag.Int("people", 0, "draw each event's subject from this many users and its actor from a tenth of them (0: every event by one actor for one user)")
 	duration := flag.Duration("duration", 20*time.Second, "how long to run")
 	maxRequests := flag.Int("requests", 0, "stop after this many deliveries (0: run for --duration)")
@@ -38,6 +39,10 @@ func main() {
 	metricsURL := flag.String("metrics", "", "hookd's /metrics URL on its admin listener (e.g. http://127.0.0.1:9090/metrics), to report delivery latency percentiles after the run")
 	settle := flag.Duration("settle", 3*time.Second, "with --metrics, how long to wait after the load for deliveries to finish")
 	flag.Parse()
+	watchedN := watched
+	if *watched < 0 || *watched > *events {
+		watchedN = events
+	}
 	if *sinkAddr != "" {
 		stop := fakeSlack(*sinkAddr, *sinkDelay, *sinkStatus)
 		defer stop()
@@ -84,7 +89,7 @@ func main() {
 				if ctx.Err() != nil || (*maxRequests > 0 && sent.Add(1) > int64(*maxRequests)) {
 					return
 				}
-				body := oktagen.WatchedAmong(*events, *people)
+				body := oktagen.Mixed(*events, *watchedN, *people)
 				req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, *target, bytes.NewReader(body))
 				req.Header.Set(*header, secret)
 				req.Header.Set("Content-Type", "application/json")

@@ -83,11 +83,18 @@ func Watched(n int) []byte { return WatchedAmong(n, 0) }
 
 // WatchedAmong is Watched with each event's subject drawn at random from people users and
 // its actor from one in ten of them (0: every event by Alice for Bob).
-func WatchedAmong(n, people int) []byte {
+func WatchedAmong(n, people int) []byte { return Mixed(n, n, people) }
+
+// Mixed is WatchedAmong with only the first watched of the n events watched role changes;
+// the others are sign-ins (user.session.start), which hookd reads and does not store.
+func Mixed(n, watched, people int) []byte {
 	now := time.Now()
 	events := make([][]byte, n)
 	for i := range events {
 		e := Event{}
+		if i >= watched {
+			e.EventType = "user.session.start"
+		}
 		if people > 0 {
 			e.SubjectID = fmt.Sprintf("00uload%012d", mathrand.IntN(people))
 			e.ActorID = fmt.Sprintf("00uload%012d", mathrand.IntN(people/10+1))
