@@ -1,6 +1,8 @@
 // Package store accepts RoleChanges durably and queues their deliveries. An event's row and
 // its delivery jobs are written in one transaction, committed before Okta is answered, on
 // SQLite (the embedded default) or Postgres (several replicas), with River as the queue.
+// On SQLite one writer writes at a time, in turns kept by a write gate where the committer of
+// accepted events goes before the queue's bookkeeping (see writeGate).
 package store
 
 import (
