@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -230,4 +233,34 @@ func TestManyDeliveriesCompleteOnSQLite(t *testing.T) {
 	for _, id := range ids {
 		assert.Len(t, got.deliveries(id), 1, id)
 	}
+}
+
+// TestCheckpointsLeftToTheirOwnLoop: the writers never copy the write-ahead log into the
+// database themselves (no commit pays for a checkpoint), and the checkpoint loop does.
+func TestCheckpointsLeftToTheirOwnLoop(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, Options{DataDir: dir})
+	ctx := context.Background()
+	for _, db := range []*sql.DB{s.db, s.commitDB} {
+		var pages int
+		require.NoError(t, db.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&pages))
+		assert.Zero(t, pages, "writers do not checkpoint")
+	}
+	size := func() int64 {
+		st, err := os.Stat(filepath.Join(dir, "hookd.db"))
+		require.NoError(t, err)
+		return st.Size()
+	}
+	// Let a checkpoint of what Open wrote pass, then write a few megabytes.
+	time.Sleep(2 * checkpointInterval)
+	before := size()
+	var ids []string
+	for i := range 3000 {
+		ids = append(ids, fmt.Sprintf("00000000-0000-4000-8000-%012d", i))
+	}
+	_, err := s.Accept(ctx, records(ids...))
+	require.NoError(t, err)
+	// Only a checkpoint grows the database file: the commits went to the log.
+	require.Eventually(t, func() bool { return size() > before+1<<20 }, 5*time.Second, 50*time.Millisecond,
+		"the loop copied the log into the database")
 }
