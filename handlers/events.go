@@ -62,11 +62,10 @@ func (s *Server) receiveEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	batch, err := hook.DecodeLimited(body, s.opts.MaxEvents)
+	batch, records, notWatched, err := s.decode(req.Context(), body)
 	if err != nil {
 		return err
 	}
-	records, notWatched := s.opts.Classifier.RoleChanges(batch, hook.SourceHook)
 	requestID := c.Response().Header().Get(echo.HeaderXRequestID)
 	if len(batch.Rejected) > 0 {
 		s.logRejected(batch.Rejected, requestID)
@@ -110,6 +109,23 @@ func (s *Server) countCommitted(res hook.AcceptResult) {
 	s.metrics.events.WithLabelValues("accepted").Add(float64(res.Accepted))
 	s.metrics.events.WithLabelValues("duplicate").Add(float64(res.Duplicates))
 	s.metrics.events.WithLabelValues("unstored").Add(float64(res.Unstored))
+}
+
+// decode reads and classifies a delivery's body, when its turn to decode comes (see
+// Server.decoding).
+func (s *Server) decode(ctx context.Context, body []byte) (*hook.Batch, []hook.RoleChange, int, error) {
+	select {
+	case s.decoding <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, 0, errBusy
+	}
+	defer func() { <-s.decoding }()
+	batch, err := hook.DecodeLimited(body, s.opts.MaxEvents)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	records, notWatched := s.opts.Classifier.RoleChanges(batch, hook.SourceHook)
+	return batch, records, notWatched, nil
 }
 
 // bodyWeight is what a body counts against the in-flight budget: its declared length, or

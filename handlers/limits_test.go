@@ -2,12 +2,14 @@ package handlers
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"github.com/hookd/hookd/hook"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -203,4 +205,54 @@ func TestAdminNotFoundSaysWhatIsThere(t *testing.T) {
 	rec := f.admin(http.MethodGet, "/okta/events")
 	assert.Equal(t, http.StatusNotFound, rec.Code)
 	assert.JSONEq(t, `{"error":"not found","detail":"the admin listener serves /readyz, /metrics and /healthz"}`, rec.Body.String())
+}
+
+// Deliveries decode a processor's worth at a time; the rest wait their turn (parked, not
+// competing with the store's committer for the processors) and all are answered.
+func TestDecodingTakesTurns(t *testing.T) {
+	f := newFixture(t)
+	good := payload(t, "workflows-user-role-add.json")
+	require.Equal(t, runtime.GOMAXPROCS(0), cap(f.server.decoding))
+
+	// Every slot taken: a delivery waits, and goes once one is free.
+	for range cap(f.server.decoding) {
+		f.server.decoding <- struct{}{}
+	}
+	answered := make(chan int, 1)
+	go func() { answered <- f.post(good).Code }()
+	select {
+	case code := <-answered:
+		t.Fatalf("decoded with no slot free: %d", code)
+	case <-time.After(100 * time.Millisecond):
+	}
+	<-f.server.decoding
+	select {
+	case code := <-answered:
+		assert.Equal(t, http.StatusOK, code)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting delivery never decoded")
+	}
+
+	// A caller that is gone stops waiting.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _, _, err := f.server.decode(ctx, []byte(good))
+	assert.ErrorIs(t, err, errBusy)
+	for range cap(f.server.decoding) - 1 {
+		<-f.server.decoding
+	}
+
+	// Many at once: all answered.
+	var wg sync.WaitGroup
+	codes := make(chan int, 50)
+	for range 50 {
+		wg.Add(1)
+		go func() { defer wg.Done(); codes <- f.post(good).Code }()
+	}
+	wg.Wait()
+	close(codes)
+	for code := range codes {
+		assert.Equal(t, http.StatusOK, code)
+	}
+	assert.Empty(t, f.server.decoding, "every slot given back")
 }

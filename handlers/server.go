@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,6 +86,10 @@ type Server struct {
 	metrics      *metrics
 	// bodies is the budget of body bytes in flight.
 	bodies *semaphore.Weighted
+	// decoding admits as many deliveries to decoding at once as there are processors. Many
+	// deliveries decoding at once finish no sooner, and keep the store's committer, which
+	// every one of them waits for, waiting for a processor after each of its system calls.
+	decoding chan struct{}
 	// large counts large bodies in flight; trim returns their memory once none is left.
 	large atomic.Int64
 	trim  *time.Timer
@@ -135,7 +140,7 @@ func New(o Options) (*Server, error) {
 	if o.OutageAlertAfter <= 0 {
 		o.OutageAlertAfter = time.Minute
 	}
-	s := &Server{opts: o, log: o.Logger, bodies: semaphore.NewWeighted(o.BodyBudget), unavailableLog: rate.Sometimes{Interval: time.Minute}}
+	s := &Server{opts: o, log: o.Logger, bodies: semaphore.NewWeighted(o.BodyBudget), decoding: make(chan struct{}, runtime.GOMAXPROCS(0)), unavailableLog: rate.Sometimes{Interval: time.Minute}}
 	s.metrics = newMetrics(o.Registry)
 
 	e := s.newEcho()
