@@ -233,12 +233,13 @@ func TestDecodingTakesTurns(t *testing.T) {
 		t.Fatal("the waiting delivery never decoded")
 	}
 
-	// A caller that is gone stops waiting.
+	// A caller that is gone stops waiting (every slot taken again).
+	f.server.decoding <- struct{}{}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, _, _, err := f.server.decode(ctx, []byte(good))
 	assert.ErrorIs(t, err, errBusy)
-	for range cap(f.server.decoding) - 1 {
+	for range cap(f.server.decoding) {
 		<-f.server.decoding
 	}
 
