@@ -125,15 +125,16 @@ func TestStatementsKeptPerConnection(t *testing.T) {
 	require.NoError(t, err)
 	defer conn.Close()
 
-	// The same text with arguments while its rows are still open: the second cannot use
-	// the kept statement and runs on its own.
-	outer, err := conn.QueryContext(ctx, `SELECT value FROM (SELECT 1 AS value UNION ALL SELECT 2) WHERE value >= $1 ORDER BY value`, 1)
+	// River's completion (its text stands in here) run again while its rows are still open:
+	// the second cannot use the kept statement and runs on its own.
+	query := keptStatement + ":one\nSELECT value FROM (SELECT 1 AS value UNION ALL SELECT 2) WHERE value >= $1 ORDER BY value"
+	outer, err := conn.QueryContext(ctx, query, 1)
 	require.NoError(t, err)
 	require.True(t, outer.Next())
 	var first int
 	require.NoError(t, outer.Scan(&first))
 	var inner int
-	require.NoError(t, conn.QueryRowContext(ctx, `SELECT value FROM (SELECT 1 AS value UNION ALL SELECT 2) WHERE value >= $1 ORDER BY value`, 2).Scan(&inner))
+	require.NoError(t, conn.QueryRowContext(ctx, query, 2).Scan(&inner))
 	require.True(t, outer.Next())
 	var second int
 	require.NoError(t, outer.Scan(&second))
@@ -143,7 +144,7 @@ func TestStatementsKeptPerConnection(t *testing.T) {
 	// Many texts: the cache stays bounded and every query still answers.
 	for i := range maxCachedStmts + 50 {
 		var got int
-		require.NoError(t, conn.QueryRowContext(ctx, fmt.Sprintf(`SELECT %d + $1`, i), 1).Scan(&got))
+		require.NoError(t, conn.QueryRowContext(ctx, keptStatement+fmt.Sprintf(":one\nSELECT %d + $1", i), 1).Scan(&got))
 		require.Equal(t, i+1, got)
 	}
 	require.NoError(t, conn.Raw(func(dc any) error {
@@ -151,8 +152,19 @@ func TestStatementsKeptPerConnection(t *testing.T) {
 		return nil
 	}))
 	var again int
-	require.NoError(t, conn.QueryRowContext(ctx, `SELECT value FROM (SELECT 1 AS value UNION ALL SELECT 2) WHERE value >= $1 ORDER BY value`, 2).Scan(&again))
+	require.NoError(t, conn.QueryRowContext(ctx, query, 2).Scan(&again))
 	assert.Equal(t, 2, again)
+	require.NoError(t, conn.Raw(func(dc any) error {
+		assert.Contains(t, dc.(*gatedConn).stmts, query, "kept")
+		return nil
+	}))
+
+	// Any other statement runs prepared for the occasion, not kept.
+	require.NoError(t, conn.QueryRowContext(ctx, `SELECT $1 + 1`, 1).Scan(&again))
+	require.NoError(t, conn.Raw(func(dc any) error {
+		assert.NotContains(t, dc.(*gatedConn).stmts, `SELECT $1 + 1`)
+		return nil
+	}))
 }
 
 // recordingExecutor stands in for River's executor and records each completion call.
