@@ -167,13 +167,16 @@ type gatedConn struct {
 	stmts  map[string]*cachedStmt
 }
 
+// preparedStmt is what hookd uses of the SQLite driver's prepared statement.
+type preparedStmt interface {
+	driver.Stmt
+	driver.StmtExecContext
+	driver.StmtQueryContext
+}
+
 // cachedStmt is a statement kept prepared on a connection; busy while its rows are open.
 type cachedStmt struct {
-	stmt interface {
-		driver.Stmt
-		driver.StmtExecContext
-		driver.StmtQueryContext
-	}
+	stmt preparedStmt
 	busy bool
 }
 
@@ -185,7 +188,8 @@ const maxCachedStmts = 64
 // a leading comment).
 const keptStatement = "-- name: JobSetStateIfRunning "
 
-// keep reports whether query is kept prepared: River's job completion only. Keeping all of
+// keep reports whether query is kept prepared: River's job completion (a query: it returns
+// the job's row) only. Keeping all of
 // River's statements held about 20 MB after a burst of large deliveries (a compiled
 // statement keeps the buffers of the largest values it handled), over the memory target.
 func keep(query string, args []driver.NamedValue) bool {
@@ -205,11 +209,7 @@ func (c *gatedConn) cached(ctx context.Context, query string) *cachedStmt {
 	if err != nil {
 		return nil
 	}
-	full, ok := st.(interface {
-		driver.Stmt
-		driver.StmtExecContext
-		driver.StmtQueryContext
-	})
+	full, ok := st.(preparedStmt)
 	if !ok {
 		_ = st.Close()
 		return nil
@@ -222,8 +222,8 @@ func (c *gatedConn) cached(ctx context.Context, query string) *cachedStmt {
 	return cs
 }
 
-// dropCached closes the kept statements that no rows use (a busy one is closed with its
-// rows) and starts an empty cache.
+// dropCached closes the kept statements that no rows use (a busy one is closed when its
+// rows are, see QueryContext) and starts an empty cache.
 func (c *gatedConn) dropCached() {
 	for _, cs := range c.stmts {
 		if !cs.busy {
@@ -285,11 +285,6 @@ func (c *gatedConn) ExecContext(ctx context.Context, query string, args []driver
 		return nil, err
 	}
 	defer done()
-	if keep(query, args) {
-		if cs := c.cached(ctx, query); cs != nil {
-			return cs.stmt.ExecContext(ctx, args)
-		}
-	}
 	return c.inner.ExecContext(ctx, query, args)
 }
 
@@ -307,7 +302,13 @@ func (c *gatedConn) QueryContext(ctx context.Context, query string, args []drive
 				done()
 				return nil, err
 			}
-			return &gatedRows{Rows: rows, done: func() { cs.busy = false; done() }}, nil
+			return &gatedRows{Rows: rows, done: func() {
+				cs.busy = false
+				if c.stmts[query] != cs { // dropped from the cache while its rows were open
+					_ = cs.stmt.Close()
+				}
+				done()
+			}}, nil
 		}
 	}
 	rows, err := c.inner.QueryContext(ctx, query, args)

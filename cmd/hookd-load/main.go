@@ -39,9 +39,9 @@ func main() {
 	metricsURL := flag.String("metrics", "", "hookd's /metrics URL on its admin listener (e.g. http://127.0.0.1:9090/metrics), to report delivery latency percentiles after the run")
 	settle := flag.Duration("settle", 3*time.Second, "with --metrics, how long to wait after the load for deliveries to finish")
 	flag.Parse()
-	watchedN := watched
-	if *watched < 0 || *watched > *events {
-		watchedN = events
+	watchedN := *watched
+	if watchedN < 0 || watchedN > *events {
+		watchedN = *events
 	}
 	if *sinkAddr != "" {
 		stop := fakeSlack(*sinkAddr, *sinkDelay, *sinkStatus)
@@ -89,7 +89,7 @@ func main() {
 				if ctx.Err() != nil || (*maxRequests > 0 && sent.Add(1) > int64(*maxRequests)) {
 					return
 				}
-				body := oktagen.Mixed(*events, *watchedN, *people)
+				body := oktagen.Mixed(*events, watchedN, *people)
 				req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, *target, bytes.NewReader(body))
 				req.Header.Set(*header, secret)
 				req.Header.Set("Content-Type", "application/json")
