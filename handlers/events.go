@@ -8,7 +8,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -54,10 +53,7 @@ func (s *Server) receiveEvents(c echo.Context) error {
 		return errBusy
 	}
 	defer s.bodies.Release(weight)
-	if weight >= largeBody {
-		s.large.Add(1)
-		defer s.largeDone()
-	}
+	defer s.memory.Size(weight)()
 	body, err := readBody(req.Body, req.ContentLength, s.opts.BodyLimit)
 	if err != nil {
 		return err
@@ -136,36 +132,6 @@ func (s *Server) bodyWeight(contentLength int64) int64 {
 		w = contentLength
 	}
 	return min(max(w, 16<<10), s.opts.BodyBudget)
-}
-
-// trimmer is a store that can let go of the buffers a burst of large deliveries grew.
-type trimmer interface{ Trim() }
-
-// largeBody is the size from which a body's memory is handed back to the OS once the
-// burst it came in is over.
-const largeBody = 1 << 20
-
-// largeDone notes the end of a large body and, once none is left in flight for a second,
-// returns the memory they used to the OS: Go's runtime keeps freed pages for reuse for
-// minutes, which after a burst of large deliveries would look like a leak from outside.
-func (s *Server) largeDone() {
-	if s.large.Add(-1) > 0 {
-		return
-	}
-	s.trimMu.Lock()
-	defer s.trimMu.Unlock()
-	if s.trim == nil {
-		s.trim = time.AfterFunc(time.Second, func() {
-			if s.large.Load() == 0 {
-				if t, ok := s.opts.Store.(trimmer); ok {
-					t.Trim()
-				}
-				debug.FreeOSMemory()
-			}
-		})
-		return
-	}
-	s.trim.Reset(time.Second)
 }
 
 // readBody reads a body of at most limit bytes (the BodyLimit middleware enforces it) into

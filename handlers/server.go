@@ -12,11 +12,11 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/internal/memtrim"
 	"github.com/hookd/hookd/verify"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -60,6 +60,9 @@ type Options struct {
 	// (default 1 s).
 	BodyBudget int64
 	BodyWait   time.Duration
+	// Memory returns the memory of large bodies to the OS once none is left in flight; one
+	// is made (a second's quiet, trimming Store when it can) when nil.
+	Memory *memtrim.Trimmer
 	// OutageAlertAfter is how long the store must have refused deliveries (answered 503)
 	// for every sink to be told when it is back (default 1 minute).
 	OutageAlertAfter time.Duration
@@ -90,11 +93,8 @@ type Server struct {
 	// deliveries decoding at once finish no sooner, and keep the store's committer, which
 	// every one of them waits for, waiting for a processor after each of its system calls.
 	decoding chan struct{}
-	// large counts large bodies in flight; trim returns their memory once none is left.
-	large atomic.Int64
-	trim  *time.Timer
-	// trimMu guards trim.
-	trimMu sync.Mutex
+	// memory returns large bodies' memory to the OS once none is left in flight.
+	memory *memtrim.Trimmer
 	// unavailableLog paces the store-unavailable line; refused counts what it left out.
 	unavailableLog rate.Sometimes
 	refused        atomic.Int64
@@ -140,7 +140,14 @@ func New(o Options) (*Server, error) {
 	if o.OutageAlertAfter <= 0 {
 		o.OutageAlertAfter = time.Minute
 	}
-	s := &Server{opts: o, log: o.Logger, bodies: semaphore.NewWeighted(o.BodyBudget), decoding: make(chan struct{}, runtime.GOMAXPROCS(0)), unavailableLog: rate.Sometimes{Interval: time.Minute}}
+	if o.Memory == nil {
+		o.Memory = memtrim.New(time.Second)
+		if t, ok := o.Store.(interface{ Trim() }); ok {
+			o.Memory.OnTrim(t.Trim)
+		}
+	}
+	s := &Server{opts: o, log: o.Logger, bodies: semaphore.NewWeighted(o.BodyBudget), decoding: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		memory: o.Memory, unavailableLog: rate.Sometimes{Interval: time.Minute}}
 	s.metrics = newMetrics(o.Registry)
 
 	e := s.newEcho()

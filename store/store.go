@@ -22,6 +22,7 @@ import (
 	"github.com/hookd/hookd/detect"
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/adminapi"
+	"github.com/hookd/hookd/internal/memtrim"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
@@ -91,6 +92,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now stamps accepted_at; tests replace it.
 	Now func() time.Time
+	// Memory, when set, is told of each large event a worker delivers, so that the memory
+	// it took is returned to the OS once none is left in flight; the store's Trim runs then.
+	Memory *memtrim.Trimmer
 }
 
 // Store is the durable store and delivery queue.
@@ -195,6 +199,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		s.closeHandles()
 		return nil, fmt.Errorf("river: %w", err)
 	}
+	o.Memory.OnTrim(s.Trim)
 	// SQLite has one writer, so one committer; Postgres takes concurrent transactions, and a
 	// few committers overlap one group's round trips and sync with the next one's work.
 	// A group is bounded so that one commit stays short; on Postgres smaller groups also

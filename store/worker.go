@@ -76,6 +76,7 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 	if err != nil {
 		return err
 	}
+	defer s.opts.Memory.Size(int64(ev.size + len(ev.rc.Raw)))()
 	changes := []message{{rc: ev.rc, key: id, size: ev.size}}
 	if s.opts.GroupWindow > 0 && ev.groupKey != "" {
 		// Wait out the window after acceptance so that the other events of the action are

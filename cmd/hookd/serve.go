@@ -13,6 +13,7 @@ import (
 	"github.com/hookd/hookd/config"
 	"github.com/hookd/hookd/handlers"
 	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/internal/memtrim"
 	"github.com/hookd/hookd/store"
 	"github.com/hookd/hookd/systemlog"
 	"github.com/hookd/hookd/verify"
@@ -59,7 +60,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 
 	classifier := &hook.Classifier{WorkflowsApps: cfg.Okta.WorkflowsApps, OwnHooks: []string{cfg.Okta.HookName}}
 	activity, poller := &handlers.SinkActivity{}, &pollerState{}
-	st, ready, err := openPipeline(ctx, cfg, log, router, classifier, registry, pipelineWatch{activity, poller})
+	memory := memtrim.New(trimQuiet)
+	st, ready, err := openPipeline(ctx, cfg, log, router, classifier, registry, pipelineWatch{activity, poller}, memory)
 	if err != nil {
 		return err
 	}
@@ -76,6 +78,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		TrustedProxies:    trusted,
 		Auth:              auth,
 		Store:             st,
+		Memory:            memory,
 		Console:           consoleOptions(ctx, cfg, st, router, activity, poller, secrets, log),
 		Classifier:        classifier,
 		Logger:            log,
@@ -138,10 +141,15 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	return shutdown(log, srv, st, cfg.HTTP.ShutdownTimeout)
 }
 
+// trimQuiet is how long no large delivery or large event may be in flight before their
+// memory is returned to the OS: long enough that a burst of them is one trim (a full
+// collection), short enough that an operator reading RSS after the burst sees it back.
+const trimQuiet = 250 * time.Millisecond
+
 // openPipeline opens the store with its delivery workers and, when configured, the System Log
 // poller as its periodic task; it returns the readiness checks beside the store's.
 func openPipeline(ctx context.Context, cfg config.Config, log *zap.Logger, router *alerting.Router,
-	classifier *hook.Classifier, registry prometheus.Registerer, watch pipelineWatch) (*store.Store, map[string]func(context.Context) error, error) {
+	classifier *hook.Classifier, registry prometheus.Registerer, watch pipelineWatch, memory *memtrim.Trimmer) (*store.Store, map[string]func(context.Context) error, error) {
 	outcomes := newOutcomeLog(log, time.Minute)
 	polls := newPollLog(log)
 	st, err := store.Open(ctx, store.Options{
@@ -155,6 +163,7 @@ func openPipeline(ctx context.Context, cfg config.Config, log *zap.Logger, route
 		Workers:     cfg.Delivery.Workers,
 		MaxAttempts: cfg.Delivery.MaxAttempts,
 		GroupWindow: cfg.Delivery.GroupWindow,
+		Memory:      memory,
 		Logger:      riverLogger(ctx, log),
 		Registerer:  registry,
 		OnOutcome: func(o store.Outcome) {

@@ -1,0 +1,41 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/internal/memtrim"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestLargeEventsMemoryIsReturned: a worker that delivered a large event tells the trimmer,
+// which returns the memory once no large event is in flight; small events do not.
+func TestLargeEventsMemoryIsReturned(t *testing.T) {
+	var trims atomic.Int64
+	memory := memtrim.New(10 * time.Millisecond)
+	memory.OnTrim(func() { trims.Add(1) })
+	d := &fakeDeliverer{}
+	s := open(t, Options{DataDir: t.TempDir(), Sinks: []string{"ok"}, Deliverer: d,
+		FetchPollInterval: 20 * time.Millisecond, Memory: memory})
+	require.NoError(t, s.Start(context.Background()))
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+
+	_, err := s.Accept(context.Background(), records("small"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return d.calls()["ok"] == 1 }, 10*time.Second, 10*time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
+	assert.Equal(t, int64(0), trims.Load(), "a small event is no reason to trim")
+
+	large := record("large")
+	large.Raw = []byte(`{"uuid":"large","displayName":"` + strings.Repeat("x", memtrim.Large) + `"}`)
+	_, err = s.Accept(context.Background(), []hook.RoleChange{large})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return d.calls()["ok"] == 2 }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return trims.Load() == 1 }, 10*time.Second, 10*time.Millisecond,
+		"the large event's delivery ends with a trim")
+}
