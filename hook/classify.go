@@ -3,8 +3,10 @@ package hook
 import (
 	"encoding/json"
 	"github.com/hookd/hookd/internal/jsonscan"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // DefaultWorkflowsApps identifies the Okta Workflows app instance in application membership
@@ -319,11 +321,43 @@ func (d DebugData) roleKeys() []string {
 	return keys
 }
 
+// parallelFrom is the number of events from which RoleChanges shares a batch among the
+// processors: a delivery at the body limit holds thousands, and Okta waits for the answer.
+const parallelFrom = 1024
+
 // RoleChanges classifies every event of a batch, in order, and counts the events whose type
-// (or app) hookd does not watch.
+// (or app) hookd does not watch. A large batch is classified in parts at once.
 func (c *Classifier) RoleChanges(b *Batch, src Source) (changes []RoleChange, notWatched int) {
-	for _, ev := range b.Events {
-		rc, ok := c.Classify(ev, b.Org, src)
+	parts := min(runtime.GOMAXPROCS(0), len(b.Events)/parallelFrom)
+	if parts < 2 {
+		return c.roleChanges(b.Events, b.Org, src)
+	}
+	type part struct {
+		changes    []RoleChange
+		notWatched int
+	}
+	done := make([]part, parts)
+	size := (len(b.Events) + parts - 1) / parts
+	var wg sync.WaitGroup
+	for i := range done {
+		events := b.Events[i*size : min((i+1)*size, len(b.Events))]
+		wg.Go(func() { done[i].changes, done[i].notWatched = c.roleChanges(events, b.Org, src) })
+	}
+	wg.Wait()
+	n := 0
+	for _, p := range done {
+		n += len(p.changes)
+	}
+	changes = make([]RoleChange, 0, n)
+	for _, p := range done {
+		changes, notWatched = append(changes, p.changes...), notWatched+p.notWatched
+	}
+	return changes, notWatched
+}
+
+func (c *Classifier) roleChanges(events []Event, org string, src Source) (changes []RoleChange, notWatched int) {
+	for _, ev := range events {
+		rc, ok := c.Classify(ev, org, src)
 		if !ok {
 			notWatched++
 			continue

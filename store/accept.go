@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"github.com/hookd/hookd/internal/clip"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hookd/hookd/hook"
@@ -18,6 +20,9 @@ import (
 // acceptRequest is one caller's records waiting for the commit that holds them.
 type acceptRequest struct {
 	records []hook.RoleChange
+	// encoded holds each record's stored form, made before the commit (see encodeRecords);
+	// nil for a record the commit must encode itself.
+	encoded [][]byte
 	// committed, when set, is told the result once the request's records are committed,
 	// whether or not the caller still waits for it.
 	committed func(hook.AcceptResult)
@@ -110,7 +115,7 @@ func (s *Store) acceptParts(ctx context.Context, records []hook.RoleChange, comm
 
 // acceptOne hands records to the committers as one request and waits for its commit.
 func (s *Store) acceptOne(ctx context.Context, records []hook.RoleChange, committed func(hook.AcceptResult)) (hook.AcceptResult, error) {
-	req := &acceptRequest{records: records, committed: committed, done: make(chan struct{})}
+	req := &acceptRequest{records: records, encoded: encodeRecords(records), committed: committed, done: make(chan struct{})}
 	select {
 	case <-s.stop:
 		return hook.AcceptResult{}, hook.ErrClosed
@@ -177,6 +182,8 @@ type entry struct {
 	key   string
 	req   *acceptRequest
 	sinks []string
+	// encoded is the record's stored form as made before the commit, if it was.
+	encoded []byte
 }
 
 func (s *Store) commitGroup(group []*acceptRequest) {
@@ -203,7 +210,7 @@ func (s *Store) commitGroup(group []*acceptRequest) {
 				continue
 			}
 			seen[key] = true
-			unique = append(unique, entry{rc: rc, key: key, req: req})
+			unique = append(unique, entry{rc: rc, key: key, req: req, encoded: req.encoded[i]})
 		}
 	}
 	// Concurrent committers (Postgres) take row locks in key order, so two groups that
@@ -380,12 +387,12 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, entries []entry, n
 	rows := make([][]any, len(entries))
 	for i, e := range entries {
 		rc := e.rc
-		view := *rc
-		view.Raw = nil // kept byte for byte in its own column
-		clipRecord(&view)
-		record, err := json.Marshal(&view)
-		if err != nil {
-			return &rejectedError{op: "encode record", msg: err.Error()}
+		record := e.encoded
+		if record == nil || len(rc.Findings) > 0 {
+			var err error
+			if record, err = encodeRecord(rc); err != nil {
+				return &rejectedError{op: "encode record", msg: err.Error()}
+			}
 		}
 		raw := []byte(rc.Raw)
 		if raw == nil {
@@ -400,6 +407,46 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, entries []entry, n
 	return insertAll(ctx, tx, rows, inserted)
 }
 
+// encodeRecord is a change as the event row keeps it: without its raw event, which has a
+// column of its own, and with its strings clipped.
+func encodeRecord(rc *hook.RoleChange) ([]byte, error) {
+	view := *rc
+	view.Raw = nil
+	clipRecord(&view)
+	return json.Marshal(&view)
+}
+
+// encodeParallelFrom is the number of records from which encodeRecords shares the work among
+// the processors.
+const encodeParallelFrom = 1024
+
+// encodeRecords encodes records before they reach the committer, which is the one writer
+// every delivery waits for: the commit then only writes. A record with findings is left to
+// the commit (nil), as is one that fails to encode (the commit reports it): the detections
+// run in the commit and set the findings anew.
+func encodeRecords(records []hook.RoleChange) [][]byte {
+	out := make([][]byte, len(records))
+	encode := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if len(records[i].Findings) == 0 {
+				out[i], _ = encodeRecord(&records[i])
+			}
+		}
+	}
+	parts := min(runtime.GOMAXPROCS(0), len(records)/encodeParallelFrom)
+	if parts < 2 {
+		encode(0, len(records))
+		return out
+	}
+	size := (len(records) + parts - 1) / parts
+	var wg sync.WaitGroup
+	for lo := 0; lo < len(records); lo += size {
+		wg.Go(func() { encode(lo, min(lo+size, len(records))) })
+	}
+	wg.Wait()
+	return out
+}
+
 const insertColumns = "INSERT INTO hookd_event (uuid, event_type, published, source, accepted_at, record, raw, group_key, sinks) VALUES "
 
 // groupKey is the change's admin action (hook.RoleChange.GroupKey) as a key column holds it.
@@ -411,20 +458,64 @@ func groupKey(rc *hook.RoleChange) string {
 }
 
 func insertEach(ctx context.Context, tx *sql.Tx, rows [][]any, inserted map[string]bool) error {
-	stmt, err := tx.PrepareContext(ctx, insertColumns+"(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING")
-	if err != nil {
-		return dbError("prepare", err)
+	return insertRows(ctx, tx, insertColumns, " ON CONFLICT (uuid) DO NOTHING RETURNING uuid", rows, inserted, "insert events")
+}
+
+// rowsPerInsert is how many rows one SQLite INSERT carries: SQLite steps one statement for
+// all of them, where a statement per row costs its own step and reset (well under SQLite's
+// 32,766 parameters).
+const rowsPerInsert = 32
+
+// insertRows writes rows on SQLite with head ("INSERT INTO t (cols) VALUES ") and tail (the
+// conflict clause), rowsPerInsert rows a statement. When tail returns a key column, inserted
+// gets each key returned (each row inserted, not skipped). op names the insert in errors.
+func insertRows(ctx context.Context, tx *sql.Tx, head, tail string, rows [][]any, inserted map[string]bool, op string) error {
+	if len(rows) == 0 {
+		return nil
 	}
-	defer stmt.Close()
-	for _, row := range rows {
-		res, err := stmt.ExecContext(ctx, row...)
-		if err != nil {
-			return dbError("insert event", err)
+	row := "(?" + strings.Repeat(", ?", len(rows[0])-1) + ")"
+	var full *sql.Stmt
+	defer func() {
+		if full != nil {
+			full.Close()
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return dbError("insert event", err)
-		} else if n == 1 {
-			inserted[row[0].(string)] = true
+	}()
+	args := make([]any, 0, rowsPerInsert*len(rows[0]))
+	for start := 0; start < len(rows); start += rowsPerInsert {
+		chunk := rows[start:min(start+rowsPerInsert, len(rows))]
+		args = args[:0]
+		for _, r := range chunk {
+			args = append(args, r...)
+		}
+		query := head + row + strings.Repeat(", "+row, len(chunk)-1) + tail
+		var stmt *sql.Stmt
+		var err error
+		switch {
+		case len(chunk) < rowsPerInsert:
+			if stmt, err = tx.PrepareContext(ctx, query); err == nil {
+				defer stmt.Close()
+			}
+		case full == nil:
+			full, err = tx.PrepareContext(ctx, query)
+			stmt = full
+		default:
+			stmt = full
+		}
+		if err != nil {
+			return dbError("prepare", err)
+		}
+		if inserted == nil {
+			if _, err := stmt.ExecContext(ctx, args...); err != nil {
+				return dbError(op, err)
+			}
+			continue
+		}
+		keys, err := stmt.QueryContext(ctx, args...)
+		if err != nil {
+			return dbError(op, err)
+		}
+		if err := scanKeys(keys, inserted, op); err != nil {
+			return err
 		}
 	}
 	return nil

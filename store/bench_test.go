@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/internal/oktagen"
 	"github.com/hookd/hookd/store/storetest"
 )
 
@@ -78,6 +79,58 @@ func BenchmarkAccept(b *testing.B) {
 				b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
 			}
 			b.ReportMetric(float64(b.N*10)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+// BenchmarkAcceptLarge measures one delivery at the body limit (the hostile corpus's 9 MiB of
+// about 5,900 watched role changes, each actor and subject new) accepted as one request:
+// ns/op is the time Okta waits for its answer, less decoding.
+func BenchmarkAcceptLarge(b *testing.B) {
+	const events = 5900
+	targets := map[string]Options{"sqlite": {DataDir: b.TempDir()}}
+	if url := os.Getenv("HOOKD_TEST_DATABASE_URL"); url != "" {
+		targets["postgres"] = Options{DatabaseURL: storetest.FreshSchema(b, url)}
+	}
+	var c hook.Classifier
+	delivery := func() []hook.RoleChange {
+		evs := make([][]byte, events)
+		now := time.Now()
+		for i := range evs {
+			evs[i] = oktagen.Event{}.JSON(now)
+		}
+		batch, err := hook.DecodeBytes(oktagen.Delivery(evs...))
+		if err != nil {
+			b.Fatal(err)
+		}
+		rcs, _ := c.RoleChanges(batch, hook.SourceHook)
+		if len(rcs) != events {
+			b.Fatalf("%d role changes, want %d", len(rcs), events)
+		}
+		return rcs
+	}
+	for _, name := range []string{"sqlite", "postgres"} {
+		o, ok := targets[name]
+		if !ok {
+			continue
+		}
+		b.Run(name, func(b *testing.B) {
+			o.Sinks = []string{"console"}
+			s, err := Open(context.Background(), o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				rcs := delivery()
+				b.StartTimer()
+				res, err := s.Accept(context.Background(), rcs)
+				if err != nil || res.Accepted != events {
+					b.Fatalf("accepted %d of %d: %v", res.Accepted, events, err)
+				}
+			}
 		})
 	}
 }

@@ -238,17 +238,7 @@ func (s *Store) insertChangeIndex(ctx context.Context, tx *sql.Tx, rows [][]any)
 		return nil
 	}
 	if s.dialect == sqlite {
-		stmt, err := tx.PrepareContext(ctx, changeIndexColumns+"(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
-		if err != nil {
-			return dbError("prepare", err)
-		}
-		defer stmt.Close()
-		for _, row := range rows {
-			if _, err := stmt.ExecContext(ctx, row...); err != nil {
-				return dbError("index change", err)
-			}
-		}
-		return nil
+		return insertRows(ctx, tx, changeIndexColumns, " ON CONFLICT DO NOTHING", rows, nil, "index changes")
 	}
 	// Postgres: one statement of nine arrays, whatever the number of rows (parameters per
 	// row would mean a statement per 500 rows, each parsed and planned anew).

@@ -1,0 +1,36 @@
+package store
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+
+	"github.com/hookd/hookd/hook"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestRecordsEncodedBeforeTheCommit: records encoded ahead, in parts at once for a large
+// request, are each what the commit would write; one with findings is left to the commit,
+// whose detections set them anew.
+func TestRecordsEncodedBeforeTheCommit(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
+	rcs := make([]hook.RoleChange, 2*encodeParallelFrom+3)
+	for i := range rcs {
+		rcs[i] = record(fmt.Sprintf("enc-%d", i))
+	}
+	rcs[7].Findings = []hook.Finding{{ID: hook.FindingSelfGrant, Title: "Self-grant", Severity: "critical"}}
+	got := encodeRecords(rcs)
+	require.Len(t, got, len(rcs))
+	for i := range rcs {
+		if i == 7 {
+			assert.Nil(t, got[i], "a record with findings is encoded in the commit")
+			continue
+		}
+		want, err := encodeRecord(&rcs[i])
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(got[i]), "record %d", i)
+	}
+}
