@@ -216,7 +216,8 @@ func (s *Store) commitGroup(group []*acceptRequest) {
 	// Concurrent committers (Postgres) take row locks in key order, so two groups that
 	// share uuids wait for each other instead of deadlocking.
 	sort.Slice(unique, func(i, j int) bool { return unique[i].key < unique[j].key })
-	s.settle(ctx, unique)
+	kept := s.settle(ctx, unique)
+	defer s.handOver(kept)
 	for _, req := range group {
 		// result counts only what was committed, even when a split left part of the
 		// request uncommitted: report it, then answer the caller by its error.
@@ -230,41 +231,53 @@ func (s *Store) commitGroup(group []*acceptRequest) {
 	}
 }
 
-// settle commits entries. Requests share a transaction, so when the database refuses the
-// data of one event, settle splits the entries and commits the halves on their own: the
+// handOver gives queueLoop the rows of jobs the commit kept to queue later; one that does
+// not fit waits for its sweep.
+func (s *Store) handOver(kept []int64) {
+	for _, id := range kept {
+		select {
+		case s.kept <- id:
+		default:
+		}
+	}
+}
+
+// settle commits entries and returns the rows of jobs it kept to queue later. Requests share
+// a transaction, so when the database refuses the data of one event, settle splits the
+// entries and commits the halves on their own: the
 // requests that did nothing wrong are answered by their own outcome, not by the refusal. An
 // event refused alone is queued for alerting with the refusal flagged (see commitInline).
 // When the database is unreachable instead, splitting cannot help: every entry fails.
-func (s *Store) settle(ctx context.Context, entries []entry) {
+func (s *Store) settle(ctx context.Context, entries []entry) (kept []int64) {
 	if len(entries) == 0 {
-		return
+		return nil
 	}
-	err := s.commit(ctx, entries)
+	kept, err := s.commit(ctx, entries)
 	if err == nil {
-		return
+		return kept
 	}
 	var refused *rejectedError
 	if errors.As(err, &refused) {
 		if len(entries) > 1 {
 			mid := len(entries) / 2
-			s.settle(ctx, entries[:mid])
-			s.settle(ctx, entries[mid:])
-			return
+			return append(s.settle(ctx, entries[:mid]), s.settle(ctx, entries[mid:])...)
 		}
 		if err = s.commitInline(ctx, entries[0], refused); err == nil {
-			return
+			return nil
 		}
 	}
 	for _, e := range entries {
 		e.req.err = err
 	}
+	return nil
 }
 
 // commit writes entries and their delivery jobs in one transaction, and on success counts
 // each entry in its request's result.
-func (s *Store) commit(ctx context.Context, unique []entry) error {
+func (s *Store) commit(ctx context.Context, unique []entry) (kept []int64, err error) {
 	inserted := make(map[string]bool, len(unique))
-	err := s.inTxOn(ctx, s.commitDB, func(tx *sql.Tx) error {
+	err = s.inTxOn(ctx, s.commitDB, func(tx *sql.Tx) error {
+		kept = nil
 		now := s.opts.Now().UTC()
 		// Findings raise severity and may decide the route, so they come first.
 		if err := s.detectFindings(ctx, tx, unique); err != nil {
@@ -298,10 +311,15 @@ func (s *Store) commit(ctx context.Context, unique []entry) error {
 		if err := s.applyLedger(ctx, tx, ledgerKeys, ledgerChanges); err != nil {
 			return err
 		}
+		if len(jobs) >= queueLaterFrom {
+			id, err := s.keepJobs(ctx, tx, jobs, now)
+			kept = append(kept, id)
+			return err
+		}
 		return s.insertJobs(ctx, tx, jobs)
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, e := range unique {
 		if inserted[e.key] {
@@ -310,7 +328,7 @@ func (s *Store) commit(ctx context.Context, unique []entry) error {
 			e.req.result.Duplicates++
 		}
 	}
-	return nil
+	return kept, nil
 }
 
 // inTx runs fn in a transaction and commits it, or rolls it back when fn fails.

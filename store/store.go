@@ -13,11 +13,9 @@ import (
 	"fmt"
 	"github.com/hookd/hookd/internal/backoff"
 	"github.com/prometheus/client_golang/prometheus"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -109,8 +107,10 @@ type Store struct {
 	river    *river.Client[*sql.Tx]
 	opts     Options
 
-	pending    chan *acceptRequest
-	marks      chan *markRequest
+	pending chan *acceptRequest
+	marks   chan *markRequest
+	// kept hands queueLoop the rows of delivery jobs that commits kept to queue later.
+	kept       chan int64
 	stop       chan struct{}
 	stopped    chan struct{}
 	committers int
@@ -176,7 +176,7 @@ func (DeliveryArgs) Kind() string { return "hookd_delivery" }
 // Open connects, migrates, and starts the committer. Workers start with Start.
 func Open(ctx context.Context, o Options) (*Store, error) {
 	o = withDefaults(o)
-	s := &Store{opts: o, pending: make(chan *acceptRequest, 1024), marks: make(chan *markRequest, 1024), stop: make(chan struct{})}
+	s := &Store{opts: o, pending: make(chan *acceptRequest, 1024), marks: make(chan *markRequest, 1024), kept: make(chan int64, 64), stop: make(chan struct{})}
 	driver, err := s.openDatabase(ctx)
 	if err != nil {
 		return nil, err
@@ -210,7 +210,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if s.dialect == postgres {
 		s.committers, s.maxGroup = 4, 250
 	}
-	s.loops = s.committers + 1
+	s.loops = s.committers + 2
 	if s.checkpointDB != nil {
 		s.loops++
 		go s.checkpointLoop()
@@ -220,6 +220,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		go s.commitLoop()
 	}
 	go s.markLoop()
+	go s.queueLoop()
 	return s, nil
 }
 
@@ -283,12 +284,6 @@ func (s *Store) openDatabase(ctx context.Context) (riverdriver.Driver[*sql.Tx], 
 		// checkpointLoop, so that no commit Okta waits for does one.
 		dsn := "file:" + filepath.Join(o.DataDir, "hookd.db") +
 			"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
-		if err := createSQLite(filepath.Join(o.DataDir, "hookd.db")); err != nil {
-			if s.dirLock != nil {
-				s.dirLock.Close()
-			}
-			return nil, fmt.Errorf("%w: sqlite: %v", hook.ErrUnavailable, err)
-		}
 		gate := &writeGate{}
 		writer := dsn + "&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
 		pool, err := newGatedConnector(writer, gate, false)
@@ -322,33 +317,6 @@ func (s *Store) openDatabase(ctx context.Context) (riverdriver.Driver[*sql.Tx], 
 		return nil, fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
 	}
 	return driver, nil
-}
-
-// sqlitePageSize is the page size of a database hookd creates. SQLite's default, 4 KiB, makes
-// a large delivery's commit (thousands of events of a few KiB each) write its log a page, two
-// system calls, at a time, and spill and re-read pages as its cache fills: 16 KiB pages took
-// the 9 MiB delivery's commit from about 360 to about 300 ms here (docs/BENCHMARKS.md).
-const sqlitePageSize = 16384
-
-// createSQLite creates the database file at path, unless there is one, with sqlitePageSize
-// pages. The size must be set before anything is written, which rules out the connection
-// string: the driver applies its pragmas in name order, journal_mode (which writes the first
-// page) before page_size. A database made before keeps its own page size.
-func createSQLite(path string) error {
-	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	if _, err := db.Exec("PRAGMA page_size = " + strconv.Itoa(sqlitePageSize)); err != nil {
-		return err
-	}
-	_, err = db.Exec("PRAGMA journal_mode = WAL")
-	return err
 }
 
 // prepare makes the statements every delivery runs, once.

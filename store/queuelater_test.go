@@ -1,0 +1,129 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func bigRequest(prefix string, n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%s-%05d", prefix, i)
+	}
+	return ids
+}
+
+// jobsPerEvent counts delivery jobs by event.
+func jobsPerEvent(t *testing.T, s *Store) map[string]int {
+	t.Helper()
+	rows, err := s.DB().Query(`SELECT args FROM river_job WHERE kind = $1`, DeliveryArgs{}.Kind())
+	if s.dialect == sqlite {
+		rows, err = s.DB().Query(`SELECT json(args) FROM river_job WHERE kind = $1`, DeliveryArgs{}.Kind())
+	}
+	require.NoError(t, err)
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var raw string
+		require.NoError(t, rows.Scan(&raw))
+		var a DeliveryArgs
+		require.NoError(t, json.Unmarshal([]byte(raw), &a))
+		out[a.EventID]++
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+// TestLargeRequestQueuesItsJobsAfterTheAnswer: a request of queueLaterFrom events or more
+// keeps its jobs as one row in its commit; they are queued right after, each event's once.
+func TestLargeRequestQueuesItsJobsAfterTheAnswer(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			o := b.fresh(t)
+			o.Sinks = []string{"console"}
+			s := open(t, o)
+			ids := bigRequest("big", queueLaterFrom+5)
+			res, err := s.Accept(context.Background(), records(ids...))
+			require.NoError(t, err)
+			assert.Equal(t, len(ids), res.Accepted)
+			require.Eventually(t, func() bool {
+				return count(t, s, `SELECT count(*) FROM hookd_queue_later`) == 0
+			}, 10*time.Second, 10*time.Millisecond, "the kept jobs are queued")
+			jobs := jobsPerEvent(t, s)
+			assert.Len(t, jobs, len(ids))
+			for _, id := range ids {
+				assert.Equal(t, 1, jobs[dbKey(id)], id)
+			}
+
+			small := bigRequest("small", 3)
+			_, err = s.Accept(context.Background(), records(small...))
+			require.NoError(t, err)
+			assert.Equal(t, 1, jobsPerEvent(t, s)[dbKey(small[0])], "a small request queues its jobs in its commit")
+		})
+	}
+}
+
+// TestKeptJobsSurviveACrash: jobs kept by a commit whose process died before queueing them
+// are queued when the store opens next.
+func TestKeptJobsSurviveACrash(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			o := b.fresh(t)
+			o.Sinks = []string{"console"}
+			s := open(t, o)
+			// What a commit leaves when the process dies right after it: the row, unqueued.
+			require.NoError(t, s.inTx(context.Background(), func(tx *sql.Tx) error {
+				_, err := s.keepJobs(context.Background(), tx, []river.InsertManyParams{
+					{Args: DeliveryArgs{EventID: "crashed-1", Sink: "console"}},
+					{Args: DeliveryArgs{EventID: "crashed-2", Sink: "console"}},
+				}, time.Now())
+				return err
+			}))
+			require.NoError(t, s.Close())
+			s = open(t, o)
+			require.Eventually(t, func() bool {
+				return count(t, s, `SELECT count(*) FROM hookd_queue_later`) == 0
+			}, queueSweep/2, 10*time.Millisecond, "queued at start, not at the first sweep")
+			assert.Equal(t, map[string]int{"crashed-1": 1, "crashed-2": 1}, jobsPerEvent(t, s))
+		})
+	}
+}
+
+// TestKeptJobsQueuedOnce: two replicas (or a sweep and a hand-over) queueing the same row
+// at once queue its jobs once.
+func TestKeptJobsQueuedOnce(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			o := b.fresh(t)
+			o.Sinks = []string{"console"}
+			s := open(t, o)
+			var id int64
+			require.NoError(t, s.inTx(context.Background(), func(tx *sql.Tx) error {
+				var err error
+				id, err = s.keepJobs(context.Background(), tx, []river.InsertManyParams{
+					{Args: DeliveryArgs{EventID: "once", Sink: "console"}},
+				}, time.Now())
+				return err
+			}))
+			var wg sync.WaitGroup
+			errs := make([]error, 4)
+			for i := range errs {
+				wg.Go(func() { errs[i] = s.queueKept(context.Background(), id) })
+			}
+			wg.Wait()
+			for _, err := range errs {
+				assert.NoError(t, err)
+			}
+			assert.Equal(t, map[string]int{"once": 1}, jobsPerEvent(t, s))
+		})
+	}
+}
