@@ -244,10 +244,10 @@ func (s *Store) handOver(kept []int64) {
 
 // settle commits entries and returns the rows of jobs it kept to queue later. Requests share
 // a transaction, so when the database refuses the data of one event, settle splits the
-// entries and commits the halves on their own: the
-// requests that did nothing wrong are answered by their own outcome, not by the refusal. An
-// event refused alone is queued for alerting with the refusal flagged (see commitInline).
-// When the database is unreachable instead, splitting cannot help: every entry fails.
+// entries and commits the halves on their own: the requests that did nothing wrong are
+// answered by their own outcome, not by the refusal. An event refused alone is queued for
+// alerting with the refusal flagged (see commitInline). When the database is unreachable
+// instead, splitting cannot help: every entry fails.
 func (s *Store) settle(ctx context.Context, entries []entry) (kept []int64) {
 	if len(entries) == 0 {
 		return nil
