@@ -28,6 +28,48 @@ func BenchmarkAccept(b *testing.B) {
 	var c hook.Classifier
 	tmpl, _ := c.RoleChanges(batch, hook.SourceHook)
 
+	benchStores(b, func(b *testing.B, s *Store) {
+		var seq atomic.Int64
+		lat := make(chan time.Duration, 1<<20)
+		b.SetParallelism(50) // 2 cores x 50 = 100 concurrent callers
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				records := make([]hook.RoleChange, 10)
+				for i := range records {
+					records[i] = tmpl[0]
+					records[i].EventID = fmt.Sprintf("bench-%d", seq.Add(1))
+				}
+				began := time.Now()
+				if _, err := s.Accept(context.Background(), records); err != nil {
+					b.Error(err)
+					return
+				}
+				select {
+				case lat <- time.Since(began):
+				default:
+				}
+			}
+		})
+		b.StopTimer()
+		close(lat)
+		var all []time.Duration
+		for d := range lat {
+			all = append(all, d)
+		}
+		sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+		if len(all) > 0 {
+			b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
+			b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
+		}
+		b.ReportMetric(float64(b.N*10)/b.Elapsed().Seconds(), "events/s")
+	})
+}
+
+// benchStores runs bench on a fresh store (console sink) of each backend: SQLite, and
+// Postgres when HOOKD_TEST_DATABASE_URL is set.
+func benchStores(b *testing.B, bench func(*testing.B, *Store)) {
 	targets := map[string]Options{"sqlite": {DataDir: b.TempDir()}}
 	if url := os.Getenv("HOOKD_TEST_DATABASE_URL"); url != "" {
 		targets["postgres"] = Options{DatabaseURL: storetest.FreshSchema(b, url)}
@@ -44,41 +86,7 @@ func BenchmarkAccept(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			var seq atomic.Int64
-			lat := make(chan time.Duration, 1<<20)
-			b.SetParallelism(50) // 2 cores x 50 = 100 concurrent callers
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					records := make([]hook.RoleChange, 10)
-					for i := range records {
-						records[i] = tmpl[0]
-						records[i].EventID = fmt.Sprintf("bench-%d", seq.Add(1))
-					}
-					began := time.Now()
-					if _, err := s.Accept(context.Background(), records); err != nil {
-						b.Error(err)
-						return
-					}
-					select {
-					case lat <- time.Since(began):
-					default:
-					}
-				}
-			})
-			b.StopTimer()
-			close(lat)
-			var all []time.Duration
-			for d := range lat {
-				all = append(all, d)
-			}
-			sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-			if len(all) > 0 {
-				b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
-				b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
-			}
-			b.ReportMetric(float64(b.N*10)/b.Elapsed().Seconds(), "events/s")
+			bench(b, s)
 		})
 	}
 }
@@ -88,10 +96,6 @@ func BenchmarkAccept(b *testing.B) {
 // ns/op is the time Okta waits for its answer, less decoding.
 func BenchmarkAcceptLarge(b *testing.B) {
 	const events = 5900
-	targets := map[string]Options{"sqlite": {DataDir: b.TempDir()}}
-	if url := os.Getenv("HOOKD_TEST_DATABASE_URL"); url != "" {
-		targets["postgres"] = Options{DatabaseURL: storetest.FreshSchema(b, url)}
-	}
 	var c hook.Classifier
 	delivery := func() []hook.RoleChange {
 		evs := make([][]byte, events)
@@ -109,28 +113,16 @@ func BenchmarkAcceptLarge(b *testing.B) {
 		}
 		return rcs
 	}
-	for _, name := range []string{"sqlite", "postgres"} {
-		o, ok := targets[name]
-		if !ok {
-			continue
+	benchStores(b, func(b *testing.B, s *Store) {
+		b.ReportAllocs()
+		for b.Loop() {
+			b.StopTimer()
+			rcs := delivery()
+			b.StartTimer()
+			res, err := s.Accept(context.Background(), rcs)
+			if err != nil || res.Accepted != events {
+				b.Fatalf("accepted %d of %d: %v", res.Accepted, events, err)
+			}
 		}
-		b.Run(name, func(b *testing.B) {
-			o.Sinks = []string{"console"}
-			s, err := Open(context.Background(), o)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			b.ReportAllocs()
-			for b.Loop() {
-				b.StopTimer()
-				rcs := delivery()
-				b.StartTimer()
-				res, err := s.Accept(context.Background(), rcs)
-				if err != nil || res.Accepted != events {
-					b.Fatalf("accepted %d of %d: %v", res.Accepted, events, err)
-				}
-			}
-		})
-	}
+	})
 }

@@ -22,6 +22,31 @@ func bigRequest(prefix string, n int) []string {
 	return ids
 }
 
+// keptRow writes a row of console jobs for events, as a commit keeps them, without queueing it.
+func keptRow(t *testing.T, s *Store, events ...string) int64 {
+	t.Helper()
+	jobs := make([]river.InsertManyParams, len(events))
+	for i, e := range events {
+		jobs[i] = river.InsertManyParams{Args: DeliveryArgs{EventID: e, Sink: "console"}}
+	}
+	var id int64
+	require.NoError(t, s.inTx(context.Background(), func(tx *sql.Tx) error {
+		var err error
+		id, err = s.keepJobs(context.Background(), tx, jobs, time.Now())
+		return err
+	}))
+	return id
+}
+
+// keptRows is how many rows of jobs to queue later were ever written (their ids).
+func keptRows(t *testing.T, s *Store) int {
+	t.Helper()
+	if s.dialect == sqlite {
+		return count(t, s, `SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'hookd_queue_later'`)
+	}
+	return count(t, s, `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM hookd_queue_later_id_seq`)
+}
+
 // jobsPerEvent counts delivery jobs by event.
 func jobsPerEvent(t *testing.T, s *Store) map[string]int {
 	t.Helper()
@@ -43,21 +68,23 @@ func jobsPerEvent(t *testing.T, s *Store) map[string]int {
 	return out
 }
 
-// TestLargeRequestQueuesItsJobsAfterTheAnswer: a request of queueLaterFrom events or more
-// keeps its jobs as one row in its commit; they are queued right after, each event's once.
+// TestLargeRequestQueuesItsJobsAfterTheAnswer: a request whose commit holds queueLaterFrom
+// jobs or more keeps them as one row in it (on Postgres a large request is shared among the
+// committers, a commit each); they are queued right after, each event's once.
 func TestLargeRequestQueuesItsJobsAfterTheAnswer(t *testing.T) {
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			o := b.fresh(t)
 			o.Sinks = []string{"console"}
 			s := open(t, o)
-			ids := bigRequest("big", queueLaterFrom+5)
+			ids := bigRequest("big", s.committers*(queueLaterFrom+1))
 			res, err := s.Accept(context.Background(), records(ids...))
 			require.NoError(t, err)
 			assert.Equal(t, len(ids), res.Accepted)
 			require.Eventually(t, func() bool {
 				return count(t, s, `SELECT count(*) FROM hookd_queue_later`) == 0
 			}, 10*time.Second, 10*time.Millisecond, "the kept jobs are queued")
+			assert.Equal(t, s.committers, keptRows(t, s), "each commit kept its jobs as one row")
 			jobs := jobsPerEvent(t, s)
 			assert.Len(t, jobs, len(ids))
 			for _, id := range ids {
@@ -68,6 +95,7 @@ func TestLargeRequestQueuesItsJobsAfterTheAnswer(t *testing.T) {
 			_, err = s.Accept(context.Background(), records(small...))
 			require.NoError(t, err)
 			assert.Equal(t, 1, jobsPerEvent(t, s)[dbKey(small[0])], "a small request queues its jobs in its commit")
+			assert.Equal(t, s.committers, keptRows(t, s), "and keeps no row")
 		})
 	}
 }
@@ -81,13 +109,7 @@ func TestKeptJobsSurviveACrash(t *testing.T) {
 			o.Sinks = []string{"console"}
 			s := open(t, o)
 			// What a commit leaves when the process dies right after it: the row, unqueued.
-			require.NoError(t, s.inTx(context.Background(), func(tx *sql.Tx) error {
-				_, err := s.keepJobs(context.Background(), tx, []river.InsertManyParams{
-					{Args: DeliveryArgs{EventID: "crashed-1", Sink: "console"}},
-					{Args: DeliveryArgs{EventID: "crashed-2", Sink: "console"}},
-				}, time.Now())
-				return err
-			}))
+			keptRow(t, s, "crashed-1", "crashed-2")
 			require.NoError(t, s.Close())
 			s = open(t, o)
 			require.Eventually(t, func() bool {
@@ -106,14 +128,7 @@ func TestKeptJobsQueuedOnce(t *testing.T) {
 			o := b.fresh(t)
 			o.Sinks = []string{"console"}
 			s := open(t, o)
-			var id int64
-			require.NoError(t, s.inTx(context.Background(), func(tx *sql.Tx) error {
-				var err error
-				id, err = s.keepJobs(context.Background(), tx, []river.InsertManyParams{
-					{Args: DeliveryArgs{EventID: "once", Sink: "console"}},
-				}, time.Now())
-				return err
-			}))
+			id := keptRow(t, s, "once")
 			var wg sync.WaitGroup
 			errs := make([]error, 4)
 			for i := range errs {
