@@ -96,8 +96,12 @@ func (g *writeGate) release() {
 }
 
 // writes reports whether a statement outside a transaction may write, so must hold the gate:
-// everything but a plain SELECT (leading comments, as sqlc writes them, are skipped).
+// everything but a plain SELECT and shrinkMemory (leading comments, as sqlc writes them, are
+// skipped).
 func writes(query string) bool {
+	if query == shrinkMemory {
+		return false
+	}
 	q := strings.TrimSpace(query)
 	for strings.HasPrefix(q, "--") {
 		end := strings.IndexByte(q, '\n')

@@ -73,6 +73,7 @@ func TestWrites(t *testing.T) {
 		"WITH x AS (SELECT 1) UPDATE river_job":  true,
 		"INSERT INTO hookd_state VALUES (1)":     true,
 		"PRAGMA wal_checkpoint":                  true,
+		shrinkMemory:                             false,
 		"BEGIN":                                  true,
 		"-- only a comment":                      false,
 	} {
