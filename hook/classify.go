@@ -3,10 +3,9 @@ package hook
 import (
 	"encoding/json"
 	"github.com/hookd/hookd/internal/jsonscan"
-	"runtime"
+	"github.com/hookd/hookd/internal/parts"
 	"sort"
 	"strings"
-	"sync"
 )
 
 // DefaultWorkflowsApps identifies the Okta Workflows app instance in application membership
@@ -321,36 +320,23 @@ func (d DebugData) roleKeys() []string {
 	return keys
 }
 
-// parallelFrom is the number of events from which RoleChanges shares a batch among the
-// processors: a delivery at the body limit holds thousands, and Okta waits for the answer.
+// parallelFrom is the fewest events a part of a batch shared among the processors holds.
 const parallelFrom = 1024
 
 // RoleChanges classifies every event of a batch, in order, and counts the events whose type
 // (or app) hookd does not watch. A large batch is classified in parts at once.
 func (c *Classifier) RoleChanges(b *Batch, src Source) (changes []RoleChange, notWatched int) {
-	parts := min(runtime.GOMAXPROCS(0), len(b.Events)/parallelFrom)
-	if parts < 2 {
+	n := parts.Of(len(b.Events), parallelFrom)
+	if n == 1 {
 		return c.roleChanges(b.Events, b.Org, src)
 	}
-	type part struct {
-		changes    []RoleChange
-		notWatched int
-	}
-	done := make([]part, parts)
-	size := (len(b.Events) + parts - 1) / parts
-	var wg sync.WaitGroup
-	for i := range done {
-		events := b.Events[i*size : min((i+1)*size, len(b.Events))]
-		wg.Go(func() { done[i].changes, done[i].notWatched = c.roleChanges(events, b.Org, src) })
-	}
-	wg.Wait()
-	n := 0
-	for _, p := range done {
-		n += len(p.changes)
-	}
-	changes = make([]RoleChange, 0, n)
-	for _, p := range done {
-		changes, notWatched = append(changes, p.changes...), notWatched+p.notWatched
+	found := make([][]RoleChange, n)
+	skipped := make([]int, n)
+	parts.Do(len(b.Events), n, func(i, lo, hi int) {
+		found[i], skipped[i] = c.roleChanges(b.Events[lo:hi], b.Org, src)
+	})
+	for i := range found {
+		changes, notWatched = append(changes, found[i]...), notWatched+skipped[i]
 	}
 	return changes, notWatched
 }

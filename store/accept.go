@@ -7,10 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"github.com/hookd/hookd/internal/clip"
-	"runtime"
+	"github.com/hookd/hookd/internal/parts"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hookd/hookd/hook"
@@ -434,8 +433,7 @@ func encodeRecord(rc *hook.RoleChange) ([]byte, error) {
 	return json.Marshal(&view)
 }
 
-// encodeParallelFrom is the number of records from which encodeRecords shares the work among
-// the processors.
+// encodeParallelFrom is the fewest records a part of a request encoded at once holds.
 const encodeParallelFrom = 1024
 
 // encodeRecords encodes records before they reach the committer, which is the one writer
@@ -444,24 +442,13 @@ const encodeParallelFrom = 1024
 // run in the commit and set the findings anew.
 func encodeRecords(records []hook.RoleChange) [][]byte {
 	out := make([][]byte, len(records))
-	encode := func(lo, hi int) {
+	parts.Do(len(records), parts.Of(len(records), encodeParallelFrom), func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			if len(records[i].Findings) == 0 {
 				out[i], _ = encodeRecord(&records[i])
 			}
 		}
-	}
-	parts := min(runtime.GOMAXPROCS(0), len(records)/encodeParallelFrom)
-	if parts < 2 {
-		encode(0, len(records))
-		return out
-	}
-	size := (len(records) + parts - 1) / parts
-	var wg sync.WaitGroup
-	for lo := 0; lo < len(records); lo += size {
-		wg.Go(func() { encode(lo, min(lo+size, len(records))) })
-	}
-	wg.Wait()
+	})
 	return out
 }
 
