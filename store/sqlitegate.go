@@ -168,7 +168,8 @@ type gatedConn struct {
 	gate   *writeGate
 	urgent bool
 	inTx   bool
-	stmts  map[string]*cachedStmt
+	// kept is River's completion statement, prepared on its first use.
+	kept *keptStmt
 }
 
 // preparedStmt is what hookd uses of the SQLite driver's prepared statement.
@@ -178,36 +179,34 @@ type preparedStmt interface {
 	driver.StmtQueryContext
 }
 
-// cachedStmt is a statement kept prepared on a connection; busy while its rows are open.
-type cachedStmt struct {
-	stmt preparedStmt
-	busy bool
+// keptStmt is a statement kept prepared on a connection; busy while its rows are open.
+type keptStmt struct {
+	query string
+	stmt  preparedStmt
+	busy  bool
 }
-
-// maxCachedStmts bounds the statements a connection keeps prepared (the completion's text
-// varies only with River's templates).
-const maxCachedStmts = 64
 
 // keptStatement is how River's job completion statement starts (sqlc names its queries in
 // a leading comment).
 const keptStatement = "-- name: JobSetStateIfRunning "
 
 // keep reports whether query is kept prepared: River's job completion (a query: it returns
-// the job's row) only. Keeping all of
-// River's statements held about 20 MB after a burst of large deliveries (a compiled
-// statement keeps the buffers of the largest values it handled), over the memory target.
+// the job's row) only. Keeping all of River's statements held about 20 MB after a burst of
+// large deliveries (a compiled statement keeps the buffers of the largest values it
+// handled), over the memory target.
 func keep(query string, args []driver.NamedValue) bool {
 	return len(args) > 0 && strings.HasPrefix(query, keptStatement)
 }
 
-// cached returns query's statement, prepared on first use, or nil when it cannot be kept
-// (it is in use by open rows, or does not prepare as one statement).
-func (c *gatedConn) cached(ctx context.Context, query string) *cachedStmt {
-	if cs, ok := c.stmts[query]; ok {
-		if cs.busy {
+// keptFor returns query's kept statement, prepared on first use, or nil when it cannot be
+// used (its rows are open, or it does not prepare as one statement). A statement of another
+// text takes the place of the one kept before.
+func (c *gatedConn) keptFor(ctx context.Context, query string) *keptStmt {
+	if c.kept != nil && c.kept.query == query {
+		if c.kept.busy {
 			return nil
 		}
-		return cs
+		return c.kept
 	}
 	st, err := c.inner.PrepareContext(ctx, query)
 	if err != nil {
@@ -218,23 +217,17 @@ func (c *gatedConn) cached(ctx context.Context, query string) *cachedStmt {
 		_ = st.Close()
 		return nil
 	}
-	if c.stmts == nil || len(c.stmts) >= maxCachedStmts {
-		c.dropCached()
-	}
-	cs := &cachedStmt{stmt: full}
-	c.stmts[query] = cs
-	return cs
+	c.dropKept()
+	c.kept = &keptStmt{query: query, stmt: full}
+	return c.kept
 }
 
-// dropCached closes the kept statements that no rows use (a busy one is closed when its
-// rows are, see QueryContext) and starts an empty cache.
-func (c *gatedConn) dropCached() {
-	for _, cs := range c.stmts {
-		if !cs.busy {
-			_ = cs.stmt.Close()
-		}
+// dropKept closes the kept statement unless rows use it (those close it, see QueryContext).
+func (c *gatedConn) dropKept() {
+	if c.kept != nil && !c.kept.busy {
+		_ = c.kept.stmt.Close()
 	}
-	c.stmts = map[string]*cachedStmt{}
+	c.kept = nil
 }
 
 func (c *gatedConn) Prepare(query string) (driver.Stmt, error) {
@@ -250,7 +243,7 @@ func (c *gatedConn) PrepareContext(ctx context.Context, query string) (driver.St
 }
 
 func (c *gatedConn) Close() error {
-	c.dropCached()
+	c.dropKept()
 	return c.inner.Close()
 }
 
@@ -298,18 +291,18 @@ func (c *gatedConn) QueryContext(ctx context.Context, query string, args []drive
 		return nil, err
 	}
 	if keep(query, args) {
-		if cs := c.cached(ctx, query); cs != nil {
-			cs.busy = true
-			rows, err := cs.stmt.QueryContext(ctx, args)
+		if ks := c.keptFor(ctx, query); ks != nil {
+			ks.busy = true
+			rows, err := ks.stmt.QueryContext(ctx, args)
 			if err != nil {
-				cs.busy = false
+				ks.busy = false
 				done()
 				return nil, err
 			}
 			return &gatedRows{Rows: rows, done: func() {
-				cs.busy = false
-				if c.stmts[query] != cs { // dropped from the cache while its rows were open
-					_ = cs.stmt.Close()
+				ks.busy = false
+				if c.kept != ks { // replaced while its rows were open
+					_ = ks.stmt.Close()
 				}
 				done()
 			}}, nil
