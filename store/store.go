@@ -1,6 +1,7 @@
 // Package store accepts RoleChanges durably and queues their deliveries. An event's row and
 // its delivery jobs are written in one transaction, committed before Okta is answered, on
-// SQLite (the embedded default) or Postgres (several replicas), with River as the queue.
+// SQLite (the embedded default) or Postgres (several replicas), with River as the queue; a
+// commit of many jobs writes them as one row, queued right after (see queueLaterFrom).
 // On SQLite one writer writes at a time, in turns kept by a write gate where the committer of
 // accepted events goes before the queue's bookkeeping (see writeGate).
 package store
@@ -210,7 +211,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if s.dialect == postgres {
 		s.committers, s.maxGroup = 4, 250
 	}
-	s.loops = s.committers + 2
+	s.loops = s.committers + 2 // and markLoop, queueLoop
 	if s.checkpointDB != nil {
 		s.loops++
 		go s.checkpointLoop()
@@ -581,8 +582,8 @@ func (s *Store) shrinkSQLite() {
 			_ = c.Close()
 		}
 	}()
-	for db, n := range map[*sql.DB]int{s.db: sqliteConns, s.commitDB: 1} {
-		for range n {
+	shrink := func(db *sql.DB, conns int) {
+		for range conns {
 			ctx, cancel := context.WithTimeout(context.Background(), shrinkWait)
 			c, err := db.Conn(ctx)
 			if err == nil {
@@ -591,8 +592,10 @@ func (s *Store) shrinkSQLite() {
 			}
 			cancel()
 			if err != nil {
-				break
+				return
 			}
 		}
 	}
+	shrink(s.db, sqliteConns)
+	shrink(s.commitDB, 1)
 }
