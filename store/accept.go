@@ -311,7 +311,7 @@ func (s *Store) commit(ctx context.Context, unique []entry) (kept []int64, err e
 			return err
 		}
 		if len(jobs) >= queueLaterFrom {
-			id, err := s.keepJobs(ctx, tx, jobs, now)
+			id, err := s.keepJobs(ctx, tx, jobs)
 			kept = append(kept, id)
 			return err
 		}

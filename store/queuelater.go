@@ -24,7 +24,7 @@ const queueLaterFrom = 1000
 const queueSweep = 5 * time.Second
 
 // keepJobs writes jobs as one row to queue later and returns its id.
-func (s *Store) keepJobs(ctx context.Context, tx *sql.Tx, jobs []river.InsertManyParams, now time.Time) (int64, error) {
+func (s *Store) keepJobs(ctx context.Context, tx *sql.Tx, jobs []river.InsertManyParams) (int64, error) {
 	args := make([]DeliveryArgs, len(jobs))
 	for i, j := range jobs {
 		args[i] = j.Args.(DeliveryArgs)
@@ -34,8 +34,8 @@ func (s *Store) keepJobs(ctx context.Context, tx *sql.Tx, jobs []river.InsertMan
 		return 0, &rejectedError{op: "encode jobs", msg: err.Error()}
 	}
 	var id int64
-	if err := tx.QueryRowContext(ctx, `INSERT INTO hookd_queue_later (jobs, accepted_at) VALUES ($1, $2) RETURNING id`,
-		string(data), s.timeArg(now)).Scan(&id); err != nil {
+	if err := tx.QueryRowContext(ctx, `INSERT INTO hookd_queue_later (jobs) VALUES ($1) RETURNING id`,
+		string(data)).Scan(&id); err != nil {
 		return 0, dbError("keep jobs", err)
 	}
 	return id, nil

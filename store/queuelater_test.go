@@ -32,7 +32,7 @@ func keptRow(t *testing.T, s *Store, events ...string) int64 {
 	var id int64
 	require.NoError(t, s.inTx(context.Background(), func(tx *sql.Tx) error {
 		var err error
-		id, err = s.keepJobs(context.Background(), tx, jobs, time.Now())
+		id, err = s.keepJobs(context.Background(), tx, jobs)
 		return err
 	}))
 	return id
