@@ -478,7 +478,14 @@ func insertRows(ctx context.Context, tx *sql.Tx, head, tail string, rows [][]any
 	if len(rows) == 0 {
 		return nil
 	}
-	row := "(?" + strings.Repeat(", ?", len(rows[0])-1) + ")"
+	return insertRowsAs(ctx, tx, head, "(?"+strings.Repeat(", ?", len(rows[0])-1)+")", tail, rows, inserted, op)
+}
+
+// insertRowsAs is insertRows with each row's values written as row (one placeholder a value).
+func insertRowsAs(ctx context.Context, tx *sql.Tx, head, row, tail string, rows [][]any, inserted map[string]bool, op string) error {
+	if len(rows) == 0 {
+		return nil
+	}
 	var full *sql.Stmt
 	defer func() {
 		if full != nil {
