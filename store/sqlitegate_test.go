@@ -279,3 +279,15 @@ func TestCheckpointsLeftToTheirOwnLoop(t *testing.T) {
 	require.Eventually(t, func() bool { return size() > before+1<<20 }, 5*time.Second, 50*time.Millisecond,
 		"the loop copied the log into the database")
 }
+
+// TestWritersKeepStatementJournalsInMemory: a multi-row insert that may fail half way keeps
+// the pages it changed in a statement journal; the writers keep it in memory (temp_store=2),
+// not in a temporary file written page by page while Okta waits.
+func TestWritersKeepStatementJournalsInMemory(t *testing.T) {
+	s := open(t, Options{DataDir: t.TempDir()})
+	for _, db := range []*sql.DB{s.db, s.commitDB} {
+		var store int
+		require.NoError(t, db.QueryRowContext(context.Background(), `PRAGMA temp_store`).Scan(&store))
+		assert.Equal(t, 2, store, "temp_store=MEMORY")
+	}
+}
