@@ -119,18 +119,19 @@ func quoteChar(c byte) string {
 
 // SkipSpace skips white space.
 func (r *Reader) SkipSpace() {
-	for r.pos < len(r.s) {
-		switch r.s[r.pos] {
-		case ' ', '\t', '\n', '\r':
-			r.pos++
-		default:
-			return
-		}
+	i := r.pos
+	for i < len(r.s) && r.s[i] <= ' ' && (r.s[i] == ' ' || r.s[i] == '\t' || r.s[i] == '\n' || r.s[i] == '\r') {
+		i++
 	}
+	r.pos = i
 }
 
 // Peek skips white space and returns the next byte, or 0 at the end.
 func (r *Reader) Peek() byte {
+	// Okta sends JSON without white space: a byte above ' ' is not white space.
+	if r.pos < len(r.s) && r.s[r.pos] > ' ' {
+		return r.s[r.pos]
+	}
 	r.SkipSpace()
 	if r.pos >= len(r.s) {
 		return 0
@@ -287,6 +288,14 @@ func (r *Reader) array(elem func()) {
 	}
 }
 
+// literal marks the bytes a string holds as they are: printable ASCII but '"' and '\\'.
+var literal = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // Str reads a string. Without escapes or invalid UTF-8 it is a substring of the input.
 func (r *Reader) Str() string {
 	if r.Peek() != '"' {
@@ -297,7 +306,16 @@ func (r *Reader) Str() string {
 	start := r.pos
 	plain := true
 	for r.pos < len(r.s) {
-		c := r.s[r.pos]
+		// Most of a string is printable ASCII: skip it in a tight loop, with the position in
+		// a local the compiler can keep in a register.
+		i := r.pos
+		for i < len(r.s) && literal[r.s[i]] {
+			i++
+		}
+		if r.pos = i; i == len(r.s) {
+			break
+		}
+		c := r.s[i]
 		switch {
 		case c == '"':
 			s := r.s[start:r.pos]
