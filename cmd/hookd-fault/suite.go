@@ -207,3 +207,22 @@ func (h *hookd) count(query string) (int, error) {
 	err = db.QueryRow(query).Scan(&n)
 	return n, err
 }
+
+// waitDelivered waits until h has no delivery job left to run (waiting, running or to be
+// retried), for at most limit.
+func (h *hookd) waitDelivered(limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		n, err := h.count(`SELECT count(*) FROM river_job WHERE state IN ('available', 'running', 'retryable', 'scheduled', 'pending')`)
+		if err == nil && n == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("%d delivery jobs still to run after %s", n, limit)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
