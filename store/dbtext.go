@@ -48,6 +48,15 @@ func (e *rejectedError) Unwrap() error { return hook.ErrUnavailable }
 // dbError wraps a database error of operation op: a refusal of the data as *rejectedError,
 // anything else (connection, timeout, resources) as hook.ErrUnavailable. Passwords are redacted.
 func dbError(op string, err error) error {
+	// An error dbError already made (under River, say) is kept as it was classified.
+	var rejected *rejectedError
+	if errors.As(err, &rejected) {
+		return rejected
+	}
+	var unavailable *unavailableError
+	if errors.As(err, &unavailable) {
+		return unavailable
+	}
 	if refusesData(err) {
 		return &rejectedError{op: op, msg: redact(err)}
 	}

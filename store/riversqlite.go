@@ -98,6 +98,8 @@ const jobInsertHead = "INSERT INTO river_job (args, created_at, kind, max_attemp
 // database's clock, as in River's statement.
 const jobInsertRow = "(jsonb(?), coalesce(?, datetime('now', 'subsec')), ?, ?, jsonb(?), ?, ?, coalesce(?, datetime('now', 'subsec')), ?, jsonb(?))"
 
+// JobInsertFastManyNoReturning queues p's jobs and returns how many it queued. Its errors
+// are classified as the store's other writes are (dbError), which River passes on.
 func (e plainJobInserts) JobInsertFastManyNoReturning(ctx context.Context, p *riverdriver.JobInsertFastManyParams) (int, error) {
 	if p.Schema != "" {
 		return e.ExecutorTx.JobInsertFastManyNoReturning(ctx, p)

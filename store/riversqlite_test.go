@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,4 +111,23 @@ func TestUniqueJobsQueuedByRiver(t *testing.T) {
 		}))
 	}
 	require.Equal(t, 1, count(t, s, "SELECT count(*) FROM river_job WHERE unique_key = x'010203'"))
+}
+
+// TestRefusedJobsReportedOnce: a job the database refuses (here a priority out of River's
+// range) comes back from hookd's statement as a refusal, and the store's insert reports it
+// as such once, not wrapped again under River.
+func TestRefusedJobsReportedOnce(t *testing.T) {
+	s := open(t, Options{DataDir: t.TempDir(), Sinks: []string{"console"}})
+	ctx := context.Background()
+	job := &riverdriver.JobInsertFastParams{EncodedArgs: []byte(`{}`), Kind: "k", MaxAttempts: 1, Priority: 9, Queue: "default",
+		State: rivertype.JobStateAvailable, Tags: []string{}}
+	err := s.inTxOn(ctx, s.commitDB, func(tx *sql.Tx) error {
+		_, err := queueDriver{riversqlite.New(s.db)}.UnwrapExecutor(tx).JobInsertFastManyNoReturning(ctx,
+			&riverdriver.JobInsertFastManyParams{Jobs: []*riverdriver.JobInsertFastParams{job}})
+		return dbError("queue deliveries", fmt.Errorf("river: %w", err))
+	})
+	var refused *rejectedError
+	require.ErrorAs(t, err, &refused)
+	require.Equal(t, 1, strings.Count(err.Error(), "queue deliveries"), err.Error())
+	require.Contains(t, err.Error(), "CHECK constraint failed")
 }
