@@ -19,9 +19,10 @@ import (
 // acceptRequest is one caller's records waiting for the commit that holds them.
 type acceptRequest struct {
 	records []hook.RoleChange
-	// encoded holds each record's stored form, made before the commit (see encodeRecords);
-	// nil for a record the commit must encode itself.
+	// encoded holds each record's stored form and index holds its console index row, made
+	// before the commit (see encodeRecords); nil for a record the commit must encode itself.
 	encoded [][]byte
+	index   [][]any
 	// committed, when set, is told the result once the request's records are committed,
 	// whether or not the caller still waits for it.
 	committed func(hook.AcceptResult)
@@ -114,7 +115,8 @@ func (s *Store) acceptParts(ctx context.Context, records []hook.RoleChange, comm
 
 // acceptOne hands records to the committers as one request and waits for its commit.
 func (s *Store) acceptOne(ctx context.Context, records []hook.RoleChange, committed func(hook.AcceptResult)) (hook.AcceptResult, error) {
-	req := &acceptRequest{records: records, encoded: encodeRecords(records), committed: committed, done: make(chan struct{})}
+	req := &acceptRequest{records: records, committed: committed, done: make(chan struct{})}
+	req.encoded, req.index = s.encodeRecords(records)
 	select {
 	case <-s.stop:
 		return hook.AcceptResult{}, hook.ErrClosed
@@ -181,8 +183,10 @@ type entry struct {
 	key   string
 	req   *acceptRequest
 	sinks []string
-	// encoded is the record's stored form as made before the commit, if it was.
+	// encoded and index are the record's stored form and index row as made before the
+	// commit, if they were.
 	encoded []byte
+	index   []any
 }
 
 func (s *Store) commitGroup(group []*acceptRequest) {
@@ -209,7 +213,7 @@ func (s *Store) commitGroup(group []*acceptRequest) {
 				continue
 			}
 			seen[key] = true
-			unique = append(unique, entry{rc: rc, key: key, req: req, encoded: req.encoded[i]})
+			unique = append(unique, entry{rc: rc, key: key, req: req, encoded: req.encoded[i], index: req.index[i]})
 		}
 	}
 	// Concurrent committers (Postgres) take row locks in key order, so two groups that
@@ -298,7 +302,11 @@ func (s *Store) commit(ctx context.Context, unique []entry) (kept []int64, err e
 			if !inserted[e.key] {
 				continue
 			}
-			index = append(index, s.changeIndexRow(e.key, e.rc))
+			row := e.index
+			if row == nil || len(e.rc.Findings) > 0 {
+				row = s.changeIndexRow(e.key, e.rc)
+			}
+			index = append(index, row)
 			ledgerKeys, ledgerChanges = append(ledgerKeys, e.key), append(ledgerChanges, e.rc)
 			for _, sink := range e.sinks {
 				jobs = append(jobs, river.InsertManyParams{Args: DeliveryArgs{EventID: e.key, Sink: sink}})
@@ -436,20 +444,22 @@ func encodeRecord(rc *hook.RoleChange) ([]byte, error) {
 // encodeParallelFrom is the fewest records a part of a request encoded at once holds.
 const encodeParallelFrom = 1024
 
-// encodeRecords encodes records before they reach the committer, which is the one writer
-// every delivery waits for: the commit then only writes. A record with findings is left to
-// the commit (nil), as is one that fails to encode (the commit reports it): the detections
-// run in the commit and set the findings anew.
-func encodeRecords(records []hook.RoleChange) [][]byte {
-	out := make([][]byte, len(records))
+// encodeRecords encodes records, and makes their console index rows, before they reach the
+// committer, which is the one writer every delivery waits for: the commit then only writes.
+// A record with findings is left to the commit (nil), as is one that fails to encode (the
+// commit reports it): the detections run in the commit and set the findings, and with them
+// the severity the index row holds, anew.
+func (s *Store) encodeRecords(records []hook.RoleChange) (encoded [][]byte, index [][]any) {
+	encoded, index = make([][]byte, len(records)), make([][]any, len(records))
 	parts.Do(len(records), parts.Of(len(records), encodeParallelFrom), func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
-			if len(records[i].Findings) == 0 {
-				out[i], _ = encodeRecord(&records[i])
+			if rc := &records[i]; len(rc.Findings) == 0 && rc.EventID != "" {
+				encoded[i], _ = encodeRecord(rc)
+				index[i] = s.changeIndexRow(dbKey(rc.EventID), rc)
 			}
 		}
 	})
-	return out
+	return encoded, index
 }
 
 const insertColumns = "INSERT INTO hookd_event (uuid, event_type, published, source, accepted_at, record, raw, group_key, sinks) VALUES "

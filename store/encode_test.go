@@ -10,9 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestRecordsEncodedBeforeTheCommit: records encoded ahead, in parts at once for a large
-// request, are each what the commit would write; one with findings is left to the commit,
-// whose detections set them anew.
+// TestRecordsEncodedBeforeTheCommit: records encoded ahead, and their console index rows,
+// in parts at once for a large request, are each what the commit would write; one with
+// findings is left to the commit, whose detections set them (and the severity) anew.
 func TestRecordsEncodedBeforeTheCommit(t *testing.T) {
 	if runtime.GOMAXPROCS(0) < 2 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
@@ -22,15 +22,19 @@ func TestRecordsEncodedBeforeTheCommit(t *testing.T) {
 		rcs[i] = record(fmt.Sprintf("enc-%d", i))
 	}
 	rcs[7].Findings = []hook.Finding{{ID: hook.FindingSelfGrant, Title: "Self-grant", Severity: "critical"}}
-	got := encodeRecords(rcs)
+	s := open(t, Options{DataDir: t.TempDir(), Severity: func(rc *hook.RoleChange) string { return "High " + rc.EventID }})
+	got, index := s.encodeRecords(rcs)
 	require.Len(t, got, len(rcs))
+	require.Len(t, index, len(rcs))
 	for i := range rcs {
 		if i == 7 {
 			assert.Nil(t, got[i], "a record with findings is encoded in the commit")
+			assert.Nil(t, index[i], "and its index row made there")
 			continue
 		}
 		want, err := encodeRecord(&rcs[i])
 		require.NoError(t, err)
 		require.Equal(t, string(want), string(got[i]), "record %d", i)
+		require.Equal(t, s.changeIndexRow(dbKey(rcs[i].EventID), &rcs[i]), index[i], "index row %d", i)
 	}
 }
