@@ -354,9 +354,7 @@ func (r *Reader) Str() string {
 		case c < 0x20:
 			r.failChar("in string literal")
 			return ""
-		case c < utf8.RuneSelf:
-			r.pos++
-		default:
+		default: // the first byte of a multi-byte character (the loop above took ASCII)
 			ru, size := utf8.DecodeRuneInString(r.s[r.pos:])
 			if ru == utf8.RuneError && size == 1 {
 				plain = false
