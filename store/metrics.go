@@ -50,7 +50,7 @@ type jobsCollector struct{ store *Store }
 
 var (
 	jobsDesc  = prometheus.NewDesc("hookd_delivery_jobs", "Delivery jobs by state: pending, retrying, dead (the dead letter).", []string{"state"}, nil)
-	queueDesc = prometheus.NewDesc("hookd_queue_depth", "Delivery jobs not finished yet (waiting, scheduled, running or retrying).", nil, nil)
+	queueDesc = prometheus.NewDesc("hookd_queue_depth", "Delivery jobs not finished yet (waiting, scheduled, running or retrying, or kept by a large commit to queue right after it).", nil, nil)
 )
 
 // Describe sends the two descriptions.

@@ -32,7 +32,7 @@ func TestMetrics(t *testing.T) {
 hookd_delivery_jobs{state="dead"} 1
 hookd_delivery_jobs{state="pending"} 0
 hookd_delivery_jobs{state="retrying"} 0
-# HELP hookd_queue_depth Delivery jobs not finished yet (waiting, scheduled, running or retrying).
+# HELP hookd_queue_depth Delivery jobs not finished yet (waiting, scheduled, running or retrying, or kept by a large commit to queue right after it).
 # TYPE hookd_queue_depth gauge
 hookd_queue_depth 0
 `), "hookd_delivery_jobs", "hookd_queue_depth"))

@@ -142,3 +142,23 @@ func TestKeptJobsQueuedOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestKeptJobsCountAsPending: jobs a large commit kept to queue later are delivery jobs not
+// finished yet, for the queue depth and the console, before they reach River's queue.
+func TestKeptJobsCountAsPending(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			o := b.fresh(t)
+			o.Sinks = []string{"console"}
+			s := open(t, o)
+			id := keptRow(t, s, "kept-1", "kept-2", "kept-3")
+			counts, err := s.JobCounts(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, int64(3), counts["pending"])
+			require.NoError(t, s.queueKept(context.Background(), id))
+			counts, err = s.JobCounts(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, int64(3), counts["pending"], "queued, the same jobs counted once")
+		})
+	}
+}

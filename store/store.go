@@ -455,8 +455,9 @@ func (s *Store) Record(ctx context.Context, eventID string) (*hook.RoleChange, e
 	return ev.rc, nil
 }
 
-// JobCounts counts delivery jobs by what they wait for: "pending" (to run, or snoozed),
-// "retrying" (after a failure) and "dead" (cancelled or discarded: the dead letter).
+// JobCounts counts delivery jobs by what they wait for: "pending" (to run, or snoozed, or
+// still kept by a large commit to queue later), "retrying" (after a failure) and "dead"
+// (cancelled or discarded: the dead letter).
 func (s *Store) JobCounts(ctx context.Context) (map[string]int64, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT CASE
 			WHEN state IN ('available', 'scheduled', 'pending', 'running') THEN 'pending'
@@ -479,7 +480,20 @@ func (s *Store) JobCounts(ctx context.Context) (map[string]int64, error) {
 			out[bucket] = n
 		}
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
+	}
+	// Jobs a large commit kept to queue later (hookd_queue_later) wait too.
+	jobs := "jobs"
+	if s.dialect == postgres {
+		jobs = "jobs::json"
+	}
+	var kept int64
+	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(sum(json_array_length(`+jobs+`)), 0) FROM hookd_queue_later`).Scan(&kept); err != nil {
+		return nil, fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
+	}
+	out["pending"] += kept
+	return out, nil
 }
 
 // DB is the database handle, for tests and for packages that keep small state beside the

@@ -209,11 +209,12 @@ func (h *hookd) count(query string) (int, error) {
 }
 
 // waitDelivered waits until h has no delivery job left to run (waiting, running or to be
-// retried), for at most limit.
+// retried, or kept by a large commit to queue later), for at most limit.
 func (h *hookd) waitDelivered(limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
-		n, err := h.count(`SELECT count(*) FROM river_job WHERE state IN ('available', 'running', 'retryable', 'scheduled', 'pending')`)
+		n, err := h.count(`SELECT (SELECT count(*) FROM river_job WHERE state IN ('available', 'running', 'retryable', 'scheduled', 'pending'))
+			+ (SELECT count(*) FROM hookd_queue_later)`)
 		if err == nil && n == 0 {
 			return nil
 		}
