@@ -72,93 +72,85 @@ func jobsPerEvent(t *testing.T, s *Store) map[string]int {
 // jobs or more keeps them as one row in it (on Postgres a large request is shared among the
 // committers, a commit each); they are queued right after, each event's once.
 func TestLargeRequestQueuesItsJobsAfterTheAnswer(t *testing.T) {
-	for _, b := range backends(t) {
-		t.Run(b.name, func(t *testing.T) {
-			o := b.fresh(t)
-			o.Sinks = []string{"console"}
-			s := open(t, o)
-			ids := bigRequest("big", s.committers*(queueLaterFrom+1))
-			res, err := s.Accept(context.Background(), records(ids...))
-			require.NoError(t, err)
-			assert.Equal(t, len(ids), res.Accepted)
-			require.Eventually(t, func() bool {
-				return count(t, s, `SELECT count(*) FROM hookd_queue_later`) == 0
-			}, 10*time.Second, 10*time.Millisecond, "the kept jobs are queued")
-			assert.Equal(t, s.committers, keptRows(t, s), "each commit kept its jobs as one row")
-			jobs := jobsPerEvent(t, s)
-			assert.Len(t, jobs, len(ids))
-			for _, id := range ids {
-				assert.Equal(t, 1, jobs[dbKey(id)], id)
-			}
+	consoleStores(t, func(t *testing.T, o Options, s *Store) {
+		ids := bigRequest("big", s.committers*(queueLaterFrom+1))
+		res, err := s.Accept(context.Background(), records(ids...))
+		require.NoError(t, err)
+		assert.Equal(t, len(ids), res.Accepted)
+		require.Eventually(t, func() bool {
+			return count(t, s, `SELECT count(*) FROM hookd_queue_later`) == 0
+		}, 10*time.Second, 10*time.Millisecond, "the kept jobs are queued")
+		assert.Equal(t, s.committers, keptRows(t, s), "each commit kept its jobs as one row")
+		jobs := jobsPerEvent(t, s)
+		assert.Len(t, jobs, len(ids))
+		for _, id := range ids {
+			assert.Equal(t, 1, jobs[dbKey(id)], id)
+		}
 
-			small := bigRequest("small", 3)
-			_, err = s.Accept(context.Background(), records(small...))
-			require.NoError(t, err)
-			assert.Equal(t, 1, jobsPerEvent(t, s)[dbKey(small[0])], "a small request queues its jobs in its commit")
-			assert.Equal(t, s.committers, keptRows(t, s), "and keeps no row")
-		})
-	}
+		small := bigRequest("small", 3)
+		_, err = s.Accept(context.Background(), records(small...))
+		require.NoError(t, err)
+		assert.Equal(t, 1, jobsPerEvent(t, s)[dbKey(small[0])], "a small request queues its jobs in its commit")
+		assert.Equal(t, s.committers, keptRows(t, s), "and keeps no row")
+	})
 }
 
 // TestKeptJobsSurviveACrash: jobs kept by a commit whose process died before queueing them
 // are queued when the store opens next.
 func TestKeptJobsSurviveACrash(t *testing.T) {
-	for _, b := range backends(t) {
-		t.Run(b.name, func(t *testing.T) {
-			o := b.fresh(t)
-			o.Sinks = []string{"console"}
-			s := open(t, o)
-			// What a commit leaves when the process dies right after it: the row, unqueued.
-			keptRow(t, s, "crashed-1", "crashed-2")
-			require.NoError(t, s.Close())
-			s = open(t, o)
-			require.Eventually(t, func() bool {
-				return count(t, s, `SELECT count(*) FROM hookd_queue_later`) == 0
-			}, queueSweep/2, 10*time.Millisecond, "queued at start, not at the first sweep")
-			assert.Equal(t, map[string]int{"crashed-1": 1, "crashed-2": 1}, jobsPerEvent(t, s))
-		})
-	}
+	consoleStores(t, func(t *testing.T, o Options, s *Store) {
+		// What a commit leaves when the process dies right after it: the row, unqueued.
+		keptRow(t, s, "crashed-1", "crashed-2")
+		require.NoError(t, s.Close())
+		s = open(t, o)
+		require.Eventually(t, func() bool {
+			return count(t, s, `SELECT count(*) FROM hookd_queue_later`) == 0
+		}, queueSweep/2, 10*time.Millisecond, "queued at start, not at the first sweep")
+		assert.Equal(t, map[string]int{"crashed-1": 1, "crashed-2": 1}, jobsPerEvent(t, s))
+	})
 }
 
 // TestKeptJobsQueuedOnce: two replicas (or a sweep and a hand-over) queueing the same row
 // at once queue its jobs once.
 func TestKeptJobsQueuedOnce(t *testing.T) {
-	for _, b := range backends(t) {
-		t.Run(b.name, func(t *testing.T) {
-			o := b.fresh(t)
-			o.Sinks = []string{"console"}
-			s := open(t, o)
-			id := keptRow(t, s, "once")
-			var wg sync.WaitGroup
-			errs := make([]error, 4)
-			for i := range errs {
-				wg.Go(func() { errs[i] = s.queueKept(context.Background(), id) })
-			}
-			wg.Wait()
-			for _, err := range errs {
-				assert.NoError(t, err)
-			}
-			assert.Equal(t, map[string]int{"once": 1}, jobsPerEvent(t, s))
-		})
-	}
+	consoleStores(t, func(t *testing.T, o Options, s *Store) {
+		id := keptRow(t, s, "once")
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for i := range errs {
+			wg.Go(func() { errs[i] = s.queueKept(context.Background(), id) })
+		}
+		wg.Wait()
+		for _, err := range errs {
+			assert.NoError(t, err)
+		}
+		assert.Equal(t, map[string]int{"once": 1}, jobsPerEvent(t, s))
+	})
 }
 
 // TestKeptJobsCountAsPending: jobs a large commit kept to queue later are delivery jobs not
-// finished yet, for the queue depth and the console, before they reach River's queue.
+// finished yet, for the queue depth and the pending gauge, before they reach River's queue.
 func TestKeptJobsCountAsPending(t *testing.T) {
+	consoleStores(t, func(t *testing.T, o Options, s *Store) {
+		id := keptRow(t, s, "kept-1", "kept-2", "kept-3")
+		counts, err := s.JobCounts(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, int64(3), counts["pending"])
+		require.NoError(t, s.queueKept(context.Background(), id))
+		counts, err = s.JobCounts(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, int64(3), counts["pending"], "queued, the same jobs counted once")
+	})
+}
+
+// consoleStores runs test on a fresh store (console sink) of each backend, with the options
+// it was opened with.
+func consoleStores(t *testing.T, test func(t *testing.T, o Options, s *Store)) {
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			o := b.fresh(t)
 			o.Sinks = []string{"console"}
-			s := open(t, o)
-			id := keptRow(t, s, "kept-1", "kept-2", "kept-3")
-			counts, err := s.JobCounts(context.Background())
-			require.NoError(t, err)
-			assert.Equal(t, int64(3), counts["pending"])
-			require.NoError(t, s.queueKept(context.Background(), id))
-			counts, err = s.JobCounts(context.Background())
-			require.NoError(t, err)
-			assert.Equal(t, int64(3), counts["pending"], "queued, the same jobs counted once")
+			test(t, o, open(t, o))
 		})
 	}
 }
