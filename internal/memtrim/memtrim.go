@@ -25,10 +25,10 @@ type Trimmer struct {
 	timer    *time.Timer
 }
 
-// New returns a Trimmer that trims once quiet has passed with no large work in flight. Each
-// of trim runs first (a store letting go of its buffers, for example).
-func New(quiet time.Duration, trim ...func()) *Trimmer {
-	return &Trimmer{quiet: quiet, trim: trim, free: debug.FreeOSMemory}
+// New returns a Trimmer that trims once quiet has passed with no large work in flight; what
+// OnTrim adds runs first.
+func New(quiet time.Duration) *Trimmer {
+	return &Trimmer{quiet: quiet, free: debug.FreeOSMemory}
 }
 
 // OnTrim adds f to what runs before memory is returned: a store letting go of the buffers

@@ -12,7 +12,8 @@ import (
 // counting is a Trimmer whose trims are counted instead of done.
 func counting(quiet time.Duration) (*Trimmer, *atomic.Int64, *atomic.Int64) {
 	var trims, frees atomic.Int64
-	t := New(quiet, func() { trims.Add(1) })
+	t := New(quiet)
+	t.OnTrim(func() { trims.Add(1) })
 	t.free = func() { frees.Add(1) }
 	return t, &trims, &frees
 }
