@@ -466,7 +466,7 @@ func (s *Store) JobCounts(ctx context.Context) (map[string]int64, error) {
 			ELSE 'done' END AS bucket, count(*)
 		FROM river_job GROUP BY bucket`)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
+		return nil, dbError("count jobs", err)
 	}
 	defer rows.Close()
 	out := map[string]int64{"pending": 0, "retrying": 0, "dead": 0}
@@ -474,14 +474,14 @@ func (s *Store) JobCounts(ctx context.Context) (map[string]int64, error) {
 		var bucket string
 		var n int64
 		if err := rows.Scan(&bucket, &n); err != nil {
-			return nil, fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
+			return nil, dbError("count jobs", err)
 		}
 		if bucket != "done" {
 			out[bucket] = n
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
+		return nil, dbError("count jobs", err)
 	}
 	// Jobs a large commit kept to queue later (hookd_queue_later) wait too.
 	jobs := "jobs"
@@ -490,7 +490,7 @@ func (s *Store) JobCounts(ctx context.Context) (map[string]int64, error) {
 	}
 	var kept int64
 	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(sum(json_array_length(`+jobs+`)), 0) FROM hookd_queue_later`).Scan(&kept); err != nil {
-		return nil, fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
+		return nil, dbError("count jobs", err)
 	}
 	out["pending"] += kept
 	return out, nil
