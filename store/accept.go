@@ -288,6 +288,10 @@ func (s *Store) commit(ctx context.Context, unique []entry) (kept []int64, err e
 		}
 		for i := range unique {
 			unique[i].sinks = s.sinksFor(unique[i].rc)
+			if len(unique[i].rc.Findings) > 0 {
+				// Made before the detections: the record and its index row's severity change.
+				unique[i].encoded, unique[i].index = nil, nil
+			}
 		}
 		for start := 0; start < len(unique); start += insertChunk {
 			if err := s.insertEvents(ctx, tx, unique[start:min(start+insertChunk, len(unique))], now, inserted); err != nil {
@@ -303,7 +307,7 @@ func (s *Store) commit(ctx context.Context, unique []entry) (kept []int64, err e
 				continue
 			}
 			row := e.index
-			if row == nil || len(e.rc.Findings) > 0 {
+			if row == nil {
 				row = s.changeIndexRow(e.key, e.rc)
 			}
 			index = append(index, row)
@@ -413,7 +417,7 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, entries []entry, n
 	for i, e := range entries {
 		rc := e.rc
 		record := e.encoded
-		if record == nil || len(rc.Findings) > 0 {
+		if record == nil {
 			var err error
 			if record, err = encodeRecord(rc); err != nil {
 				return &rejectedError{op: "encode record", msg: err.Error()}
