@@ -1,11 +1,11 @@
 package hook
 
 import (
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/hookd/hookd/internal/oktagen"
+	"github.com/hookd/hookd/internal/parts/partstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -14,9 +14,7 @@ import (
 // out as the one-at-a-time classification does: the same records, in the delivery's order,
 // and the same count of events not watched.
 func TestLargeBatchClassifiedInParts(t *testing.T) {
-	if runtime.GOMAXPROCS(0) < 2 {
-		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
-	}
+	partstest.TwoProcessors(t)
 	now := time.Now()
 	events := make([][]byte, 3*parallelFrom+7)
 	for i := range events {

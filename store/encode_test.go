@@ -2,10 +2,10 @@ package store
 
 import (
 	"fmt"
-	"runtime"
 	"testing"
 
 	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/internal/parts/partstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -14,9 +14,7 @@ import (
 // in parts at once for a large request, are each what the commit would write; one with
 // findings is left to the commit, whose detections set them (and the severity) anew.
 func TestRecordsEncodedBeforeTheCommit(t *testing.T) {
-	if runtime.GOMAXPROCS(0) < 2 {
-		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
-	}
+	partstest.TwoProcessors(t)
 	rcs := make([]hook.RoleChange, 2*encodeParallelFrom+3)
 	for i := range rcs {
 		rcs[i] = record(fmt.Sprintf("enc-%d", i))
