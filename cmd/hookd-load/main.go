@@ -1,6 +1,8 @@
 // Command hookd-load drives a running hookd with Okta-shaped deliveries of unique watched
 // events and reports acknowledge latency percentiles and throughput. It only ever targets
-// the URL it is given (meant for 127.0.0.1) and stops after --duration or --requests.
+// the URL it is given (meant for 127.0.0.1) and stops after --duration or --requests. With
+// --null-receiver it sends nothing and is instead the least receiver there is, so that the
+// same load run against it shows what the method and the machine cost on their own.
 package main
 
 import (
@@ -38,6 +40,7 @@ func main() {
 	sinkStatus := flag.Int("sink-status", 200, "the fake Slack's status (429 answers with Retry-After: 1)")
 	metricsURL := flag.String("metrics", "", "hookd's /metrics URL on its admin listener (e.g. http://127.0.0.1:9090/metrics), to report delivery latency percentiles after the run")
 	settle := flag.Duration("settle", 3*time.Second, "with --metrics, how long to wait after the load for deliveries to finish")
+	nullAddr := flag.String("null-receiver", "", "send no load: serve, on this address, a receiver that only checks the auth header and reads each delivery, until SIGINT or SIGTERM; the same load against it measures the floor of the method on this machine")
 	flag.Parse()
 	watchedN := *watched
 	if watchedN < 0 || watchedN > *events {
@@ -54,6 +57,13 @@ func main() {
 		os.Exit(2)
 	}
 	secret := strings.TrimSpace(string(secretBytes))
+	if *nullAddr != "" {
+		if err := serveNull(*nullAddr, *header, secret); err != nil {
+			fmt.Fprintln(os.Stderr, "hookd-load:", err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), *duration)
 	defer cancel()
