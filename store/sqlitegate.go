@@ -160,16 +160,16 @@ type sqliteConn interface {
 // gatedConn is one SQLite connection whose transactions, and writing statements outside
 // them, hold the gate. database/sql uses a connection from one goroutine at a time.
 //
-// It also keeps River's job completion statement prepared: River's SQLite driver runs its
-// queries unprepared, and its completer runs that one for every finished job, where
-// compiling it cost 0.6 ms, four times running it.
+// It also keeps two of River's statements prepared (keptStatements): River's SQLite driver
+// runs its queries unprepared, and these two run for every few jobs delivered, where
+// compiling them cost more than running them.
 type gatedConn struct {
 	inner  sqliteConn
 	gate   *writeGate
 	urgent bool
 	inTx   bool
-	// kept is River's completion statement, prepared on its first use.
-	kept *keptStmt
+	// kept holds the statements of keptStatements, each prepared on its first use.
+	kept [len(keptStatements)]*keptStmt
 }
 
 // preparedStmt is what hookd uses of the SQLite driver's prepared statement.
@@ -186,27 +186,38 @@ type keptStmt struct {
 	busy  bool
 }
 
-// keptStatement is how River's job completion statement starts (sqlc names its queries in
-// a leading comment).
-const keptStatement = "-- name: JobSetStateIfRunning "
+// keptStatements are how the statements kept prepared start (sqlc names its queries in a
+// leading comment): River's job completion, and its fetch of available jobs, the two River
+// runs for every few jobs delivered. Compiling the fetch, a long UPDATE, was a fifth of
+// hookd's CPU while a backlog drained. Both bind only small values. Keeping all of River's
+// statements held about 20 MB after a burst of large deliveries (a compiled statement keeps
+// the buffers of the largest values bound to it), over the memory target; Trim drops the
+// kept ones too (dropKept).
+var keptStatements = [...]string{"-- name: JobSetStateIfRunning ", "-- name: JobGetAvailable "}
 
-// keep reports whether query is kept prepared: River's job completion (a query: it returns
-// the job's row) only. Keeping all of River's statements held about 20 MB after a burst of
-// large deliveries (a compiled statement keeps the buffers of the largest values it
-// handled), over the memory target.
-func keep(query string, args []driver.NamedValue) bool {
-	return len(args) > 0 && strings.HasPrefix(query, keptStatement)
+// keptSlot is the place in gatedConn.kept of query's kind, or -1 when it is not kept.
+// Only queries (they return the jobs' rows) with arguments are.
+func keptSlot(query string, args []driver.NamedValue) int {
+	if len(args) == 0 {
+		return -1
+	}
+	for i, prefix := range keptStatements {
+		if strings.HasPrefix(query, prefix) {
+			return i
+		}
+	}
+	return -1
 }
 
-// keptFor returns query's kept statement, prepared on first use, or nil when it cannot be
-// used (its rows are open, or it does not prepare as one statement). A statement of another
-// text takes the place of the one kept before.
-func (c *gatedConn) keptFor(ctx context.Context, query string) *keptStmt {
-	if c.kept != nil && c.kept.query == query {
-		if c.kept.busy {
+// keptFor returns query's kept statement in slot, prepared on first use, or nil when it
+// cannot be used (its rows are open, or it does not prepare as one statement). A statement
+// of another text takes the place of the one kept in its slot before.
+func (c *gatedConn) keptFor(ctx context.Context, slot int, query string) *keptStmt {
+	if k := c.kept[slot]; k != nil && k.query == query {
+		if k.busy {
 			return nil
 		}
-		return c.kept
+		return k
 	}
 	st, err := c.inner.PrepareContext(ctx, query)
 	if err != nil {
@@ -217,17 +228,25 @@ func (c *gatedConn) keptFor(ctx context.Context, query string) *keptStmt {
 		_ = st.Close()
 		return nil
 	}
-	c.dropKept()
-	c.kept = &keptStmt{query: query, stmt: full}
-	return c.kept
+	c.dropKept(slot)
+	c.kept[slot] = &keptStmt{query: query, stmt: full}
+	return c.kept[slot]
 }
 
-// dropKept closes the kept statement unless rows use it (those close it, see QueryContext).
-func (c *gatedConn) dropKept() {
-	if c.kept != nil && !c.kept.busy {
-		_ = c.kept.stmt.Close()
+// dropKept closes the statement kept in slot unless rows use it (those close it, see
+// QueryContext).
+func (c *gatedConn) dropKept(slot int) {
+	if k := c.kept[slot]; k != nil && !k.busy {
+		_ = k.stmt.Close()
 	}
-	c.kept = nil
+	c.kept[slot] = nil
+}
+
+// dropAllKept closes every kept statement (see dropKept).
+func (c *gatedConn) dropAllKept() {
+	for slot := range c.kept {
+		c.dropKept(slot)
+	}
 }
 
 func (c *gatedConn) Prepare(query string) (driver.Stmt, error) {
@@ -243,7 +262,7 @@ func (c *gatedConn) PrepareContext(ctx context.Context, query string) (driver.St
 }
 
 func (c *gatedConn) Close() error {
-	c.dropKept()
+	c.dropAllKept()
 	return c.inner.Close()
 }
 
@@ -290,8 +309,8 @@ func (c *gatedConn) QueryContext(ctx context.Context, query string, args []drive
 	if err != nil {
 		return nil, err
 	}
-	if keep(query, args) {
-		if ks := c.keptFor(ctx, query); ks != nil {
+	if slot := keptSlot(query, args); slot >= 0 {
+		if ks := c.keptFor(ctx, slot, query); ks != nil {
 			ks.busy = true
 			rows, err := ks.stmt.QueryContext(ctx, args)
 			if err != nil {
@@ -301,7 +320,7 @@ func (c *gatedConn) QueryContext(ctx context.Context, query string, args []drive
 			}
 			return &gatedRows{Rows: rows, done: func() {
 				ks.busy = false
-				if c.kept != ks { // replaced while its rows were open
+				if c.kept[slot] != ks { // replaced or dropped while its rows were open
 					_ = ks.stmt.Close()
 				}
 				done()

@@ -128,7 +128,7 @@ func TestStatementsKeptPerConnection(t *testing.T) {
 
 	// River's completion (its text stands in here) run again while its rows are still open:
 	// the second cannot use the kept statement and runs on its own.
-	query := keptStatement + ":one\nSELECT value FROM (SELECT 1 AS value UNION ALL SELECT 2) WHERE value >= $1 ORDER BY value"
+	query := keptStatements[0] + ":one\nSELECT value FROM (SELECT 1 AS value UNION ALL SELECT 2) WHERE value >= $1 ORDER BY value"
 	outer, err := conn.QueryContext(ctx, query, 1)
 	require.NoError(t, err)
 	require.True(t, outer.Next())
@@ -146,20 +146,22 @@ func TestStatementsKeptPerConnection(t *testing.T) {
 	const texts = 50
 	for i := range texts {
 		var got int
-		require.NoError(t, conn.QueryRowContext(ctx, keptStatement+fmt.Sprintf(":one\nSELECT %d + $1", i), 1).Scan(&got))
+		require.NoError(t, conn.QueryRowContext(ctx, keptStatements[0]+fmt.Sprintf(":one\nSELECT %d + $1", i), 1).Scan(&got))
 		require.Equal(t, i+1, got)
 	}
-	keptQuery := func() string {
-		var q string
+	keptQueries := func(conn *sql.Conn) (q [len(keptStatements)]string) {
 		require.NoError(t, conn.Raw(func(dc any) error {
-			if k := dc.(*gatedConn).kept; k != nil {
-				q = k.query
+			for i, k := range dc.(*gatedConn).kept {
+				if k != nil {
+					q[i] = k.query
+				}
 			}
 			return nil
 		}))
 		return q
 	}
-	assert.Equal(t, keptStatement+fmt.Sprintf(":one\nSELECT %d + $1", texts-1), keptQuery())
+	keptQuery := func() string { return keptQueries(conn)[0] }
+	assert.Equal(t, keptStatements[0]+fmt.Sprintf(":one\nSELECT %d + $1", texts-1), keptQuery())
 	var again int
 	require.NoError(t, conn.QueryRowContext(ctx, query, 2).Scan(&again))
 	assert.Equal(t, 2, again)
@@ -168,6 +170,36 @@ func TestStatementsKeptPerConnection(t *testing.T) {
 	// Any other statement runs prepared for the occasion, not kept.
 	require.NoError(t, conn.QueryRowContext(ctx, `SELECT $1 + 1`, 1).Scan(&again))
 	assert.Equal(t, query, keptQuery(), "not replaced by a statement that is not kept")
+
+	// River's fetch (its text stands in here) is kept beside the completion: taking turns,
+	// neither takes the other's place.
+	fetch := keptStatements[1] + ":many\nSELECT $1 * 10"
+	for range 3 {
+		require.NoError(t, conn.QueryRowContext(ctx, fetch, 3).Scan(&again))
+		assert.Equal(t, 30, again)
+		require.NoError(t, conn.QueryRowContext(ctx, query, 2).Scan(&again))
+		assert.Equal(t, 2, again)
+	}
+	var fetchStmt any
+	require.NoError(t, conn.Raw(func(dc any) error { fetchStmt = dc.(*gatedConn).kept[1].stmt; return nil }))
+	require.NoError(t, conn.QueryRowContext(ctx, fetch, 4).Scan(&again))
+	assert.Equal(t, 40, again)
+	require.NoError(t, conn.Raw(func(dc any) error {
+		assert.Same(t, fetchStmt, dc.(*gatedConn).kept[1].stmt, "the fetch runs on the statement kept, not one compiled anew")
+		return nil
+	}))
+	assert.Equal(t, [len(keptStatements)]string{query, fetch}, keptQueries(conn))
+
+	// Trim, once a burst of large deliveries is over, drops them with the page caches: a
+	// statement keeps the buffers of the largest values it handled.
+	require.NoError(t, conn.Close())
+	s.Trim()
+	for range sqliteConns {
+		c, err := s.db.Conn(ctx)
+		require.NoError(t, err)
+		defer c.Close()
+		assert.Equal(t, [len(keptStatements)]string{}, keptQueries(c), "no statement kept after Trim")
+	}
 }
 
 // recordingExecutor stands in for River's executor and records each completion call.
@@ -229,7 +261,7 @@ func TestCompletionsRecordedInChunks(t *testing.T) {
 }
 
 // TestManyDeliveriesCompleteOnSQLite runs more jobs than one completion chunk through the
-// real queue and checks each ends completed, once.
+// real queue and checks each ends completed, once, with River's statements kept prepared.
 func TestManyDeliveriesCompleteOnSQLite(t *testing.T) {
 	got := &collector{}
 	s := open(t, Options{DataDir: t.TempDir(), Sinks: []string{"a"}, Workers: 10, Deliverer: got})
@@ -248,6 +280,25 @@ func TestManyDeliveriesCompleteOnSQLite(t *testing.T) {
 	for _, id := range ids {
 		assert.Len(t, got.deliveries(id), 1, id)
 	}
+
+	// River's own completion and fetch are what keptStatements names: a connection keeps each.
+	var kept [len(keptStatements)]bool
+	var held []*sql.Conn
+	for range sqliteConns {
+		c, err := s.db.Conn(ctx)
+		require.NoError(t, err)
+		held = append(held, c)
+		require.NoError(t, c.Raw(func(dc any) error {
+			for i, k := range dc.(*gatedConn).kept {
+				kept[i] = kept[i] || k != nil
+			}
+			return nil
+		}))
+	}
+	for _, c := range held {
+		require.NoError(t, c.Close())
+	}
+	assert.Equal(t, [len(keptStatements)]bool{true, true}, kept, "completion and fetch kept")
 }
 
 // TestCheckpointsLeftToTheirOwnLoop: the writers never copy the write-ahead log into the
