@@ -192,7 +192,7 @@ type keptStmt struct {
 // hookd's CPU while a backlog drained. Both bind only small values. Keeping all of River's
 // statements held about 20 MB after a burst of large deliveries (a compiled statement keeps
 // the buffers of the largest values bound to it), over the memory target; Trim drops the
-// kept ones too (dropKept).
+// kept ones too (dropAllKept).
 var keptStatements = [...]string{"-- name: JobSetStateIfRunning ", "-- name: JobGetAvailable "}
 
 // keptSlot is the place in gatedConn.kept of query's kind, or -1 when it is not kept.
