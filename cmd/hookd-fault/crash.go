@@ -70,14 +70,8 @@ func killUnderLoad(ctx context.Context, s *suite, backend string) *result {
 	r.check(latest < 30*time.Second, "an acknowledged event's first alert came %s after the restart", latest)
 	// Every job finished: none is left running for a rescue minutes later (which would send
 	// its alert then, late or twice).
-	finished := func() bool {
-		n, err := h.count(`SELECT count(*) FROM river_job WHERE state NOT IN ('completed', 'cancelled', 'discarded')`)
-		return err == nil && n == 0
-	}
-	waitCtx, cancelWait := context.WithTimeout(ctx, 30*time.Second)
-	defer cancelWait()
-	left := !waitFor(waitCtx, finished)
-	r.check(!left, "jobs were still unfinished 30 s after the drain")
+	err = h.waitDelivered(ctx, 30*time.Second)
+	r.check(err == nil, "jobs were still unfinished 30 s after the drain: %v", err)
 	return r
 }
 

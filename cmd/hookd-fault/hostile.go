@@ -87,7 +87,7 @@ func hostileCorpus(ctx context.Context, s *suite, backend string) *result {
 	// time. Then hookd has the settling time to give memory back. (On Postgres, River's fetch
 	// pace makes the alerts take about 26 s.)
 	corpusEnd := time.Now()
-	if err := h.waitDelivered(3 * time.Minute); err != nil {
+	if err := h.waitDelivered(ctx, 3*time.Minute); err != nil {
 		r.check(false, "the corpus's alerts: %v", err)
 	}
 	r.figure("the corpus's alerts delivered %s after it", time.Since(corpusEnd).Round(100*time.Millisecond))

@@ -208,22 +208,24 @@ func (h *hookd) count(query string) (int, error) {
 	return n, err
 }
 
-// waitDelivered waits until h has no delivery job left to run (waiting, running or to be
-// retried, or kept by a large commit to queue later), for at most limit.
-func (h *hookd) waitDelivered(limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for {
-		n, err := h.count(`SELECT (SELECT count(*) FROM river_job WHERE state IN ('available', 'running', 'retryable', 'scheduled', 'pending'))
-			+ (SELECT count(*) FROM hookd_queue_later)`)
-		if err == nil && n == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			if err != nil {
-				return err
-			}
-			return fmt.Errorf("%d delivery jobs still to run after %s", n, limit)
-		}
-		time.Sleep(100 * time.Millisecond)
+// jobsLeft counts h's delivery jobs not finished: waiting, running or to be retried in
+// River's table, or kept by a large commit to queue later.
+func (h *hookd) jobsLeft() (int, error) {
+	return h.count(`SELECT (SELECT count(*) FROM river_job WHERE state NOT IN ('completed', 'cancelled', 'discarded'))
+		+ (SELECT count(*) FROM hookd_queue_later)`)
+}
+
+// waitDelivered waits until h has no delivery job left (jobsLeft), for at most limit.
+func (h *hookd) waitDelivered(ctx context.Context, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	var n int
+	var err error
+	if waitFor(ctx, func() bool { n, err = h.jobsLeft(); return err == nil && n == 0 }) {
+		return nil
 	}
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%d delivery jobs still to run after %s", n, limit)
 }
