@@ -280,7 +280,6 @@ func (s *Store) settle(ctx context.Context, entries []entry) (kept []int64) {
 func (s *Store) commit(ctx context.Context, unique []entry) (kept []int64, err error) {
 	inserted := make(map[string]bool, len(unique))
 	err = s.inTxOn(ctx, s.commitDB, func(tx *sql.Tx) error {
-		kept = nil
 		now := s.opts.Now().UTC()
 		// Findings raise severity and may decide the route, so they come first.
 		if err := s.detectFindings(ctx, tx, unique); err != nil {
@@ -324,7 +323,7 @@ func (s *Store) commit(ctx context.Context, unique []entry) (kept []int64, err e
 		}
 		if len(jobs) >= queueLaterFrom {
 			id, err := s.keepJobs(ctx, tx, jobs)
-			kept = append(kept, id)
+			kept = []int64{id}
 			return err
 		}
 		return s.insertJobs(ctx, tx, jobs)

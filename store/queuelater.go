@@ -61,7 +61,7 @@ func (s *Store) queueLoop() {
 			failing = false
 		case ctx.Err() == nil && !failing:
 			failing = true
-			s.opts.Logger.Warn("delivery jobs kept to queue later are not queued yet; retried every 5 s",
+			s.opts.Logger.Warn("delivery jobs kept to queue later are not queued yet; retried every "+queueSweep.String(),
 				"error", err.Error())
 		}
 	}

@@ -588,11 +588,11 @@ const shrinkMemory = "PRAGMA shrink_memory"
 const shrinkWait = 20 * time.Millisecond
 
 // shrinkSQLite has SQLite's connections drop their kept statements (see keptStatements) and
-// free their page caches (PRAGMA shrink_memory). Reading
-// or writing a 9 MiB event fills a connection's cache (2 MB each, nine connections), and
-// SQLite keeps it; freed, the driver's allocator returns most of it to the OS. RSS after the
-// fault suite's hostile corpus: 57 - 64 MB without, 55 MB with (target: twice the 31 MB
-// before). The connections are held together so that each is visited once, then released.
+// free their page caches (PRAGMA shrink_memory). Reading or writing a 9 MiB event fills a
+// connection's cache (2 MB each, nine connections), and SQLite keeps it; freed, the driver's
+// allocator returns most of it to the OS. RSS after the fault suite's hostile corpus: 57 - 64
+// MB without, 55 MB with (target: twice the 31 MB before). The connections are held together
+// so that each is visited once, then released.
 func (s *Store) shrinkSQLite() {
 	var held []*sql.Conn
 	defer func() {
