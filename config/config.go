@@ -20,6 +20,10 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// MinAdminToken is the shortest admin token hookd takes off loopback: a token anyone on the
+// network may guess at must not be guessable.
+const MinAdminToken = 24
+
 // Config is everything hookd can be told.
 type Config struct {
 	ListenAddr string `yaml:"listen_addr" env:"HOOKD_LISTEN_ADDR" validate:"required"`
@@ -28,6 +32,10 @@ type Config struct {
 	AdminAddr string `yaml:"admin_addr" env:"HOOKD_ADMIN_ADDR" validate:"required"`
 	// AdminToken is the bearer token the admin listener asks for.
 	AdminToken string `yaml:"admin_token" env:"HOOKD_ADMIN_TOKEN" secret:"true"`
+	// AdminHosts are host names, beside localhost and loopback addresses, that a token-less
+	// admin listener answers to (a tunnel's or a local alias); every other Host is refused,
+	// against DNS rebinding.
+	AdminHosts []string `yaml:"admin_hosts" env:"HOOKD_ADMIN_HOSTS" validate:"dive,hostname_rfc1123"`
 	// DataDir holds the SQLite database and the generated Okta secret.
 	DataDir string `yaml:"data_dir" env:"HOOKD_DATA_DIR" validate:"required"`
 	// DatabaseURL, when set to a postgres:// URL, stores events in Postgres instead of SQLite.
@@ -354,6 +362,8 @@ func (c *Config) Validate() error {
 		problems = append(problems, "HOOKD_ADMIN_ADDR: must be host:port")
 	} else if !outbound.IsLoopback(host) && c.AdminToken == "" {
 		problems = append(problems, "HOOKD_ADMIN_TOKEN: required when HOOKD_ADMIN_ADDR is not a loopback address ("+c.AdminAddr+"): the console, its repairs and the metrics must not be open to the network")
+	} else if !outbound.IsLoopback(host) && len(c.AdminToken) < MinAdminToken {
+		problems = append(problems, fmt.Sprintf("HOOKD_ADMIN_TOKEN: at least %d characters when HOOKD_ADMIN_ADDR is not a loopback address (this one has %d; openssl rand -base64 24 makes one)", MinAdminToken, len(c.AdminToken)))
 	}
 	if c.Postgres() && len(c.Okta.Secrets) == 0 {
 		problems = append(problems, "HOOKD_OKTA_SECRETS: required with HOOKD_DATABASE_URL, so that every replica accepts the same secret")

@@ -269,3 +269,25 @@ detections:
 		assert.Contains(t, err.Error(), want)
 	}
 }
+
+// Off loopback anyone on the network may guess at the admin token, so a short one is refused;
+// on loopback any token is the operator's own choice.
+func TestAdminTokenOffLoopbackIsLongEnough(t *testing.T) {
+	_, err := Load("", envOf(map[string]string{"HOOKD_ADMIN_ADDR": "0.0.0.0:9090", "HOOKD_ADMIN_TOKEN": "a"}))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "HOOKD_ADMIN_TOKEN: at least 24 characters")
+	assert.NotContains(t, err.Error(), `"a"`, "the token itself is not repeated")
+	_, err = Load("", envOf(map[string]string{"HOOKD_ADMIN_ADDR": "0.0.0.0:9090", "HOOKD_ADMIN_TOKEN": strings.Repeat("k", MinAdminToken)}))
+	require.NoError(t, err)
+	_, err = Load("", envOf(map[string]string{"HOOKD_ADMIN_ADDR": "127.0.0.1:9090", "HOOKD_ADMIN_TOKEN": "a"}))
+	require.NoError(t, err)
+}
+
+func TestAdminHosts(t *testing.T) {
+	cfg, err := Load("", envOf(map[string]string{"HOOKD_ADMIN_HOSTS": "hookd.internal,tunnel.example"}))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"hookd.internal", "tunnel.example"}, cfg.AdminHosts)
+	_, err = Load("", envOf(map[string]string{"HOOKD_ADMIN_HOSTS": "http://hookd.internal/"}))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "HOOKD_ADMIN_HOSTS")
+}

@@ -96,7 +96,7 @@ func TestConsoleRefusesCrossSiteRepairs(t *testing.T) {
 func TestConsoleEscapesAndAnswersErrors(t *testing.T) {
 	s, _, _ := newConsole(t)
 	get := func(path, accept string) *httptest.ResponseRecorder {
-		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:9090"+path, nil)
 		req.Header.Set("Accept", accept)
 		rec := httptest.NewRecorder()
 		s.AdminHandler().ServeHTTP(rec, req)
@@ -121,7 +121,7 @@ func TestConsoleEscapesAndAnswersErrors(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, bad.Code)
 	assert.Contains(t, bad.Body.String(), "is not a time")
 	noSink := httptest.NewRecorder()
-	s.AdminHandler().ServeHTTP(noSink, httptest.NewRequest(http.MethodPost, "/api/v1/deadletters/retry", nil))
+	s.AdminHandler().ServeHTTP(noSink, httptest.NewRequest(http.MethodPost, "http://127.0.0.1:9090/api/v1/deadletters/retry", nil))
 	assert.Equal(t, http.StatusBadRequest, noSink.Code, "retry all needs a sink")
 	assert.Contains(t, noSink.Body.String(), "name the sink")
 }

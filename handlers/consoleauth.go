@@ -1,27 +1,174 @@
 package handlers
 
 import (
-	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 )
 
 // The console's sign-in, for an admin listener that needs HOOKD_ADMIN_TOKEN: a browser
 // cannot send a bearer token from a link, so the token is typed once and exchanged for a
-// cookie that holds a MAC of it (never the token itself), HttpOnly and SameSite=Strict.
+// session of its own, random, kept in memory until it expires or its owner signs out. The
+// cookie is HttpOnly and SameSite=Strict and holds the session's id, never the token.
 
 const sessionCookie = "hookd_console"
 
-// session is the cookie value that stands for the admin token.
-func (s *Server) session() string {
-	m := hmac.New(sha256.New, []byte(s.opts.AdminToken))
-	m.Write([]byte("hookd console session v1"))
-	return hex.EncodeToString(m.Sum(nil))
+// SessionLifetime is how long a console sign-in lasts.
+const SessionLifetime = 12 * time.Hour
+
+// maxSessions bounds the sessions kept; past it the one closest to expiry goes first.
+const maxSessions = 1000
+
+// sessions are the console's signed-in browsers, by a hash of their cookie's value.
+type sessions struct {
+	mu      sync.Mutex
+	expires map[[sha256.Size]byte]time.Time
+}
+
+// start makes a session and returns the value its cookie carries.
+func (ss *sessions) start(now time.Time) string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read does not fail
+	id := hex.EncodeToString(b)
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.expires == nil {
+		ss.expires = map[[sha256.Size]byte]time.Time{}
+	}
+	if len(ss.expires) >= maxSessions {
+		ss.dropOldest(now)
+	}
+	ss.expires[sha256.Sum256([]byte(id))] = now.Add(SessionLifetime)
+	return id
+}
+
+// dropOldest removes the expired sessions, or else the one that expires first.
+func (ss *sessions) dropOldest(now time.Time) {
+	var first [sha256.Size]byte
+	var firstAt time.Time
+	for k, at := range ss.expires {
+		if !at.After(now) {
+			delete(ss.expires, k)
+			continue
+		}
+		if firstAt.IsZero() || at.Before(firstAt) {
+			first, firstAt = k, at
+		}
+	}
+	if len(ss.expires) >= maxSessions {
+		delete(ss.expires, first)
+	}
+}
+
+// valid reports whether id is a session that has not expired.
+func (ss *sessions) valid(id string, now time.Time) bool {
+	if id == "" {
+		return false
+	}
+	k := sha256.Sum256([]byte(id))
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	at, ok := ss.expires[k]
+	if ok && !at.After(now) {
+		delete(ss.expires, k)
+		return false
+	}
+	return ok
+}
+
+// end forgets the session id.
+func (ss *sessions) end(id string) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	delete(ss.expires, sha256.Sum256([]byte(id)))
+}
+
+// throttle slows down guessing the admin token: each client address may present a few wrong
+// tokens, then one a second; all clients together a few a second. Right tokens are never
+// throttled once a client is within its allowance.
+type throttle struct {
+	mu      sync.Mutex
+	clients map[string]*rate.Limiter
+	all     *rate.Limiter
+}
+
+const (
+	// wrongTokenBurst wrong tokens a client may present at once, then one each wrongTokenEvery.
+	wrongTokenBurst = 5
+	wrongTokenEvery = time.Second
+	// maxThrottled bounds the client addresses remembered; past it they start afresh, while
+	// the limit on all clients together still holds.
+	maxThrottled = 4096
+)
+
+func newThrottle() *throttle {
+	return &throttle{clients: map[string]*rate.Limiter{}, all: rate.NewLimiter(rate.Every(wrongTokenEvery/5), 5*wrongTokenBurst)}
+}
+
+func (t *throttle) client(ip string) *rate.Limiter {
+	l := t.clients[ip]
+	if l == nil {
+		if len(t.clients) >= maxThrottled {
+			clear(t.clients)
+		}
+		l = rate.NewLimiter(rate.Every(wrongTokenEvery), wrongTokenBurst)
+		t.clients[ip] = l
+	}
+	return l
+}
+
+// wait is how long ip must wait before its token is looked at; 0 when it may try now.
+func (t *throttle) wait(ip string, now time.Time) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, l := range []*rate.Limiter{t.client(ip), t.all} {
+		if l.TokensAt(now) < 1 {
+			r := l.ReserveN(now, 1)
+			d := r.DelayFrom(now)
+			r.CancelAt(now)
+			return max(d, time.Second)
+		}
+	}
+	return 0
+}
+
+// failed counts a wrong token presented by ip.
+func (t *throttle) failed(ip string, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.client(ip).AllowN(now, 1)
+	t.all.AllowN(now, 1)
+}
+
+// errThrottled is a token not looked at because its client presented too many wrong ones.
+type errThrottled struct{ after time.Duration }
+
+func (e *errThrottled) Error() string { return "too many wrong admin tokens" }
+
+// throttled returns the error for a client that must wait, with its Retry-After set.
+func throttled(c echo.Context, d time.Duration) error {
+	secs := int((d + time.Second - 1) / time.Second)
+	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+	return &errThrottled{after: d}
+}
+
+// tokenMatches compares a presented token with the admin token in constant time.
+func (s *Server) tokenMatches(presented string) bool {
+	want := sha256.Sum256([]byte(s.opts.AdminToken))
+	got := sha256.Sum256([]byte(presented))
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 
 func (s *Server) validSession(c echo.Context) bool {
@@ -29,7 +176,7 @@ func (s *Server) validSession(c echo.Context) bool {
 	if err != nil {
 		return false
 	}
-	return hmac.Equal([]byte(ck.Value), []byte(s.session()))
+	return s.sessions.valid(ck.Value, time.Now())
 }
 
 // wantsHTML reports whether the request is a browser's for a console page, not for the API
@@ -43,8 +190,19 @@ func wantsHTML(c echo.Context) bool {
 }
 
 // safeNext is where to go after signing in: a path on this listener, never another site.
+// Browsers read a backslash as a slash and drop tabs and new lines from a URL, so "/\evil"
+// and "/<TAB>/evil" would leave for another host: anything but a plain path is "/".
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\\\") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	for i := 0; i < len(next); i++ {
+		if c := next[i]; c == '\\' || c <= ' ' || c == 0x7f {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
 		return "/"
 	}
 	return next
@@ -61,14 +219,39 @@ func (s *Server) login(c echo.Context) error {
 	if s.opts.AdminToken == "" {
 		return c.Redirect(http.StatusSeeOther, "/")
 	}
-	want := sha256.Sum256([]byte(s.opts.AdminToken))
-	got := sha256.Sum256([]byte(c.FormValue("token")))
-	if !hmac.Equal(got[:], want[:]) {
+	now := time.Now()
+	if d := s.throttle.wait(c.RealIP(), now); d > 0 {
+		s.log.Warn("console sign-in throttled: too many wrong admin tokens", zap.String("remote_ip", c.RealIP()))
+		return throttled(c, d)
+	}
+	if !s.tokenMatches(c.FormValue("token")) {
+		s.throttle.failed(c.RealIP(), now)
 		s.log.Warn("console sign-in refused: wrong admin token", zap.String("remote_ip", c.RealIP()))
 		return s.render(c, http.StatusUnauthorized, "login", page{Title: "Sign in", Notice: "That is not the admin token.", Data: safeNext(c.FormValue("next"))})
 	}
 	s.log.Info("console sign-in", zap.String("remote_ip", c.RealIP()))
-	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: s.session(), Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: c.IsTLS()})
+	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: s.sessions.start(now), Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: c.IsTLS(), MaxAge: int(SessionLifetime / time.Second),
+		Expires: now.Add(SessionLifetime)})
 	return c.Redirect(http.StatusSeeOther, safeNext(c.FormValue("next")))
+}
+
+// logout ends the browser's session, so that its cookie opens nothing even if kept.
+func (s *Server) logout(c echo.Context) error {
+	if ck, err := c.Cookie(sessionCookie); err == nil {
+		s.sessions.end(ck.Value)
+		s.log.Info("console sign-out", zap.String("remote_ip", c.RealIP()))
+	}
+	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: c.IsTLS(), MaxAge: -1})
+	if s.opts.AdminToken == "" {
+		return c.Redirect(http.StatusSeeOther, "/")
+	}
+	return c.Redirect(http.StatusSeeOther, "/login")
+}
+
+// isThrottled reports whether err is a throttled token.
+func isThrottled(err error) bool {
+	var t *errThrottled
+	return errors.As(err, &t)
 }

@@ -72,10 +72,13 @@ type page struct {
 	Title  string
 	Nav    string
 	Notice string
-	Data   any
+	// SignOut shows the sign-out button: the page was opened in a console session.
+	SignOut bool
+	Data    any
 }
 
 func (s *Server) render(c echo.Context, status int, name string, p page) error {
+	p.SignOut = s.opts.AdminToken != "" && s.validSession(c)
 	var b bytes.Buffer
 	if err := consoleTemplates.ExecuteTemplate(&b, name, p); err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/adminapi"
@@ -38,6 +39,9 @@ func (e *bodyError) timeout() bool {
 	return errors.As(e.err, &ne) && ne.Timeout()
 }
 
+// answerTime is how long an error answer may take to write once its request's own time is up.
+const answerTime = 5 * time.Second
+
 // statusOf maps an error to the status and body of the answer. It is the only place that
 // knows how errors become statuses.
 func (s *Server) statusOf(err error) (int, errorBody) {
@@ -61,6 +65,11 @@ func (s *Server) statusOf(err error) (int, errorBody) {
 		return http.StatusBadRequest, errorBody{Error: "bad request", Detail: "the body could not be read: " + be.err.Error()}
 	case errors.As(err, &de) && errors.Is(de.Kind, hook.ErrTooManyEvents):
 		return http.StatusRequestEntityTooLarge, errorBody{Error: "payload too large", Detail: "a delivery may hold at most " + strconv.Itoa(s.opts.MaxEvents) + " events"}
+	case isThrottled(err):
+		return http.StatusTooManyRequests, errorBody{Error: "too many requests", Detail: "too many wrong admin tokens from this address: wait for Retry-After, then try again"}
+	case errors.Is(err, errMisdirected):
+		return http.StatusMisdirectedRequest, errorBody{Error: "misdirected request",
+			Detail: "without HOOKD_ADMIN_TOKEN the admin listener answers only to localhost, loopback addresses and the names in HOOKD_ADMIN_HOSTS"}
 	case errors.Is(err, errAdminToken):
 		return http.StatusUnauthorized, errorBody{Error: "unauthorized", Detail: "the admin listener needs Authorization: Bearer <HOOKD_ADMIN_TOKEN>"}
 	case errors.Is(err, errBusy):
@@ -94,6 +103,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	status, body := s.statusOf(err)
+	if status == http.StatusRequestTimeout {
+		// The read deadline passed; the write deadline, set as the headers arrived, is about
+		// to. Give the answer time of its own, or the client sees only a closed connection.
+		_ = http.NewResponseController(c.Response()).SetWriteDeadline(time.Now().Add(answerTime))
+	}
 	if status == http.StatusNotFound && c.Echo() == s.admin && body.Detail == detailOf(http.StatusNotFound, s.opts.EventsPath) {
 		body.Detail = "the admin listener serves /readyz, /metrics and /healthz"
 		if s.opts.Console != nil {

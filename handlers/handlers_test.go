@@ -116,9 +116,9 @@ func (f *fixture) do(method, path string, body string, headers ...string) *httpt
 	return rec
 }
 
-// admin sends a request to the admin listener's routes.
+// admin sends a request to the admin listener's routes, at its default address.
 func (f *fixture) admin(method, path string, headers ...string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(method, path, nil)
+	req := httptest.NewRequest(method, "http://127.0.0.1:9090"+path, nil)
 	for i := 0; i < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}

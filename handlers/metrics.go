@@ -47,8 +47,8 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 }
 
-// countRequests counts requests by route (the pattern, never the raw path, so that scanners
-// cannot create series) and final status.
+// countRequests counts requests by route (the pattern, never the raw path), method (one of
+// HTTP's, or "other") and final status, so that no client can create series.
 func (s *Server) countRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		err := next(c)
@@ -60,7 +60,7 @@ func (s *Server) countRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		s.metrics.requests.WithLabelValues(route, c.Request().Method, strconv.Itoa(status)).Inc()
+		s.metrics.requests.WithLabelValues(route, methodLabel(c.Request().Method), strconv.Itoa(status)).Inc()
 		return err
 	}
 }

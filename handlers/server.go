@@ -4,18 +4,19 @@ package handlers
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/internal/clip"
 	"github.com/hookd/hookd/internal/memtrim"
 	"github.com/hookd/hookd/verify"
 	"github.com/labstack/echo/v4"
@@ -46,6 +47,10 @@ type Options struct {
 	EventsPath string
 	// BodyLimit caps a delivery's size in bytes (default 10 MiB).
 	BodyLimit int64
+	// AdminHosts are host names, beside loopback's, that the admin listener answers for
+	// while it has no token (a name the operator reaches it by, such as a tunnel's): any other
+	// Host is refused, so that a page whose name is rebound to loopback reads nothing.
+	AdminHosts []string
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed for the client
 	// address; without them the direct peer address is used, so no caller can forge it.
 	TrustedProxies []*net.IPNet
@@ -100,6 +105,9 @@ type Server struct {
 	refused        atomic.Int64
 	// outage is the store outage under way, as deliveries refused with 503 see it.
 	outage storeOutage
+	// sessions are the console's sign-ins; throttle slows down guessing the admin token.
+	sessions sessions
+	throttle *throttle
 }
 
 // DefaultMaxEvents is the default cap on the events of one delivery.
@@ -147,7 +155,7 @@ func New(o Options) (*Server, error) {
 		}
 	}
 	s := &Server{opts: o, log: o.Logger, bodies: semaphore.NewWeighted(o.BodyBudget), decoding: make(chan struct{}, runtime.GOMAXPROCS(0)),
-		memory: o.Memory, unavailableLog: rate.Sometimes{Interval: time.Minute}}
+		memory: o.Memory, unavailableLog: rate.Sometimes{Interval: time.Minute}, throttle: newThrottle()}
 	s.metrics = newMetrics(o.Registry)
 
 	e := s.newEcho()
@@ -160,14 +168,16 @@ func New(o Options) (*Server, error) {
 	// The admin side: what must not face the internet (metrics, readiness that may name a
 	// credential problem), on its own listener, behind a token unless it is on loopback.
 	admin := s.newEcho()
+	admin.Use(s.ownHost, noStore)
 	admin.GET("/healthz", s.healthz)
 	guarded := admin.Group("", s.adminAuth)
 	guarded.GET("/readyz", s.readyz)
 	guarded.GET("/metrics", echo.WrapHandler(s.metrics.handler()))
 	if o.Console != nil {
-		admin.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", http.FileServerFS(staticFS))))
+		admin.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", http.FileServerFS(filesOnly{staticFS}))))
 		admin.GET("/login", s.loginPage)
 		admin.POST("/login", s.login)
+		admin.POST("/logout", s.logout)
 		s.mountConsole(guarded)
 	}
 	s.admin = admin
@@ -187,7 +197,7 @@ func (s *Server) newEcho() *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = ipExtractor(s.opts.TrustedProxies)
-	e.Use(middleware.RequestID())
+	e.Use(requestID)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 			s.log.Error("panic in handler", zap.String("path", c.Path()), zap.Error(err), zap.ByteString("stack", stack))
@@ -197,8 +207,7 @@ func (s *Server) newEcho() *echo.Echo {
 	e.Use(s.countRequests)
 	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogMethod: true, LogURIPath: true, LogStatus: true, LogLatency: true,
-		LogRequestID: true, LogRemoteIP: true, LogError: true, HandleError: true,
-		LogHeaders:    []string{"X-Okta-Request-Id"},
+		LogRemoteIP: true, LogError: true, HandleError: true,
 		LogValuesFunc: s.logRequest,
 	}))
 	return e
@@ -211,6 +220,7 @@ func (s *Server) newHTTPServer(h http.Handler, o Options) *http.Server {
 		ReadTimeout:       orDefault(o.ReadTimeout, 30*time.Second),
 		WriteTimeout:      orDefault(o.WriteTimeout, 30*time.Second),
 		IdleTimeout:       orDefault(o.IdleTimeout, 120*time.Second),
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          zap.NewStdLog(o.Logger.Named("http")),
 	}
 }
@@ -218,17 +228,24 @@ func (s *Server) newHTTPServer(h http.Handler, o Options) *http.Server {
 // errAdminToken is a request to the admin listener without its token.
 var errAdminToken = errors.New("admin token missing or wrong")
 
-// adminAuth checks "Authorization: Bearer <AdminToken>", or the console's session cookie, in
-// constant time, when a token is set. A browser without either is sent to sign in.
+// adminAuth checks "Authorization: Bearer <AdminToken>" in constant time, or the console's
+// session cookie, when a token is set. A browser without either is sent to sign in; a client
+// that keeps presenting wrong tokens is made to wait (see throttle).
 func (s *Server) adminAuth(next echo.HandlerFunc) echo.HandlerFunc {
-	want := sha256.Sum256([]byte("Bearer " + s.opts.AdminToken))
 	return func(c echo.Context) error {
-		if s.opts.AdminToken == "" {
+		if s.opts.AdminToken == "" || s.validSession(c) {
 			return next(c)
 		}
-		got := sha256.Sum256([]byte(c.Request().Header.Get("Authorization")))
-		if subtle.ConstantTimeCompare(got[:], want[:]) == 1 || s.validSession(c) {
-			return next(c)
+		if h := c.Request().Header.Get("Authorization"); h != "" {
+			now := time.Now()
+			if d := s.throttle.wait(c.RealIP(), now); d > 0 {
+				return throttled(c, d)
+			}
+			if token, ok := strings.CutPrefix(h, "Bearer "); ok && s.tokenMatches(token) {
+				return next(c)
+			}
+			s.throttle.failed(c.RealIP(), now)
+			return errAdminToken
 		}
 		if s.opts.Console != nil && c.Request().Method == http.MethodGet && wantsHTML(c) {
 			return c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request().URL.RequestURI()))
@@ -288,16 +305,23 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return errors.Join(s.http.Shutdown(ctx), s.adminHTTP.Shutdown(ctx))
 }
 
+// logRequest writes the request's line. Every field a client chose is bounded: the method
+// is a label, the path is capped, and request ids are kept only when they look like one.
 func (s *Server) logRequest(c echo.Context, v middleware.RequestLoggerValues) error {
 	fields := []zap.Field{
-		zap.String("method", v.Method), zap.String("path", v.URIPath), zap.Int("status", v.Status),
-		zap.Duration("latency", v.Latency), zap.String("request_id", v.RequestID), zap.String("remote_ip", v.RemoteIP),
+		zap.String("method", methodLabel(v.Method)), zap.String("path", loggedPath(v.URIPath)), zap.Int("status", v.Status),
+		zap.Duration("latency", v.Latency), zap.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+		zap.String("remote_ip", v.RemoteIP),
 	}
-	if ids := v.Headers["X-Okta-Request-Id"]; len(ids) > 0 {
-		fields = append(fields, zap.String("okta_request_id", ids[0]))
+	if raw := c.Request().Header.Get("X-Okta-Request-Id"); raw != "" {
+		id := clientRequestID(raw)
+		if id == "" {
+			id = "(not a request id: " + strconv.Itoa(len(raw)) + " bytes)"
+		}
+		fields = append(fields, zap.String("okta_request_id", id))
 	}
 	if v.Error != nil {
-		fields = append(fields, zap.String("error", v.Error.Error()))
+		fields = append(fields, zap.String("error", clip.Bytes(v.Error.Error(), maxLoggedError)))
 	}
 	switch {
 	case v.Status == http.StatusServiceUnavailable:

@@ -314,7 +314,11 @@ func TestAdminListener(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "HOOKD_ADMIN_TOKEN: required when HOOKD_ADMIN_ADDR is not a loopback address")
 
-	const token = "admin-token-do-not-leak"
+	code, _, errOut = run(map[string]string{"HOOKD_DATA_DIR": t.TempDir(), "HOOKD_OKTA_SECRETS": "s", "HOOKD_ADMIN_ADDR": "0.0.0.0:0", "HOOKD_ADMIN_TOKEN": "a"}, "serve")
+	assert.Equal(t, 1, code, "a guessable token off loopback")
+	assert.Contains(t, errOut, "HOOKD_ADMIN_TOKEN: at least 24 characters")
+
+	const token = "admin-token-do-not-leak-0123"
 	guarded := start(t, map[string]string{"HOOKD_DATA_DIR": t.TempDir(), "HOOKD_OKTA_SECRETS": "s",
 		"HOOKD_ADMIN_ADDR": "0.0.0.0:0", "HOOKD_ADMIN_TOKEN": token})
 	port := guarded.adminAddr[strings.LastIndex(guarded.adminAddr, ":"):]

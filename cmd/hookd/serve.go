@@ -73,6 +73,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	srv, err := handlers.New(handlers.Options{
 		AdminToken:        cfg.AdminToken,
+		AdminHosts:        cfg.AdminHosts,
 		Registry:          registry,
 		ReadyChecks:       ready,
 		TrustedProxies:    trusted,
