@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -18,10 +19,13 @@ import (
 	"github.com/hookd/hookd/config"
 	"github.com/hookd/hookd/internal/adminapi"
 	"github.com/hookd/hookd/internal/clip"
+	"github.com/hookd/hookd/internal/termtext"
 )
 
 // The command-line face of the admin API: changes, deadletters and sinks talk to a running
 // hookd's admin listener (never to the database), with HOOKD_ADMIN_TOKEN when it needs one.
+// Whatever they print from an answer goes through termtext: the strings in it are Okta's and
+// receivers', and an admin who can name a user can otherwise write to the operator's terminal.
 
 // adminClient calls the admin API.
 type adminClient struct {
@@ -91,9 +95,9 @@ func (a *adminClient) call(ctx context.Context, method, path string, query url.V
 		var e adminapi.Error
 		if json.Unmarshal(body, &e) == nil && e.Error != "" {
 			if resp.StatusCode == http.StatusUnauthorized {
-				return fmt.Errorf("%s (%d): set HOOKD_ADMIN_TOKEN to the admin listener's token", e.Error, resp.StatusCode)
+				return fmt.Errorf("%s (%d): set HOOKD_ADMIN_TOKEN to the admin listener's token", termtext.Escape(e.Error), resp.StatusCode)
 			}
-			return fmt.Errorf("%s (%d): %s", e.Error, resp.StatusCode, e.Detail)
+			return fmt.Errorf("%s (%d): %s", termtext.Escape(e.Error), resp.StatusCode, termtext.Escape(e.Detail))
 		}
 		return fmt.Errorf("%s answered %d", path, resp.StatusCode)
 	}
@@ -103,11 +107,61 @@ func (a *adminClient) call(ctx context.Context, method, path string, query url.V
 	return nil
 }
 
+// printJSON prints v for scripts; the few controls encoding/json leaves raw are written as
+// \u escapes, so the output is as safe on a terminal as a table and decodes to the same value.
 func (m *Main) printJSON(v any) error {
-	enc := json.NewEncoder(m.Stdout)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := m.Stdout.Write(termtext.JSON(buf.Bytes()))
+	return err
 }
+
+// table prints rows under a header, aligned by tabwriter. Every cell goes through
+// termtext.Escape: it is the one way these commands print a table, so no cell reaches the
+// terminal raw, and no tab or line break inside a cell can move a column or start a row.
+type table struct {
+	w   *tabwriter.Writer
+	err error // the first write that failed, for flush to return
+}
+
+func newTable(w io.Writer, columns ...string) *table {
+	t := &table{w: tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)}
+	t.row(columns...)
+	return t
+}
+
+func (t *table) row(cells ...string) {
+	var line strings.Builder
+	for i, c := range cells {
+		if i > 0 {
+			line.WriteByte('\t')
+		}
+		line.WriteString(termtext.Escape(c))
+	}
+	line.WriteByte('\n')
+	if _, err := io.WriteString(t.w, line.String()); err != nil && t.err == nil {
+		t.err = err
+	}
+}
+
+func (t *table) flush() error {
+	if err := t.w.Flush(); err != nil && t.err == nil {
+		t.err = err
+	}
+	return t.err
+}
+
+// maxName bounds an Okta name in a table, so that one long name does not push the other
+// columns off the screen; --json gives the whole.
+const maxName = 60
+
+// short is an Okta-supplied name as a table shows it. It is cut before the table escapes it,
+// so an escape is never cut in half.
+func short(s string) string { return clip.Runes(s, maxName) }
 
 func shortTime(t time.Time) string {
 	if t.IsZero() {
@@ -143,8 +197,7 @@ func (m *Main) changesCommand(ctx context.Context, args []string) error {
 	if *af.json {
 		return m.printJSON(page)
 	}
-	w := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "PUBLISHED\tSEVERITY\tWHAT\tROLES\tSUBJECT\tACTOR\tDELIVERY\tEVENT")
+	t := newTable(m.Stdout, "PUBLISHED", "SEVERITY", "WHAT", "ROLES", "SUBJECT", "ACTOR", "DELIVERY", "EVENT")
 	for _, c := range page.Changes {
 		r := c.Record
 		var states []string
@@ -152,23 +205,17 @@ func (m *Main) changesCommand(ctx context.Context, args []string) error {
 			states = append(states, d.Sink+"="+d.State)
 		}
 		subject := cmp.Or(r.Subject.DisplayName, r.Subject.Login, r.Subject.ID, "-")
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s: %s\t%s\t%s\t%s\n", shortTime(r.Published), c.Severity, c.Title,
-			cell(strings.Join(r.RoleNames(), ", ")), r.Subject.Kind, cell(subject), cell(cmp.Or(r.Actor.DisplayName, r.Actor.Login, r.Actor.ID, "-")),
+		t.row(shortTime(r.Published), c.Severity, c.Title, short(strings.Join(r.RoleNames(), ", ")),
+			string(r.Subject.Kind)+": "+short(subject), short(cmp.Or(r.Actor.DisplayName, r.Actor.Login, r.Actor.ID, "-")),
 			strings.Join(states, " "), r.EventID)
 	}
-	if err := w.Flush(); err != nil {
+	if err := t.flush(); err != nil {
 		return err
 	}
 	if page.Next != "" {
-		fmt.Fprintf(m.Stderr, "more: hookd changes --before %s\n", page.Next)
+		fmt.Fprintf(m.Stderr, "more: hookd changes --before %s\n", termtext.Escape(page.Next))
 	}
 	return nil
-}
-
-// cell is an Okta-supplied string as a table shows it: on one line, at most 60 characters
-// (--json gives the whole).
-func cell(s string) string {
-	return clip.Runes(strings.Join(strings.Fields(s), " "), 60)
 }
 
 // deadlettersCommand lists, retries or discards dead letters.
@@ -249,7 +296,7 @@ func (m *Main) deadlettersCommand(ctx context.Context, args []string) error {
 	}
 	verb := map[string]string{"retry": "re-queued", "discard": "discarded"}[action]
 	for _, l := range h.Letters {
-		line := fmt.Sprintf("%s job %d (sink %s, event %s)", verb, l.JobID, l.Sink, l.EventID)
+		line := fmt.Sprintf("%s job %d (sink %s, event %s)", verb, l.JobID, termtext.Escape(l.Sink), termtext.Escape(l.EventID))
 		if l.RetryJobID != 0 {
 			line += fmt.Sprintf(" as job %d", l.RetryJobID)
 		}
@@ -264,17 +311,16 @@ func (m *Main) printLetters(letters []adminapi.DeadLetter) error {
 		fmt.Fprintln(m.Stdout, "no dead letters")
 		return nil
 	}
-	w := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "JOB\tFAILED\tSINK\tEVENT\tATTEMPTS\tWHY\tHANDLED")
+	t := newTable(m.Stdout, "JOB", "FAILED", "SINK", "EVENT", "ATTEMPTS", "WHY", "HANDLED")
 	for _, l := range letters {
 		handled := "-"
 		if l.Handling != "" {
 			handled = l.Handling + " " + shortTime(l.HandledAt) + " by " + l.HandledBy
 		}
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%s: %s\t%s\n", l.JobID, shortTime(l.FailedAt), l.Sink, l.EventID, l.Attempts, l.State,
-			strings.ReplaceAll(l.Reason, "\n", " "), handled)
+		t.row(strconv.FormatInt(l.JobID, 10), shortTime(l.FailedAt), l.Sink, l.EventID, strconv.Itoa(l.Attempts),
+			l.State+": "+l.Reason, handled)
 	}
-	return w.Flush()
+	return t.flush()
 }
 
 // sinksCommand lists sinks, or sends test alerts.
@@ -308,12 +354,12 @@ func (m *Main) sinksCommand(ctx context.Context, args []string) error {
 		if *af.json {
 			return m.printJSON(sinks)
 		}
-		w := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "SINK\tTYPE\tLAST SUCCESS\tLAST FAILURE\tPENDING\tRETRYING\tDEAD")
+		t := newTable(m.Stdout, "SINK", "TYPE", "LAST SUCCESS", "LAST FAILURE", "PENDING", "RETRYING", "DEAD")
 		for _, s := range sinks {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\t%d\n", s.Name, s.Type, shortTime(s.LastSuccess), shortTime(s.LastFailure), s.Jobs.Pending, s.Jobs.Retrying, s.Jobs.Dead)
+			t.row(s.Name, s.Type, shortTime(s.LastSuccess), shortTime(s.LastFailure),
+				strconv.FormatInt(s.Jobs.Pending, 10), strconv.FormatInt(s.Jobs.Retrying, 10), strconv.FormatInt(s.Jobs.Dead, 10))
 		}
-		return w.Flush()
+		return t.flush()
 	case "test":
 	default:
 		fmt.Fprint(m.Stderr, "usage: hookd sinks [list] | test [NAME]\n")
@@ -341,9 +387,9 @@ func (m *Main) sinksCommand(ctx context.Context, args []string) error {
 		}
 		if !*af.json {
 			if res.OK {
-				fmt.Fprintf(m.Stdout, "%s: test alert delivered in %d ms\n", n, res.Millis)
+				fmt.Fprintf(m.Stdout, "%s: test alert delivered in %d ms\n", termtext.Escape(n), res.Millis)
 			} else {
-				fmt.Fprintf(m.Stdout, "%s: test alert FAILED after %d ms: %s\n", n, res.Millis, res.Error)
+				fmt.Fprintf(m.Stdout, "%s: test alert FAILED after %d ms: %s\n", termtext.Escape(n), res.Millis, termtext.Escape(res.Error))
 			}
 		}
 	}
@@ -391,13 +437,12 @@ func (m *Main) holdersCommand(ctx context.Context, args []string) error {
 		fmt.Fprintln(m.Stdout, "no current holders")
 		return nil
 	}
-	w := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ROLE\tHOLDER\tSINCE\tGRANTED BY\tKNOWN BY\tEVENT")
+	t := newTable(m.Stdout, "ROLE", "HOLDER", "SINCE", "GRANTED BY", "KNOWN BY", "EVENT")
 	for _, h := range holders {
-		fmt.Fprintf(w, "%s\t%s: %s (%s)\t%s\t%s\t%s\t%s\n", cell(h.Role), h.SubjectKind, cell(cmp.Or(h.SubjectName, h.SubjectID, "-")), cell(h.SubjectID),
-			shortTime(h.Since), cell(cmp.Or(h.GrantedBy, "-")), knownBy(h), h.EventID)
+		t.row(short(h.Role), h.SubjectKind+": "+short(cmp.Or(h.SubjectName, h.SubjectID, "-"))+" ("+short(h.SubjectID)+")",
+			shortTime(h.Since), short(cmp.Or(h.GrantedBy, "-")), knownBy(h), h.EventID)
 	}
-	return w.Flush()
+	return t.flush()
 }
 
 // knownBy is how hookd knows a holding, and when Okta last showed it.
