@@ -1,5 +1,6 @@
 // Command hookd receives Okta event hooks, stores every watched role change durably, and
-// alerts on it. Subcommands: serve (the default), replay, check, version.
+// alerts on it. Subcommands: serve (the default), replay, check, changes, deadletters, sinks,
+// holders, okta, healthcheck, version.
 package main
 
 import (
@@ -12,6 +13,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/hookd/hookd/internal/termtext"
 )
 
 // version is set at build time with -ldflags "-X main.version=..."; without it, the build
@@ -127,7 +130,7 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 	case errors.Is(err, errUsage):
 		return 2
 	default:
-		fmt.Fprintf(m.Stderr, "hookd %s: %v\n", cmd, err)
+		fmt.Fprintf(m.Stderr, "hookd %s: %s\n", cmd, termtext.Escape(err.Error()))
 		return 1
 	}
 }

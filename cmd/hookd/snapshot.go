@@ -11,6 +11,7 @@ import (
 
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/adminapi"
+	"github.com/hookd/hookd/internal/termtext"
 	"github.com/hookd/hookd/okta"
 	"github.com/hookd/hookd/store"
 )
@@ -81,7 +82,7 @@ func (m *Main) holdersSnapshot(ctx context.Context, args []string) error {
 	for k, label := range inOkta {
 		h, ok := ledger[k]
 		if !ok {
-			oktaOnly = append(oktaOnly, fmt.Sprintf("  %s %s: %s", k.kind, k.id, label))
+			oktaOnly = append(oktaOnly, fmt.Sprintf("  %s %s: %s", k.kind, termtext.Escape(k.id), termtext.Escape(label)))
 			continue
 		}
 		seen = append(seen, store.HoldingRef{SubjectKind: h.SubjectKind, SubjectID: h.SubjectID, RoleKey: h.RoleKey})
@@ -89,7 +90,8 @@ func (m *Main) holdersSnapshot(ctx context.Context, args []string) error {
 	for k, h := range ledger {
 		if _, ok := inOkta[k]; !ok {
 			ledgerOnly = append(ledgerOnly, fmt.Sprintf("  %s %s (%s): %s, since %s, granted by %s, known by %s",
-				k.kind, cmp.Or(h.SubjectName, h.SubjectID), h.SubjectID, h.Role, shortTime(h.Since), cmp.Or(h.GrantedBy, "-"), h.KnownBy))
+				k.kind, termtext.Escape(cmp.Or(h.SubjectName, h.SubjectID)), termtext.Escape(h.SubjectID), termtext.Escape(h.Role),
+				shortTime(h.Since), termtext.Escape(cmp.Or(h.GrantedBy, "-")), h.KnownBy))
 		}
 	}
 	if err := st.MarkSeenInOkta(ctx, seen, at); err != nil {
