@@ -1,6 +1,7 @@
 package alerting
 
 import (
+	"bytes"
 	"fmt"
 	"github.com/hookd/hookd/internal/clip"
 	"github.com/hookd/hookd/internal/outbound"
@@ -21,13 +22,15 @@ const defaultRetryAfter = 30 * time.Second
 
 // checkAnswer is the one classifier of HTTP answers every HTTP sink uses: 2xx is success;
 // 429 is retried after Retry-After; 408, 5xx and transport failures are retried with
-// backoff; 413 asks for smaller messages (TooLargeError); any other status is permanent. name goes into errors; the URL never does.
-func checkAnswer(name string, resp *http.Response, err error, now time.Time) error {
+// backoff; 413 asks for smaller messages (TooLargeError); any other status is permanent. name
+// goes into errors; the URL never does, nor any secret redact blanks out of what the receiver
+// said: receivers echo the path or the URL they were asked for, or the body.
+func checkAnswer(name string, redact func(string) string, resp *http.Response, err error, now time.Time) error {
 	if err != nil {
-		return fmt.Errorf("%s: %s", name, outbound.Describe(err))
+		return fmt.Errorf("%s: %s", name, redact(outbound.Describe(err)))
 	}
 	defer resp.Body.Close()
-	body := readSnippet(resp.Body)
+	body := readSnippet(resp.Body, redact)
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}
@@ -79,15 +82,23 @@ func retryAfter(v string, now time.Time, def time.Duration) time.Duration {
 	return min(d, MaxRetryAfter)
 }
 
-// readSnippet reads at most 200 printable characters of an error answer, for the log.
-func readSnippet(r io.Reader) string {
-	b, _ := io.ReadAll(io.LimitReader(r, 512))
+// snippetBytes is how much of an error answer is read for its snippet.
+const snippetBytes = 512
+
+// readSnippet reads at most 200 printable characters of an error answer, for the log, with
+// redact's secrets blanked. An answer longer than it reads may end inside a secret, which no
+// redaction recognises in part: the last word read is dropped then.
+func readSnippet(r io.Reader, redact func(string) string) string {
+	b, _ := io.ReadAll(io.LimitReader(r, snippetBytes+1))
 	_, _ = io.Copy(io.Discard, io.LimitReader(r, 64<<10)) // let the connection be reused
+	if len(b) > snippetBytes {
+		b = b[:bytes.LastIndexAny(b[:snippetBytes], " \t\r\n\"'<>")+1]
+	}
 	s := strings.Map(func(r rune) rune {
 		if unicode.IsPrint(r) {
 			return r
 		}
 		return ' '
-	}, string(b))
+	}, redact(string(b)))
 	return clip.Runes(strings.TrimSpace(s), 200)
 }

@@ -5,10 +5,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/internal/outbound"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -54,7 +56,7 @@ func TestCheckAnswer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := checkAnswer("slack ops", tt.resp, tt.err, now)
+			err := checkAnswer("slack ops", outbound.Redactor(outbound.URLParts("https://hooks.slack.com/services/T/B/SECRET")), tt.resp, tt.err, now)
 			if tt.want.ok {
 				require.NoError(t, err)
 				return
@@ -78,10 +80,32 @@ func TestCheckAnswer(t *testing.T) {
 }
 
 func TestReadSnippetIsShortAndPrintable(t *testing.T) {
-	s := readSnippet(strings.NewReader("bad\x1b[31m\nthing" + strings.Repeat("x", 1000)))
+	s := readSnippet(strings.NewReader("bad\x1b[31m\nthing"+strings.Repeat("x", 1000)), func(s string) string { return s })
 	assert.NotContains(t, s, "\x1b")
 	assert.NotContains(t, s, "\n")
 	assert.LessOrEqual(t, len([]rune(s)), 200)
+}
+
+// TestSnippetShowsNoPartOfASecret: an answer echoing the URL again and again, cut where the
+// snippet stops reading, shows neither the URL nor the start of its token: once the echoes
+// before are blanked, the cut one would be in sight.
+func TestSnippetShowsNoPartOfASecret(t *testing.T) {
+	const hook = "https://hooks.slack.com/services/T0SECRET1/B0SECRET2/slacksecrettoken123"
+	redact := outbound.Redactor(outbound.URLParts(hook))
+	for _, cut := range []int{6, 10, 18} { // how far into the token the answer is cut
+		t.Run(strconv.Itoa(cut), func(t *testing.T) {
+			echo := "no such hook " + hook + " "
+			at := strings.Index(echo, "slacksecrettoken123") + cut
+			n := (snippetBytes - at) / len(echo)
+			body := strings.Repeat(echo, n) + strings.Repeat("-", snippetBytes-at-n*len(echo)) + echo
+			require.Equal(t, "slacksecrettoken123"[:cut], body[snippetBytes-cut:snippetBytes], "the snippet is cut inside the token")
+			err := checkAnswer("slack ops", redact, answer(404, nil, body), nil, time.Now())
+			require.Error(t, err)
+			assert.NotContains(t, err.Error(), "slacksecrettoken123"[:cut])
+			assert.NotContains(t, err.Error(), "SECRET")
+			assert.Contains(t, err.Error(), "no such hook [redacted]")
+		})
+	}
 }
 
 // FuzzRetryAfter feeds arbitrary Retry-After headers: the wait is always between one second

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/hookd/hookd/internal/outbound"
@@ -64,7 +63,7 @@ func NewPagerDutySink(name, routingKey, url string) (*PagerDutySink, error) {
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)
 	}
-	return &PagerDutySink{poster: newPoster("pagerduty "+name, url, 0, 0), routingKey: routingKey}, nil
+	return &PagerDutySink{poster: newPoster("pagerduty "+name, url, 0, 0, routingKey), routingKey: routingKey}, nil
 }
 
 // PagerDutyDedupKey is the incident key of an alert to a sink: the same on every retry.
@@ -110,7 +109,7 @@ func RenderPagerDuty(sink string, a *Alert) PagerDutyEvent {
 func (s *PagerDutySink) Deliver(ctx context.Context, a *Alert) error {
 	ev := RenderPagerDuty(s.name, a)
 	ev.RoutingKey = s.routingKey
-	body, err := json.Marshal(ev)
+	body, err := encodeJSON(ev)
 	if err != nil {
 		return Permanent(fmt.Errorf("%s: encode: %w", s.name, err))
 	}

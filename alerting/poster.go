@@ -3,11 +3,13 @@ package alerting
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hookd/hookd/internal/outbound"
 	"golang.org/x/time/rate"
@@ -17,8 +19,11 @@ import (
 // Slack and Teams is the secret, so it never goes into an error), a bounded client, and, for
 // receivers that throttle, a pace of its own.
 type poster struct {
-	name    string
-	url     string
+	name string
+	url  string
+	// redact blanks every part of the URL and every secret the sink holds out of what a
+	// receiver answers, before it goes into an error.
+	redact  func(string) string
 	client  *http.Client
 	now     func() time.Time
 	limiter *rate.Limiter // nil: no pacing
@@ -52,8 +57,19 @@ func (s *slots) after(now time.Time, next time.Duration) time.Duration {
 	return at.Sub(now)
 }
 
-func newPoster(name, url string, perSecond float64, burst int) poster {
-	p := poster{name: name, url: url, client: outbound.Client(sinkTimeout), now: time.Now, maxWait: 3 * time.Second}
+// newPoster returns the poster of a sink posting to url, pacing itself to perSecond with
+// bursts of burst (0: no pacing), and keeping secrets (a signing key, a routing key, header
+// values) out of its errors as well as its URL.
+func newPoster(name, url string, perSecond float64, burst int, secrets ...string) poster {
+	hidden := outbound.URLParts(url)
+	for _, s := range secrets {
+		// A value this short is no secret worth blanking; blanking it would garble the answer.
+		if len(s) >= 4 {
+			hidden = append(hidden, s)
+		}
+	}
+	p := poster{name: name, url: url, client: outbound.Client(sinkTimeout), now: time.Now, maxWait: 3 * time.Second,
+		redact: outbound.Redactor(hidden)}
 	if perSecond > 0 {
 		p.limiter = rate.NewLimiter(rate.Limit(perSecond), burst)
 		p.handedBack = &slots{interval: time.Duration(float64(time.Second) / perSecond)}
@@ -94,6 +110,19 @@ func (p *poster) pace(ctx context.Context) error {
 	}
 }
 
+// encodeJSON is json.Marshal for a sink's body, with every byte that is not UTF-8 shown as
+// U+FFFD: Marshal checks the strings it encodes but copies a json.RawMessage (an event as
+// Okta sent it) as it is, and a strict receiver refuses the whole body for one such byte. In
+// valid JSON such a byte can only sit inside a string, where U+FFFD is as valid. A sink
+// encodes with it before it signs, so the signature is over the bytes sent.
+func encodeJSON(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil || utf8.Valid(b) {
+		return b, err
+	}
+	return bytes.ToValidUTF8(b, []byte("\uFFFD")), nil
+}
+
 // post sends body as JSON with the headers and classifies the answer.
 func (p *poster) post(ctx context.Context, body []byte, headers map[string]string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(body))
@@ -105,5 +134,5 @@ func (p *poster) post(ctx context.Context, body []byte, headers map[string]strin
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := p.client.Do(req)
-	return checkAnswer(p.name, resp, err, p.now())
+	return checkAnswer(p.name, p.redact, resp, err, p.now())
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/hookd/hookd/internal/outbound"
@@ -75,7 +74,11 @@ func NewWebhookSink(name, url, secret string, headers map[string]string) (*Webho
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)
 	}
-	return &WebhookSink{poster: newPoster("webhook "+name, url, 0, 0), key: key, headers: headers}, nil
+	secrets := []string{secret, strings.TrimPrefix(secret, "whsec_")}
+	for _, v := range headers {
+		secrets = append(secrets, v)
+	}
+	return &WebhookSink{poster: newPoster("webhook "+name, url, 0, 0, secrets...), key: key, headers: headers}, nil
 }
 
 // MessageID is the webhook-id of an alert to a sink: stable across retries, so a receiver
@@ -92,7 +95,7 @@ func (s *WebhookSink) Deliver(ctx context.Context, a *Alert) error {
 	for _, f := range findingsOf(a) {
 		doc.Findings = append(doc.Findings, WebhookFinding{ID: f.ID, Title: f.Title, Detail: f.Detail})
 	}
-	body, err := json.Marshal(doc)
+	body, err := encodeJSON(doc)
 	if err != nil {
 		return Permanent(fmt.Errorf("%s: encode: %w", s.name, err))
 	}

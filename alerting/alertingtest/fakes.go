@@ -25,7 +25,7 @@ type SlackMessage = alerting.SlackMessage
 // Slack is a fake Slack incoming webhook. Paths under /services/ok/ accept messages;
 // /services/gone/ answers 404 channel_not_found; /services/limited/ answers 429 with
 // Retry-After the first RateLimited times. A message that breaks Slack's limits gets 400
-// invalid_blocks, as Slack would answer.
+// invalid_blocks, as Slack would answer; one that is not UTF-8 gets 400 invalid_payload.
 type Slack struct {
 	*httptest.Server
 	RateLimited int
@@ -57,7 +57,7 @@ func (s *Slack) serve(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	s.hits[kind]++
 	switch {
-	case r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json":
+	case r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" || !utf8.Valid(body):
 		http.Error(w, "invalid_payload", http.StatusBadRequest)
 		return
 	case kind == "gone":
@@ -155,7 +155,8 @@ type Delivery struct {
 }
 
 // Receiver is a fake webhook receiver that verifies the Standard Webhooks signature with its
-// own implementation of the scheme, and answers 503 the first Fail times.
+// own implementation of the scheme, refuses a body that is not valid UTF-8 JSON as a strict
+// receiver would, and answers 503 the first Fail times.
 type Receiver struct {
 	*httptest.Server
 	Fail int
@@ -217,6 +218,11 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	if !valid {
 		r.reject(w, "bad signature")
+		return
+	}
+	if !utf8.Valid(body) || !json.Valid(body) {
+		r.rejected = append(r.rejected, "not UTF-8 JSON")
+		http.Error(w, "not UTF-8 JSON", http.StatusBadRequest)
 		return
 	}
 	r.got = append(r.got, Delivery{ID: id, Timestamp: sent, Header: req.Header.Clone(), Body: body})

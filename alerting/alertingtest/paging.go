@@ -14,7 +14,8 @@ import (
 )
 
 // PagerDuty is a fake Events API v2: it checks each trigger's required fields and limits as
-// PagerDuty does (400 otherwise), answers 202, and keeps one incident per dedup_key.
+// PagerDuty does (400 otherwise, and for a body that is not UTF-8), answers 202, and keeps one
+// incident per dedup_key.
 type PagerDuty struct {
 	*httptest.Server
 	// RoutingKey is the accepted integration key.
@@ -44,7 +45,7 @@ func (p *PagerDuty) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path != "/v2/enqueue":
 		problem = "path must be /v2/enqueue"
-	case json.Unmarshal(body, &ev) != nil:
+	case !utf8.Valid(body) || json.Unmarshal(body, &ev) != nil:
 		problem = "invalid JSON"
 	case ev.RoutingKey != p.RoutingKey:
 		problem = "invalid routing_key"
@@ -105,8 +106,8 @@ func (p *PagerDuty) Requests() (int, []string) {
 }
 
 // Teams is a fake Teams Workflows webhook: it checks the message and its Adaptive Card as
-// Teams does (the attachment's content type, the card's type, schema, version and body; the
-// size limit) and keeps the cards it took.
+// Teams does (UTF-8 JSON; the attachment's content type, the card's type, schema, version and
+// body; the size limit) and keeps the cards it took.
 type Teams struct {
 	*httptest.Server
 
@@ -133,7 +134,7 @@ func (f *Teams) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case len(body) > TeamsMaxBytes:
 		problem = "message too large"
-	case json.Unmarshal(body, &msg) != nil:
+	case !utf8.Valid(body) || json.Unmarshal(body, &msg) != nil:
 		problem = "invalid JSON"
 	case msg.Type != "message" || len(msg.Attachments) != 1:
 		problem = "want a message with one attachment"

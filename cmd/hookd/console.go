@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/hookd/hookd/handlers"
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/adminapi"
+	"github.com/hookd/hookd/internal/outbound"
 	"github.com/hookd/hookd/store"
 	"github.com/hookd/hookd/systemlog"
 	"go.uber.org/zap"
@@ -81,30 +81,15 @@ func testChange(now time.Time) *hook.RoleChange {
 }
 
 // redactor blanks every secret value out of text, longest first so that a secret holding
-// another is blanked whole.
+// another is blanked whole. A secret that is a URL (a sink's) is blanked in its parts as
+// well: a receiver echoes the path or one token of it, and a dead letter written before sink
+// errors were redacted at their source may still hold that echo.
 func redactor(secrets []string) func(string) string {
-	var pairs []string
-	seen := map[string]bool{}
+	all := append([]string(nil), secrets...)
 	for _, s := range secrets {
-		if s != "" && !seen[s] {
-			seen[s] = true
-			pairs = append(pairs, s)
-		}
+		all = append(all, outbound.URLParts(s)...)
 	}
-	// Longest first: strings.Replacer picks the first match in argument order at a position.
-	for i := range pairs {
-		for j := i + 1; j < len(pairs); j++ {
-			if len(pairs[j]) > len(pairs[i]) {
-				pairs[i], pairs[j] = pairs[j], pairs[i]
-			}
-		}
-	}
-	var args []string
-	for _, p := range pairs {
-		args = append(args, p, "[redacted]")
-	}
-	r := strings.NewReplacer(args...)
-	return r.Replace
+	return outbound.Redactor(all)
 }
 
 // pollerState keeps the System Log poller's last report on this replica, for the console.
