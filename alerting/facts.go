@@ -3,6 +3,7 @@ package alerting
 import (
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/clip"
@@ -82,6 +83,52 @@ func inert(ss []string, m markup) []string {
 		out[i] = m.text(clip.Runes(s, 200))
 	}
 	return out
+}
+
+// oneLine shows every line break and control character of an Okta string as a space, so that
+// a name cannot start a line of its own in a message: "Bob\n*Actor*\nTrusted Admin" would
+// forge an Actor line inside the User field.
+func oneLine(s string) string {
+	if strings.IndexFunc(s, breaksLine) < 0 {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if breaksLine(r) {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+func breaksLine(r rune) bool { return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' }
+
+// lookalikes stand in for the characters that pair into bold, italics, strike or code in
+// Slack's mrkdwn and in Teams' Markdown, full-width forms included (Slack reads those too).
+// Slack has no escape for them, and a zero-width character beside one stops it pairing only
+// while the parser takes that character for a letter, which neither format promises (Slack
+// users put one in to force bold inside a word). A look-alike pairs with nothing.
+var lookalikes = map[rune]rune{'*': '∗', '＊': '∗', '_': 'ˍ', '＿': 'ˍ', '~': '∼', '～': '∼', '`': 'ˋ', '｀': 'ˋ'}
+
+// noEmphasis replaces every emphasis, strike or code character of an Okta string with its
+// look-alike, but for an underscore inside a word (bob_builder@acme): neither format reads
+// one there as emphasis, and logins with one are copied into searches.
+func noEmphasis(s string) string {
+	if !strings.ContainsAny(s, "*_~`＊＿～｀") {
+		return s
+	}
+	r := []rune(s)
+	for i, c := range r {
+		alike, ok := lookalikes[c]
+		if !ok || (c == '_' && i > 0 && i < len(r)-1 && asciiAlnum(r[i-1]) && asciiAlnum(r[i+1])) {
+			continue
+		}
+		r[i] = alike
+	}
+	return string(r)
+}
+
+func asciiAlnum(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
 }
 
 // who renders "Display Name (login)".

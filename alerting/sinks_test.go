@@ -74,7 +74,7 @@ func TestSlackMessagesStayInsideSlacksLimitsAndEscapeOktaStrings(t *testing.T) {
 	assert.Equal(t, "Workflows role granted", got[0].Blocks[0].Text.Text)
 	assert.Contains(t, hostile, ":large_orange_circle: HIGH", "\"<!here> Workflows Administrator\" is not the critical role")
 	assert.NotContains(t, hostile, "\u202e", "no bidi override survives")
-	assert.Contains(t, hostile, "Mallory &lt;@U012ABCDEF&gt; *bold* `code` ~strike~ \ufffdRTL\ufffd")
+	assert.Contains(t, hostile, "Mallory &lt;@U012ABCDEF&gt; ∗bold∗ ˋcodeˋ ∼strike∼ \ufffdRTL\ufffd")
 	assert.Contains(t, got[len(got)-2].AllText(), "*3 changes in one admin action:*")
 }
 

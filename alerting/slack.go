@@ -2,7 +2,6 @@ package alerting
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/hookd/hookd/internal/outbound"
@@ -48,7 +47,7 @@ func (s *SlackSink) Deliver(ctx context.Context, a *Alert) error {
 	if err := s.pace(ctx); err != nil {
 		return err
 	}
-	body, err := json.Marshal(RenderSlack(a))
+	body, err := encodeJSON(RenderSlack(a))
 	if err != nil {
 		return Permanent(fmt.Errorf("%s: encode: %w", s.name, err))
 	}
@@ -189,16 +188,23 @@ func section(text string) SlackBlock {
 	return SlackBlock{Type: "section", Text: &SlackText{Type: "mrkdwn", Text: fit(text, slackMaxSectionText)}}
 }
 
-// escape makes an Okta string inert in Slack's mrkdwn: &, < and > are the only characters
+// escape makes an Okta string inert in Slack's mrkdwn. &, < and > are the only characters
 // Slack asks to escape, and with them escaped no mention, link or channel reference can be
-// formed. Bidirectional-text controls are shown as U+FFFD, so that a display name cannot
-// reverse the text around it to pass for another.
+// formed. Slack has no escape for the rest of its markup, so the string is made one line
+// (oneLine), emphasis, strike and code characters become look-alikes (noEmphasis), and a
+// leading &gt;, which quotes a line, is preceded by an invisible soft hyphen: every field
+// value starts a line. Bidirectional-text controls are shown as U+FFFD, so that a display
+// name cannot reverse the text around it to pass for another.
 func escape(s string) string {
-	s = neutralBidi(s)
-	if !strings.ContainsAny(s, "&<>") {
-		return s
+	s = noEmphasis(oneLine(neutralBidi(s)))
+	if strings.ContainsAny(s, "&<>") {
+		s = slackEscaper.Replace(s)
 	}
-	return slackEscaper.Replace(s)
+	rest := strings.TrimLeft(s, " ")
+	if strings.HasPrefix(rest, "&gt;") || strings.HasPrefix(rest, "＞") {
+		return s[:len(s)-len(rest)] + "\u00ad" + rest
+	}
+	return s
 }
 
 var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")

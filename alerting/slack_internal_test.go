@@ -21,6 +21,33 @@ func TestFit(t *testing.T) {
 	assert.True(t, strings.HasSuffix(got, "&lt;…"), got)
 }
 
+// TestEscapeFormsNoMarkup: each Okta string comes out as one line of text that Slack cannot
+// read as formatting, a quote, a link or a mention, and a plain one comes out as it went in.
+func TestEscapeFormsNoMarkup(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Bob Builder", "Bob Builder"},
+		{"bob_builder@acme.example", "bob_builder@acme.example"},
+		{"Bob\n*Actor*\nTrusted Admin", "Bob ∗Actor∗ Trusted Admin"},
+		{"Bob\r\n\tx\u2028y\u0085z\x00", "Bob   x y z "},
+		{"*bold* _it_ ~strike~", "∗bold∗ ˍitˍ ∼strike∼"},
+		{"`code` ```block```", "ˋcodeˋ ˋˋˋblockˋˋˋ"},
+		{"＊wide＊ ＿wide＿ ～wide～ ｀wide｀", "∗wide∗ ˍwideˍ ∼wide∼ ˋwideˋ"},
+		{"__init__ a_ _b a__b é_x", "ˍˍinitˍˍ aˍ ˍb aˍˍb éˍx"},
+		{"> quote", "\u00ad&gt; quote"},
+		{"  >>> quote", "  \u00ad&gt;&gt;&gt; quote"},
+		{"＞ quote", "\u00ad＞ quote"},
+		{"a > b", "a &gt; b"},
+		{"ok\n> quote", "ok &gt; quote"},
+		{"<!channel> <http://x|y> <@U123> @here", "&lt;!channel&gt; &lt;http://x|y&gt; &lt;@U123&gt; @here"},
+		{"&lt;!here&gt;", "&amp;lt;!here&amp;gt;"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			assert.Equal(t, tt.want, escape(tt.in))
+		})
+	}
+}
+
 func TestSlackPacing(t *testing.T) {
 	slack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
 	defer slack.Close()

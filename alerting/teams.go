@@ -77,18 +77,21 @@ var teamsColors = map[Severity]string{Critical: "Attention", High: "Attention", 
 var teamsMarkup = markup{text: teamsText, code: teamsText, failed: "✖ ", proxy: "⚠ through a proxy or anonymizer"}
 
 // zwsp is a zero-width space: placed after a Markdown character it keeps the character in
-// sight but stops it pairing into emphasis, a link or a template expression.
+// sight but parts it from the next, so that no link, mention, heading or template expression
+// forms (each needs its characters side by side).
 const zwsp = "\u200b"
 
 var (
-	teamsInline    = strings.NewReplacer("*", "*"+zwsp, "_", "_"+zwsp, "~", "~"+zwsp, "`", "`"+zwsp, "[", "["+zwsp, "]", "]"+zwsp, "(", "("+zwsp, ")", ")"+zwsp, "{", "{"+zwsp, "}", "}"+zwsp, "<", "<"+zwsp, ">", ">"+zwsp, "#", "#"+zwsp, "|", "|"+zwsp, "!", "!"+zwsp, "\\", "\\"+zwsp, "\r", " ", "\n", " ")
+	teamsInline    = strings.NewReplacer("[", "["+zwsp, "]", "]"+zwsp, "(", "("+zwsp, ")", ")"+zwsp, "{", "{"+zwsp, "}", "}"+zwsp, "<", "<"+zwsp, ">", ">"+zwsp, "#", "#"+zwsp, "|", "|"+zwsp, "!", "!"+zwsp, "\\", "\\"+zwsp)
 	teamsLineStart = regexp.MustCompile(`^(\s*)([-+]|\d+\.)`)
 )
 
-// teamsText makes an Okta string plain text in a card: bidi controls neutralised, Markdown
-// characters kept from pairing, a list marker at the start kept from making a list.
+// teamsText makes an Okta string plain text in a card: bidi controls neutralised, one line
+// (oneLine), emphasis, strike and code characters as look-alikes, which a zero-width space
+// does not stop pairing in CommonMark (noEmphasis), other Markdown characters kept from
+// joining, a list marker at the start kept from making a list.
 func teamsText(s string) string {
-	s = teamsInline.Replace(neutralBidi(s))
+	s = teamsInline.Replace(noEmphasis(oneLine(neutralBidi(s))))
 	return teamsLineStart.ReplaceAllString(s, "$1"+zwsp+"$2")
 }
 
@@ -170,7 +173,7 @@ func (s *TeamsSink) Deliver(ctx context.Context, a *Alert) error {
 	if err := s.pace(ctx); err != nil {
 		return err
 	}
-	body, err := json.Marshal(RenderTeams(a))
+	body, err := encodeJSON(RenderTeams(a))
 	if err != nil {
 		return Permanent(fmt.Errorf("%s: encode: %w", s.name, err))
 	}
