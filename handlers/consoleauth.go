@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -231,7 +232,7 @@ func (s *Server) login(c echo.Context) error {
 	}
 	s.log.Info("console sign-in", zap.String("remote_ip", c.RealIP()))
 	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: s.sessions.start(now), Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: c.IsTLS(), MaxAge: int(SessionLifetime / time.Second),
+		SameSite: http.SameSiteStrictMode, Secure: s.overTLS(c), MaxAge: int(SessionLifetime / time.Second),
 		Expires: now.Add(SessionLifetime)})
 	return c.Redirect(http.StatusSeeOther, safeNext(c.FormValue("next")))
 }
@@ -243,11 +244,33 @@ func (s *Server) logout(c echo.Context) error {
 		s.log.Info("console sign-out", zap.String("remote_ip", c.RealIP()))
 	}
 	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: c.IsTLS(), MaxAge: -1})
+		SameSite: http.SameSiteStrictMode, Secure: s.overTLS(c), MaxAge: -1})
 	if s.opts.AdminToken == "" {
 		return c.Redirect(http.StatusSeeOther, "/")
 	}
 	return c.Redirect(http.StatusSeeOther, "/login")
+}
+
+// overTLS reports whether the browser reached the listener over TLS: its own, or a trusted
+// proxy's that says so in X-Forwarded-Proto (from anyone else the header is not believed).
+func (s *Server) overTLS(c echo.Context) bool {
+	if c.IsTLS() {
+		return true
+	}
+	if c.Request().Header.Get("X-Forwarded-Proto") != "https" {
+		return false
+	}
+	host, _, err := net.SplitHostPort(c.Request().RemoteAddr)
+	ip := net.ParseIP(host)
+	if err != nil || ip == nil {
+		return false
+	}
+	for _, n := range s.opts.TrustedProxies {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // isThrottled reports whether err is a throttled token.

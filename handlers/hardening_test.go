@@ -354,3 +354,28 @@ func TestHugeHeadersAreRefusedBeforeAnyHandler(t *testing.T) {
 	assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, resp.StatusCode)
 	assert.Zero(t, f.logs.FilterMessage("request").Len(), "no handler saw it")
 }
+
+// The session cookie is Secure when the browser came over TLS, through a trusted proxy that
+// says so; from anyone else X-Forwarded-Proto is not believed.
+func TestSessionCookieIsSecureBehindATrustedTLSProxy(t *testing.T) {
+	_, proxies, err := net.ParseCIDR("10.0.0.0/8")
+	require.NoError(t, err)
+	auth, err := verify.New("Authorization", []string{secret})
+	require.NoError(t, err)
+	s, err := New(Options{Auth: auth, Store: &fakeStore{}, AdminToken: adminToken, TrustedProxies: []*net.IPNet{proxies},
+		Console: &ConsoleOptions{Store: &consoleFake{}}})
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		remote string
+		secure bool
+	}{{"10.1.2.3:5000", true}, {"192.0.2.7:5000", false}} {
+		form := url.Values{"token": {adminToken}}
+		req := httptest.NewRequest(http.MethodPost, "http://hookd.example.com/login", strings.NewReader(form.Encode()))
+		req.RemoteAddr = tt.remote
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-Proto", "https")
+		rec := httptest.NewRecorder()
+		s.AdminHandler().ServeHTTP(rec, req)
+		assert.Equal(t, tt.secure, sessionOf(t, rec).Secure, tt.remote)
+	}
+}
