@@ -6,6 +6,7 @@ import (
 	"github.com/hookd/hookd/internal/parts"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // DefaultWorkflowsApps identifies the Okta Workflows app instance in application membership
@@ -34,10 +35,35 @@ func (c *Classifier) Classify(ev Event, org string, src Source) (RoleChange, boo
 		return RoleChange{}, false
 	}
 	rc.Raw = ev.Raw
+	if !utf8.Valid(ev.Raw) {
+		// The typed fields read such bytes as U+FFFD already; the raw event goes on to the
+		// store, the console and the sinks' bodies, which must be able to read it too.
+		rc.Raw = replaceInvalidUTF8(ev.Raw)
+		rc.Incomplete = append(rc.Incomplete, "raw: invalid UTF-8 replaced with U+FFFD")
+	}
 	if problem != nil {
 		rc.Incomplete = append(rc.Incomplete, "decode: "+problem.Error())
 	}
 	return rc, true
+}
+
+// replaceInvalidUTF8 returns raw with each byte that is not part of valid UTF-8 replaced by
+// U+FFFD, one for one, as JSON decoders (encoding/json, jsonscan) read such a byte: so the
+// new raw event decodes to the same strings as the old, and so to the same record. The result
+// is JSON still: outside strings JSON is ASCII, so the bytes replaced are inside strings, and
+// U+FFFD's bytes are neither a quote nor a backslash.
+func replaceInvalidUTF8(raw []byte) []byte {
+	out := make([]byte, 0, len(raw)+len(raw)/8)
+	for len(raw) > 0 {
+		ru, size := utf8.DecodeRune(raw)
+		if ru == utf8.RuneError && size == 1 {
+			out = utf8.AppendRune(out, utf8.RuneError)
+		} else {
+			out = append(out, raw[:size]...)
+		}
+		raw = raw[size:]
+	}
+	return out
 }
 
 // RoleChangeOf returns the RoleChange a watched event describes. It never drops an event of a

@@ -2,8 +2,12 @@ package hook
 
 import (
 	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -143,4 +147,130 @@ func TestWatchedSaysWhichTypesAHookCanDeliver(t *testing.T) {
 		assert.Equal(t, !systemLogOnly, w.HookEligible, "%s: the catalog marks the Workflows role and event-hook events as not hook-eligible", w.EventType)
 	}
 	assert.False(t, IsWatched("user.session.start"))
+}
+
+// badStringsEvent is a watched event with bad put in every string hookd copies into a record,
+// and in a key it does not read.
+func badStringsEvent(bad string) string {
+	return strings.NewReplacer("BAD", bad).Replace(`{"uuid":"u-BAD","eventType":"workflows.user.role.user.add",` +
+		`"published":"2026-11-20T14:00:00Z","severity":"INFOBAD","displayMessage":"Add BAD role",` +
+		`"actor":{"id":"00uBAD","type":"User","alternateId":"eve@BAD","displayName":"Eve BAD"},` +
+		`"client":{"ipAddress":"192.0.2.1BAD","zone":"BAD","userAgent":{"rawUserAgent":"curl BAD"},` +
+		`"geographicalContext":{"city":"BAD","state":"BAD","country":"BAD"}},` +
+		`"securityContext":{"asOrg":"BAD","isp":"BAD","domain":"BAD"},"request":{"ipChain":[{"ip":"BAD"}]},` +
+		`"outcome":{"result":"SUCCESS","reason":"BAD"},"transaction":{"id":"tBAD"},` +
+		`"debugContext":{"debugData":{"requestId":"rBAD","roleName":"Folder BAD","roles":["BAD Reader"],"nBAD":1}},` +
+		`"target":[{"id":"00uBob","type":"User","alternateId":"bob@BAD","displayName":"Bob BAD"},` +
+		`{"id":"r1","type":"WorkflowsRole","displayName":"Admin BAD"},{"id":"f1","type":"Folder","displayName":"Payroll BAD"}]}`)
+}
+
+// TestClassifyKeepsRecordsValidUTF8: Okta's strings are UTF-8, but a body may hold bytes that
+// are not, or escapes of lone surrogates. Every reader of a record (the store, the console's
+// JSON, the sinks' bodies) must get valid UTF-8, the raw event included; the record says when
+// the raw event had to be changed for that.
+func TestClassifyKeepsRecordsValidUTF8(t *testing.T) {
+	tests := []struct {
+		name string
+		bad  string // as it stands in the JSON text
+		// changed says whether the raw event's bytes have to change.
+		changed bool
+	}{
+		{"invalid byte", "\xff", true},
+		{"truncated sequence", "\xe2\x82", true},
+		{"UTF-8 of a surrogate", "\xed\xa0\x80", true},
+		{"lone surrogate escape", `\ud800`, false},
+		{"reversed surrogate pair escape", `\udc00\ud800`, false},
+	}
+	paths := []struct {
+		name   string
+		decode func(t *testing.T, raw string) Event
+	}{
+		{"hook", func(t *testing.T, raw string) Event {
+			b, err := DecodeBytes([]byte(`{"eventType":"com.okta.event_hook","data":{"events":[` + raw + `]}}`))
+			require.NoError(t, err)
+			require.Len(t, b.Events, 1)
+			return b.Events[0]
+		}},
+		{"systemlog", func(t *testing.T, raw string) Event {
+			b, err := DecodeEvents(strings.NewReader(`[` + raw + `]`))
+			require.NoError(t, err)
+			require.Len(t, b.Events, 1)
+			return b.Events[0]
+		}},
+	}
+	for _, tt := range tests {
+		for _, path := range paths {
+			t.Run(tt.name+"/"+path.name, func(t *testing.T) {
+				raw := badStringsEvent(tt.bad)
+				require.Equal(t, tt.changed, !utf8.ValidString(raw))
+				// What the typed fields hold is what encoding/json makes of the same string.
+				var want string
+				require.NoError(t, json.Unmarshal([]byte(`"`+tt.bad+`"`), &want))
+				require.True(t, utf8.ValidString(want))
+
+				var c Classifier
+				rc, ok := c.Classify(path.decode(t, raw), "", SourceHook)
+				require.True(t, ok)
+				assert.True(t, utf8.Valid(rc.Raw), "raw: %q", rc.Raw)
+				assert.True(t, json.Valid(rc.Raw), "raw: %q", rc.Raw)
+				if tt.changed {
+					assert.Equal(t, []string{"raw: invalid UTF-8 replaced with U+FFFD"}, rc.Incomplete)
+					assert.Equal(t, badStringsEvent(want), string(rc.Raw), "each invalid byte becomes U+FFFD, as a decoder reads it")
+					again, ok := c.Classify(Event{UUID: rc.EventID, EventType: rc.EventType, Published: rc.Published, Raw: rc.Raw}, "", SourceHook)
+					require.True(t, ok)
+					assert.Empty(t, again.Incomplete)
+					again.Raw, again.Incomplete = rc.Raw, rc.Incomplete
+					assert.Equal(t, rc, again, "the new raw event reads as the same record")
+				} else {
+					assert.Empty(t, rc.Incomplete)
+					assert.Equal(t, raw, string(rc.Raw), "valid raw is kept as Okta sent it")
+				}
+				assert.Equal(t, "Eve "+want, rc.Actor.DisplayName)
+				assert.Equal(t, "Bob "+want, rc.Subject.DisplayName)
+				assert.Equal(t, "bob@"+want, rc.Subject.Login)
+				assert.Equal(t, "Add "+want+" role", rc.DisplayMessage)
+				assert.Equal(t, []string{"Admin " + want, "Folder " + want, want + " Reader"}, rc.RoleNames())
+				require.Len(t, rc.Others, 1)
+				assert.Equal(t, "Payroll "+want, rc.Others[0].DisplayName)
+				for _, s := range stringsOf(reflect.ValueOf(rc), "RoleChange") {
+					assert.True(t, utf8.ValidString(s.value), "%s: %q", s.path, s.value)
+				}
+			})
+		}
+	}
+}
+
+// field is one string found in a value, and where.
+type field struct{ path, value string }
+
+// stringsOf returns every string under v, with its path; byte slices are not strings.
+func stringsOf(v reflect.Value, path string) []field {
+	var out []field
+	switch v.Kind() {
+	case reflect.String:
+		out = append(out, field{path, v.String()})
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			out = stringsOf(v.Elem(), path)
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				out = append(out, stringsOf(v.Field(i), path+"."+v.Type().Field(i).Name)...)
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return nil
+		}
+		for i := range v.Len() {
+			out = append(out, stringsOf(v.Index(i), fmt.Sprintf("%s[%d]", path, i))...)
+		}
+	case reflect.Map:
+		for _, k := range v.MapKeys() {
+			out = append(out, stringsOf(k, path+"{key}")...)
+			out = append(out, stringsOf(v.MapIndex(k), fmt.Sprintf("%s[%v]", path, k))...)
+		}
+	}
+	return out
 }

@@ -141,47 +141,68 @@ func DecodeLimited(body []byte, maxEvents int) (*Batch, error) {
 	var env Envelope
 	b := &Batch{Envelope: &env}
 	head := new(eventHead)
+	// twice is the first key that decides what hookd keeps found twice in the body; it
+	// refuses the body once the rest is known to be JSON.
+	var twice *FieldError
+	sayTwice := func(field string) {
+		if twice == nil {
+			twice = &FieldError{Field: field, Reason: reasonTwice}
+		}
+		r.Value()
+	}
+	var seen envelopeKeys
 	r.Obj("", func(key string) {
-		switch key {
-		case "eventType":
+		k := envelopeKeyOf(key)
+		if k != 0 && seen&k != 0 {
+			sayTwice(key)
+			return
+		}
+		seen |= k
+		switch k {
+		case keyEventType:
 			r.Text(&env.EventType, "eventType")
-		case "eventTypeVersion":
+		case keyEventTypeVersion:
 			r.Text(&env.EventTypeVersion, "eventTypeVersion")
-		case "cloudEventsVersion":
+		case keyCloudEventsVersion:
 			r.Text(&env.CloudEventsVersion, "cloudEventsVersion")
-		case "contentType":
+		case keyContentType:
 			r.Text(&env.ContentType, "contentType")
-		case "eventId":
+		case keyEventID:
 			r.Text(&env.EventID, "eventId")
-		case "eventTime":
+		case keyEventTime:
 			r.Text(&env.EventTime, "eventTime")
-		case "source":
+		case keySource:
 			r.Text(&env.Source, "source")
-		case "data":
+		case keyData:
 			data := &HookData{}
-			b.Events, b.Rejected = b.Events[:0], b.Rejected[:0]
+			seenEvents := false
 			if r.Obj("data", func(key string) {
 				if key != "events" {
 					r.Value()
 					return
 				}
-				data.Events = nil
+				if seenEvents {
+					sayTwice("data.events")
+					return
+				}
+				seenEvents = true
 				if r.Peek() == '[' { // present, possibly empty: the validator tells those apart
 					data.Events = make([]json.RawMessage, 0, 16)
 				}
-				b.Events, b.Rejected = b.Events[:0], b.Rejected[:0]
 				r.Arr("events", func() {
 					if maxEvents > 0 && len(data.Events) >= maxEvents {
 						tooMany = true
 						r.Fail("too many events")
 						return
 					}
-					data.Events = append(data.Events, b.readEvent(r, body, head, "data.events", len(data.Events)))
+					raw, dup := b.readEvent(r, body, head, "data.events", len(data.Events))
+					if dup != nil && twice == nil {
+						twice = dup
+					}
+					data.Events = append(data.Events, raw)
 				})
 			}) {
 				env.Data = data
-			} else {
-				env.Data = nil
 			}
 		default:
 			r.Value()
@@ -194,6 +215,9 @@ func DecodeLimited(body []byte, maxEvents int) (*Batch, error) {
 	if r.Err() != nil {
 		return nil, syntaxFailure(r.Err())
 	}
+	if twice != nil {
+		return nil, &DecodeError{Kind: ErrNotDelivery, Fields: []FieldError{*twice}}
+	}
 	if r.TypeErr() != nil {
 		return nil, &DecodeError{Kind: ErrNotDelivery, Fields: []FieldError{*r.TypeErr()}}
 	}
@@ -203,6 +227,49 @@ func DecodeLimited(body []byte, maxEvents int) (*Batch, error) {
 	b.Org = orgOf(env.Source)
 	env.Data = nil
 	return b, nil
+}
+
+// reasonTwice is why a key that decides what hookd keeps may not be said twice: readers of
+// the same text disagree on which of the two counts (encoding/json takes the last, others
+// the first), so choosing one would let a reader of the raw event see another than hookd.
+const reasonTwice = "appears twice"
+
+// envelopeKeys is a set of the envelope's keys, one bit each, so that a key said twice is
+// found without a map.
+type envelopeKeys uint8
+
+const (
+	keyEventType envelopeKeys = 1 << iota
+	keyEventTypeVersion
+	keyCloudEventsVersion
+	keyContentType
+	keyEventID
+	keyEventTime
+	keySource
+	keyData
+)
+
+// envelopeKeyOf returns the bit of an envelope key, or 0 for a key hookd does not read.
+func envelopeKeyOf(key string) envelopeKeys {
+	switch key {
+	case "eventType":
+		return keyEventType
+	case "eventTypeVersion":
+		return keyEventTypeVersion
+	case "cloudEventsVersion":
+		return keyCloudEventsVersion
+	case "contentType":
+		return keyContentType
+	case "eventId":
+		return keyEventID
+	case "eventTime":
+		return keyEventTime
+	case "source":
+		return keySource
+	case "data":
+		return keyData
+	}
+	return 0
 }
 
 // DecodeEvents reads a JSON array of System Log events, as /api/v1/logs returns them.
@@ -216,6 +283,8 @@ func DecodeEvents(rd io.Reader) (*Batch, error) {
 	head := new(eventHead)
 	n := 0
 	r.Arr("", func() {
+		// An event with a head key said twice is rejected like any other bad event, not the
+		// page: a page refused for good would hold the poller at it for good.
 		b.readEvent(r, body, head, "", n)
 		n++
 	})
@@ -231,8 +300,9 @@ func DecodeEvents(rd io.Reader) (*Batch, error) {
 
 // readEvent reads event i of a batch, checks what hookd relies on, sorts it into Events or
 // Rejected, and returns its text. Only the head is looked at here; LogEvent decodes the rest
-// when it is needed.
-func (b *Batch) readEvent(r *jsonscan.Reader, body []byte, head *eventHead, path string, i int) json.RawMessage {
+// when it is needed. A head key said twice is one of the event's problems, and is also
+// returned, for a caller that refuses the whole body for it.
+func (b *Batch) readEvent(r *jsonscan.Reader, body []byte, head *eventHead, path string, i int) (json.RawMessage, *FieldError) {
 	r.SkipSpace()
 	start := r.Pos()
 	*head = eventHead{}
@@ -244,21 +314,36 @@ func (b *Batch) readEvent(r *jsonscan.Reader, body []byte, head *eventHead, path
 		if r.Err() == nil {
 			b.Rejected = append(b.Rejected, Rejection{Index: i, Problems: []FieldError{{Field: at(), Reason: "must be an object, got " + kind}}})
 		}
-		return body[start:r.Pos():r.Pos()]
+		return body[start:r.Pos():r.Pos()], nil
 	}
+	var seen, twice headKeys
+	dup := -1 // the index in problems of the first key said twice
 	r.Object(func(key string) {
 		var dst *string
+		var bit headKeys
 		switch key {
 		case "uuid":
-			dst = &head.UUID
+			dst, bit = &head.UUID, headUUID
 		case "eventType":
-			dst = &head.EventType
+			dst, bit = &head.EventType, headEventType
 		case "published":
-			dst = &head.Published
+			dst, bit = &head.Published, headPublished
 		default:
 			r.Value()
 			return
 		}
+		if seen&bit != 0 {
+			if twice&bit == 0 {
+				twice |= bit
+				if dup < 0 {
+					dup = len(problems)
+				}
+				problems = append(problems, FieldError{Field: at() + "." + key, Reason: reasonTwice})
+			}
+			r.Value()
+			return
+		}
+		seen |= bit
 		switch r.Peek() {
 		case '"':
 			*dst = r.Str()
@@ -271,7 +356,7 @@ func (b *Batch) readEvent(r *jsonscan.Reader, body []byte, head *eventHead, path
 		}
 	})
 	if r.Err() != nil {
-		return nil
+		return nil, nil
 	}
 	ev := Event{Index: i, UUID: head.UUID, EventType: head.EventType, Raw: body[start:r.Pos():r.Pos()]}
 	if problems == nil {
@@ -284,15 +369,35 @@ func (b *Batch) readEvent(r *jsonscan.Reader, body []byte, head *eventHead, path
 		}
 	}
 	if problems != nil {
+		// A value said twice is neither of its readings: the rejection names none.
+		if twice&headUUID != 0 {
+			ev.UUID = ""
+		}
+		if twice&headEventType != 0 {
+			ev.EventType = ""
+		}
 		b.Rejected = append(b.Rejected, Rejection{Index: i, UUID: ev.UUID, EventType: ev.EventType, Problems: problems})
-		return ev.Raw
+		if dup >= 0 {
+			return ev.Raw, &problems[dup]
+		}
+		return ev.Raw, nil
 	}
 	if b.Events == nil {
 		b.Events = make([]Event, 0, 16)
 	}
 	b.Events = append(b.Events, ev)
-	return ev.Raw
+	return ev.Raw, nil
 }
+
+// headKeys is a set of the head's keys, one bit each, so that a key said twice is found
+// without a map on the path every event takes.
+type headKeys uint8
+
+const (
+	headUUID headKeys = 1 << iota
+	headEventType
+	headPublished
+)
 
 func parseTime(s string) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, s)
@@ -304,7 +409,8 @@ func parseTime(s string) (time.Time, error) {
 func (e Event) LogEvent() (LogEvent, *FieldError) {
 	r := jsonscan.New(string(e.Raw))
 	le := decodeLogEvent(r, e.Raw)
-	// Batch checked the head already; keep its reading whatever the body says twice.
+	// Batch checked the head already (and refused it when a key of it is said twice): keep
+	// its reading.
 	le.UUID, le.EventType, le.Published = e.UUID, e.EventType, e.Published
 	if r.Err() != nil {
 		return le, &FieldError{Reason: r.Err().Error()}

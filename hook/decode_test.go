@@ -133,3 +133,115 @@ func TestOrgOf(t *testing.T) {
 		assert.Equal(t, want, orgOf(source), source)
 	}
 }
+
+// dupEvent is goodEvent with its uuid changed, so that which event was kept can be told.
+func dupEvent(uuid string) string {
+	return strings.Replace(goodEvent, `"u1"`, `"`+uuid+`"`, 1)
+}
+
+// TestDecodeRefusesDuplicateKeys: a key that decides what hookd keeps, said twice, is
+// ambiguous (encoding/json takes the last, other readers the first), so the body is refused
+// rather than one of the two readings chosen silently.
+func TestDecodeRefusesDuplicateKeys(t *testing.T) {
+	const (
+		open   = `{"eventType":"com.okta.event_hook",`
+		events = `"data":{"events":[` + goodEvent + `]}`
+	)
+	const pub = `"published":"2026-11-20T14:00:00Z"`
+	tests := []struct {
+		name string
+		body string
+		want FieldError
+	}{
+		{"data twice", open + `"data":{"events":[` + dupEvent("A") + `]},"data":{"events":[` + dupEvent("B") + `]}}`, FieldError{Field: "data", Reason: "appears twice"}},
+		{"data twice, the first null", open + `"data":null,` + events + `}`, FieldError{Field: "data", Reason: "appears twice"}},
+		{"events twice", open + `"data":{"events":[` + dupEvent("A") + `],"x":1,"events":[` + dupEvent("B") + `]}}`, FieldError{Field: "data.events", Reason: "appears twice"}},
+		{"events twice, the second empty", open + `"data":{"events":[` + goodEvent + `],"events":[]}}`, FieldError{Field: "data.events", Reason: "appears twice"}},
+		{"envelope eventType, wrong then right", `{"eventType":"com.okta.inline_hook","eventType":"com.okta.event_hook",` + events + `}`, FieldError{Field: "eventType", Reason: "appears twice"}},
+		{"eventTypeVersion", open + `"eventTypeVersion":"1.0","eventTypeVersion":"2.0",` + events + `}`, FieldError{Field: "eventTypeVersion", Reason: "appears twice"}},
+		{"cloudEventsVersion", open + `"cloudEventsVersion":"0.1",` + events + `,"cloudEventsVersion":null}`, FieldError{Field: "cloudEventsVersion", Reason: "appears twice"}},
+		{"contentType", open + `"contentType":"application/json","contentType":"text/plain",` + events + `}`, FieldError{Field: "contentType", Reason: "appears twice"}},
+		{"eventId", open + `"eventId":"e1","eventId":"e2",` + events + `}`, FieldError{Field: "eventId", Reason: "appears twice"}},
+		{"eventTime", open + `"eventTime":"2026-11-20T14:00:00Z","eventTime":"2026-11-21T14:00:00Z",` + events + `}`, FieldError{Field: "eventTime", Reason: "appears twice"}},
+		{"source", open + `"source":"https://acme.okta.com/x","source":"https://evil.example/x",` + events + `}`, FieldError{Field: "source", Reason: "appears twice"}},
+		{"event uuid", open + `"data":{"events":[` + dupEvent("u0") + `,` + dupEvent("u1") + `,` + dupEvent("u2") + `,{"uuid":"A","eventType":"user.session.start",` + pub + `,"uuid":"B"}]}}`,
+			FieldError{Field: "data.events[3].uuid", Reason: "appears twice"}},
+		{"event uuid, the second escaped", open + `"data":{"events":[{"uuid":"A","eventType":"user.session.start",` + pub + `,"\u0075uid":"B"}]}}`,
+			FieldError{Field: "data.events[0].uuid", Reason: "appears twice"}},
+		{"escaped data", open + events + `,"d\u0061ta":{"events":[` + goodEvent + `]}}`, FieldError{Field: "data", Reason: "appears twice"}},
+		{"event uuid, the first null", open + `"data":{"events":[{"uuid":null,"eventType":"user.session.start",` + pub + `,"uuid":"B"}]}}`,
+			FieldError{Field: "data.events[0].uuid", Reason: "appears twice"}},
+		{"event eventType", open + `"data":{"events":[{"uuid":"A","eventType":"user.session.start",` + pub + `,"eventType":"group.privilege.grant"}]}}`,
+			FieldError{Field: "data.events[0].eventType", Reason: "appears twice"}},
+		{"event published", open + `"data":{"events":[` + goodEvent + `,{"uuid":"A","eventType":"user.session.start",` + pub + `,"published":"2027-01-01T00:00:00Z"}]}}`,
+			FieldError{Field: "data.events[1].published", Reason: "appears twice"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := DecodeBytes([]byte(tt.body))
+			require.Error(t, err)
+			assert.Nil(t, b)
+			var de *DecodeError
+			require.ErrorAs(t, err, &de)
+			assert.ErrorIs(t, err, ErrNotDelivery)
+			assert.Equal(t, []FieldError{tt.want}, de.Fields)
+		})
+	}
+}
+
+// TestDecodeKeepsKeysItDoesNotDecideOn: keys said twice that hookd does not read at this
+// stage (unknown keys, the rest of an event) and keys that only differ in case are left to
+// the full decode, as they were.
+func TestDecodeKeepsKeysItDoesNotDecideOn(t *testing.T) {
+	tests := []struct {
+		name string
+		body string
+	}{
+		{"unknown envelope key twice", `{"eventType":"com.okta.event_hook","x":1,"x":2,"data":{"events":[` + goodEvent + `]}}`},
+		{"unknown data key twice", `{"eventType":"com.okta.event_hook","data":{"x":1,"events":[` + goodEvent + `],"x":2}}`},
+		{"other event key twice", `{"eventType":"com.okta.event_hook","data":{"events":[{"uuid":"u1","severity":"INFO","eventType":"x","severity":"WARN","published":"2026-11-20T14:00:00Z"}]}}`},
+		{"the same key in another case", `{"eventType":"com.okta.event_hook","EventType":"x","data":{"events":[{"uuid":"u1","UUID":"u2","eventType":"x","published":"2026-11-20T14:00:00Z"}]}}`},
+		{"head keys in two events", `{"eventType":"com.okta.event_hook","data":{"events":[` + goodEvent + `,` + dupEvent("u2") + `]}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := DecodeBytes([]byte(tt.body))
+			require.NoError(t, err)
+			assert.Empty(t, b.Rejected)
+			assert.Equal(t, "u1", b.Events[0].UUID)
+		})
+	}
+}
+
+// TestDecodeEventsRejectsAnEventWithADuplicateHeadKey: in a System Log page, the ambiguous
+// event is rejected on its own, so that it cannot stop the poller at that page for good.
+func TestDecodeEventsRejectsAnEventWithADuplicateHeadKey(t *testing.T) {
+	tests := []struct {
+		name      string
+		event     string
+		want      string
+		uuid      string
+		eventType string
+	}{
+		{"uuid", `{"uuid":"A","eventType":"user.session.start","published":"2026-11-20T14:00:00Z","uuid":"B"}`, "[1].uuid: appears twice", "", "user.session.start"},
+		{"eventType", `{"uuid":"A","eventType":"user.session.start","eventType":"group.privilege.grant","published":"2026-11-20T14:00:00Z"}`, "[1].eventType: appears twice", "A", ""},
+		{"published", `{"published":"2026-11-20T14:00:00Z","uuid":"A","eventType":"user.session.start","published":"2027-01-01T00:00:00Z"}`, "[1].published: appears twice", "A", "user.session.start"},
+		{"uuid three times", `{"uuid":"A","uuid":"B","uuid":"C","eventType":"user.session.start","published":"2026-11-20T14:00:00Z"}`, "[1].uuid: appears twice", "", "user.session.start"},
+		{"uuid twice, and eventType not a string", `{"uuid":"A","uuid":"B","eventType":7,"published":"2026-11-20T14:00:00Z"}`, "[1].uuid: appears twice; [1].eventType: must be a string, got number", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := DecodeEvents(strings.NewReader(`[` + dupEvent("u0") + `,` + tt.event + `,` + dupEvent("u2") + `]`))
+			require.NoError(t, err)
+			require.Len(t, b.Events, 2)
+			assert.Equal(t, "u0", b.Events[0].UUID)
+			assert.Equal(t, "u2", b.Events[1].UUID)
+			require.Len(t, b.Rejected, 1)
+			r := b.Rejected[0]
+			assert.Equal(t, 1, r.Index)
+			assert.Equal(t, tt.want, r.Error())
+			assert.Equal(t, tt.uuid, r.UUID, "a uuid said twice is neither of them")
+			assert.Equal(t, tt.eventType, r.EventType)
+		})
+	}
+}

@@ -1,11 +1,15 @@
 package hook
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzDecode feeds arbitrary bodies to the decoder: it must never panic, and a body that
@@ -22,6 +26,14 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"eventType":"com.okta.event_hook","data":{"events":[{"uuid":"a","UUID":"b","eventType":"group.privilege.grant","published":"2026-11-20T14:00:00Z","debugContext":{"debugData":{"privilegeGranted":["x",1]}}}]}}`))
 	f.Add([]byte(`[]`))
 	f.Add([]byte(`null`))
+	// Keys that decide what is kept, said twice: refused.
+	f.Add([]byte(`{"eventType":"com.okta.event_hook","data":{"events":[` + dupEvent("A") + `]},"data":{"events":[` + dupEvent("B") + `]}}`))
+	f.Add([]byte(`{"eventType":"com.okta.event_hook","data":{"events":[` + dupEvent("A") + `],"events":[` + dupEvent("B") + `]}}`))
+	f.Add([]byte(`{"eventType":"x","source":"https://a.okta.com","eventType":"com.okta.event_hook","source":"https://b.example","data":{"events":[` + goodEvent + `]}}`))
+	f.Add([]byte(`{"eventType":"com.okta.event_hook","data":{"events":[{"uuid":"A","eventType":"group.privilege.grant","published":"2026-11-20T14:00:00Z","uuid":"B","eventType":"user.session.start","published":null}]}}`))
+	// Strings that are not UTF-8, as bytes and as escapes of lone surrogates.
+	f.Add([]byte(`{"eventType":"com.okta.event_hook","data":{"events":[` + badStringsEvent("\xff") + `,` + badStringsEvent("\xed\xa0\x80") + `]}}`))
+	f.Add([]byte(`{"eventType":"com.okta.event_hook","data":{"events":[` + badStringsEvent(`\ud800`) + `]}}`))
 
 	var c Classifier
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -39,7 +51,16 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
+		checkOnce(t, body, envelopeKeyNames...)
+		var env struct{ Data json.RawMessage }
+		if json.Unmarshal(body, &env) == nil {
+			checkOnce(t, env.Data, "events")
+		}
+		for _, ev := range b.Events {
+			checkOnce(t, ev.Raw, headKeyNames...)
+		}
 		first, _ := c.RoleChanges(b, SourceHook)
+		checkUTF8(t, first)
 
 		reencoded := make([]json.RawMessage, 0, len(b.Events))
 		for _, ev := range b.Events {
@@ -74,6 +95,9 @@ func FuzzDecode(f *testing.F) {
 		for i := range first {
 			a, z := first[i], second[i]
 			a.Raw, z.Raw = nil, nil
+			// Re-encoding wrote the strings' U+FFFD where the body had bytes that are not
+			// UTF-8, so only the first raw event may have needed mending.
+			a.Incomplete, z.Incomplete = withoutRawNote(a.Incomplete), withoutRawNote(z.Incomplete)
 			ja, _ := json.Marshal(a)
 			jz, _ := json.Marshal(z)
 			if string(ja) != string(jz) {
@@ -94,6 +118,8 @@ func FuzzDecodeEvents(f *testing.F) {
 	f.Add([]byte(`[{"uuid":"a"}, 7, null, "x"]`))
 	f.Add([]byte(`{"errorCode":"E0000047"}`))
 	f.Add([]byte(`[` + goodEvent + `,{"uuid":"\ud800","eventType":"workflows.user.role.user.add","published":"2026-11-20T14:00:00Z","target":[{"type":"User"}]}]`))
+	f.Add([]byte(`[` + goodEvent + `,{"uuid":"A","eventType":"x","published":"2026-11-20T14:00:00Z","uuid":"B"},{"eventType":"x","eventType":"y"},{"published":null,"published":"x","uuid":7}]`))
+	f.Add([]byte(`[` + badStringsEvent("\xff") + `,` + badStringsEvent(`\udc00`) + `]`))
 	var c Classifier
 	f.Fuzz(func(t *testing.T, body []byte) {
 		b, err := DecodeEvents(strings.NewReader(string(body)))
@@ -110,9 +136,71 @@ func FuzzDecodeEvents(f *testing.F) {
 		if len(b.Events)+len(b.Rejected) != len(all) {
 			t.Fatalf("%d elements, %d events + %d rejected", len(all), len(b.Events), len(b.Rejected))
 		}
+		for _, ev := range b.Events {
+			checkOnce(t, ev.Raw, headKeyNames...)
+		}
 		changes, notWatched := c.RoleChanges(b, SourceSystemLog)
 		if len(changes)+notWatched != len(b.Events) {
 			t.Fatal("an event was neither a record nor counted as not watched")
 		}
+		checkUTF8(t, changes)
 	})
+}
+
+var (
+	envelopeKeyNames = []string{"eventType", "eventTypeVersion", "cloudEventsVersion", "contentType", "eventId", "eventTime", "source", "data"}
+	headKeyNames     = []string{"uuid", "eventType", "published"}
+)
+
+// checkOnce fails if one of keys appears more than once in the JSON object raw (not counting
+// the objects inside it): the decoders must have refused it, as readers disagree on its value.
+func checkOnce(t *testing.T, raw []byte, keys ...string) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return
+		}
+		key, _ := tok.(string)
+		if seen[key] && slices.Contains(keys, key) {
+			t.Fatalf("%q appears twice in an accepted %.200q", key, raw)
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return
+		}
+	}
+}
+
+// checkUTF8 fails unless every string of the records, and every raw event, is valid UTF-8
+// (and the raw event JSON): the store, the console and the sinks pass them on as they are.
+func checkUTF8(t *testing.T, records []RoleChange) {
+	t.Helper()
+	for i, rc := range records {
+		if !utf8.Valid(rc.Raw) || !json.Valid(rc.Raw) {
+			t.Fatalf("record %d: raw is not valid UTF-8 JSON: %q", i, rc.Raw)
+		}
+		for _, s := range stringsOf(reflect.ValueOf(rc), "RoleChange") {
+			if !utf8.ValidString(s.value) {
+				t.Fatalf("record %d: %s is not valid UTF-8: %q", i, s.path, s.value)
+			}
+		}
+	}
+}
+
+// withoutRawNote returns notes without the one that says the raw event was mended.
+func withoutRawNote(notes []string) []string {
+	var out []string
+	for _, n := range notes {
+		if !strings.HasPrefix(n, "raw: invalid UTF-8") {
+			out = append(out, n)
+		}
+	}
+	return out
 }

@@ -95,7 +95,9 @@ type RoleChange struct {
 	// Findings are what made hookd look twice at the change (see Finding), computed when it
 	// was accepted.
 	Findings []Finding `json:"findings,omitempty"`
-	// Raw is the event exactly as Okta sent it, for audit.
+	// Raw is the event exactly as Okta sent it, for audit, but for bytes that are not UTF-8:
+	// those are replaced with U+FFFD (and Incomplete says so), because every reader of the
+	// record (the store, the console's JSON, the sinks' bodies) must be able to read it.
 	Raw json.RawMessage `json:"raw,omitempty"`
 }
 

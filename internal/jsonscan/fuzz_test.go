@@ -7,7 +7,7 @@ import (
 
 // FuzzValue: the reader accepts exactly what encoding/json accepts as one JSON value.
 func FuzzValue(f *testing.F) {
-	for _, seed := range []string{`{"a":[1,2.5e3,"x\u00e9",true,null]}`, `"\ud800"`, `[`, `{"a":1,}`, "\"\xff\"", `1 2`, "{\"a\":1}\x00", ``} {
+	for _, seed := range []string{`{"a":[1,2.5e3,"x\u00e9",true,null]}`, `"\ud800"`, `[`, `{"a":1,}`, "\"\xff\"", "{\"\xff\":\"\xe2\x82\"}", `{"a":1,"a":2}`, `1 2`, "{\"a\":1}\x00", ``} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
