@@ -251,6 +251,19 @@ func (l *lineLog) bytes(from, to time.Time) int {
 	return n
 }
 
+// longest returns the length of the longest line written in [from, to).
+func (l *lineLog) longest(from, to time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, line := range l.lines {
+		if !line.at.Before(from) && line.at.Before(to) {
+			n = max(n, len(line.text))
+		}
+	}
+	return n
+}
+
 func (l *lineLog) tail(n int) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()

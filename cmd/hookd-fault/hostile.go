@@ -62,20 +62,7 @@ func hostileCorpus(ctx context.Context, s *suite, backend string) *result {
 		}
 	}
 	// Four at-limit deliveries at once: memory stays bounded; the excess may be answered 503.
-	statuses := map[int]int{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			status, _ := h.post(client, corpus[0].Body)
-			mu.Lock()
-			statuses[status]++
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	statuses := atOnce(h, client, 4, corpus[0].Body)
 	r.figure("four at-limit deliveries at once: statuses %v", statuses)
 	r.check(statuses[0] == 0 && statuses[500] == 0, "four at once: statuses %v", statuses)
 	logBytes := h.logs.bytes(began, time.Now())
@@ -100,4 +87,23 @@ func hostileCorpus(ctx context.Context, s *suite, backend string) *result {
 	r.check(peak < 256<<20, "peak RSS %s, over 256 MB", mb(peak))
 	r.check(after <= 2*before, "RSS after %s, over twice before (%s)", mb(after), mb(before))
 	return r
+}
+
+// atOnce posts body n times at once and tallies the statuses.
+func atOnce(h *hookd, client *http.Client, n int, body []byte) map[int]int {
+	statuses := map[int]int{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, _ := h.post(client, body)
+			mu.Lock()
+			statuses[status]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return statuses
 }

@@ -7,13 +7,15 @@ import (
 	"net/http"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // webhookSecret is the fake receiver's signing secret as hookd is configured with it.
 const webhookSecret = "whsec_ZmF1bHQtc3VpdGUtd2ViaG9vay1rZXk="
 
-// receiver is a webhook sink for hookd: it counts each alerted event uuid and each
-// webhook-id, and can be told to fail or to be slow.
+// receiver is a webhook sink for hookd, as strict as a receiver may be (a body that is not
+// valid UTF-8 JSON is refused): it counts each alerted event uuid and each webhook-id, and
+// can be told to fail or to be slow.
 type receiver struct {
 	srv *http.Server
 	url string
@@ -30,6 +32,8 @@ type receiver struct {
 	firstSeen map[string]time.Time
 	posts     int
 	inFlight  int
+	// invalid counts bodies a strict receiver refuses: not valid UTF-8, or not JSON.
+	invalid int
 }
 
 func newReceiver() *receiver {
@@ -86,7 +90,8 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			StorageProblem string `json:"storageProblem"`
 		} `json:"alerts"`
 	}
-	if json.Unmarshal(body, &doc) != nil {
+	if !utf8.Valid(body) || json.Unmarshal(body, &doc) != nil {
+		r.invalid++
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
@@ -136,4 +141,11 @@ func (r *receiver) isFlagged(id string) bool {
 	defer r.mu.Unlock()
 	_, ok := r.flagged[id]
 	return ok
+}
+
+// invalidBodies returns how many bodies were not valid UTF-8 JSON.
+func (r *receiver) invalidBodies() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.invalid
 }

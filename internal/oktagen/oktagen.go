@@ -145,3 +145,31 @@ const eventTemplate = `{"uuid":%q,"published":%q,"eventType":%q,"version":"0","s
 "debugContext":{"debugData":{"requestId":"reqload","requestUri":"/api/v1/internal","url":"/api/v1/internal?"}},
 "securityContext":{"asNumber":64496,"asOrg":"example transit","isp":"example isp inc.","domain":"example.net","isProxy":false},
 "request":{"ipChain":[{"ip":"198.51.100.23","geographicalContext":{"city":"Denver","state":"Colorado","country":"United States","postalCode":"80202","geolocation":{"lat":39.7392,"lon":-104.9847}},"version":"V4","source":null}]}}`
+
+// Stranger is one body of the corpus of what an attack on hookd's readers sends: strings
+// that steer a terminal, forge Slack formatting or break a strict JSON reader, and keys given
+// twice so that two readers could disagree on what the body says.
+type Stranger struct {
+	Name string
+	Body []byte
+	// Status is the answer hookd must give; Watched is how many of its events it must alert.
+	Status  int
+	Watched int
+}
+
+// StrangerCorpus returns the corpus, each body a delivery of fresh events.
+func StrangerCorpus() []Stranger {
+	now := time.Now()
+	invalid := bytes.Replace(Event{DisplayName: "INVALID-UTF8"}.JSON(now), []byte("INVALID-UTF8"), []byte("Bob \xff\xfe\xc3 Builder"), 1)
+	twice := Event{}.JSON(now)
+	twice = bytes.Replace(twice, []byte(`{"uuid":`), []byte(`{"uuid":"`+UUID()+`","uuid":`), 1)
+	envelope := Delivery(Event{}.JSON(now))
+	envelope = bytes.Replace(envelope, []byte(`"data":{`), []byte(`"data":{"events":[`+string(Event{}.JSON(now))+`]},"data":{`), 1)
+	return []Stranger{
+		{"terminal-escapes", Delivery(Event{DisplayName: "Bob\x1b]0;pwned\x07\x1b[2J\b\b\bBuilder\u009b31m\u202e"}.JSON(now)), 200, 1},
+		{"slack-mrkdwn", Delivery(Event{DisplayName: "Bob\n*Actor*\nTrusted Admin _it_ ~strike~ `code` ```block``` > quote <!channel> <http://evil.example|ok> @here"}.JSON(now)), 200, 1},
+		{"invalid-utf8", Delivery(invalid), 200, 1},
+		{"duplicate-event-uuid", Delivery(twice), 400, 0},
+		{"duplicate-envelope-data", envelope, 400, 0},
+	}
+}
