@@ -13,8 +13,6 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
-
-	"github.com/hookd/hookd/internal/termtext"
 )
 
 // version is set at build time with -ldflags "-X main.version=..."; without it, the build
@@ -130,7 +128,7 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 	case errors.Is(err, errUsage):
 		return 2
 	default:
-		fmt.Fprintf(m.Stderr, "hookd %s: %s\n", cmd, termtext.Escape(err.Error()))
+		fmt.Fprintf(m.Stderr, "hookd %s: %v\n", cmd, err)
 		return 1
 	}
 }
