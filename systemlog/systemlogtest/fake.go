@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -32,6 +33,7 @@ type Okta struct {
 	Now   func() time.Time
 
 	mu        sync.Mutex
+	mounted   map[string]http.Handler
 	events    []event
 	used      int
 	requests  int
@@ -82,6 +84,30 @@ func (o *Okta) Add(uuid, eventType string, published time.Time) {
 	o.events = append(o.events, event{eventType, published, json.RawMessage(raw)})
 }
 
+// Mount serves the org's other APIs under prefix (the Groups API, say) on the same host, as
+// a real org does, behind the same credentials check and counted with the rest; h is called
+// without the fake's lock.
+func (o *Okta) Mount(prefix string, h http.Handler) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.mounted == nil {
+		o.mounted = map[string]http.Handler{}
+	}
+	o.mounted[prefix] = h
+}
+
+// authorized reports whether r carries the org's credentials; the caller holds o.mu.
+func (o *Okta) authorized(r *http.Request) bool {
+	auth := r.Header.Get("Authorization")
+	return auth == "SSWS "+o.Token || (o.Bearer != "" && auth == "Bearer "+o.Bearer)
+}
+
+func refuse(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusUnauthorized)
+	fmt.Fprint(w, `{"errorCode":"E0000011","errorSummary":"Invalid token provided"}`)
+}
+
 // Requests counts the requests so far; MaxInFlight is the most answered at once.
 func (o *Okta) Requests() int {
 	o.mu.Lock()
@@ -113,16 +139,25 @@ func (o *Okta) serve(w http.ResponseWriter, r *http.Request) {
 	time.Sleep(delay)
 
 	o.mu.Lock()
+	for prefix, h := range o.mounted {
+		if strings.HasPrefix(r.URL.Path, prefix) {
+			ok := o.authorized(r)
+			o.mu.Unlock()
+			if !ok {
+				refuse(w)
+				return
+			}
+			h.ServeHTTP(w, r)
+			return
+		}
+	}
 	defer o.mu.Unlock()
 	if r.URL.Path != "/api/v1/logs" {
 		http.NotFound(w, r)
 		return
 	}
-	auth := r.Header.Get("Authorization")
-	if auth != "SSWS "+o.Token && (o.Bearer == "" || auth != "Bearer "+o.Bearer) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusUnauthorized)
-		fmt.Fprint(w, `{"errorCode":"E0000011","errorSummary":"Invalid token provided"}`)
+	if !o.authorized(r) {
+		refuse(w)
 		return
 	}
 	now := o.Now()
