@@ -87,6 +87,12 @@ func ConsoleLine(rc *hook.RoleChange) string {
 	if rc.Subject.Login != "" {
 		fmt.Fprintf(&b, " login=%s", q(rc.Subject.Login))
 	}
+	if rc.Via != nil {
+		fmt.Fprintf(&b, " via_group=%s", q(firstOf(rc.Via.DisplayName, rc.Via.ID, "(unknown)")))
+	}
+	if rc.MemberCount > 0 {
+		fmt.Fprintf(&b, " members=%d", rc.MemberCount)
+	}
 	fmt.Fprintf(&b, " actor=%s", q(firstOf(rc.Actor.DisplayName, rc.Actor.ID, "(unknown)")))
 	if rc.Actor.Login != "" {
 		fmt.Fprintf(&b, " actor_login=%s", q(rc.Actor.Login))

@@ -60,9 +60,17 @@ func alertFacts(a *Alert, m markup) []fact {
 	facts := []fact{
 		{roleLabel, strings.Join(inert(roles, m), ", ")},
 		{subjectLabel, strings.Join(subjectLines, "\n")},
+	}
+	if first.Via != nil {
+		facts = append(facts, fact{"Through group", who(first.Via.DisplayName, first.Via.Login, first.Via.ID, m)})
+	}
+	if first.MemberCount > 0 {
+		facts = append(facts, fact{"Members, who hold it too", membersText(first, m)})
+	}
+	facts = append(facts, []fact{
 		{"Actor", who(first.Actor.DisplayName, first.Actor.Login, first.Actor.ID, m)},
 		{"Outcome", outcomeText(first, m)},
-	}
+	}...)
 	if first.Client.IP != "" {
 		ip := m.code(first.Client.IP)
 		if p := place(first.Client); p != "" {
@@ -74,6 +82,20 @@ func alertFacts(a *Alert, m markup) []fact {
 		facts = append(facts, fact{"Network", n})
 	}
 	return append(facts, fact{"Okta time", first.Published.UTC().Format("2006-01-02 15:04:05 UTC")})
+}
+
+// membersText names a group's first members and counts the rest: a group gaining a role gives
+// it to each of them.
+func membersText(rc *hook.RoleChange, m markup) string {
+	names := make([]string, 0, len(rc.Members))
+	for _, r := range rc.Members {
+		names = append(names, who(r.DisplayName, r.Login, r.ID, m))
+	}
+	text := strings.Join(names, ", ")
+	if more := rc.MemberCount - len(rc.Members); more > 0 {
+		text += fmt.Sprintf(" and %d more", more)
+	}
+	return fmt.Sprintf("%d: %s", rc.MemberCount, text)
 }
 
 // inert passes each Okta string, shortened, through the format's text.

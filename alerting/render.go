@@ -38,6 +38,9 @@ func Title(rc *hook.RoleChange) string {
 	if len(rc.Roles) > 1 {
 		what += "s"
 	}
+	if rc.Via != nil && !rc.Failed() {
+		return what + " " + string(rc.Action) + " through group membership"
+	}
 	if rc.Failed() {
 		noun := "grant"
 		if rc.Action == hook.Revoked {

@@ -164,7 +164,7 @@ func (s Settings) Detect(ctx context.Context, h History, changes []*hook.RoleCha
 func inOrder(changes []*hook.RoleChange) []*hook.RoleChange {
 	order := make([]*hook.RoleChange, 0, len(changes))
 	for _, rc := range changes {
-		if rc.ChangesHolding() && rc.ActorKey() != "" {
+		if rc.ChangesAccess() && rc.ActorKey() != "" {
 			order = append(order, rc)
 		}
 	}

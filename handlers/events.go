@@ -95,7 +95,7 @@ func (s *Server) receiveEvents(c echo.Context) error {
 	h := c.Response().Header()
 	h.Set("X-Hookd-Accepted", strconv.Itoa(res.Accepted))
 	h.Set("X-Hookd-Duplicates", strconv.Itoa(res.Duplicates))
-	h.Set("X-Hookd-Not-Watched", strconv.Itoa(notWatched))
+	h.Set("X-Hookd-Not-Watched", strconv.Itoa(notWatched+res.NotWatched))
 	h.Set("X-Hookd-Rejected", strconv.Itoa(len(batch.Rejected)))
 	return c.NoContent(http.StatusOK)
 }
@@ -105,6 +105,8 @@ func (s *Server) countCommitted(res hook.AcceptResult) {
 	s.metrics.events.WithLabelValues("accepted").Add(float64(res.Accepted))
 	s.metrics.events.WithLabelValues("duplicate").Add(float64(res.Duplicates))
 	s.metrics.events.WithLabelValues("unstored").Add(float64(res.Unstored))
+	// Memberships of groups that hold nothing watched: only the store can tell.
+	s.metrics.events.WithLabelValues("not_watched").Add(float64(res.NotWatched))
 }
 
 // decode reads and classifies a delivery's body, when its turn to decode comes (see

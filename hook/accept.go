@@ -15,6 +15,9 @@ type AcceptResult struct {
 	// Unstored is how many of Accepted the database refused to keep in the events table;
 	// their delivery jobs carry them, flagged, so they are still alerted once.
 	Unstored int
+	// NotWatched is how many were group memberships of groups that held no watched role at
+	// the time: kept in the store's view of membership, neither stored as changes nor alerted.
+	NotWatched int
 	// Problem is the first refusal's reason when Unstored is above zero.
 	Problem string
 }

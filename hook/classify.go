@@ -111,7 +111,16 @@ func (c *Classifier) RoleChangeOf(le *LogEvent, org string, src Source) (RoleCha
 		rc.Incomplete = append(rc.Incomplete, "subject: no target of type "+strings.Join(subjectTypes, " or "))
 	}
 
-	if w.Category != AppAssignment {
+	if w.Category == Membership {
+		rc.Roles = []Role{} // the group's, which the store knows (ResolveMembership)
+		if g := findTarget(targets, used, "UserGroup", "Group"); g >= 0 {
+			used[g] = true
+			t := targets[g]
+			rc.Via = &Ref{ID: t.ID, Type: t.Type, DisplayName: t.DisplayName, Login: knownLogin(t.AlternateID)}
+		} else {
+			rc.Incomplete = append(rc.Incomplete, "group: no target of type UserGroup")
+		}
+	} else if w.Category != AppAssignment {
 		rc.Roles = rolesOf(le, w, targets, used)
 		if len(rc.Roles) == 0 {
 			rc.Roles = []Role{}

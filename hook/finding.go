@@ -86,7 +86,23 @@ func (r Role) Key() string {
 // ChangesHolding reports whether the change gives or takes a role: a successful grant or
 // revoke of a Workflows role, admin privilege or app assignment, to a user or group Okta
 // named. Failed attempts, tampering and health records change no holding.
+//
+// A change of membership gives or takes the group's roles (ChangesAccess) but changes no row
+// of the ledger's own: the holdings through a group follow from the membership.
 func (rc *RoleChange) ChangesHolding() bool {
+	if rc.Via != nil {
+		return false
+	}
+	return rc.changesAccess()
+}
+
+// ChangesAccess reports whether the change gives or takes a role, directly (ChangesHolding)
+// or through a group: a membership of a group that held roles at the time.
+func (rc *RoleChange) ChangesAccess() bool {
+	return rc.changesAccess()
+}
+
+func (rc *RoleChange) changesAccess() bool {
 	if rc.Failed() || (rc.Action != Granted && rc.Action != Revoked) {
 		return false
 	}

@@ -36,6 +36,11 @@ const (
 	Tampering Category = "tampering"
 	// Health is hookd telling of itself: it cannot read what it watches, or reads it again.
 	Health Category = "hookd_health"
+	// Membership is a user joining or leaving a group, as Okta wrote it. It is a role change
+	// only when the group holds a watched role at the time, which the store decides against
+	// its ledger (ResolveMembership): the record then takes the group's roles and their
+	// category, and names the group in Via.
+	Membership Category = "group_membership"
 )
 
 // SubjectKind says whether a role was changed for a user or a group.
@@ -70,6 +75,14 @@ type RoleChange struct {
 	Action    Action    `json:"action"`
 	Subject   Subject   `json:"subject"`
 	Roles     []Role    `json:"roles"`
+	// Via is the group a user's roles come through, for a change of membership of a group
+	// that holds them.
+	Via *Ref `json:"via,omitempty"`
+	// Members are the first members of a group that gained or lost roles, as the store knew
+	// them when it accepted the change, and MemberCount is how many it knew in all: they
+	// hold what the group holds.
+	Members     []Ref `json:"members,omitempty"`
+	MemberCount int   `json:"memberCount,omitempty"`
 	// Others are targets that are neither the subject nor a role (an app, a folder), kept so
 	// that nothing Okta said is lost from the alert.
 	Others         []Ref      `json:"others,omitempty"`

@@ -21,6 +21,12 @@ const (
 	WorkflowsGroupRoleRemove = "workflows.user.role.group.remove"
 )
 
+// The group membership event types.
+const (
+	GroupMembershipAdd    = "group.user_membership.add"
+	GroupMembershipRemove = "group.user_membership.remove"
+)
+
 var watched = map[string]Watch{
 	WorkflowsUserRoleAdd:                 {Category: WorkflowsRole, Action: Granted, Kind: SubjectUser},
 	WorkflowsUserRoleRemove:              {Category: WorkflowsRole, Action: Revoked, Kind: SubjectUser},
@@ -32,6 +38,10 @@ var watched = map[string]Watch{
 	"group.privilege.revoke":             {Category: AdminPrivilege, Action: Revoked, Kind: SubjectGroup, HookEligible: true},
 	"application.user_membership.add":    {Category: AppAssignment, Action: Granted, Kind: SubjectUser, HookEligible: true},
 	"application.user_membership.remove": {Category: AppAssignment, Action: Revoked, Kind: SubjectUser, HookEligible: true},
+	// Joining a group that holds a role is getting the role (Okta recommends granting roles to
+	// groups), and Okta writes only the membership event for it.
+	GroupMembershipAdd:    {Category: Membership, Action: Granted, Kind: SubjectUser, HookEligible: true},
+	GroupMembershipRemove: {Category: Membership, Action: Revoked, Kind: SubjectUser, HookEligible: true},
 	// What blinds hookd or hides evidence. Okta's catalog tags event_hook.* "event-hook" only,
 	// not eligible: they come by the System Log.
 	"event_hook.deactivated":                 {Category: Tampering, Action: Deactivated, Kind: SubjectEventHook},

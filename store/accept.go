@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/internal/adminapi"
 	"github.com/riverqueue/river"
 )
 
@@ -103,6 +104,7 @@ func (s *Store) acceptParts(ctx context.Context, records []hook.RoleChange, comm
 		total.Accepted += o.res.Accepted
 		total.Duplicates += o.res.Duplicates
 		total.Unstored += o.res.Unstored
+		total.NotWatched += o.res.NotWatched
 		if total.Problem == "" {
 			total.Problem = o.res.Problem
 		}
@@ -279,8 +281,16 @@ func (s *Store) settle(ctx context.Context, entries []entry) (kept []int64) {
 // each entry in its request's result.
 func (s *Store) commit(ctx context.Context, unique []entry) (kept []int64, err error) {
 	inserted := make(map[string]bool, len(unique))
+	all := unique
+	var dropped []entry
 	err = s.inTxOn(ctx, s.commitDB, func(tx *sql.Tx) error {
 		now := s.opts.Now().UTC()
+		// What a membership is depends on what its group holds; it comes before the findings.
+		var memberships []*hook.RoleChange
+		var err error
+		if unique, dropped, memberships, err = s.resolveAccess(ctx, tx, all); err != nil {
+			return err
+		}
 		// Findings raise severity and may decide the route, so they come first.
 		if err := s.detectFindings(ctx, tx, unique); err != nil {
 			return err
@@ -321,6 +331,9 @@ func (s *Store) commit(ctx context.Context, unique []entry) (kept []int64, err e
 		if err := s.applyLedger(ctx, tx, ledgerKeys, ledgerChanges); err != nil {
 			return err
 		}
+		if err := s.applyMemberships(ctx, tx, memberships, adminapi.KnownByEvent); err != nil {
+			return err
+		}
 		if len(jobs) >= queueLaterFrom {
 			id, err := s.keepJobs(ctx, tx, jobs)
 			kept = []int64{id}
@@ -337,6 +350,9 @@ func (s *Store) commit(ctx context.Context, unique []entry) (kept []int64, err e
 		} else {
 			e.req.result.Duplicates++
 		}
+	}
+	for _, e := range dropped {
+		e.req.result.NotWatched++
 	}
 	return kept, nil
 }

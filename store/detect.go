@@ -124,20 +124,41 @@ func (h history) Holdings(ctx context.Context, subjects []detect.SubjectRef) (ma
 			kinds[i], ids[i] = ref.Kind, dbKey(ref.ID)
 		}
 		return out, h.query(ctx, add, columns+`unnest($1::text[], $2::text[]) AS s(k, i)
-			JOIN hookd_holding h ON h.subject_kind = s.k AND h.subject_id = s.i`, kinds, ids)
+			JOIN hookd_holding h ON h.subject_kind = s.k AND h.subject_id = s.i
+			UNION ALL `+throughGroups+`unnest($1::text[], $2::text[]) AS s(k, i)
+			JOIN hookd_membership m ON s.k = 'user' AND m.user_id = s.i
+			JOIN hookd_holding g ON g.subject_kind = 'group' AND g.subject_id = m.group_id AND g.held`, kinds, ids)
 	}
 	stmt, err := h.tx.PrepareContext(ctx, columns+`hookd_holding h WHERE h.subject_kind = $1 AND h.subject_id = $2`)
 	if err != nil {
 		return nil, dbError("detect", err)
 	}
 	defer stmt.Close()
+	via, err := h.tx.PrepareContext(ctx, throughGroups+`hookd_membership m
+		JOIN hookd_holding g ON g.subject_kind = 'group' AND g.subject_id = m.group_id AND g.held = 1 WHERE m.user_id = $1`)
+	if err != nil {
+		return nil, dbError("detect", err)
+	}
+	defer via.Close()
 	for _, ref := range subjects {
 		if err := h.rows(ctx, add, stmt, ref.Kind, dbKey(ref.ID)); err != nil {
+			return nil, err
+		}
+		if ref.Kind != string(hook.SubjectUser) {
+			continue
+		}
+		if err := h.rows(ctx, add, via, dbKey(ref.ID)); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
+
+// throughGroups selects, in Holdings' columns, what users hold through the groups they are or
+// were in (held while they are members), as of their newest membership event: a short stay in
+// a privileged group reads like a short-lived grant.
+const throughGroups = `SELECT 'user', m.user_id, g.role_key, g.role_name, g.category, m.member,
+	CASE WHEN m.published > g.published THEN m.published ELSE g.published END, m.actor FROM `
 
 // query runs q in the transaction and hands each row to fn.
 func (h history) query(ctx context.Context, fn func(*sql.Rows) error, q string, args ...any) error {

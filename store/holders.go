@@ -177,7 +177,25 @@ func (s *Store) Holders(ctx context.Context, roleGlob string) ([]adminapi.Holder
 		out = append(out, h)
 		return err
 	})
-	return out, err
+	if err != nil {
+		return out, err
+	}
+	via, err := s.heldThroughGroups(ctx)
+	if err != nil {
+		return out, err
+	}
+	for _, h := range via {
+		if glob != "" {
+			if ok, _ := path.Match(glob, strings.ToLower(h.Role)); !ok {
+				continue
+			}
+		}
+		out = append(out, h)
+	}
+	slices.SortStableFunc(out, func(a, b adminapi.Holder) int {
+		return cmp.Or(cmp.Compare(a.Role, b.Role), cmp.Compare(a.SubjectName, b.SubjectName), cmp.Compare(a.SubjectID, b.SubjectID), cmp.Compare(a.Via, b.Via))
+	})
+	return out, nil
 }
 
 // buildLedger fills the ledger from the events stored before it existed, once: the events are

@@ -13,8 +13,10 @@ import (
 	"github.com/hookd/hookd/okta"
 	"github.com/prometheus/client_golang/prometheus"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -124,7 +126,10 @@ func (p *Poller) accept(ctx context.Context, records []hook.RoleChange, rep *Rep
 		return err
 	}
 	rep.Accepted += res.Accepted
-	for t, rcs := range byType {
+	// In name order: a group's privileges (group.privilege.*) are stored before its
+	// memberships (group.user_membership.*), which the store reads them for.
+	for _, t := range slices.Sorted(maps.Keys(byType)) {
+		rcs := byType[t]
 		res, err := p.cfg.Store.Accept(ctx, rcs)
 		if err != nil {
 			return err

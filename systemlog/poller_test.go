@@ -282,7 +282,7 @@ func TestFilter(t *testing.T) {
 		watched = append(watched, w.EventType)
 	}
 	assert.Equal(t, watched, DefaultEventTypes())
-	assert.Len(t, DefaultEventTypes(), 17)
+	assert.Len(t, DefaultEventTypes(), 19)
 	_, err := New(Config{OrgURL: "https://acme.okta.com", Credentials: okta.APIToken("t"), Store: &store.Store{}, EventTypes: []string{`x" or eventType sw "`}})
 	assert.Error(t, err, "no filter injection")
 }

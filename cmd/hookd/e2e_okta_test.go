@@ -37,7 +37,8 @@ func TestOktaRegisterAndStatus(t *testing.T) {
 	require.Len(t, hooks, 1)
 	assert.Equal(t, "VERIFIED", hooks[0].VerificationStatus)
 	assert.ElementsMatch(t, []string{"application.user_membership.add", "application.user_membership.remove",
-		"group.privilege.grant", "group.privilege.revoke", "user.account.privilege.grant", "user.account.privilege.revoke"}, hooks[0].Events.Items)
+		"group.privilege.grant", "group.privilege.revoke", "group.user_membership.add", "group.user_membership.remove",
+		"user.account.privilege.grant", "user.account.privilege.revoke"}, hooks[0].Events.Items)
 	assert.Contains(t, srv.stderr.String(), "answered Okta's verification challenge", "Okta called back")
 
 	// An admin deactivates it; registering again activates it, without rewriting it.

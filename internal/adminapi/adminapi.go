@@ -222,4 +222,8 @@ type Holder struct {
 	// SeenInOkta is when hookd holders snapshot last found the holding in Okta's
 	// role-assignment API (admin roles only).
 	SeenInOkta *time.Time `json:"seenInOkta,omitempty"`
+	// Via and ViaID name the group a user holds the role through; empty for a role held
+	// directly. A user holding a role directly and through two groups is three holders.
+	Via   string `json:"via,omitempty"`
+	ViaID string `json:"viaId,omitempty"`
 }

@@ -1,0 +1,42 @@
+package hook
+
+import "time"
+
+// GroupRole is a role a group holds, as the store's ledger has it.
+type GroupRole struct {
+	Role     Role
+	Category Category
+	// Since is when the group got it, in Okta's time.
+	Since time.Time
+}
+
+// ResolveMembership makes a membership record (Category Membership) the role change it is,
+// given the roles its group held when the membership changed: it takes them and their
+// category (Workflows roles first: what hookd is for). It reports false, changing nothing,
+// when the group held none: joining such a group gives no watched role.
+//
+// It may be called again on the same record with what the ledger says then.
+func (rc *RoleChange) ResolveMembership(held []GroupRole) bool {
+	if !rc.IsMembership() {
+		return false
+	}
+	rc.Category, rc.Roles = Membership, []Role{}
+	if rc.Via == nil || len(held) == 0 {
+		return false
+	}
+	rc.Roles = make([]Role, 0, len(held))
+	rc.Category = AdminPrivilege
+	for _, g := range held {
+		rc.Roles = append(rc.Roles, g.Role)
+		if g.Category == WorkflowsRole {
+			rc.Category = WorkflowsRole
+		}
+	}
+	return true
+}
+
+// IsMembership reports whether the record is a change of group membership, resolved
+// (ResolveMembership) or not.
+func (rc *RoleChange) IsMembership() bool {
+	return rc.EventType == GroupMembershipAdd || rc.EventType == GroupMembershipRemove
+}

@@ -1,0 +1,312 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/internal/adminapi"
+)
+
+// Roles held through groups. Okta writes only group.user_membership.add when a user joins a
+// group that holds a role, so the store, which knows what each group holds (hookd_holding),
+// decides in the accepting transaction what a membership change is: a grant or revoke of the
+// group's roles as of the event, or nothing watched. What a user holds through a group is
+// hookd_membership joined to the group's holdings, never a copy: a group losing a role, or a
+// user leaving it, is one row.
+
+// membersNamed is how many members a group's role change names; the rest are counted.
+const membersNamed = 5
+
+// resolveAccess, before the detections, makes each membership record the role change it is
+// (or drops it: its group held nothing watched then, and it is counted as not watched), and
+// tells each grant or revoke of a group's role the group's members. Records it changes lose
+// their stored form made before the commit. The dropped entries are returned to be counted
+// once committed, and the membership records, resolved or not, for applyMemberships.
+//
+// It may run again on the same records (a transaction split after a refusal): each record is
+// resolved afresh.
+func (s *Store) resolveAccess(ctx context.Context, tx *sql.Tx, entries []entry) (kept, dropped []entry, memberships []*hook.RoleChange, err error) {
+	kept = entries[:0:0]
+	batch := batchGroupRoles(entries)
+	for _, e := range entries {
+		rc := e.rc
+		switch {
+		case rc.IsMembership():
+			memberships = append(memberships, rc)
+			var held []hook.GroupRole
+			if rc.Via != nil {
+				if held, err = s.groupRoles(ctx, tx, rc.Via.ID, rc.Published); err != nil {
+					return nil, nil, nil, err
+				}
+				held = batch.asOf(dbKey(rc.Via.ID), rc.Published, held)
+			}
+			if !rc.ResolveMembership(held) || rc.Failed() {
+				dropped = append(dropped, e)
+				continue
+			}
+			e.encoded, e.index = nil, nil
+		case rc.ChangesHolding() && rc.Subject.Kind == hook.SubjectGroup:
+			if rc.Members, rc.MemberCount, err = s.groupMembers(ctx, tx, rc.SubjectKey()); err != nil {
+				return nil, nil, nil, err
+			}
+			if rc.MemberCount > 0 {
+				e.encoded, e.index = nil, nil
+			}
+		}
+		kept = append(kept, e)
+	}
+	return kept, dropped, memberships, nil
+}
+
+// groupChanges are the batch's own grants and revokes of groups' roles, by group key then
+// role key, in Okta's order: the ledger is written after the batch is resolved, and a
+// delivery may hold a group's grant and a membership of it together.
+type groupChanges map[string]map[string][]groupChange
+
+type groupChange struct {
+	role      hook.GroupRole
+	held      bool
+	published time.Time
+	uuid      string
+}
+
+func batchGroupRoles(entries []entry) groupChanges {
+	out := groupChanges{}
+	for _, e := range entries {
+		rc := e.rc
+		if !rc.ChangesHolding() || rc.Subject.Kind != hook.SubjectGroup {
+			continue
+		}
+		g := dbKey(rc.SubjectKey())
+		if out[g] == nil {
+			out[g] = map[string][]groupChange{}
+		}
+		for _, r := range rc.Roles {
+			out[g][r.Key()] = append(out[g][r.Key()], groupChange{role: hook.GroupRole{Role: r, Category: rc.Category, Since: rc.Published},
+				held: rc.Action == hook.Granted, published: rc.Published, uuid: rc.EventID})
+		}
+	}
+	return out
+}
+
+// asOf is what the group held at the time: the ledger's roles, each replaced by the batch's
+// newest change of it at or before then.
+func (b groupChanges) asOf(group string, at time.Time, ledger []hook.GroupRole) []hook.GroupRole {
+	changes := b[group]
+	if len(changes) == 0 {
+		return ledger
+	}
+	held := map[string]hook.GroupRole{}
+	for _, r := range ledger {
+		held[r.Role.Key()] = r
+	}
+	for key, cs := range changes {
+		var newest *groupChange
+		for i := range cs {
+			c := &cs[i]
+			if c.published.After(at) {
+				continue
+			}
+			if newest == nil || c.published.After(newest.published) || (c.published.Equal(newest.published) && c.uuid > newest.uuid) {
+				newest = c
+			}
+		}
+		if newest == nil {
+			continue
+		}
+		if r, ok := held[key]; ok && r.Since.After(newest.published) {
+			continue // the ledger's row is newer
+		}
+		if newest.held {
+			held[key] = newest.role
+		} else {
+			delete(held, key)
+		}
+	}
+	out := make([]hook.GroupRole, 0, len(held))
+	for _, r := range held {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b hook.GroupRole) int {
+		return cmp.Or(cmp.Compare(a.Role.Name, b.Role.Name), cmp.Compare(a.Role.Key(), b.Role.Key()))
+	})
+	return out
+}
+
+// heldTrue is the SQL condition that a row's held (or member) column is true.
+func (s *Store) heldTrue(column string) string {
+	if s.dialect == sqlite {
+		return column + " = 1"
+	}
+	return column
+}
+
+// groupRoles reads the watched roles the group held at the time (granted then or before, and
+// not revoked since), by name.
+func (s *Store) groupRoles(ctx context.Context, tx *sql.Tx, groupID string, at time.Time) ([]hook.GroupRole, error) {
+	if groupID == "" {
+		return nil, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT role_key, role_name, category, published FROM hookd_holding
+		WHERE subject_kind = 'group' AND subject_id = $1 AND `+s.heldTrue("held")+` AND published <= $2
+		ORDER BY role_name, role_key`, dbKey(groupID), s.timeArg(at))
+	if err != nil {
+		return nil, dbError("group roles", err)
+	}
+	defer rows.Close()
+	var out []hook.GroupRole
+	for rows.Next() {
+		var key, name, category string
+		var since any
+		if err := rows.Scan(&key, &name, &category, &since); err != nil {
+			return nil, dbError("group roles", err)
+		}
+		t, err := s.scanTime(since)
+		if err != nil {
+			return nil, err
+		}
+		role := hook.Role{Name: name}
+		if k := eventIDOf(key); !isNameKey(k) {
+			role.ID = k
+		}
+		out = append(out, hook.GroupRole{Role: role, Category: hook.Category(category), Since: t})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError("group roles", err)
+	}
+	return out, nil
+}
+
+// isNameKey reports whether a role key is made of the role's name (Okta gave no id).
+func isNameKey(k string) bool { return len(k) >= 5 && k[:5] == "name:" }
+
+// groupMembers reads the group's first members by name, and how many it has.
+func (s *Store) groupMembers(ctx context.Context, tx *sql.Tx, groupID string) ([]hook.Ref, int, error) {
+	if groupID == "" {
+		return nil, 0, nil
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM hookd_membership WHERE group_id = $1 AND `+s.heldTrue("member"),
+		dbKey(groupID)).Scan(&n); err != nil {
+		return nil, 0, dbError("group members", err)
+	}
+	if n == 0 {
+		return nil, 0, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT user_id, user_name FROM hookd_membership WHERE group_id = $1 AND `+s.heldTrue("member")+`
+		ORDER BY user_name, user_id LIMIT `+strconv.Itoa(membersNamed), dbKey(groupID))
+	if err != nil {
+		return nil, 0, dbError("group members", err)
+	}
+	defer rows.Close()
+	var out []hook.Ref
+	for rows.Next() {
+		var id, name string
+		if err := rows.Scan(&id, &name); err != nil {
+			return nil, 0, dbError("group members", err)
+		}
+		out = append(out, hook.Ref{ID: eventIDOf(id), Type: "User", DisplayName: name})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, dbError("group members", err)
+	}
+	return out, n, nil
+}
+
+// membership is one event's effect on one (group, user).
+type membership struct {
+	group, user, groupName, userName string
+	uuid, actor                      string
+	member                           bool
+	published                        time.Time
+}
+
+func (m membership) newer(o membership) bool {
+	if !m.published.Equal(o.published) {
+		return m.published.After(o.published)
+	}
+	return m.uuid > o.uuid
+}
+
+// applyMemberships records what membership events did, each (group, user) the newest of the
+// batch, written only if newer than what is kept: like the ledger, any order of the same
+// events gives the same table. Failed attempts change nothing.
+func (s *Store) applyMemberships(ctx context.Context, tx *sql.Tx, changes []*hook.RoleChange, knownBy string) error {
+	newest := map[[2]string]membership{}
+	for _, rc := range changes {
+		if rc.Failed() || rc.Via == nil || rc.Via.ID == "" || rc.SubjectKey() == "" {
+			continue
+		}
+		m := membership{group: dbKey(rc.Via.ID), user: dbKey(rc.SubjectKey()),
+			groupName: plainText(cmp.Or(rc.Via.DisplayName, rc.Via.ID)), userName: plainText(cmp.Or(rc.Subject.DisplayName, rc.Subject.Login, rc.Subject.ID)),
+			uuid: dbKey(rc.EventID), actor: plainText(cmp.Or(rc.Actor.Login, rc.Actor.DisplayName, rc.Actor.ID)),
+			member: rc.Action == hook.Granted, published: rc.Published.UTC()}
+		k := [2]string{m.group, m.user}
+		if o, ok := newest[k]; !ok || m.newer(o) {
+			newest[k] = m
+		}
+	}
+	if len(newest) == 0 {
+		return nil
+	}
+	order := make([][2]string, 0, len(newest))
+	for k := range newest {
+		order = append(order, k)
+	}
+	slices.SortFunc(order, func(a, b [2]string) int { return slices.Compare(a[:], b[:]) })
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO hookd_membership
+		(group_id, user_id, group_name, user_name, member, published, uuid, actor, known_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (group_id, user_id) DO UPDATE SET
+			group_name = excluded.group_name, user_name = excluded.user_name, member = excluded.member,
+			published = excluded.published, uuid = excluded.uuid, actor = excluded.actor, known_by = excluded.known_by
+		WHERE (excluded.published, excluded.uuid) > (hookd_membership.published, hookd_membership.uuid)`)
+	if err != nil {
+		return dbError("prepare membership", err)
+	}
+	defer stmt.Close()
+	for _, k := range order {
+		m := newest[k]
+		var member any = m.member
+		if s.dialect == sqlite {
+			member = 0
+			if m.member {
+				member = 1
+			}
+		}
+		if _, err := stmt.ExecContext(ctx, m.group, m.user, m.groupName, m.userName, member, s.timeArg(m.published),
+			m.uuid, m.actor, knownBy); err != nil {
+			return dbError("membership", err)
+		}
+	}
+	return nil
+}
+
+// heldThroughGroups lists what users hold through their groups now, as holders: one per
+// (user, group, role), the group named.
+func (s *Store) heldThroughGroups(ctx context.Context) ([]adminapi.Holder, error) {
+	var out []adminapi.Holder
+	err := s.scan(ctx, `SELECT m.user_id, m.user_name, h.role_name, h.role_key, h.category,
+			CASE WHEN m.published > h.published THEN m.published ELSE h.published END, m.uuid, m.actor, m.known_by,
+			m.group_id, m.group_name
+		FROM hookd_membership m JOIN hookd_holding h ON h.subject_kind = 'group' AND h.subject_id = m.group_id
+		WHERE `+s.heldTrue("m.member")+` AND `+s.heldTrue("h.held"), nil, func(r *sql.Rows) error {
+		h := adminapi.Holder{SubjectKind: string(hook.SubjectUser)}
+		var since any
+		if err := r.Scan(&h.SubjectID, &h.SubjectName, &h.Role, &h.RoleKey, &h.Category, &since, &h.EventID, &h.GrantedBy, &h.KnownBy,
+			&h.ViaID, &h.Via); err != nil {
+			return err
+		}
+		var err error
+		h.Since, err = s.scanTime(since)
+		h.SubjectID, h.RoleKey, h.EventID, h.ViaID = eventIDOf(h.SubjectID), eventIDOf(h.RoleKey), eventIDOf(h.EventID), eventIDOf(h.ViaID)
+		out = append(out, h)
+		return err
+	})
+	return out, err
+}

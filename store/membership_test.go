@@ -1,0 +1,205 @@
+package store
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/internal/adminapi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var t0 = time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC)
+
+// groupGrant is a Workflows role (or, with privilege, an admin privilege) given to a group.
+func groupGrant(id, group, role string, at time.Time, privilege bool) hook.RoleChange {
+	rc := hook.RoleChange{EventID: id, EventType: hook.WorkflowsGroupRoleAdd, Published: at, Category: hook.WorkflowsRole,
+		Action: hook.Granted, Source: hook.SourceSystemLog, TransactionID: "tx-" + id,
+		Subject: hook.Subject{Kind: hook.SubjectGroup, ID: group, DisplayName: "Group " + group},
+		Roles:   []hook.Role{{Name: role}}, Actor: hook.Ref{ID: "00uAdmin", Login: "admin@acme.example", DisplayName: "Admin"},
+		Raw: []byte(`{"uuid":"` + id + `"}`)}
+	if privilege {
+		rc.EventType, rc.Category = "group.privilege.grant", hook.AdminPrivilege
+	}
+	return rc
+}
+
+// joins is a user joining (or, with leave, leaving) a group, by actor.
+func joins(id, user, group, actor string, at time.Time, leave bool) hook.RoleChange {
+	rc := hook.RoleChange{EventID: id, EventType: hook.GroupMembershipAdd, Published: at, Category: hook.Membership,
+		Action: hook.Granted, Source: hook.SourceHook, TransactionID: "tx-" + id, Roles: []hook.Role{},
+		Subject: hook.Subject{Kind: hook.SubjectUser, ID: user, DisplayName: "User " + user, Login: user + "@acme.example"},
+		Via:     &hook.Ref{ID: group, Type: "UserGroup", DisplayName: "Group " + group},
+		Actor:   hook.Ref{ID: actor, Login: actor + "@acme.example", DisplayName: "User " + actor},
+		Raw:     []byte(`{"uuid":"` + id + `"}`)}
+	if leave {
+		rc.EventType, rc.Action = hook.GroupMembershipRemove, hook.Revoked
+	}
+	return rc
+}
+
+func findingIDs(rc *hook.RoleChange) []string {
+	var out []string
+	for _, f := range rc.Findings {
+		out = append(out, f.ID)
+	}
+	return out
+}
+
+// A user joining a group that holds a watched role gets the role: the membership is stored
+// and alerted as a grant of the group's roles through the group, with every detection; a
+// group that holds nothing gives nothing; leaving takes the roles back.
+func TestMembershipOfARoleHoldingGroupIsARoleChange(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			o := b.fresh(t)
+			o.Sinks, o.Detect = []string{"webhook"}, detectSettings(t)
+			st := open(t, o)
+			ctx := context.Background()
+			accept := func(rcs ...hook.RoleChange) hook.AcceptResult {
+				res, err := st.Accept(ctx, rcs)
+				require.NoError(t, err)
+				return res
+			}
+			change := func(id string) adminapi.Change {
+				c, err := st.Change(ctx, id)
+				require.NoError(t, err, id)
+				return c
+			}
+
+			assert.Equal(t, 1, accept(groupGrant("g1", "00gFlow", "Connection Manager", t0, false)).Accepted)
+			assert.Equal(t, 1, accept(groupGrant("g2", "00gAdmins", "Super Administrator", t0, true)).Accepted)
+
+			// Mallory adds herself to Flow Builders: a self-granted Workflows role.
+			res := accept(joins("m1", "00uMallory", "00gFlow", "00uMallory", t0.Add(time.Hour), false))
+			assert.Equal(t, hook.AcceptResult{Accepted: 1}, res)
+			c := change("m1")
+			assert.Equal(t, hook.WorkflowsRole, c.Record.Category)
+			assert.Equal(t, []string{"Connection Manager"}, c.Record.RoleNames())
+			require.NotNil(t, c.Record.Via)
+			assert.Equal(t, "00gFlow", c.Record.Via.ID)
+			assert.Contains(t, findingIDs(c.Record), hook.FindingSelfGrant)
+			require.Len(t, c.Deliveries, 1, "alerted like any grant")
+			assert.Equal(t, "webhook", c.Deliveries[0].Sink)
+
+			// Joining a group that holds nothing is not a role change.
+			res = accept(joins("m2", "00uBob", "00gNothing", "00uAdmin", t0.Add(time.Hour), false))
+			assert.Equal(t, hook.AcceptResult{NotWatched: 1}, res)
+			_, err := st.Change(ctx, "m2")
+			assert.ErrorIs(t, err, adminapi.ErrNotFound)
+			assert.Equal(t, hook.AcceptResult{NotWatched: 1}, accept(joins("m2", "00uBob", "00gNothing", "00uAdmin", t0.Add(time.Hour), false)),
+				"and its redelivery neither")
+
+			// Joining the admins' group: the admin privilege.
+			accept(joins("m3", "00uBob", "00gAdmins", "00uAdmin", t0.Add(2*time.Hour), false))
+			c = change("m3")
+			assert.Equal(t, hook.AdminPrivilege, c.Record.Category)
+			assert.Equal(t, []string{"Super Administrator"}, c.Record.RoleNames())
+			assert.NotContains(t, findingIDs(c.Record), hook.FindingSelfGrant, "an admin added Bob")
+
+			// Holders per member, with the group they hold the role through.
+			holders, err := st.Holders(ctx, "")
+			require.NoError(t, err)
+			via := map[string]string{}
+			for _, h := range holders {
+				if h.Via != "" {
+					via[h.SubjectID+" "+h.Role] = h.Via
+				}
+			}
+			assert.Equal(t, map[string]string{"00uMallory Connection Manager": "Group 00gFlow", "00uBob Super Administrator": "Group 00gAdmins"}, via)
+
+			// Mallory leaves ten minutes later: revoked through the group, and short-lived.
+			accept(joins("m4", "00uMallory", "00gFlow", "00uMallory", t0.Add(time.Hour+10*time.Minute), true))
+			c = change("m4")
+			assert.Equal(t, hook.Revoked, c.Record.Action)
+			assert.Equal(t, []string{"Connection Manager"}, c.Record.RoleNames())
+			assert.Contains(t, findingIDs(c.Record), hook.FindingShortLived)
+			holders, err = st.Holders(ctx, "Connection*")
+			require.NoError(t, err)
+			for _, h := range holders {
+				assert.NotEqual(t, "00uMallory", h.SubjectID, "the leaver holds nothing any more")
+			}
+
+			// A redelivery, or the System Log's copy, is a duplicate.
+			copyOf := joins("m3", "00uBob", "00gAdmins", "00uAdmin", t0.Add(2*time.Hour), false)
+			copyOf.Source = hook.SourceSystemLog
+			assert.Equal(t, hook.AcceptResult{Duplicates: 1}, accept(copyOf))
+
+			// A group gaining a role names its members, who then hold it through the group.
+			accept(groupGrant("g3", "00gAdmins", "Folder Editor", t0.Add(3*time.Hour), false))
+			c = change("g3")
+			assert.Equal(t, 1, c.Record.MemberCount)
+			require.Len(t, c.Record.Members, 1)
+			assert.Equal(t, "00uBob", c.Record.Members[0].ID)
+			holders, err = st.Holders(ctx, "Folder Editor")
+			require.NoError(t, err)
+			require.Len(t, holders, 2, "the group and its member")
+		})
+	}
+}
+
+// The holdings through a group follow the group: a role it loses, its members lose; a user
+// who holds a role directly and through a group keeps the direct one on leaving.
+func TestRolesThroughAGroupFollowTheGroup(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			st := open(t, b.fresh(t))
+			ctx := context.Background()
+			direct := record("d1")
+			direct.Subject.ID, direct.Roles = "00uBob", []hook.Role{{Name: "Connection Manager"}}
+			revoke := groupGrant("g9", "00gFlow", "Connection Manager", t0.Add(3*time.Hour), false)
+			revoke.EventType, revoke.Action = hook.WorkflowsGroupRoleRemove, hook.Revoked
+			for _, rc := range []hook.RoleChange{
+				groupGrant("g1", "00gFlow", "Connection Manager", t0, false), direct,
+				joins("m1", "00uBob", "00gFlow", "00uAdmin", t0.Add(time.Hour), false),
+			} {
+				_, err := st.Accept(ctx, []hook.RoleChange{rc})
+				require.NoError(t, err)
+			}
+			count := func() (direct, through int) {
+				holders, err := st.Holders(ctx, "Connection Manager")
+				require.NoError(t, err)
+				for _, h := range holders {
+					if h.SubjectID != "00uBob" {
+						continue
+					}
+					if h.Via == "" {
+						direct++
+					} else {
+						through++
+					}
+				}
+				return direct, through
+			}
+			d, th := count()
+			assert.Equal(t, [2]int{1, 1}, [2]int{d, th}, "held directly and through the group: two holdings")
+			_, err := st.Accept(ctx, []hook.RoleChange{revoke})
+			require.NoError(t, err)
+			d, th = count()
+			assert.Equal(t, [2]int{1, 0}, [2]int{d, th}, "the group lost it; the direct holding stays")
+		})
+	}
+}
+
+// A delivery may hold a group's grant and a membership of it together: the membership reads
+// the grant, whichever comes first in the delivery, as long as Okta wrote the grant first.
+func TestMembershipReadsTheGroupsGrantInTheSameBatch(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			st := open(t, b.fresh(t))
+			ctx := context.Background()
+			res, err := st.Accept(ctx, []hook.RoleChange{
+				joins("m1", "00uBob", "00gFlow", "00uAdmin", t0.Add(time.Minute), false),
+				groupGrant("g1", "00gFlow", "Connection Manager", t0, false),
+				joins("m0", "00uEve", "00gFlow", "00uAdmin", t0.Add(-time.Minute), false),
+			})
+			require.NoError(t, err)
+			assert.Equal(t, hook.AcceptResult{Accepted: 2, NotWatched: 1}, res, "Eve joined before the group had the role")
+			c, err := st.Change(ctx, "m1")
+			require.NoError(t, err)
+			assert.Equal(t, []string{"Connection Manager"}, c.Record.RoleNames())
+		})
+	}
+}
