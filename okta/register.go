@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 )
@@ -32,8 +34,13 @@ type Registered struct {
 	// Created and Updated say whether Okta's hook was written; neither means it was already
 	// as asked.
 	Created, Updated bool
-	// Refused are the watched types Okta did not take for the hook (not hook-eligible).
+	// Refused are the watched types the hook is not subscribed to because no hook delivers
+	// them: those hookd's table marks ineligible, never asked of Okta, and those Okta named
+	// in a refusal; in the order of Watched.
 	Refused []string
+	// NamedByOkta are those of Refused that hookd's table marks deliverable by a hook but
+	// Okta refused: the org's catalog differs from hookd's.
+	NamedByOkta []string
 }
 
 // SecretID fingerprints a secret for SecretIDHeader.
@@ -43,7 +50,9 @@ func SecretID(secret string) string {
 }
 
 // Register creates the event hook named r.Name, or brings the existing one up to date
-// (idempotent: when it already is, nothing is written), and activates it.
+// (idempotent: when it already is, nothing is written), and activates it. It never asks for a
+// type hookd's table marks ineligible, and drops each type Okta names in a refusal (see
+// writeHook).
 func Register(ctx context.Context, c *Client, r Registration) (Registered, error) {
 	hooks, err := c.ListEventHooks(ctx)
 	if err != nil {
@@ -56,25 +65,20 @@ func Register(ctx context.Context, c *Client, r Registration) (Registered, error
 			break
 		}
 	}
+	asked := slices.DeleteFunc(slices.Clone(r.Watched), func(t string) bool { return !r.Eligible(t) })
 	var out Registered
-	switch {
-	case existing == nil:
-		out.Hook, out.Refused, err = writeHook(ctx, c, "", r, r.Watched)
-		out.Created = err == nil
-	case upToDate(*existing, r):
-		out.Hook = *existing
-		for _, t := range r.Watched {
-			if !slices.Contains(existing.Events.Items, t) {
-				out.Refused = append(out.Refused, t)
-			}
+	var wrote bool
+	out.Hook, out.NamedByOkta, wrote, err = writeHook(ctx, c, existing, r, asked)
+	for _, t := range r.Watched {
+		if !slices.Contains(asked, t) || slices.Contains(out.NamedByOkta, t) {
+			out.Refused = append(out.Refused, t)
 		}
-	default:
-		out.Hook, out.Refused, err = writeHook(ctx, c, existing.ID, r, r.Watched)
-		out.Updated = err == nil
 	}
 	if err != nil {
 		return out, err
 	}
+	out.Created = wrote && existing == nil
+	out.Updated = wrote && existing != nil
 	if out.Hook.Status != "ACTIVE" {
 		if out.Hook, err = c.ActivateEventHook(ctx, out.Hook.ID); err != nil {
 			return out, err
@@ -84,72 +88,94 @@ func Register(ctx context.Context, c *Client, r Registration) (Registered, error
 }
 
 // upToDate reports whether the hook already sends what r asks, where r asks it, with r's
-// secret, for every watched type hookd knows a hook can deliver.
-func upToDate(h EventHook, r Registration) bool {
+// secret, for every one of types.
+func upToDate(h EventHook, r Registration, types []string) bool {
 	cfg := h.Channel.Config
 	if cfg.URI != r.URL || cfg.AuthScheme == nil || !strings.EqualFold(cfg.AuthScheme.Key, r.AuthHeader) ||
 		h.Header(SecretIDHeader) != SecretID(r.Secret) {
 		return false
 	}
-	for _, t := range r.Watched {
-		if r.Eligible(t) && !slices.Contains(h.Events.Items, t) {
+	for _, t := range types {
+		if !slices.Contains(h.Events.Items, t) {
 			return false
 		}
 	}
 	return true
 }
 
-// writeHook creates (id "") or replaces the hook subscribed to types. Okta refuses a type a
-// hook cannot deliver with 400 for the whole request: the types it names in its causes, or
-// failing that the ones hookd's table marks ineligible, are dropped and the write tried once
-// more.
-func writeHook(ctx context.Context, c *Client, id string, r Registration, types []string) (EventHook, []string, error) {
+// writeHook creates the hook subscribed to types, or replaces the existing one unless it is
+// already up to date. Okta refuses the whole write for a type a hook cannot deliver and names
+// only some of them (the real Okta one per answer), so the types it names are dropped and the
+// write tried again, until Okta accepts or no type is left: each refusal drops at least one,
+// so there are at most len(types) writes. A refusal that names no type asked ends it. named
+// are the types dropped; wrote says whether Okta's hook was written.
+func writeHook(ctx context.Context, c *Client, existing *EventHook, r Registration, types []string) (out EventHook, named []string, wrote bool, err error) {
 	h := EventHook{
 		Name:   r.Name,
-		Events: HookEvents{Type: "EVENT_TYPE", Items: types},
+		Events: HookEvents{Type: "EVENT_TYPE", Items: slices.Clone(types)},
 		Channel: HookChannel{Type: "HTTP", Version: "1.0.0", Config: ChannelConfig{
 			URI:        r.URL,
 			Headers:    []HookHeader{{Key: SecretIDHeader, Value: SecretID(r.Secret)}},
 			AuthScheme: &HookAuthSpec{Type: "HEADER", Key: r.AuthHeader, Value: r.Secret},
 		}},
 	}
-	var refused []string
-	for try := 0; ; try++ {
-		var out EventHook
-		var err error
-		if id == "" {
+	for len(h.Events.Items) > 0 {
+		// A type Okta refused may be what kept an existing hook from being up to date.
+		if existing != nil && upToDate(*existing, r, h.Events.Items) {
+			return *existing, named, false, nil
+		}
+		if existing == nil {
 			out, err = c.CreateEventHook(ctx, h)
 		} else {
-			out, err = c.ReplaceEventHook(ctx, id, h)
+			out, err = c.ReplaceEventHook(ctx, existing.ID, h)
 		}
 		var apiErr *APIError
-		if err == nil || try > 0 || !errors.As(err, &apiErr) || apiErr.Status != 400 {
-			return out, refused, err
+		if err == nil || !errors.As(err, &apiErr) || apiErr.Status != http.StatusBadRequest {
+			return out, named, err == nil, err
 		}
-		named := refusedTypes(h.Events.Items, apiErr)
-		if len(named) == 0 {
-			for _, t := range h.Events.Items {
-				if !r.Eligible(t) {
-					named = append(named, t)
-				}
-			}
+		refused := refusedTypes(h.Events.Items, apiErr)
+		if len(refused) == 0 {
+			return out, named, false, fmt.Errorf("%w: the refusal names no event type hookd asked for, so hookd does not retry", err)
 		}
-		if len(named) == 0 {
-			return out, refused, err
+		named = append(named, refused...)
+		h.Events.Items = slices.DeleteFunc(h.Events.Items, func(t string) bool { return slices.Contains(refused, t) })
+		if len(h.Events.Items) == 0 {
+			return out, named, false, fmt.Errorf("%w: Okta refused every event type hookd asked a hook for (%s); only the System Log poller brings them",
+				err, strings.Join(named, ", "))
 		}
-		refused = append(refused, named...)
-		h.Events.Items = slices.DeleteFunc(slices.Clone(h.Events.Items), func(t string) bool { return slices.Contains(named, t) })
 	}
+	return out, named, false, errors.New("no watched event type can be delivered by an Okta event hook: only the System Log poller brings them")
 }
 
-// refusedTypes are the requested types that Okta's error names.
+// refusedTypes are the requested types that Okta's error names, each as a whole name (not
+// group.privilege.grant inside xgroup.privilege.grant).
 func refusedTypes(requested []string, e *APIError) []string {
 	text := e.Summary + " " + strings.Join(e.Causes, " ")
 	var out []string
 	for _, t := range requested {
-		if strings.Contains(text, t) {
+		if namesType(text, t) {
 			out = append(out, t)
 		}
 	}
 	return out
+}
+
+// namesType reports whether text holds the event type t not as part of a longer name.
+func namesType(text, t string) bool {
+	inName := func(b byte) bool {
+		return b == '.' || b == '_' || b == '-' || b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
+	}
+	for i := 0; ; {
+		j := strings.Index(text[i:], t)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(t)
+		// A sentence may end right after the name: "… eligible: a.b." names a.b.
+		if (start == 0 || !inName(text[start-1])) &&
+			(end == len(text) || !inName(text[end]) || text[end] == '.' && (end+1 == len(text) || !inName(text[end+1]))) {
+			return true
+		}
+		i = start + 1
+	}
 }

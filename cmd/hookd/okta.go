@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/hookd/hookd/internal/outbound"
+	"io"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -71,16 +72,7 @@ func (m *Main) oktaCommand(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "event hook %q (%s) is already as asked: nothing changed\n", reg.Hook.Name, reg.Hook.ID)
 	}
 	fmt.Fprintf(m.Stdout, "subscribed: %s\n", strings.Join(reg.Hook.Events.Items, ", "))
-	if len(reg.Refused) > 0 {
-		cover := "the System Log poller reads them"
-		for _, t := range reg.Refused {
-			if !polled(cfg, t) {
-				cover = "set HOOKD_OKTA_ORG_URL and a credential on hookd serve so that its System Log poller reads them"
-				break
-			}
-		}
-		fmt.Fprintf(m.Stdout, "not deliverable by a hook (Okta refused them): %s\n  %s\n", strings.Join(reg.Refused, ", "), cover)
-	}
+	printRefused(m.Stdout, cfg, reg)
 	verified, err := client.VerifyEventHook(ctx, reg.Hook.ID)
 	if err != nil {
 		fmt.Fprintf(m.Stdout, "verification: FAILED: %v\n  is hookd serve running at %s with this secret?\n", explainOkta(err), *hookURL)
@@ -95,7 +87,7 @@ func (m *Main) oktaCommand(ctx context.Context, args []string) error {
 func (m *Main) oktaStatus(ctx context.Context, client *okta.Client, hookURL string) error {
 	hooks, err := client.ListEventHooks(ctx)
 	if err != nil {
-		return explainOkta(err)
+		return forbidden(err, "listing event hooks", readEventHooks)
 	}
 	found := 0
 	w := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
@@ -124,12 +116,51 @@ func (m *Main) oktaStatus(ctx context.Context, client *okta.Client, hookURL stri
 	return nil
 }
 
-// explainOkta adds what to do to Okta's refusals.
-func explainOkta(err error) error {
-	if errors.Is(err, okta.ErrForbidden) {
-		return fmt.Errorf("%w: managing event hooks needs the okta.eventHooks.manage permission (a super administrator's API token, or a service app granted okta.eventHooks.manage)", err)
+// printRefused reports each watched type the hook does not bring with the path that does,
+// if any: the System Log poller, when it reads the type.
+func printRefused(w io.Writer, cfg config.Config, reg okta.Registered) {
+	var read, unread []string
+	for _, t := range reg.Refused {
+		if polled(cfg, t) {
+			read = append(read, t)
+		} else {
+			unread = append(unread, t)
+		}
 	}
-	return err
+	if len(read) > 0 {
+		fmt.Fprintf(w, "not deliverable by a hook (Okta refused them): %s\n  the System Log poller reads them\n", strings.Join(read, ", "))
+	}
+	if len(unread) > 0 {
+		cover := "set HOOKD_OKTA_ORG_URL and a credential on hookd serve so that its System Log poller reads them"
+		if cfg.SystemLog.Enabled() {
+			cover = "the System Log poller does not read them either: add them to HOOKD_SYSTEMLOG_EVENT_TYPES (or leave it unset to read every watched type), or no alert comes of them"
+		}
+		fmt.Fprintf(w, "not deliverable by a hook (Okta refused them): %s\n  %s\n", strings.Join(unread, ", "), cover)
+	}
+	if len(reg.NamedByOkta) > 0 {
+		fmt.Fprintf(w, "  hookd's table marks %s deliverable by a hook, yet this Okta refused them\n", strings.Join(reg.NamedByOkta, ", "))
+	}
+}
+
+// The permissions (an API token's admin role, or a service app's scopes) the Event Hooks API
+// asks for.
+const (
+	manageEventHooks = "okta.eventHooks.manage"
+	readEventHooks   = "okta.eventHooks.read"
+)
+
+// explainOkta adds to a 403 the permission managing event hooks needs.
+func explainOkta(err error) error {
+	return forbidden(err, "managing event hooks", manageEventHooks)
+}
+
+// forbidden adds to a 403 the permission the call needed, which Okta's answer does not name.
+func forbidden(err error, doing, permission string) error {
+	if !errors.Is(err, okta.ErrForbidden) {
+		return err
+	}
+	return fmt.Errorf("%w: %s needs the %s permission (a super administrator's API token, or a service app granted %s)",
+		err, doing, permission, permission)
 }
 
 // checkHookURL accepts the URL Okta will post to: https, or plain http to a loopback host for

@@ -54,12 +54,12 @@ func (m *Main) holdersSnapshot(ctx context.Context, args []string) error {
 	inOkta := map[roleHeld]string{}
 	users, err := client.ListRoleAssignees(ctx)
 	if err != nil {
-		return explainOkta(err)
+		return forbidden(err, "reading admin roles", "okta.roles.read")
 	}
 	for _, id := range users {
 		roles, err := client.UserRoles(ctx, id)
 		if err != nil {
-			return explainOkta(err)
+			return forbidden(err, "reading admin roles", "okta.roles.read")
 		}
 		for _, r := range roles {
 			if r.AssignmentType == "" || strings.EqualFold(r.AssignmentType, "USER") {
@@ -70,7 +70,7 @@ func (m *Main) holdersSnapshot(ctx context.Context, args []string) error {
 	for id := range groups {
 		roles, err := client.GroupRoles(ctx, id)
 		if err != nil {
-			return explainOkta(err)
+			return forbidden(err, "reading admin roles", "okta.roles.read")
 		}
 		for _, r := range roles {
 			inOkta[roleHeld{string(hook.SubjectGroup), id, roleName(cmp.Or(r.Label, r.Type))}] = cmp.Or(r.Label, r.Type)

@@ -1,7 +1,8 @@
 // Package oktatest is a fake of Okta's Event Hooks API for tests: create, list, get,
 // replace, activate, deactivate and verify, with Okta's request and answer shapes, a 400 for
-// event types a hook cannot deliver, a 403 for a token without the permission, and the
-// verification call back to the hook's URL.
+// event types a hook cannot deliver (all at once, or one per answer as the real Okta names
+// them), a 403 for a token without the permission, and the verification call back to the
+// hook's URL.
 package oktatest
 
 import (
@@ -12,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,16 +25,24 @@ import (
 // EventHooks is the fake org.
 type EventHooks struct {
 	*httptest.Server
-	// Token is the accepted SSWS token; ReadOnly is one that may list but not change hooks.
-	Token, ReadOnly string
+	// Token is the accepted SSWS token; ReadOnly is one that may list but not change hooks;
+	// NoAccess is one Okta knows that may not even list them.
+	Token, ReadOnly, NoAccess string
+	// OneRefusalPerAnswer makes a write that asks for types a hook cannot deliver name only
+	// the first of them, as the real Okta does: a client learns them one answer at a time.
+	OneRefusalPerAnswer bool
+	// Refuse are types refused though hookd's table marks them deliverable by a hook, as an
+	// org whose catalog differs from hookd's would.
+	Refuse []string
 	// Log, when set, receives the System Log event each change writes (event_hook.created,
 	// .updated, .activated, .deactivated), as Okta's own log would.
 	Log func(eventType string, event json.RawMessage)
 
-	mu     sync.Mutex
-	hooks  []okta.EventHook
-	secret map[string]string // hook id -> auth header value, which Okta never returns
-	writes int
+	mu       sync.Mutex
+	hooks    []okta.EventHook
+	secret   map[string]string // hook id -> auth header value, which Okta never returns
+	writes   int
+	attempts [][]string
 }
 
 // NewEventHooks starts a fake org; it stops with the test.
@@ -57,6 +67,17 @@ func (f *EventHooks) Writes() int {
 	return f.writes
 }
 
+// Attempts are the event types of each create or replace request, refused or not, in order.
+func (f *EventHooks) Attempts() [][]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([][]string, len(f.attempts))
+	for i, a := range f.attempts {
+		out[i] = append([]string(nil), a...)
+	}
+	return out
+}
+
 // SetStatus changes a hook's status, as an admin in the Admin Console would.
 func (f *EventHooks) SetStatus(id, status string) {
 	f.mu.Lock()
@@ -68,9 +89,11 @@ func (f *EventHooks) SetStatus(id, status string) {
 	}
 }
 
-// eligible is Okta's catalog as hookd knows it; types hookd does not watch are not this
-// fake's business.
-func eligible(t string) bool { return !hook.IsWatched(t) || hook.HookEligible(t) }
+// eligible is Okta's catalog as hookd knows it, less the types this org refuses; types hookd
+// does not watch are not this fake's business.
+func (f *EventHooks) eligible(t string) bool {
+	return !slices.Contains(f.Refuse, t) && (!hook.IsWatched(t) || hook.HookEligible(t))
+}
 
 func oktaError(w http.ResponseWriter, status int, code, summary string, causes ...string) {
 	type cause struct {
@@ -96,7 +119,8 @@ func randomID() string {
 func (f *EventHooks) serve(w http.ResponseWriter, r *http.Request) {
 	auth := r.Header.Get("Authorization")
 	readOnly := f.ReadOnly != "" && auth == "SSWS "+f.ReadOnly
-	if auth != "SSWS "+f.Token && !readOnly {
+	noAccess := f.NoAccess != "" && auth == "SSWS "+f.NoAccess
+	if auth != "SSWS "+f.Token && !readOnly && !noAccess {
 		oktaError(w, 401, "E0000011", "Invalid token provided")
 		return
 	}
@@ -105,7 +129,7 @@ func (f *EventHooks) serve(w http.ResponseWriter, r *http.Request) {
 		oktaError(w, 404, "E0000022", "The endpoint does not support the provided HTTP method")
 		return
 	}
-	if r.Method != http.MethodGet && readOnly {
+	if noAccess || (r.Method != http.MethodGet && readOnly) {
 		oktaError(w, 403, "E0000006", "You do not have permission to perform the requested action")
 		return
 	}
@@ -148,6 +172,9 @@ func (f *EventHooks) write(w http.ResponseWriter, r *http.Request, id string) {
 		oktaError(w, 400, "E0000003", "The request body was not well-formed.")
 		return
 	}
+	f.mu.Lock()
+	f.attempts = append(f.attempts, append([]string(nil), h.Events.Items...))
+	f.mu.Unlock()
 	var causes []string
 	if h.Name == "" {
 		causes = append(causes, "name: The field cannot be left blank")
@@ -156,8 +183,11 @@ func (f *EventHooks) write(w http.ResponseWriter, r *http.Request, id string) {
 		causes = append(causes, "events: At least one event type is required")
 	}
 	for _, t := range h.Events.Items {
-		if !eligible(t) {
+		if !f.eligible(t) {
 			causes = append(causes, "events: Invalid event type: "+t+" is not eligible for event hooks")
+			if f.OneRefusalPerAnswer {
+				break
+			}
 		}
 	}
 	cfg := h.Channel.Config
