@@ -159,21 +159,26 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if err := c.Credentials.Authorize(ctx, req); err != nil {
-		return err
-	}
 	client := c.HTTP
 	if client == nil {
 		client = outbound.Client(30 * time.Second)
 	}
-	resp, err := client.Do(req)
+	resp, err := Send(ctx, client, c.Credentials, req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %s", method, path, outbound.Describe(err))
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			return fmt.Errorf("%s %s: %s", method, path, outbound.Describe(err))
+		}
+		return err // the credentials': what Okta's token endpoint said, say
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return apiError(resp.StatusCode, data)
+		e := apiError(resp.StatusCode, data)
+		if e.Code == "" {
+			// A refused OAuth token or DPoP proof is explained in WWW-Authenticate.
+			e.Code, e.Summary = challenge(resp.Header)
+		}
+		return e
 	}
 	if out == nil || len(data) == 0 {
 		return nil

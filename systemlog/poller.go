@@ -368,17 +368,17 @@ func (p *Poller) fetch(ctx context.Context, target string) (page, error) {
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "hookd")
-	if err := p.cfg.Credentials.Authorize(ctx, req); err != nil {
+	resp, err := okta.Send(ctx, p.cfg.Client, p.cfg.Credentials, req)
+	if err != nil {
 		if errors.Is(err, okta.ErrTokenRefused) {
 			return page{status: http.StatusUnauthorized}, nil
 		}
-		return page{}, err
-	}
-	resp, err := p.cfg.Client.Do(req)
-	if err != nil {
-		return page{}, errors.New(outbound.Describe(err))
+		return page{}, errors.New(outbound.Describe(err)) // Okta refusing a DPoP proof, too: try again later
 	}
 	defer resp.Body.Close()
+	if err := okta.DPoPRefusal(resp); err != nil {
+		return page{}, err // hookd's proof, not the credentials: not a reason to stop
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPage+1))
 	if err != nil {
 		return page{}, errors.New(outbound.Describe(err))

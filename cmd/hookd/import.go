@@ -89,7 +89,7 @@ func (m *Main) oktaAndStore(ctx context.Context, configPath, what string, scopes
 	if !cfg.SystemLog.Enabled() {
 		return cfg, nil, nil, fmt.Errorf("HOOKD_OKTA_ORG_URL and a credential (HOOKD_OKTA_API_TOKEN, or the service app with %s) are needed to %s", strings.Join(scopes, ", "), what)
 	}
-	creds, err := pollerCredentials(cfg.SystemLog, scopes...)
+	creds, err := pollerCredentials(cfg.SystemLog, cfg.DataDir, scopes...)
 	if err != nil {
 		return cfg, nil, nil, err
 	}

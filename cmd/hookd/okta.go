@@ -38,7 +38,7 @@ func (m *Main) oktaCommand(ctx context.Context, args []string) error {
 	if cfg.SystemLog.OrgURL == "" {
 		return errors.New("HOOKD_OKTA_ORG_URL and a credential (HOOKD_OKTA_API_TOKEN, or the service app) are needed to talk to Okta's API")
 	}
-	creds, err := pollerCredentials(cfg.SystemLog, "okta.eventHooks.manage", "okta.eventHooks.read")
+	creds, err := pollerCredentials(cfg.SystemLog, cfg.DataDir, "okta.eventHooks.manage", "okta.eventHooks.read")
 	if err != nil {
 		return err
 	}

@@ -179,7 +179,7 @@ func openPipeline(ctx context.Context, cfg config.Config, log *zap.Logger, route
 	if !cfg.SystemLog.Enabled() {
 		return st, ready, nil
 	}
-	creds, err := pollerCredentials(cfg.SystemLog)
+	creds, err := pollerCredentials(cfg.SystemLog, cfg.DataDir)
 	if err == nil {
 		var poller *systemlog.Poller
 		poller, err = systemlog.New(systemlog.Config{

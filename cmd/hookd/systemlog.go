@@ -6,6 +6,7 @@ import (
 	"golang.org/x/time/rate"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -15,9 +16,13 @@ import (
 	"go.uber.org/zap"
 )
 
+// dpopKeyFile is where a service app's DPoP key is kept in the data dir: made on the first
+// token request, never overwritten, distinct from the app's client-assertion key.
+const dpopKeyFile = "okta-dpop-key.pem"
+
 // pollerCredentials builds the System Log credentials: an API token, or a service app asking
-// for scopes (default okta.logs.read).
-func pollerCredentials(c config.SystemLog, scopes ...string) (okta.Credentials, error) {
+// for scopes (default okta.logs.read) that proves its tokens with the DPoP key in dataDir.
+func pollerCredentials(c config.SystemLog, dataDir string, scopes ...string) (okta.Credentials, error) {
 	if c.APIToken != "" {
 		return okta.APIToken(c.APIToken), nil
 	}
@@ -36,6 +41,7 @@ func pollerCredentials(c config.SystemLog, scopes ...string) (okta.Credentials, 
 	return &okta.ServiceApp{
 		TokenURL: org.Scheme + "://" + org.Host + "/oauth2/v1/token",
 		ClientID: c.ClientID, Key: key, KeyID: c.PrivateKeyID, Scopes: scopes,
+		DPoPKeyFile: filepath.Join(dataDir, dpopKeyFile),
 	}, nil
 }
 

@@ -1,6 +1,7 @@
 // Package systemlogtest is a fake Okta System Log API for tests: since, until, after cursors,
 // limit, the eventType filter, Link rel="next", rate-limit headers, 429 and 401, with events
-// that arrive while it runs.
+// that arrive while it runs; with an AuthorizationServer, a service app's OAuth tokens
+// (DPoP-bound or Bearer) as well as the SSWS token.
 package systemlogtest
 
 import (
@@ -21,6 +22,9 @@ type Okta struct {
 	*httptest.Server
 	// Token is the accepted SSWS token; Bearer is an accepted OAuth access token.
 	Token, Bearer string
+	// OAuth, when set, is the org's authorization server: it answers /oauth2/v1/token, and
+	// judges every API call that does not carry the SSWS token (oktatest.OAuth, with DPoP).
+	OAuth AuthorizationServer
 	// RateLimit is how many requests a window allows (0: no limit); the window resets every
 	// second of the Now clock.
 	RateLimit int
@@ -41,6 +45,13 @@ type Okta struct {
 	maxIn     int
 	refused   int
 	failAfter int // -1: off
+}
+
+// AuthorizationServer is an org's token endpoint (ServeHTTP) and the check its API makes
+// of a call's OAuth token (Check answers a refusal itself and returns false).
+type AuthorizationServer interface {
+	http.Handler
+	Check(w http.ResponseWriter, r *http.Request) bool
 }
 
 type event struct {
@@ -96,10 +107,19 @@ func (o *Okta) Mount(prefix string, h http.Handler) {
 	o.mounted[prefix] = h
 }
 
-// authorized reports whether r carries the org's credentials; the caller holds o.mu.
-func (o *Okta) authorized(r *http.Request) bool {
+// authorized reports whether r carries the org's credentials (the SSWS token, the Bearer
+// token, or an OAuth token the authorization server accepts with its DPoP proof), answering
+// the refusal when not; the caller holds o.mu.
+func (o *Okta) authorized(w http.ResponseWriter, r *http.Request) bool {
 	auth := r.Header.Get("Authorization")
-	return auth == "SSWS "+o.Token || (o.Bearer != "" && auth == "Bearer "+o.Bearer)
+	switch {
+	case auth == "SSWS "+o.Token || (o.Bearer != "" && auth == "Bearer "+o.Bearer):
+		return true
+	case o.OAuth != nil && auth != "" && !strings.HasPrefix(auth, "SSWS "):
+		return o.OAuth.Check(w, r)
+	}
+	refuse(w)
+	return false
 }
 
 func refuse(w http.ResponseWriter) {
@@ -139,15 +159,18 @@ func (o *Okta) serve(w http.ResponseWriter, r *http.Request) {
 	time.Sleep(delay)
 
 	o.mu.Lock()
+	if as := o.OAuth; as != nil && r.URL.Path == "/oauth2/v1/token" {
+		o.mu.Unlock()
+		as.ServeHTTP(w, r)
+		return
+	}
 	for prefix, h := range o.mounted {
 		if strings.HasPrefix(r.URL.Path, prefix) {
-			ok := o.authorized(r)
+			ok := o.authorized(w, r)
 			o.mu.Unlock()
-			if !ok {
-				refuse(w)
-				return
+			if ok {
+				h.ServeHTTP(w, r)
 			}
-			h.ServeHTTP(w, r)
 			return
 		}
 	}
@@ -156,8 +179,7 @@ func (o *Okta) serve(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if !o.authorized(r) {
-		refuse(w)
+	if !o.authorized(w, r) {
 		return
 	}
 	now := o.Now()
