@@ -116,3 +116,26 @@ func TestTeamsOktaStringsFormNothing(t *testing.T) {
 		})
 	}
 }
+
+// Slack would make a link of a URL, a channel of #name and a mention of @here in plain mrkdwn
+// text: every mrkdwn object hookd sends is verbatim.
+func TestSlackTextIsVerbatim(t *testing.T) {
+	rc := hook.RoleChange{EventID: "e1", EventType: hook.WorkflowsUserRoleAdd, Category: hook.WorkflowsRole, Action: hook.Granted,
+		Subject: hook.Subject{Kind: hook.SubjectUser, ID: "00u1", DisplayName: "https://evil.example/login #general @here"},
+		Roles:   []hook.Role{{Name: "Folder Editor"}}, TransactionID: "tx"}
+	m := alerting.RenderSlack(&alerting.Alert{Changes: []*hook.RoleChange{&rc}, Severity: alerting.High})
+	n := 0
+	for _, b := range m.Blocks {
+		texts := append(append([]alerting.SlackText{}, b.Fields...), b.Elements...)
+		if b.Text != nil {
+			texts = append(texts, *b.Text)
+		}
+		for _, x := range texts {
+			if x.Type == "mrkdwn" {
+				n++
+				assert.True(t, x.Verbatim, "%q", x.Text)
+			}
+		}
+	}
+	assert.Positive(t, n)
+}

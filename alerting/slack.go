@@ -69,12 +69,18 @@ type SlackBlock struct {
 	Elements []SlackText `json:"elements,omitempty"`
 }
 
-// SlackText is a Block Kit text object.
+// SlackText is a Block Kit text object. Every mrkdwn one is verbatim: Slack then makes no
+// link of a URL, no channel of #name and no mention of @here found in the text, which Okta's
+// strings could otherwise form; hookd's own <url|text> links still work.
 type SlackText struct {
-	Type  string `json:"type"`
-	Text  string `json:"text"`
-	Emoji bool   `json:"emoji,omitempty"`
+	Type     string `json:"type"`
+	Text     string `json:"text"`
+	Emoji    bool   `json:"emoji,omitempty"`
+	Verbatim bool   `json:"verbatim,omitempty"`
 }
+
+// mrkdwn is a verbatim mrkdwn text object.
+func mrkdwn(text string) SlackText { return SlackText{Type: "mrkdwn", Text: text, Verbatim: true} }
 
 // AllText joins every text of the message, for searching it.
 func (m SlackMessage) AllText() string {
@@ -168,7 +174,7 @@ func RenderSlack(a *Alert) SlackMessage {
 	if first.Org != "" {
 		ctx += " · " + escape(first.Org)
 	}
-	blocks = append(blocks, SlackBlock{Type: "context", Elements: []SlackText{{Type: "mrkdwn", Text: fit(ctx, slackMaxSectionText)}}})
+	blocks = append(blocks, SlackBlock{Type: "context", Elements: []SlackText{mrkdwn(fit(ctx, slackMaxSectionText))}})
 	if len(blocks) > slackMaxBlocks {
 		blocks = blocks[:slackMaxBlocks]
 	}
@@ -181,11 +187,12 @@ func field(label, value string) SlackText {
 	if value == "" {
 		value = "—"
 	}
-	return SlackText{Type: "mrkdwn", Text: fit("*"+label+"*\n"+value, slackMaxFieldText)}
+	return mrkdwn(fit("*"+label+"*\n"+value, slackMaxFieldText))
 }
 
 func section(text string) SlackBlock {
-	return SlackBlock{Type: "section", Text: &SlackText{Type: "mrkdwn", Text: fit(text, slackMaxSectionText)}}
+	t := mrkdwn(fit(text, slackMaxSectionText))
+	return SlackBlock{Type: "section", Text: &t}
 }
 
 // escape makes an Okta string inert in Slack's mrkdwn. &, < and > are the only characters

@@ -4,55 +4,62 @@ import (
 	"errors"
 	"io/fs"
 	"net"
+	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 )
 
-// maxHeaderBytes caps a request's line and headers on both listeners. Okta's and the
-// console's requests need a small part of it; Go's default would let every connection hold a
-// megabyte before any check.
-const maxHeaderBytes = 64 << 10
-
 // errMisdirected is a request to the token-less admin listener under a name that is not its own.
 var errMisdirected = errors.New("not one of the admin listener's host names")
 
-// ownHost refuses, while the admin listener has no token, a request whose Host is not one of
-// its own names: a page in the operator's browser whose name is rebound to 127.0.0.1 reaches
-// the listener under that page's name, and without this check could read and repair all the
-// console can. With a token the token decides, and a rebound page has neither it nor the
-// session cookie, which its browser keeps for hookd's own name.
+// ownHost refuses a request whose Host is not one of the admin listener's own names while
+// the listener has no token, or listens on loopback: a page in the operator's browser whose
+// name is rebound to 127.0.0.1 reaches the listener under that page's name, and could read
+// and repair all the console can, or guess at a token and hold up the operator's own
+// sign-ins (all its requests come from loopback too). Off loopback with a token, the token
+// decides, whatever name the operator's proxy gives.
 func (s *Server) ownHost(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if s.opts.AdminToken != "" || s.ownHostName(c.Request().Host) {
+		if (s.opts.AdminToken != "" && !onLoopback(c)) || s.ownHostName(c.Request().Host) {
 			return next(c)
 		}
 		return errMisdirected
 	}
 }
 
+// onLoopback reports whether the request came in on a loopback address of this host.
+func onLoopback(c echo.Context) bool {
+	a, ok := c.Request().Context().Value(http.LocalAddrContextKey).(*net.TCPAddr)
+	return ok && a.IP.IsLoopback()
+}
+
 // ownHostName reports whether host (a Host header, port optional) names the admin listener:
-// localhost and its subdomains (which browsers resolve to loopback themselves), a loopback
-// address, or a name in AdminHosts. An empty Host is an HTTP/1.0 client, never a browser.
+// localhost and its subdomains (which browsers resolve to loopback themselves), a name in
+// AdminHosts, or a loopback address. An empty Host is an HTTP/1.0 client, never a browser.
 func (s *Server) ownHostName(host string) bool {
 	if host == "" {
 		return true
 	}
 	name := host
-	if h, _, err := net.SplitHostPort(host); err == nil {
+	if h, port, err := net.SplitHostPort(host); err == nil {
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return false
+		}
 		name = h
 	}
 	name = strings.TrimSuffix(strings.ToLower(strings.Trim(name, "[]")), ".")
 	if name == "localhost" || strings.HasSuffix(name, ".localhost") {
 		return true
 	}
-	if ip := net.ParseIP(name); ip != nil {
-		return ip.IsLoopback()
-	}
 	for _, h := range s.opts.AdminHosts {
 		if strings.EqualFold(strings.TrimSuffix(h, "."), name) {
 			return true
 		}
+	}
+	if ip := net.ParseIP(name); ip != nil {
+		return ip.IsLoopback()
 	}
 	return false
 }

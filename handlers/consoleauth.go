@@ -26,8 +26,8 @@ import (
 
 const sessionCookie = "hookd_console"
 
-// SessionLifetime is how long a console sign-in lasts.
-const SessionLifetime = 12 * time.Hour
+// sessionLifetime is how long a console sign-in lasts.
+const sessionLifetime = 12 * time.Hour
 
 // maxSessions bounds the sessions kept; past it the one closest to expiry goes first.
 const maxSessions = 1000
@@ -51,7 +51,7 @@ func (ss *sessions) start(now time.Time) string {
 	if len(ss.expires) >= maxSessions {
 		ss.dropOldest(now)
 	}
-	ss.expires[sha256.Sum256([]byte(id))] = now.Add(SessionLifetime)
+	ss.expires[sha256.Sum256([]byte(id))] = now.Add(sessionLifetime)
 	return id
 }
 
@@ -96,61 +96,59 @@ func (ss *sessions) end(id string) {
 	delete(ss.expires, sha256.Sum256([]byte(id)))
 }
 
-// throttle slows down guessing the admin token: each client address may present a few wrong
-// tokens, then one a second; all clients together a few a second. Right tokens are never
-// throttled once a client is within its allowance.
+// throttle slows down guessing the admin token: each client address (an IPv6 client by its
+// /64, which one host can fill) may present a few wrong tokens, then one a second. An attempt
+// is taken before its token is compared, so that many sent at once are held like many in
+// turn, and given back when the token is right: the operator's own use is never held up, and
+// no stranger at another address can hold it up either.
 type throttle struct {
 	mu      sync.Mutex
 	clients map[string]*rate.Limiter
-	all     *rate.Limiter
 }
 
 const (
 	// wrongTokenBurst wrong tokens a client may present at once, then one each wrongTokenEvery.
 	wrongTokenBurst = 5
 	wrongTokenEvery = time.Second
-	// maxThrottled bounds the client addresses remembered; past it they start afresh, while
-	// the limit on all clients together still holds.
+	// maxThrottled bounds the client addresses remembered; past it they start afresh.
 	maxThrottled = 4096
 )
 
-func newThrottle() *throttle {
-	return &throttle{clients: map[string]*rate.Limiter{}, all: rate.NewLimiter(rate.Every(wrongTokenEvery/5), 5*wrongTokenBurst)}
+func newThrottle() *throttle { return &throttle{clients: map[string]*rate.Limiter{}} }
+
+// clientKey is the address a client is throttled by.
+func clientKey(ip string) string {
+	a := net.ParseIP(ip)
+	if a == nil || a.To4() != nil {
+		return ip
+	}
+	return a.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
-func (t *throttle) client(ip string) *rate.Limiter {
-	l := t.clients[ip]
+// attempt takes one attempt for ip. It returns how long to wait when none is left, else a
+// function that gives the attempt back (call it when the token was right).
+func (t *throttle) attempt(ip string, now time.Time) (giveBack func(), wait time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	key := clientKey(ip)
+	l := t.clients[key]
 	if l == nil {
 		if len(t.clients) >= maxThrottled {
 			clear(t.clients)
 		}
 		l = rate.NewLimiter(rate.Every(wrongTokenEvery), wrongTokenBurst)
-		t.clients[ip] = l
+		t.clients[key] = l
 	}
-	return l
-}
-
-// wait is how long ip must wait before its token is looked at; 0 when it may try now.
-func (t *throttle) wait(ip string, now time.Time) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, l := range []*rate.Limiter{t.client(ip), t.all} {
-		if l.TokensAt(now) < 1 {
-			r := l.ReserveN(now, 1)
-			d := r.DelayFrom(now)
-			r.CancelAt(now)
-			return max(d, time.Second)
-		}
+	r := l.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return nil, max(d, time.Second)
 	}
-	return 0
-}
-
-// failed counts a wrong token presented by ip.
-func (t *throttle) failed(ip string, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.client(ip).AllowN(now, 1)
-	t.all.AllowN(now, 1)
+	return func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		r.CancelAt(now)
+	}, 0
 }
 
 // errThrottled is a token not looked at because its client presented too many wrong ones.
@@ -221,19 +219,25 @@ func (s *Server) login(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, "/")
 	}
 	now := time.Now()
-	if d := s.throttle.wait(c.RealIP(), now); d > 0 {
-		s.log.Warn("console sign-in throttled: too many wrong admin tokens", zap.String("remote_ip", c.RealIP()))
-		return throttled(c, d)
+	giveBack, wait := s.throttle.attempt(c.RealIP(), now)
+	if wait > 0 {
+		s.throttledLog.Do(func() {
+			s.log.Warn("console sign-in throttled: too many wrong admin tokens", zap.String("remote_ip", c.RealIP()))
+		})
+		return throttled(c, wait)
 	}
 	if !s.tokenMatches(c.FormValue("token")) {
-		s.throttle.failed(c.RealIP(), now)
 		s.log.Warn("console sign-in refused: wrong admin token", zap.String("remote_ip", c.RealIP()))
 		return s.render(c, http.StatusUnauthorized, "login", page{Title: "Sign in", Notice: "That is not the admin token.", Data: safeNext(c.FormValue("next"))})
 	}
+	giveBack()
+	if ck, err := c.Cookie(sessionCookie); err == nil {
+		s.sessions.end(ck.Value) // a sign-in replaces the browser's session, never adds one
+	}
 	s.log.Info("console sign-in", zap.String("remote_ip", c.RealIP()))
 	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: s.sessions.start(now), Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: s.overTLS(c), MaxAge: int(SessionLifetime / time.Second),
-		Expires: now.Add(SessionLifetime)})
+		SameSite: http.SameSiteStrictMode, Secure: s.overTLS(c), MaxAge: int(sessionLifetime / time.Second),
+		Expires: now.Add(sessionLifetime)})
 	return c.Redirect(http.StatusSeeOther, safeNext(c.FormValue("next")))
 }
 

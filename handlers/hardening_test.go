@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,6 +80,39 @@ func TestLoggedPathAndErrorAreCapped(t *testing.T) {
 	entries := f.logs.FilterMessage("request").All()
 	require.Len(t, entries, 1)
 	assert.LessOrEqual(t, len(entries[0].ContextMap()["path"].(string)), maxLoggedPath+len("…"))
+	assert.LessOrEqual(t, len(entries[0].ContextMap()["error"].(string)), maxLoggedError+len("…"))
+}
+
+func TestHostNamesAreParsedStrictly(t *testing.T) {
+	s, _, _ := newConsole(t)
+	s.opts.AdminHosts = []string{"hookd.internal", "10.1.2.3"}
+	for host, want := range map[string]bool{
+		"localhost:9090": true, "localhost:9090.evil.example": false, "localhost:abc": false, "127.0.0.1:99999": false,
+		"hookd.internal:9090": true, "10.1.2.3:9090": true, "10.1.2.4:9090": false, "[::ffff:127.0.0.1]:9090": true,
+	} {
+		assert.Equal(t, want, s.ownHostName(host), host)
+	}
+}
+
+// On loopback, a token does not stand in for the Host check: a rebound page may guess at a
+// token, and would hold up the operator's sign-ins, since it comes from loopback too.
+func TestLoopbackAdminWithATokenAnswersOnlyItsOwnNames(t *testing.T) {
+	s, _, _ := newTokenConsole(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = s.ServeAdmin(l) }()
+	t.Cleanup(func() { _ = s.Shutdown(t.Context()) })
+	for host, want := range map[string]int{"evil.example": http.StatusMisdirectedRequest, l.Addr().String(): http.StatusOK} {
+		req, err := http.NewRequest(http.MethodGet, "http://"+l.Addr().String()+"/api/v1/changes", nil)
+		require.NoError(t, err)
+		req.Host = host
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, want, resp.StatusCode, host)
+		assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"), host)
+	}
 }
 
 func TestSafeNextStaysOnTheListener(t *testing.T) {
@@ -173,7 +207,7 @@ func TestConsoleSessionsArePerSignInAndEnd(t *testing.T) {
 	a, b := sessionOf(t, signIn(s, adminToken, "/")), sessionOf(t, signIn(s, adminToken, "/"))
 	assert.NotEqual(t, a.Value, b.Value, "two sign-ins, two sessions")
 	assert.NotContains(t, a.Value, adminToken)
-	assert.Equal(t, int(SessionLifetime/time.Second), a.MaxAge, "the cookie expires")
+	assert.Equal(t, int(sessionLifetime/time.Second), a.MaxAge, "the cookie expires")
 	assert.True(t, a.HttpOnly)
 	assert.Equal(t, http.SameSiteStrictMode, a.SameSite)
 	assert.Equal(t, http.StatusOK, getWith(s, "/api/v1/changes", a).Code)
@@ -191,7 +225,7 @@ func TestConsoleSessionsArePerSignInAndEnd(t *testing.T) {
 
 	// A session past its lifetime opens nothing.
 	var ss sessions
-	id := ss.start(time.Now().Add(-SessionLifetime - time.Minute))
+	id := ss.start(time.Now().Add(-sessionLifetime - time.Minute))
 	assert.False(t, ss.valid(id, time.Now()))
 	assert.True(t, ss.valid(ss.start(time.Now()), time.Now()))
 }
@@ -255,12 +289,52 @@ func TestThrottleLetsAClientTryAgainLater(t *testing.T) {
 	th := newThrottle()
 	now := time.Now()
 	for range wrongTokenBurst {
-		require.Zero(t, th.wait("a", now))
-		th.failed("a", now)
+		_, wait := th.attempt("192.0.2.1", now)
+		require.Zero(t, wait)
 	}
-	d := th.wait("a", now)
-	assert.Positive(t, d)
-	assert.Zero(t, th.wait("a", now.Add(d+time.Millisecond)))
+	_, wait := th.attempt("192.0.2.1", now)
+	assert.Positive(t, wait)
+	_, again := th.attempt("192.0.2.1", now.Add(wait+time.Millisecond))
+	assert.Zero(t, again)
+	// A right token gives its attempt back: the operator's own use is never held up.
+	for range 3 * wrongTokenBurst {
+		giveBack, wait := th.attempt("192.0.2.2", now)
+		require.Zero(t, wait)
+		giveBack()
+	}
+	// One IPv6 host fills its /64: the /64 is one client.
+	for i := range wrongTokenBurst {
+		_, wait := th.attempt(fmt.Sprintf("2001:db8::%x", i+1), now)
+		require.Zero(t, wait)
+	}
+	_, wait = th.attempt("2001:db8::ffff", now)
+	assert.Positive(t, wait)
+}
+
+// Many wrong tokens sent at once are held like many in turn; strangers at many addresses do
+// not hold up the right token from another.
+func TestThrottleHoldsConcurrentGuessesAndLocksNobodyOut(t *testing.T) {
+	s, _, _ := newTokenConsole(t)
+	codes := make(chan int, 40)
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes <- signIn(s, "wrong-token", "/").Code
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	tally := map[int]int{}
+	for c := range codes {
+		tally[c]++
+	}
+	assert.Equal(t, wrongTokenBurst, tally[http.StatusUnauthorized], "only a burst's worth were compared: %v", tally)
+	for i := range 50 {
+		signInFrom(s, "wrong-token", "/", fmt.Sprintf("198.51.100.%d:1", i))
+	}
+	assert.Equal(t, http.StatusSeeOther, signInFrom(s, adminToken, "/", "203.0.113.5:1").Code)
 }
 
 // A page whose name is rebound to 127.0.0.1 reaches the token-less admin listener under its
@@ -347,7 +421,7 @@ func TestHugeHeadersAreRefusedBeforeAnyHandler(t *testing.T) {
 	t.Cleanup(func() { _ = f.server.Shutdown(t.Context()) })
 	req, err := http.NewRequest(http.MethodGet, "http://"+l.Addr().String()+"/healthz", nil)
 	require.NoError(t, err)
-	req.Header.Set("X-Request-Id", strings.Repeat("A", 600<<10))
+	req.Header.Set("X-Request-Id", strings.Repeat("A", 100<<10)) // over the limit, small enough that the client finishes sending
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()

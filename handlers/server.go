@@ -108,6 +108,8 @@ type Server struct {
 	// sessions are the console's sign-ins; throttle slows down guessing the admin token.
 	sessions sessions
 	throttle *throttle
+	// throttledLog paces the line for a throttled sign-in: a guesser would write one a try.
+	throttledLog rate.Sometimes
 }
 
 // DefaultMaxEvents is the default cap on the events of one delivery.
@@ -155,7 +157,7 @@ func New(o Options) (*Server, error) {
 		}
 	}
 	s := &Server{opts: o, log: o.Logger, bodies: semaphore.NewWeighted(o.BodyBudget), decoding: make(chan struct{}, runtime.GOMAXPROCS(0)),
-		memory: o.Memory, unavailableLog: rate.Sometimes{Interval: time.Minute}, throttle: newThrottle()}
+		memory: o.Memory, unavailableLog: rate.Sometimes{Interval: time.Minute}, throttle: newThrottle(), throttledLog: rate.Sometimes{Interval: time.Minute}}
 	s.metrics = newMetrics(o.Registry)
 
 	e := s.newEcho()
@@ -168,7 +170,7 @@ func New(o Options) (*Server, error) {
 	// The admin side: what must not face the internet (metrics, readiness that may name a
 	// credential problem), on its own listener, behind a token unless it is on loopback.
 	admin := s.newEcho()
-	admin.Use(s.ownHost, noStore)
+	admin.Use(noStore, s.ownHost)
 	admin.GET("/healthz", s.healthz)
 	guarded := admin.Group("", s.adminAuth)
 	guarded.GET("/readyz", s.readyz)
@@ -225,6 +227,11 @@ func (s *Server) newHTTPServer(h http.Handler, o Options) *http.Server {
 	}
 }
 
+// maxHeaderBytes caps a request's line and headers on both listeners. Okta's and the
+// console's requests need a small part of it; Go's default would let every connection hold a
+// megabyte before any check.
+const maxHeaderBytes = 64 << 10
+
 // errAdminToken is a request to the admin listener without its token.
 var errAdminToken = errors.New("admin token missing or wrong")
 
@@ -237,14 +244,14 @@ func (s *Server) adminAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		if h := c.Request().Header.Get("Authorization"); h != "" {
-			now := time.Now()
-			if d := s.throttle.wait(c.RealIP(), now); d > 0 {
-				return throttled(c, d)
+			giveBack, wait := s.throttle.attempt(c.RealIP(), time.Now())
+			if wait > 0 {
+				return throttled(c, wait)
 			}
 			if token, ok := strings.CutPrefix(h, "Bearer "); ok && s.tokenMatches(token) {
+				giveBack()
 				return next(c)
 			}
-			s.throttle.failed(c.RealIP(), now)
 			return errAdminToken
 		}
 		if s.opts.Console != nil && c.Request().Method == http.MethodGet && wantsHTML(c) {

@@ -302,6 +302,19 @@ func DecodeEvents(rd io.Reader) (*Batch, error) {
 // Rejected, and returns its text. Only the head is looked at here; LogEvent decodes the rest
 // when it is needed. A head key said twice is one of the event's problems, and is also
 // returned, for a caller that refuses the whole body for it.
+// headKeyFolded is the head key that key spells in another case, or 0.
+func headKeyFolded(key string) headKeys {
+	switch {
+	case strings.EqualFold(key, "uuid"):
+		return headUUID
+	case strings.EqualFold(key, "eventType"):
+		return headEventType
+	case strings.EqualFold(key, "published"):
+		return headPublished
+	}
+	return 0
+}
+
 func (b *Batch) readEvent(r *jsonscan.Reader, body []byte, head *eventHead, path string, i int) (json.RawMessage, *FieldError) {
 	r.SkipSpace()
 	start := r.Pos()
@@ -329,8 +342,14 @@ func (b *Batch) readEvent(r *jsonscan.Reader, body []byte, head *eventHead, path
 		case "published":
 			dst, bit = &head.Published, headPublished
 		default:
-			r.Value()
-			return
+			// A reader that matches keys without regard to case (encoding/json into a struct)
+			// takes "UUID" for "uuid": such a key counts as the same one, and is not read.
+			bit = headKeyFolded(key)
+			if bit == 0 || seen&bit == 0 {
+				seen |= bit
+				r.Value()
+				return
+			}
 		}
 		if seen&bit != 0 {
 			if twice&bit == 0 {

@@ -200,7 +200,7 @@ func TestDecodeKeepsKeysItDoesNotDecideOn(t *testing.T) {
 		{"unknown envelope key twice", `{"eventType":"com.okta.event_hook","x":1,"x":2,"data":{"events":[` + goodEvent + `]}}`},
 		{"unknown data key twice", `{"eventType":"com.okta.event_hook","data":{"x":1,"events":[` + goodEvent + `],"x":2}}`},
 		{"other event key twice", `{"eventType":"com.okta.event_hook","data":{"events":[{"uuid":"u1","severity":"INFO","eventType":"x","severity":"WARN","published":"2026-11-20T14:00:00Z"}]}}`},
-		{"the same key in another case", `{"eventType":"com.okta.event_hook","EventType":"x","data":{"events":[{"uuid":"u1","UUID":"u2","eventType":"x","published":"2026-11-20T14:00:00Z"}]}}`},
+		{"an envelope key in another case", `{"eventType":"com.okta.event_hook","EventType":"x","data":{"events":[{"uuid":"u1","eventType":"x","published":"2026-11-20T14:00:00Z"}]}}`},
 		{"head keys in two events", `{"eventType":"com.okta.event_hook","data":{"events":[` + goodEvent + `,` + dupEvent("u2") + `]}}`},
 	}
 	for _, tt := range tests {
@@ -243,5 +243,20 @@ func TestDecodeEventsRejectsAnEventWithADuplicateHeadKey(t *testing.T) {
 			assert.Equal(t, tt.uuid, r.UUID, "a uuid said twice is neither of them")
 			assert.Equal(t, tt.eventType, r.EventType)
 		})
+	}
+}
+
+// A reader matching keys without regard to case takes "UUID" for "uuid": an event with both
+// could be read two ways, so it is refused like one with "uuid" twice.
+func TestDecodeRefusesAHeadKeyInAnotherCase(t *testing.T) {
+	for _, body := range []string{
+		`{"eventType":"com.okta.event_hook","data":{"events":[{"uuid":"u1","UUID":"u2","eventType":"x","published":"2026-11-20T14:00:00Z"}]}}`,
+		`{"eventType":"com.okta.event_hook","data":{"events":[{"EVENTTYPE":"y","uuid":"u1","eventType":"x","published":"2026-11-20T14:00:00Z"}]}}`,
+	} {
+		_, err := DecodeBytes([]byte(body))
+		var de *DecodeError
+		require.ErrorAs(t, err, &de, body)
+		assert.ErrorIs(t, err, ErrNotDelivery)
+		assert.Contains(t, err.Error(), "appears twice")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/hookd/hookd/internal/outbound"
+	"github.com/hookd/hookd/internal/termtext"
 	"io"
 	"slices"
 	"strings"
@@ -65,20 +66,20 @@ func (m *Main) oktaCommand(ctx context.Context, args []string) error {
 	}
 	switch {
 	case reg.Created:
-		fmt.Fprintf(m.Stdout, "created event hook %q (%s)\n", reg.Hook.Name, reg.Hook.ID)
+		fmt.Fprintf(m.Stdout, "created event hook %q (%s)\n", reg.Hook.Name, termtext.Escape(reg.Hook.ID))
 	case reg.Updated:
-		fmt.Fprintf(m.Stdout, "updated event hook %q (%s)\n", reg.Hook.Name, reg.Hook.ID)
+		fmt.Fprintf(m.Stdout, "updated event hook %q (%s)\n", reg.Hook.Name, termtext.Escape(reg.Hook.ID))
 	default:
-		fmt.Fprintf(m.Stdout, "event hook %q (%s) is already as asked: nothing changed\n", reg.Hook.Name, reg.Hook.ID)
+		fmt.Fprintf(m.Stdout, "event hook %q (%s) is already as asked: nothing changed\n", reg.Hook.Name, termtext.Escape(reg.Hook.ID))
 	}
-	fmt.Fprintf(m.Stdout, "subscribed: %s\n", strings.Join(reg.Hook.Events.Items, ", "))
+	fmt.Fprintf(m.Stdout, "subscribed: %s\n", termtext.Escape(strings.Join(reg.Hook.Events.Items, ", ")))
 	printRefused(m.Stdout, cfg, reg)
 	verified, err := client.VerifyEventHook(ctx, reg.Hook.ID)
 	if err != nil {
-		fmt.Fprintf(m.Stdout, "verification: FAILED: %v\n  is hookd serve running at %s with this secret?\n", explainOkta(err), *hookURL)
+		fmt.Fprintf(m.Stdout, "verification: FAILED: %s\n  is hookd serve running at %s with this secret?\n", termtext.Escape(explainOkta(err).Error()), *hookURL)
 		return errors.New("verification failed: Okta could not reach hookd with the challenge")
 	}
-	fmt.Fprintf(m.Stdout, "verification: %s, status: %s\n", verified.VerificationStatus, verified.Status)
+	fmt.Fprintf(m.Stdout, "verification: %s, status: %s\n", termtext.Escape(verified.VerificationStatus), termtext.Escape(verified.Status))
 	return nil
 }
 
@@ -96,7 +97,8 @@ func (m *Main) oktaStatus(ctx context.Context, client *okta.Client, hookURL stri
 			continue
 		}
 		found++
-		fmt.Fprintf(w, "HOOK %s\t%s\tstatus %s\tverification %s\t%s\n", h.Name, h.ID, h.Status, h.VerificationStatus, h.Channel.Config.URI)
+		fmt.Fprintf(w, "HOOK %s\t%s\tstatus %s\tverification %s\t%s\n", termtext.Escape(h.Name), termtext.Escape(h.ID), termtext.Escape(h.Status),
+			termtext.Escape(h.VerificationStatus), termtext.Escape(h.Channel.Config.URI))
 		for _, t := range hook.Watched() {
 			state := "not subscribed"
 			if slices.Contains(h.Events.Items, t.EventType) {
