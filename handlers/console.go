@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -127,9 +128,7 @@ func (s *Server) mountConsole(g *echo.Group) {
 	api.POST("/deadletters/:id/:action", answer(func(c echo.Context) (adminapi.Handled, error) { return s.handleOne(c, "api") }))
 	api.POST("/deadletters/:action", answer(func(c echo.Context) (adminapi.Handled, error) { return s.handleAll(c, "api") }))
 	api.GET("/sinks", answer(func(c echo.Context) ([]adminapi.Sink, error) { return s.sinks(c.Request().Context()) }))
-	api.GET("/holders", answer(func(c echo.Context) ([]adminapi.Holder, error) {
-		return co.Store.Holders(c.Request().Context(), c.QueryParam("role"))
-	}))
+	api.GET("/holders", answer(s.holders))
 	api.GET("/coverage", answer(func(c echo.Context) (adminapi.Coverage, error) { return s.coverage(c.Request().Context()) }))
 	api.POST("/sinks/:name/test", func(c echo.Context) error {
 		res, err := s.testSink(c, "api")
@@ -153,6 +152,35 @@ func answer[T any](fn func(echo.Context) (T, error)) echo.HandlerFunc {
 		}
 		return c.JSON(http.StatusOK, v)
 	}
+}
+
+// holders lists the current holders matching the role pattern and group (?role=, ?group=).
+func (s *Server) holders(c echo.Context) ([]adminapi.Holder, error) {
+	hs, err := s.opts.Console.Store.Holders(c.Request().Context(), c.QueryParam("role"))
+	if err != nil {
+		return nil, err
+	}
+	return inGroup(hs, c.QueryParam("group")), nil
+}
+
+// inGroup keeps the holders that are the group, or hold their role through it: group is a
+// case-insensitive part of the group's name, or its id. Empty keeps every holder.
+func inGroup(hs []adminapi.Holder, group string) []adminapi.Holder {
+	if group == "" {
+		return hs
+	}
+	want := strings.ToLower(group)
+	out := []adminapi.Holder{}
+	for _, h := range hs {
+		name, id := h.Via, h.ViaID
+		if h.SubjectKind == string(hook.SubjectGroup) {
+			name, id = h.SubjectName, h.SubjectID
+		}
+		if id == group || (name != "" && strings.Contains(strings.ToLower(name), want)) {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // filterOf reads a change filter from the query string.

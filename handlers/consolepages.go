@@ -216,17 +216,17 @@ func (s *Server) pageCoverage(c echo.Context) error {
 }
 
 type holdersData struct {
-	Role    string
-	Holders []adminapi.Holder
+	Role, Group string
+	Holders     []adminapi.Holder
 }
 
 func (s *Server) pageHolders(c echo.Context) error {
-	role := c.QueryParam("role")
-	holders, err := s.opts.Console.Store.Holders(c.Request().Context(), role)
+	holders, err := s.holders(c)
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "holders", page{Title: "Holders", Nav: "holders", Data: holdersData{Role: role, Holders: holders}})
+	return s.render(c, http.StatusOK, "holders", page{Title: "Holders", Nav: "holders",
+		Data: holdersData{Role: c.QueryParam("role"), Group: c.QueryParam("group"), Holders: holders}})
 }
 
 // renderError is an error page for a browser.

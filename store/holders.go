@@ -233,8 +233,8 @@ const (
 	stateChangeIndex = "console index"
 )
 
-// Import folds history read from elsewhere (the System Log's past) into the ledger and into
-// what the detections remember of actors, in one transaction, and returns how many of the
+// Import folds history read from elsewhere (the System Log's past) into the ledger, the
+// memberships of groups, and what the detections remember of actors, in one transaction, and returns how many of the
 // changes give or take a role. Nothing is stored as an event and nothing is alerted: the
 // changes are past. A holding whose newest event came this way is known by "import"; an
 // event already known is no change, so importing the same history twice is harmless.
@@ -254,6 +254,15 @@ func (s *Store) Import(ctx context.Context, changes []hook.RoleChange) (int, err
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := s.applyLedgerAs(ctx, tx, keys, ptrs, adminapi.KnownByImport); err != nil {
+			return err
+		}
+		var memberships []*hook.RoleChange
+		for _, rc := range ptrs {
+			if rc.IsMembership() {
+				memberships = append(memberships, rc)
+			}
+		}
+		if err := s.applyMemberships(ctx, tx, memberships, adminapi.KnownByImport); err != nil {
 			return err
 		}
 		return s.writeFacts(ctx, tx, detect.Remember(ptrs))

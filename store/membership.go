@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hookd/hookd/hook"
@@ -309,4 +311,119 @@ func (s *Store) heldThroughGroups(ctx context.Context) ([]adminapi.Holder, error
 		return err
 	})
 	return out, err
+}
+
+// GroupRef names a group the ledger knows to hold a watched role.
+type GroupRef struct{ ID, Name string }
+
+// RoleHoldingGroups lists the groups that hold a watched role now, by name.
+func (s *Store) RoleHoldingGroups(ctx context.Context) ([]GroupRef, error) {
+	var out []GroupRef
+	err := s.scan(ctx, `SELECT subject_id, MIN(subject_name) FROM hookd_holding
+		WHERE subject_kind = 'group' AND `+s.heldTrue("held")+` GROUP BY subject_id ORDER BY MIN(subject_name), subject_id`, nil,
+		func(r *sql.Rows) error {
+			var g GroupRef
+			if err := r.Scan(&g.ID, &g.Name); err != nil {
+				return err
+			}
+			g.ID = eventIDOf(g.ID)
+			out = append(out, g)
+			return nil
+		})
+	return out, err
+}
+
+// GroupMember is a member of a group as Okta's Groups API lists it.
+type GroupMember struct{ ID, Name string }
+
+// SyncGroupMembers records that Okta listed exactly these members of the group at the time:
+// each becomes a member, and a member hookd knew that Okta no longer lists is one no more,
+// unless an event about them is newer than the listing (the ledger's order holds: a later
+// event wins). It returns how many members it added and removed.
+func (s *Store) SyncGroupMembers(ctx context.Context, group GroupRef, members []GroupMember, at time.Time) (added, removed int, err error) {
+	at = at.UTC()
+	gk := dbKey(group.ID)
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		added, removed = 0, 0
+		known := map[string]bool{}
+		rows, err := tx.QueryContext(ctx, `SELECT user_id, member FROM hookd_membership WHERE group_id = $1`, gk)
+		if err != nil {
+			return dbError("group members", err)
+		}
+		for rows.Next() {
+			var id string
+			var member any
+			if err := rows.Scan(&id, &member); err != nil {
+				rows.Close()
+				return dbError("group members", err)
+			}
+			known[id] = member == true || member == int64(1)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return dbError("group members", err)
+		}
+		listed := map[string]bool{}
+		var changes []*hook.RoleChange
+		uuid := "okta-groups-api:" + at.Format(time.RFC3339Nano)
+		change := func(id, name string, member bool) {
+			action := hook.Revoked
+			if member {
+				action = hook.Granted
+			}
+			changes = append(changes, &hook.RoleChange{EventID: uuid, Published: at, Action: action,
+				Subject: hook.Subject{Kind: hook.SubjectUser, ID: id, DisplayName: name},
+				Via:     &hook.Ref{ID: group.ID, DisplayName: group.Name}, Actor: hook.Ref{DisplayName: "Okta Groups API"}})
+		}
+		for _, m := range members {
+			if m.ID == "" || listed[m.ID] {
+				continue
+			}
+			listed[m.ID] = true
+			if !known[dbKey(m.ID)] {
+				added++
+			}
+			change(m.ID, m.Name, true)
+		}
+		for id, member := range known {
+			if member && !listed[eventIDOf(id)] {
+				removed++
+				change(eventIDOf(id), "", false)
+			}
+		}
+		return s.applyMembershipsKeepingNames(ctx, tx, changes, adminapi.KnownByOkta)
+	})
+	return added, removed, err
+}
+
+// applyMembershipsKeepingNames is applyMemberships for rows that may carry no user name (a
+// member Okta no longer lists): the name already kept stays.
+func (s *Store) applyMembershipsKeepingNames(ctx context.Context, tx *sql.Tx, changes []*hook.RoleChange, knownBy string) error {
+	for _, rc := range changes {
+		if rc.Subject.DisplayName != "" {
+			continue
+		}
+		var name string
+		err := tx.QueryRowContext(ctx, `SELECT user_name FROM hookd_membership WHERE group_id = $1 AND user_id = $2`,
+			dbKey(rc.Via.ID), dbKey(rc.Subject.ID)).Scan(&name)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return dbError("group members", err)
+		}
+		rc.Subject.DisplayName = name
+	}
+	return s.applyMemberships(ctx, tx, changes, knownBy)
+}
+
+// DeclareGroupRole records, as the operator says, that the group holds a Workflows role: one it
+// got before the System Log's memory and that no Okta API lists. It stands as held from the
+// beginning, so that every membership of the group counts, until an event about the role says
+// otherwise.
+func (s *Store) DeclareGroupRole(ctx context.Context, group GroupRef, role string) error {
+	rc := &hook.RoleChange{EventID: "declared:" + group.ID + ":" + strings.ToLower(role), EventType: hook.WorkflowsGroupRoleAdd,
+		Published: time.Unix(0, 0).UTC(), Category: hook.WorkflowsRole, Action: hook.Granted,
+		Subject: hook.Subject{Kind: hook.SubjectGroup, ID: group.ID, DisplayName: cmp.Or(group.Name, group.ID)},
+		Roles:   []hook.Role{{Name: role}}, Actor: hook.Ref{DisplayName: "declared by an operator"}}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		return s.applyLedgerAs(ctx, tx, []string{dbKey(rc.EventID)}, []*hook.RoleChange{rc}, adminapi.KnownByDeclared)
+	})
 }

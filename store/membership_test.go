@@ -203,3 +203,72 @@ func TestMembershipReadsTheGroupsGrantInTheSameBatch(t *testing.T) {
 		})
 	}
 }
+
+// Okta's Groups API says who is in a group now: its members hold what the group holds (known
+// by "okta"), a member it no longer lists holds it no more, and an event newer than the
+// listing still wins.
+func TestGroupMembersFromOkta(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			o := b.fresh(t)
+			o.Sinks = []string{"webhook"}
+			st := open(t, o)
+			ctx := context.Background()
+			_, err := st.Accept(ctx, []hook.RoleChange{groupGrant("g1", "00gFlow", "Connection Manager", t0, false),
+				joins("m1", "00uOld", "00gFlow", "00uAdmin", t0.Add(time.Minute), false)})
+			require.NoError(t, err)
+			groups, err := st.RoleHoldingGroups(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, []GroupRef{{ID: "00gFlow", Name: "Group 00gFlow"}}, groups)
+
+			added, removed, err := st.SyncGroupMembers(ctx, groups[0], []GroupMember{{ID: "00uAnn", Name: "Ann"}, {ID: "00uBen", Name: "Ben"}}, t0.Add(time.Hour))
+			require.NoError(t, err)
+			assert.Equal(t, [2]int{2, 1}, [2]int{added, removed})
+			holders := func() map[string]string {
+				hs, err := st.Holders(ctx, "Connection Manager")
+				require.NoError(t, err)
+				out := map[string]string{}
+				for _, h := range hs {
+					if h.Via != "" {
+						out[h.SubjectID] = h.KnownBy
+					}
+				}
+				return out
+			}
+			assert.Equal(t, map[string]string{"00uAnn": adminapi.KnownByOkta, "00uBen": adminapi.KnownByOkta}, holders())
+
+			// Ben leaves after the listing: the event wins over it; a listing again changes nothing.
+			_, err = st.Accept(ctx, []hook.RoleChange{joins("m2", "00uBen", "00gFlow", "00uAdmin", t0.Add(2*time.Hour), true)})
+			require.NoError(t, err)
+			added, removed, err = st.SyncGroupMembers(ctx, groups[0], []GroupMember{{ID: "00uAnn", Name: "Ann"}}, t0.Add(90*time.Minute))
+			require.NoError(t, err)
+			assert.Equal(t, [2]int{0, 0}, [2]int{added, removed}, "an older listing of what an event changed since")
+			assert.Equal(t, map[string]string{"00uAnn": adminapi.KnownByOkta}, holders())
+		})
+	}
+}
+
+// A Workflows role a group got before the System Log's memory is in no Okta API: declared, it
+// makes the group's memberships role changes from the first day.
+func TestDeclaredGroupRole(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			st := open(t, b.fresh(t))
+			ctx := context.Background()
+			require.NoError(t, st.DeclareGroupRole(ctx, GroupRef{ID: "00gOld", Name: "Old Builders"}, "Flow Builder"))
+			res, err := st.Accept(ctx, []hook.RoleChange{joins("m1", "00uBob", "00gOld", "00uAdmin", t0, false)})
+			require.NoError(t, err)
+			assert.Equal(t, 1, res.Accepted)
+			c, err := st.Change(ctx, "m1")
+			require.NoError(t, err)
+			assert.Equal(t, []string{"Flow Builder"}, c.Record.RoleNames())
+			hs, err := st.Holders(ctx, "Flow Builder")
+			require.NoError(t, err)
+			kinds := map[string]string{}
+			for _, h := range hs {
+				kinds[h.SubjectKind+" "+h.SubjectID] = h.KnownBy
+			}
+			assert.Equal(t, map[string]string{"group 00gOld": adminapi.KnownByDeclared, "user 00uBob": adminapi.KnownByEvent}, kinds)
+		})
+	}
+}

@@ -412,9 +412,13 @@ func (m *Main) holdersCommand(ctx context.Context, args []string) error {
 	if len(args) > 0 && args[0] == "snapshot" {
 		return m.holdersSnapshot(ctx, args[1:])
 	}
+	if len(args) > 0 && args[0] == "declare" {
+		return m.holdersDeclare(ctx, args[1:])
+	}
 	fs := m.newFlags("holders")
 	af := newAdminFlags(fs)
 	role := fs.String("role", "", `only roles whose name matches this pattern, case-insensitive ("Workflows Admin*")`)
+	group := fs.String("group", "", `only the group and those holding roles through it: part of its name, case-insensitive, or its id`)
 	if err := m.parse(fs, args); err != nil {
 		return err
 	}
@@ -425,6 +429,9 @@ func (m *Main) holdersCommand(ctx context.Context, args []string) error {
 	q := url.Values{}
 	if *role != "" {
 		q.Set("role", *role)
+	}
+	if *group != "" {
+		q.Set("group", *group)
 	}
 	var holders []adminapi.Holder
 	if err := client.call(ctx, http.MethodGet, "/api/v1/holders", q, &holders); err != nil {
@@ -437,10 +444,14 @@ func (m *Main) holdersCommand(ctx context.Context, args []string) error {
 		fmt.Fprintln(m.Stdout, "no current holders")
 		return nil
 	}
-	t := newTable(m.Stdout, "ROLE", "HOLDER", "SINCE", "GRANTED BY", "KNOWN BY", "EVENT")
+	t := newTable(m.Stdout, "ROLE", "HOLDER", "THROUGH", "SINCE", "GRANTED BY", "KNOWN BY", "EVENT")
 	for _, h := range holders {
+		through := "directly"
+		if h.Via != "" {
+			through = "via " + short(h.Via)
+		}
 		t.row(short(h.Role), h.SubjectKind+": "+short(cmp.Or(h.SubjectName, h.SubjectID, "-"))+" ("+short(h.SubjectID)+")",
-			shortTime(h.Since), short(cmp.Or(h.GrantedBy, "-")), knownBy(h), h.EventID)
+			through, shortTime(h.Since), short(cmp.Or(h.GrantedBy, "-")), knownBy(h), h.EventID)
 	}
 	return t.flush()
 }

@@ -69,6 +69,7 @@ func (m *Main) holdersImport(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("after %d pages: %w", pr.Pages, err)
 	}
+	m.readGroupMembers(ctx, cfg, st)
 	holders, err := st.Holders(ctx, "")
 	if err != nil {
 		return err

@@ -147,6 +147,7 @@ commands:
   holders  who holds which watched role now          hookd holders --role "Workflows Admin*"
            or read the System Log's 90 days into it    hookd holders import --since 90d
            or check admin roles against Okta's          hookd holders snapshot
+           or declare a group's old Workflows role      hookd holders declare GROUP_ID ROLE
   healthcheck  exit 0 when the local hookd answers /healthz (for container health checks)
   version  print the version
 

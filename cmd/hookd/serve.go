@@ -201,6 +201,7 @@ func openPipeline(ctx context.Context, cfg config.Config, log *zap.Logger, route
 			}
 			log.Info("System Log poller on", zap.String("org", cfg.SystemLog.OrgURL),
 				zap.Duration("interval", cfg.SystemLog.PollInterval), zap.Strings("event_types", types))
+			err = addGroupSync(cfg, st, log)
 		}
 	}
 	if err != nil {

@@ -31,6 +31,7 @@ func (m *Main) holdersSnapshot(ctx context.Context, args []string) error {
 	}
 	defer st.Close()
 	client := &okta.Client{OrgURL: cfg.SystemLog.OrgURL, Credentials: creds}
+	m.readGroupMembers(ctx, cfg, st)
 	at := time.Now().UTC()
 
 	all, err := st.Holders(ctx, "")
@@ -40,8 +41,8 @@ func (m *Main) holdersSnapshot(ctx context.Context, args []string) error {
 	ledger := map[roleHeld]adminapi.Holder{}
 	groups := map[string]bool{}
 	for _, h := range all {
-		if h.Category != string(hook.AdminPrivilege) {
-			continue
+		if h.Category != string(hook.AdminPrivilege) || h.Via != "" {
+			continue // Okta's role API lists roles held in a user's or group's own name only
 		}
 		ledger[roleHeld{h.SubjectKind, h.SubjectID, roleName(h.Role)}] = h
 		if h.SubjectKind == string(hook.SubjectGroup) {

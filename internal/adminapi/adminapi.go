@@ -201,8 +201,10 @@ func ParseTime(s string, now time.Time) (time.Time, error) {
 
 // How a holding is known (Holder.KnownBy).
 const (
-	KnownByEvent  = "event"  // a role change hookd stored
-	KnownByImport = "import" // a role change read from the System Log's history by hookd holders import
+	KnownByEvent    = "event"    // a role change hookd stored
+	KnownByImport   = "import"   // a role change read from the System Log's history by hookd holders import
+	KnownByOkta     = "okta"     // a group's members as Okta's Groups API listed them
+	KnownByDeclared = "declared" // a group's role the operator declared (hookd holders declare)
 )
 
 // Holder is one current holding of a watched role: who holds it, since when, granted by whom,
