@@ -171,6 +171,9 @@ type SystemLog struct {
 	ClientID       string `yaml:"client_id" env:"HOOKD_OKTA_CLIENT_ID"`
 	PrivateKeyFile string `yaml:"private_key_file" env:"HOOKD_OKTA_PRIVATE_KEY_FILE"`
 	PrivateKeyID   string `yaml:"private_key_id" env:"HOOKD_OKTA_PRIVATE_KEY_ID"`
+	// DPoPKeyFile is where the service app's DPoP key is kept (default: okta-dpop-key.pem in
+	// the data dir), for a key the operator provides or keeps apart from the data.
+	DPoPKeyFile string `yaml:"dpop_key_file" env:"HOOKD_OKTA_DPOP_KEY_FILE"`
 	// EventTypes are polled (default: the four Workflows role types, which no hook delivers).
 	EventTypes []string `yaml:"event_types" env:"HOOKD_SYSTEMLOG_EVENT_TYPES"`
 	// LookBack is how far back the first poll reads.
@@ -382,6 +385,8 @@ func (c *Config) Validate() error {
 		problems = append(problems, "HOOKD_OKTA_API_TOKEN and HOOKD_OKTA_CLIENT_ID: use one way to authenticate, not both")
 	case oauth && (sl.ClientID == "" || sl.PrivateKeyFile == ""):
 		problems = append(problems, "HOOKD_OKTA_CLIENT_ID and HOOKD_OKTA_PRIVATE_KEY_FILE: set both")
+	case sl.DPoPKeyFile != "" && !oauth:
+		problems = append(problems, "HOOKD_OKTA_DPOP_KEY_FILE: only with a service app (HOOKD_OKTA_CLIENT_ID): an API token has no DPoP key")
 	}
 	problems = append(problems, c.Detections.OffHours.problems()...)
 	if d := c.Detections; d.BurstSubjects > 0 && d.BurstWindow <= 0 {

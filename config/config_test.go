@@ -80,6 +80,7 @@ func TestErrorsNameTheSettingToFix(t *testing.T) {
 		{"token without org", map[string]string{"HOOKD_OKTA_API_TOKEN": "t"}, "HOOKD_OKTA_ORG_URL: required with HOOKD_OKTA_API_TOKEN"},
 		{"both ways", map[string]string{"HOOKD_OKTA_ORG_URL": "https://acme.okta.com", "HOOKD_OKTA_API_TOKEN": "t", "HOOKD_OKTA_CLIENT_ID": "0oa1"}, "use one way to authenticate"},
 		{"client without key", map[string]string{"HOOKD_OKTA_ORG_URL": "https://acme.okta.com", "HOOKD_OKTA_CLIENT_ID": "0oa1"}, "HOOKD_OKTA_CLIENT_ID and HOOKD_OKTA_PRIVATE_KEY_FILE: set both"},
+		{"dpop key without app", map[string]string{"HOOKD_OKTA_ORG_URL": "https://acme.okta.com", "HOOKD_OKTA_API_TOKEN": "t", "HOOKD_OKTA_DPOP_KEY_FILE": "/k.pem"}, "HOOKD_OKTA_DPOP_KEY_FILE: only with a service app"},
 		{"header with space", map[string]string{"HOOKD_OKTA_AUTH_HEADER": "X Secret"}, "HOOKD_OKTA_AUTH_HEADER: must be a plain header name"},
 		{"console format", map[string]string{"HOOKD_CONSOLE_FORMAT": "xml"}, "HOOKD_CONSOLE_FORMAT: must be one of: text, json"},
 		{"missing secret file", map[string]string{"HOOKD_OKTA_SECRETS_FILE": "/nonexistent/secret"}, "HOOKD_OKTA_SECRETS_FILE: file /nonexistent/secret does not exist"},
@@ -290,4 +291,29 @@ func TestAdminHosts(t *testing.T) {
 	_, err = Load("", envOf(map[string]string{"HOOKD_ADMIN_HOSTS": "http://hookd.internal/"}))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "HOOKD_ADMIN_HOSTS")
+}
+
+// The DPoP key's path comes from the file or the environment; unset, serve keeps the key in
+// the data dir.
+func TestDPoPKeyFile(t *testing.T) {
+	app := map[string]string{"HOOKD_OKTA_ORG_URL": "https://acme.okta.com", "HOOKD_OKTA_CLIENT_ID": "0oa1", "HOOKD_OKTA_PRIVATE_KEY_FILE": "/etc/hookd/app.pem"}
+	cfg, err := Load("", envOf(app))
+	require.NoError(t, err)
+	assert.Empty(t, cfg.SystemLog.DPoPKeyFile)
+
+	file := filepath.Join(t.TempDir(), "hookd.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("systemlog:\n  dpop_key_file: /var/lib/keys/dpop.pem\n"), 0o600))
+	cfg, err = Load(file, envOf(app))
+	require.NoError(t, err)
+	assert.Equal(t, "/var/lib/keys/dpop.pem", cfg.SystemLog.DPoPKeyFile)
+
+	app["HOOKD_OKTA_DPOP_KEY_FILE"] = "/run/hookd/dpop.pem"
+	cfg, err = Load(file, envOf(app))
+	require.NoError(t, err)
+	assert.Equal(t, "/run/hookd/dpop.pem", cfg.SystemLog.DPoPKeyFile, "environment beats the file")
+	got := map[string]string{}
+	for _, s := range cfg.Settings() {
+		got[s.Env] = s.Value
+	}
+	assert.Equal(t, "/run/hookd/dpop.pem", got["HOOKD_OKTA_DPOP_KEY_FILE"], "a path, not a secret: check shows it")
 }

@@ -48,8 +48,9 @@ const stateImport = "systemlog.import"
 // stops; the cursor is kept, so running it again goes on from that page.
 const importRetries = 6
 
-// ErrImportCredentials is returned when Okta refuses the credentials.
-var ErrImportCredentials = errors.New("the credentials were refused by Okta (HOOKD_OKTA_API_TOKEN, or the service app and its okta.logs.read grant)")
+// ErrImportCredentials is returned, wrapped with the reason, when Okta refuses the
+// credentials: in Okta's words when its token endpoint refused the service app.
+var ErrImportCredentials = errors.New("the credentials were refused")
 
 // Import reads the System Log's history of every watched event type, from since to the time
 // the import began, and folds it into the ledger through st, page by page. After each page's
@@ -88,7 +89,13 @@ func (p *Poller) Import(ctx context.Context, st ImportStore, since time.Time, re
 			}
 			continue
 		case page.status == http.StatusUnauthorized || page.status == http.StatusForbidden:
-			return pr, ErrImportCredentials
+			switch {
+			case page.refused != nil:
+				return pr, fmt.Errorf("%w: %w", ErrImportCredentials, page.refused)
+			case page.status == http.StatusForbidden:
+				return pr, fmt.Errorf("%w: HTTP 403 from %s: reading the System Log needs okta.logs.read (the service app's scope and its admin role's permission, or an API token of an admin who holds it)", ErrImportCredentials, p.org.Host)
+			}
+			return pr, fmt.Errorf("%w: HTTP %d from %s (HOOKD_OKTA_API_TOKEN, or the service app and its okta.logs.read grant)", ErrImportCredentials, page.status, p.org.Host)
 		case page.status != http.StatusOK:
 			return pr, fmt.Errorf("page %d: HTTP %d from Okta", pr.Pages+1, page.status)
 		}

@@ -251,7 +251,16 @@ func (p *Poller) poll(ctx context.Context) (Report, error) {
 			return p.wait(ctx, rep, ResultRateLimited, page.resetOr(now, time.Minute), nil)
 		case page.status == http.StatusUnauthorized || page.status == http.StatusForbidden:
 			rep.Result = ResultUnauthorized
-			rep.Err = fmt.Errorf("HTTP %d from %s: check the credentials (HOOKD_OKTA_API_TOKEN, or the service app and its okta.logs.read grant); polling stops until they change", page.status, p.org.Host)
+			switch {
+			case page.refused != nil:
+				// Okta's token endpoint said why (invalid_client, invalid_scope …): say that,
+				// not a guess that sends the operator to the wrong setting.
+				rep.Err = fmt.Errorf("%s: %w (polling stops until the credentials change)", p.org.Host, page.refused)
+			case page.status == http.StatusForbidden:
+				rep.Err = fmt.Errorf("HTTP 403 from %s: the credentials may not read the System Log, which needs okta.logs.read (the service app's scope and its admin role's permission, or an API token of an admin who holds it); polling stops until they change", p.org.Host)
+			default:
+				rep.Err = fmt.Errorf("HTTP %d from %s: check the credentials (HOOKD_OKTA_API_TOKEN, or the service app and its okta.logs.read grant); polling stops until they change", page.status, p.org.Host)
+			}
 			return rep, st.SetState(ctx, stateAuthFailed, p.cfg.Credentials.Fingerprint()+" "+rep.Err.Error())
 		case page.status != http.StatusOK:
 			return p.failed(ctx, rep, fmt.Errorf("HTTP %d from Okta", page.status))
@@ -349,6 +358,9 @@ type page struct {
 	remaining int
 	limit     int
 	reset     time.Time
+	// refused is Okta's token endpoint refusing the service app: no API answer, only Okta's
+	// reason, reported as status 401.
+	refused error
 }
 
 func (pg page) resetOr(now time.Time, d time.Duration) time.Time {
@@ -371,7 +383,7 @@ func (p *Poller) fetch(ctx context.Context, target string) (page, error) {
 	resp, err := okta.Send(ctx, p.cfg.Client, p.cfg.Credentials, req)
 	if err != nil {
 		if errors.Is(err, okta.ErrTokenRefused) {
-			return page{status: http.StatusUnauthorized}, nil
+			return page{status: http.StatusUnauthorized, refused: err}, nil
 		}
 		return page{}, errors.New(outbound.Describe(err)) // Okta refusing a DPoP proof, too: try again later
 	}

@@ -75,8 +75,26 @@ func (m *Main) check(args []string) error {
 	if missing := uncovered(cfg); len(missing) > 0 {
 		fmt.Fprintf(m.Stdout, "\nWARNING: %d watched event types reach hookd by no path: %v\nSet HOOKD_OKTA_ORG_URL and HOOKD_OKTA_API_TOKEN (or a service app) to poll the System Log for them.\n", len(missing), missing)
 	}
+	if line := oktaAccess(cfg.SystemLog); line != "" {
+		fmt.Fprintln(m.Stdout, "\n"+line)
+	}
 	fmt.Fprintln(m.Stdout, "\nconfiguration OK")
 	return nil
+}
+
+// oktaAccess says what hookd's features ask of Okta, so that the service app (or the API
+// token's admin) is granted exactly that: least privilege. Empty when Okta is not configured.
+func oktaAccess(c config.SystemLog) string {
+	const needs = "okta.logs.read (System Log poller, holders import), okta.groups.read (members of role-holding groups); " +
+		"optional: okta.eventHooks.manage and okta.eventHooks.read for hookd okta register and status, " +
+		"okta.roles.read for hookd holders snapshot"
+	switch {
+	case !c.Enabled():
+		return ""
+	case c.APIToken != "":
+		return "Okta permissions needed (the API token acts with its admin's): " + needs
+	}
+	return "Okta scopes needed: " + needs + " (grant them to the service app, and the same permissions to its custom admin role)"
 }
 
 // effective is a setting's value as hookd applies it: where the configuration leaves a list
@@ -90,6 +108,8 @@ func effective(cfg config.Config, s config.Setting) string {
 	case s.Env == "HOOKD_REPLICA_ID" && cfg.ReplicaID == "":
 		host, _ := os.Hostname()
 		return host + " (default: the host name)"
+	case s.Env == "HOOKD_OKTA_DPOP_KEY_FILE" && cfg.SystemLog.DPoPKeyFile == "" && cfg.SystemLog.ClientID != "":
+		return dpopKeyPath(cfg.SystemLog, cfg.DataDir) + " (default: made on the first token request)"
 	case s.Env == "HOOKD_OKTA_SECRETS" && len(cfg.Okta.Secrets) == 0:
 		return "(not set: serve makes one and keeps it in " + filepath.Join(cfg.DataDir, secretFile) + ")"
 	}

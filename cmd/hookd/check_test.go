@@ -1,11 +1,18 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/hookd/hookd/config"
+	"github.com/hookd/hookd/okta"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -91,5 +98,89 @@ severity: {Folder Reader: low}
 		if strings.HasPrefix(line, "HOOKD_") {
 			assert.Greater(t, len(strings.Fields(line)), 1, "no blank value: %q", line)
 		}
+	}
+}
+
+// TestCheckSaysWhichOktaScopes: with Okta configured, check lists what hookd's features ask
+// of it, so that the service app (or the token's admin) gets exactly that; without Okta,
+// nothing.
+func TestCheckSaysWhichOktaScopes(t *testing.T) {
+	dir := t.TempDir()
+	scopes := []string{"okta.logs.read", "okta.groups.read", "okta.eventHooks.manage", "okta.eventHooks.read", "okta.roles.read"}
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string // "" for no line at all
+	}{
+		{"no Okta", map[string]string{}, ""},
+		{"service app", map[string]string{"HOOKD_OKTA_ORG_URL": "https://acme.okta.com", "HOOKD_OKTA_CLIENT_ID": "0oaHookd",
+			"HOOKD_OKTA_PRIVATE_KEY_FILE": filepath.Join(dir, "app.pem")}, "Okta scopes needed: "},
+		{"API token", map[string]string{"HOOKD_OKTA_ORG_URL": "https://acme.okta.com", "HOOKD_OKTA_API_TOKEN": "00secret-token"},
+			"Okta permissions needed (the API token acts with its admin's): "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.env["HOOKD_DATA_DIR"] = dir
+			code, stdout, stderr := run(tt.env, "check")
+			require.Equal(t, 0, code, stderr)
+			var line string
+			for _, l := range strings.Split(stdout, "\n") {
+				if strings.HasPrefix(l, "Okta scopes needed") || strings.HasPrefix(l, "Okta permissions needed") {
+					line = l
+				}
+			}
+			if tt.want == "" {
+				assert.Empty(t, line, "no Okta, nothing to grant")
+				return
+			}
+			require.True(t, strings.HasPrefix(line, tt.want), "%q", line)
+			for _, s := range scopes {
+				assert.Contains(t, line, s)
+			}
+			assert.Contains(t, line, "okta.roles.read for hookd holders snapshot")
+			assert.Contains(t, line, "okta.eventHooks.read for hookd okta register")
+			assert.NotContains(t, stdout, "00secret-token")
+		})
+	}
+}
+
+// TestCheckShowsTheDPoPKeyPath: check shows where the service app's DPoP key is kept, the
+// same path the credentials use: the data dir's by default, HOOKD_OKTA_DPOP_KEY_FILE's when set.
+func TestCheckShowsTheDPoPKeyPath(t *testing.T) {
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	require.NoError(t, err)
+	appKey := filepath.Join(dir, "app.pem")
+	require.NoError(t, os.WriteFile(appKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600))
+	env := map[string]string{"HOOKD_DATA_DIR": dir, "HOOKD_OKTA_ORG_URL": "https://acme.okta.com",
+		"HOOKD_OKTA_CLIENT_ID": "0oaHookd", "HOOKD_OKTA_PRIVATE_KEY_FILE": appKey}
+
+	for _, keyFile := range []string{"", filepath.Join(t.TempDir(), "keys", "dpop.pem")} {
+		env["HOOKD_OKTA_DPOP_KEY_FILE"] = keyFile
+		code, stdout, stderr := run(env, "check")
+		require.Equal(t, 0, code, stderr)
+
+		cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok && v != "" })
+		require.NoError(t, err)
+		creds, err := pollerCredentials(cfg.SystemLog, cfg.DataDir)
+		require.NoError(t, err)
+		app, ok := creds.(*okta.ServiceApp)
+		require.True(t, ok)
+		want := keyFile
+		if keyFile == "" {
+			want = filepath.Join(dir, dpopKeyFile)
+			assert.Contains(t, stdout, want+" (default: made on the first token request)")
+		}
+		assert.Equal(t, want, app.DPoPKeyFile)
+		var shown []string
+		for _, l := range strings.Split(stdout, "\n") {
+			if f := strings.Fields(l); len(f) > 1 && f[0] == "HOOKD_OKTA_DPOP_KEY_FILE" {
+				shown = f
+			}
+		}
+		require.NotEmpty(t, shown, "check lists the setting")
+		assert.Equal(t, want, shown[1])
 	}
 }

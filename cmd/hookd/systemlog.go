@@ -16,12 +16,14 @@ import (
 	"go.uber.org/zap"
 )
 
-// dpopKeyFile is where a service app's DPoP key is kept in the data dir: made on the first
-// token request, never overwritten, distinct from the app's client-assertion key.
+// dpopKeyFile is where a service app's DPoP key is kept in the data dir unless
+// HOOKD_OKTA_DPOP_KEY_FILE names another path: made on the first token request, never
+// overwritten, distinct from the app's client-assertion key.
 const dpopKeyFile = "okta-dpop-key.pem"
 
 // pollerCredentials builds the System Log credentials: an API token, or a service app asking
-// for scopes (default okta.logs.read) that proves its tokens with the DPoP key in dataDir.
+// for scopes (default okta.logs.read) that proves its tokens with the DPoP key at
+// HOOKD_OKTA_DPOP_KEY_FILE, or in dataDir.
 func pollerCredentials(c config.SystemLog, dataDir string, scopes ...string) (okta.Credentials, error) {
 	if c.APIToken != "" {
 		return okta.APIToken(c.APIToken), nil
@@ -41,8 +43,17 @@ func pollerCredentials(c config.SystemLog, dataDir string, scopes ...string) (ok
 	return &okta.ServiceApp{
 		TokenURL: org.Scheme + "://" + org.Host + "/oauth2/v1/token",
 		ClientID: c.ClientID, Key: key, KeyID: c.PrivateKeyID, Scopes: scopes,
-		DPoPKeyFile: filepath.Join(dataDir, dpopKeyFile),
+		DPoPKeyFile: dpopKeyPath(c, dataDir),
 	}, nil
+}
+
+// dpopKeyPath is where the service app's DPoP key is kept: HOOKD_OKTA_DPOP_KEY_FILE, else
+// the data dir's.
+func dpopKeyPath(c config.SystemLog, dataDir string) string {
+	if c.DPoPKeyFile != "" {
+		return c.DPoPKeyFile
+	}
+	return filepath.Join(dataDir, dpopKeyFile)
 }
 
 // pollLog logs poll cycles, and at most once an hour the events Okta did not deliver by
