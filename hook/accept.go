@@ -38,6 +38,11 @@ func (rc *RoleChange) GroupKey() string {
 		// together, per hook and quarter of an hour.
 		return "delivery-failed|" + rc.Subject.ID + "|" + rc.Published.UTC().Truncate(15*time.Minute).Format(time.RFC3339)
 	}
+	if rc.Via != nil && (rc.TransactionID == "" || rc.Actor.ID == "" || rc.Actor.Type == "SystemPrincipal") {
+		// A group rule adds its members as the system, not in one admin's transaction: one
+		// message a group, actor and quarter of an hour, as thousands may join at once.
+		return "membership|" + rc.Via.ID + "|" + rc.Actor.ID + "|" + rc.Published.UTC().Truncate(15*time.Minute).Format(time.RFC3339)
+	}
 	if rc.TransactionID == "" || rc.Actor.ID == "" {
 		return ""
 	}

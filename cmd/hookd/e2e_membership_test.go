@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -140,4 +142,60 @@ func TestMembershipByHook(t *testing.T) {
 		}
 	}
 	checkMembershipStory(t, srv, "hook")
+}
+
+// TestGroupRuleJoinsGoOutTogether: a group rule adding 2,000 members at once (the system as
+// actor, a transaction each) is one action to alert, sent as a few messages, not 2,000.
+func TestGroupRuleJoinsGoOutTogether(t *testing.T) {
+	const members, secret = 2000, "rule-secret"
+	var mu sync.Mutex
+	posts := 0
+	seen := map[string]int{}
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var doc struct {
+			Alerts []struct {
+				EventID string `json:"eventId"`
+			} `json:"alerts"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&doc); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		posts++
+		for _, a := range doc.Alerts {
+			seen[a.EventID]++
+		}
+	}))
+	t.Cleanup(sink.Close)
+	srv := start(t, map[string]string{"HOOKD_DATA_DIR": t.TempDir(), "HOOKD_OKTA_SECRETS": secret,
+		"HOOKD_WEBHOOK_URL": sink.URL, "HOOKD_WEBHOOK_SECRET": webhookSecret, "HOOKD_GROUP_WINDOW": "500ms",
+		"HOOKD_HTTP_ACCEPT_TIMEOUT": "60s"})
+	now := time.Now()
+	grant := oktaEvent("g-flow", hook.WorkflowsGroupRoleAdd, now.Add(-time.Hour), "00uAdmin", "", groupTarget("00gFlow", "Flow Builders"), wfRole)
+	require.Equal(t, http.StatusOK, postDelivery(t, srv.addr, secret, oktagen.Delivery(grant)))
+	for start := 0; start < members; start += 500 {
+		var batch []json.RawMessage
+		for i := start; i < start+500; i++ {
+			ev := oktaEvent(fmt.Sprintf("rule-%04d", i), hook.GroupMembershipAdd, now, "0oarule", "", userTarget(fmt.Sprintf("00u%04d", i)), groupTarget("00gFlow", "Flow Builders"))
+			batch = append(batch, json.RawMessage(strings.Replace(string(ev), `"type":"User","alternateId":"0oarule@acme.example"`, `"type":"SystemPrincipal","alternateId":"system@okta.com"`, 1)))
+		}
+		raw := make([][]byte, len(batch))
+		for i, b := range batch {
+			raw[i] = b
+		}
+		require.Equal(t, http.StatusOK, postDelivery(t, srv.addr, secret, oktagen.Delivery(raw...)))
+	}
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) == members+1
+	}, 60*time.Second, 50*time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	for id, n := range seen {
+		require.Equal(t, 1, n, "%s arrived once", id)
+	}
+	assert.LessOrEqual(t, posts, members/100+10, "grouped: %d posts for %d joins", posts, members)
 }
