@@ -35,6 +35,8 @@ const membersNamed = 5
 func (s *Store) resolveAccess(ctx context.Context, tx *sql.Tx, entries []entry) (kept, dropped []entry, memberships []*hook.RoleChange, err error) {
 	kept = entries[:0:0]
 	batch := batchGroupRoles(entries)
+	// Each group's roles read once a transaction: its memberships are often many (a group rule).
+	roles := map[string][]hook.GroupRole{}
 	for _, e := range entries {
 		rc := e.rc
 		switch {
@@ -42,10 +44,14 @@ func (s *Store) resolveAccess(ctx context.Context, tx *sql.Tx, entries []entry) 
 			memberships = append(memberships, rc)
 			var held []hook.GroupRole
 			if rc.Via != nil {
-				if held, err = s.groupRoles(ctx, tx, rc.Via.ID, rc.Published); err != nil {
-					return nil, nil, nil, err
+				all, ok := roles[rc.Via.ID]
+				if !ok {
+					if all, err = s.groupRoles(ctx, tx, rc.Via.ID); err != nil {
+						return nil, nil, nil, err
+					}
+					roles[rc.Via.ID] = all
 				}
-				held = batch.asOf(dbKey(rc.Via.ID), rc.Published, held)
+				held = batch.asOf(dbKey(rc.Via.ID), rc.Published, heldAt(all, rc.Published))
 			}
 			if !rc.ResolveMembership(held) || rc.Failed() {
 				dropped = append(dropped, e)
@@ -148,15 +154,25 @@ func (s *Store) heldTrue(column string) string {
 	return column
 }
 
-// groupRoles reads the watched roles the group held at the time (granted then or before, and
-// not revoked since), by name.
-func (s *Store) groupRoles(ctx context.Context, tx *sql.Tx, groupID string, at time.Time) ([]hook.GroupRole, error) {
+// heldAt is the roles of all granted at or before the time.
+func heldAt(all []hook.GroupRole, at time.Time) []hook.GroupRole {
+	var out []hook.GroupRole
+	for _, r := range all {
+		if !r.Since.After(at) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// groupRoles reads the watched roles the group holds, by name, each with when it got it.
+func (s *Store) groupRoles(ctx context.Context, tx *sql.Tx, groupID string) ([]hook.GroupRole, error) {
 	if groupID == "" {
 		return nil, nil
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT role_key, role_name, category, published FROM hookd_holding
-		WHERE subject_kind = 'group' AND subject_id = $1 AND `+s.heldTrue("held")+` AND published <= $2
-		ORDER BY role_name, role_key`, dbKey(groupID), s.timeArg(at))
+		WHERE subject_kind = 'group' AND subject_id = $1 AND `+s.heldTrue("held")+`
+		ORDER BY role_name, role_key`, dbKey(groupID))
 	if err != nil {
 		return nil, dbError("group roles", err)
 	}
