@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/okta"
 	"github.com/hookd/hookd/okta/oktatest"
 	"github.com/hookd/hookd/systemlog/systemlogtest"
 	"github.com/stretchr/testify/assert"
@@ -164,4 +165,29 @@ func TestOktaRegisterWithADPoPBoundServiceApp(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, out+errOut, "token request refused by Okta: HTTP 400 invalid_scope: The following scopes are not allowed: okta.eventHooks.manage")
 	assert.NotContains(t, out+errOut, "check the credentials")
+}
+
+// TestHoldersSnapshotWithADPoPBoundServiceApp: the snapshot reads Okta's role assignments
+// with a DPoP-bound service app, as it does with an API token.
+func TestHoldersSnapshotWithADPoPBoundServiceApp(t *testing.T) {
+	oauth, keyFile, appPEM := serviceApp(t, "okta.roles.read", "okta.groups.read")
+	oauth.ResourceNonce = true
+	roles := fakeRoles(t, "roles-token", map[string][]okta.RoleAssignment{
+		"00uZed0nlyInOkta001": {{ID: "ra4", Label: "Super Administrator", Type: "SUPER_ADMIN", AssignmentType: "USER"}},
+	}, nil)
+	org := httptest.NewServer(oauth.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Set("Authorization", "SSWS roles-token")
+		r.Header.Del("DPoP")
+		roles.Config.Handler.ServeHTTP(w, r)
+	})))
+	t.Cleanup(org.Close)
+	env := map[string]string{"HOOKD_DATA_DIR": t.TempDir(), "HOOKD_OKTA_SECRETS": "s",
+		"HOOKD_OKTA_ORG_URL": org.URL, "HOOKD_OKTA_CLIENT_ID": "0oaHookdApp", "HOOKD_OKTA_PRIVATE_KEY_FILE": keyFile}
+	code, out, errOut := run(env, "holders", "snapshot")
+	assert.Equal(t, 1, code, "one difference:\n%s\n%s", out, errOut)
+	assert.Contains(t, out, "user 00uZed0nlyInOkta001: Super Administrator")
+	assert.NotContains(t, oauth.Answers(), "api: invalid_dpop_proof")
+	dpopPEM, err := os.ReadFile(filepath.Join(env["HOOKD_DATA_DIR"], "okta-dpop-key.pem"))
+	require.NoError(t, err)
+	assertNoSecrets(t, out+errOut, oauth, appPEM, dpopPEM)
 }
