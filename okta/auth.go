@@ -139,11 +139,17 @@ func (a *ServiceApp) answered(req *http.Request, resp *http.Response) bool {
 	}
 	code, _ := challenge(resp.Header)
 	if code == "invalid_token" {
+		// A cached token Okta no longer takes (revoked, or the org's clock ahead of ours):
+		// dropped, and the request sent once more with a new one. The poller would otherwise
+		// stop for good on a credential that still works.
 		a.mu.Lock()
-		if _, tok, _ := strings.Cut(req.Header.Get("Authorization"), " "); tok == a.token {
+		_, tok, _ := strings.Cut(req.Header.Get("Authorization"), " ")
+		stale := tok != "" && tok == a.token
+		if stale {
 			a.token = ""
 		}
 		a.mu.Unlock()
+		return stale
 	}
 	return code == "use_dpop_nonce" && nonce != "" && req.Header.Get("DPoP") != ""
 }

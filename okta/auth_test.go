@@ -175,15 +175,11 @@ func TestBoundTokenSentAsBearerIsRefused(t *testing.T) {
 			assert.Contains(t, resp.Header.Get("WWW-Authenticate"), "error=")
 		})
 	}
-	// Through the client, a revoked token is Okta's 401; the token is dropped, so that the
-	// next call gets a new one, answering the token endpoint's nonce, changed since, again.
+	// Through the client, a revoked token is Okta's 401: the token is dropped and the same
+	// call sent once more with a new one, answering the token endpoint's nonce, changed
+	// since, again.
 	org.oauth.Revoke()
 	org.oauth.RotateNonce()
-	_, err = c.ListEventHooks(context.Background())
-	var apiErr *okta.APIError
-	require.ErrorAs(t, err, &apiErr)
-	assert.Equal(t, 401, apiErr.Status)
-	assert.Equal(t, "E0000011", apiErr.Code)
 	_, err = c.ListEventHooks(context.Background())
 	require.NoError(t, err, "the token Okta called invalid was dropped, and a new one got")
 	answers := org.oauth.Answers()

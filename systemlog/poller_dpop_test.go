@@ -112,3 +112,20 @@ func TestPollerReportsTheTokenEndpointsReason(t *testing.T) {
 		assert.NotContains(t, f.last().Err.Error(), tok)
 	}
 }
+
+// A token Okta revokes before it expires is Okta's 401 invalid_token: the poller gets a new
+// one in the same cycle and goes on, instead of stopping on a credential that still works.
+func TestPollerGoesOnAfterItsTokenIsRevoked(t *testing.T) {
+	f := newFixture(t)
+	f.add("ev", hook.WorkflowsUserRoleAdd, 1)
+	oauth, key := dpopOrg(t, f)
+	p := newDPoPPoller(t, f, oauth, key, "0oaPoller")
+	ctx := context.Background()
+	require.NoError(t, p.Poll(ctx))
+	require.Equal(t, ResultOK, f.last().Result, f.last().Err)
+	oauth.Revoke()
+	f.add("more", hook.WorkflowsUserRoleRemove, 1)
+	require.NoError(t, p.Poll(ctx))
+	require.Equal(t, ResultOK, f.last().Result, f.last().Err)
+	assert.Equal(t, 1, f.last().Accepted)
+}
