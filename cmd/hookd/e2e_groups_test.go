@@ -63,10 +63,10 @@ func TestGroupMembersFromOktasGroupsAPI(t *testing.T) {
 func TestDeclaredGroupRoleAlertsJoins(t *testing.T) {
 	const secret = "declare-secret"
 	env := map[string]string{"HOOKD_DATA_DIR": t.TempDir(), "HOOKD_OKTA_SECRETS": secret, "HOOKD_GROUP_WINDOW": "0s"}
-	code, out, errOut := run(env, "holders", "declare")
+	code, _, errOut := run(env, "holders", "declare")
 	assert.Equal(t, 2, code, "a usage mistake")
 	assert.Contains(t, errOut, "name the group's Okta id and the Workflows role")
-	code, out, errOut = run(env, "holders", "declare", "--name", "Old Builders", "00gOld", "Flow Builder")
+	code, out, errOut := run(env, "holders", "declare", "--name", "Old Builders", "00gOld", "Flow Builder")
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, `declared: group 00gOld holds the Workflows role "Flow Builder"`)
 
