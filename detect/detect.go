@@ -118,9 +118,12 @@ type ActorPast struct {
 	Subjects map[string]time.Time
 }
 
-// Holding is the ledger's newest event about one role of one subject.
+// Holding is the ledger's newest event about one role of one subject, by one path: in its
+// own name (Via empty) or through a group (Via the group's id). A role held directly and
+// through a group is two holdings, each revoked on its own.
 type Holding struct {
 	Role       string // Role.Key
+	Via        string
 	RoleName   string
 	Privileged bool
 	Held       bool
@@ -269,7 +272,7 @@ func (r *run) load(ctx context.Context, h History, order []*hook.RoleChange) err
 	for ref, hs := range rows {
 		m := map[string]Holding{}
 		for _, x := range hs {
-			m[x.Role] = x
+			m[pathKey(x.Role, x.Via)] = x
 		}
 		r.past[ref.Kind+":"+ref.ID] = m
 	}
@@ -339,7 +342,7 @@ func (r *run) one(rc *hook.RoleChange) {
 	if r.s.ShortLived > 0 && !granted {
 		subjectHoldings := r.holdings(subjectOf(rc))
 		for _, role := range rc.Roles {
-			h, ok := subjectHoldings[role.Key()]
+			h, ok := subjectHoldings[pathKey(role.Key(), viaOf(rc))]
 			if !ok || !h.Held || !h.At.Before(t) || t.Sub(h.At) >= r.s.ShortLived {
 				continue
 			}
@@ -443,12 +446,24 @@ func (r *run) remember(a *actorState, rc *hook.RoleChange) {
 		r.batch[me] = m
 	}
 	for _, role := range rc.Roles {
-		if h, ok := m[role.Key()]; ok && !t.After(h.At) {
+		k := pathKey(role.Key(), viaOf(rc))
+		if h, ok := m[k]; ok && !t.After(h.At) {
 			continue
 		}
-		m[role.Key()] = Holding{Role: role.Key(), RoleName: cmp.Or(role.Name, role.ID), Privileged: hook.Privileged(rc.Category, role),
+		m[k] = Holding{Role: role.Key(), Via: viaOf(rc), RoleName: cmp.Or(role.Name, role.ID), Privileged: hook.Privileged(rc.Category, role),
 			Held: rc.Action == hook.Granted, At: t, By: cmp.Or(rc.Actor.DisplayName, rc.Actor.Login, rc.Actor.ID)}
 	}
+}
+
+// pathKey keys a holding by its role and the group it comes through.
+func pathKey(role, via string) string { return role + "\x00" + via }
+
+// viaOf is the id of the group a change's roles come through, or "" for a direct change.
+func viaOf(rc *hook.RoleChange) string {
+	if rc.Via == nil {
+		return ""
+	}
+	return rc.Via.ID
 }
 
 func later(a, b time.Time) time.Time {

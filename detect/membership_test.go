@@ -40,7 +40,7 @@ func TestFindingsOnMembershipDerivedGrants(t *testing.T) {
 	t.Run("a short membership is short-lived, from the batch and from the ledger", func(t *testing.T) {
 		s := Settings{ShortLived: time.Hour}
 		// The store's History gives what a user held through a group as a holding of theirs.
-		h := &past{holdings: map[string][]Holding{"user:bob": {{Role: "r-Connection Manager", RoleName: "Connection Manager", Held: true, At: t0.Add(-20 * time.Minute), By: "alice"}}}}
+		h := &past{holdings: map[string][]Holding{"user:bob": {{Role: "r-Connection Manager", Via: "00gFlow", RoleName: "Connection Manager", Held: true, At: t0.Add(-20 * time.Minute), By: "alice"}}}}
 		bobLeaves := joined("a", 0, "alice", "bob", "00gFlow", true, "Connection Manager")
 		carolJoins := joined("b", time.Minute, "alice", "carol", "00gFlow", false, "Connection Manager")
 		carolLeaves := joined("c", 11*time.Minute, "alice", "carol", "00gFlow", true, "Connection Manager")
@@ -50,6 +50,19 @@ func TestFindingsOnMembershipDerivedGrants(t *testing.T) {
 		assert.Equal(t, []string{hook.FindingShortLived}, ids(carolLeaves))
 		assert.Contains(t, carolLeaves.Findings[0].Detail, "for only 10 minutes")
 		assert.Empty(t, ids(carolJoins))
+	})
+	t.Run("a role held directly and through a group is two holdings", func(t *testing.T) {
+		s := Settings{ShortLived: time.Hour}
+		// Alice has held it directly for a year; she joins a group holding it, and five minutes
+		// later her direct role is revoked: not short-lived. Leaving the group would be.
+		h := &past{holdings: map[string][]Holding{"user:alice": {{Role: "r-Connection Manager", RoleName: "Connection Manager", Held: true, At: t0.Add(-365 * 24 * time.Hour), By: "admin"}}}}
+		joins := joined("a", 0, "admin", "alice", "00gFlow", false, "Connection Manager")
+		direct := change("b", 5*time.Minute, "admin", "alice", hook.Revoked, "Connection Manager")
+		leaves := joined("c", 6*time.Minute, "admin", "alice", "00gFlow", true, "Connection Manager")
+		_, err := s.Detect(context.Background(), h, []*hook.RoleChange{joins, direct, leaves})
+		require.NoError(t, err)
+		assert.Empty(t, ids(direct), "the direct holding is a year old")
+		assert.Equal(t, []string{hook.FindingShortLived}, ids(leaves))
 	})
 	t.Run("memberships count toward a burst", func(t *testing.T) {
 		s := Settings{BurstSubjects: 3, BurstWindow: 10 * time.Minute}

@@ -103,20 +103,20 @@ func (h history) Holdings(ctx context.Context, subjects []detect.SubjectRef) (ma
 		var d detect.Holding
 		var category string
 		var held, at any
-		if err := r.Scan(&ref.Kind, &ref.ID, &d.Role, &d.RoleName, &category, &held, &at, &d.By); err != nil {
+		if err := r.Scan(&ref.Kind, &ref.ID, &d.Role, &d.RoleName, &category, &held, &at, &d.By, &d.Via); err != nil {
 			return err
 		}
 		var err error
 		if d.At, err = h.s.scanTime(at); err != nil {
 			return err
 		}
-		ref.ID, d.Role = eventIDOf(ref.ID), eventIDOf(d.Role)
+		ref.ID, d.Role, d.Via = eventIDOf(ref.ID), eventIDOf(d.Role), eventIDOf(d.Via)
 		d.Held = held == true || held == int64(1)
 		d.Privileged = hook.Privileged(hook.Category(category), hook.Role{Name: d.RoleName})
 		out[ref] = append(out[ref], d)
 		return nil
 	}
-	const columns = `SELECT h.subject_kind, h.subject_id, h.role_key, h.role_name, h.category, h.held, h.published, h.actor FROM `
+	const columns = `SELECT h.subject_kind, h.subject_id, h.role_key, h.role_name, h.category, h.held, h.published, h.actor, '' FROM `
 	if h.s.dialect == postgres {
 		kinds := make([]string, len(subjects))
 		ids := make([]string, len(subjects))
@@ -158,7 +158,7 @@ func (h history) Holdings(ctx context.Context, subjects []detect.SubjectRef) (ma
 // were in (held while they are members), as of their newest membership event: a short stay in
 // a privileged group reads like a short-lived grant.
 const throughGroups = `SELECT 'user', m.user_id, g.role_key, g.role_name, g.category, m.member,
-	CASE WHEN m.published > g.published THEN m.published ELSE g.published END, m.actor FROM `
+	CASE WHEN m.published > g.published THEN m.published ELSE g.published END, m.actor, m.group_id FROM `
 
 // query runs q in the transaction and hands each row to fn.
 func (h history) query(ctx context.Context, fn func(*sql.Rows) error, q string, args ...any) error {
