@@ -65,7 +65,11 @@ func alertFacts(a *Alert, m markup) []fact {
 		facts = append(facts, fact{"Through group", who(first.Via.DisplayName, first.Via.Login, first.Via.ID, m)})
 	}
 	if first.MemberCount > 0 {
-		facts = append(facts, fact{"Members, who hold it too", membersText(first, m)})
+		label := "Members, who hold it too"
+		if first.Action == hook.Revoked {
+			label = "Members, who lose it too"
+		}
+		facts = append(facts, fact{label, membersText(first, m)})
 	}
 	facts = append(facts, []fact{
 		{"Actor", who(first.Actor.DisplayName, first.Actor.Login, first.Actor.ID, m)},

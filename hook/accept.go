@@ -8,8 +8,10 @@ import (
 // AcceptResult counts what storing a delivery's role changes did. The store produces it;
 // the receiver and the System Log poller read it, without depending on the store.
 type AcceptResult struct {
-	// Accepted is how many records were new and are now stored with their delivery jobs.
-	Accepted int
+	// Accepted is how many records were new and are now stored with their delivery jobs, and
+	// AcceptedByType how many of each event type.
+	Accepted       int
+	AcceptedByType map[string]int
 	// Duplicates is how many were stored already (a redelivery) and were skipped.
 	Duplicates int
 	// Unstored is how many of Accepted the database refused to keep in the events table;
@@ -20,6 +22,37 @@ type AcceptResult struct {
 	NotWatched int
 	// Problem is the first refusal's reason when Unstored is above zero.
 	Problem string
+}
+
+// Empty reports whether the result counts nothing.
+func (r AcceptResult) Empty() bool {
+	return r.Accepted == 0 && r.Duplicates == 0 && r.Unstored == 0 && r.NotWatched == 0 && r.Problem == ""
+}
+
+// CountAccepted adds one accepted record of the event type.
+func (r *AcceptResult) CountAccepted(eventType string) {
+	r.Accepted++
+	if r.AcceptedByType == nil {
+		r.AcceptedByType = map[string]int{}
+	}
+	r.AcceptedByType[eventType]++
+}
+
+// Add adds o's counts to r, keeping r's Problem if it has one.
+func (r *AcceptResult) Add(o AcceptResult) {
+	r.Accepted += o.Accepted
+	r.Duplicates += o.Duplicates
+	r.Unstored += o.Unstored
+	r.NotWatched += o.NotWatched
+	for t, n := range o.AcceptedByType {
+		if r.AcceptedByType == nil {
+			r.AcceptedByType = map[string]int{}
+		}
+		r.AcceptedByType[t] += n
+	}
+	if r.Problem == "" {
+		r.Problem = o.Problem
+	}
 }
 
 // ErrUnavailable wraps every failure to reach or write the store: nothing was acknowledged,

@@ -12,7 +12,8 @@ type GroupRole struct {
 
 // ResolveMembership makes a membership record (Category Membership) the role change it is,
 // given the roles its group held when the membership changed: it takes them and their
-// category (Workflows roles first: what hookd is for). It reports false, changing nothing,
+// category, an admin privilege's when the group holds one (the one severity and routes must
+// not miss), else the Workflows role's. It reports false, changing nothing,
 // when the group held none: joining such a group gives no watched role.
 //
 // It may be called again on the same record with what the ledger says then.
@@ -25,11 +26,11 @@ func (rc *RoleChange) ResolveMembership(held []GroupRole) bool {
 		return false
 	}
 	rc.Roles = make([]Role, 0, len(held))
-	rc.Category = AdminPrivilege
+	rc.Category = WorkflowsRole
 	for _, g := range held {
 		rc.Roles = append(rc.Roles, g.Role)
-		if g.Category == WorkflowsRole {
-			rc.Category = WorkflowsRole
+		if g.Category == AdminPrivilege {
+			rc.Category = AdminPrivilege
 		}
 	}
 	return true

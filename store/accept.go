@@ -101,13 +101,7 @@ func (s *Store) acceptParts(ctx context.Context, records []hook.RoleChange, comm
 			errs = append(errs, o.err)
 			continue
 		}
-		total.Accepted += o.res.Accepted
-		total.Duplicates += o.res.Duplicates
-		total.Unstored += o.res.Unstored
-		total.NotWatched += o.res.NotWatched
-		if total.Problem == "" {
-			total.Problem = o.res.Problem
-		}
+		total.Add(o.res)
 	}
 	if len(errs) > 0 {
 		return hook.AcceptResult{}, errs[0]
@@ -221,12 +215,12 @@ func (s *Store) commitGroup(group []*acceptRequest) {
 	// Concurrent committers (Postgres) take row locks in key order, so two groups that
 	// share uuids wait for each other instead of deadlocking.
 	sort.Slice(unique, func(i, j int) bool { return unique[i].key < unique[j].key })
-	kept := s.settle(ctx, unique)
+	kept := s.settle(ctx, unique, batchGroupRoles(unique))
 	defer s.handOver(kept)
 	for _, req := range group {
 		// result counts only what was committed, even when a split left part of the
 		// request uncommitted: report it, then answer the caller by its error.
-		if req.committed != nil && req.result != (hook.AcceptResult{}) {
+		if req.committed != nil && !req.result.Empty() {
 			req.committed(req.result)
 		}
 		if req.err != nil {
@@ -253,11 +247,14 @@ func (s *Store) handOver(kept []int64) {
 // answered by their own outcome, not by the refusal. An event refused alone is queued for
 // alerting with the refusal flagged (see commitInline). When the database is unreachable
 // instead, splitting cannot help: every entry fails.
-func (s *Store) settle(ctx context.Context, entries []entry) (kept []int64) {
+//
+// batch is the whole group's own grants and revokes of groups' roles: a membership resolved
+// in one half still sees its group's grant in the other.
+func (s *Store) settle(ctx context.Context, entries []entry, batch groupChanges) (kept []int64) {
 	if len(entries) == 0 {
 		return nil
 	}
-	kept, err := s.commit(ctx, entries)
+	kept, err := s.commit(ctx, entries, batch)
 	if err == nil {
 		return kept
 	}
@@ -265,7 +262,7 @@ func (s *Store) settle(ctx context.Context, entries []entry) (kept []int64) {
 	if errors.As(err, &refused) {
 		if len(entries) > 1 {
 			mid := len(entries) / 2
-			return append(s.settle(ctx, entries[:mid]), s.settle(ctx, entries[mid:])...)
+			return append(s.settle(ctx, entries[:mid], batch), s.settle(ctx, entries[mid:], batch)...)
 		}
 		if err = s.commitInline(ctx, entries[0], refused); err == nil {
 			return nil
@@ -279,7 +276,7 @@ func (s *Store) settle(ctx context.Context, entries []entry) (kept []int64) {
 
 // commit writes entries and their delivery jobs in one transaction, and on success counts
 // each entry in its request's result.
-func (s *Store) commit(ctx context.Context, unique []entry) (kept []int64, err error) {
+func (s *Store) commit(ctx context.Context, unique []entry, batch groupChanges) (kept []int64, err error) {
 	inserted := make(map[string]bool, len(unique))
 	all := unique
 	var dropped []entry
@@ -288,7 +285,7 @@ func (s *Store) commit(ctx context.Context, unique []entry) (kept []int64, err e
 		// What a membership is depends on what its group holds; it comes before the findings.
 		var memberships []*hook.RoleChange
 		var err error
-		if unique, dropped, memberships, err = s.resolveAccess(ctx, tx, all); err != nil {
+		if unique, dropped, memberships, err = s.resolveAccess(ctx, tx, all, batch); err != nil {
 			return err
 		}
 		// Findings raise severity and may decide the route, so they come first.
@@ -346,7 +343,7 @@ func (s *Store) commit(ctx context.Context, unique []entry) (kept []int64, err e
 	}
 	for _, e := range unique {
 		if inserted[e.key] {
-			e.req.result.Accepted++
+			e.req.result.CountAccepted(e.rc.EventType)
 		} else {
 			e.req.result.Duplicates++
 		}
@@ -413,7 +410,7 @@ func (s *Store) commitInline(ctx context.Context, e entry, refused *rejectedErro
 	if err := s.inTxOn(ctx, s.commitDB, func(tx *sql.Tx) error { return s.insertJobs(ctx, tx, jobs) }); err != nil {
 		return err
 	}
-	e.req.result.Accepted++
+	e.req.result.CountAccepted(e.rc.EventType)
 	e.req.result.Unstored++
 	if e.req.result.Problem == "" {
 		e.req.result.Problem = refused.Error()

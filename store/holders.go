@@ -73,6 +73,31 @@ func (s *Store) applyLedger(ctx context.Context, tx *sql.Tx, keys []string, chan
 
 // applyLedgerAs is applyLedger, the rows it writes saying how the holding is known.
 func (s *Store) applyLedgerAs(ctx context.Context, tx *sql.Tx, keys []string, changes []*hook.RoleChange, knownBy string) error {
+	if err := s.writeLedger(ctx, tx, keys, changes, knownBy); err != nil {
+		return err
+	}
+	if knownBy == adminapi.KnownByDeclared {
+		return nil
+	}
+	// An event about a group's role supersedes what an operator declared of it: Okta names
+	// the role by its id, the declaration by its name.
+	for _, rc := range changes {
+		if !rc.ChangesHolding() || rc.Subject.Kind != hook.SubjectGroup {
+			continue
+		}
+		for _, r := range rc.Roles {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM hookd_holding WHERE subject_kind = 'group' AND subject_id = $1
+				AND known_by = $2 AND lower(role_name) = $3 AND role_key <> $4`,
+				dbKey(rc.SubjectKey()), adminapi.KnownByDeclared, strings.ToLower(plainText(cmp.Or(r.Name, r.ID))), dbKey(r.Key())); err != nil {
+				return dbError("ledger", err)
+			}
+		}
+	}
+	return nil
+}
+
+// writeLedger is applyLedgerAs's writing of the newest holdings.
+func (s *Store) writeLedger(ctx context.Context, tx *sql.Tx, keys []string, changes []*hook.RoleChange, knownBy string) error {
 	newest := map[[3]string]holding{}
 	for i, rc := range changes {
 		for _, h := range holdingsOf(keys[i], rc) {

@@ -32,9 +32,8 @@ const membersNamed = 5
 //
 // It may run again on the same records (a transaction split after a refusal): each record is
 // resolved afresh.
-func (s *Store) resolveAccess(ctx context.Context, tx *sql.Tx, entries []entry) (kept, dropped []entry, memberships []*hook.RoleChange, err error) {
+func (s *Store) resolveAccess(ctx context.Context, tx *sql.Tx, entries []entry, batch groupChanges) (kept, dropped []entry, memberships []*hook.RoleChange, err error) {
 	kept = entries[:0:0]
-	batch := batchGroupRoles(entries)
 	// Each group's roles read once a transaction: its memberships are often many (a group rule).
 	roles := map[string][]hook.GroupRole{}
 	for _, e := range entries {
@@ -53,7 +52,7 @@ func (s *Store) resolveAccess(ctx context.Context, tx *sql.Tx, entries []entry) 
 				}
 				held = batch.asOf(dbKey(rc.Via.ID), rc.Published, heldAt(all, rc.Published))
 			}
-			if !rc.ResolveMembership(held) || rc.Failed() {
+			if !rc.ResolveMembership(held) {
 				dropped = append(dropped, e)
 				continue
 			}
@@ -353,9 +352,11 @@ func (s *Store) RoleHoldingGroups(ctx context.Context) ([]GroupRef, error) {
 type GroupMember struct{ ID, Name string }
 
 // SyncGroupMembers records that Okta listed exactly these members of the group at the time:
-// each becomes a member, and a member hookd knew that Okta no longer lists is one no more,
-// unless an event about them is newer than the listing (the ledger's order holds: a later
-// event wins). It returns how many members it added and removed.
+// one hookd did not know as a member becomes one, and a member Okta no longer lists is one no
+// more, unless an event about them is newer than the listing (the ledger's order holds: a
+// later event wins). A member hookd knew is left as the event that made them one wrote it,
+// with its time and actor, which the detections read. It returns how many members it added
+// and removed.
 func (s *Store) SyncGroupMembers(ctx context.Context, group GroupRef, members []GroupMember, at time.Time) (added, removed int, err error) {
 	at = at.UTC()
 	gk := dbKey(group.ID)
@@ -396,9 +397,10 @@ func (s *Store) SyncGroupMembers(ctx context.Context, group GroupRef, members []
 				continue
 			}
 			listed[m.ID] = true
-			if !known[dbKey(m.ID)] {
-				added++
+			if known[dbKey(m.ID)] {
+				continue // a member already: the event that made them one says when and by whom
 			}
+			added++
 			change(m.ID, m.Name, true)
 		}
 		for id, member := range known {
@@ -440,6 +442,18 @@ func (s *Store) DeclareGroupRole(ctx context.Context, group GroupRef, role strin
 		Subject: hook.Subject{Kind: hook.SubjectGroup, ID: group.ID, DisplayName: cmp.Or(group.Name, group.ID)},
 		Roles:   []hook.Role{{Name: role}}, Actor: hook.Ref{DisplayName: "declared by an operator"}}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM hookd_holding WHERE subject_kind = 'group' AND subject_id = $1
+			AND lower(role_name) = $2 AND known_by <> $3`, dbKey(group.ID), strings.ToLower(plainText(role)), adminapi.KnownByDeclared).Scan(&n); err != nil {
+			return dbError("declare", err)
+		}
+		if n > 0 {
+			return ErrKnownFromOkta
+		}
 		return s.applyLedgerAs(ctx, tx, []string{dbKey(rc.EventID)}, []*hook.RoleChange{rc}, adminapi.KnownByDeclared)
 	})
 }
+
+// ErrKnownFromOkta is a declaration of a group's role that an event of Okta's already speaks
+// of: the event, granted or revoked, is what the ledger keeps.
+var ErrKnownFromOkta = errors.New("an event from Okta about this role of this group is in the ledger already; it, not a declaration, says whether the group holds it")

@@ -85,7 +85,7 @@ func TestHostileStringsAreStoredLosslessly(t *testing.T) {
 
 			res, err = s.Accept(ctx, []hook.RoleChange{nulName, badUTF8, nulUUID, lookalike})
 			require.NoError(t, err)
-			assert.Equal(t, hook.AcceptResult{Duplicates: 4}, res, "a redelivery is recognised")
+			assert.Equal(t, hook.AcceptResult{Duplicates: 4}, counts(res), "a redelivery is recognised")
 
 			for _, want := range []hook.RoleChange{nulName, badUTF8, nulUUID, lookalike} {
 				got, err := s.Record(ctx, want.EventID)

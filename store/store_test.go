@@ -81,11 +81,11 @@ func TestContract(t *testing.T) {
 
 				res, err := s.Accept(ctx, records("e1", "e2", "e2", "e3"))
 				require.NoError(t, err)
-				assert.Equal(t, hook.AcceptResult{Accepted: 3, Duplicates: 1}, res)
+				assert.Equal(t, hook.AcceptResult{Accepted: 3, Duplicates: 1}, counts(res))
 
 				res, err = s.Accept(ctx, records("e3", "e4"))
 				require.NoError(t, err)
-				assert.Equal(t, hook.AcceptResult{Accepted: 1, Duplicates: 1}, res)
+				assert.Equal(t, hook.AcceptResult{Accepted: 1, Duplicates: 1}, counts(res))
 
 				assert.Equal(t, 4, count(t, s, "SELECT count(*) FROM hookd_event"))
 				assert.Equal(t, 8, count(t, s, "SELECT count(*) FROM river_job"))
@@ -166,7 +166,7 @@ func TestContract(t *testing.T) {
 				s = open(t, o)
 				res, err := s.Accept(context.Background(), records("r1", "r2", "r3"))
 				require.NoError(t, err)
-				assert.Equal(t, hook.AcceptResult{Accepted: 1, Duplicates: 2}, res)
+				assert.Equal(t, hook.AcceptResult{Accepted: 1, Duplicates: 2}, counts(res))
 				assert.Equal(t, 3, count(t, s, "SELECT count(*) FROM river_job"))
 			})
 
@@ -183,7 +183,7 @@ func TestContract(t *testing.T) {
 				require.NoError(t, err)
 				res, err := s.Accept(context.Background(), records("x1", "x2"))
 				require.NoError(t, err)
-				assert.Equal(t, hook.AcceptResult{Accepted: 2}, res, "Okta's retry is taken in full")
+				assert.Equal(t, hook.AcceptResult{Accepted: 2}, counts(res), "Okta's retry is taken in full")
 			})
 
 			t.Run("deliveries reach the deliverer and failures map onto River", func(t *testing.T) {

@@ -13,10 +13,8 @@ import (
 	"github.com/hookd/hookd/okta"
 	"github.com/prometheus/client_golang/prometheus"
 	"io"
-	"maps"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -108,39 +106,24 @@ type Poller struct {
 // DefaultEventTypes are the watched types no event hook delivers.
 func DefaultEventTypes() []string { return hook.WatchedTypes() }
 
-// accept stores a page's records. Those a hook could have delivered are accepted apart, by
-// type, so that the ones new to hookd (the hook did not bring them first) are counted as
+// accept stores a page's records in one request, so that the store reads them together in
+// Okta's order (a membership beside its group's grant or revoke). Those a hook could have
+// delivered and that were new to hookd (the hook did not bring them first) are counted as
 // missed by hook; the hook is the fast path, the System Log the safety net.
 func (p *Poller) accept(ctx context.Context, records []hook.RoleChange, rep *Report) error {
-	byType := map[string][]hook.RoleChange{}
-	var rest []hook.RoleChange
-	for _, rc := range records {
-		if hook.HookEligible(rc.EventType) {
-			byType[rc.EventType] = append(byType[rc.EventType], rc)
-		} else {
-			rest = append(rest, rc)
-		}
-	}
-	res, err := p.cfg.Store.Accept(ctx, rest)
+	res, err := p.cfg.Store.Accept(ctx, records)
 	if err != nil {
 		return err
 	}
 	rep.Accepted += res.Accepted
-	// In name order: a group's privileges (group.privilege.*) are stored before its
-	// memberships (group.user_membership.*), which the store reads them for.
-	for _, t := range slices.Sorted(maps.Keys(byType)) {
-		rcs := byType[t]
-		res, err := p.cfg.Store.Accept(ctx, rcs)
-		if err != nil {
-			return err
+	for t, n := range res.AcceptedByType {
+		if n == 0 || !hook.HookEligible(t) {
+			continue
 		}
-		rep.Accepted += res.Accepted
-		if res.Accepted > 0 {
-			if rep.MissedByHook == nil {
-				rep.MissedByHook = map[string]int{}
-			}
-			rep.MissedByHook[t] += res.Accepted
+		if rep.MissedByHook == nil {
+			rep.MissedByHook = map[string]int{}
 		}
+		rep.MissedByHook[t] += n
 	}
 	return nil
 }

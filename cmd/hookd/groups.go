@@ -51,6 +51,19 @@ func (m *Main) holdersDeclare(ctx context.Context, args []string) error {
 	return nil
 }
 
+// holdingMembers are the members who can use what the group holds: a deprovisioned user
+// cannot sign in, and Okta keeps them in their groups.
+func holdingMembers(members []okta.GroupMember) []store.GroupMember {
+	out := make([]store.GroupMember, 0, len(members))
+	for _, mb := range members {
+		if mb.Status == "DEPROVISIONED" {
+			continue
+		}
+		out = append(out, store.GroupMember{ID: mb.ID, Name: mb.DisplayName})
+	}
+	return out
+}
+
 // groupLister lists a group's members; okta.Client satisfies it.
 type groupLister interface {
 	GroupMembers(ctx context.Context, groupID string) ([]okta.GroupMember, error)
@@ -65,6 +78,7 @@ func syncGroups(ctx context.Context, st *store.Store, client groupLister, w io.W
 		return err
 	}
 	for _, g := range groups {
+		at := time.Now() // before the listing: a change during it is newer than what it shows
 		members, err := client.GroupMembers(ctx, g.ID)
 		if errors.Is(err, okta.ErrGroupNotFound) {
 			fmt.Fprintf(w, "group %s (%s): not in Okta any more; its holdings stay as the ledger has them\n", termtext.Escape(g.Name), termtext.Escape(g.ID))
@@ -73,11 +87,7 @@ func syncGroups(ctx context.Context, st *store.Store, client groupLister, w io.W
 		if err != nil {
 			return forbidden(err, "reading group members", "okta.groups.read")
 		}
-		list := make([]store.GroupMember, 0, len(members))
-		for _, mb := range members {
-			list = append(list, store.GroupMember{ID: mb.ID, Name: mb.DisplayName})
-		}
-		added, removed, err := st.SyncGroupMembers(ctx, g, list, time.Now())
+		added, removed, err := st.SyncGroupMembers(ctx, g, holdingMembers(members), at)
 		if err != nil {
 			return err
 		}
@@ -118,11 +128,7 @@ func groupSyncTask(st *store.Store, client groupLister, warn func(error)) func(c
 				warn(forbidden(err, "reading group members", "okta.groups.read"))
 				return nil
 			}
-			list := make([]store.GroupMember, 0, len(members))
-			for _, mb := range members {
-				list = append(list, store.GroupMember{ID: mb.ID, Name: mb.DisplayName})
-			}
-			if _, _, err := st.SyncGroupMembers(ctx, g, list, now); err != nil {
+			if _, _, err := st.SyncGroupMembers(ctx, g, holdingMembers(members), now); err != nil {
 				return err
 			}
 			if err := st.SetState(ctx, key, now.UTC().Format(time.RFC3339Nano)); err != nil {
