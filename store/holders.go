@@ -76,6 +76,9 @@ func (s *Store) applyLedgerAs(ctx context.Context, tx *sql.Tx, keys []string, ch
 	if err := s.writeLedger(ctx, tx, keys, changes, knownBy); err != nil {
 		return err
 	}
+	if err := s.writeGroupRoles(ctx, tx, keys, changes, knownBy); err != nil {
+		return err
+	}
 	if knownBy == adminapi.KnownByDeclared {
 		return nil
 	}
@@ -86,10 +89,39 @@ func (s *Store) applyLedgerAs(ctx context.Context, tx *sql.Tx, keys []string, ch
 			continue
 		}
 		for _, r := range rc.Roles {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM hookd_holding WHERE subject_kind = 'group' AND subject_id = $1
-				AND known_by = $2 AND lower(role_name) = $3 AND role_key <> $4`,
-				dbKey(rc.SubjectKey()), adminapi.KnownByDeclared, strings.ToLower(plainText(cmp.Or(r.Name, r.ID))), dbKey(r.Key())); err != nil {
-				return dbError("ledger", err)
+			for _, q := range []string{
+				`DELETE FROM hookd_holding WHERE subject_kind = 'group' AND subject_id = $1 AND known_by = $2 AND lower(role_name) = $3 AND role_key <> $4`,
+				`DELETE FROM hookd_group_role WHERE group_id = $1 AND known_by = $2 AND lower(role_name) = $3 AND role_key <> $4`,
+			} {
+				if _, err := tx.ExecContext(ctx, q, dbKey(rc.SubjectKey()), adminapi.KnownByDeclared,
+					strings.ToLower(plainText(cmp.Or(r.Name, r.ID))), dbKey(r.Key())); err != nil {
+					return dbError("ledger", err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// writeGroupRoles keeps every grant and revoke of a group's role (hookd_group_role), for what
+// a group held at the moment of a membership change.
+func (s *Store) writeGroupRoles(ctx context.Context, tx *sql.Tx, keys []string, changes []*hook.RoleChange, knownBy string) error {
+	for i, rc := range changes {
+		if rc.Subject.Kind != hook.SubjectGroup {
+			continue
+		}
+		for _, h := range holdingsOf(keys[i], rc) {
+			var held any = h.held
+			if s.dialect == sqlite {
+				held = 0
+				if h.held {
+					held = 1
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO hookd_group_role (group_id, role_key, role_name, category, held, published, uuid, known_by)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+				h.id, h.role, h.roleName, h.category, held, s.timeArg(h.published), h.uuid, knownBy); err != nil {
+				return dbError("group roles", err)
 			}
 		}
 	}

@@ -35,7 +35,7 @@ const membersNamed = 5
 func (s *Store) resolveAccess(ctx context.Context, tx *sql.Tx, entries []entry, batch groupChanges) (kept, dropped []entry, memberships []*hook.RoleChange, err error) {
 	kept = entries[:0:0]
 	// Each group's roles read once a transaction: its memberships are often many (a group rule).
-	roles := map[string][]hook.GroupRole{}
+	roles := map[string][]groupRoleEvent{}
 	for _, e := range entries {
 		rc := e.rc
 		switch {
@@ -153,34 +153,55 @@ func (s *Store) heldTrue(column string) string {
 	return column
 }
 
-// heldAt is the roles of all granted at or before the time.
-func heldAt(all []hook.GroupRole, at time.Time) []hook.GroupRole {
+// heldAt is what the group held at the time: per role, its newest grant or revoke then or
+// before, when that is a grant. all is in Okta's order.
+func heldAt(all []groupRoleEvent, at time.Time) []hook.GroupRole {
+	newest := map[string]groupRoleEvent{}
+	var order []string
+	for _, e := range all {
+		if e.role.Since.After(at) {
+			continue
+		}
+		k := e.role.Role.Key()
+		if _, ok := newest[k]; !ok {
+			order = append(order, k)
+		}
+		newest[k] = e
+	}
 	var out []hook.GroupRole
-	for _, r := range all {
-		if !r.Since.After(at) {
-			out = append(out, r)
+	for _, k := range order {
+		if e := newest[k]; e.held {
+			out = append(out, e.role)
 		}
 	}
+	slices.SortFunc(out, func(a, b hook.GroupRole) int {
+		return cmp.Or(cmp.Compare(a.Role.Name, b.Role.Name), cmp.Compare(a.Role.Key(), b.Role.Key()))
+	})
 	return out
 }
 
-// groupRoles reads the watched roles the group holds, by name, each with when it got it.
-func (s *Store) groupRoles(ctx context.Context, tx *sql.Tx, groupID string) ([]hook.GroupRole, error) {
+// groupRoleEvent is one grant or revoke of a group's role; role.Since is its time.
+type groupRoleEvent struct {
+	role hook.GroupRole
+	held bool
+}
+
+// groupRoles reads every grant and revoke of the group's watched roles, in Okta's order.
+func (s *Store) groupRoles(ctx context.Context, tx *sql.Tx, groupID string) ([]groupRoleEvent, error) {
 	if groupID == "" {
 		return nil, nil
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT role_key, role_name, category, published FROM hookd_holding
-		WHERE subject_kind = 'group' AND subject_id = $1 AND `+s.heldTrue("held")+`
-		ORDER BY role_name, role_key`, dbKey(groupID))
+	rows, err := tx.QueryContext(ctx, `SELECT role_key, role_name, category, published, held FROM hookd_group_role
+		WHERE group_id = $1 ORDER BY published, uuid`, dbKey(groupID))
 	if err != nil {
 		return nil, dbError("group roles", err)
 	}
 	defer rows.Close()
-	var out []hook.GroupRole
+	var out []groupRoleEvent
 	for rows.Next() {
 		var key, name, category string
-		var since any
-		if err := rows.Scan(&key, &name, &category, &since); err != nil {
+		var since, held any
+		if err := rows.Scan(&key, &name, &category, &since, &held); err != nil {
 			return nil, dbError("group roles", err)
 		}
 		t, err := s.scanTime(since)
@@ -191,7 +212,8 @@ func (s *Store) groupRoles(ctx context.Context, tx *sql.Tx, groupID string) ([]h
 		if k := eventIDOf(key); !isNameKey(k) {
 			role.ID = k
 		}
-		out = append(out, hook.GroupRole{Role: role, Category: hook.Category(category), Since: t})
+		out = append(out, groupRoleEvent{role: hook.GroupRole{Role: role, Category: hook.Category(category), Since: t},
+			held: held == true || held == int64(1)})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, dbError("group roles", err)

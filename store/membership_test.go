@@ -394,3 +394,36 @@ func TestAnEventSupersedesADeclaration(t *testing.T) {
 		})
 	}
 }
+
+// What a group held at the moment of a membership does not depend on what came since: a join
+// that arrives after the group's later revoke, or after a later re-grant, still reads the
+// grant it happened under; a join after the revoke reads nothing.
+func TestAMembershipReadsTheGroupAtItsMoment(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			st := open(t, b.fresh(t))
+			ctx := context.Background()
+			revoke := groupGrant("g2", "00gFlow", "Connection Manager", t0.Add(2*time.Hour), false)
+			revoke.EventType, revoke.Action = hook.WorkflowsGroupRoleRemove, hook.Revoked
+			for _, rc := range []hook.RoleChange{
+				groupGrant("g1", "00gFlow", "Connection Manager", t0, false), revoke,
+				groupGrant("h1", "00gOps", "Flow Builder", t0, false), groupGrant("h2", "00gOps", "Flow Builder", t0.Add(5*time.Hour), false),
+			} {
+				_, err := st.Accept(ctx, []hook.RoleChange{rc})
+				require.NoError(t, err)
+			}
+			for _, tt := range []struct {
+				join    hook.RoleChange
+				watched bool
+			}{
+				{joins("m1", "00uBob", "00gFlow", "00uAdmin", t0.Add(time.Hour), false), true},
+				{joins("m2", "00uEve", "00gFlow", "00uAdmin", t0.Add(3*time.Hour), false), false},
+				{joins("m3", "00uAnn", "00gOps", "00uAdmin", t0.Add(time.Hour), false), true},
+			} {
+				res, err := st.Accept(ctx, []hook.RoleChange{tt.join})
+				require.NoError(t, err)
+				assert.Equal(t, tt.watched, res.Accepted == 1, tt.join.EventID)
+			}
+		})
+	}
+}
