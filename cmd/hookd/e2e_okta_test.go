@@ -25,7 +25,7 @@ func TestOktaRegisterAndStatus(t *testing.T) {
 	require.Equal(t, 0, code, out+errOut)
 	assert.Contains(t, out, `created event hook "hookd"`)
 	assert.Contains(t, out, "verification: VERIFIED, status: ACTIVE")
-	assert.Contains(t, out, "not deliverable by a hook (Okta refused them): event_hook.deactivated, event_hook.deleted, event_hook.delivery, event_hook.updated, system.log_stream.lifecycle.deactivate, system.log_stream.lifecycle.delete, user.session.impersonation.grant, workflows.user.role.group.add, workflows.user.role.group.remove, workflows.user.role.user.add, workflows.user.role.user.remove")
+	assert.Contains(t, out, "not deliverable by a hook (by Okta's event-type catalog, or refused by this Okta): event_hook.deactivated, event_hook.deleted, event_hook.delivery, event_hook.updated, system.log_stream.lifecycle.deactivate, system.log_stream.lifecycle.delete, user.session.impersonation.grant, workflows.user.role.group.add, workflows.user.role.group.remove, workflows.user.role.user.add, workflows.user.role.user.remove")
 	assert.Contains(t, out, "the System Log poller reads them", "this configuration polls the System Log with the same credential")
 	assert.NotContains(t, out+errOut, secret)
 

@@ -87,7 +87,7 @@ func TestOktaRegisterOneRefusalPerAnswer(t *testing.T) {
 func pathReported(out, typ string) string {
 	lines := strings.Split(out, "\n")
 	for i, line := range lines {
-		list, ok := strings.CutPrefix(line, "not deliverable by a hook (Okta refused them): ")
+		list, ok := strings.CutPrefix(line, "not deliverable by a hook (by Okta's event-type catalog, or refused by this Okta): ")
 		if ok && slices.Contains(strings.Split(list, ", "), typ) && i+1 < len(lines) {
 			return strings.TrimSpace(lines[i+1])
 		}

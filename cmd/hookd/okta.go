@@ -130,14 +130,14 @@ func printRefused(w io.Writer, cfg config.Config, reg okta.Registered) {
 		}
 	}
 	if len(read) > 0 {
-		fmt.Fprintf(w, "not deliverable by a hook (Okta refused them): %s\n  the System Log poller reads them\n", strings.Join(read, ", "))
+		fmt.Fprintf(w, "not deliverable by a hook (by Okta's event-type catalog, or refused by this Okta): %s\n  the System Log poller reads them\n", strings.Join(read, ", "))
 	}
 	if len(unread) > 0 {
 		cover := "set HOOKD_OKTA_ORG_URL and a credential on hookd serve so that its System Log poller reads them"
 		if cfg.SystemLog.Enabled() {
 			cover = "the System Log poller does not read them either: add them to HOOKD_SYSTEMLOG_EVENT_TYPES (or leave it unset to read every watched type), or no alert comes of them"
 		}
-		fmt.Fprintf(w, "not deliverable by a hook (Okta refused them): %s\n  %s\n", strings.Join(unread, ", "), cover)
+		fmt.Fprintf(w, "not deliverable by a hook (by Okta's event-type catalog, or refused by this Okta): %s\n  %s\n", strings.Join(unread, ", "), cover)
 	}
 	if len(reg.NamedByOkta) > 0 {
 		fmt.Fprintf(w, "  hookd's table marks %s deliverable by a hook, yet this Okta refused them\n", strings.Join(reg.NamedByOkta, ", "))
