@@ -151,9 +151,31 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 		}
 		reader = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.OrgURL, "/")+path, reader)
+	status, h, data, err := c.send(ctx, method, path, reader, maxAnswer)
 	if err != nil {
 		return err
+	}
+	if status < 200 || status > 299 {
+		return refusal(status, h, data)
+	}
+	if out == nil || len(data) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: unreadable answer: %w", method, pathOf(path), err)
+	}
+	return nil
+}
+
+// maxAnswer bounds an answer of the Event Hooks and role APIs.
+const maxAnswer = 4 << 20
+
+// send makes one request of the org's API through Send, so that SSWS tokens and DPoP-bound
+// ones work alike, and returns the answer's status, headers and body (at most limit bytes).
+func (c *Client) send(ctx context.Context, method, target string, body io.Reader, limit int64) (int, http.Header, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.OrgURL, "/")+target, body)
+	if err != nil {
+		return 0, nil, nil, err
 	}
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
@@ -166,27 +188,29 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	resp, err := Send(ctx, client, c.Credentials, req)
 	if err != nil {
 		if ue := (*url.Error)(nil); errors.As(err, &ue) {
-			return fmt.Errorf("%s %s: %s", method, path, outbound.Describe(err))
+			return 0, nil, nil, fmt.Errorf("%s %s: %s", method, pathOf(target), outbound.Describe(err))
 		}
-		return err // the credentials': what Okta's token endpoint said, say
+		return 0, nil, nil, err // the credentials': what Okta's token endpoint said, say
 	}
 	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		e := apiError(resp.StatusCode, data)
-		if e.Code == "" {
-			// A refused OAuth token or DPoP proof is explained in WWW-Authenticate.
-			e.Code, e.Summary = challenge(resp.Header)
-		}
-		return e
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("%s %s: %s", method, pathOf(target), outbound.Describe(err))
 	}
-	if out == nil || len(data) == 0 {
-		return nil
+	if int64(len(data)) > limit {
+		return 0, nil, nil, fmt.Errorf("%s %s: answer too large", method, pathOf(target))
 	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("%s %s: unreadable answer: %w", method, path, err)
+	return resp.StatusCode, resp.Header, data, nil
+}
+
+// refusal is an answer that is not a success as an APIError: Okta's body, or, for a refused
+// OAuth token or DPoP proof, what WWW-Authenticate explains.
+func refusal(status int, h http.Header, body []byte) *APIError {
+	e := apiError(status, body)
+	if e.Code == "" {
+		e.Code, e.Summary = challenge(h)
 	}
-	return nil
+	return e
 }
 
 func apiError(status int, body []byte) *APIError {

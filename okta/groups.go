@@ -5,14 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/hookd/hookd/internal/outbound"
+	"github.com/hookd/hookd/internal/backoff"
 )
 
 // GroupMember is a user in a group, with what an alert or the Holders page names them by.
@@ -73,7 +72,7 @@ func (c *Client) GroupMembers(ctx context.Context, groupID string) ([]GroupMembe
 		for _, u := range users {
 			members = append(members, u.member())
 		}
-		link := relNext(h)
+		link := NextLink(h)
 		if link == "" {
 			return members, nil
 		}
@@ -81,7 +80,7 @@ func (c *Client) GroupMembers(ctx context.Context, groupID string) ([]GroupMembe
 			return nil, err
 		}
 		if rateLow(h) {
-			if err := sleepCtx(ctx, rateWait(h, time.Now())); err != nil {
+			if err := backoff.Sleep(ctx, rateWait(h, time.Now())); err != nil {
 				return nil, err
 			}
 		}
@@ -118,18 +117,13 @@ func (c *Client) pacedGet(ctx context.Context, target string, out any) (http.Hea
 			return nil, err
 		}
 		if status == http.StatusTooManyRequests && tries < maxTooMany {
-			if err := sleepCtx(ctx, rateWait(h, time.Now())); err != nil {
+			if err := backoff.Sleep(ctx, rateWait(h, time.Now())); err != nil {
 				return nil, err
 			}
 			continue
 		}
 		if status < 200 || status > 299 {
-			e := apiError(status, body)
-			if e.Code == "" {
-				// A refused OAuth token or DPoP proof is explained in WWW-Authenticate.
-				e.Code, e.Summary = challenge(h)
-			}
-			return nil, e
+			return nil, refusal(status, h, body)
 		}
 		if err := json.Unmarshal(body, out); err != nil {
 			return nil, fmt.Errorf("GET %s: unreadable answer: %w", pathOf(target), err)
@@ -138,33 +132,9 @@ func (c *Client) pacedGet(ctx context.Context, target string, out any) (http.Hea
 	}
 }
 
-// get sends one GET through Send, so that SSWS tokens and DPoP-bound ones work alike.
+// get sends one GET of the org's API (send).
 func (c *Client) get(ctx context.Context, target string) (int, http.Header, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(c.OrgURL, "/")+target, nil)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	req.Header.Set("Accept", "application/json")
-	client := c.HTTP
-	if client == nil {
-		client = outbound.Client(30 * time.Second)
-	}
-	resp, err := Send(ctx, client, c.Credentials, req)
-	if err != nil {
-		if ue := (*url.Error)(nil); errors.As(err, &ue) {
-			return 0, nil, nil, fmt.Errorf("GET %s: %s", pathOf(target), outbound.Describe(err))
-		}
-		return 0, nil, nil, err // the credentials': what Okta's token endpoint said, say
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxMemberAnswer+1))
-	if err != nil {
-		return 0, nil, nil, fmt.Errorf("GET %s: %s", pathOf(target), outbound.Describe(err))
-	}
-	if len(body) > maxMemberAnswer {
-		return 0, nil, nil, fmt.Errorf("GET %s: answer too large", pathOf(target))
-	}
-	return resp.StatusCode, resp.Header, body, nil
+	return c.send(ctx, http.MethodGet, target, nil, maxMemberAnswer)
 }
 
 // pathOf is a request target without its query: the cursor says nothing to a reader.
@@ -190,63 +160,4 @@ func rateWait(h http.Header, now time.Time) time.Duration {
 		return maxRateWait
 	}
 	return min(max(time.Unix(secs, 0).Sub(now), 0)+time.Second, maxRateWait)
-}
-
-// sleepCtx waits d, or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// relNext is the target of the Link header's rel="next", or "": Okta sends self and next
-// as separate links, in one header or several.
-func relNext(h http.Header) string {
-	for _, v := range h.Values("Link") {
-		for _, part := range splitOutsideAngles(v) {
-			target, params, ok := strings.Cut(part, ";")
-			target = strings.TrimSpace(target)
-			if !ok || !strings.HasPrefix(target, "<") || !strings.HasSuffix(target, ">") {
-				continue
-			}
-			for _, p := range strings.Split(params, ";") {
-				k, val, ok := strings.Cut(strings.TrimSpace(p), "=")
-				if !ok || !strings.EqualFold(strings.TrimSpace(k), "rel") {
-					continue
-				}
-				for _, rel := range strings.Fields(strings.Trim(strings.TrimSpace(val), `"`)) {
-					if strings.EqualFold(rel, "next") {
-						return target[1 : len(target)-1]
-					}
-				}
-			}
-		}
-	}
-	return ""
-}
-
-// splitOutsideAngles splits a Link header value at the commas between links, not those
-// inside a link's <>.
-func splitOutsideAngles(v string) []string {
-	var out []string
-	depth, start := 0, 0
-	for i, c := range v {
-		switch c {
-		case '<':
-			depth++
-		case '>':
-			depth--
-		case ',':
-			if depth == 0 {
-				out = append(out, v[start:i])
-				start = i + 1
-			}
-		}
-	}
-	return append(out, v[start:])
 }

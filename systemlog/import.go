@@ -77,14 +77,14 @@ func (p *Poller) Import(ctx context.Context, st ImportStore, since time.Time, re
 			if failures++; failures >= importRetries {
 				return pr, fmt.Errorf("page %d: %w (run the import again to go on from it)", pr.Pages+1, err)
 			}
-			if err := sleep(ctx, backoff.Doubling{Base: time.Second, Cap: 30 * time.Second}.Nominal(failures)); err != nil {
+			if err := backoff.Sleep(ctx, backoff.Doubling{Base: time.Second, Cap: 30 * time.Second}.Nominal(failures)); err != nil {
 				return pr, err
 			}
 			continue
 		case page.status == http.StatusTooManyRequests:
 			pr.Waiting = page.resetOr(p.cfg.Now(), time.Minute)
 			progress(pr)
-			if err := sleep(ctx, pr.Waiting.Sub(p.cfg.Now())); err != nil {
+			if err := backoff.Sleep(ctx, pr.Waiting.Sub(p.cfg.Now())); err != nil {
 				return pr, err
 			}
 			continue
@@ -145,7 +145,7 @@ func (p *Poller) Import(ctx context.Context, st ImportStore, since time.Time, re
 			// Leave Okta's rate limit room for the org's other clients, hookd's poller first.
 			pr.Waiting = page.resetOr(p.cfg.Now(), time.Minute)
 			progress(pr)
-			if err := sleep(ctx, pr.Waiting.Sub(p.cfg.Now())); err != nil {
+			if err := backoff.Sleep(ctx, pr.Waiting.Sub(p.cfg.Now())); err != nil {
 				return pr, err
 			}
 		}
@@ -175,18 +175,4 @@ func (p *Poller) importCursor(ctx context.Context, st ImportStore, since time.Ti
 		"sortOrder": {"ASCENDING"},
 	}
 	return ImportProgress{Since: since.UTC(), Until: until, Next: p.org.Scheme + "://" + p.org.Host + "/api/v1/logs?" + q.Encode()}, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

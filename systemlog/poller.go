@@ -397,64 +397,20 @@ func (p *Poller) fetch(ctx context.Context, target string) (page, error) {
 // nextLink finds rel="next" among the Link headers and checks that it stays on the org's
 // System Log endpoint, so an answer cannot send the poller, and its credentials, elsewhere.
 func (p *Poller) nextLink(h http.Header) (string, error) {
-	for _, v := range h.Values("Link") {
-		for _, part := range splitLinks(v) {
-			target, params, ok := strings.Cut(part, ";")
-			target = strings.TrimSpace(target)
-			if !ok || !strings.HasPrefix(target, "<") || !strings.HasSuffix(target, ">") {
-				continue
-			}
-			if !hasRel(params, "next") {
-				continue
-			}
-			link := target[1 : len(target)-1]
-			u, err := url.Parse(link)
-			if err != nil || !p.sameOrg(u) {
-				return "", errors.New("answer from the System Log API: the next link leaves the org's /api/v1/logs")
-			}
-			return link, nil
-		}
+	link := okta.NextLink(h)
+	if link == "" {
+		return "", errNoNext
 	}
-	return "", errNoNext
+	u, err := url.Parse(link)
+	if err != nil || !p.sameOrg(u) {
+		return "", errors.New("answer from the System Log API: the next link leaves the org's /api/v1/logs")
+	}
+	return link, nil
 }
 
 // errNoNext is an answer without a next link: a polling request always has one; a bounded
 // one (with until), as the import reads, ends without.
 var errNoNext = errors.New(`answer from the System Log API: no Link rel="next"`)
-
-// splitLinks splits a Link header value at the commas between links, not those inside <>.
-func splitLinks(v string) []string {
-	var out []string
-	depth, start := 0, 0
-	for i, c := range v {
-		switch c {
-		case '<':
-			depth++
-		case '>':
-			depth--
-		case ',':
-			if depth == 0 {
-				out = append(out, v[start:i])
-				start = i + 1
-			}
-		}
-	}
-	return append(out, v[start:])
-}
-
-func hasRel(params, rel string) bool {
-	for _, p := range strings.Split(params, ";") {
-		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
-		if ok && strings.EqualFold(k, "rel") {
-			for _, r := range strings.Fields(strings.Trim(v, `"`)) {
-				if strings.EqualFold(r, rel) {
-					return true
-				}
-			}
-		}
-	}
-	return false
-}
 
 // Ready fails while Okta refuses the configured credentials.
 func (p *Poller) Ready(ctx context.Context) error {

@@ -1,8 +1,10 @@
 // Package backoff is the one retry schedule hookd uses: a delay that doubles from a base up
-// to a cap, with jitter so that many retries spread out.
+// to a cap, with jitter so that many retries spread out, and the wait for it that a
+// cancelled context cuts short.
 package backoff
 
 import (
+	"context"
 	"math/rand/v2"
 	"time"
 )
@@ -25,4 +27,19 @@ func (d Doubling) Nominal(attempt int) time.Duration {
 // Jittered is Nominal spread by ±25%.
 func (d Doubling) Jittered(attempt int) time.Duration {
 	return time.Duration(float64(d.Nominal(attempt)) * (0.75 + 0.5*rand.Float64()))
+}
+
+// Sleep waits d, or until ctx ends (its error then); a d of zero or less returns at once.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
