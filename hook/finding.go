@@ -90,19 +90,12 @@ func (r Role) Key() string {
 // A change of membership gives or takes the group's roles (ChangesAccess) but changes no row
 // of the ledger's own: the holdings through a group follow from the membership.
 func (rc *RoleChange) ChangesHolding() bool {
-	if rc.Via != nil {
-		return false
-	}
-	return rc.changesAccess()
+	return rc.Via == nil && rc.ChangesAccess()
 }
 
 // ChangesAccess reports whether the change gives or takes a role, directly (ChangesHolding)
 // or through a group: a membership of a group that held roles at the time.
 func (rc *RoleChange) ChangesAccess() bool {
-	return rc.changesAccess()
-}
-
-func (rc *RoleChange) changesAccess() bool {
 	if rc.Failed() || (rc.Action != Granted && rc.Action != Revoked) {
 		return false
 	}

@@ -102,3 +102,22 @@ func refusesData(err error) bool {
 	}
 	return false
 }
+
+// heldTrue is the SQL condition that a row's held (or member) column is true.
+func (s *Store) heldTrue(column string) string {
+	if s.dialect == sqlite {
+		return column + " = 1"
+	}
+	return column
+}
+
+// boolArg is a boolean as the dialect's column holds it: SQLite's INTEGER 0 or 1.
+func (s *Store) boolArg(b bool) any {
+	if s.dialect != sqlite {
+		return b
+	}
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -111,16 +111,9 @@ func (s *Store) writeGroupRoles(ctx context.Context, tx *sql.Tx, keys []string, 
 			continue
 		}
 		for _, h := range holdingsOf(keys[i], rc) {
-			var held any = h.held
-			if s.dialect == sqlite {
-				held = 0
-				if h.held {
-					held = 1
-				}
-			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO hookd_group_role (group_id, role_key, role_name, category, held, published, uuid, known_by)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
-				h.id, h.role, h.roleName, h.category, held, s.timeArg(h.published), h.uuid, knownBy); err != nil {
+				h.id, h.role, h.roleName, h.category, s.boolArg(h.held), s.timeArg(h.published), h.uuid, knownBy); err != nil {
 				return dbError("group roles", err)
 			}
 		}
@@ -182,11 +175,7 @@ func (s *Store) writeLedger(ctx context.Context, tx *sql.Tx, keys []string, chan
 	defer stmt.Close()
 	for _, k := range order {
 		h := newest[k]
-		held := 0
-		if h.held {
-			held = 1
-		}
-		if _, err := stmt.ExecContext(ctx, h.kind, h.id, h.role, h.subjectName, h.roleName, h.category, held,
+		if _, err := stmt.ExecContext(ctx, h.kind, h.id, h.role, h.subjectName, h.roleName, h.category, s.boolArg(h.held),
 			s.timeArg(h.published), h.uuid, h.actor, knownBy); err != nil {
 			return dbError("ledger", err)
 		}
@@ -203,13 +192,9 @@ func (s *Store) Holders(ctx context.Context, roleGlob string) ([]adminapi.Holder
 			return nil, adminapi.ErrBadRequest
 		}
 	}
-	heldTrue := "held"
-	if s.dialect == sqlite {
-		heldTrue = "held = 1"
-	}
 	out := []adminapi.Holder{}
 	err := s.scan(ctx, `SELECT subject_kind, subject_id, subject_name, role_name, role_key, category, published, uuid, actor, known_by, seen_in_okta
-		FROM hookd_holding WHERE `+heldTrue+` ORDER BY role_name, subject_name, subject_id`, nil, func(r *sql.Rows) error {
+		FROM hookd_holding WHERE `+s.heldTrue("held")+` ORDER BY role_name, subject_name, subject_id`, nil, func(r *sql.Rows) error {
 		var h adminapi.Holder
 		var since, seen any
 		if err := r.Scan(&h.SubjectKind, &h.SubjectID, &h.SubjectName, &h.Role, &h.RoleKey, &h.Category, &since, &h.EventID, &h.GrantedBy, &h.KnownBy, &seen); err != nil {

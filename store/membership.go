@@ -145,14 +145,6 @@ func (b groupChanges) asOf(group string, at time.Time, ledger []hook.GroupRole) 
 	return out
 }
 
-// heldTrue is the SQL condition that a row's held (or member) column is true.
-func (s *Store) heldTrue(column string) string {
-	if s.dialect == sqlite {
-		return column + " = 1"
-	}
-	return column
-}
-
 // heldAt is what the group held at the time: per role, its newest grant or revoke then or
 // before, when that is a grant. all is in Okta's order.
 func heldAt(all []groupRoleEvent, at time.Time) []hook.GroupRole {
@@ -274,7 +266,8 @@ func (m membership) newer(o membership) bool {
 
 // applyMemberships records what membership events did, each (group, user) the newest of the
 // batch, written only if newer than what is kept: like the ledger, any order of the same
-// events gives the same table. Failed attempts change nothing.
+// events gives the same table. Failed attempts change nothing; a change that names no user
+// (a member Okta no longer lists) keeps the name kept.
 func (s *Store) applyMemberships(ctx context.Context, tx *sql.Tx, changes []*hook.RoleChange, knownBy string) error {
 	newest := map[[2]string]membership{}
 	for _, rc := range changes {
@@ -282,7 +275,7 @@ func (s *Store) applyMemberships(ctx context.Context, tx *sql.Tx, changes []*hoo
 			continue
 		}
 		m := membership{group: dbKey(rc.Via.ID), user: dbKey(rc.SubjectKey()),
-			groupName: plainText(cmp.Or(rc.Via.DisplayName, rc.Via.ID)), userName: plainText(cmp.Or(rc.Subject.DisplayName, rc.Subject.Login, rc.Subject.ID)),
+			groupName: plainText(cmp.Or(rc.Via.DisplayName, rc.Via.ID)), userName: plainText(cmp.Or(rc.Subject.DisplayName, rc.Subject.Login)),
 			uuid: dbKey(rc.EventID), actor: plainText(cmp.Or(rc.Actor.Login, rc.Actor.DisplayName, rc.Actor.ID)),
 			member: rc.Action == hook.Granted, published: rc.Published.UTC()}
 		k := [2]string{m.group, m.user}
@@ -302,7 +295,8 @@ func (s *Store) applyMemberships(ctx context.Context, tx *sql.Tx, changes []*hoo
 		(group_id, user_id, group_name, user_name, member, published, uuid, actor, known_by)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (group_id, user_id) DO UPDATE SET
-			group_name = excluded.group_name, user_name = excluded.user_name, member = excluded.member,
+			group_name = excluded.group_name, member = excluded.member,
+			user_name = CASE WHEN excluded.user_name = '' THEN hookd_membership.user_name ELSE excluded.user_name END,
 			published = excluded.published, uuid = excluded.uuid, actor = excluded.actor, known_by = excluded.known_by
 		WHERE (excluded.published, excluded.uuid) > (hookd_membership.published, hookd_membership.uuid)`)
 	if err != nil {
@@ -311,14 +305,7 @@ func (s *Store) applyMemberships(ctx context.Context, tx *sql.Tx, changes []*hoo
 	defer stmt.Close()
 	for _, k := range order {
 		m := newest[k]
-		var member any = m.member
-		if s.dialect == sqlite {
-			member = 0
-			if m.member {
-				member = 1
-			}
-		}
-		if _, err := stmt.ExecContext(ctx, m.group, m.user, m.groupName, m.userName, member, s.timeArg(m.published),
+		if _, err := stmt.ExecContext(ctx, m.group, m.user, m.groupName, m.userName, s.boolArg(m.member), s.timeArg(m.published),
 			m.uuid, m.actor, knownBy); err != nil {
 			return dbError("membership", err)
 		}
@@ -431,27 +418,9 @@ func (s *Store) SyncGroupMembers(ctx context.Context, group GroupRef, members []
 				change(eventIDOf(id), "", false)
 			}
 		}
-		return s.applyMembershipsKeepingNames(ctx, tx, changes, adminapi.KnownByOkta)
+		return s.applyMemberships(ctx, tx, changes, adminapi.KnownByOkta)
 	})
 	return added, removed, err
-}
-
-// applyMembershipsKeepingNames is applyMemberships for rows that may carry no user name (a
-// member Okta no longer lists): the name already kept stays.
-func (s *Store) applyMembershipsKeepingNames(ctx context.Context, tx *sql.Tx, changes []*hook.RoleChange, knownBy string) error {
-	for _, rc := range changes {
-		if rc.Subject.DisplayName != "" {
-			continue
-		}
-		var name string
-		err := tx.QueryRowContext(ctx, `SELECT user_name FROM hookd_membership WHERE group_id = $1 AND user_id = $2`,
-			dbKey(rc.Via.ID), dbKey(rc.Subject.ID)).Scan(&name)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return dbError("group members", err)
-		}
-		rc.Subject.DisplayName = name
-	}
-	return s.applyMemberships(ctx, tx, changes, knownBy)
 }
 
 // DeclareGroupRole records, as the operator says, that the group holds a Workflows role: one it
