@@ -83,7 +83,9 @@ func (s *Server) receiveEvents(c echo.Context) error {
 		go s.tellOutage(o)
 	}
 	// Counted once acknowledged, as Okta's retry of a refused delivery sends them again.
-	s.metrics.events.WithLabelValues("not_watched").Add(float64(notWatched))
+	// With the memberships the store found of groups holding nothing watched: stored nowhere,
+	// so counted only once acknowledged, like the rest.
+	s.metrics.events.WithLabelValues("not_watched").Add(float64(notWatched + res.NotWatched))
 	s.metrics.events.WithLabelValues("rejected").Add(float64(len(batch.Rejected)))
 	s.metrics.accept.Observe(time.Since(start).Seconds())
 	if res.Unstored > 0 {
@@ -105,8 +107,6 @@ func (s *Server) countCommitted(res hook.AcceptResult) {
 	s.metrics.events.WithLabelValues("accepted").Add(float64(res.Accepted))
 	s.metrics.events.WithLabelValues("duplicate").Add(float64(res.Duplicates))
 	s.metrics.events.WithLabelValues("unstored").Add(float64(res.Unstored))
-	// Memberships of groups that hold nothing watched: only the store can tell.
-	s.metrics.events.WithLabelValues("not_watched").Add(float64(res.NotWatched))
 }
 
 // decode reads and classifies a delivery's body, when its turn to decode comes (see

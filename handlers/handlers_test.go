@@ -31,6 +31,8 @@ type fakeStore struct {
 	seen map[string]hook.RoleChange
 	down bool
 	slow time.Duration
+	// commits counts the requests the fake committed, late ones too.
+	commits int
 }
 
 func (f *fakeStore) AcceptAndReport(ctx context.Context, records []hook.RoleChange, committed func(hook.AcceptResult)) (hook.AcceptResult, error) {
@@ -57,6 +59,7 @@ func (f *fakeStore) accept(records []hook.RoleChange) (hook.AcceptResult, error)
 	if f.down {
 		return hook.AcceptResult{}, fmt.Errorf("%w: connection refused", hook.ErrUnavailable)
 	}
+	f.commits++
 	if f.seen == nil {
 		f.seen = map[string]hook.RoleChange{}
 	}
@@ -293,4 +296,10 @@ func TestMetrics(t *testing.T) {
 		standard := strings.HasPrefix(line, "go_") || strings.HasPrefix(line, "process_")
 		assert.True(t, strings.HasPrefix(line, "hookd_") || standard, "series neither hookd_ nor a standard collector's: %s", line)
 	}
+}
+
+func (f *fakeStore) committed() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.commits
 }

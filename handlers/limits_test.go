@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zapcore"
@@ -167,6 +168,25 @@ func TestLateCommitIsCounted(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return strings.Contains(f.admin(http.MethodGet, "/metrics").Body.String(), `hookd_events_total{result="accepted"} 1`)
 	}, 5*time.Second, 20*time.Millisecond)
+}
+
+// TestNotWatchedIsCountedOnceAcknowledged: a membership of a group that holds nothing is
+// stored nowhere, so a delivery answered 503 (its commit landing late) counts it not, and
+// Okta's retry counts it once.
+func TestNotWatchedIsCountedOnceAcknowledged(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.AcceptTimeout = 50 * time.Millisecond })
+	f.store.slow = 200 * time.Millisecond
+	body := `{"eventType":"com.okta.event_hook","data":{"events":[{"uuid":"m1","eventType":"group.user_membership.add","published":"2026-11-20T14:00:00Z",
+		"target":[{"id":"00u1","type":"User"},{"id":"00g1","type":"UserGroup"}]}]}}`
+	assert.Equal(t, http.StatusServiceUnavailable, f.post(body).Code)
+	require.Eventually(t, func() bool { return f.store.committed() == 1 }, 5*time.Second, 10*time.Millisecond, "the late commit")
+	notWatched := func() float64 { return testutil.ToFloat64(f.server.metrics.events.WithLabelValues("not_watched")) }
+	assert.Zero(t, notWatched())
+	f.store.slow = 0
+	rec := f.post(body)
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "1", rec.Header().Get("X-Hookd-Not-Watched"))
+	assert.Equal(t, 1.0, notWatched())
 }
 
 // TestStoreOutageIsToldOnceWhenOver: deliveries refused while the store is unavailable long
