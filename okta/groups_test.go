@@ -183,14 +183,20 @@ func TestGroupMembersWithoutThePermission(t *testing.T) {
 	assert.NotErrorIs(t, err, okta.ErrGroupNotFound)
 }
 
+// timedOrg is a client of g behind timed, which keeps when each request came and what reset
+// each answer told.
+func timedOrg(t *testing.T, g *oktatest.Groups) (*okta.Client, *timed) {
+	h := &timed{next: g}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &okta.Client{OrgURL: srv.URL, Credentials: okta.APIToken("t")}, h
+}
+
 func TestGroupMembersWaitsOutA429(t *testing.T) {
 	t.Parallel()
 	g := &oktatest.Groups{TooMany: 1, Window: time.Millisecond}
 	g.SetMembers("00g1", someMembers(250)...)
-	h := &timed{next: g}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	c := &okta.Client{OrgURL: srv.URL, Credentials: okta.APIToken("t")}
+	c, h := timedOrg(t, g)
 
 	got, err := c.GroupMembers(context.Background(), "00g1")
 	require.NoError(t, err)
@@ -205,10 +211,7 @@ func TestGroupMembersWaitsForTheResetWhenLittleIsLeft(t *testing.T) {
 	// A window of one request leaves nothing after each: every next page waits for the reset.
 	g := &oktatest.Groups{RateLimit: 1, Window: time.Millisecond}
 	g.SetMembers("00g1", someMembers(300)...)
-	h := &timed{next: g}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	c := &okta.Client{OrgURL: srv.URL, Credentials: okta.APIToken("t")}
+	c, h := timedOrg(t, g)
 
 	got, err := c.GroupMembers(context.Background(), "00g1")
 	require.NoError(t, err)
