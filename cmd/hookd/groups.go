@@ -69,30 +69,47 @@ type groupLister interface {
 	GroupMembers(ctx context.Context, groupID string) ([]okta.GroupMember, error)
 }
 
+// groupRead is what one reading of a group's members from Okta did.
+type groupRead struct {
+	listed, added, removed int
+	gone                   bool // Okta has the group no more: nobody holds anything through it
+}
+
+// readGroup reads the group's members from Okta and records them, as of the moment before
+// the listing (a change during it is newer than what it shows).
+func readGroup(ctx context.Context, st *store.Store, client groupLister, g store.GroupRef) (groupRead, error) {
+	at := time.Now()
+	members, err := client.GroupMembers(ctx, g.ID)
+	var r groupRead
+	if errors.Is(err, okta.ErrGroupNotFound) {
+		members, err, r.gone = nil, nil, true
+	}
+	if err != nil {
+		return r, forbidden(err, "reading group members", "okta.groups.read")
+	}
+	r.listed = len(members)
+	r.added, r.removed, err = st.SyncGroupMembers(ctx, g, holdingMembers(members), at)
+	return r, err
+}
+
 // syncGroups reads from Okta the members of every group the ledger knows to hold a watched
-// role and records them, one progress line a group on w. A group Okta no longer has is
-// reported and skipped; the first other failure ends the run.
+// role, one progress line a group on w; the first failure ends the run.
 func syncGroups(ctx context.Context, st *store.Store, client groupLister, w io.Writer) error {
 	groups, err := st.RoleHoldingGroups(ctx)
 	if err != nil {
 		return err
 	}
 	for _, g := range groups {
-		at := time.Now() // before the listing: a change during it is newer than what it shows
-		members, err := client.GroupMembers(ctx, g.ID)
-		if errors.Is(err, okta.ErrGroupNotFound) {
-			fmt.Fprintf(w, "group %s (%s): not in Okta any more; its holdings stay as the ledger has them\n", termtext.Escape(g.Name), termtext.Escape(g.ID))
-			continue
-		}
-		if err != nil {
-			return forbidden(err, "reading group members", "okta.groups.read")
-		}
-		added, removed, err := st.SyncGroupMembers(ctx, g, holdingMembers(members), at)
+		r, err := readGroup(ctx, st, client, g)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "group %s (%s): %d members in Okta, %d new to the ledger, %d no longer members\n",
-			termtext.Escape(g.Name), termtext.Escape(g.ID), len(members), added, removed)
+		name := termtext.Escape(g.Name) + " (" + termtext.Escape(g.ID) + ")"
+		if r.gone {
+			fmt.Fprintf(w, "group %s: not in Okta any more; %d members no longer hold its roles through it\n", name, r.removed)
+			continue
+		}
+		fmt.Fprintf(w, "group %s: %d members in Okta, %d new to the ledger, %d no longer members\n", name, r.listed, r.added, r.removed)
 	}
 	return nil
 }
@@ -103,35 +120,28 @@ const groupResync = 15 * time.Minute
 
 // groupSyncTask is serve's periodic reading of the members of role-holding groups: each group
 // not read within groupResync (a group that just gained a role: never) is read from Okta.
-// A failure is logged and left for the next run: the membership events keep coming.
+// A failure to read is logged and left for the next run: the membership events keep coming.
 func groupSyncTask(st *store.Store, client groupLister, warn func(error)) func(context.Context) error {
 	return func(ctx context.Context) error {
 		groups, err := st.RoleHoldingGroups(ctx)
 		if err != nil {
 			return err
 		}
-		now := time.Now()
 		for _, g := range groups {
 			key := "group members " + g.ID
 			last, err := st.State(ctx, key)
 			if err != nil {
 				return err
 			}
-			if t, err := time.Parse(time.RFC3339Nano, last); err == nil && now.Sub(t) < groupResync {
+			if t, err := time.Parse(time.RFC3339Nano, last); err == nil && time.Since(t) < groupResync {
 				continue
 			}
-			members, err := client.GroupMembers(ctx, g.ID)
-			if errors.Is(err, okta.ErrGroupNotFound) {
-				members, err = nil, nil // gone from Okta: no members hold anything through it
-			}
-			if err != nil {
-				warn(forbidden(err, "reading group members", "okta.groups.read"))
+			read := time.Now()
+			if _, err := readGroup(ctx, st, client, g); err != nil {
+				warn(err)
 				return nil
 			}
-			if _, _, err := st.SyncGroupMembers(ctx, g, holdingMembers(members), now); err != nil {
-				return err
-			}
-			if err := st.SetState(ctx, key, now.UTC().Format(time.RFC3339Nano)); err != nil {
+			if err := st.SetState(ctx, key, read.UTC().Format(time.RFC3339Nano)); err != nil {
 				return err
 			}
 		}
