@@ -14,7 +14,6 @@ import (
 
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/adminapi"
-	"github.com/riverqueue/river"
 )
 
 // acceptRequest is one caller's records waiting for the commit that holds them.
@@ -42,7 +41,7 @@ const (
 	timeLayout = "2006-01-02T15:04:05.000000000Z"
 )
 
-// Accept stores the records that are new, each with a delivery job per routed sink, in one
+// Accept stores the records that are new, each with a delivery row per routed sink, in one
 // transaction, and returns after the commit. Records already stored are counted as
 // duplicates. Concurrent calls share a transaction (group commit): each waits for the commit
 // that holds its records, so SQLite's single writer pays one sync for many requests.
@@ -215,8 +214,12 @@ func (s *Store) commitGroup(group []*acceptRequest) {
 	// Concurrent committers (Postgres) take row locks in key order, so two groups that
 	// share uuids wait for each other instead of deadlocking.
 	sort.Slice(unique, func(i, j int) bool { return unique[i].key < unique[j].key })
-	kept := s.settle(ctx, unique, batchGroupRoles(unique))
-	defer s.handOver(kept)
+	if s.commitAll(ctx, unique, batchGroupRoles(unique)) {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
 	for _, req := range group {
 		// result counts only what was committed, even when a split left part of the
 		// request uncommitted: report it, then answer the caller by its error.
@@ -230,19 +233,8 @@ func (s *Store) commitGroup(group []*acceptRequest) {
 	}
 }
 
-// handOver gives queueLoop the rows of jobs the commit kept to queue later; one that does
-// not fit waits for its sweep.
-func (s *Store) handOver(kept []int64) {
-	for _, id := range kept {
-		select {
-		case s.kept <- id:
-		default:
-		}
-	}
-}
-
-// settle commits entries and returns the rows of jobs it kept to queue later. Requests share
-// a transaction, so when the database refuses the data of one event, settle splits the
+// commitAll commits entries and reports whether it queued deliveries. Requests share a
+// transaction, so when the database refuses the data of one event, commitAll splits the
 // entries and commits the halves on their own: the requests that did nothing wrong are
 // answered by their own outcome, not by the refusal. An event refused alone is queued for
 // alerting with the refusal flagged (see commitInline). When the database is unreachable
@@ -250,33 +242,34 @@ func (s *Store) handOver(kept []int64) {
 //
 // batch is the whole group's own grants and revokes of groups' roles: a membership resolved
 // in one half still sees its group's grant in the other.
-func (s *Store) settle(ctx context.Context, entries []entry, batch groupChanges) (kept []int64) {
+func (s *Store) commitAll(ctx context.Context, entries []entry, batch groupChanges) (queued bool) {
 	if len(entries) == 0 {
-		return nil
+		return false
 	}
-	kept, err := s.commit(ctx, entries, batch)
+	queued, err := s.commit(ctx, entries, batch)
 	if err == nil {
-		return kept
+		return queued
 	}
 	var refused *rejectedError
 	if errors.As(err, &refused) {
 		if len(entries) > 1 {
 			mid := len(entries) / 2
-			return append(s.settle(ctx, entries[:mid], batch), s.settle(ctx, entries[mid:], batch)...)
+			first := s.commitAll(ctx, entries[:mid], batch)
+			return s.commitAll(ctx, entries[mid:], batch) || first
 		}
 		if err = s.commitInline(ctx, entries[0], refused); err == nil {
-			return nil
+			return true
 		}
 	}
 	for _, e := range entries {
 		e.req.err = err
 	}
-	return nil
+	return false
 }
 
-// commit writes entries and their delivery jobs in one transaction, and on success counts
+// commit writes entries and their delivery rows in one transaction, and on success counts
 // each entry in its request's result.
-func (s *Store) commit(ctx context.Context, unique []entry, batch groupChanges) (kept []int64, err error) {
+func (s *Store) commit(ctx context.Context, unique []entry, batch groupChanges) (queuedAny bool, err error) {
 	inserted := make(map[string]bool, len(unique))
 	all := unique
 	var dropped []entry
@@ -304,7 +297,7 @@ func (s *Store) commit(ctx context.Context, unique []entry, batch groupChanges) 
 				return err
 			}
 		}
-		var jobs []river.InsertManyParams
+		var deliveries []queued
 		var index [][]any
 		var ledgerKeys []string
 		var ledgerChanges []*hook.RoleChange
@@ -318,9 +311,7 @@ func (s *Store) commit(ctx context.Context, unique []entry, batch groupChanges) 
 			}
 			index = append(index, row)
 			ledgerKeys, ledgerChanges = append(ledgerKeys, e.key), append(ledgerChanges, e.rc)
-			for _, sink := range e.sinks {
-				jobs = append(jobs, river.InsertManyParams{Args: DeliveryArgs{EventID: e.key, Sink: sink}})
-			}
+			deliveries = append(deliveries, s.deliveriesOf(e, now, nil)...)
 		}
 		if err := s.insertChangeIndex(ctx, tx, index); err != nil {
 			return err
@@ -331,15 +322,11 @@ func (s *Store) commit(ctx context.Context, unique []entry, batch groupChanges) 
 		if err := s.applyMemberships(ctx, tx, memberships, adminapi.KnownByEvent); err != nil {
 			return err
 		}
-		if len(jobs) >= queueLaterFrom {
-			id, err := s.keepJobs(ctx, tx, jobs)
-			kept = []int64{id}
-			return err
-		}
-		return s.insertJobs(ctx, tx, jobs)
+		queuedAny = len(deliveries) > 0
+		return s.queueRows(ctx, tx, deliveries)
 	})
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	for _, e := range unique {
 		if inserted[e.key] {
@@ -351,7 +338,7 @@ func (s *Store) commit(ctx context.Context, unique []entry, batch groupChanges) 
 	for _, e := range dropped {
 		e.req.result.NotWatched++
 	}
-	return kept, nil
+	return queuedAny, nil
 }
 
 // inTx runs fn in a transaction and commits it, or rolls it back when fn fails.
@@ -375,19 +362,33 @@ func (s *Store) inTxOn(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) 
 	return nil
 }
 
-// insertJobs queues delivery jobs in chunks, like the events: River builds its parameters
-// for every job it is handed at once.
-func (s *Store) insertJobs(ctx context.Context, tx *sql.Tx, jobs []river.InsertManyParams) error {
-	for start := 0; start < len(jobs); start += insertChunk {
-		if _, err := s.river.InsertManyFastTx(ctx, tx, jobs[start:min(start+insertChunk, len(jobs))]); err != nil {
-			return dbError("queue deliveries", err)
-		}
+// deliveriesOf is an entry's delivery rows, one per routed sink: due at once, or when
+// grouping is on and the event belongs to an admin action, once the group window has passed,
+// so that the action's other events are there.
+func (s *Store) deliveriesOf(e entry, now time.Time, inline []byte) []queued {
+	runAt, group := now, groupKey(e.rc)
+	if group != "" && s.opts.GroupWindow > 0 && inline == nil {
+		runAt = now.Add(s.opts.GroupWindow)
 	}
-	return nil
+	_, rank := s.severity(e.rc)
+	out := make([]queued, len(e.sinks))
+	for i, sink := range e.sinks {
+		out[i] = queued{sink: sink, event: e.key, group: group, severity: rank, runAt: runAt, inline: inline}
+	}
+	return out
+}
+
+// severity names and ranks a change's alert (Options.Severity).
+func (s *Store) severity(rc *hook.RoleChange) (string, int) {
+	if s.opts.Severity == nil {
+		return "", 0
+	}
+	name, rank := s.opts.Severity(rc)
+	return strings.ToLower(name), rank
 }
 
 // commitInline is the last resort for an event the database refuses to keep in the events
-// table: its delivery jobs carry the record themselves, flagged with the problem, so the
+// table: its delivery rows carry the record themselves, flagged with the problem, so the
 // change is still alerted and nothing else waits for it. Such an event is not de-duplicated
 // (a redelivery alerts again) and the refusal is counted in the request's result.
 func (s *Store) commitInline(ctx context.Context, e entry, refused *rejectedError) error {
@@ -402,12 +403,12 @@ func (s *Store) commitInline(ctx context.Context, e entry, refused *rejectedErro
 	if err != nil {
 		return fmt.Errorf("store: encode record: %w", err)
 	}
-	inline := &InlineEvent{Record: jsonbSafe(record), Raw: []byte(e.rc.Raw), AcceptedAt: s.opts.Now().UTC()}
-	jobs := make([]river.InsertManyParams, 0, len(e.sinks))
-	for _, sink := range e.sinks {
-		jobs = append(jobs, river.InsertManyParams{Args: DeliveryArgs{EventID: e.key, Sink: sink, Inline: inline}})
+	now := s.opts.Now().UTC()
+	inline, err := json.Marshal(&InlineEvent{Record: jsonbSafe(record), Raw: []byte(e.rc.Raw), AcceptedAt: now})
+	if err != nil {
+		return fmt.Errorf("store: encode record: %w", err)
 	}
-	if err := s.inTxOn(ctx, s.commitDB, func(tx *sql.Tx) error { return s.insertJobs(ctx, tx, jobs) }); err != nil {
+	if err := s.inTxOn(ctx, s.commitDB, func(tx *sql.Tx) error { return s.queueRows(ctx, tx, s.deliveriesOf(e, now, inline)) }); err != nil {
 		return err
 	}
 	e.req.result.CountAccepted(e.rc.EventType)
@@ -585,4 +586,21 @@ func (s *Store) sinksFor(rc *hook.RoleChange) []string {
 		return s.opts.Route(rc)
 	}
 	return s.opts.Sinks
+}
+
+// scanKeys adds the single text column of rows to into, and closes rows; op names the
+// query in errors.
+func scanKeys(rows *sql.Rows, into map[string]bool, op string) error {
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return dbError(op, err)
+		}
+		into[k] = true
+	}
+	if err := rows.Err(); err != nil {
+		return dbError(op, err)
+	}
+	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -21,36 +20,13 @@ import (
 // ErrAlreadyHandled is a retry or discard of a dead letter an operator already handled.
 var ErrAlreadyHandled = fmt.Errorf("dead letter already handled (%w)", adminapi.ErrConflict)
 
-// ErrNotDead is a retry or discard of a job that is not in the dead letter.
-var ErrNotDead = fmt.Errorf("not a dead letter: the job is not cancelled or discarded (%w)", adminapi.ErrConflict)
+// ErrNotDead is a retry or discard of a delivery that is not in the dead letter.
+var ErrNotDead = fmt.Errorf("not a dead letter: the delivery is not dead (%w)", adminapi.ErrConflict)
 
 const (
 	defaultPage = 50
 	maxPage     = 500
 )
-
-// argEvent, argSink and lastError are the SQL of a delivery job's event key, sink and last
-// error, as each database stores River's JSON.
-func (s *Store) argEvent(job string) string {
-	if s.dialect == postgres {
-		return "(" + job + ".args->>'event_id')"
-	}
-	return "json_extract(" + job + ".args, '$.event_id')"
-}
-
-func (s *Store) argSink(job string) string {
-	if s.dialect == postgres {
-		return "(" + job + ".args->>'sink')"
-	}
-	return "json_extract(" + job + ".args, '$.sink')"
-}
-
-func (s *Store) lastError(job string) string {
-	if s.dialect == postgres {
-		return "coalesce(" + job + ".errors[array_length(" + job + ".errors, 1)]->>'error', '')"
-	}
-	return "coalesce(json_extract(" + job + ".errors, '$[#-1].error'), '')"
-}
 
 // timeArg is a time as a query parameter: TEXT on SQLite, TIMESTAMPTZ on Postgres.
 func (s *Store) timeArg(t time.Time) any {
@@ -222,10 +198,7 @@ func (s *Store) changeIndexRow(key string, rc *hook.RoleChange) []any {
 	}
 	subject = append(subject, rc.Subject.ID, rc.Subject.Login, rc.Subject.DisplayName)
 	actor = append(actor, rc.Actor.ID, rc.Actor.Login, rc.Actor.DisplayName)
-	severity := ""
-	if s.opts.Severity != nil {
-		severity = strings.ToLower(s.opts.Severity(rc))
-	}
+	severity, _ := s.severity(rc)
 	return []any{key, s.timeArg(rc.Published), dbKey(rc.EventType), searchText(string(rc.Source)), severity,
 		searchText(roles...), searchText(string(rc.Subject.Kind)), searchText(subject...), searchText(actor...)}
 }
@@ -341,87 +314,53 @@ func (s *Store) parseCursor(c string) (any, string, error) {
 // ErrBadRequest is a console query the store cannot run as asked.
 var ErrBadRequest = adminapi.ErrBadRequest
 
-// jobState is what the console needs of one delivery job.
-type jobState struct {
-	id        int64
-	event     string
-	sink      string
-	state     string
-	attempt   int
-	scheduled time.Time
-	lastError string
-	handled   string
-}
-
-// fillDeliveries sets each change's delivery state for each sink it was routed to: delivered
-// (hookd_delivered), else the state of the newest job that carries it (its own, or for a
-// grouped change the job whose message claimed it).
+// fillDeliveries sets each change's delivery state for each sink it was routed to: the state
+// of its newest delivery row for that sink (a dead letter re-queued has a newer one).
 func (s *Store) fillDeliveries(ctx context.Context, rows []storedRow, out []adminapi.Change) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	// hookd_delivered and hookd_delivery_cover are keyed by (sink, uuid): ask per sink.
-	bySink := map[string][]any{}
 	var keys []any
 	for _, r := range rows {
 		keys = append(keys, r.key)
-		for _, sink := range r.sinks {
-			bySink[sink] = append(bySink[sink], r.key)
-		}
 	}
-	delivered := map[[2]string]time.Time{}
-	cover := map[[2]string]string{}
-	for sink, sinkKeys := range bySink {
-		args := append([]any{sink}, sinkKeys...)
-		in := placeholders(2, len(sinkKeys))
-		if err := s.scan(ctx, `SELECT uuid, delivered_at FROM hookd_delivered WHERE sink = $1 AND uuid IN (`+in+`)`, args, func(r *sql.Rows) error {
-			var key string
-			var at any
-			if err := r.Scan(&key, &at); err != nil {
-				return err
+	newest := map[[2]string]adminapi.Delivery{}
+	now := s.opts.Now()
+	err := s.scan(ctx, `SELECT coalesce(d.carrier, d.id), d.event, d.sink, d.state, d.attempt, d.run_at, d.lease_until, d.last_error, d.finished_at, coalesce(h.action, '')
+		FROM hookd_delivery d LEFT JOIN hookd_deadletter h ON h.job_id = coalesce(d.carrier, d.id)
+		WHERE d.event IN (`+placeholders(1, len(keys))+`) ORDER BY d.id`, keys, func(r *sql.Rows) error {
+		var d adminapi.Delivery
+		var event, state, handled string
+		var runAt, leased, finished any
+		if err := r.Scan(&d.JobID, &event, &d.Sink, &state, &d.Attempts, &runAt, &leased, &d.LastError, &finished, &handled); err != nil {
+			return err
+		}
+		switch state {
+		case stateDelivered:
+			d.State, d.LastError = adminapi.StateDelivered, ""
+			d.DeliveredAt, _ = s.scanTime(finished)
+		case stateDead:
+			d.State = map[string]string{"": adminapi.StateDead, "retried": adminapi.StateRetried, "discarded": adminapi.StateHandled}[handled]
+		default:
+			d.State = adminapi.StatePending
+			if leased == nil && d.LastError != "" {
+				d.State = adminapi.StateRetrying
 			}
-			t, err := s.scanTime(at)
-			delivered[[2]string{sink, key}] = t
-			return err
-		}); err != nil {
-			return err
-		}
-		if err := s.scan(ctx, `SELECT uuid, covered_by FROM hookd_delivery_cover WHERE sink = $1 AND uuid IN (`+in+`)`, args, func(r *sql.Rows) error {
-			var key, by string
-			if err := r.Scan(&key, &by); err != nil {
-				return err
+			if at, err := s.scanTime(runAt); err == nil && leased == nil && at.After(now) {
+				d.NextAttempt = at
 			}
-			cover[[2]string{sink, key}] = by
-			return nil
-		}); err != nil {
-			return err
 		}
-	}
-	jobKeys := append([]any(nil), keys...)
-	for _, by := range cover {
-		jobKeys = append(jobKeys, by)
-	}
-	jobs, err := s.jobsOf(ctx, jobKeys)
+		newest[[2]string{d.Sink, event}] = d
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	now := time.Now()
 	for i, r := range rows {
 		for _, sink := range r.sinks {
-			d := adminapi.Delivery{Sink: sink, State: adminapi.StateUnknown}
-			carrier := r.key
-			if by, ok := cover[[2]string{sink, r.key}]; ok {
-				carrier = by
-			}
-			if j, ok := jobs[[2]string{sink, carrier}]; ok {
-				d.JobID, d.Attempts, d.LastError = j.id, j.attempt, j.lastError
-				d.State = deliveryState(j)
-				if (d.State == adminapi.StatePending || d.State == adminapi.StateRetrying) && j.scheduled.After(now) {
-					d.NextAttempt = j.scheduled
-				}
-			}
-			if at, ok := delivered[[2]string{sink, r.key}]; ok {
-				d.State, d.DeliveredAt, d.NextAttempt = adminapi.StateDelivered, at, time.Time{}
+			d, ok := newest[[2]string{sink, r.key}]
+			if !ok {
+				d = adminapi.Delivery{Sink: sink, State: adminapi.StateUnknown}
 			}
 			out[i].Deliveries = append(out[i].Deliveries, d)
 		}
@@ -429,53 +368,16 @@ func (s *Store) fillDeliveries(ctx context.Context, rows []storedRow, out []admi
 	return nil
 }
 
-// deliveryState is a job's state as the console says it.
-func deliveryState(j jobState) string {
-	switch j.state {
-	case "completed":
-		return adminapi.StateDelivered
-	case "retryable":
-		return adminapi.StateRetrying
-	case "cancelled", "discarded":
-		switch j.handled {
-		case "retried":
-			return adminapi.StateRetried
-		case "discarded":
-			return adminapi.StateHandled
-		}
-		return adminapi.StateDead
-	}
-	return adminapi.StatePending
-}
-
-// jobsOf returns the newest delivery job of each (sink, event key) among keys that is not
-// completed (a completed job's events are in hookd_delivered). It reads the jobs by state,
-// through River's own index, so that acceptance pays for no index over job arguments: jobs
-// that are not completed are few (waiting, retrying, or in the dead letter).
-func (s *Store) jobsOf(ctx context.Context, keys []any) (map[[2]string]jobState, error) {
-	out := map[[2]string]jobState{}
-	q := `SELECT j.id, ` + s.argEvent("j") + `, ` + s.argSink("j") + `, j.state, j.attempt, j.scheduled_at, ` + s.lastError("j") + `, coalesce(h.action, '')
-		FROM river_job j LEFT JOIN hookd_deadletter h ON h.job_id = j.id
-		WHERE j.state IN ('available', 'scheduled', 'pending', 'running', 'retryable', 'cancelled', 'discarded')
-		  AND j.kind = 'hookd_delivery' AND ` + s.argEvent("j") + ` IN (` + placeholders(1, len(keys)) + `)
-		ORDER BY j.id`
-	err := s.scan(ctx, q, keys, func(r *sql.Rows) error {
-		var j jobState
-		var scheduled any
-		if err := r.Scan(&j.id, &j.event, &j.sink, &j.state, &j.attempt, &scheduled, &j.lastError, &j.handled); err != nil {
-			return err
-		}
-		j.scheduled, _ = s.scanTime(scheduled)
-		j.lastError = plainError(j.lastError)
-		out[[2]string{j.sink, j.event}] = j
-		return nil
-	})
-	return out, err
-}
-
 // scan runs q and hands each row to fn.
 func (s *Store) scan(ctx context.Context, q string, args []any, fn func(*sql.Rows) error) error {
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	return s.scanTx(ctx, s.db, q, args, fn)
+}
+
+// scanTx is scan on db or a transaction.
+func (s *Store) scanTx(ctx context.Context, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, q string, args []any, fn func(*sql.Rows) error) error {
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return dbError("console read", err)
 	}
@@ -503,49 +405,51 @@ func placeholders(from, n int) string {
 	return b.String()
 }
 
-// DeadLetters lists delivery jobs that were cancelled or discarded, newest first: those not
-// yet handled, or with f.Handled all of them.
+// DeadLetters lists deliveries in the dead letter, newest first: those not yet handled, or
+// with f.Handled all of them.
 func (s *Store) DeadLetters(ctx context.Context, f adminapi.DeadLetterFilter) ([]adminapi.DeadLetter, error) {
 	limit := f.Limit
 	if limit <= 0 || limit > 10*maxPage {
 		limit = 10 * maxPage
 	}
-	q := `SELECT j.id, ` + s.argSink("j") + `, ` + s.argEvent("j") + `, j.state, j.attempt, coalesce(j.finalized_at, j.scheduled_at), ` + s.lastError("j") + `,
+	q := `SELECT d.id, d.sink, d.event, d.attempt, d.finished_at, d.last_error,
 			coalesce(h.action, ''), h.handled_at, coalesce(h.handled_by, ''), coalesce(h.retry_job_id, 0)
-		FROM river_job j LEFT JOIN hookd_deadletter h ON h.job_id = j.id
-		WHERE j.kind = 'hookd_delivery' AND j.state IN ('cancelled', 'discarded')`
+		FROM hookd_delivery d LEFT JOIN hookd_deadletter h ON h.job_id = d.id
+		WHERE d.state = 'dead' AND d.carrier IS NULL`
 	var args []any
 	if !f.Handled {
 		q += ` AND h.job_id IS NULL`
 	}
 	if f.Sink != "" {
 		args = append(args, f.Sink)
-		q += ` AND ` + s.argSink("j") + ` = $1`
+		q += ` AND d.sink = $1`
 	}
-	q += ` ORDER BY j.id DESC LIMIT ` + strconv.Itoa(limit)
+	q += ` ORDER BY d.id DESC LIMIT ` + strconv.Itoa(limit)
 	var out []adminapi.DeadLetter
 	err := s.scan(ctx, q, args, func(r *sql.Rows) error {
 		var d adminapi.DeadLetter
 		var failed, handled any
-		if err := r.Scan(&d.JobID, &d.Sink, &d.EventID, &d.State, &d.Attempts, &failed, &d.Reason, &d.Handling, &handled, &d.HandledBy, &d.RetryJobID); err != nil {
+		if err := r.Scan(&d.JobID, &d.Sink, &d.EventID, &d.Attempts, &failed, &d.Reason, &d.Handling, &handled, &d.HandledBy, &d.RetryJobID); err != nil {
 			return err
 		}
 		d.FailedAt, _ = s.scanTime(failed)
 		if handled != nil {
 			d.HandledAt, _ = s.scanTime(handled)
 		}
-		d.EventID = eventIDOf(d.EventID)
-		d.Reason = plainError(d.Reason)
+		d.EventID, d.State = eventIDOf(d.EventID), s.deadState(d.Attempts)
 		out = append(out, d)
 		return nil
 	})
 	return out, err
 }
 
-// plainError drops River's name for how a job ended ("JobCancelError: "), which the state
-// already says.
-func plainError(s string) string {
-	return strings.TrimPrefix(s, "JobCancelError: ")
+// deadState says how a delivery ended in the dead letter: "discarded" after its last attempt,
+// "cancelled" when the sink refused it for good before.
+func (s *Store) deadState(attempts int) string {
+	if attempts >= s.opts.MaxAttempts {
+		return "discarded"
+	}
+	return "cancelled"
 }
 
 // eventIDOf undoes dbKey for display.
@@ -558,9 +462,8 @@ func eventIDOf(key string) string {
 	return key
 }
 
-// RetryDeadLetter re-queues a dead letter as a fresh delivery job (attempts from zero) and
-// marks it handled by by, in one transaction. The new job sends only what the dead one had
-// not delivered.
+// RetryDeadLetter re-queues a dead letter as a fresh delivery (attempts from zero) and marks
+// it handled by by, in one transaction.
 func (s *Store) RetryDeadLetter(ctx context.Context, jobID int64, by string) (adminapi.DeadLetter, error) {
 	return s.handleDeadLetter(ctx, jobID, "retried", by)
 }
@@ -570,75 +473,91 @@ func (s *Store) DiscardDeadLetter(ctx context.Context, jobID int64, by string) (
 	return s.handleDeadLetter(ctx, jobID, "discarded", by)
 }
 
-func (s *Store) handleDeadLetter(ctx context.Context, jobID int64, action, by string) (adminapi.DeadLetter, error) {
-	argsText := "json(args)"
-	if s.dialect == postgres {
-		argsText = "args::text"
-	}
+func (s *Store) handleDeadLetter(ctx context.Context, id int64, action, by string) (adminapi.DeadLetter, error) {
 	var d adminapi.DeadLetter
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var state, args string
-		err := tx.QueryRowContext(ctx, `SELECT state, `+argsText+` FROM river_job WHERE id = $1 AND kind = 'hookd_delivery'`, jobID).Scan(&state, &args)
+		var state, key string
+		var carried sql.NullInt64
+		err := tx.QueryRowContext(ctx, `SELECT state, carrier, sink, event, attempt FROM hookd_delivery WHERE id = $1`, id).
+			Scan(&state, &carried, &d.Sink, &key, &d.Attempts)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("job %d: %w", jobID, adminapi.ErrNotFound)
+			return fmt.Errorf("job %d: %w", id, adminapi.ErrNotFound)
 		}
 		if err != nil {
-			return dbError("read job", err)
+			return dbError("read delivery", err)
 		}
-		if state != "cancelled" && state != "discarded" {
-			return fmt.Errorf("job %d is %s: %w", jobID, state, ErrNotDead)
-		}
-		var da DeliveryArgs
-		if err := json.Unmarshal([]byte(args), &da); err != nil {
-			return fmt.Errorf("job %d: arguments unreadable: %w", jobID, err)
+		if state != stateDead || carried.Valid {
+			return fmt.Errorf("job %d is %s: %w", id, state, ErrNotDead)
 		}
 		now := s.opts.Now()
 		res, err := tx.ExecContext(ctx, `INSERT INTO hookd_deadletter (job_id, action, handled_at, handled_by) VALUES ($1, $2, $3, $4) ON CONFLICT (job_id) DO NOTHING`,
-			jobID, action, s.timeArg(now), by)
+			id, action, s.timeArg(now), by)
 		if err != nil {
 			return dbError("mark dead letter", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("job %d: %w", jobID, ErrAlreadyHandled)
+			return fmt.Errorf("job %d: %w", id, ErrAlreadyHandled)
 		}
-		d = adminapi.DeadLetter{JobID: jobID, Sink: da.Sink, EventID: eventIDOf(da.EventID), State: state, Handling: action, HandledBy: by, HandledAt: now}
+		d.JobID, d.EventID, d.State, d.Handling, d.HandledBy, d.HandledAt = id, eventIDOf(key), s.deadState(d.Attempts), action, by, now
 		if action != "retried" {
 			return nil
 		}
-		da.Requeued = true
-		res2, err := s.river.InsertTx(ctx, tx, da, nil)
+		// Fresh rows (attempts from zero) for the message's events, with their admin action,
+		// so that they go out together again.
+		var again []queued
+		err = s.scanTx(ctx, tx, `SELECT sink, event, group_key, severity, inline FROM hookd_delivery
+			WHERE state = 'dead' AND (id = $1 OR carrier = $1) ORDER BY id`, []any{id}, func(r *sql.Rows) error {
+			q := queued{runAt: now, requeued: true}
+			var inline sql.NullString
+			if err := r.Scan(&q.sink, &q.event, &q.group, &q.severity, &inline); err != nil {
+				return err
+			}
+			if inline.Valid {
+				q.inline = []byte(inline.String)
+			}
+			again = append(again, q)
+			return nil
+		})
 		if err != nil {
+			return err
+		}
+		if err := s.queueRows(ctx, tx, again); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT max(id) FROM hookd_delivery WHERE event = $1 AND sink = $2`, key, d.Sink).Scan(&d.RetryJobID); err != nil {
 			return dbError("queue retry", err)
 		}
-		d.RetryJobID = res2.Job.ID
-		_, err = tx.ExecContext(ctx, `UPDATE hookd_deadletter SET retry_job_id = $1 WHERE job_id = $2`, d.RetryJobID, jobID)
-		if err != nil {
-			return dbError("mark dead letter", err)
-		}
-		return nil
+		_, err = tx.ExecContext(ctx, `UPDATE hookd_deadletter SET retry_job_id = $1 WHERE job_id = $2`, d.RetryJobID, id)
+		return dbError("mark dead letter", err)
 	})
+	if err == nil && action == "retried" {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
 	return d, err
 }
 
-// SinkJobs counts each sink's delivery jobs that are not done: pending, retrying, and dead
-// (not yet handled).
+// SinkJobs counts each sink's deliveries that are not done: pending, retrying, and dead (not
+// yet handled).
 func (s *Store) SinkJobs(ctx context.Context) (map[string]adminapi.JobCounts, error) {
 	out := map[string]adminapi.JobCounts{}
-	q := `SELECT ` + s.argSink("j") + `, j.state, count(*) FROM river_job j LEFT JOIN hookd_deadletter h ON h.job_id = j.id
-		WHERE j.kind = 'hookd_delivery' AND j.state IN ('available', 'scheduled', 'pending', 'running', 'retryable', 'cancelled', 'discarded')
-		  AND h.job_id IS NULL
+	q := `SELECT d.sink, CASE WHEN d.state = 'dead' THEN 'dead' WHEN d.last_error <> '' AND d.lease_until IS NULL THEN 'retrying' ELSE 'pending' END, count(*)
+		FROM hookd_delivery d LEFT JOIN hookd_deadletter h ON h.job_id = d.id
+		WHERE (d.state = 'pending' OR d.state = 'dead' AND d.carrier IS NULL) AND h.job_id IS NULL
 		GROUP BY 1, 2`
 	err := s.scan(ctx, q, nil, func(r *sql.Rows) error {
-		var sink, state string
+		var sink, bucket string
 		var n int64
-		if err := r.Scan(&sink, &state, &n); err != nil {
+		if err := r.Scan(&sink, &bucket, &n); err != nil {
 			return err
 		}
 		c := out[sink]
-		switch state {
-		case "retryable":
+		switch bucket {
+		case "retrying":
 			c.Retrying += n
-		case "cancelled", "discarded":
+		case "dead":
 			c.Dead += n
 		default:
 			c.Pending += n
@@ -652,7 +571,7 @@ func (s *Store) SinkJobs(ctx context.Context) (map[string]adminapi.JobCounts, er
 // LastDelivered is when each sink last took an alert, as recorded by the store.
 func (s *Store) LastDelivered(ctx context.Context) (map[string]time.Time, error) {
 	out := map[string]time.Time{}
-	err := s.scan(ctx, `SELECT sink, max(delivered_at) FROM hookd_delivered GROUP BY sink`, nil, func(r *sql.Rows) error {
+	err := s.scan(ctx, `SELECT sink, max(finished_at) FROM hookd_delivery WHERE state = 'delivered' GROUP BY sink`, nil, func(r *sql.Rows) error {
 		var sink string
 		var at any
 		if err := r.Scan(&sink, &at); err != nil {

@@ -93,11 +93,11 @@ func TestConsoleReads(t *testing.T) {
 			o := be.fresh(t)
 			d := &switchDeliverer{}
 			o.Sinks, o.Deliverer, o.RetryBase, o.RetryCap = []string{"steady", "fragile"}, d, 10*time.Millisecond, 20*time.Millisecond
-			o.Severity = func(rc *hook.RoleChange) string {
+			o.Severity = func(rc *hook.RoleChange) (string, int) {
 				if rc.Roles[0].Name == "Workflows Administrator" {
-					return "critical"
+					return "critical", 4
 				}
-				return "low"
+				return "low", 1
 			}
 			s := open(t, o)
 			recs := consoleRecords(120)
@@ -273,17 +273,6 @@ func TestConsoleReads(t *testing.T) {
 	}
 }
 
-func TestParseDBTime(t *testing.T) {
-	want := time.Date(2026, 11, 27, 14, 5, 51, 300000000, time.UTC)
-	for _, in := range []string{"2026-11-27T14:05:51.300000000Z", "2026-11-27T14:05:51.3Z", "2026-11-27 14:05:51.300+00:00", "2026-11-27 14:05:51.3"} {
-		got, err := parseDBTime(in)
-		require.NoError(t, err, in)
-		assert.True(t, want.Equal(got), "%s: %v", in, got)
-	}
-	_, err := parseDBTime("yesterday")
-	assert.Error(t, err)
-}
-
 // Events stored before the console's index existed are indexed at the next start.
 func TestOldChangesAreIndexedAtStart(t *testing.T) {
 	for _, be := range backends(t) {
@@ -328,7 +317,7 @@ func TestLargeRequestCountsAsOne(t *testing.T) {
 			assert.Equal(t, hook.AcceptResult{Accepted: 990, Duplicates: 10}, counts(res))
 			assert.Equal(t, 990, count(t, s, `SELECT count(*) FROM hookd_event`))
 			assert.Equal(t, 990, count(t, s, `SELECT count(*) FROM hookd_change`))
-			assert.Equal(t, 990, count(t, s, `SELECT count(*) FROM river_job`))
+			assert.Equal(t, 990, count(t, s, `SELECT count(*) FROM hookd_delivery`))
 			res, err = s.Accept(ctx, recs)
 			require.NoError(t, err)
 			assert.Equal(t, hook.AcceptResult{Duplicates: 1000}, counts(res))

@@ -46,9 +46,13 @@ func (e *rejectedError) Error() string { return "store: " + e.op + " refused: " 
 func (e *rejectedError) Unwrap() error { return hook.ErrUnavailable }
 
 // dbError wraps a database error of operation op: a refusal of the data as *rejectedError,
-// anything else (connection, timeout, resources) as hook.ErrUnavailable. Passwords are redacted.
+// anything else (connection, timeout, resources) as hook.ErrUnavailable, nil as nil.
+// Passwords are redacted.
 func dbError(op string, err error) error {
-	// An error dbError already made (under River, say) is kept as it was classified.
+	if err == nil {
+		return nil
+	}
+	// An error dbError already made is kept as it was classified.
 	var rejected *rejectedError
 	if errors.As(err, &rejected) {
 		return rejected

@@ -135,11 +135,11 @@ func TestFindingsRaiseSeverityAndSurviveRestart(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			o := b.fresh(t)
 			o.Sinks, o.Detect = []string{"webhook"}, detectSettings(t)
-			o.Severity = func(rc *hook.RoleChange) string {
+			o.Severity = func(rc *hook.RoleChange) (string, int) {
 				if len(rc.Findings) > 0 {
-					return "raised"
+					return "raised", 4
 				}
-				return "plain"
+				return "plain", 1
 			}
 			st := open(t, o)
 			burst := samples["finding-burst.json"]

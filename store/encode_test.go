@@ -20,7 +20,7 @@ func TestRecordsEncodedBeforeTheCommit(t *testing.T) {
 		rcs[i] = record(fmt.Sprintf("enc-%d", i))
 	}
 	rcs[7].Findings = []hook.Finding{{ID: hook.FindingSelfGrant, Title: "Self-grant", Severity: "critical"}}
-	s := open(t, Options{DataDir: t.TempDir(), Severity: func(rc *hook.RoleChange) string { return "High " + rc.EventID }})
+	s := open(t, Options{DataDir: t.TempDir(), Severity: func(rc *hook.RoleChange) (string, int) { return "High " + rc.EventID, 3 }})
 	got, index := s.encodeRecords(rcs)
 	require.Len(t, got, len(rcs))
 	require.Len(t, index, len(rcs))

@@ -7,7 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// metrics count the store's delivery work: attempts by outcome, latency, and the jobs by
+// metrics count the store's delivery work: attempts by outcome, latency, and the queue by
 // state at each scrape.
 type metrics struct {
 	deliveries *prometheus.CounterVec
@@ -18,7 +18,7 @@ func (s *Store) registerMetrics(reg prometheus.Registerer) error {
 	s.metrics = &metrics{
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookd_deliveries_total",
-			Help: "Delivery attempts by sink and outcome: delivered, retry, rate_limited, permanent, discarded (the last two are the dead letter), grouped, split (refused as too large, sent again in halves), already_delivered (run again after a crash, nothing sent twice), paced (waiting its turn at hookd's own pace for the sink).",
+			Help: "Delivery attempts by sink and outcome: delivered, retry, rate_limited, permanent, discarded (the last two are the dead letter), split (refused as too large, sent again in halves), paced (waiting its turn at hookd's own pace for the sink).",
 		}, []string{"sink", "outcome"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "hookd_delivery_latency_seconds",
@@ -44,13 +44,13 @@ func (m *metrics) observe(o Outcome) {
 	}
 }
 
-// jobsCollector reports delivery jobs by state, and the queue depth they add up to, from
+// jobsCollector reports deliveries by state, and the queue depth they add up to, from
 // one query at each scrape.
 type jobsCollector struct{ store *Store }
 
 var (
-	jobsDesc  = prometheus.NewDesc("hookd_delivery_jobs", "Delivery jobs by state: pending, retrying, dead (the dead letter).", []string{"state"}, nil)
-	queueDesc = prometheus.NewDesc("hookd_queue_depth", "Delivery jobs not finished yet (waiting, scheduled, running or retrying, or kept by a large commit to queue right after it).", nil, nil)
+	jobsDesc  = prometheus.NewDesc("hookd_delivery_jobs", "Deliveries not done, by state: pending (waiting or running), retrying, dead (the dead letter, not yet handled).", []string{"state"}, nil)
+	queueDesc = prometheus.NewDesc("hookd_queue_depth", "Deliveries not finished yet: waiting, running or retrying.", nil, nil)
 )
 
 // Describe sends the two descriptions.
@@ -59,7 +59,7 @@ func (jobsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- queueDesc
 }
 
-// Collect counts the jobs now.
+// Collect counts the deliveries now.
 func (c jobsCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()

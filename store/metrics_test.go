@@ -23,16 +23,16 @@ func TestMetrics(t *testing.T) {
 	_, err := s.Accept(context.Background(), records("m1"))
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		return count(t, s, "SELECT count(*) FROM river_job WHERE state IN ('completed', 'cancelled')") == 2
+		return count(t, s, "SELECT count(*) FROM hookd_delivery WHERE state IN ('delivered', 'dead')") == 2
 	}, 10*time.Second, 20*time.Millisecond)
 
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
-# HELP hookd_delivery_jobs Delivery jobs by state: pending, retrying, dead (the dead letter).
+# HELP hookd_delivery_jobs Deliveries not done, by state: pending (waiting or running), retrying, dead (the dead letter, not yet handled).
 # TYPE hookd_delivery_jobs gauge
 hookd_delivery_jobs{state="dead"} 1
 hookd_delivery_jobs{state="pending"} 0
 hookd_delivery_jobs{state="retrying"} 0
-# HELP hookd_queue_depth Delivery jobs not finished yet (waiting, scheduled, running or retrying, or kept by a large commit to queue right after it).
+# HELP hookd_queue_depth Deliveries not finished yet: waiting, running or retrying.
 # TYPE hookd_queue_depth gauge
 hookd_queue_depth 0
 `), "hookd_delivery_jobs", "hookd_queue_depth"))

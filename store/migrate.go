@@ -9,17 +9,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
-	"github.com/riverqueue/river/riverdriver"
-	"github.com/riverqueue/river/rivermigrate"
 )
 
 //go:embed migrations
 var migrationFS embed.FS
 
-// migrate brings River's tables and hookd's own up to date. On Postgres an advisory lock
-// makes replicas that start together take turns.
-func migrate(ctx context.Context, db *sql.DB, d dialect, driver riverdriver.Driver[*sql.Tx]) error {
+// migrate brings hookd's tables up to date. On Postgres an advisory lock makes replicas that
+// start together take turns.
+func migrate(ctx context.Context, db *sql.DB, d dialect) error {
 	if d == postgres {
 		conn, err := db.Conn(ctx)
 		if err != nil {
@@ -31,13 +28,6 @@ func migrate(ctx context.Context, db *sql.DB, d dialect, driver riverdriver.Driv
 			return fmt.Errorf("migration lock: %w", err)
 		}
 		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockKey) //nolint:errcheck // released with the session anyway
-	}
-	migrator, err := rivermigrate.New(driver, nil)
-	if err != nil {
-		return fmt.Errorf("river migrations: %w", err)
-	}
-	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return fmt.Errorf("river migrations: %w", err)
 	}
 	return migrateOwn(ctx, db, d)
 }
@@ -68,6 +58,11 @@ func migrateOwn(ctx context.Context, db *sql.DB, d dialect) error {
 		script, err := migrationFS.ReadFile(dir + "/" + e.Name())
 		if err != nil {
 			return err
+		}
+		if strings.HasSuffix(e.Name(), takeoverSuffix) {
+			if script, err = takeover(ctx, db, d, script); err != nil {
+				return fmt.Errorf("hookd migration %s: %w", e.Name(), err)
+			}
 		}
 		if err := applyMigration(ctx, db, version, string(script)); err != nil {
 			return fmt.Errorf("hookd migration %s: %w", e.Name(), err)

@@ -3,97 +3,128 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
-	"github.com/hookd/hookd/hook"
+	"hash/fnv"
 	"sync"
 	"time"
 
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
+	"github.com/hookd/hookd/hook"
 )
 
-// Periodic is a task that runs every Interval on exactly one replica at a time: River's
-// leader enqueues it, any replica's worker runs it, and a run still queued or running keeps
-// the next one from being enqueued.
+// Periodic is a task that runs every Interval on exactly one replica at a time: the leader
+// (see leadLoop). It runs once when leadership is taken, then at each interval after its
+// last start; a run that outlasts the interval is followed by the next at once.
 type Periodic struct {
 	Name     string
 	Interval time.Duration
 	Run      func(ctx context.Context) error
 }
 
-// periodicArgs is the River job of a Periodic task.
-type periodicArgs struct {
-	Name string `json:"name"`
-}
-
-// Kind is River's name for the job.
-func (periodicArgs) Kind() string { return "hookd_periodic" }
-
-// periodicTasks are the tasks this replica runs, by name; tasks may be added after Open.
-type periodicTasks struct {
-	mu     sync.Mutex
-	byName map[string]Periodic
-}
-
-func (p *periodicTasks) get(name string) (Periodic, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	t, ok := p.byName[name]
-	return t, ok
-}
-
-func (p *periodicTasks) empty() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.byName) == 0
-}
-
 // AddPeriodic adds a periodic task after Open and before Start, so that a task may use the
 // store it runs in (the System Log poller accepts into it).
 func (s *Store) AddPeriodic(t Periodic) {
-	s.periodic.mu.Lock()
-	s.periodic.byName[t.Name] = t
-	s.periodic.mu.Unlock()
-	for _, j := range periodicJobs([]Periodic{t}) {
-		s.river.PeriodicJobs().Add(j)
+	s.periodic = append(s.periodic, t)
+}
+
+// periodicTimeout bounds one run of a periodic task.
+const periodicTimeout = 2 * time.Minute
+
+// leaderRetry is how often a replica that does not lead asks to, and how often the leader
+// checks that it still does.
+const leaderRetry = 5 * time.Second
+
+// leadLoop runs the periodic tasks while this process leads, until ctx ends. On SQLite the
+// process that holds the data dir leads. On Postgres the leader holds an advisory lock on a
+// connection of its own: the lock goes with the connection, so a replica that dies or loses
+// its database hands leadership on, and the others ask for it every leaderRetry.
+func (s *Store) leadLoop(ctx context.Context) {
+	for {
+		lost, release := s.lead(ctx)
+		if lost != nil {
+			s.runPeriodic(lost)
+			release()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(leaderRetry):
+		}
 	}
 }
 
-type periodicWorker struct {
-	river.WorkerDefaults[periodicArgs]
-	tasks *periodicTasks
+// lead takes leadership, returning a context that ends when it is lost (or ctx ends) and its
+// release; nil when another replica leads.
+func (s *Store) lead(ctx context.Context) (context.Context, func()) {
+	if s.dialect == sqlite {
+		return ctx, func() {}
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, nil
+	}
+	var mine bool
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, advisoryKey("hookd leader")).Scan(&mine); err != nil || !mine {
+		conn.Close()
+		return nil, nil
+	}
+	leading, cancel := context.WithCancel(ctx)
+	go func() {
+		t := time.NewTicker(leaderRetry)
+		defer t.Stop()
+		for {
+			select {
+			case <-leading.Done():
+				return
+			case <-t.C:
+			}
+			check, done := context.WithTimeout(leading, leaderRetry)
+			err := conn.PingContext(check)
+			done()
+			if err != nil && leading.Err() == nil {
+				s.opts.Logger.Warn("leadership lost with the database connection; periodic tasks stop here", "error", redact(err))
+				cancel()
+			}
+		}
+	}()
+	return leading, func() {
+		cancel()
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // the lock ends with the session
+		conn.Close()
+	}
 }
 
-// Work runs the named task once.
-func (w *periodicWorker) Work(ctx context.Context, job *river.Job[periodicArgs]) error {
-	t, ok := w.tasks.get(job.Args.Name)
-	if !ok {
-		return river.JobCancel(fmt.Errorf("no periodic task %q on this replica", job.Args.Name))
-	}
-	if err := t.Run(ctx); err != nil {
-		// The next tick runs it again; a retry on top would only run it twice.
-		return river.JobCancel(err)
-	}
-	return nil
-}
-
-func periodicJobs(tasks []Periodic) []*river.PeriodicJob {
-	var out []*river.PeriodicJob
-	for _, t := range tasks {
-		name := t.Name
-		out = append(out, river.NewPeriodicJob(river.PeriodicInterval(t.Interval),
-			func() (river.JobArgs, *river.InsertOpts) {
-				return periodicArgs{Name: name}, &river.InsertOpts{
-					MaxAttempts: 1,
-					UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
-						rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
-						rivertype.JobStateScheduled, rivertype.JobStateRetryable,
-					}},
+// runPeriodic runs each task on its schedule until ctx ends, and returns when all have.
+func (s *Store) runPeriodic(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, t := range s.periodic {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				began := time.Now()
+				run, cancel := context.WithTimeout(ctx, periodicTimeout)
+				if err := t.Run(run); err != nil && ctx.Err() == nil {
+					s.opts.Logger.Warn("periodic task failed; it runs again at its next interval", "task", t.Name, "error", err.Error())
 				}
-			}, &river.PeriodicJobOpts{ID: "hookd_" + name, RunOnStart: true}))
+				cancel()
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Until(began.Add(t.Interval))):
+				}
+			}
+		}()
 	}
-	return out
+	wg.Wait()
+}
+
+// advisoryKey is the Postgres advisory-lock key of a name.
+func advisoryKey(name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return int64(h.Sum64())
 }
 
 // State returns a named value kept beside the events (such as the System Log cursor), or ""

@@ -95,7 +95,7 @@ func TestLargeGroupsAreSplit(t *testing.T) {
 					require.NoError(t, err)
 
 					require.Eventually(t, func() bool {
-						return count(t, s, "SELECT count(*) FROM river_job WHERE state = 'completed'") == 250
+						return count(t, s, "SELECT count(*) FROM hookd_delivery WHERE state = 'delivered'") == 250
 					}, 20*time.Second, 20*time.Millisecond)
 					messages, refused := tc.sink.snapshot()
 					seen := map[string]int{}
@@ -110,8 +110,8 @@ func TestLargeGroupsAreSplit(t *testing.T) {
 						assert.Equal(t, 1, n, "%s arrived once", id)
 					}
 					assert.Equal(t, tc.refusals, refused > 0)
-					assert.Zero(t, count(t, s, "SELECT count(*) FROM river_job WHERE state IN ('cancelled', 'discarded')"), "no dead letter")
-					assert.Equal(t, 250, count(t, s, "SELECT count(*) FROM hookd_delivered WHERE sink = 'webhook'"))
+					assert.Zero(t, count(t, s, "SELECT count(*) FROM hookd_delivery WHERE state = 'dead'"), "no dead letter")
+					assert.Equal(t, 250, count(t, s, "SELECT count(*) FROM hookd_delivery WHERE sink = 'webhook' AND state = 'delivered'"))
 				})
 			}
 		})
@@ -151,7 +151,7 @@ func TestSinkNamesMatchExactly(t *testing.T) {
 			_, err := s.Accept(context.Background(), group)
 			require.NoError(t, err)
 			require.Eventually(t, func() bool {
-				return count(t, s, "SELECT count(*) FROM river_job WHERE state = 'completed'") == 5
+				return count(t, s, "SELECT count(*) FROM hookd_delivery WHERE state = 'delivered'") == 5
 			}, 10*time.Second, 20*time.Millisecond)
 			assert.Equal(t, [][]string{{"both-1", "both-2"}}, d.sent("a_b"), "a_b never gets axb's event")
 			assert.Equal(t, [][]string{{"both-1", "both-2", "only-axb"}}, d.sent("axb"))

@@ -6,13 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hookd/hookd/internal/backoff"
-	"strconv"
+	"sort"
+	"sync"
 	"time"
 
 	"github.com/hookd/hookd/hook"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 )
 
 // Outcome is what one delivery attempt came to, for logs and metrics.
@@ -25,7 +23,7 @@ type Outcome struct {
 	Result  string
 	Err     error
 	Attempt int
-	// MaxAttempts is the job's limit; a failure at it discards the job.
+	// MaxAttempts is the delivery's limit; a failure at it sends it to the dead letter.
 	MaxAttempts int
 	// Latency is from the event's acceptance to the sink's answer, for delivered messages.
 	Latency time.Duration
@@ -39,10 +37,6 @@ const (
 	ResultPaced       = "paced"        // waiting its turn at hookd's own pace for the sink
 	ResultPermanent   = "permanent"    // the sink can never take it: dead letter
 	ResultDiscarded   = "discarded"    // failed at the last attempt: dead letter
-	ResultGrouped     = "grouped"      // went out in another event's message
-	// ResultAlreadyDelivered is a job run again (after a crash) whose events had reached
-	// the sink before: nothing was sent twice.
-	ResultAlreadyDelivered = "already_delivered"
 	// ResultSplit is a message the sink refused as too large (413): it is sent again as two.
 	ResultSplit = "split"
 )
@@ -52,113 +46,311 @@ func (o Outcome) DeadLetter() bool {
 	return o.Result == ResultPermanent || o.Result == ResultDiscarded
 }
 
-// deliveryWorker works delivery jobs: it loads the event (and, when grouping, the other
-// events of the same admin action) and hands them to the Deliverer.
-type deliveryWorker struct {
-	river.WorkerDefaults[DeliveryArgs]
-	store *Store
+// workers runs this process's deliveries: a fetcher claims due rows for the workers that are
+// free, the workers send them, a completer writes their outcomes in shared commits, and a
+// renewer keeps the leases of what is still in flight.
+type workers struct {
+	wake     chan struct{} // a commit queued deliveries
+	freed    chan struct{} // a worker finished
+	messages chan []claimed
+	outcomes chan settled
+	// ctx is the deliveries' own: cancelled when Stop runs out of time.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// stopFetch ends the fetcher; fetched is closed once it has ended.
+	stopFetch, fetched chan struct{}
+	busy               sync.WaitGroup // workers
+	done               chan struct{}  // completer and renewer ended
+
+	mu       sync.Mutex
+	inFlight int
+	held     map[int64]bool
+	// blocked holds sinks back until a time: the sink asked to wait, or hookd's own pace
+	// for it has no slot sooner. Claims skip them, so the rest of the queue goes on.
+	blocked map[string]time.Time
 }
 
-// Work delivers one job's event to its sink.
-func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs]) error {
-	s := w.store
-	sink, id := job.Args.Sink, job.Args.EventID
-	if s.opts.Deliverer == nil {
-		return errors.New("this replica has no Deliverer")
+// startWorkers runs the delivery workers until stopWorkers.
+func (s *Store) startWorkers() {
+	w := &workers{wake: s.wake, freed: make(chan struct{}, 1), messages: make(chan []claimed),
+		outcomes: make(chan settled, 4*s.opts.Workers), stopFetch: make(chan struct{}), fetched: make(chan struct{}),
+		done: make(chan struct{}), held: map[int64]bool{}, blocked: map[string]time.Time{}}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	s.workers = w
+	for range s.opts.Workers {
+		w.busy.Add(1)
+		go func() {
+			defer w.busy.Done()
+			for rows := range w.messages {
+				// The worker waits for its outcomes' commit: a crash can then send again only
+				// what the workers had in flight.
+				outs := s.deliver(w.ctx, rows)
+				if len(outs) > 0 {
+					recorded := make(chan struct{})
+					outs[len(outs)-1].recorded = recorded
+					for _, o := range outs {
+						w.outcomes <- o
+					}
+					<-recorded
+				}
+				w.finish(rows)
+			}
+		}()
 	}
-	if job.Args.Inline != nil {
-		return w.deliverInline(ctx, job)
+	go s.fetchLoop(w)
+	completed := make(chan struct{})
+	go func() {
+		s.completeLoop(w)
+		close(completed)
+	}()
+	go func() {
+		s.renewLoop(w, completed)
+		close(w.done)
+	}()
+}
+
+// stopWorkers lets deliveries in flight finish until ctx ends, then cancels them (their rows
+// are due again at once), and writes every outcome before it returns.
+func (s *Store) stopWorkers(ctx context.Context) error {
+	w := s.workers
+	close(w.stopFetch)
+	<-w.fetched
+	close(w.messages)
+	finished := make(chan struct{})
+	go func() {
+		w.busy.Wait()
+		close(finished)
+	}()
+	var err error
+	select {
+	case <-finished:
+	case <-ctx.Done():
+		w.cancel()
+		<-finished
+		err = fmt.Errorf("deliveries in flight cancelled: %w", context.DeadlineExceeded)
 	}
-	ev, err := s.event(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return river.JobCancel(fmt.Errorf("event %s: %w", id, err))
+	w.cancel()
+	close(w.outcomes)
+	<-w.done
+	return err
+}
+
+// finish takes a message's rows off this process's books.
+func (w *workers) finish(rows []claimed) {
+	w.mu.Lock()
+	w.inFlight--
+	for _, r := range rows {
+		delete(w.held, r.id)
 	}
-	if err != nil {
-		return err
+	w.mu.Unlock()
+	select {
+	case w.freed <- struct{}{}:
+	default:
 	}
-	defer s.opts.Memory.Size(int64(ev.size + len(ev.rc.Raw)))()
-	changes := []message{{rc: ev.rc, key: id, size: ev.size}}
-	if s.opts.GroupWindow > 0 && ev.groupKey != "" {
-		// Wait out the window after acceptance so that the other events of the action are
-		// here; a lone event is held no longer than the window. The worker waits itself:
-		// handing the job back to River (a snooze) costs two more writes and a fetch per
-		// event, which SQLite's single writer feels under load, while a backlog makes the
-		// wait vanish on its own (its jobs are older than the window).
-		if wait := time.Until(ev.acceptedAt.Add(s.opts.GroupWindow)); wait > 0 {
-			t := time.NewTimer(wait)
+}
+
+// block holds sink back until at.
+func (w *workers) block(sink string, at time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if at.After(w.blocked[sink]) {
+		w.blocked[sink] = at
+	}
+}
+
+// room returns how many messages the fetcher may claim, and the sinks held back now.
+func (w *workers) room(workers int, now time.Time) (int, []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var skip []string
+	for sink, until := range w.blocked {
+		if until.After(now) {
+			skip = append(skip, sink)
+		} else {
+			delete(w.blocked, sink)
+		}
+	}
+	sort.Strings(skip)
+	return workers - w.inFlight, skip
+}
+
+// fetchLoop claims due rows whenever a worker is free and something may be due: a commit of
+// this process woke it, a worker finished, or the poll interval passed (rows that came due,
+// and other replicas' commits).
+func (s *Store) fetchLoop(w *workers) {
+	defer close(w.fetched)
+	poll := time.NewTicker(s.opts.FetchPollInterval)
+	defer poll.Stop()
+	failing := false
+	for {
+		if n, skip := w.room(s.opts.Workers, s.opts.Now()); n > 0 {
+			ctx, cancel := context.WithTimeout(w.ctx, commitTimeout)
+			rows, err := s.claim(ctx, n, skip)
+			cancel()
+			switch {
+			case err != nil && !failing:
+				failing = true
+				s.opts.Logger.Warn("claiming deliveries failed; retried at each poll", "error", err.Error())
+			case err == nil:
+				failing = false
+			}
+			msgs := s.messages(rows)
+			w.mu.Lock()
+			w.inFlight += len(msgs)
+			for _, r := range rows {
+				w.held[r.id] = true
+			}
+			w.mu.Unlock()
+			for _, m := range msgs {
+				w.messages <- m
+			}
+			if len(rows) >= n {
+				continue // more may be due
+			}
+		}
+		select {
+		case <-w.stopFetch:
+			return
+		case <-w.wake:
+		case <-w.freed:
+		case <-poll.C:
+		}
+	}
+}
+
+// messages cuts claimed rows into messages: the rows of one admin action and sink together
+// when grouping is on, every other row alone.
+func (s *Store) messages(rows []claimed) [][]claimed {
+	var out [][]claimed
+	at := map[[2]string]int{}
+	for _, r := range rows {
+		if r.group == "" || s.opts.GroupWindow <= 0 {
+			out = append(out, []claimed{r})
+			continue
+		}
+		k := [2]string{r.sink, r.group}
+		if i, ok := at[k]; ok {
+			out[i] = append(out[i], r)
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, []claimed{r})
+	}
+	return out
+}
+
+// completeLoop writes outcomes as they come, those that are waiting together in one commit,
+// until the outcomes channel closes. A commit that fails is tried again: until it lands, the
+// rows stay leased, and a lease that lapses sends them again.
+func (s *Store) completeLoop(w *workers) {
+	for o := range w.outcomes {
+		batch := []settled{o}
+	gather:
+		for len(batch) < 500 {
 			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return river.JobSnooze(0) // cancelled: run again on the next start
+			case o, ok := <-w.outcomes:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, o)
+			default:
+				break gather
 			}
 		}
-		// Most actions change one role: only a group of several needs the claim, a write.
-		alone, err := s.alone(ctx, sink, ev.groupKey)
-		if err != nil {
-			return err
-		}
-		if !alone {
-			changes, err = s.claimGroup(ctx, sink, id, ev.groupKey)
-			if err != nil {
-				return err
+		for try := 0; ; try++ {
+			ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+			err := s.settle(ctx, batch)
+			cancel()
+			if err == nil {
+				break
 			}
-			if len(changes) == 0 {
-				s.report(Outcome{Sink: sink, EventID: ev.rc.EventID, Result: ResultGrouped, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts})
-				return nil
+			if try == 5 {
+				s.opts.Logger.Warn("delivery outcomes not recorded; their leases lapse and they run again", "rows", len(batch), "error", err.Error())
+				break
+			}
+			time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+		}
+		for _, o := range batch {
+			if o.recorded != nil {
+				close(o.recorded)
 			}
 		}
 	}
-	return s.deliver(ctx, job, changes, ev.acceptedAt)
+}
+
+// renewLoop renews the leases of rows in flight until the completer is done.
+func (s *Store) renewLoop(w *workers, completed chan struct{}) {
+	t := time.NewTicker(lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-completed:
+			return
+		case <-t.C:
+		}
+		w.mu.Lock()
+		ids := make([]int64, 0, len(w.held))
+		for id := range w.held {
+			ids = append(ids, id)
+		}
+		w.mu.Unlock()
+		if len(ids) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+		if err := s.renew(ctx, ids); err != nil {
+			s.opts.Logger.Warn("deliveries' leases not renewed; another replica may take them", "error", err.Error())
+		}
+		cancel()
+	}
 }
 
 // message is one event of a message, with its key and the size of its stored record.
 type message struct {
-	rc   *hook.RoleChange
-	key  string
-	size int
+	rc         *hook.RoleChange
+	row        claimed
+	size       int
+	acceptedAt time.Time
 }
 
-// deliver sends changes to the job's sink, as one message or, for a large group, several,
-// and records each message's events as delivered as soon as the sink takes it. A job that
-// runs again (a retry, or a rescue after a crash) first drops the events already recorded,
-// so an alert is sent twice only when hookd died between the sink's answer and the record.
-// A message the sink refuses as too large (413) is split in halves and sent again.
-func (s *Store) deliver(ctx context.Context, job *river.Job[DeliveryArgs], changes []message, acceptedAt time.Time) error {
-	sink := job.Args.Sink
-	if job.Attempt > 1 || job.Args.Requeued {
-		// A first attempt cannot have sent anything: its events are claimed by this job only
-		// (a re-queued dead letter's were claimed by the dead job, which may have sent some).
-		keys := make([]string, len(changes))
-		for i, m := range changes {
-			keys[i] = m.key
-		}
-		done, err := s.deliveredOf(ctx, sink, keys)
-		if err != nil {
-			return err
-		}
-		pending := changes[:0:0]
-		for _, m := range changes {
-			if !done[m.key] {
-				pending = append(pending, m)
-			}
-		}
-		if len(pending) == 0 {
-			s.report(Outcome{Sink: sink, EventID: changes[0].rc.EventID, Result: ResultAlreadyDelivered, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts})
-			return nil
-		}
-		changes = pending
+// deliver sends one message's rows to their sink, as one message or, for a large action,
+// several, and says what became of each row. A message the sink refuses as too large (413)
+// is split in halves and sent again.
+func (s *Store) deliver(ctx context.Context, rows []claimed) []settled {
+	sink := rows[0].sink
+	attempt := 0
+	for _, r := range rows {
+		attempt = max(attempt, r.attempt)
 	}
+	var out []settled
+	changes, missing, err := s.load(ctx, rows)
+	if err != nil {
+		return []settled{s.next(ctx, rowIDs(rows), sink, attempt, err, Outcome{Sink: sink, EventID: eventIDOf(rows[0].event), Events: len(rows)})}
+	}
+	if len(missing) > 0 {
+		for _, id := range missing {
+			out = append(out, settled{ids: []int64{id}, state: stateDead, err: "event not stored", carrier: id})
+		}
+	}
+	if len(changes) == 0 {
+		return out
+	}
+	size := 0
+	for _, m := range changes {
+		size += m.size + len(m.rc.Raw)
+	}
+	defer s.opts.Memory.Size(int64(size))()
+	ctx, cancel := context.WithTimeout(ctx, deliveryTimeout)
+	defer cancel()
 	queue := split(changes, func(m message) int { return m.size }, maxMessageEvents, maxMessageBytes)
 	for len(queue) > 0 {
 		part := queue[0]
 		rcs := make([]*hook.RoleChange, len(part))
-		keys := make([]string, len(part))
 		for i, m := range part {
-			rcs[i], keys[i] = m.rc, m.key
+			rcs[i] = m.rc
 		}
 		err := s.opts.Deliverer.Deliver(ctx, sink, rcs)
-		o := Outcome{Sink: sink, EventID: rcs[0].EventID, Events: len(rcs), Err: err, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts}
+		o := Outcome{Sink: sink, EventID: rcs[0].EventID, Events: len(rcs), Err: err, Attempt: attempt, MaxAttempts: s.opts.MaxAttempts}
 		var tooLarge interface{ TooLarge() bool }
 		if err != nil && errors.As(err, &tooLarge) && tooLarge.TooLarge() && len(part) > 1 {
 			o.Result = ResultSplit
@@ -167,32 +359,146 @@ func (s *Store) deliver(ctx context.Context, job *river.Job[DeliveryArgs], chang
 			queue = append([][]message{part[:mid], part[mid:]}, queue[1:]...)
 			continue
 		}
-		o.Result = resultOf(err, job.Attempt, job.MaxAttempts)
 		if err != nil {
-			s.report(o)
-			return riverOutcome(err)
+			var rest []int64
+			for _, p := range queue {
+				for _, m := range p {
+					rest = append(rest, m.row.id)
+				}
+			}
+			return append(out, s.next(ctx, rest, sink, attempt, err, o))
 		}
-		o.Latency = time.Since(acceptedAt)
+		o.Result, o.Latency = ResultDelivered, time.Since(part[0].acceptedAt)
 		s.report(o)
-		if err := s.markDelivered(ctx, sink, keys); err != nil {
-			// The sink has the alert; River's own completion below is the remaining record.
-			// Failing the job here would only send it again.
-			s.opts.Logger.Warn("delivered, but not recorded as delivered; a crash now would send it again",
-				"sink", sink, "events", len(keys), "error", err.Error())
+		delivered := make([]int64, len(part))
+		for i, m := range part {
+			delivered[i] = m.row.id
 		}
+		out = append(out, settled{ids: delivered, state: stateDelivered})
 		queue = queue[1:]
 	}
-	return nil
+	return out
 }
 
-// deliverInline delivers an event that its job carries (see commitInline); it is sent alone.
-func (w *deliveryWorker) deliverInline(ctx context.Context, job *river.Job[DeliveryArgs]) error {
-	in := job.Args.Inline
-	rc, err := decodeRecord(job.Args.EventID, in.Record, in.Raw)
-	if err != nil {
-		return river.JobCancel(err)
+// deliveryTimeout bounds one message's delivery, its 413 splits included.
+const deliveryTimeout = 2 * time.Minute
+
+// next is the one place a failed delivery's outcome becomes the rows' next state: a permanent
+// failure or the last attempt ends in the dead letter; the sink's Retry-After or hookd's own
+// pace waits (holding the sink back, and spending no attempt); anything else is retried with
+// backoff. A delivery cut off by shutdown runs again at once, on the next start.
+func (s *Store) next(ctx context.Context, rows []int64, sink string, attempt int, err error, o Outcome) settled {
+	now := s.opts.Now()
+	if s.workers != nil && s.workers.ctx.Err() != nil {
+		return settled{ids: rows, state: statePending, runAt: now, err: err.Error(), refund: true}
 	}
-	return w.store.deliver(ctx, job, []message{{rc: rc, key: job.Args.EventID, size: len(in.Record)}}, in.AcceptedAt)
+	o.Err, o.Attempt, o.MaxAttempts = err, attempt, s.opts.MaxAttempts
+	st := settled{ids: rows, state: statePending, err: err.Error(), carrier: rows[0]}
+	var permanent interface{ Permanent() bool }
+	var paced interface{ Paced() bool }
+	var later interface{ RetryAfter() time.Duration }
+	switch {
+	case errors.As(err, &permanent) && permanent.Permanent():
+		o.Result, st.state = ResultPermanent, stateDead
+	case errors.As(err, &later) && later.RetryAfter() > 0:
+		o.Result, st.runAt, st.refund = ResultRateLimited, now.Add(later.RetryAfter()), true
+		if errors.As(err, &paced) && paced.Paced() {
+			o.Result = ResultPaced
+		}
+		if s.workers != nil {
+			s.workers.block(sink, st.runAt)
+		}
+	case attempt >= s.opts.MaxAttempts:
+		o.Result, st.state = ResultDiscarded, stateDead
+	default:
+		o.Result, st.runAt = ResultRetry, now.Add(s.retry.Jittered(attempt))
+	}
+	if st.state == stateDead {
+		st.runAt = now
+	}
+	s.report(o)
+	return st
+}
+
+// rowIDs returns the rows' ids.
+func rowIDs(rows []claimed) []int64 {
+	out := make([]int64, len(rows))
+	for i, r := range rows {
+		out[i] = r.id
+	}
+	return out
+}
+
+// load reads the events of rows, oldest first: from the events table, or from the row when
+// the events table refused the event. It returns the rows whose event is not stored apart.
+func (s *Store) load(ctx context.Context, rows []claimed) (_ []message, missing []int64, _ error) {
+	var out []message
+	byKey := map[string]claimed{}
+	var keys []any
+	for _, r := range rows {
+		if !r.inline.Valid {
+			byKey[r.event] = r
+			keys = append(keys, r.event)
+			continue
+		}
+		var in InlineEvent
+		rc, err := decodeInline(r.event, []byte(r.inline.String), &in)
+		if err != nil {
+			missing = append(missing, r.id)
+			continue
+		}
+		out = append(out, message{rc: rc, row: r, size: len(in.Record), acceptedAt: in.AcceptedAt})
+	}
+	if len(keys) > 0 {
+		err := s.scan(ctx, `SELECT uuid, record, raw, accepted_at FROM hookd_event WHERE uuid IN (`+placeholders(1, len(keys))+`)`, keys, func(r *sql.Rows) error {
+			var key string
+			var data, raw []byte
+			var accepted any
+			if err := r.Scan(&key, &data, &raw, &accepted); err != nil {
+				return err
+			}
+			rc, err := decodeRecord(key, data, raw)
+			if err != nil {
+				return err
+			}
+			at, err := s.scanTime(accepted)
+			if err != nil {
+				return err
+			}
+			out = append(out, message{rc: rc, row: byKey[key], size: len(data), acceptedAt: at})
+			delete(byKey, key)
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, r := range byKey {
+		missing = append(missing, r.id)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].rc.Published.Equal(out[j].rc.Published) {
+			return out[i].rc.Published.Before(out[j].rc.Published)
+		}
+		return out[i].rc.EventID < out[j].rc.EventID
+	})
+	return out, missing, nil
+}
+
+// InlineEvent is an event that travels in its delivery row because the events table refused
+// it: its record (flagged with the problem), its raw bytes and when it was accepted.
+type InlineEvent struct {
+	Record     json.RawMessage `json:"record"`
+	Raw        []byte          `json:"raw"`
+	AcceptedAt time.Time       `json:"accepted_at"`
+}
+
+// decodeInline reads an inline event into in and returns its record.
+func decodeInline(key string, data []byte, in *InlineEvent) (*hook.RoleChange, error) {
+	if err := json.Unmarshal(data, in); err != nil {
+		return nil, fmt.Errorf("event %s: inline event unreadable: %w", key, err)
+	}
+	return decodeRecord(key, in.Record, in.Raw)
 }
 
 func (s *Store) report(o Outcome) {
@@ -200,75 +506,6 @@ func (s *Store) report(o Outcome) {
 	if s.opts.OnOutcome != nil {
 		s.opts.OnOutcome(o)
 	}
-}
-
-// resultOf names what River will do with the job after err.
-func resultOf(err error, attempt, maxAttempts int) string {
-	if err == nil {
-		return ResultDelivered
-	}
-	var permanent interface{ Permanent() bool }
-	if errors.As(err, &permanent) && permanent.Permanent() {
-		return ResultPermanent
-	}
-	var paced interface{ Paced() bool }
-	if errors.As(err, &paced) && paced.Paced() {
-		return ResultPaced
-	}
-	var later interface{ RetryAfter() time.Duration }
-	if errors.As(err, &later) && later.RetryAfter() > 0 {
-		return ResultRateLimited
-	}
-	if attempt >= maxAttempts {
-		return ResultDiscarded
-	}
-	return ResultRetry
-}
-
-// riverOutcome maps a Deliverer's answer onto River: a permanent failure cancels the job, a
-// retry-after snoozes it (which spends no attempt), anything else is retried with backoff.
-func riverOutcome(err error) error {
-	if err == nil {
-		return nil
-	}
-	var permanent interface{ Permanent() bool }
-	if errors.As(err, &permanent) && permanent.Permanent() {
-		return river.JobCancel(err)
-	}
-	var later interface{ RetryAfter() time.Duration }
-	if errors.As(err, &later) && later.RetryAfter() > 0 {
-		return river.JobSnooze(later.RetryAfter())
-	}
-	return err
-}
-
-// storedEvent is an event row as the worker needs it.
-type storedEvent struct {
-	rc         *hook.RoleChange
-	acceptedAt time.Time
-	groupKey   string
-	size       int
-}
-
-func (s *Store) event(ctx context.Context, id string) (*storedEvent, error) {
-	var data, raw []byte
-	var accepted any
-	var ev storedEvent
-	err := s.eventStmt.QueryRowContext(ctx, id).Scan(&data, &raw, &accepted, &ev.groupKey)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, dbError("read event", err)
-	}
-	if ev.rc, err = decodeRecord(id, data, raw); err != nil {
-		return nil, err
-	}
-	ev.size = len(data)
-	if ev.acceptedAt, err = s.scanTime(accepted); err != nil {
-		return nil, fmt.Errorf("event %s: accepted_at: %w", id, err)
-	}
-	return &ev, nil
 }
 
 func decodeRecord(id string, data, raw []byte) (*hook.RoleChange, error) {
@@ -286,117 +523,35 @@ func (s *Store) scanTime(v any) (time.Time, error) {
 	case time.Time:
 		return t.UTC(), nil
 	case string:
-		return parseDBTime(t)
+		return time.Parse(timeLayout, t)
 	case []byte:
-		return parseDBTime(string(t))
+		return time.Parse(timeLayout, string(t))
 	}
 	return time.Time{}, fmt.Errorf("unexpected %T", v)
 }
 
-// parseDBTime reads SQLite's TEXT times: hookd's own layout, or River's (which the driver
-// hands over as text when an expression hides the column's declared type).
-func parseDBTime(s string) (time.Time, error) {
-	t, err := time.Parse(timeLayout, s)
-	if err == nil {
-		return t, nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999"} {
-		if t, err2 := time.Parse(layout, s); err2 == nil {
-			return t.UTC(), nil
-		}
-	}
-	return time.Time{}, err
-}
+// maxMessageEvents and maxMessageBytes bound one message of grouped events: a large admin
+// action goes out as several messages rather than one a receiver may refuse.
+const (
+	maxMessageEvents = 100
+	maxMessageBytes  = 512 << 10
+)
 
-// alone reports whether the event is the only one of its group routed to sink.
-func (s *Store) alone(ctx context.Context, sink, key string) (bool, error) {
-	var n int
-	if err := s.groupSizeStmt.QueryRowContext(ctx, key, sink).Scan(&n); err != nil {
-		return false, fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
-	}
-	return n <= 1, nil
-}
-
-// claimGroup returns the events of the group that this job sends to sink: at most
-// maxGroupClaim of those routed to the sink that no other job's message has carried, this
-// job's own event first, claimed for this job so that no other sends them too. It returns
-// none when another job's message carried this event already. A retry of this job finds the
-// same claim and sends the same events. Events of a larger group left unclaimed are claimed
-// by their own jobs, in turn.
-func (s *Store) claimGroup(ctx context.Context, sink, id, key string) (_ []message, err error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, dbError("begin", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
+// split cuts changes into messages of at most maxEvents events and about maxBytes of
+// records each (a single larger event is a message of its own).
+func split[T any](items []T, size func(T) int, maxEvents, maxBytes int) [][]T {
+	var out [][]T
+	start, bytes := 0, 0
+	for i, it := range items {
+		n := size(it)
+		if i > start && (i-start >= maxEvents || bytes+n > maxBytes) {
+			out = append(out, items[start:i])
+			start, bytes = i, 0
 		}
-	}()
-	if s.dialect == postgres {
-		// Jobs of one group claim overlapping rows, each its own first: concurrently they
-		// would deadlock. One claim of a group at a time (SQLite has one writer anyway).
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, advisoryKey("hookd claim "+sink+"\x00"+key)); err != nil {
-			return nil, dbError("lock group", err)
-		}
+		bytes += n
 	}
-	var coveredBy string
-	switch err := tx.QueryRowContext(ctx, `SELECT covered_by FROM hookd_delivery_cover WHERE sink = $1 AND uuid = $2`, sink, id).Scan(&coveredBy); {
-	case err == nil && coveredBy != id:
-		return nil, tx.Commit()
-	case err != nil && !errors.Is(err, sql.ErrNoRows):
-		return nil, dbError("read claim", err)
-	case err != nil: // not claimed yet: claim
-		if _, err := tx.ExecContext(ctx, `INSERT INTO hookd_delivery_cover (sink, uuid, covered_by)
-			SELECT $1, e.uuid, $2 FROM hookd_event e
-			WHERE e.group_key = $3 AND `+s.routedTo("e.sinks", "$4")+`
-			  AND NOT EXISTS (SELECT 1 FROM hookd_delivery_cover c WHERE c.sink = $5 AND c.uuid = e.uuid)
-			ORDER BY CASE WHEN e.uuid = $6 THEN 0 ELSE 1 END, e.published, e.uuid
-			LIMIT `+strconv.Itoa(maxGroupClaim)+`
-			ON CONFLICT (sink, uuid) DO NOTHING`, sink, id, key, sink, sink, id); err != nil {
-			return nil, dbError("claim group", err)
-		}
+	if start < len(items) {
+		out = append(out, items[start:])
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT e.uuid, e.record, e.raw FROM hookd_event e
-		JOIN hookd_delivery_cover c ON c.uuid = e.uuid AND c.sink = $1
-		WHERE c.covered_by = $2 ORDER BY e.published, e.uuid`, sink, id)
-	if err != nil {
-		return nil, dbError("read group", err)
-	}
-	var out []message
-	for rows.Next() {
-		var uuid string
-		var data, raw []byte
-		if err := rows.Scan(&uuid, &data, &raw); err != nil {
-			rows.Close()
-			return nil, dbError("read group", err)
-		}
-		rc, err := decodeRecord(uuid, data, raw)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, message{rc: rc, key: uuid, size: len(data)})
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, dbError("read group", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, dbError("commit", err)
-	}
-	return out, nil
-}
-
-// maxGroupClaim bounds the events one job claims of a group; its message is split further
-// by size (see split).
-const maxGroupClaim = 1000
-
-// retryPolicy is River's retry policy for deliveries: the shared doubling schedule with
-// jitter, so that retries of many jobs spread out.
-type retryPolicy struct{ backoff.Doubling }
-
-// NextRetry is when a job that has failed job.Attempt times runs again.
-func (p retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
-	return time.Now().Add(p.Jittered(job.Attempt))
+	return out
 }

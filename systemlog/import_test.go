@@ -75,7 +75,7 @@ func TestImportIsResumableAndIdempotent(t *testing.T) {
 	}
 	assert.Zero(t, f.events(t), "history is folded into the ledger, never stored or alerted as events")
 	var jobs int
-	require.NoError(t, f.store.DB().QueryRow("SELECT count(*) FROM river_job").Scan(&jobs))
+	require.NoError(t, f.store.DB().QueryRow("SELECT count(*) FROM hookd_delivery").Scan(&jobs))
 	assert.Zero(t, jobs)
 
 	// Again, from the start: the same ledger.

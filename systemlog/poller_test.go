@@ -250,7 +250,7 @@ func TestSameEventByHookAndByPoll(t *testing.T) {
 	assert.Equal(t, 1, f.last().Events)
 	assert.Equal(t, 0, f.last().Accepted, "the hook had it already")
 	var jobs int
-	require.NoError(t, f.store.DB().QueryRow("SELECT count(*) FROM river_job").Scan(&jobs))
+	require.NoError(t, f.store.DB().QueryRow("SELECT count(*) FROM hookd_delivery").Scan(&jobs))
 	assert.Equal(t, 1, jobs, "one alert")
 }
 
@@ -343,8 +343,8 @@ func TestServiceAppToken(t *testing.T) {
 	assert.Equal(t, ResultUnauthorized, f.last().Result)
 }
 
-// Two replicas on one Postgres database: River's leader enqueues each poll, so polls never
-// overlap however the replicas' workers take them.
+// Two replicas on one Postgres database: only the leader (an advisory lock) polls, so polls
+// never overlap.
 func TestTwoReplicasPollOneAtATime(t *testing.T) {
 	base := os.Getenv("HOOKD_TEST_DATABASE_URL")
 	if base == "" {

@@ -42,7 +42,7 @@ func largeGroup(ctx context.Context, s *suite, backend string) *result {
 	}
 	drained := drain(ids, recv, 3*time.Minute)
 	t := tallyOf(ids, recv)
-	dead, err := h.count(`SELECT count(*) FROM river_job WHERE state IN ('cancelled', 'discarded')`)
+	dead, err := h.count(`SELECT count(*) FROM hookd_delivery WHERE state = 'dead'`)
 	if err != nil {
 		return r.fail(err)
 	}

@@ -208,11 +208,9 @@ func (h *hookd) count(query string) (int, error) {
 	return n, err
 }
 
-// jobsLeft counts h's delivery jobs not finished: waiting, running or to be retried in
-// River's table, or kept by a large commit to queue later.
+// jobsLeft counts h's deliveries not finished: waiting, running or to be retried.
 func (h *hookd) jobsLeft() (int, error) {
-	return h.count(`SELECT (SELECT count(*) FROM river_job WHERE state NOT IN ('completed', 'cancelled', 'discarded'))
-		+ (SELECT count(*) FROM hookd_queue_later)`)
+	return h.count(`SELECT count(*) FROM hookd_delivery WHERE state = 'pending'`)
 }
 
 // waitDelivered waits until h has no delivery job left (jobsLeft), for at most limit.

@@ -65,7 +65,7 @@ delivery:
 	require.Eventually(t, func() bool {
 		return len(slack.Messages("ok")) == len(groups) && len(recv.Deliveries()) == len(groups) &&
 			len(slack.Messages("limited")) == len(groups) && slack.Hits("gone") == len(groups) &&
-			countRows(t, dataDir, "SELECT count(*) FROM river_job WHERE state NOT IN ('completed', 'cancelled')") == 0
+			countRows(t, dataDir, "SELECT count(*) FROM hookd_delivery WHERE state = 'pending'") == 0
 	}, 30*time.Second, 50*time.Millisecond, "slack ok %d, limited %d, gone %d, webhook %d of %d groups",
 		len(slack.Messages("ok")), len(slack.Messages("limited")), slack.Hits("gone"), len(recv.Deliveries()), len(groups))
 
@@ -115,7 +115,7 @@ delivery:
 
 	// The 404 sink: every message tried once, cancelled, one error line each, and no
 	// error line for any other sink.
-	assert.Equal(t, len(groups), countRows(t, dataDir, "SELECT count(*) FROM river_job WHERE state = 'cancelled'"))
+	assert.Equal(t, len(groups), countRows(t, dataDir, "SELECT count(*) FROM hookd_delivery WHERE state = 'dead' AND carrier IS NULL"), "one dead letter a message")
 	var deadLines []string
 	for _, line := range strings.Split(srv.stderr.String(), "\n") {
 		if strings.Contains(line, `"level":"error"`) {
@@ -132,11 +132,11 @@ delivery:
 	}
 
 	// A redelivery alerts nothing new anywhere.
-	jobs := countRows(t, dataDir, "SELECT count(*) FROM river_job")
+	jobs := countRows(t, dataDir, "SELECT count(*) FROM hookd_delivery")
 	code, out, _ = run(env, "replay", "--url", url, "--secret-file", secretPath,
 		filepath.Join(payloads, "redelivery-of-mixed-batch-50.json"), filepath.Join(payloads, "workflows-several-roles-one-action.json"))
 	require.Equal(t, 0, code, out)
-	assert.Equal(t, jobs, countRows(t, dataDir, "SELECT count(*) FROM river_job"))
+	assert.Equal(t, jobs, countRows(t, dataDir, "SELECT count(*) FROM hookd_delivery"))
 	assert.Len(t, slack.Messages("ok"), len(groups))
 	assert.Len(t, recv.Deliveries(), len(groups))
 

@@ -83,7 +83,7 @@ func TestShutdownWaitsForDeliveriesInFlight(t *testing.T) {
 	assert.Equal(t, 3, sink.done(), "the deliveries in flight finished")
 	assert.GreaterOrEqual(t, took, time.Second, "shutdown waited for the sink")
 	assert.Less(t, took, 10*time.Second)
-	assert.Equal(t, 3, countRows(t, dataDir, `SELECT count(*) FROM river_job WHERE state = 'completed'`), "completed, not retried later")
+	assert.Equal(t, 3, countRows(t, dataDir, `SELECT count(*) FROM hookd_delivery WHERE state = 'delivered'`), "completed, not retried later")
 	assert.NotContains(t, srv.stderr.String(), "will retry")
 	assert.NotContains(t, srv.stderr.String(), `"outcome":"retry"`)
 }

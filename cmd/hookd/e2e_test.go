@@ -150,7 +150,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// Every watched event is stored once, with one delivery job for the console sink.
 	assert.Equal(t, len(want), countRows(t, dataDir, "SELECT count(*) FROM hookd_event"))
-	assert.Equal(t, len(want), countRows(t, dataDir, "SELECT count(*) FROM river_job"))
+	assert.Equal(t, len(want), countRows(t, dataDir, "SELECT count(*) FROM hookd_delivery"))
 
 	// Each is alerted once on the console.
 	require.Eventually(t, func() bool {
@@ -164,21 +164,21 @@ func TestEndToEnd(t *testing.T) {
 	assert.NotContains(t, srv.stderr.String(), "e2e-secret-value")
 	// The jobs of events that went out in another's message finish after the group window.
 	require.Eventually(t, func() bool {
-		return countRows(t, dataDir, "SELECT count(*) FROM river_job WHERE state <> 'completed'") == 0
+		return countRows(t, dataDir, "SELECT count(*) FROM hookd_delivery WHERE state <> 'delivered'") == 0
 	}, 20*time.Second, 20*time.Millisecond)
 	assert.Equal(t, 0, srv.stop(), "graceful shutdown:\n%s", srv.stderr.String())
 	assert.Contains(t, srv.stderr.String(), "hookd stopped")
 
 	// After a restart on the same data dir, a redelivered batch alerts nothing new.
-	jobsBefore := countRows(t, dataDir, "SELECT count(*) FROM river_job")
+	jobsBefore := countRows(t, dataDir, "SELECT count(*) FROM hookd_delivery")
 	srv = start(t, env)
 	code, out, _ = run(env, "replay", "--url", "http://"+srv.addr+"/okta/events", "--secret-file", secretPath,
 		filepath.Join(payloads, "mixed-batch-50.json"), filepath.Join(payloads, "workflows-user-role-add.json"))
 	require.Equal(t, 0, code, out)
 	assert.Contains(t, out, "accepted=0 duplicates=23 not_watched=27 rejected=0")
 	assert.Contains(t, out, "accepted=0 duplicates=1 not_watched=0 rejected=0")
-	assert.Equal(t, jobsBefore, countRows(t, dataDir, "SELECT count(*) FROM river_job"), "no new delivery jobs, so no new alerts")
-	assert.Equal(t, 0, countRows(t, dataDir, "SELECT count(*) FROM river_job WHERE state <> 'completed'"))
+	assert.Equal(t, jobsBefore, countRows(t, dataDir, "SELECT count(*) FROM hookd_delivery"), "no new delivery jobs, so no new alerts")
+	assert.Equal(t, 0, countRows(t, dataDir, "SELECT count(*) FROM hookd_delivery WHERE state <> 'delivered'"))
 	assert.NotContains(t, srv.stdout.String(), "ALERT ")
 	assert.Equal(t, 0, srv.stop())
 }

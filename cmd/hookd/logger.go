@@ -31,11 +31,11 @@ func newLogger(c config.Log, w io.Writer) *zap.Logger {
 	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level))
 }
 
-// riverLogger gives River the same log stream, from warnings up: its info lines are about
-// its own machinery, not about alerts. During a database outage River repeats the same
-// error many times a second to no effect, so each message is written at most once a
-// minute, and a line once a minute says how many were left out. The summaries stop with ctx.
-func riverLogger(ctx context.Context, log *zap.Logger) *slog.Logger {
+// storeLogger gives the store (its delivery queue and leader) the same log stream, from
+// warnings up. During a database outage the queue meets the same error at every poll, so
+// each message is written at most once a minute, and a line once a minute says how many were
+// left out. The summaries stop with ctx.
+func storeLogger(ctx context.Context, log *zap.Logger) *slog.Logger {
 	core, _ := zapcore.NewIncreaseLevelCore(log.Core(), zapcore.WarnLevel)
 	if core == nil {
 		core = log.Core()
@@ -56,10 +56,10 @@ func riverLogger(ctx context.Context, log *zap.Logger) *slog.Logger {
 				return
 			case <-t.C:
 				if n := dropped.Swap(0); n > 0 {
-					log.Named("river").Warn("repeated River log lines left out in the last minute", zap.Int64("lines", n))
+					log.Named("store").Warn("repeated store log lines left out in the last minute", zap.Int64("lines", n))
 				}
 			}
 		}
 	}()
-	return slog.New(zapslog.NewHandler(sampled, zapslog.WithName("river")))
+	return slog.New(zapslog.NewHandler(sampled, zapslog.WithName("store")))
 }

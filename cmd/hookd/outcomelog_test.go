@@ -48,16 +48,16 @@ func TestSinkOutageIsAFewLines(t *testing.T) {
 	assert.Equal(t, 1, logs.FilterMessage("alert not delivered and given up: dead letter").Len())
 }
 
-// TestRiverRepeatsAreSampled: River's same error, many times a second during a database
+// TestStoreRepeatsAreSampled: the queue's same warning, at every poll during a database
 // outage, is written once a minute.
-func TestRiverRepeatsAreSampled(t *testing.T) {
+func TestStoreRepeatsAreSampled(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
-	rl := riverLogger(t.Context(), zap.New(core))
+	rl := storeLogger(t.Context(), zap.New(core))
 	for range 200 {
-		rl.Error("BatchCompleter: Too many errors; giving up", "error", "connection refused")
+		rl.Warn("claiming deliveries failed; retried at each poll", "error", "connection refused")
 	}
 	rl.Warn("something else")
-	assert.Equal(t, 1, logs.FilterMessage("BatchCompleter: Too many errors; giving up").Len())
+	assert.Equal(t, 1, logs.FilterMessage("claiming deliveries failed; retried at each poll").Len())
 	assert.Equal(t, 1, logs.FilterMessage("something else").Len())
 }
 

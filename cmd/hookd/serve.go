@@ -159,13 +159,16 @@ func openPipeline(ctx context.Context, cfg config.Config, log *zap.Logger, route
 		ReplicaID:   cfg.ReplicaID,
 		Route:       router.Route,
 		Detect:      detectSettings(cfg.Detections),
-		Severity:    func(rc *hook.RoleChange) string { return router.Severity(rc).String() },
+		Severity: func(rc *hook.RoleChange) (string, int) {
+			sev := router.Severity(rc)
+			return sev.String(), int(sev)
+		},
 		Deliverer:   router,
 		Workers:     cfg.Delivery.Workers,
 		MaxAttempts: cfg.Delivery.MaxAttempts,
 		GroupWindow: cfg.Delivery.GroupWindow,
 		Memory:      memory,
-		Logger:      riverLogger(ctx, log),
+		Logger:      storeLogger(ctx, log),
 		Registerer:  registry,
 		OnOutcome: func(o store.Outcome) {
 			outcomes.observe(o)

@@ -1,0 +1,29 @@
+-- The delivery table replaces hookd's three tables beside River's jobs: what was delivered
+-- (hookd_delivered) becomes delivered rows; the events of a grouped message (hookd_delivery_cover)
+-- that were not delivered yet follow their message's row; jobs a large commit kept to queue
+-- later (hookd_queue_later) become pending rows.
+INSERT INTO hookd_delivery (sink, event, state, run_at, finished_at)
+SELECT sink, uuid, 'delivered', delivered_at, delivered_at FROM hookd_delivered;
+
+INSERT INTO hookd_delivery (sink, event, group_key, severity, state, run_at)
+SELECT v.sink, v.uuid, coalesce(e.group_key, ''), coalesce(c.severity, 0), coalesce(c.state, 'pending'), now()
+FROM hookd_delivery_cover v
+LEFT JOIN hookd_event e ON e.uuid = v.uuid
+LEFT JOIN hookd_delivery c ON c.id = (SELECT max(id) FROM hookd_delivery x WHERE x.event = v.covered_by AND x.sink = v.sink AND x.state IN ('pending', 'dead'))
+WHERE v.covered_by <> v.uuid
+  AND NOT EXISTS (SELECT 1 FROM hookd_delivery d WHERE d.event = v.uuid AND d.sink = v.sink);
+
+INSERT INTO hookd_delivery (sink, event, group_key, run_at, inline, requeued)
+SELECT j.value->>'sink', j.value->>'event_id', coalesce(e.group_key, ''), now(), j.value->>'inline',
+       coalesce((j.value->>'requeued')::boolean, false)
+FROM hookd_queue_later q CROSS JOIN LATERAL jsonb_array_elements(q.jobs::jsonb) AS j(value)
+LEFT JOIN hookd_event e ON e.uuid = j.value->>'event_id'
+WHERE NOT EXISTS (SELECT 1 FROM hookd_delivery d WHERE d.event = j.value->>'event_id' AND d.sink = j.value->>'sink');
+
+UPDATE hookd_delivery d SET severity = CASE c.severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3
+        WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END
+FROM hookd_change c WHERE c.uuid = d.event AND d.state = 'pending' AND d.severity = 0;
+
+DROP TABLE hookd_delivered;
+DROP TABLE hookd_delivery_cover;
+DROP TABLE hookd_queue_later;

@@ -1,0 +1,31 @@
+-- hookd's delivery queue: one row per delivery of an event to a sink, written in the
+-- transaction that accepts the event. A row is the job and its record at once: workers claim
+-- due pending rows, most severe first, by moving run_at to the end of a lease (so a lease that
+-- lapses makes the row due again, whoever held it), and the outcome sets the row's state.
+--   state: pending (waiting, retrying or leased), delivered, dead (the dead letter), summarised
+--   severity: the alert's rank at acceptance (higher is more severe)
+--   group_key: the admin action; due rows of one action and sink go out as one message
+--   inline: the event itself, as JSON, when the events table refused it
+--   requeued: re-queued from the dead letter by an operator
+--   carrier: for a dead row that went in another row's message, that row: the dead letter
+--   is the message, listed and handled under its first row
+CREATE TABLE hookd_delivery (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    sink        TEXT NOT NULL,
+    event       TEXT NOT NULL,
+    group_key   TEXT NOT NULL DEFAULT '',
+    severity    INTEGER NOT NULL DEFAULT 0,
+    state       TEXT NOT NULL DEFAULT 'pending',
+    attempt     INTEGER NOT NULL DEFAULT 0,
+    run_at      TEXT NOT NULL,
+    lease_until TEXT,
+    last_error  TEXT NOT NULL DEFAULT '',
+    finished_at TEXT,
+    requeued    INTEGER NOT NULL DEFAULT 0,
+    inline      TEXT,
+    carrier     INTEGER
+);
+CREATE INDEX hookd_delivery_due ON hookd_delivery (severity DESC, run_at) WHERE state = 'pending';
+CREATE INDEX hookd_delivery_event ON hookd_delivery (event, sink);
+CREATE INDEX hookd_delivery_group ON hookd_delivery (group_key, sink) WHERE state = 'pending' AND group_key <> '';
+CREATE INDEX hookd_delivery_dead ON hookd_delivery (sink) WHERE state = 'dead' AND carrier IS NULL;

@@ -1,0 +1,111 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/store/storetest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// tally counts what reached each sink, by event, across replicas.
+type tally struct {
+	mu   sync.Mutex
+	seen map[[2]string]int
+}
+
+func (c *tally) Deliver(_ context.Context, sink string, changes []*hook.RoleChange) error {
+	time.Sleep(time.Millisecond) // a receiver on loopback
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, rc := range changes {
+		c.seen[[2]string{sink, rc.EventID}]++
+	}
+	return nil
+}
+
+func (c *tally) count() (distinct, twice int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.seen {
+		distinct++
+		if n > 1 {
+			twice++
+		}
+	}
+	return distinct, twice
+}
+
+// TestTwoReplicasAlertEachEventOnce: two replicas on one Postgres database, the same
+// deliveries sent to both at once, twenty times each, round after round, while both are busy
+// with other deliveries (as Okta's retry can land on the other replica while the first is
+// still committing): every event reaches each sink exactly once.
+func TestTwoReplicasAlertEachEventOnce(t *testing.T) {
+	base := os.Getenv("HOOKD_TEST_DATABASE_URL")
+	if base == "" {
+		t.Skip("HOOKD_TEST_DATABASE_URL is not set: the two-replica test needs Postgres")
+	}
+	url := storetest.FreshSchema(t, base)
+	sinks := []string{"webhook", "slack"}
+	c := &tally{seen: map[[2]string]int{}}
+	var replicas []*Store
+	for _, name := range []string{"a", "b"} {
+		s := open(t, Options{DatabaseURL: url, ReplicaID: name, Sinks: sinks, Deliverer: c,
+			GroupWindow: 100 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond})
+		require.NoError(t, s.Start(context.Background()))
+		t.Cleanup(func() { _ = s.Stop(context.Background()) })
+		replicas = append(replicas, s)
+	}
+	const rounds, copies, events = 12, 20, 22
+	var wg sync.WaitGroup
+	for round := range rounds {
+		// One delivery: an admin action of several events, and events of their own.
+		batch := make([]hook.RoleChange, events)
+		for i := range batch {
+			batch[i] = record(fmt.Sprintf("r%02d-e%02d", round, i))
+			if i%2 == 0 {
+				batch[i].TransactionID, batch[i].Actor.ID = fmt.Sprintf("tx-%d", round), "00uAdmin"
+			}
+		}
+		// Other work keeping both replicas busy meanwhile.
+		for _, s := range replicas {
+			other := make([]hook.RoleChange, 50)
+			for i := range other {
+				other[i] = record(fmt.Sprintf("r%02d-other-%s-%02d", round, s.opts.ReplicaID, i))
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := s.Accept(context.Background(), other)
+				assert.NoError(t, err)
+			}()
+		}
+		for range copies {
+			for _, s := range replicas {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := s.Accept(context.Background(), append([]hook.RoleChange(nil), batch...))
+					assert.NoError(t, err)
+				}()
+			}
+		}
+		time.Sleep(30 * time.Millisecond) // rounds overlap with the last one's deliveries
+	}
+	wg.Wait()
+	want := len(sinks) * rounds * (events + 2*50)
+	require.Eventually(t, func() bool {
+		distinct, _ := c.count()
+		return distinct == want
+	}, 30*time.Second, 20*time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // a duplicate would come after the first
+	distinct, twice := c.count()
+	assert.Equal(t, want, distinct)
+	assert.Zero(t, twice, "no event reached a sink twice")
+}
