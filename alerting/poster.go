@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -30,31 +29,6 @@ type poster struct {
 	// maxWait is how long a delivery waits for its turn before handing the job back to the
 	// queue with a retry-after instead of holding a worker.
 	maxWait time.Duration
-	// handedBack spreads the deliveries handed back over the slots to come.
-	handedBack *slots
-}
-
-// slots hands each delivery that cannot wait for its turn a later slot of its own, one pace
-// interval after the last one handed out. Handing them all the next free slot instead would
-// bring the whole backlog back at once, to be handed back again: a queue write and a fetch
-// per waiting alert per slot, on the database that acceptance needs.
-type slots struct {
-	mu       sync.Mutex
-	interval time.Duration
-	last     time.Time
-}
-
-// after returns how long from now the delivery waits: until the later of the limiter's next
-// slot (next from now) and one interval after the last slot handed out.
-func (s *slots) after(now time.Time, next time.Duration) time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	at := now.Add(next)
-	if s.last.Add(s.interval).After(at) {
-		at = s.last.Add(s.interval)
-	}
-	s.last = at
-	return at.Sub(now)
 }
 
 // newPoster returns the poster of a sink posting to url, pacing itself to perSecond with
@@ -72,7 +46,6 @@ func newPoster(name, url string, perSecond float64, burst int, secrets ...string
 		redact: outbound.Redactor(hidden)}
 	if perSecond > 0 {
 		p.limiter = rate.NewLimiter(rate.Limit(perSecond), burst)
-		p.handedBack = &slots{interval: time.Duration(float64(time.Second) / perSecond)}
 	}
 	return p
 }
@@ -83,8 +56,9 @@ func (p *poster) setTimeout(d time.Duration) { p.client = outbound.Client(d) }
 // errPaced is the reason a delivery waits its turn at a receiver's pace.
 var errPaced = errors.New("waiting for its turn at the receiver's pace")
 
-// pace waits for the sink's next slot, or hands the job back (PacedError) when that is
-// further away than maxWait, to come back at a slot of its own (see slots).
+// pace waits for the sink's next slot, or hands the delivery back (PacedError) when that is
+// further away than maxWait, with the time to that slot: the queue holds the sink back until
+// then and gives the slot to the most severe alert waiting, not to the one handed back first.
 func (p *poster) pace(ctx context.Context) error {
 	if p.limiter == nil {
 		return nil
@@ -94,7 +68,7 @@ func (p *poster) pace(ctx context.Context) error {
 	d := r.DelayFrom(now)
 	if d > p.maxWait {
 		r.CancelAt(now)
-		return &PacedError{RetryError{Err: fmt.Errorf("%s: %w", p.name, errPaced), After: p.handedBack.after(now, d)}}
+		return &PacedError{RetryError{Err: fmt.Errorf("%s: %w", p.name, errPaced), After: d}}
 	}
 	if d <= 0 {
 		return nil

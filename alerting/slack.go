@@ -44,14 +44,7 @@ func NewSlackSink(name, webhookURL string, perSecond float64) (*SlackSink, error
 
 // Deliver posts the alert.
 func (s *SlackSink) Deliver(ctx context.Context, a *Alert) error {
-	if err := s.pace(ctx); err != nil {
-		return err
-	}
-	body, err := encodeJSON(RenderSlack(a))
-	if err != nil {
-		return Permanent(fmt.Errorf("%s: encode: %w", s.name, err))
-	}
-	return s.post(ctx, body, nil)
+	return s.postPaced(ctx, RenderSlack(a))
 }
 
 // SlackMessage is the JSON a Slack incoming webhook takes: the fallback text and Block Kit

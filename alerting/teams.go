@@ -170,12 +170,5 @@ func renderTeams(a *Alert, listed int) TeamsMessage {
 
 // Deliver posts the card.
 func (s *TeamsSink) Deliver(ctx context.Context, a *Alert) error {
-	if err := s.pace(ctx); err != nil {
-		return err
-	}
-	body, err := encodeJSON(RenderTeams(a))
-	if err != nil {
-		return Permanent(fmt.Errorf("%s: encode: %w", s.name, err))
-	}
-	return s.post(ctx, body, nil)
+	return s.postPaced(ctx, RenderTeams(a))
 }

@@ -81,3 +81,25 @@ func (rc *RoleChange) GroupKey() string {
 	}
 	return rc.TransactionID + "|" + rc.Actor.ID
 }
+
+// Summary stands for the alerts of a flood that a paced sink (Slack, Teams) could not send
+// one by one in time: one message says how many there were, how severe and by whom, and each
+// of them is recorded as delivered by it. The store makes it; alerting renders it.
+type Summary struct {
+	// Changes is how many role changes the summary stands for.
+	Changes int
+	// BySeverity counts them by the severity rank their alerts had (alerting's ranks).
+	BySeverity map[int]int
+	// Actors are the actors with the most of them, most first, with their counts, among the
+	// first ActorsOf of them.
+	Actors   []ActorCount
+	ActorsOf int
+	// Oldest and Newest are the earliest and latest of their times in Okta.
+	Oldest, Newest time.Time
+}
+
+// ActorCount is how many of a summary's changes one actor made.
+type ActorCount struct {
+	Name  string
+	Count int
+}

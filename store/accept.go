@@ -215,10 +215,7 @@ func (s *Store) commitGroup(group []*acceptRequest) {
 	// share uuids wait for each other instead of deadlocking.
 	sort.Slice(unique, func(i, j int) bool { return unique[i].key < unique[j].key })
 	if s.commitAll(ctx, unique, batchGroupRoles(unique)) {
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
+		s.wakeWorkers()
 	}
 	for _, req := range group {
 		// result counts only what was committed, even when a split left part of the

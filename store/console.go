@@ -341,7 +341,7 @@ func (s *Store) fillDeliveries(ctx context.Context, rows []storedRow, out []admi
 			d.DeliveredAt, _ = s.scanTime(finished)
 		case stateDead:
 			d.State = map[string]string{"": adminapi.StateDead, "retried": adminapi.StateRetried, "discarded": adminapi.StateHandled}[handled]
-		default:
+		default: // pending, or summarised and waiting for its summary
 			d.State = adminapi.StatePending
 			if leased == nil && d.LastError != "" {
 				d.State = adminapi.StateRetrying
@@ -506,7 +506,7 @@ func (s *Store) handleDeadLetter(ctx context.Context, id int64, action, by strin
 		// so that they go out together again.
 		var again []queued
 		err = s.scanTx(ctx, tx, `SELECT sink, event, group_key, severity, inline FROM hookd_delivery
-			WHERE state = 'dead' AND (id = $1 OR carrier = $1) ORDER BY id`, []any{id}, func(r *sql.Rows) error {
+			WHERE state = 'dead' AND (id = $1 OR carrier = $1) AND event <> '' ORDER BY id`, []any{id}, func(r *sql.Rows) error {
 			q := queued{runAt: now, requeued: true}
 			var inline sql.NullString
 			if err := r.Scan(&q.sink, &q.event, &q.group, &q.severity, &inline); err != nil {
@@ -524,17 +524,18 @@ func (s *Store) handleDeadLetter(ctx context.Context, id int64, action, by strin
 		if err := s.queueRows(ctx, tx, again); err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, `SELECT max(id) FROM hookd_delivery WHERE event = $1 AND sink = $2`, key, d.Sink).Scan(&d.RetryJobID); err != nil {
+		// The new row of the dead letter's own event, or of a summary's first event.
+		if key == "" && len(again) > 0 {
+			key = again[0].event
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM hookd_delivery WHERE event = $1 AND sink = $2`, key, d.Sink).Scan(&d.RetryJobID); err != nil {
 			return dbError("queue retry", err)
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE hookd_deadletter SET retry_job_id = $1 WHERE job_id = $2`, d.RetryJobID, id)
 		return dbError("mark dead letter", err)
 	})
 	if err == nil && action == "retried" {
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
+		s.wakeWorkers()
 	}
 	return d, err
 }
@@ -545,7 +546,7 @@ func (s *Store) SinkJobs(ctx context.Context) (map[string]adminapi.JobCounts, er
 	out := map[string]adminapi.JobCounts{}
 	q := `SELECT d.sink, CASE WHEN d.state = 'dead' THEN 'dead' WHEN d.last_error <> '' AND d.lease_until IS NULL THEN 'retrying' ELSE 'pending' END, count(*)
 		FROM hookd_delivery d LEFT JOIN hookd_deadletter h ON h.job_id = d.id
-		WHERE (d.state = 'pending' OR d.state = 'dead' AND d.carrier IS NULL) AND h.job_id IS NULL
+		WHERE (d.state IN ('pending', 'summarised') AND d.event <> '' OR d.state = 'dead' AND d.carrier IS NULL) AND h.job_id IS NULL
 		GROUP BY 1, 2`
 	err := s.scan(ctx, q, nil, func(r *sql.Rows) error {
 		var sink, bucket string

@@ -166,6 +166,8 @@ type settled struct {
 	// refund gives back the attempt the claim took: the sink was not asked (hookd's own
 	// pace) or asked to wait (Retry-After), which is no failure of the alert.
 	refund bool
+	// summary says the rows are summary rows, whose folded alerts follow them.
+	summary bool
 	// carrier is the message's first row: the dead letter the others are listed under.
 	carrier int64
 	// recorded, when set, is closed once the outcome is written (or given up on).
@@ -201,8 +203,20 @@ func (s *Store) settle(ctx context.Context, batch []settled) error {
 				return err
 			}
 		}
-		return s.eachChunk(ctx, tx, delivered, `UPDATE hookd_delivery SET state = 'delivered', lease_until = NULL,
-			finished_at = $1 WHERE state = 'pending' AND id IN `, now)
+		if err := s.eachChunk(ctx, tx, delivered, `UPDATE hookd_delivery SET state = 'delivered', lease_until = NULL,
+			finished_at = $1 WHERE state = 'pending' AND id IN `, now); err != nil {
+			return err
+		}
+		// The alerts a summary stood for end with it.
+		for _, o := range batch {
+			if o.summary && (o.state == stateDelivered || o.state == stateDead) {
+				if err := s.eachChunk(ctx, tx, o.ids, `UPDATE hookd_delivery SET state = $1, finished_at = $2
+					WHERE state = 'summarised' AND carrier IN `, o.state, now); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	})
 }
 

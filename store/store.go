@@ -77,6 +77,10 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// OnOutcome, when set, is told how each delivery attempt ended.
 	OnOutcome func(Outcome)
+	// Unfolded is the least severity rank (as Severity ranks) that a paced sink's flood
+	// never folds into a summary: such alerts go one by one however many wait (see
+	// Summarizer). Zero lets every alert be folded.
+	Unfolded int
 	// Periodic tasks run on one replica at a time (see Periodic).
 	Periodic []Periodic
 	// FetchPollInterval is how often idle workers look for deliveries that came due or that
@@ -294,6 +298,9 @@ func (s *Store) Start(ctx context.Context) error {
 	}
 	if s.opts.Deliverer != nil {
 		s.startWorkers()
+		if sum, ok := s.opts.Deliverer.(Summarizer); ok && len(sum.Paced()) > 0 {
+			s.periodic = append(s.periodic, s.foldTask(sum))
+		}
 	}
 	if len(s.periodic) > 0 {
 		var lead context.Context

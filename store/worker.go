@@ -39,6 +39,9 @@ const (
 	ResultDiscarded   = "discarded"    // failed at the last attempt: dead letter
 	// ResultSplit is a message the sink refused as too large (413): it is sent again as two.
 	ResultSplit = "split"
+	// ResultSummary is a summary the sink took, standing for alerts of a flood (Events of
+	// them) that it could not take one by one in time.
+	ResultSummary = "summary"
 )
 
 // DeadLetter reports whether the outcome ends the delivery without success.
@@ -318,6 +321,9 @@ type message struct {
 // is split in halves and sent again.
 func (s *Store) deliver(ctx context.Context, rows []claimed) []settled {
 	sink := rows[0].sink
+	if sum, ok := s.opts.Deliverer.(Summarizer); ok && rows[0].event == "" {
+		return s.summarize(ctx, sum, rows[0])
+	}
 	attempt := 0
 	for _, r := range rows {
 		attempt = max(attempt, r.attempt)

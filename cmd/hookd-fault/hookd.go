@@ -238,15 +238,23 @@ next:
 	return n
 }
 
-// bytes returns how many bytes of log were written in [from, to).
-func (l *lineLog) bytes(from, to time.Time) int {
+// bytes returns how many bytes of log were written in [from, to), less the lines holding
+// any of except.
+func (l *lineLog) bytes(from, to time.Time, except ...string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := 0
+next:
 	for _, line := range l.lines {
-		if !line.at.Before(from) && line.at.Before(to) {
-			n += len(line.text) + 1
+		if line.at.Before(from) || !line.at.Before(to) {
+			continue
 		}
+		for _, w := range except {
+			if strings.Contains(line.text, w) {
+				continue next
+			}
+		}
+		n += len(line.text) + 1
 	}
 	return n
 }

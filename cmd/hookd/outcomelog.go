@@ -78,6 +78,8 @@ func (l *outcomeLog) observe(o store.Outcome) {
 			delete(l.sinks, o.Sink)
 		}
 		l.log.Info("alert delivered", append(base, zap.Int("attempt", o.Attempt), zap.Duration("latency", o.Latency))...)
+	case o.Result == store.ResultSummary:
+		l.log.Info("summary delivered: alerts of a flood the sink could not take one by one", base...)
 	default:
 		l.log.Debug("alert "+o.Result, append(base, zap.Int("attempt", o.Attempt))...)
 	}

@@ -164,6 +164,7 @@ func openPipeline(ctx context.Context, cfg config.Config, log *zap.Logger, route
 			return sev.String(), int(sev)
 		},
 		Deliverer:   router,
+		Unfolded:    int(alerting.Critical),
 		Workers:     cfg.Delivery.Workers,
 		MaxAttempts: cfg.Delivery.MaxAttempts,
 		GroupWindow: cfg.Delivery.GroupWindow,

@@ -37,6 +37,9 @@ type Event struct {
 	// ActorID and SubjectID are the Okta ids of who made the change and for whom (default
 	// Alice's and Bob's).
 	ActorID, SubjectID string
+	// Role is the Workflows role granted (default Folder Editor, a high alert; Workflows
+	// Administrator is a critical one).
+	Role string
 }
 
 // JSON returns the event's text.
@@ -59,8 +62,12 @@ func (e Event) JSON(published time.Time) []byte {
 	if e.SubjectID == "" {
 		e.SubjectID = "00u2b0bUs3r4xYz5a6b"
 	}
+	if e.Role == "" {
+		e.Role = "Folder Editor"
+	}
 	name, _ := json.Marshal(e.DisplayName)
-	return fmt.Appendf(nil, eventTemplate, e.UUID, published.UTC().Format("2006-01-02T15:04:05.000Z"), e.EventType, e.ActorID, e.SubjectID, name, e.TransactionID)
+	role, _ := json.Marshal(e.Role)
+	return fmt.Appendf(nil, eventTemplate, e.UUID, published.UTC().Format("2006-01-02T15:04:05.000Z"), e.EventType, e.ActorID, e.SubjectID, name, role, role, e.TransactionID)
 }
 
 // Delivery wraps events in Okta's event-hook envelope.
@@ -140,7 +147,7 @@ const eventTemplate = `{"uuid":%q,"published":%q,"eventType":%q,"version":"0","s
 "device":null,"authenticationContext":{"authenticationProvider":null,"credentialProvider":null,"credentialType":null,"issuer":null,"interface":null,"authenticationStep":0,"externalSessionId":"102abc"},
 "outcome":{"result":"SUCCESS","reason":null},
 "target":[{"id":%q,"type":"User","alternateId":"bob.builder@acme.example","displayName":%s,"detailEntry":null},
-{"id":"wfr1","type":"WorkflowsRole","alternateId":"Folder Editor","displayName":"Folder Editor","detailEntry":null}],
+{"id":"wfr1","type":"WorkflowsRole","alternateId":%s,"displayName":%s,"detailEntry":null}],
 "transaction":{"type":"WEB","id":%q,"detail":{}},
 "debugContext":{"debugData":{"requestId":"reqload","requestUri":"/api/v1/internal","url":"/api/v1/internal?"}},
 "securityContext":{"asNumber":64496,"asOrg":"example transit","isp":"example isp inc.","domain":"example.net","isProxy":false},

@@ -1,0 +1,187 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/hookd/hookd/hook"
+)
+
+// A paced sink (Slack, Teams) sends a fixed number of messages a minute. Under a flood its
+// backlog would take hours one by one, and a grant made an hour into it would be read an hour
+// late. So when a paced sink's backlog is more than it can send in the next minute, the
+// leader folds the rest into one summary message: the most severe and oldest alerts that fit
+// in the minute stay, and so does every alert of the top rank (Options.Unfolded), however
+// many; the others become 'summarised' rows carried by a summary row, which is delivered like
+// any other and records each of them as delivered. At most one summary a minute goes to a
+// sink. Sinks that count their messages (webhook, PagerDuty) are never folded.
+
+// Summarizer is a Deliverer whose paced sinks can say many alerts in one message.
+type Summarizer interface {
+	// Paced names the sinks that send at a fixed pace, with how many messages each sends
+	// a minute.
+	Paced() map[string]int
+	// Summarize sends one message to sink that stands for the summary's alerts.
+	Summarize(ctx context.Context, sink string, s hook.Summary) error
+}
+
+// foldEvery is how often the leader looks at the paced sinks' backlogs, and foldGap the
+// least time between two summaries to one sink.
+const (
+	foldEvery = 5 * time.Second
+	foldGap   = time.Minute
+)
+
+// foldTask is the periodic task that folds the paced sinks' floods.
+func (s *Store) foldTask(sum Summarizer) Periodic {
+	last := map[string]time.Time{}
+	return Periodic{Name: "fold", Interval: foldEvery, Run: func(ctx context.Context) error {
+		for sink, perMinute := range sum.Paced() {
+			if s.opts.Now().Sub(last[sink]) < foldGap {
+				continue
+			}
+			folded, err := s.fold(ctx, sink, perMinute)
+			if err != nil {
+				return err
+			}
+			if folded > 0 {
+				last[sink] = s.opts.Now()
+				s.opts.Logger.Info("a paced sink's backlog is more than a minute's worth: folded into one summary",
+					"sink", sink, "alerts", folded)
+				s.wakeWorkers()
+			}
+		}
+		return nil
+	}}
+}
+
+// fold folds sink's backlog beyond what it sends in a minute into a summary row, and returns
+// how many alerts it folded.
+func (s *Store) fold(ctx context.Context, sink string, perMinute int) (int, error) {
+	if perMinute <= 0 {
+		return 0, nil // not paced: its receiver counts every message
+	}
+	now := s.opts.Now()
+	folded := 0
+	err := s.inTxOn(ctx, s.commitDB, func(tx *sql.Tx) error {
+		// The backlog: what is due within the minute and not in flight.
+		backlog := `FROM hookd_delivery WHERE state = 'pending' AND sink = $1 AND run_at <= $2
+			AND (lease_until IS NULL OR lease_until < $3) AND event <> ''`
+		args := []any{sink, s.timeArg(now.Add(foldGap)), s.timeArg(now)}
+		var n, top, unfolded int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(max(severity), 0), coalesce(sum(CASE WHEN severity >= $4 THEN 1 ELSE 0 END), 0) `+backlog,
+			append(args, s.unfolded())...).Scan(&n, &top, &unfolded); err != nil {
+			return dbError("fold", err)
+		}
+		if n <= perMinute {
+			return nil
+		}
+		var id int64
+		if err := tx.QueryRowContext(ctx, `INSERT INTO hookd_delivery (sink, event, severity, run_at) VALUES ($1, '', $2, $3) RETURNING id`,
+			sink, min(top, s.unfolded()-1), s.timeArg(now)).Scan(&id); err != nil {
+			return dbError("fold", err)
+		}
+		rest := `SELECT id ` + backlog + ` AND severity < $4 ORDER BY severity DESC, run_at, id LIMIT -1 OFFSET $5`
+		if s.dialect == postgres {
+			rest = `SELECT id ` + backlog + ` AND severity < $4 ORDER BY severity DESC, run_at, id OFFSET $5 FOR UPDATE SKIP LOCKED`
+		}
+		keep := max(0, perMinute-1-unfolded) // the summary takes a message of the minute
+		res, err := tx.ExecContext(ctx, `UPDATE hookd_delivery SET state = 'summarised', carrier = $6 WHERE id IN (`+rest+`)`,
+			append(args, s.unfolded(), keep, id)...)
+		if err != nil {
+			return dbError("fold", err)
+		}
+		m, _ := res.RowsAffected()
+		folded = int(m)
+		if folded == 0 {
+			_, err = tx.ExecContext(ctx, `DELETE FROM hookd_delivery WHERE id = $1`, id)
+		}
+		return dbError("fold", err)
+	})
+	return folded, err
+}
+
+// unfolded is the least severity rank that is never folded.
+func (s *Store) unfolded() int {
+	if s.opts.Unfolded <= 0 {
+		return 1 << 15
+	}
+	return s.opts.Unfolded
+}
+
+// summarize sends the summary row's message: what its folded rows hold, counted.
+func (s *Store) summarize(ctx context.Context, sum Summarizer, row claimed) []settled {
+	o := Outcome{Sink: row.sink, EventID: fmt.Sprintf("summary-%d", row.id), Attempt: row.attempt, MaxAttempts: s.opts.MaxAttempts}
+	summary, err := s.summaryOf(ctx, row.id)
+	if err == nil {
+		o.Events = summary.Changes
+		err = sum.Summarize(ctx, row.sink, summary)
+	}
+	if err != nil {
+		st := s.next(ctx, []int64{row.id}, row.sink, row.attempt, err, o)
+		st.summary = true
+		return []settled{st}
+	}
+	o.Result = ResultSummary
+	s.report(o)
+	return []settled{{ids: []int64{row.id}, state: stateDelivered, summary: true}}
+}
+
+// summaryOf counts what a summary row's folded rows hold.
+func (s *Store) summaryOf(ctx context.Context, id int64) (hook.Summary, error) {
+	out := hook.Summary{BySeverity: map[int]int{}}
+	var oldest, newest any
+	err := s.scan(ctx, `SELECT d.severity, count(*), min(e.published), max(e.published)
+		FROM hookd_delivery d LEFT JOIN hookd_event e ON e.uuid = d.event
+		WHERE d.carrier = $1 AND d.state = 'summarised' GROUP BY d.severity`, []any{id}, func(r *sql.Rows) error {
+		var rank, n int
+		if err := r.Scan(&rank, &n, &oldest, &newest); err != nil {
+			return err
+		}
+		out.Changes += n
+		out.BySeverity[rank] += n
+		if t, err := s.scanTime(oldest); err == nil && (out.Oldest.IsZero() || t.Before(out.Oldest)) {
+			out.Oldest = t
+		}
+		if t, err := s.scanTime(newest); err == nil && t.After(out.Newest) {
+			out.Newest = t
+		}
+		return nil
+	})
+	if err != nil {
+		return out, err
+	}
+	// The actors are read from the records, of at most actorSample of them: a summary of a
+	// very large flood names who made most of its start.
+	out.ActorsOf = min(out.Changes, actorSample)
+	actor := `coalesce(nullif(json_extract(e.record, '$.actor.displayName'), ''), json_extract(e.record, '$.actor.login'), json_extract(e.record, '$.actor.id'), '')`
+	if s.dialect == postgres {
+		// The record is JSON text; jsonb refuses only the \u0000 escape of what it holds.
+		actor = `(replace(e.record, '\u0000', '\ufffd')::jsonb)->'actor'`
+		actor = `coalesce(nullif(` + actor + `->>'displayName', ''), ` + actor + `->>'login', ` + actor + `->>'id', '')`
+	}
+	err = s.scan(ctx, `SELECT `+actor+`, count(*) FROM (SELECT event FROM hookd_delivery
+			WHERE carrier = $1 AND state = 'summarised' ORDER BY id LIMIT `+fmt.Sprint(actorSample)+`) f
+		JOIN hookd_event e ON e.uuid = f.event GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5`, []any{id}, func(r *sql.Rows) error {
+		var a hook.ActorCount
+		if err := r.Scan(&a.Name, &a.Count); err != nil {
+			return err
+		}
+		out.Actors = append(out.Actors, a)
+		return nil
+	})
+	return out, err
+}
+
+// actorSample bounds the records a summary reads to name its actors.
+const actorSample = 10000
+
+// wakeWorkers tells this process's fetcher that deliveries may be due.
+func (s *Store) wakeWorkers() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
