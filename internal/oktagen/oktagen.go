@@ -95,12 +95,23 @@ func WatchedAmong(n, people int) []byte { return Mixed(n, n, people) }
 // Mixed is WatchedAmong with only the first watched of the n events watched role changes;
 // the others are sign-ins (user.session.start), which hookd reads and does not store.
 func Mixed(n, watched, people int) []byte {
+	body, _ := MixedIDs(n, watched, people)
+	return body
+}
+
+// MixedIDs is Mixed that also returns the uuids of the watched events, the ones hookd
+// alerts: a receiver of the alerts can then tell when every one of them has arrived.
+func MixedIDs(n, watched, people int) ([]byte, []string) {
 	now := time.Now()
 	events := make([][]byte, n)
+	var ids []string
 	for i := range events {
 		e := Event{}
 		if i >= watched {
 			e.EventType = "user.session.start"
+		} else {
+			e.UUID = UUID()
+			ids = append(ids, e.UUID)
 		}
 		if people > 0 {
 			e.SubjectID = fmt.Sprintf("00uload%012d", mathrand.IntN(people))
@@ -108,7 +119,7 @@ func Mixed(n, watched, people int) []byte {
 		}
 		events[i] = e.JSON(now)
 	}
-	return Delivery(events...)
+	return Delivery(events...), ids
 }
 
 // Hostile is one named body of the hostile corpus.
