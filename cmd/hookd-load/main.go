@@ -2,7 +2,9 @@
 // events and reports acknowledge latency percentiles and throughput. It only ever targets
 // the URL it is given (meant for 127.0.0.1) and stops after --duration or --requests. With
 // --null-receiver it sends nothing and is instead the least receiver there is, so that the
-// same load run against it shows what the method and the machine cost on their own.
+// same load run against it shows what the method and the machine cost on their own. With
+// --webhook-addr it is also the signed webhook receiver hookd alerts, and after the load it
+// waits until every acknowledged role change has reached it, to time the drain.
 package main
 
 import (
@@ -40,6 +42,10 @@ func main() {
 	sinkStatus := flag.Int("sink-status", 200, "the fake Slack's status (429 answers with Retry-After: 1)")
 	metricsURL := flag.String("metrics", "", "hookd's /metrics URL on its admin listener (e.g. http://127.0.0.1:9090/metrics), to report delivery latency percentiles after the run")
 	settle := flag.Duration("settle", 3*time.Second, "with --metrics, how long to wait after the load for deliveries to finish")
+	webhookAddr := flag.String("webhook-addr", "", "also run a Standard Webhooks receiver on this address (e.g. 127.0.0.1:9098) for hookd's webhook sink (HOOKD_WEBHOOK_URL=http://ADDR/), and after the load wait until every acknowledged role change has reached it: the drain")
+	webhookSecret := flag.String("webhook-secret", "", "with --webhook-addr, the signing secret hookd has as HOOKD_WEBHOOK_SECRET (whsec_ and base64)")
+	webhookSecretFile := flag.String("webhook-secret-file", "", "with --webhook-addr, a file holding the signing secret instead of --webhook-secret")
+	drainTimeout := flag.Duration("drain-timeout", 2*time.Minute, "with --webhook-addr, how long after the load to wait for the last role change")
 	nullAddr := flag.String("null-receiver", "", "send no load: serve, on this address, a receiver that only checks the auth header and reads each delivery, until SIGINT or SIGTERM; the same load against it measures the floor of the method on this machine")
 	flag.Parse()
 	watchedN := *watched
@@ -65,6 +71,31 @@ func main() {
 		return
 	}
 
+	var hooks *webhookReceiver
+	if *webhookAddr != "" {
+		secret := *webhookSecret
+		if *webhookSecretFile != "" {
+			b, err := os.ReadFile(*webhookSecretFile)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "hookd-load:", err)
+				os.Exit(2)
+			}
+			secret = string(b)
+		}
+		r, err := newWebhookReceiver(secret)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "hookd-load:", err)
+			os.Exit(2)
+		}
+		stop, err := serveWebhook(*webhookAddr, r)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "hookd-load:", err)
+			os.Exit(2)
+		}
+		defer stop()
+		hooks = r
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), *duration)
 	defer cancel()
 	client := &http.Client{
@@ -81,6 +112,8 @@ func main() {
 	var sent atomic.Int64
 	var mu sync.Mutex
 	var latencies []time.Duration
+	// watchedIDs are the role changes of acknowledged deliveries: those hookd must alert.
+	var watchedIDs []string
 	statuses := map[string]int{}
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -99,7 +132,7 @@ func main() {
 				if ctx.Err() != nil || (*maxRequests > 0 && sent.Add(1) > int64(*maxRequests)) {
 					return
 				}
-				body := oktagen.Mixed(*events, watchedN, *people)
+				body, ids := oktagen.MixedIDs(*events, watchedN, *people)
 				req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, *target, bytes.NewReader(body))
 				req.Header.Set(*header, secret)
 				req.Header.Set("Content-Type", "application/json")
@@ -116,13 +149,15 @@ func main() {
 				statuses[status]++
 				if status == "200" {
 					latencies = append(latencies, took)
+					watchedIDs = append(watchedIDs, ids...)
 				}
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	loadEnd := time.Now()
+	elapsed := loadEnd.Sub(start)
 
 	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
 	ok := len(latencies)
@@ -135,6 +170,15 @@ func main() {
 		fmt.Printf("latency:    p50 %s  p90 %s  p99 %s  max %s\n",
 			pct(latencies, 50), pct(latencies, 90), pct(latencies, 99), latencies[ok-1].Round(10*time.Microsecond))
 	}
+	drained := true
+	if hooks != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), *drainTimeout)
+		last, missing := hooks.waitFor(ctx, watchedIDs, 10*time.Millisecond)
+		cancel()
+		_, duplicates, bad := hooks.counts()
+		fmt.Println(drainLine(len(watchedIDs), missing, start, loadEnd, last, *drainTimeout, duplicates, bad))
+		drained = missing == 0
+	}
 	if *pid > 0 {
 		fmt.Printf("hookd peak RSS (VmHWM): %s\n", peakRSS(*pid))
 	}
@@ -142,7 +186,7 @@ func main() {
 		time.Sleep(*settle)
 		fmt.Print(deliveryLatency(*metricsURL))
 	}
-	if statuses["200"] != total(statuses) {
+	if statuses["200"] != total(statuses) || !drained {
 		os.Exit(1)
 	}
 }
