@@ -65,7 +65,7 @@ func (s *Store) fold(ctx context.Context, sink string, perMinute int) (int, erro
 	}
 	now := s.opts.Now()
 	folded := 0
-	err := s.inTxOn(ctx, s.commitDB, func(tx *sql.Tx) error {
+	err := s.queueTx(ctx, func(tx *sql.Tx) error {
 		// The backlog: what is due within the minute and not in flight.
 		backlog := `FROM hookd_delivery WHERE state = 'pending' AND sink = $1 AND run_at <= $2
 			AND (lease_until IS NULL OR lease_until < $3) AND event <> ''`
@@ -178,7 +178,7 @@ func (s *Store) summaryOf(ctx context.Context, id int64) (hook.Summary, error) {
 // actorSample bounds the records a summary reads to name its actors.
 const actorSample = 10000
 
-// wakeWorkers tells this process's fetcher that deliveries may be due.
+// wakeWorkers tells this process's queue loop that deliveries may be due.
 func (s *Store) wakeWorkers() {
 	select {
 	case s.wake <- struct{}{}:

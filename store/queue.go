@@ -3,8 +3,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hookd/hookd/internal/clip"
@@ -41,10 +45,60 @@ type claimed struct {
 	inline   sql.NullString
 }
 
+// lane is a sink and a severity rank: a claim reads each lane's due rows apart, by an index
+// seek to the lane and a range of run_at, so that neither a sink held back (paced, or asking
+// to wait) nor rows not yet due (the group window, retries) cost a scan past them.
+type lane struct {
+	sink     string
+	severity int
+}
+
+// laneSet is the lanes deliveries may wait in. It learns them from what this process queues
+// and, for rows other replicas or earlier runs queued, from the table (see learnLanes).
+type laneSet struct {
+	mu    sync.Mutex
+	lanes map[lane]bool
+}
+
+func (k *laneSet) add(l lane) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.lanes == nil {
+		k.lanes = map[lane]bool{}
+	}
+	k.lanes[l] = true
+}
+
+// except lists the lanes of sinks other than skip.
+func (k *laneSet) except(skip []string) []lane {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := make([]lane, 0, len(k.lanes))
+	for l := range k.lanes {
+		if !slices.Contains(skip, l.sink) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// learnLanes adds the lanes of pending deliveries.
+func (s *Store) learnLanes(ctx context.Context) error {
+	return s.scan(ctx, `SELECT DISTINCT sink, severity FROM hookd_delivery WHERE state = 'pending'`, nil, func(r *sql.Rows) error {
+		var l lane
+		err := r.Scan(&l.sink, &l.severity)
+		s.lanes.add(l)
+		return err
+	})
+}
+
 // queueRows writes delivery rows in tx.
 func (s *Store) queueRows(ctx context.Context, tx *sql.Tx, rows []queued) error {
 	if len(rows) == 0 {
 		return nil
+	}
+	for _, r := range rows {
+		s.lanes.add(lane{r.sink, r.severity})
 	}
 	if s.dialect == sqlite {
 		args := make([][]any, len(rows))
@@ -88,57 +142,113 @@ func nullText(b []byte) any {
 
 const claimReturning = ` RETURNING id, sink, event, group_key, severity, attempt, requeued, inline`
 
+// step records outcomes and then leases up to n due rows (see claim), in one transaction:
+// the queue's one commit for what its workers finished and what they take next.
+func (s *Store) step(ctx context.Context, outcomes []settled, n int, skip []string) (rows []claimed, err error) {
+	err = s.queueTx(ctx, func(tx *sql.Tx) error {
+		if err := s.settle(ctx, tx, outcomes); err != nil || n <= 0 {
+			return err
+		}
+		rows, err = s.claim(ctx, tx, n, skip)
+		return err
+	})
+	return rows, err
+}
+
+// queueTx runs fn in a transaction whose commit does not wait for the disk: the queue's own
+// bookkeeping, which a crash of the machine (not of hookd) may undo, sending an alert twice
+// or a little late, never losing one. Acceptance's commits, which Okta waits for, keep
+// waiting for the disk; they also carry the queue's earlier commits to it.
+func (s *Store) queueTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if s.dialect == postgres {
+		return s.inTxOn(ctx, s.commitDB, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+				return dbError("begin", err)
+			}
+			return fn(tx)
+		})
+	}
+	conn, err := s.commitDB.Conn(ctx)
+	if err != nil {
+		return dbError("begin", err)
+	}
+	defer func() {
+		// The connection is the committer's too: it goes back to FULL, or not back at all.
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = FULL`); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		conn.Close()
+	}()
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
+		return dbError("begin", err)
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return dbError("begin", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return dbError("commit", tx.Commit())
+}
+
 // claim leases up to n due rows, most severe first and then oldest, of sinks other than
 // skip, together with the pending rows of the same admin action and sink when grouping is on
 // (one message carries them). It returns the rows claimed.
-func (s *Store) claim(ctx context.Context, n int, skip []string) ([]claimed, error) {
+func (s *Store) claim(ctx context.Context, tx *sql.Tx, n int, skip []string) ([]claimed, error) {
+	lanes := s.lanes.except(skip)
+	if len(lanes) == 0 {
+		return nil, nil
+	}
 	now := s.opts.Now()
 	until := s.timeArg(now.Add(lease))
-	var out []claimed
-	err := s.inTxOn(ctx, s.commitDB, func(tx *sql.Tx) error {
-		args := []any{until, s.timeArg(now), n}
-		cond := ""
-		if len(skip) > 0 {
-			cond = ` AND sink NOT IN (` + placeholders(4, len(skip)) + `)`
-			for _, k := range skip {
-				args = append(args, k)
-			}
+	args := []any{until, s.timeArg(now), n}
+	// The oldest due rows of each lane, then the most severe and oldest of them all.
+	arm := `SELECT id, severity, run_at FROM hookd_delivery WHERE state = 'pending' AND sink = $%d AND severity = $%d
+		AND run_at <= $2 ORDER BY run_at, id LIMIT $3` + s.skipLocked()
+	arms := make([]string, len(lanes))
+	for i, l := range lanes {
+		args = append(args, l.sink, l.severity)
+		arms[i] = `SELECT * FROM (` + fmt.Sprintf(arm, len(args)-1, len(args)) + `) a` + strconv.Itoa(i)
+	}
+	out, err := s.lease(ctx, tx, `SELECT id FROM (`+strings.Join(arms, " UNION ALL ")+`) due ORDER BY severity DESC, run_at, id LIMIT $3`, args)
+	if err != nil || s.opts.GroupWindow <= 0 {
+		return out, err
+	}
+	// The rest of each claimed row's admin action, not leased by another claim.
+	var pairs []string
+	args = []any{until, s.timeArg(now)}
+	seen := map[[2]string]bool{}
+	for _, c := range out {
+		if c.group == "" || seen[[2]string{c.sink, c.group}] {
+			continue
 		}
-		due := `SELECT id FROM hookd_delivery WHERE state = 'pending' AND run_at <= $2` + cond + ` ORDER BY severity DESC, run_at, id LIMIT $3`
-		var err error
-		if out, err = s.lease(ctx, tx, due, args); err != nil || s.opts.GroupWindow <= 0 {
-			return err
-		}
-		// The rest of each claimed row's admin action, not leased by another claim.
-		var pairs []string
-		args = []any{until, s.timeArg(now)}
-		seen := map[[2]string]bool{}
-		for _, c := range out {
-			if c.group == "" || seen[[2]string{c.sink, c.group}] {
-				continue
-			}
-			seen[[2]string{c.sink, c.group}] = true
-			pairs = append(pairs, "($"+strconv.Itoa(len(args)+1)+", $"+strconv.Itoa(len(args)+2)+")")
-			args = append(args, c.group, c.sink)
-		}
-		if len(pairs) == 0 {
-			return nil
-		}
-		rest, err := s.lease(ctx, tx, `SELECT id FROM hookd_delivery WHERE state = 'pending' AND (group_key, sink) IN (VALUES `+
-			strings.Join(pairs, ", ")+`) AND (lease_until IS NULL OR lease_until < $2) ORDER BY id LIMIT `+strconv.Itoa(maxGroupClaim), args)
-		out = append(out, rest...)
-		return err
-	})
-	return out, err
+		seen[[2]string{c.sink, c.group}] = true
+		pairs = append(pairs, "($"+strconv.Itoa(len(args)+1)+", $"+strconv.Itoa(len(args)+2)+")")
+		args = append(args, c.group, c.sink)
+	}
+	if len(pairs) == 0 {
+		return out, nil
+	}
+	more, err := s.lease(ctx, tx, `SELECT id FROM hookd_delivery WHERE state = 'pending' AND (group_key, sink) IN (VALUES `+
+		strings.Join(pairs, ", ")+`) AND (lease_until IS NULL OR lease_until < $2) ORDER BY id LIMIT `+strconv.Itoa(maxGroupClaim)+s.skipLocked(), args)
+	return append(out, more...), err
 }
 
-// lease leases the rows that the query (selecting ids, with the lease's end as $1) names.
-func (s *Store) lease(ctx context.Context, tx *sql.Tx, ids string, args []any) ([]claimed, error) {
+// skipLocked is the clause that makes a Postgres claim pass over rows another claim holds.
+func (s *Store) skipLocked() string {
 	if s.dialect == postgres {
-		ids += ` FOR UPDATE SKIP LOCKED`
+		return ` FOR UPDATE SKIP LOCKED`
 	}
+	return ""
+}
+
+// lease leases the rows that the query (selecting ids, with the lease's end as $1) names;
+// on Postgres the query locks them (FOR UPDATE SKIP LOCKED), so that no two claims take one.
+func (s *Store) lease(ctx context.Context, tx *sql.Tx, ids string, args []any) ([]claimed, error) {
 	rows, err := tx.QueryContext(ctx, `UPDATE hookd_delivery SET run_at = $1, lease_until = $1, attempt = attempt + 1
-		WHERE id IN (`+ids+`)`+claimReturning, args...)
+		WHERE state = 'pending' AND id IN (`+ids+`)`+claimReturning, args...)
 	if err != nil {
 		return nil, dbError("claim deliveries", err)
 	}
@@ -156,7 +266,7 @@ func (s *Store) lease(ctx context.Context, tx *sql.Tx, ids string, args []any) (
 	return out, dbError("claim deliveries", rows.Err())
 }
 
-// settled is what became of the rows of one message, for the completer to write.
+// settled is what became of the rows of one message, for the queue loop to write.
 type settled struct {
 	ids []int64
 	// state is the rows' next state: pending (again, at runAt), delivered or dead.
@@ -170,60 +280,55 @@ type settled struct {
 	summary bool
 	// carrier is the message's first row: the dead letter the others are listed under.
 	carrier int64
-	// recorded, when set, is closed once the outcome is written (or given up on).
-	recorded chan struct{}
 }
 
-// settle writes outcomes in one transaction: the completer's commit, shared by the
-// deliveries that ended together.
-func (s *Store) settle(ctx context.Context, batch []settled) error {
+// settle writes the outcomes of deliveries that ended together.
+func (s *Store) settle(ctx context.Context, tx *sql.Tx, batch []settled) error {
 	now := s.timeArg(s.opts.Now())
-	return s.inTxOn(ctx, s.commitDB, func(tx *sql.Tx) error {
-		var delivered []int64
-		for _, o := range batch {
-			if o.state == stateDelivered {
-				delivered = append(delivered, o.ids...)
-				continue
+	var delivered []int64
+	for _, o := range batch {
+		if o.state == stateDelivered {
+			delivered = append(delivered, o.ids...)
+			continue
+		}
+		if o.refund {
+			// Not a failure of the alert: its attempt and last error stay as they were.
+			if err := s.eachChunk(ctx, tx, o.ids, `UPDATE hookd_delivery SET run_at = $1, lease_until = NULL, attempt = attempt - 1
+				WHERE state = 'pending' AND id IN `, s.timeArg(o.runAt)); err != nil {
+				return err
 			}
-			if o.refund {
-				// Not a failure of the alert: its attempt and last error stay as they were.
-				if err := s.eachChunk(ctx, tx, o.ids, `UPDATE hookd_delivery SET run_at = $1, lease_until = NULL, attempt = attempt - 1
-					WHERE state = 'pending' AND id IN `, s.timeArg(o.runAt)); err != nil {
-					return err
-				}
-				continue
-			}
-			finished, carrier := any(nil), any(nil)
-			if o.state == stateDead {
-				finished, carrier = now, o.carrier
-			}
-			if err := s.eachChunk(ctx, tx, o.ids, `UPDATE hookd_delivery SET state = $1, run_at = $2, lease_until = NULL,
-				last_error = $3, finished_at = $4, carrier = CASE WHEN id = $5 THEN NULL ELSE $5 END WHERE state = 'pending' AND id IN `,
-				o.state, s.timeArg(o.runAt), clip.Bytes(o.err, maxErrorText), finished, carrier); err != nil {
+			continue
+		}
+		finished, carrier := any(nil), any(nil)
+		if o.state == stateDead {
+			finished, carrier = now, o.carrier
+		}
+		if err := s.eachChunk(ctx, tx, o.ids, `UPDATE hookd_delivery SET state = $1, run_at = $2, lease_until = NULL,
+			last_error = $3, finished_at = $4, carrier = CASE WHEN id = $5 THEN NULL ELSE $5 END WHERE state = 'pending' AND id IN `,
+			o.state, s.timeArg(o.runAt), clip.Bytes(o.err, maxErrorText), finished, carrier); err != nil {
+			return err
+		}
+	}
+	if err := s.eachChunk(ctx, tx, delivered, `UPDATE hookd_delivery SET state = 'delivered', lease_until = NULL,
+		finished_at = $1 WHERE state = 'pending' AND id IN `, now); err != nil {
+		return err
+	}
+	// The alerts a summary stood for end with it.
+	for _, o := range batch {
+		if o.summary && (o.state == stateDelivered || o.state == stateDead) {
+			if err := s.eachChunk(ctx, tx, o.ids, `UPDATE hookd_delivery SET state = $1, finished_at = $2
+				WHERE state = 'summarised' AND carrier IN `, o.state, now); err != nil {
 				return err
 			}
 		}
-		if err := s.eachChunk(ctx, tx, delivered, `UPDATE hookd_delivery SET state = 'delivered', lease_until = NULL,
-			finished_at = $1 WHERE state = 'pending' AND id IN `, now); err != nil {
-			return err
-		}
-		// The alerts a summary stood for end with it.
-		for _, o := range batch {
-			if o.summary && (o.state == stateDelivered || o.state == stateDead) {
-				if err := s.eachChunk(ctx, tx, o.ids, `UPDATE hookd_delivery SET state = $1, finished_at = $2
-					WHERE state = 'summarised' AND carrier IN `, o.state, now); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // renew extends the lease of rows this process still works on.
 func (s *Store) renew(ctx context.Context, ids []int64) error {
 	until := s.timeArg(s.opts.Now().Add(lease))
-	return s.inTxOn(ctx, s.commitDB, func(tx *sql.Tx) error {
+	return s.queueTx(ctx, func(tx *sql.Tx) error {
 		return s.eachChunk(ctx, tx, ids, `UPDATE hookd_delivery SET run_at = $1, lease_until = $1 WHERE state = 'pending' AND id IN `, until)
 	})
 }

@@ -123,9 +123,10 @@ type Store struct {
 	close    sync.Once
 	closeErr error
 	metrics  *metrics
-	// wake tells this process's fetcher that a commit queued deliveries.
+	// wake tells this process's queue loop that a commit queued deliveries.
 	wake     chan struct{}
 	workers  *workers
+	lanes    laneSet
 	periodic []Periodic
 	// stopLead ends the leader's loop; led is closed once it has.
 	stopLead context.CancelFunc
@@ -297,6 +298,9 @@ func (s *Store) Start(ctx context.Context) error {
 		}
 	}
 	if s.opts.Deliverer != nil {
+		if err := s.learnLanes(ctx); err != nil {
+			return err
+		}
 		s.startWorkers()
 		if sum, ok := s.opts.Deliverer.(Summarizer); ok && len(sum.Paced()) > 0 {
 			s.periodic = append(s.periodic, s.foldTask(sum))
@@ -442,15 +446,6 @@ func (s *Store) checkpointLoop() {
 // sqliteConns bounds SQLite's shared pool: readers (workers loading events, the console)
 // run at once.
 const sqliteConns = 8
-
-// routedTo is the SQL condition "the event's sinks column holds the sink named by param",
-// matched exactly: LIKE would take the '_' a sink name may hold for a wildcard.
-func (s *Store) routedTo(column, param string) string {
-	if s.dialect == postgres {
-		return "strpos(" + column + ", ',' || " + param + " || ',') > 0"
-	}
-	return "instr(" + column + ", ',' || " + param + " || ',') > 0"
-}
 
 // postgresIdleConns is how many Postgres connections the pool keeps open when idle.
 const postgresIdleConns = 20

@@ -49,23 +49,24 @@ func (o Outcome) DeadLetter() bool {
 	return o.Result == ResultPermanent || o.Result == ResultDiscarded
 }
 
-// workers runs this process's deliveries: a fetcher claims due rows for the workers that are
-// free, the workers send them, a completer writes their outcomes in shared commits, and a
-// renewer keeps the leases of what is still in flight.
+// workers runs this process's deliveries: the queue loop records what the workers finished
+// and leases what they take next, in one commit, and a renewer keeps the leases of what is
+// still in flight.
 type workers struct {
-	wake     chan struct{} // a commit queued deliveries
-	freed    chan struct{} // a worker finished
-	messages chan []claimed
-	outcomes chan settled
+	wake     chan struct{}  // a commit queued deliveries
+	messages chan []claimed // to the workers
+	finished chan finished  // from the workers
 	// ctx is the deliveries' own: cancelled when Stop runs out of time.
 	ctx    context.Context
 	cancel context.CancelFunc
-	// stopFetch ends the fetcher; fetched is closed once it has ended.
-	stopFetch, fetched chan struct{}
-	busy               sync.WaitGroup // workers
-	done               chan struct{}  // completer and renewer ended
+	// stop asks the queue loop to take nothing more; done is closed once it and the
+	// renewer have ended.
+	stop, done chan struct{}
+	busy       sync.WaitGroup // workers
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// inFlight counts the messages handed to workers whose outcomes are not written yet:
+	// the most a crash can send twice.
 	inFlight int
 	held     map[int64]bool
 	// blocked holds sinks back until a time: the sink asked to wait, or hookd's own pace
@@ -73,41 +74,35 @@ type workers struct {
 	blocked map[string]time.Time
 }
 
+// finished is a message a worker is done with, and what became of its rows.
+type finished struct {
+	rows     []claimed
+	outcomes []settled
+}
+
 // startWorkers runs the delivery workers until stopWorkers.
 func (s *Store) startWorkers() {
-	w := &workers{wake: s.wake, freed: make(chan struct{}, 1), messages: make(chan []claimed),
-		outcomes: make(chan settled, 4*s.opts.Workers), stopFetch: make(chan struct{}), fetched: make(chan struct{}),
-		done: make(chan struct{}), held: map[int64]bool{}, blocked: map[string]time.Time{}}
+	n := s.opts.Workers
+	w := &workers{wake: s.wake, messages: make(chan []claimed, n), finished: make(chan finished, n),
+		stop: make(chan struct{}), done: make(chan struct{}), held: map[int64]bool{}, blocked: map[string]time.Time{}}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	s.workers = w
-	for range s.opts.Workers {
+	for range n {
 		w.busy.Add(1)
 		go func() {
 			defer w.busy.Done()
 			for rows := range w.messages {
-				// The worker waits for its outcomes' commit: a crash can then send again only
-				// what the workers had in flight.
-				outs := s.deliver(w.ctx, rows)
-				if len(outs) > 0 {
-					recorded := make(chan struct{})
-					outs[len(outs)-1].recorded = recorded
-					for _, o := range outs {
-						w.outcomes <- o
-					}
-					<-recorded
-				}
-				w.finish(rows)
+				w.finished <- finished{rows: rows, outcomes: s.deliver(w.ctx, rows)}
 			}
 		}()
 	}
-	go s.fetchLoop(w)
-	completed := make(chan struct{})
+	looped := make(chan struct{})
 	go func() {
-		s.completeLoop(w)
-		close(completed)
+		s.queueLoop(w)
+		close(looped)
 	}()
 	go func() {
-		s.renewLoop(w, completed)
+		s.renewLoop(w, looped)
 		close(w.done)
 	}()
 }
@@ -116,40 +111,118 @@ func (s *Store) startWorkers() {
 // are due again at once), and writes every outcome before it returns.
 func (s *Store) stopWorkers(ctx context.Context) error {
 	w := s.workers
-	close(w.stopFetch)
-	<-w.fetched
-	close(w.messages)
-	finished := make(chan struct{})
-	go func() {
-		w.busy.Wait()
-		close(finished)
-	}()
+	close(w.stop)
 	var err error
 	select {
-	case <-finished:
+	case <-w.done:
 	case <-ctx.Done():
 		w.cancel()
-		<-finished
+		<-w.done
 		err = fmt.Errorf("deliveries in flight cancelled: %w", context.DeadlineExceeded)
 	}
 	w.cancel()
-	close(w.outcomes)
-	<-w.done
+	close(w.messages)
+	w.busy.Wait()
 	return err
 }
 
-// finish takes a message's rows off this process's books.
-func (w *workers) finish(rows []claimed) {
+// queueLoop records the outcomes of finished messages and claims due rows for the workers
+// that are free, both in one commit, whenever a message finished, a commit of this process
+// queued deliveries, or the poll interval passed (rows that came due, other replicas'
+// commits). A worker is free again once its outcome is written, so that a crash can send
+// again only what was in flight. After stop it claims nothing and returns once every
+// message in flight is written.
+func (s *Store) queueLoop(w *workers) {
+	poll := time.NewTicker(s.opts.FetchPollInterval)
+	defer poll.Stop()
+	var done []finished
+	stopping, look, failing := false, true, false
+	for {
+		if len(done) == 0 && !look {
+			select {
+			case f := <-w.finished:
+				done = append(done, f)
+			case <-w.wake:
+			case <-poll.C:
+			case <-w.stop:
+				stopping, w.stop = true, nil
+			}
+			look = true
+		}
+		// Messages that finish together share a commit: a moment's wait for the others in
+		// flight costs each far less than a commit of its own.
+		linger := time.NewTimer(stepLinger)
+	gather:
+		for len(done) < w.inFlightNow() {
+			select {
+			case f := <-w.finished:
+				done = append(done, f)
+			case <-linger.C:
+				break gather
+			}
+		}
+		linger.Stop()
+		w.mu.Lock()
+		free, skip := w.room(s.opts.Workers-w.inFlight+len(done), s.opts.Now())
+		w.mu.Unlock()
+		if stopping || !look {
+			free = 0
+		}
+		if stopping && len(done) == 0 && w.inFlightNow() == 0 {
+			return
+		}
+		var outcomes []settled
+		for _, f := range done {
+			outcomes = append(outcomes, f.outcomes...)
+		}
+		if len(done) == 0 && (free == 0 || len(s.lanes.except(skip)) == 0) {
+			look = false // nothing to write, nothing to take
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+		rows, err := s.step(ctx, outcomes, free, skip)
+		cancel()
+		if err != nil {
+			if !failing {
+				s.opts.Logger.Warn("the delivery queue's commit failed; tried again at each poll, and until it lands the deliveries' leases hold them", "error", err.Error())
+			}
+			failing, look = true, false
+			select { // until the next poll, without dropping what is to be written
+			case <-poll.C:
+			case <-w.ctx.Done():
+				time.Sleep(100 * time.Millisecond)
+			}
+			continue
+		}
+		failing = false
+		msgs := s.messages(rows)
+		w.mu.Lock()
+		w.inFlight += len(msgs) - len(done)
+		for _, f := range done {
+			for _, r := range f.rows {
+				delete(w.held, r.id)
+			}
+		}
+		for _, r := range rows {
+			w.held[r.id] = true
+		}
+		w.mu.Unlock()
+		for _, m := range msgs {
+			w.messages <- m
+		}
+		done, look = nil, free > 0 && len(rows) >= free // more may be due
+	}
+}
+
+// stepLinger is how long the queue loop waits for more of the messages in flight to finish
+// before it writes those that have.
+const stepLinger = time.Millisecond
+
+// inFlightNow reads inFlight.
+func (w *workers) inFlightNow() int {
 	w.mu.Lock()
-	w.inFlight--
-	for _, r := range rows {
-		delete(w.held, r.id)
-	}
-	w.mu.Unlock()
-	select {
-	case w.freed <- struct{}{}:
-	default:
-	}
+	defer w.mu.Unlock()
+	return w.inFlight
 }
 
 // block holds sink back until at.
@@ -161,10 +234,9 @@ func (w *workers) block(sink string, at time.Time) {
 	}
 }
 
-// room returns how many messages the fetcher may claim, and the sinks held back now.
-func (w *workers) room(workers int, now time.Time) (int, []string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+// room returns how many of free slots the queue may fill now, and the sinks held back.
+// w.mu is held.
+func (w *workers) room(free int, now time.Time) (int, []string) {
 	var skip []string
 	for sink, until := range w.blocked {
 		if until.After(now) {
@@ -174,51 +246,7 @@ func (w *workers) room(workers int, now time.Time) (int, []string) {
 		}
 	}
 	sort.Strings(skip)
-	return workers - w.inFlight, skip
-}
-
-// fetchLoop claims due rows whenever a worker is free and something may be due: a commit of
-// this process woke it, a worker finished, or the poll interval passed (rows that came due,
-// and other replicas' commits).
-func (s *Store) fetchLoop(w *workers) {
-	defer close(w.fetched)
-	poll := time.NewTicker(s.opts.FetchPollInterval)
-	defer poll.Stop()
-	failing := false
-	for {
-		if n, skip := w.room(s.opts.Workers, s.opts.Now()); n > 0 {
-			ctx, cancel := context.WithTimeout(w.ctx, commitTimeout)
-			rows, err := s.claim(ctx, n, skip)
-			cancel()
-			switch {
-			case err != nil && !failing:
-				failing = true
-				s.opts.Logger.Warn("claiming deliveries failed; retried at each poll", "error", err.Error())
-			case err == nil:
-				failing = false
-			}
-			msgs := s.messages(rows)
-			w.mu.Lock()
-			w.inFlight += len(msgs)
-			for _, r := range rows {
-				w.held[r.id] = true
-			}
-			w.mu.Unlock()
-			for _, m := range msgs {
-				w.messages <- m
-			}
-			if len(rows) >= n {
-				continue // more may be due
-			}
-		}
-		select {
-		case <-w.stopFetch:
-			return
-		case <-w.wake:
-		case <-w.freed:
-		case <-poll.C:
-		}
-	}
+	return free, skip
 }
 
 // messages cuts claimed rows into messages: the rows of one admin action and sink together
@@ -242,54 +270,21 @@ func (s *Store) messages(rows []claimed) [][]claimed {
 	return out
 }
 
-// completeLoop writes outcomes as they come, those that are waiting together in one commit,
-// until the outcomes channel closes. A commit that fails is tried again: until it lands, the
-// rows stay leased, and a lease that lapses sends them again.
-func (s *Store) completeLoop(w *workers) {
-	for o := range w.outcomes {
-		batch := []settled{o}
-	gather:
-		for len(batch) < 500 {
-			select {
-			case o, ok := <-w.outcomes:
-				if !ok {
-					break gather
-				}
-				batch = append(batch, o)
-			default:
-				break gather
-			}
-		}
-		for try := 0; ; try++ {
-			ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
-			err := s.settle(ctx, batch)
-			cancel()
-			if err == nil {
-				break
-			}
-			if try == 5 {
-				s.opts.Logger.Warn("delivery outcomes not recorded; their leases lapse and they run again", "rows", len(batch), "error", err.Error())
-				break
-			}
-			time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
-		}
-		for _, o := range batch {
-			if o.recorded != nil {
-				close(o.recorded)
-			}
-		}
-	}
-}
-
-// renewLoop renews the leases of rows in flight until the completer is done.
+// renewLoop renews the leases of rows in flight until the queue loop is done.
 func (s *Store) renewLoop(w *workers, completed chan struct{}) {
 	t := time.NewTicker(lease / 3)
 	defer t.Stop()
-	for {
+	for tick := 1; ; tick++ {
 		select {
 		case <-completed:
 			return
 		case <-t.C:
+		}
+		if s.dialect == postgres && tick%12 == 0 {
+			// Sinks only another replica has queued for (a configuration being rolled out).
+			ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+			_ = s.learnLanes(ctx)
+			cancel()
 		}
 		w.mu.Lock()
 		ids := make([]int64, 0, len(w.held))

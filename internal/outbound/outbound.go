@@ -20,11 +20,19 @@ var ErrRedirect = errors.New("redirect")
 
 // Client returns an HTTP client that gives up after timeout and follows no redirect.
 func Client(timeout time.Duration) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	// Every delivery worker may post to the same receiver at once; the default of two idle
+	// connections a host made most posts of a busy queue dial (and shake hands) anew.
+	t.MaxIdleConnsPerHost = idleConnsPerHost
 	return &http.Client{
 		Timeout:       timeout,
+		Transport:     t,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return ErrRedirect },
 	}
 }
+
+// idleConnsPerHost is how many connections to one receiver a client keeps open between posts.
+const idleConnsPerHost = 32
 
 // Describe says why a request failed without its URL: net/url's error names the URL, so
 // every one in the chain is peeled off. What the cause itself quotes (a malformed answer
