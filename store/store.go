@@ -12,6 +12,7 @@ import (
 	"github.com/hookd/hookd/internal/backoff"
 	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -104,9 +105,12 @@ type Store struct {
 	// accepted events and the queue's claims and outcomes take in turn, so that they never
 	// meet at SQLite's file lock; on Postgres the same pool as db.
 	commitDB *sql.DB
-	dialect  dialect
-	opts     Options
-	retry    backoff.Doubling
+	// queueDB, on Postgres, is the queue's pool, whose commits do not wait for the disk (see
+	// queueTx).
+	queueDB *sql.DB
+	dialect dialect
+	opts    Options
+	retry   backoff.Doubling
 
 	pending    chan *acceptRequest
 	stop       chan struct{}
@@ -227,6 +231,12 @@ func (s *Store) openDatabase(ctx context.Context) error {
 		db.SetMaxOpenConns(20)
 		db.SetMaxIdleConns(postgresIdleConns)
 		s.db, s.commitDB, s.dialect = db, db, postgres
+		if s.queueDB, err = sql.Open("pgx", withParam(o.DatabaseURL, "synchronous_commit", "off")); err != nil {
+			db.Close()
+			return fmt.Errorf("%w: postgres: %s", hook.ErrUnavailable, redact(err))
+		}
+		s.queueDB.SetMaxOpenConns(4)
+		s.queueDB.SetMaxIdleConns(4)
 	} else {
 		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 			return fmt.Errorf("data dir: %w", err)
@@ -405,6 +415,9 @@ func (s *Store) closeHandles() {
 // closeDBs closes the database handles.
 func (s *Store) closeDBs() error {
 	err := s.db.Close()
+	if s.queueDB != nil {
+		err = errors.Join(err, s.queueDB.Close())
+	}
 	if s.commitDB != nil && s.commitDB != s.db {
 		err = errors.Join(err, s.commitDB.Close())
 	}
@@ -498,4 +511,17 @@ func (s *Store) shrinkSQLite() {
 	}
 	shrink(s.db, sqliteConns)
 	shrink(s.commitDB, 1)
+}
+
+// withParam adds a connection parameter to a Postgres URL (or key=value DSN): pgx sends
+// parameters it does not know itself to the server as settings of the session.
+func withParam(dsn, key, value string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		return dsn + " " + key + "=" + value
+	}
+	q := u.Query()
+	q.Set(key, value)
+	u.RawQuery = q.Encode()
+	return u.String()
 }

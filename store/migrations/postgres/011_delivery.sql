@@ -29,7 +29,7 @@ CREATE TABLE hookd_delivery (
 );
 -- Claims read each sink and severity's due rows apart, so that a sink held back (paced, or
 -- asking to wait) or rows not due yet cost no scan past them.
-CREATE INDEX hookd_delivery_due ON hookd_delivery (sink, severity, run_at) WHERE state = 'pending';
+CREATE INDEX hookd_delivery_due ON hookd_delivery (sink, severity, run_at, id) WHERE state = 'pending';
 CREATE INDEX hookd_delivery_event ON hookd_delivery (event, sink);
 CREATE INDEX hookd_delivery_group ON hookd_delivery (group_key, sink) WHERE state = 'pending' AND group_key <> '';
 CREATE INDEX hookd_delivery_dead ON hookd_delivery (sink) WHERE state = 'dead' AND carrier IS NULL;
