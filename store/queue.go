@@ -145,9 +145,6 @@ const claimReturning = ` RETURNING id, sink, event, group_key, severity, attempt
 // step records outcomes and then leases up to n due rows (see claim), in one transaction:
 // the queue's one commit for what its workers finished and what they take next.
 func (s *Store) step(ctx context.Context, outcomes []settled, n int, skip []string) (rows []claimed, err error) {
-	if delivered, ok := allDelivered(outcomes); ok && s.dialect == postgres {
-		return s.stepAtOnce(ctx, delivered, n, skip)
-	}
 	err = s.queueTx(ctx, func(tx *sql.Tx) error {
 		if err := s.settle(ctx, tx, outcomes); err != nil || n <= 0 {
 			return err
@@ -189,56 +186,6 @@ func (s *Store) queueTx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return err
 	}
 	return dbError("commit", tx.Commit())
-}
-
-// allDelivered returns the rows of outcomes when every one is a plain delivery.
-func allDelivered(outcomes []settled) ([]int64, bool) {
-	var ids []int64
-	for _, o := range outcomes {
-		if o.state != stateDelivered || o.summary {
-			return nil, false
-		}
-		ids = append(ids, o.ids...)
-	}
-	return ids, true
-}
-
-// stepAtOnce is step on Postgres for the common case, the delivered and the next, in one
-// statement and one round trip: its data-modifying parts see one snapshot, so the rows of
-// the admin actions claimed are taken by the last part apart from those the claim took.
-func (s *Store) stepAtOnce(ctx context.Context, delivered []int64, n int, skip []string) ([]claimed, error) {
-	now := s.opts.Now().UTC()
-	lanes := s.lanes.except(skip)
-	if n <= 0 || len(lanes) == 0 {
-		lanes, n = nil, 0
-	}
-	args := []any{now.Add(lease), now, n, delivered}
-	arms := []string{`SELECT id, 0::smallint AS severity, now() AS run_at FROM hookd_delivery WHERE false`}
-	for i, l := range lanes {
-		args = append(args, l.sink, l.severity)
-		arms = append(arms, fmt.Sprintf(`SELECT * FROM (SELECT id, severity, run_at FROM hookd_delivery WHERE state = 'pending'
-			AND sink = $%d AND severity = $%d AND run_at <= $2 ORDER BY run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) a%d`, len(args)-1, len(args), i))
-	}
-	sweep := `SELECT * FROM claimed WHERE false`
-	if s.opts.GroupWindow > 0 {
-		sweep = `UPDATE hookd_delivery SET run_at = $1, lease_until = $1, attempt = attempt + 1
-			WHERE state = 'pending' AND id IN (SELECT d.id FROM hookd_delivery d
-				WHERE d.state = 'pending' AND d.group_key <> '' AND (d.group_key, d.sink) IN (SELECT group_key, sink FROM claimed WHERE group_key <> '')
-				AND (d.lease_until IS NULL OR d.lease_until < $2) AND d.id NOT IN (SELECT id FROM due)
-				ORDER BY d.id LIMIT ` + strconv.Itoa(maxGroupClaim) + ` FOR UPDATE OF d SKIP LOCKED)` + claimReturning
-	}
-	rows, err := s.queueDB.QueryContext(ctx, `WITH done AS (
-			UPDATE hookd_delivery SET state = 'delivered', lease_until = NULL, finished_at = $2
-			WHERE state = 'pending' AND id = ANY($4::bigint[])),
-		due AS (SELECT id FROM (`+strings.Join(arms, " UNION ALL ")+`) due ORDER BY severity DESC, run_at, id LIMIT $3),
-		claimed AS (UPDATE hookd_delivery SET run_at = $1, lease_until = $1, attempt = attempt + 1
-			WHERE state = 'pending' AND id IN (SELECT id FROM due)`+claimReturning+`),
-		swept AS (`+sweep+`)
-		SELECT * FROM claimed UNION ALL SELECT * FROM swept`, args...)
-	if err != nil {
-		return nil, dbError("record and claim deliveries", err)
-	}
-	return scanClaimed(rows)
 }
 
 // claim leases up to n due rows, most severe first and then oldest, of sinks other than
