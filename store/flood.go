@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hookd/hookd/hook"
@@ -64,44 +65,81 @@ func (s *Store) fold(ctx context.Context, sink string, perMinute int) (int, erro
 		return 0, nil // not paced: its receiver counts every message
 	}
 	now := s.opts.Now()
+	// The backlog: what is due within the minute and not in flight, by severity. Counted on
+	// a reader: the writer is acceptance's too.
+	backlog := `FROM hookd_delivery WHERE state = 'pending' AND sink = $1 AND run_at <= $2
+		AND (lease_until IS NULL OR lease_until < $3) AND event <> ''`
+	args := []any{sink, s.timeArg(now.Add(foldGap)), s.timeArg(now)}
+	bySeverity := map[int]int{}
+	var severities []int
+	n, top, unfolded := 0, 0, 0
+	err := s.scan(ctx, `SELECT severity, count(*) `+backlog+` GROUP BY severity`, args, func(r *sql.Rows) error {
+		var sev, count int
+		if err := r.Scan(&sev, &count); err != nil {
+			return err
+		}
+		bySeverity[sev], n, top = count, n+count, max(top, sev)
+		if sev >= s.unfolded() {
+			unfolded += count
+		} else {
+			severities = append(severities, sev)
+		}
+		return nil
+	})
+	if err != nil || n <= perMinute {
+		return 0, err
+	}
+	slices.Sort(severities)
+	slices.Reverse(severities)
+	// The summary row waits until the folding is done; should this process die first, it
+	// goes a minute later with what was folded by then.
+	var id int64
+	if err := s.queueTx(ctx, func(tx *sql.Tx) error {
+		return dbError("fold", tx.QueryRowContext(ctx, `INSERT INTO hookd_delivery (sink, event, severity, run_at) VALUES ($1, '', $2, $3) RETURNING id`,
+			sink, min(top, s.unfolded()-1), s.timeArg(now.Add(foldGap))).Scan(&id))
+	}); err != nil {
+		return 0, err
+	}
+	// Severity by severity, the oldest that fit in the minute stay and the rest are folded, a
+	// chunk a commit, so that acceptance waits for none of them long.
+	keep := max(0, perMinute-1-unfolded) // the summary takes a message of the minute
 	folded := 0
-	err := s.queueTx(ctx, func(tx *sql.Tx) error {
-		// The backlog: what is due within the minute and not in flight.
-		backlog := `FROM hookd_delivery WHERE state = 'pending' AND sink = $1 AND run_at <= $2
-			AND (lease_until IS NULL OR lease_until < $3) AND event <> ''`
-		args := []any{sink, s.timeArg(now.Add(foldGap)), s.timeArg(now)}
-		var n, top, unfolded int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(max(severity), 0), coalesce(sum(CASE WHEN severity >= $4 THEN 1 ELSE 0 END), 0) `+backlog,
-			append(args, s.unfolded())...).Scan(&n, &top, &unfolded); err != nil {
-			return dbError("fold", err)
+	for _, sev := range severities {
+		stay := min(keep, bySeverity[sev])
+		keep -= stay
+		rest := `SELECT id ` + backlog + ` AND severity = $4 ORDER BY run_at, id LIMIT ` + fmt.Sprint(foldChunk) + ` OFFSET $5` + s.skipLocked()
+		for {
+			var m int64
+			err := s.queueTx(ctx, func(tx *sql.Tx) error {
+				res, err := tx.ExecContext(ctx, `UPDATE hookd_delivery SET state = 'summarised', carrier = $6 WHERE id IN (`+rest+`)`,
+					append(args, sev, stay, id)...)
+				if err == nil {
+					m, err = res.RowsAffected()
+				}
+				return dbError("fold", err)
+			})
+			if err != nil {
+				return folded, err
+			}
+			folded += int(m)
+			if m < foldChunk {
+				break
+			}
 		}
-		if n <= perMinute {
-			return nil
-		}
-		var id int64
-		if err := tx.QueryRowContext(ctx, `INSERT INTO hookd_delivery (sink, event, severity, run_at) VALUES ($1, '', $2, $3) RETURNING id`,
-			sink, min(top, s.unfolded()-1), s.timeArg(now)).Scan(&id); err != nil {
-			return dbError("fold", err)
-		}
-		rest := `SELECT id ` + backlog + ` AND severity < $4 ORDER BY severity DESC, run_at, id LIMIT -1 OFFSET $5`
-		if s.dialect == postgres {
-			rest = `SELECT id ` + backlog + ` AND severity < $4 ORDER BY severity DESC, run_at, id OFFSET $5 FOR UPDATE SKIP LOCKED`
-		}
-		keep := max(0, perMinute-1-unfolded) // the summary takes a message of the minute
-		res, err := tx.ExecContext(ctx, `UPDATE hookd_delivery SET state = 'summarised', carrier = $6 WHERE id IN (`+rest+`)`,
-			append(args, s.unfolded(), keep, id)...)
-		if err != nil {
-			return dbError("fold", err)
-		}
-		m, _ := res.RowsAffected()
-		folded = int(m)
+	}
+	return folded, s.queueTx(ctx, func(tx *sql.Tx) error {
+		var err error
 		if folded == 0 {
 			_, err = tx.ExecContext(ctx, `DELETE FROM hookd_delivery WHERE id = $1`, id)
+		} else {
+			_, err = tx.ExecContext(ctx, `UPDATE hookd_delivery SET run_at = $2 WHERE id = $1`, id, s.timeArg(s.opts.Now()))
 		}
 		return dbError("fold", err)
 	})
-	return folded, err
 }
+
+// foldChunk is how many alerts one commit folds.
+const foldChunk = 1000
 
 // unfolded is the least severity rank that is never folded.
 func (s *Store) unfolded() int {
