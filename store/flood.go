@@ -94,12 +94,14 @@ func (s *Store) fold(ctx context.Context, sink string, perMinute int) (int, erro
 	// The summary row waits until the folding is done; should this process die first, it
 	// goes a minute later with what was folded by then.
 	var id int64
+	summary := lane{sink, min(top, s.unfolded()-1)}
 	if err := s.queueTx(ctx, func(tx *sql.Tx) error {
 		return dbError("fold", tx.QueryRowContext(ctx, `INSERT INTO hookd_delivery (sink, event, severity, run_at) VALUES ($1, '', $2, $3) RETURNING id`,
-			sink, min(top, s.unfolded()-1), s.timeArg(now.Add(foldGap))).Scan(&id))
+			summary.sink, summary.severity, s.timeArg(now.Add(foldGap))).Scan(&id))
 	}); err != nil {
 		return 0, err
 	}
+	s.lanes.add(summary)
 	// Severity by severity, the oldest that fit in the minute stay and the rest are folded, a
 	// chunk a commit, so that acceptance waits for none of them long.
 	keep := max(0, perMinute-1-unfolded) // the summary takes a message of the minute
@@ -111,7 +113,10 @@ func (s *Store) fold(ctx context.Context, sink string, perMinute int) (int, erro
 		for {
 			var m int64
 			err := s.queueTx(ctx, func(tx *sql.Tx) error {
-				res, err := tx.ExecContext(ctx, `UPDATE hookd_delivery SET state = 'summarised', carrier = $6 WHERE id IN (`+rest+`)`,
+				// Only into a summary not taken yet: one that outwaited its minute went with
+				// what it had.
+				res, err := tx.ExecContext(ctx, `UPDATE hookd_delivery SET state = 'summarised', carrier = $6 WHERE id IN (`+rest+`)
+					AND EXISTS (SELECT 1 FROM hookd_delivery c WHERE c.id = $6 AND c.state = 'pending' AND c.lease_until IS NULL)`,
 					append(args, sev, stay, id)...)
 				if err == nil {
 					m, err = res.RowsAffected()

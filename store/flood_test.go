@@ -148,3 +148,40 @@ func TestFoldKeepsAMinutesWorthMostSevereFirst(t *testing.T) {
 	assert.Equal(t, 1, count(t, s, `SELECT count(*) FROM hookd_delivery WHERE state = 'pending' AND event = '' AND severity = 3`),
 		"one summary, as severe as the most severe alert it stands for")
 }
+
+// TestSummaryOfANewSeverityGoesOut: a flood folded after the workers started, into a summary
+// of a severity no row had before (critical and low alerts: the summary is high), is sent.
+func TestSummaryOfANewSeverityGoesOut(t *testing.T) {
+	d := &pacedSink{alerts: map[string][]string{}}
+	o := Options{DataDir: t.TempDir(), Sinks: []string{"slack"}, Deliverer: d, Unfolded: 4, FetchPollInterval: 20 * time.Millisecond}
+	o.Severity = func(rc *hook.RoleChange) (string, int) {
+		if rc.Roles[0].Name == "crit" {
+			return "critical", 4
+		}
+		return "low", 1
+	}
+	s := open(t, o)
+	require.NoError(t, s.Start(context.Background()))
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	s.workers.block("slack", time.Now().Add(time.Hour)) // held back, as a paced sink under a flood
+	var flood []hook.RoleChange
+	for i := range 40 {
+		rc := record(fmt.Sprintf("n-%03d", i))
+		rc.Roles[0].Name = map[bool]string{true: "crit", false: "low"}[i < 4]
+		flood = append(flood, rc)
+	}
+	_, err := s.Accept(context.Background(), flood)
+	require.NoError(t, err)
+	folded, err := s.fold(context.Background(), "slack", 10)
+	require.NoError(t, err)
+	assert.Equal(t, 31, folded, "4 critical and 5 low stay, the summary takes a message")
+	s.workers.mu.Lock()
+	delete(s.workers.blocked, "slack")
+	s.workers.mu.Unlock()
+	require.Eventually(t, func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return len(d.summaries) == 1
+	}, 10*time.Second, 20*time.Millisecond, "the summary of a lane no row had before is claimed")
+	assert.Equal(t, 31, d.summaries[0].Changes)
+}

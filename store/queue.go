@@ -199,13 +199,23 @@ func (s *Store) claim(ctx context.Context, tx *sql.Tx, n int, skip []string) ([]
 	now := s.opts.Now()
 	until := s.timeArg(now.Add(lease))
 	args := []any{until, s.timeArg(now), n}
-	// The oldest due rows of each lane, then the most severe and oldest of them all.
+	// The oldest due rows of each lane, then the most severe and oldest of them all; of a
+	// paced sink, only its most severe and oldest: it sends one at a time anyway, and the
+	// next is chosen when that one is done, so that a critical alert claimed with others
+	// cannot lose the sink's next slot to them.
 	arm := `SELECT id, severity, run_at FROM hookd_delivery WHERE state = 'pending' AND sink = $%d AND severity = $%d
 		AND run_at <= $2 ORDER BY run_at, id LIMIT $3` + s.skipLocked()
-	arms := make([]string, len(lanes))
+	bySink := map[string][]string{}
 	for i, l := range lanes {
 		args = append(args, l.sink, l.severity)
-		arms[i] = `SELECT * FROM (` + fmt.Sprintf(arm, len(args)-1, len(args)) + `) a` + strconv.Itoa(i)
+		bySink[l.sink] = append(bySink[l.sink], `SELECT * FROM (`+fmt.Sprintf(arm, len(args)-1, len(args))+`) a`+strconv.Itoa(i))
+	}
+	var arms []string
+	for sink, sinkArms := range bySink {
+		if s.paced[sink] {
+			sinkArms = []string{`SELECT * FROM (SELECT * FROM (` + strings.Join(sinkArms, " UNION ALL ") + `) p ORDER BY severity DESC, run_at, id LIMIT 1) p` + strconv.Itoa(len(arms))}
+		}
+		arms = append(arms, sinkArms...)
 	}
 	out, err := s.lease(ctx, tx, `SELECT id FROM (`+strings.Join(arms, " UNION ALL ")+`) due ORDER BY severity DESC, run_at, id LIMIT $3`, args)
 	if err != nil || s.opts.GroupWindow <= 0 {
@@ -329,7 +339,9 @@ func (s *Store) settle(ctx context.Context, tx *sql.Tx, batch []settled) error {
 func (s *Store) renew(ctx context.Context, ids []int64) error {
 	until := s.timeArg(s.opts.Now().Add(lease))
 	return s.queueTx(ctx, func(tx *sql.Tx) error {
-		return s.eachChunk(ctx, tx, ids, `UPDATE hookd_delivery SET run_at = $1, lease_until = $1 WHERE state = 'pending' AND id IN `, until)
+		// Only rows still leased: an outcome written meanwhile (a retry's run_at) stands.
+		return s.eachChunk(ctx, tx, ids, `UPDATE hookd_delivery SET run_at = $1, lease_until = $1
+			WHERE state = 'pending' AND lease_until IS NOT NULL AND id IN `, until)
 	})
 }
 

@@ -20,7 +20,8 @@ const takeoverSuffix = "_river_takeover.sql"
 func takeover(ctx context.Context, db *sql.DB, d dialect, script []byte) ([]byte, error) {
 	q := `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'river_job'`
 	if d == postgres {
-		q = `SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'river_job'`
+		// As the script's unqualified names resolve: along the search_path.
+		q = `SELECT CASE WHEN to_regclass('river_job') IS NULL THEN 0 ELSE 1 END`
 	}
 	var n int
 	if err := db.QueryRowContext(ctx, q).Scan(&n); err != nil {

@@ -87,7 +87,7 @@ type Options struct {
 	// FetchPollInterval is how often idle workers look for deliveries that came due or that
 	// another replica queued; this process's own commits wake them at once (default 100 ms).
 	FetchPollInterval time.Duration
-	// ReplicaID names this replica in logs.
+	// ReplicaID names this replica in the store's log lines (default: the host name).
 	ReplicaID string
 	// Logger receives the queue's warnings (default: standard error, warnings up).
 	Logger *slog.Logger
@@ -128,9 +128,11 @@ type Store struct {
 	closeErr error
 	metrics  *metrics
 	// wake tells this process's queue loop that a commit queued deliveries.
-	wake     chan struct{}
-	workers  *workers
-	lanes    laneSet
+	wake    chan struct{}
+	workers *workers
+	lanes   laneSet
+	// paced are the sinks that send at a fixed pace (see Summarizer).
+	paced    map[string]bool
 	periodic []Periodic
 	// stopLead ends the leader's loop; led is closed once it has.
 	stopLead context.CancelFunc
@@ -217,6 +219,7 @@ func withDefaults(o Options) Options {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	o.Logger = o.Logger.With("replica", o.ReplicaID)
 	return o
 }
 
@@ -311,10 +314,14 @@ func (s *Store) Start(ctx context.Context) error {
 		if err := s.learnLanes(ctx); err != nil {
 			return err
 		}
-		s.startWorkers()
 		if sum, ok := s.opts.Deliverer.(Summarizer); ok && len(sum.Paced()) > 0 {
+			s.paced = map[string]bool{}
+			for sink := range sum.Paced() {
+				s.paced[sink] = true
+			}
 			s.periodic = append(s.periodic, s.foldTask(sum))
 		}
+		s.startWorkers()
 	}
 	if len(s.periodic) > 0 {
 		var lead context.Context

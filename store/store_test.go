@@ -416,3 +416,29 @@ func TestOpenFailsClearlyWithoutDatabase(t *testing.T) {
 	require.ErrorIs(t, err, hook.ErrUnavailable)
 	assert.NotContains(t, err.Error(), "hunter2")
 }
+
+// TestRenewalLeavesAWrittenOutcome: a lease renewal that comes after a delivery's outcome was
+// written (a retry half an hour on) does not make the row due in 15 s again.
+func TestRenewalLeavesAWrittenOutcome(t *testing.T) {
+	for _, be := range backends(t) {
+		t.Run(be.name, func(t *testing.T) {
+			o := be.fresh(t)
+			o.Sinks = []string{"webhook"}
+			s := open(t, o)
+			ctx := context.Background()
+			_, err := s.Accept(ctx, records("r1"))
+			require.NoError(t, err)
+			rows, err := s.step(ctx, nil, 1, nil)
+			require.NoError(t, err)
+			require.Len(t, rows, 1)
+			later := time.Now().Add(30 * time.Minute)
+			_, err = s.step(ctx, []settled{{ids: []int64{rows[0].id}, state: statePending, runAt: later, err: "HTTP 503"}}, 0, nil)
+			require.NoError(t, err)
+			require.NoError(t, s.renew(ctx, []int64{rows[0].id}), "a renewal the queue loop had started before the outcome")
+			assert.Equal(t, 0, count(t, s, `SELECT count(*) FROM hookd_delivery WHERE lease_until IS NOT NULL`))
+			again, err := s.step(ctx, nil, 1, nil)
+			require.NoError(t, err)
+			assert.Empty(t, again, "not due before its retry")
+		})
+	}
+}

@@ -186,6 +186,11 @@ func (s *Store) queueLoop(w *workers) {
 			if !failing {
 				s.opts.Logger.Warn("the delivery queue's commit failed; tried again at each poll, and until it lands the deliveries' leases hold them", "error", err.Error())
 			}
+			if stopping && w.ctx.Err() != nil {
+				// Out of time, and the database away: what was not written is left to the
+				// leases, which lapse (and SQLite's are released at the next start).
+				return
+			}
 			failing, look = true, false
 			select { // until the next poll, without dropping what is to be written
 			case <-poll.C:

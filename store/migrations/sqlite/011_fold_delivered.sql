@@ -5,9 +5,12 @@
 INSERT INTO hookd_delivery (sink, event, state, run_at, finished_at)
 SELECT sink, uuid, 'delivered', delivered_at, delivered_at FROM hookd_delivered;
 
-INSERT INTO hookd_delivery (sink, event, group_key, severity, state, run_at)
-SELECT v.sink, v.uuid, coalesce(e.group_key, ''), coalesce(c.severity, 0), coalesce(c.state, 'pending'),
-       strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000000Z'
+-- A message's events that are not delivered follow its row: pending with it, or dead under it
+-- (the dead letter is the message, listed and retried under its row).
+INSERT INTO hookd_delivery (sink, event, group_key, severity, state, run_at, carrier, finished_at, last_error, attempt)
+SELECT v.sink, v.uuid, coalesce(e.group_key, ''), coalesce(c.severity, 0), coalesce(c.state, 'pending'), strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000000Z',
+       CASE WHEN c.state = 'dead' THEN c.id END, CASE WHEN c.state = 'dead' THEN c.finished_at END,
+       CASE WHEN c.state = 'dead' THEN c.last_error ELSE '' END, CASE WHEN c.state = 'dead' THEN c.attempt ELSE 0 END
 FROM hookd_delivery_cover v
 LEFT JOIN hookd_event e ON e.uuid = v.uuid
 LEFT JOIN hookd_delivery c ON c.id = (SELECT max(id) FROM hookd_delivery x WHERE x.event = v.covered_by AND x.sink = v.sink AND x.state IN ('pending', 'dead'))
