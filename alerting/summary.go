@@ -63,7 +63,8 @@ func summaryText(s hook.Summary, esc func(string) string) (title, detail string)
 	if len(s.Actors) > 0 {
 		actors := make([]string, len(s.Actors))
 		for i, a := range s.Actors {
-			actors[i] = fmt.Sprintf("%s (%d)", esc(clip.Runes(a.Name, 100)), a.Count)
+			// Quoted, so that a name cannot pass for part of the list ("Alice (400), Bob").
+			actors[i] = fmt.Sprintf("“%s” (%d)", esc(clip.Runes(a.Name, 100)), a.Count)
 		}
 		of := ""
 		if s.ActorsOf < s.Changes {

@@ -49,7 +49,7 @@ func TestSummariesSayHowManyHowSevereAndByWhom(t *testing.T) {
 	assert.Equal(t, "412 more role changes", msgs[0].Blocks[0].Text.Text)
 	assert.Contains(t, text, ":large_orange_circle: HIGH")
 	assert.Contains(t, text, "3 high, 409 low")
-	assert.Contains(t, text, "By actor: &lt;!channel&gt; [click](http://evil.example) ∗Admin∗ (300), Bob (112).")
+	assert.Contains(t, text, "By actor: “&lt;!channel&gt; [click](http://evil.example) ∗Admin∗” (300), “Bob” (112).")
 	assert.Contains(t, text, "from 2026-12-07 14:02:00 to 2026-12-07 14:09:00 UTC")
 	assert.False(t, strings.ContainsAny(text, "<>"), "an Okta string was not escaped:\n%s", text)
 

@@ -117,6 +117,11 @@ func TestUpgradeFromRiver(t *testing.T) {
 			}
 			assert.Len(t, byJob, 2)
 
+			// A new delivery is numbered past every id River gave.
+			_, err = s.Accept(context.Background(), records("after-the-upgrade"))
+			require.NoError(t, err)
+			assert.Equal(t, 2, count(t, s, `SELECT count(*) FROM hookd_delivery WHERE event = 'after-the-upgrade' AND id > 16`))
+
 			page, err := s.Changes(context.Background(), adminapi.ChangeFilter{Limit: 50})
 			require.NoError(t, err)
 			for _, c := range page.Changes {

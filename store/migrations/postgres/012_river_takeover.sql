@@ -19,7 +19,10 @@ WHERE j.kind = 'hookd_delivery'
   AND j.state::text IN ('available', 'scheduled', 'pending', 'retryable', 'running', 'cancelled', 'discarded')
   AND NOT EXISTS (SELECT 1 FROM hookd_delivered d WHERE d.sink = j.args->>'sink' AND d.uuid = j.args->>'event_id');
 
-SELECT setval(pg_get_serial_sequence('hookd_delivery', 'id'), coalesce((SELECT max(id) FROM hookd_delivery), 0) + 1, false);
+-- New rows are numbered past every id River gave, so that no new delivery takes the id of a
+-- job the dead letter's audit rows (retry_job_id) still name.
+SELECT setval(pg_get_serial_sequence('hookd_delivery', 'id'),
+    greatest(coalesce((SELECT max(id) FROM hookd_delivery), 0), (SELECT last_value FROM river_job_id_seq)) + 1, false);
 
 -- River's rescue of a replica's own jobs kept the replica's River client here.
 DELETE FROM hookd_state WHERE name LIKE 'replica:%';

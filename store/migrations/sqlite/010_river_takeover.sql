@@ -21,6 +21,14 @@ WHERE j.kind = 'hookd_delivery'
   AND NOT EXISTS (SELECT 1 FROM hookd_delivered d
                   WHERE d.sink = json_extract(j.args, '$.sink') AND d.uuid = json_extract(j.args, '$.event_id'));
 
+-- New rows are numbered past every id River gave, so that no new delivery takes the id of a
+-- job the dead letter's audit rows (retry_job_id) still name.
+UPDATE sqlite_sequence SET seq = max(seq, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'river_job'), 0))
+WHERE name = 'hookd_delivery';
+INSERT INTO sqlite_sequence (name, seq)
+SELECT 'hookd_delivery', seq FROM sqlite_sequence
+WHERE name = 'river_job' AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'hookd_delivery');
+
 DROP TABLE IF EXISTS river_job;
 DROP TABLE IF EXISTS river_leader;
 DROP TABLE IF EXISTS river_migration;
