@@ -85,7 +85,8 @@ type Options struct {
 	// Periodic tasks run on one replica at a time (see Periodic).
 	Periodic []Periodic
 	// FetchPollInterval is how often idle workers look for deliveries that came due or that
-	// another replica queued; this process's own commits wake them at once (default 100 ms).
+	// another replica queued; this process's own commits wake them at once (default
+	// defaultFetchPoll).
 	FetchPollInterval time.Duration
 	// ReplicaID names this replica in the store's log lines (default: the host name).
 	ReplicaID string
@@ -199,7 +200,7 @@ func withDefaults(o Options) Options {
 		o.Workers = 10
 	}
 	if o.FetchPollInterval <= 0 {
-		o.FetchPollInterval = 100 * time.Millisecond
+		o.FetchPollInterval = defaultFetchPoll
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -222,6 +223,10 @@ func withDefaults(o Options) Options {
 	o.Logger = o.Logger.With("replica", o.ReplicaID)
 	return o
 }
+
+// defaultFetchPoll is FetchPollInterval's default: a short wait for other replicas' commits
+// and for retries come due, a cheap indexed query when nothing is.
+const defaultFetchPoll = 100 * time.Millisecond
 
 // openDatabase connects to Postgres or opens (and locks) the SQLite data dir, then migrates.
 func (s *Store) openDatabase(ctx context.Context) error {
