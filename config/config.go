@@ -295,7 +295,7 @@ func Default() Config {
 		},
 		Console:   Console{Format: "text"},
 		SystemLog: SystemLog{PollInterval: 30 * time.Second, LookBack: time.Hour, SilenceAfter: 10 * time.Minute},
-		Delivery:  Delivery{Workers: 10, MaxAttempts: 56, GroupWindow: 2 * time.Second},
+		Delivery:  Delivery{Workers: 32, MaxAttempts: 56, GroupWindow: 2 * time.Second},
 		Log:       Log{Level: "info", Format: "json"},
 		Detections: Detections{
 			SelfGrant: true, ShortLived: time.Hour, FreshGranter: 24 * time.Hour,

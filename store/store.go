@@ -61,7 +61,9 @@ type Options struct {
 	Detect *detect.Settings
 	// Deliverer sends the deliveries; without it Start runs no delivery workers.
 	Deliverer Deliverer
-	// Workers is how many deliveries run at once (default 10).
+	// Workers is how many deliveries run at once (default 32). A worker is busy until its
+	// outcome is committed, which bounds what a crash can send twice, so the count bounds
+	// the queue's pace as well as the sinks' concurrency.
 	Workers int
 	// MaxAttempts bounds delivery attempts before a delivery goes to the dead letter (default
 	// 56: with the default backoff, about 24 hours of trying).
@@ -197,7 +199,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 
 func withDefaults(o Options) Options {
 	if o.Workers <= 0 {
-		o.Workers = 10
+		o.Workers = 32
 	}
 	if o.FetchPollInterval <= 0 {
 		o.FetchPollInterval = defaultFetchPoll

@@ -15,7 +15,7 @@ func init() {
 
 // deliveryWorkers is hookd's default HOOKD_DELIVERY_WORKERS: the most messages in flight
 // when it dies, which is the documented bound on duplicates per crash.
-const deliveryWorkers = 10
+const deliveryWorkers = 32
 
 // killUnderLoad kills hookd with SIGKILL in the middle of a load, restarts it on the same
 // store (on Postgres under another replica ID), and counts what was acknowledged, stored,
