@@ -163,7 +163,7 @@ func (s *Store) summarize(ctx context.Context, sum Summarizer, row claimed) []se
 		err = sum.Summarize(ctx, row.sink, summary)
 	}
 	if err != nil {
-		st := s.next(ctx, []int64{row.id}, row.sink, row.attempt, err, o)
+		st := s.next([]int64{row.id}, err, o)
 		st.summary = true
 		return []settled{st}
 	}

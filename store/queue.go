@@ -292,7 +292,8 @@ type settled struct {
 	carrier int64
 }
 
-// settle writes the outcomes of deliveries that ended together.
+// settle writes the outcomes of deliveries that ended together: the delivered rows of them
+// all in one statement, the others message by message.
 func (s *Store) settle(ctx context.Context, tx *sql.Tx, batch []settled) error {
 	now := s.timeArg(s.opts.Now())
 	var delivered []int64
@@ -301,21 +302,18 @@ func (s *Store) settle(ctx context.Context, tx *sql.Tx, batch []settled) error {
 			delivered = append(delivered, o.ids...)
 			continue
 		}
+		// A refund is no failure of the alert: its attempt and last error stay as they were.
+		refund, lastErr, finished, carrier := 0, any(clip.Bytes(o.err, maxErrorText)), any(nil), any(nil)
 		if o.refund {
-			// Not a failure of the alert: its attempt and last error stay as they were.
-			if err := s.eachChunk(ctx, tx, o.ids, `UPDATE hookd_delivery SET run_at = $1, lease_until = NULL, attempt = attempt - 1
-				WHERE state = 'pending' AND id IN `, s.timeArg(o.runAt)); err != nil {
-				return err
-			}
-			continue
+			refund, lastErr = 1, nil
 		}
-		finished, carrier := any(nil), any(nil)
 		if o.state == stateDead {
 			finished, carrier = now, o.carrier
 		}
 		if err := s.eachChunk(ctx, tx, o.ids, `UPDATE hookd_delivery SET state = $1, run_at = $2, lease_until = NULL,
-			last_error = $3, finished_at = $4, carrier = CASE WHEN id = $5 THEN NULL ELSE $5 END WHERE state = 'pending' AND id IN `,
-			o.state, s.timeArg(o.runAt), clip.Bytes(o.err, maxErrorText), finished, carrier); err != nil {
+			attempt = attempt - $3, last_error = coalesce($4, last_error), finished_at = $5,
+			carrier = CASE WHEN id = $6 THEN NULL ELSE $6 END WHERE state = 'pending' AND id IN `,
+			o.state, s.timeArg(o.runAt), refund, lastErr, finished, carrier); err != nil {
 			return err
 		}
 	}
@@ -323,9 +321,8 @@ func (s *Store) settle(ctx context.Context, tx *sql.Tx, batch []settled) error {
 		finished_at = $1 WHERE state = 'pending' AND id IN `, now); err != nil {
 		return err
 	}
-	// The alerts a summary stood for end with it.
-	for _, o := range batch {
-		if o.summary && (o.state == stateDelivered || o.state == stateDead) {
+	for _, o := range batch { // the alerts a summary stood for end with it
+		if o.summary && o.state != statePending {
 			if err := s.eachChunk(ctx, tx, o.ids, `UPDATE hookd_delivery SET state = $1, finished_at = $2
 				WHERE state = 'summarised' AND carrier IN `, o.state, now); err != nil {
 				return err
@@ -337,6 +334,9 @@ func (s *Store) settle(ctx context.Context, tx *sql.Tx, batch []settled) error {
 
 // renew extends the lease of rows this process still works on.
 func (s *Store) renew(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
 	until := s.timeArg(s.opts.Now().Add(lease))
 	return s.queueTx(ctx, func(tx *sql.Tx) error {
 		// Only rows still leased: an outcome written meanwhile (a retry's run_at) stands.

@@ -157,30 +157,30 @@ func (d dialect) String() string {
 }
 
 // Open connects, migrates, and starts the committer. Workers start with Start.
-func Open(ctx context.Context, o Options) (*Store, error) {
+func Open(ctx context.Context, o Options) (_ *Store, err error) {
 	o = withDefaults(o)
 	s := &Store{opts: o, pending: make(chan *acceptRequest, 1024), stop: make(chan struct{}), wake: make(chan struct{}, 1),
 		retry: backoff.Doubling{Base: o.RetryBase, Cap: o.RetryCap}, periodic: o.Periodic}
+	defer func() {
+		if err != nil && s.db != nil {
+			_ = s.closeDBs()
+		}
+	}()
 	if err := s.openDatabase(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.indexOldChanges(ctx); err != nil {
-		s.closeHandles()
 		return nil, fmt.Errorf("console index of stored changes: %w", err)
 	}
 	if err := s.buildLedger(ctx); err != nil {
-		s.closeHandles()
 		return nil, fmt.Errorf("ledger of role holders from stored changes: %w", err)
 	}
 	if err := s.registerMetrics(o.Registerer); err != nil {
-		s.closeHandles()
 		return nil, fmt.Errorf("store metrics: %w", err)
 	}
 	o.Memory.OnTrim(s.Trim)
-	// SQLite has one writer, so one committer; Postgres takes concurrent transactions, and a
-	// few committers overlap one group's round trips and sync with the next one's work.
-	// A group is bounded so that one commit stays short; on Postgres smaller groups also
-	// spread the work over the committers.
+	// SQLite has one writer, so one committer; on Postgres a few committers overlap one
+	// group's round trips with the next one's work, and smaller groups spread it over them.
 	s.committers, s.maxGroup = 1, 2000
 	if s.dialect == postgres {
 		s.committers, s.maxGroup = 4, 250
@@ -198,23 +198,13 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 }
 
 func withDefaults(o Options) Options {
-	if o.Workers <= 0 {
-		o.Workers = 32
-	}
-	if o.FetchPollInterval <= 0 {
-		o.FetchPollInterval = defaultFetchPoll
-	}
+	orDefault(&o.Workers, 32)
+	orDefault(&o.FetchPollInterval, defaultFetchPoll)
+	orDefault(&o.MaxAttempts, 56)
+	orDefault(&o.RetryBase, 5*time.Second)
+	orDefault(&o.RetryCap, 30*time.Minute)
 	if o.Now == nil {
 		o.Now = time.Now
-	}
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 56
-	}
-	if o.RetryBase <= 0 {
-		o.RetryBase = 5 * time.Second
-	}
-	if o.RetryCap <= 0 {
-		o.RetryCap = 30 * time.Minute
 	}
 	if o.ReplicaID == "" {
 		o.ReplicaID, _ = os.Hostname()
@@ -226,75 +216,81 @@ func withDefaults(o Options) Options {
 	return o
 }
 
+// orDefault sets *v to def unless it is above zero.
+func orDefault[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
 // defaultFetchPoll is FetchPollInterval's default: a short wait for other replicas' commits
 // and for retries come due, a cheap indexed query when nothing is.
 const defaultFetchPoll = 100 * time.Millisecond
 
 // openDatabase connects to Postgres or opens (and locks) the SQLite data dir, then migrates.
-func (s *Store) openDatabase(ctx context.Context) error {
+func (s *Store) openDatabase(ctx context.Context) (err error) {
 	o := s.opts
 	if o.DatabaseURL != "" {
-		db, err := sql.Open("pgx", o.DatabaseURL)
+		s.dialect = postgres
+		s.db, err = sql.Open("pgx", o.DatabaseURL)
+		if err == nil {
+			s.commitDB = s.db
+			s.queueDB, err = sql.Open("pgx", withParam(o.DatabaseURL, "synchronous_commit", "off"))
+		}
 		if err != nil {
 			return fmt.Errorf("%w: postgres: %s", hook.ErrUnavailable, redact(err))
 		}
-		db.SetMaxOpenConns(20)
-		db.SetMaxIdleConns(postgresIdleConns)
-		s.db, s.commitDB, s.dialect = db, db, postgres
-		if s.queueDB, err = sql.Open("pgx", withParam(o.DatabaseURL, "synchronous_commit", "off")); err != nil {
-			db.Close()
-			return fmt.Errorf("%w: postgres: %s", hook.ErrUnavailable, redact(err))
-		}
+		s.db.SetMaxOpenConns(20)
+		s.db.SetMaxIdleConns(postgresIdleConns)
 		s.queueDB.SetMaxOpenConns(4)
 		s.queueDB.SetMaxIdleConns(4)
-	} else {
-		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
-			return fmt.Errorf("data dir: %w", err)
-		}
-		if !o.Beside {
-			lock, err := lockDataDir(o.DataDir)
-			if err != nil {
-				return err
-			}
-			s.dirLock = lock
-		}
-		// WAL lets readers run beside the writer; synchronous=FULL makes a commit durable
-		// before Okta is answered; _txlock=immediate takes the write lock at BEGIN. The hot
-		// writers (acceptance, the queue's claims and outcomes) share one connection, where
-		// they queue in Go rather than at SQLite's file lock, whose busy handler sleeps in
-		// steps; the few other writes (the console's, the ledger's) meet them at the lock.
-		// The writer leaves checkpoints (copying the log into the database, and its sync)
-		// to checkpointLoop, so that no commit Okta waits for does one, and keeps statement
-		// journals in memory (temp_store); the readers keep SQLite's defaults, so that a large
-		// sort of the console's spills to a file.
-		dsn := "file:" + filepath.Join(o.DataDir, "hookd.db") +
-			"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
-		db, err := sql.Open("sqlite", dsn)
-		if err == nil {
-			s.db = db
-			if s.commitDB, err = sql.Open("sqlite", dsn+"&_pragma=wal_autocheckpoint(0)&_pragma=temp_store(MEMORY)"); err == nil {
-				s.checkpointDB, err = sql.Open("sqlite", dsn)
-			}
-		}
-		if err != nil {
-			s.closeHandles()
-			return fmt.Errorf("%w: sqlite: %v", hook.ErrUnavailable, err)
-		}
-		s.db.SetMaxOpenConns(sqliteConns)
-		s.db.SetMaxIdleConns(sqliteConns) // an SQLite connection's prepared statements stay with it
-		s.commitDB.SetMaxOpenConns(1)
-		s.commitDB.SetMaxIdleConns(1)
-		s.checkpointDB.SetMaxOpenConns(1)
-		s.dialect = sqlite
+	} else if err = s.openSQLite(); err != nil {
+		return err
 	}
 	if err := s.db.PingContext(ctx); err != nil {
-		s.closeHandles()
 		return fmt.Errorf("%w: %s: %s", hook.ErrUnavailable, s.dialect, redact(err))
 	}
 	if err := migrate(ctx, s.commitDB, s.dialect); err != nil {
-		s.closeHandles()
 		return fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
 	}
+	return nil
+}
+
+// openSQLite locks the data dir and opens its database three times: the readers' pool, the
+// writer's one connection (acceptance and the queue's commits take it in turn, queueing in
+// Go rather than at SQLite's file lock, whose busy handler sleeps in steps) and the
+// checkpointer's. WAL lets readers run beside the writer; synchronous=FULL makes a commit
+// durable before Okta is answered; _txlock=immediate takes the write lock at BEGIN. The
+// writer leaves checkpoints to checkpointLoop, so that no commit Okta waits for does one.
+func (s *Store) openSQLite() error {
+	dir := s.opts.DataDir
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	if !s.opts.Beside {
+		lock, err := lockDataDir(dir)
+		if err != nil {
+			return err
+		}
+		s.dirLock = lock
+	}
+	dsn := "file:" + filepath.Join(dir, "hookd.db") +
+		"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
+	s.dialect = sqlite
+	db, err := sql.Open("sqlite", dsn)
+	if err == nil {
+		s.db = db
+		if s.commitDB, err = sql.Open("sqlite", dsn+"&_pragma=wal_autocheckpoint(0)&_pragma=temp_store(MEMORY)"); err == nil {
+			s.checkpointDB, err = sql.Open("sqlite", dsn)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%w: sqlite: %v", hook.ErrUnavailable, err)
+	}
+	s.db.SetMaxOpenConns(sqliteConns)
+	s.db.SetMaxIdleConns(sqliteConns) // an SQLite connection's prepared statements stay with it
+	s.commitDB.SetMaxOpenConns(1)
+	s.checkpointDB.SetMaxOpenConns(1)
 	return nil
 }
 
@@ -368,9 +364,6 @@ func (s *Store) Close() error {
 			<-s.stopped
 		}
 		s.closeErr = s.closeDBs()
-		if s.dirLock != nil {
-			_ = s.dirLock.Close()
-		}
 	})
 	return s.closeErr
 }
@@ -418,25 +411,19 @@ func (s *Store) JobCounts(ctx context.Context) (map[string]int64, error) {
 // events (such as the System Log cursor).
 func (s *Store) DB() *sql.DB { return s.db }
 
-// closeHandles closes the database and the data dir lock when Open fails half way.
-func (s *Store) closeHandles() {
-	_ = s.closeDBs()
-	if s.dirLock != nil {
-		_ = s.dirLock.Close()
-	}
-}
-
-// closeDBs closes the database handles.
+// closeDBs closes the database handles and lets go of the data dir.
 func (s *Store) closeDBs() error {
-	err := s.db.Close()
-	if s.queueDB != nil {
-		err = errors.Join(err, s.queueDB.Close())
+	var err error
+	for _, db := range []*sql.DB{s.db, s.queueDB, s.checkpointDB} {
+		if db != nil {
+			err = errors.Join(err, db.Close())
+		}
 	}
 	if s.commitDB != nil && s.commitDB != s.db {
 		err = errors.Join(err, s.commitDB.Close())
 	}
-	if s.checkpointDB != nil {
-		err = errors.Join(err, s.checkpointDB.Close())
+	if s.dirLock != nil {
+		err = errors.Join(err, s.dirLock.Close())
 	}
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -62,7 +63,7 @@ type workers struct {
 	// stop asks the queue loop to take nothing more; done is closed once it and the
 	// renewer have ended.
 	stop, done chan struct{}
-	busy       sync.WaitGroup // workers
+	busy       sync.WaitGroup
 
 	mu sync.Mutex
 	// inFlight counts the messages handed to workers whose outcomes are not written yet:
@@ -88,13 +89,11 @@ func (s *Store) startWorkers() {
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	s.workers = w
 	for range n {
-		w.busy.Add(1)
-		go func() {
-			defer w.busy.Done()
+		w.busy.Go(func() {
 			for rows := range w.messages {
 				w.finished <- finished{rows: rows, outcomes: s.deliver(w.ctx, rows)}
 			}
-		}()
+		})
 	}
 	looped := make(chan struct{})
 	go func() {
@@ -149,35 +148,21 @@ func (s *Store) queueLoop(w *workers) {
 			}
 			look = true
 		}
-		// Messages that finish together share a commit: a moment's wait for the others in
-		// flight costs each far less than a commit of its own.
-		linger := time.NewTimer(stepLinger)
-	gather:
-		for len(done) < w.inFlightNow() {
-			select {
-			case f := <-w.finished:
-				done = append(done, f)
-			case <-linger.C:
-				break gather
-			}
-		}
-		linger.Stop()
-		w.mu.Lock()
-		free, skip := w.room(s.opts.Workers-w.inFlight+len(done), s.opts.Now())
-		w.mu.Unlock()
+		done = w.gather(done)
+		free, skip := w.room(s.opts.Workers+len(done), s.opts.Now())
 		if stopping || !look {
 			free = 0
 		}
 		if stopping && len(done) == 0 && w.inFlightNow() == 0 {
 			return
 		}
-		var outcomes []settled
-		for _, f := range done {
-			outcomes = append(outcomes, f.outcomes...)
-		}
 		if len(done) == 0 && (free == 0 || len(s.lanes.except(skip)) == 0) {
 			look = false // nothing to write, nothing to take
 			continue
+		}
+		var outcomes []settled
+		for _, f := range done {
+			outcomes = append(outcomes, f.outcomes...)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 		rows, err := s.step(ctx, outcomes, free, skip)
@@ -219,11 +204,22 @@ func (s *Store) queueLoop(w *workers) {
 	}
 }
 
-// stepLinger is how long the queue loop waits for more of the messages in flight to finish
-// before it writes those that have.
-const stepLinger = time.Millisecond
+// gather waits a moment for more of the messages in flight to finish, so that messages
+// that finish together share a commit: the wait costs each far less than a commit of its own.
+func (w *workers) gather(done []finished) []finished {
+	linger := time.NewTimer(time.Millisecond)
+	defer linger.Stop()
+	for len(done) < w.inFlightNow() {
+		select {
+		case f := <-w.finished:
+			done = append(done, f)
+		case <-linger.C:
+			return done
+		}
+	}
+	return done
+}
 
-// inFlightNow reads inFlight.
 func (w *workers) inFlightNow() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -239,9 +235,11 @@ func (w *workers) block(sink string, at time.Time) {
 	}
 }
 
-// room returns how many of free slots the queue may fill now, and the sinks held back.
-// w.mu is held.
-func (w *workers) room(free int, now time.Time) (int, []string) {
+// room returns how many rows the queue may claim now, of slots less those in flight, and
+// the sinks held back.
+func (w *workers) room(slots int, now time.Time) (int, []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	var skip []string
 	for sink, until := range w.blocked {
 		if until.After(now) {
@@ -250,8 +248,8 @@ func (w *workers) room(free int, now time.Time) (int, []string) {
 			delete(w.blocked, sink)
 		}
 	}
-	sort.Strings(skip)
-	return free, skip
+	slices.Sort(skip)
+	return slots - w.inFlight, skip
 }
 
 // messages cuts claimed rows into messages: the rows of one admin action and sink together
@@ -260,12 +258,8 @@ func (s *Store) messages(rows []claimed) [][]claimed {
 	var out [][]claimed
 	at := map[[2]string]int{}
 	for _, r := range rows {
-		if r.group == "" || s.opts.GroupWindow <= 0 {
-			out = append(out, []claimed{r})
-			continue
-		}
 		k := [2]string{r.sink, r.group}
-		if i, ok := at[k]; ok {
+		if i, ok := at[k]; ok && r.group != "" && s.opts.GroupWindow > 0 {
 			out[i] = append(out[i], r)
 			continue
 		}
@@ -285,11 +279,9 @@ func (s *Store) renewLoop(w *workers, completed chan struct{}) {
 			return
 		case <-t.C:
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 		if s.dialect == postgres && tick%12 == 0 {
-			// Sinks only another replica has queued for (a configuration being rolled out).
-			ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
-			_ = s.learnLanes(ctx)
-			cancel()
+			_ = s.learnLanes(ctx) // sinks only another replica has queued for (a config rollout)
 		}
 		w.mu.Lock()
 		ids := make([]int64, 0, len(w.held))
@@ -297,10 +289,6 @@ func (s *Store) renewLoop(w *workers, completed chan struct{}) {
 			ids = append(ids, id)
 		}
 		w.mu.Unlock()
-		if len(ids) == 0 {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 		if err := s.renew(ctx, ids); err != nil {
 			s.opts.Logger.Warn("deliveries' leases not renewed; another replica may take them", "error", err.Error())
 		}
@@ -308,7 +296,7 @@ func (s *Store) renewLoop(w *workers, completed chan struct{}) {
 	}
 }
 
-// message is one event of a message, with its key and the size of its stored record.
+// message is one event of a message, with its row and the size of its stored record.
 type message struct {
 	rc         *hook.RoleChange
 	row        claimed
@@ -328,18 +316,14 @@ func (s *Store) deliver(ctx context.Context, rows []claimed) []settled {
 	for _, r := range rows {
 		attempt = max(attempt, r.attempt)
 	}
-	var out []settled
+	o := Outcome{Sink: sink, EventID: eventIDOf(rows[0].event), Events: len(rows), Attempt: attempt, MaxAttempts: s.opts.MaxAttempts}
 	changes, missing, err := s.load(ctx, rows)
 	if err != nil {
-		return []settled{s.next(ctx, rowIDs(rows), sink, attempt, err, Outcome{Sink: sink, EventID: eventIDOf(rows[0].event), Events: len(rows)})}
+		return []settled{s.next(rowIDs(rows), err, o)}
 	}
-	if len(missing) > 0 {
-		for _, id := range missing {
-			out = append(out, settled{ids: []int64{id}, state: stateDead, err: "event not stored", carrier: id})
-		}
-	}
-	if len(changes) == 0 {
-		return out
+	var out []settled
+	for _, id := range missing {
+		out = append(out, settled{ids: []int64{id}, state: stateDead, err: "event not stored", carrier: id})
 	}
 	size := 0
 	for _, m := range changes {
@@ -350,38 +334,32 @@ func (s *Store) deliver(ctx context.Context, rows []claimed) []settled {
 	defer cancel()
 	queue := split(changes, func(m message) int { return m.size }, maxMessageEvents, maxMessageBytes)
 	for len(queue) > 0 {
-		part := queue[0]
+		part, ids := queue[0], make([]int64, len(queue[0]))
 		rcs := make([]*hook.RoleChange, len(part))
 		for i, m := range part {
-			rcs[i] = m.rc
+			rcs[i], ids[i] = m.rc, m.row.id
 		}
 		err := s.opts.Deliverer.Deliver(ctx, sink, rcs)
-		o := Outcome{Sink: sink, EventID: rcs[0].EventID, Events: len(rcs), Err: err, Attempt: attempt, MaxAttempts: s.opts.MaxAttempts}
+		o.EventID, o.Events, o.Err, o.Latency = rcs[0].EventID, len(rcs), err, 0
 		var tooLarge interface{ TooLarge() bool }
-		if err != nil && errors.As(err, &tooLarge) && tooLarge.TooLarge() && len(part) > 1 {
+		switch {
+		case err != nil && errors.As(err, &tooLarge) && tooLarge.TooLarge() && len(part) > 1:
 			o.Result = ResultSplit
 			s.report(o)
-			mid := len(part) / 2
-			queue = append([][]message{part[:mid], part[mid:]}, queue[1:]...)
-			continue
-		}
-		if err != nil {
-			var rest []int64
-			for _, p := range queue {
+			queue = append([][]message{part[:len(part)/2], part[len(part)/2:]}, queue[1:]...)
+		case err != nil:
+			for _, p := range queue[1:] {
 				for _, m := range p {
-					rest = append(rest, m.row.id)
+					ids = append(ids, m.row.id)
 				}
 			}
-			return append(out, s.next(ctx, rest, sink, attempt, err, o))
+			return append(out, s.next(ids, err, o))
+		default:
+			o.Result, o.Latency = ResultDelivered, time.Since(part[0].acceptedAt)
+			s.report(o)
+			out = append(out, settled{ids: ids, state: stateDelivered})
+			queue = queue[1:]
 		}
-		o.Result, o.Latency = ResultDelivered, time.Since(part[0].acceptedAt)
-		s.report(o)
-		delivered := make([]int64, len(part))
-		for i, m := range part {
-			delivered[i] = m.row.id
-		}
-		out = append(out, settled{ids: delivered, state: stateDelivered})
-		queue = queue[1:]
 	}
 	return out
 }
@@ -393,13 +371,13 @@ const deliveryTimeout = 2 * time.Minute
 // failure or the last attempt ends in the dead letter; the sink's Retry-After or hookd's own
 // pace waits (holding the sink back, and spending no attempt); anything else is retried with
 // backoff. A delivery cut off by shutdown runs again at once, on the next start.
-func (s *Store) next(ctx context.Context, rows []int64, sink string, attempt int, err error, o Outcome) settled {
+func (s *Store) next(rows []int64, err error, o Outcome) settled {
 	now := s.opts.Now()
 	if s.workers != nil && s.workers.ctx.Err() != nil {
 		return settled{ids: rows, state: statePending, runAt: now, err: err.Error(), refund: true}
 	}
-	o.Err, o.Attempt, o.MaxAttempts = err, attempt, s.opts.MaxAttempts
-	st := settled{ids: rows, state: statePending, err: err.Error(), carrier: rows[0]}
+	o.Err = err
+	st := settled{ids: rows, state: statePending, runAt: now, err: err.Error(), carrier: rows[0]}
 	var permanent interface{ Permanent() bool }
 	var paced interface{ Paced() bool }
 	var later interface{ RetryAfter() time.Duration }
@@ -412,21 +390,17 @@ func (s *Store) next(ctx context.Context, rows []int64, sink string, attempt int
 			o.Result = ResultPaced
 		}
 		if s.workers != nil {
-			s.workers.block(sink, st.runAt)
+			s.workers.block(o.Sink, st.runAt)
 		}
-	case attempt >= s.opts.MaxAttempts:
+	case o.Attempt >= s.opts.MaxAttempts:
 		o.Result, st.state = ResultDiscarded, stateDead
 	default:
-		o.Result, st.runAt = ResultRetry, now.Add(s.retry.Jittered(attempt))
-	}
-	if st.state == stateDead {
-		st.runAt = now
+		o.Result, st.runAt = ResultRetry, now.Add(s.retry.Jittered(o.Attempt))
 	}
 	s.report(o)
 	return st
 }
 
-// rowIDs returns the rows' ids.
 func rowIDs(rows []claimed) []int64 {
 	out := make([]int64, len(rows))
 	for i, r := range rows {
@@ -437,8 +411,7 @@ func rowIDs(rows []claimed) []int64 {
 
 // load reads the events of rows, oldest first: from the events table, or from the row when
 // the events table refused the event. It returns the rows whose event is not stored apart.
-func (s *Store) load(ctx context.Context, rows []claimed) (_ []message, missing []int64, _ error) {
-	var out []message
+func (s *Store) load(ctx context.Context, rows []claimed) (out []message, missing []int64, _ error) {
 	byKey := map[string]claimed{}
 	var keys []any
 	for _, r := range rows {
@@ -448,12 +421,11 @@ func (s *Store) load(ctx context.Context, rows []claimed) (_ []message, missing 
 			continue
 		}
 		var in InlineEvent
-		rc, err := decodeInline(r.event, []byte(r.inline.String), &in)
-		if err != nil {
+		if rc, err := decodeInline(r.event, []byte(r.inline.String), &in); err != nil {
 			missing = append(missing, r.id)
-			continue
+		} else {
+			out = append(out, message{rc: rc, row: r, size: len(in.Record), acceptedAt: in.AcceptedAt})
 		}
-		out = append(out, message{rc: rc, row: r, size: len(in.Record), acceptedAt: in.AcceptedAt})
 	}
 	if len(keys) > 0 {
 		err := s.scan(ctx, `SELECT uuid, record, raw, accepted_at FROM hookd_event WHERE uuid IN (`+placeholders(1, len(keys))+`)`, keys, func(r *sql.Rows) error {
@@ -468,12 +440,9 @@ func (s *Store) load(ctx context.Context, rows []claimed) (_ []message, missing 
 				return err
 			}
 			at, err := s.scanTime(accepted)
-			if err != nil {
-				return err
-			}
 			out = append(out, message{rc: rc, row: byKey[key], size: len(data), acceptedAt: at})
 			delete(byKey, key)
-			return nil
+			return err
 		})
 		if err != nil {
 			return nil, nil, err
@@ -483,8 +452,8 @@ func (s *Store) load(ctx context.Context, rows []claimed) (_ []message, missing 
 		missing = append(missing, r.id)
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if !out[i].rc.Published.Equal(out[j].rc.Published) {
-			return out[i].rc.Published.Before(out[j].rc.Published)
+		if a, b := out[i].rc, out[j].rc; !a.Published.Equal(b.Published) {
+			return a.Published.Before(b.Published)
 		}
 		return out[i].rc.EventID < out[j].rc.EventID
 	})
@@ -543,8 +512,8 @@ const (
 	maxMessageBytes  = 512 << 10
 )
 
-// split cuts changes into messages of at most maxEvents events and about maxBytes of
-// records each (a single larger event is a message of its own).
+// split cuts items into parts of at most maxEvents items and about maxBytes each (a single
+// larger item is a part of its own).
 func split[T any](items []T, size func(T) int, maxEvents, maxBytes int) [][]T {
 	var out [][]T
 	start, bytes := 0, 0

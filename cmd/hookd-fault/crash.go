@@ -93,10 +93,11 @@ func sigtermWithSlowSink(ctx context.Context, s *suite, backend string) *result 
 	delay := pick(s, 3*time.Second, 10*time.Second)
 	recv.set(http.StatusOK, delay)
 	l := newLoad(h)
-	l.send(sender{name: "load", events: 10})
+	const events = 10 // fewer than the workers: every one is in flight at once
+	l.send(sender{name: "load", events: events})
 	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	waitFor(wait, func() bool { _, inFlight := recv.stats(); return inFlight >= deliveryWorkers })
+	waitFor(wait, func() bool { _, inFlight := recv.stats(); return inFlight >= events })
 	_, inFlight := recv.stats()
 	began := time.Now()
 	code, took, err := h.term(30 * time.Second)
