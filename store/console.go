@@ -203,61 +203,25 @@ func (s *Store) changeIndexRow(key string, rc *hook.RoleChange) []any {
 		searchText(roles...), searchText(string(rc.Subject.Kind)), searchText(subject...), searchText(actor...)}
 }
 
-const changeIndexColumns = "INSERT INTO hookd_change (uuid, published, event_type, source, severity, roles, subject_kind, subject, actor) VALUES "
-
 // insertChangeIndex writes the console's index rows of newly stored events.
 func (s *Store) insertChangeIndex(ctx context.Context, tx *sql.Tx, rows [][]any) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	if s.dialect == sqlite {
-		return insertRows(ctx, tx, changeIndexColumns, " ON CONFLICT DO NOTHING", rows, nil, "index changes")
-	}
-	// Postgres: one statement of nine arrays, whatever the number of rows (parameters per
-	// row would mean a statement per 500 rows, each parsed and planned anew).
-	cols := make([][]string, 9)
-	published := make([]time.Time, len(rows))
-	for i, row := range rows {
-		published[i] = row[1].(time.Time)
-		for c, v := range row {
-			if c != 1 {
-				cols[c] = append(cols[c], v.(string))
-			}
-		}
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO hookd_change (uuid, published, event_type, source, severity, roles, subject_kind, subject, actor)
-		SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-		ON CONFLICT DO NOTHING`, cols[0], published, cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8]); err != nil {
-		return dbError("index changes", err)
-	}
-	return nil
+	return s.insertMany(ctx, tx, `INSERT INTO hookd_change (uuid, published, event_type, source, severity, roles, subject_kind, subject, actor) `,
+		` ON CONFLICT DO NOTHING`, rows, nil, "index changes")
 }
 
-// indexOldChanges fills hookd_change for events stored before it existed, once, at start; a
-// marker in hookd_state spares later starts the scan.
+// indexOldChanges fills hookd_change for events stored before it existed, once.
 func (s *Store) indexOldChanges(ctx context.Context) error {
-	if done, err := s.State(ctx, stateChangeIndex); err != nil || done != "" {
-		return err
-	}
-	for {
-		rows, err := s.queryRows(ctx, `SELECT e.uuid, e.published, e.accepted_at, e.record, `+s.noRaw()+`, e.sinks, ''
-			FROM hookd_event e WHERE NOT EXISTS (SELECT 1 FROM hookd_change c WHERE c.published = e.published AND c.uuid = e.uuid) LIMIT 1000`)
-		if err != nil {
-			return err
+	return s.replay(ctx, "console index", func(tx *sql.Tx, keys []string, changes []*hook.RoleChange) error {
+		index := make([][]any, len(keys))
+		for i, key := range keys {
+			index[i] = s.changeIndexRow(key, changes[i])
 		}
-		if len(rows) == 0 {
-			return s.SetState(ctx, stateChangeIndex, "built from stored events")
-		}
-		index := make([][]any, len(rows))
-		for i, r := range rows {
-			index[i] = s.changeIndexRow(r.key, r.rc)
-		}
-		if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.insertChangeIndex(ctx, tx, index) }); err != nil {
-			return err
-		}
-	}
+		return s.insertChangeIndex(ctx, tx, index)
+	})
 }
 
+// queryRows reads events as the console shows them (storedRow's columns, in order). An
+// unreadable record is an error of its own, not the database's.
 func (s *Store) queryRows(ctx context.Context, q string, args ...any) ([]storedRow, error) {
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -290,7 +254,7 @@ func (s *Store) queryRows(ctx context.Context, q string, args ...any) ([]storedR
 		r.sinks = strings.FieldsFunc(sinks, func(c rune) bool { return c == ',' })
 		out = append(out, r)
 	}
-	return out, rows.Err()
+	return out, dbError("read changes", rows.Err())
 }
 
 // A cursor is the published time and key of the last change shown.
@@ -378,31 +342,31 @@ func (s *Store) scanTx(ctx context.Context, db interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }, q string, args []any, fn func(*sql.Rows) error) error {
 	rows, err := db.QueryContext(ctx, q, args...)
+	return eachRow(rows, err, "console read", fn)
+}
+
+// eachRow hands each row of rows to fn and closes them; err is the query's. op names the
+// query in errors.
+func eachRow(rows *sql.Rows, err error, op string, fn func(*sql.Rows) error) error {
 	if err != nil {
-		return dbError("console read", err)
+		return dbError(op, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		if err := fn(rows); err != nil {
-			return dbError("console read", err)
+			return dbError(op, err)
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return dbError("console read", err)
-	}
-	return nil
+	return dbError(op, rows.Err())
 }
 
 // placeholders is "$from, …" for n parameters.
 func placeholders(from, n int) string {
-	var b strings.Builder
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("$" + strconv.Itoa(from+i))
+	ps := make([]string, n)
+	for i := range ps {
+		ps[i] = "$" + strconv.Itoa(from+i)
 	}
-	return b.String()
+	return strings.Join(ps, ", ")
 }
 
 // DeadLetters lists deliveries in the dead letter, newest first: those not yet handled, or

@@ -102,8 +102,8 @@ func (h history) Holdings(ctx context.Context, subjects []detect.SubjectRef) (ma
 		var ref detect.SubjectRef
 		var d detect.Holding
 		var category string
-		var held, at any
-		if err := r.Scan(&ref.Kind, &ref.ID, &d.Role, &d.RoleName, &category, &held, &at, &d.By, &d.Via); err != nil {
+		var at any
+		if err := r.Scan(&ref.Kind, &ref.ID, &d.Role, &d.RoleName, &category, &d.Held, &at, &d.By, &d.Via); err != nil {
 			return err
 		}
 		var err error
@@ -111,7 +111,6 @@ func (h history) Holdings(ctx context.Context, subjects []detect.SubjectRef) (ma
 			return err
 		}
 		ref.ID, d.Role, d.Via = eventIDOf(ref.ID), eventIDOf(d.Role), eventIDOf(d.Via)
-		d.Held = held == true || held == int64(1)
 		d.Privileged = hook.Privileged(hook.Category(category), hook.Role{Name: d.RoleName})
 		out[ref] = append(out[ref], d)
 		return nil
@@ -135,7 +134,7 @@ func (h history) Holdings(ctx context.Context, subjects []detect.SubjectRef) (ma
 	}
 	defer stmt.Close()
 	via, err := h.tx.PrepareContext(ctx, throughGroups+`hookd_membership m
-		JOIN hookd_holding g ON g.subject_kind = 'group' AND g.subject_id = m.group_id AND g.held = 1 WHERE m.user_id = $1`)
+		JOIN hookd_holding g ON g.subject_kind = 'group' AND g.subject_id = m.group_id AND g.held WHERE m.user_id = $1`)
 	if err != nil {
 		return nil, dbError("detect", err)
 	}
@@ -163,32 +162,13 @@ const throughGroups = `SELECT 'user', m.user_id, g.role_key, g.role_name, g.cate
 // query runs q in the transaction and hands each row to fn.
 func (h history) query(ctx context.Context, fn func(*sql.Rows) error, q string, args ...any) error {
 	rows, err := h.tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return dbError("detect", err)
-	}
-	return eachRow(rows, fn)
+	return eachRow(rows, err, "detect", fn)
 }
 
 // rows runs a prepared statement and hands each row to fn.
 func (h history) rows(ctx context.Context, fn func(*sql.Rows) error, stmt *sql.Stmt, args ...any) error {
 	rows, err := stmt.QueryContext(ctx, args...)
-	if err != nil {
-		return dbError("detect", err)
-	}
-	return eachRow(rows, fn)
-}
-
-func eachRow(rows *sql.Rows, fn func(*sql.Rows) error) error {
-	defer rows.Close()
-	for rows.Next() {
-		if err := fn(rows); err != nil {
-			return dbError("detect", err)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return dbError("detect", err)
-	}
-	return nil
+	return eachRow(rows, err, "detect", fn)
 }
 
 // detectFindings sets the findings of the entries' changes from the past as the transaction

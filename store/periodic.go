@@ -5,12 +5,9 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
-	"fmt"
 	"hash/fnv"
 	"sync"
 	"time"
-
-	"github.com/hookd/hookd/hook"
 )
 
 // Periodic is a task that runs every Interval on exactly one replica at a time: the leader
@@ -135,10 +132,7 @@ func (s *Store) State(ctx context.Context, name string) (string, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
-	if err != nil {
-		return "", fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
-	}
-	return v, nil
+	return v, dbError("read state", err)
 }
 
 // SetState keeps a named value; "" removes it.
@@ -150,8 +144,5 @@ func (s *Store) SetState(ctx context.Context, name, value string) error {
 		_, err = s.db.ExecContext(ctx, `INSERT INTO hookd_state (name, value, updated_at) VALUES ($1, $2, $3)
 			ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, name, value, s.timeArg(s.opts.Now()))
 	}
-	if err != nil {
-		return fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
-	}
-	return nil
+	return dbError("keep state", err)
 }
