@@ -191,37 +191,13 @@ func (s *Store) detectFindings(ctx context.Context, tx *sql.Tx, entries []entry)
 // writeFacts adds facts to what the detections remember of actors: the earliest first and
 // the latest last sighting win.
 func (s *Store) writeFacts(ctx context.Context, tx *sql.Tx, facts []detect.Fact) error {
-	if len(facts) == 0 {
-		return nil
+	rows := make([][]any, len(facts))
+	for i, f := range facts {
+		rows[i] = []any{dbKey(f.Actor), f.Kind, dbKey(f.Value), s.timeArg(f.First), s.timeArg(f.Last)}
 	}
-	const upsert = ` ON CONFLICT (actor, kind, value) DO UPDATE SET
+	return s.insertMany(ctx, tx, `INSERT INTO hookd_actor_fact (actor, kind, value, first_seen, last_seen) `, `
+		ON CONFLICT (actor, kind, value) DO UPDATE SET
 		first_seen = CASE WHEN excluded.first_seen < hookd_actor_fact.first_seen THEN excluded.first_seen ELSE hookd_actor_fact.first_seen END,
 		last_seen = CASE WHEN excluded.last_seen > hookd_actor_fact.last_seen THEN excluded.last_seen ELSE hookd_actor_fact.last_seen END
-		WHERE excluded.first_seen < hookd_actor_fact.first_seen OR excluded.last_seen > hookd_actor_fact.last_seen`
-	if s.dialect == postgres {
-		var actors, kinds, values []string
-		var firsts, lasts []time.Time
-		for _, f := range facts {
-			actors, kinds, values = append(actors, dbKey(f.Actor)), append(kinds, f.Kind), append(values, dbKey(f.Value))
-			firsts, lasts = append(firsts, f.First.UTC()), append(lasts, f.Last.UTC())
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO hookd_actor_fact (actor, kind, value, first_seen, last_seen)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])`+upsert,
-			actors, kinds, values, firsts, lasts)
-		if err != nil {
-			return dbError("detect facts", err)
-		}
-		return nil
-	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO hookd_actor_fact (actor, kind, value, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5)`+upsert)
-	if err != nil {
-		return dbError("prepare detect facts", err)
-	}
-	defer stmt.Close()
-	for _, f := range facts {
-		if _, err := stmt.ExecContext(ctx, dbKey(f.Actor), f.Kind, dbKey(f.Value), s.timeArg(f.First), s.timeArg(f.Last)); err != nil {
-			return dbError("detect facts", err)
-		}
-	}
-	return nil
+		WHERE excluded.first_seen < hookd_actor_fact.first_seen OR excluded.last_seen > hookd_actor_fact.last_seen`, rows, nil, "detect facts")
 }
