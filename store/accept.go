@@ -77,35 +77,21 @@ func (s *Store) partSize(n int) int {
 	return max(s.maxGroup, (n+s.committers-1)/s.committers)
 }
 
-// acceptParts commits records in parts of size part, concurrently, and returns once every
-// part is committed. Should a part fail, the request fails (Okta's retry finds the committed
-// parts' events as duplicates); committed is told of each part that was committed.
+// acceptParts commits records in parts of at most part records, concurrently, and returns
+// once every part is committed. Should a part fail, the request fails (Okta's retry finds the
+// committed parts' events as duplicates); committed is told of each part that was committed.
 func (s *Store) acceptParts(ctx context.Context, records []hook.RoleChange, committed func(hook.AcceptResult), part int) (hook.AcceptResult, error) {
-	type outcome struct {
-		res hook.AcceptResult
-		err error
-	}
-	var parts []chan outcome
-	for start := 0; start < len(records); start += part {
-		out := make(chan outcome, 1)
-		parts = append(parts, out)
-		go func(rs []hook.RoleChange) {
-			res, err := s.acceptOne(ctx, rs, committed)
-			out <- outcome{res, err}
-		}(records[start:min(start+part, len(records))])
-	}
+	n := (len(records) + part - 1) / part
+	results, errs := make([]hook.AcceptResult, n), make([]error, n)
+	parts.Do(len(records), n, func(i, lo, hi int) {
+		results[i], errs[i] = s.acceptOne(ctx, records[lo:hi], committed)
+	})
 	var total hook.AcceptResult
-	var errs []error
-	for _, out := range parts {
-		o := <-out
-		if o.err != nil {
-			errs = append(errs, o.err)
-			continue
+	for i, res := range results {
+		if errs[i] != nil {
+			return hook.AcceptResult{}, errs[i]
 		}
-		total.Add(o.res)
-	}
-	if len(errs) > 0 {
-		return hook.AcceptResult{}, errs[0]
+		total.Add(res)
 	}
 	return total, nil
 }
@@ -395,10 +381,8 @@ func (s *Store) commitInline(ctx context.Context, e entry, refused *rejectedErro
 		e.sinks = s.sinksFor(e.rc)
 	}
 	view := *e.rc
-	view.Raw = nil
-	clipRecord(&view)
 	view.StorageProblem = "hookd could not store this event (" + clip.Bytes(refused.Error(), 300) + "); it was alerted from the delivery queue"
-	record, err := json.Marshal(&view)
+	record, err := encodeRecord(&view)
 	if err != nil {
 		return fmt.Errorf("store: encode record: %w", err)
 	}

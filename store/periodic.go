@@ -61,8 +61,10 @@ func (s *Store) lead(ctx context.Context) (context.Context, func()) {
 	if err != nil {
 		return nil, nil
 	}
+	key := fnv.New64a()
+	key.Write([]byte("hookd leader"))
 	var mine bool
-	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, advisoryKey("hookd leader")).Scan(&mine); err != nil || !mine {
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, int64(key.Sum64())).Scan(&mine); err != nil || !mine {
 		conn.Close()
 		return nil, nil
 	}
@@ -115,13 +117,6 @@ func (s *Store) runPeriodic(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
-}
-
-// advisoryKey is the Postgres advisory-lock key of a name.
-func advisoryKey(name string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte(name))
-	return int64(h.Sum64())
 }
 
 // State returns a named value kept beside the events (such as the System Log cursor), or ""
