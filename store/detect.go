@@ -25,16 +25,8 @@ func (h history) Actors(ctx context.Context, asks []detect.ActorAsk) (map[string
 	out := map[string]detect.ActorPast{}
 	add := func(r *sql.Rows) error {
 		var actor, kind, value string
-		var first, last any
-		if err := r.Scan(&actor, &kind, &value, &first, &last); err != nil {
-			return err
-		}
-		firstT, err := h.s.scanTime(first)
-		if err != nil {
-			return err
-		}
-		lastT, err := h.s.scanTime(last)
-		if err != nil {
+		var first, last time.Time
+		if err := r.Scan(&actor, &kind, &value, h.s.timeCol(&first), h.s.timeCol(&last)); err != nil {
 			return err
 		}
 		actor, value = eventIDOf(actor), eventIDOf(value)
@@ -44,11 +36,11 @@ func (h history) Actors(ctx context.Context, asks []detect.ActorAsk) (map[string
 		}
 		switch kind {
 		case "actor":
-			p.FirstSeen = firstT
+			p.FirstSeen = first
 		case "subject":
-			p.Subjects[value] = lastT
+			p.Subjects[value] = last
 		default:
-			p.Networks[kind+":"+value] = firstT
+			p.Networks[kind+":"+value] = first
 		}
 		out[actor] = p
 		return nil
@@ -102,12 +94,7 @@ func (h history) Holdings(ctx context.Context, subjects []detect.SubjectRef) (ma
 		var ref detect.SubjectRef
 		var d detect.Holding
 		var category string
-		var at any
-		if err := r.Scan(&ref.Kind, &ref.ID, &d.Role, &d.RoleName, &category, &d.Held, &at, &d.By, &d.Via); err != nil {
-			return err
-		}
-		var err error
-		if d.At, err = h.s.scanTime(at); err != nil {
+		if err := r.Scan(&ref.Kind, &ref.ID, &d.Role, &d.RoleName, &category, &d.Held, h.s.timeCol(&d.At), &d.By, &d.Via); err != nil {
 			return err
 		}
 		ref.ID, d.Role, d.Via = eventIDOf(ref.ID), eventIDOf(d.Role), eventIDOf(d.Via)

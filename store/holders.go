@@ -158,29 +158,23 @@ func (s *Store) Holders(ctx context.Context, roleGlob string) ([]adminapi.Holder
 		WHERE m.member AND h.held
 		ORDER BY 4, 3, 2, 5`, nil, func(r *sql.Rows) error {
 		var h adminapi.Holder
-		var since, seen any
-		if err := r.Scan(&h.SubjectKind, &h.SubjectID, &h.SubjectName, &h.Role, &h.RoleKey, &h.Category, &since, &h.EventID,
-			&h.GrantedBy, &h.KnownBy, &seen, &h.ViaID, &h.Via); err != nil {
+		var seen time.Time
+		if err := r.Scan(&h.SubjectKind, &h.SubjectID, &h.SubjectName, &h.Role, &h.RoleKey, &h.Category, s.timeCol(&h.Since),
+			&h.EventID, &h.GrantedBy, &h.KnownBy, s.timeCol(&seen), &h.ViaID, &h.Via); err != nil {
 			return err
 		}
 		if ok, _ := path.Match(glob, strings.ToLower(h.Role)); glob != "" && !ok {
 			return nil
 		}
-		if seen != nil {
-			t, err := s.scanTime(seen)
-			if err != nil {
-				return err
-			}
-			h.SeenInOkta = &t
+		if !seen.IsZero() {
+			h.SeenInOkta = &seen
 		}
 		h.SubjectID, h.RoleKey, h.EventID, h.ViaID = eventIDOf(h.SubjectID), eventIDOf(h.RoleKey), eventIDOf(h.EventID), eventIDOf(h.ViaID)
 		if h.ViaID == "" {
 			h.SubjectID = strings.TrimPrefix(h.SubjectID, "name:")
 		}
-		var err error
-		h.Since, err = s.scanTime(since)
 		out = append(out, h)
-		return err
+		return nil
 	})
 	slices.SortStableFunc(out, func(a, b adminapi.Holder) int {
 		return cmp.Or(cmp.Compare(a.Role, b.Role), cmp.Compare(a.SubjectName, b.SubjectName), cmp.Compare(a.SubjectID, b.SubjectID),

@@ -129,18 +129,15 @@ func (s *Store) groupRoles(ctx context.Context, tx *sql.Tx, group string) ([]gro
 		[]any{group}, func(r *sql.Rows) error {
 			var e groupRoleEvent
 			var key, category string
-			var published any
-			if err := r.Scan(&key, &e.role.Role.Name, &category, &published, &e.uuid, &e.held); err != nil {
+			if err := r.Scan(&key, &e.role.Role.Name, &category, s.timeCol(&e.published), &e.uuid, &e.held); err != nil {
 				return err
 			}
 			if k := eventIDOf(key); !strings.HasPrefix(k, "name:") {
 				e.role.Role.ID = k
 			}
-			var err error
-			e.published, err = s.scanTime(published)
 			e.role.Category, e.role.Since = hook.Category(category), e.published
 			out = append(out, e)
-			return err
+			return nil
 		})
 	return out, err
 }
