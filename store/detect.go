@@ -14,7 +14,8 @@ import (
 // it writes back after.
 
 // history is detect.History over one transaction: on Postgres one query each for the whole
-// batch (arrays), on SQLite, in process, prepared statements run per actor and subject.
+// batch (arrays), on SQLite, in process, prepared statements run per actor and subject, which
+// cost less than parsing a long statement.
 type history struct {
 	s  *Store
 	tx *sql.Tx
@@ -102,38 +103,31 @@ func (h history) Holdings(ctx context.Context, subjects []detect.SubjectRef) (ma
 		out[ref] = append(out[ref], d)
 		return nil
 	}
-	const columns = `SELECT h.subject_kind, h.subject_id, h.role_key, h.role_name, h.category, h.held, h.published, h.actor, '' FROM `
+	// The subjects: on Postgres all of them in arrays, on SQLite one a run of the statement.
+	from := `(SELECT $1 AS k, $2 AS i) AS s`
+	if h.s.dialect == postgres {
+		from = `unnest($1::text[], $2::text[]) AS s(k, i)`
+	}
+	q := `SELECT h.subject_kind, h.subject_id, h.role_key, h.role_name, h.category, h.held, h.published, h.actor, '' FROM ` + from + `
+		JOIN hookd_holding h ON h.subject_kind = s.k AND h.subject_id = s.i
+		UNION ALL ` + throughGroups + from + `
+		JOIN hookd_membership m ON s.k = 'user' AND m.user_id = s.i
+		JOIN hookd_holding g ON g.subject_kind = 'group' AND g.subject_id = m.group_id AND g.held`
 	if h.s.dialect == postgres {
 		kinds := make([]string, len(subjects))
 		ids := make([]string, len(subjects))
 		for i, ref := range subjects {
 			kinds[i], ids[i] = ref.Kind, dbKey(ref.ID)
 		}
-		return out, h.query(ctx, add, columns+`unnest($1::text[], $2::text[]) AS s(k, i)
-			JOIN hookd_holding h ON h.subject_kind = s.k AND h.subject_id = s.i
-			UNION ALL `+throughGroups+`unnest($1::text[], $2::text[]) AS s(k, i)
-			JOIN hookd_membership m ON s.k = 'user' AND m.user_id = s.i
-			JOIN hookd_holding g ON g.subject_kind = 'group' AND g.subject_id = m.group_id AND g.held`, kinds, ids)
+		return out, h.query(ctx, add, q, kinds, ids)
 	}
-	stmt, err := h.tx.PrepareContext(ctx, columns+`hookd_holding h WHERE h.subject_kind = $1 AND h.subject_id = $2`)
+	stmt, err := h.tx.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, dbError("detect", err)
 	}
 	defer stmt.Close()
-	via, err := h.tx.PrepareContext(ctx, throughGroups+`hookd_membership m
-		JOIN hookd_holding g ON g.subject_kind = 'group' AND g.subject_id = m.group_id AND g.held WHERE m.user_id = $1`)
-	if err != nil {
-		return nil, dbError("detect", err)
-	}
-	defer via.Close()
 	for _, ref := range subjects {
 		if err := h.rows(ctx, add, stmt, ref.Kind, dbKey(ref.ID)); err != nil {
-			return nil, err
-		}
-		if ref.Kind != string(hook.SubjectUser) {
-			continue
-		}
-		if err := h.rows(ctx, add, via, dbKey(ref.ID)); err != nil {
 			return nil, err
 		}
 	}
