@@ -341,10 +341,7 @@ func (s *Store) inTxOn(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) 
 		_ = tx.Rollback()
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return dbError("commit", err)
-	}
-	return nil
+	return dbError("commit", tx.Commit())
 }
 
 // deliveriesOf is an entry's delivery rows, one per routed sink: due at once, or when

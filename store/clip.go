@@ -13,15 +13,13 @@ import (
 // keeps the memory of its largest row for good.
 const maxRecordString = 64 << 10
 
-// clipRecord shortens, in place, every string of rc longer than maxRecordString (rc must be a
-// copy: its slices are copied before they are changed). It reports whether it clipped any.
-func clipRecord(rc *hook.RoleChange) bool {
-	clipped := clipValue(reflect.ValueOf(rc).Elem(), true)
-	if clipped {
+// clipRecord shortens, in place, every string of rc longer than maxRecordString, and says so
+// in rc.Incomplete (rc must be a copy: its slices are copied before they are changed).
+func clipRecord(rc *hook.RoleChange) {
+	if clipValue(reflect.ValueOf(rc).Elem(), true) {
 		rc.Incomplete = append(append([]string(nil), rc.Incomplete...),
 			"values longer than 64 KiB were shortened in this record; the raw event has them whole")
 	}
-	return clipped
 }
 
 // clipValue reports whether v holds a string longer than maxRecordString and, when set is

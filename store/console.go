@@ -449,15 +449,9 @@ func (s *Store) handleDeadLetter(ctx context.Context, id int64, action, by strin
 		err = s.scanTx(ctx, tx, `SELECT sink, event, group_key, severity, inline FROM hookd_delivery
 			WHERE state = 'dead' AND (id = $1 OR carrier = $1) AND event <> '' ORDER BY id`, []any{id}, func(r *sql.Rows) error {
 			q := queued{runAt: now, requeued: true}
-			var inline sql.NullString
-			if err := r.Scan(&q.sink, &q.event, &q.group, &q.severity, &inline); err != nil {
-				return err
-			}
-			if inline.Valid {
-				q.inline = []byte(inline.String)
-			}
+			err := r.Scan(&q.sink, &q.event, &q.group, &q.severity, &q.inline) // NULL: nil
 			again = append(again, q)
-			return nil
+			return err
 		})
 		if err != nil {
 			return err
