@@ -36,8 +36,8 @@ type acceptRequest struct {
 const (
 	// commitTimeout bounds one group's transaction.
 	commitTimeout = 10 * time.Second
-	// insertChunk is how many events one INSERT statement carries (9 parameters each, well
-	// under SQLite's and Postgres's limits).
+	// insertChunk bounds the events one insertEvents call writes, and the ids one of the
+	// queue's statements lists (well under SQLite's and Postgres's parameter limits).
 	insertChunk = 500
 	// timeLayout is how SQLite's TEXT columns hold times.
 	timeLayout = "2006-01-02T15:04:05.000000000Z"
