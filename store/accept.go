@@ -6,14 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hookd/hookd/internal/clip"
-	"github.com/hookd/hookd/internal/parts"
+	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/adminapi"
+	"github.com/hookd/hookd/internal/clip"
+	"github.com/hookd/hookd/internal/parts"
 )
 
 // acceptRequest is one caller's records waiting for the commit that holds them.
@@ -34,8 +36,8 @@ type acceptRequest struct {
 const (
 	// commitTimeout bounds one group's transaction.
 	commitTimeout = 10 * time.Second
-	// insertChunk is how many events one INSERT statement carries (9 parameters each, well
-	// under SQLite's and Postgres's limits).
+	// insertChunk bounds the events one insertEvents call writes, and the ids one of the
+	// queue's statements lists (well under SQLite's and Postgres's parameter limits).
 	insertChunk = 500
 	// timeLayout is how SQLite's TEXT columns hold times.
 	timeLayout = "2006-01-02T15:04:05.000000000Z"
@@ -75,35 +77,21 @@ func (s *Store) partSize(n int) int {
 	return max(s.maxGroup, (n+s.committers-1)/s.committers)
 }
 
-// acceptParts commits records in parts of size part, concurrently, and returns once every
-// part is committed. Should a part fail, the request fails (Okta's retry finds the committed
-// parts' events as duplicates); committed is told of each part that was committed.
+// acceptParts commits records in parts of at most part records, concurrently, and returns
+// once every part is committed. Should a part fail, the request fails (Okta's retry finds the
+// committed parts' events as duplicates); committed is told of each part that was committed.
 func (s *Store) acceptParts(ctx context.Context, records []hook.RoleChange, committed func(hook.AcceptResult), part int) (hook.AcceptResult, error) {
-	type outcome struct {
-		res hook.AcceptResult
-		err error
-	}
-	var parts []chan outcome
-	for start := 0; start < len(records); start += part {
-		out := make(chan outcome, 1)
-		parts = append(parts, out)
-		go func(rs []hook.RoleChange) {
-			res, err := s.acceptOne(ctx, rs, committed)
-			out <- outcome{res, err}
-		}(records[start:min(start+part, len(records))])
-	}
+	n := (len(records) + part - 1) / part
+	results, errs := make([]hook.AcceptResult, n), make([]error, n)
+	parts.Do(len(records), n, func(i, lo, hi int) {
+		results[i], errs[i] = s.acceptOne(ctx, records[lo:hi], committed)
+	})
 	var total hook.AcceptResult
-	var errs []error
-	for _, out := range parts {
-		o := <-out
-		if o.err != nil {
-			errs = append(errs, o.err)
-			continue
+	for i, res := range results {
+		if errs[i] != nil {
+			return hook.AcceptResult{}, errs[i]
 		}
-		total.Add(o.res)
-	}
-	if len(errs) > 0 {
-		return hook.AcceptResult{}, errs[0]
+		total.Add(res)
 	}
 	return total, nil
 }
@@ -313,7 +301,7 @@ func (s *Store) commit(ctx context.Context, unique []entry, batch groupChanges) 
 		if err := s.insertChangeIndex(ctx, tx, index); err != nil {
 			return err
 		}
-		if err := s.applyLedger(ctx, tx, ledgerKeys, ledgerChanges); err != nil {
+		if err := s.applyLedger(ctx, tx, ledgerKeys, ledgerChanges, adminapi.KnownByEvent); err != nil {
 			return err
 		}
 		if err := s.applyMemberships(ctx, tx, memberships, adminapi.KnownByEvent); err != nil {
@@ -353,10 +341,7 @@ func (s *Store) inTxOn(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) 
 		_ = tx.Rollback()
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return dbError("commit", err)
-	}
-	return nil
+	return dbError("commit", tx.Commit())
 }
 
 // deliveriesOf is an entry's delivery rows, one per routed sink: due at once, or when
@@ -393,10 +378,8 @@ func (s *Store) commitInline(ctx context.Context, e entry, refused *rejectedErro
 		e.sinks = s.sinksFor(e.rc)
 	}
 	view := *e.rc
-	view.Raw = nil
-	clipRecord(&view)
 	view.StorageProblem = "hookd could not store this event (" + clip.Bytes(refused.Error(), 300) + "); it was alerted from the delivery queue"
-	record, err := json.Marshal(&view)
+	record, err := encodeRecord(&view)
 	if err != nil {
 		return fmt.Errorf("store: encode record: %w", err)
 	}
@@ -417,16 +400,12 @@ func (s *Store) commitInline(ctx context.Context, e entry, refused *rejectedErro
 }
 
 // insertEvents writes entries and adds the keys that were new (not stored before) to
-// inserted. Postgres takes them in one statement, saving round trips; SQLite, in process,
-// runs one prepared statement a record, which costs less than parsing a long one.
-//
-// Every column takes whatever Okta's strings hold: the raw event is bytes, the record is JSON
-// text (escaped, valid UTF-8), and key columns go through dbKey.
+// inserted. Every column takes whatever Okta's strings hold: the raw event is bytes, the
+// record is JSON text (escaped, valid UTF-8), and key columns go through dbKey.
 func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, entries []entry, now time.Time, inserted map[string]bool) error {
 	rows := make([][]any, len(entries))
 	for i, e := range entries {
-		rc := e.rc
-		record := e.encoded
+		rc, record := e.rc, e.encoded
 		if record == nil {
 			var err error
 			if record, err = encodeRecord(rc); err != nil {
@@ -435,15 +414,13 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, entries []entry, n
 		}
 		raw := []byte(rc.Raw)
 		if raw == nil {
-			raw = []byte{}
+			raw = []byte{} // NOT NULL
 		}
 		rows[i] = []any{e.key, dbKey(rc.EventType), s.timeArg(rc.Published), string(rc.Source), s.timeArg(now), string(record), raw,
 			groupKey(rc), "," + strings.Join(e.sinks, ",") + ","}
 	}
-	if s.dialect == sqlite {
-		return insertEach(ctx, tx, rows, inserted)
-	}
-	return insertAll(ctx, tx, rows, inserted)
+	return s.insertMany(ctx, tx, `INSERT INTO hookd_event (uuid, event_type, published, source, accepted_at, record, raw, group_key, sinks) `,
+		` ON CONFLICT (uuid) DO NOTHING RETURNING uuid`, rows, inserted, "insert events")
 }
 
 // encodeRecord is a change as the event row keeps it: without its raw event, which has a
@@ -476,8 +453,6 @@ func (s *Store) encodeRecords(records []hook.RoleChange) (encoded [][]byte, inde
 	return encoded, index
 }
 
-const insertColumns = "INSERT INTO hookd_event (uuid, event_type, published, source, accepted_at, record, raw, group_key, sinks) VALUES "
-
 // groupKey is the change's admin action (hook.RoleChange.GroupKey) as a key column holds it.
 func groupKey(rc *hook.RoleChange) string {
 	if k := rc.GroupKey(); k != "" {
@@ -486,13 +461,8 @@ func groupKey(rc *hook.RoleChange) string {
 	return ""
 }
 
-func insertEach(ctx context.Context, tx *sql.Tx, rows [][]any, inserted map[string]bool) error {
-	return insertRows(ctx, tx, insertColumns, " ON CONFLICT (uuid) DO NOTHING RETURNING uuid", rows, inserted, "insert events")
-}
-
 // rowsPerInsert is how many rows one SQLite INSERT carries: SQLite steps one statement for
-// all of them, where a statement per row costs its own step and reset (well under SQLite's
-// 32,766 parameters).
+// all of them, where a statement per row costs its own step and reset.
 const rowsPerInsert = 32
 
 // insertRows writes rows on SQLite with head ("INSERT INTO t (cols) VALUES ") and tail (the
@@ -502,80 +472,53 @@ func insertRows(ctx context.Context, tx *sql.Tx, head, tail string, rows [][]any
 	if len(rows) == 0 {
 		return nil
 	}
-	return insertRowsAs(ctx, tx, head, "(?"+strings.Repeat(", ?", len(rows[0])-1)+")", tail, rows, inserted, op)
-}
-
-// insertRowsAs is insertRows with each row's values written as row (one placeholder a value).
-func insertRowsAs(ctx context.Context, tx *sql.Tx, head, row, tail string, rows [][]any, inserted map[string]bool, op string) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	var full *sql.Stmt
-	defer func() {
-		if full != nil {
-			full.Close()
-		}
-	}()
-	args := make([]any, 0, rowsPerInsert*len(rows[0]))
+	row := "(?" + strings.Repeat(", ?", len(rows[0])-1) + ")"
+	var stmt *sql.Stmt
 	for start := 0; start < len(rows); start += rowsPerInsert {
 		chunk := rows[start:min(start+rowsPerInsert, len(rows))]
-		args = args[:0]
+		// Full chunks share a statement; a short one can only be the last.
+		if stmt == nil || len(chunk) < rowsPerInsert {
+			var err error
+			if stmt, err = tx.PrepareContext(ctx, head+row+strings.Repeat(", "+row, len(chunk)-1)+tail); err != nil {
+				return dbError("prepare", err)
+			}
+			defer stmt.Close()
+		}
+		var args []any
 		for _, r := range chunk {
 			args = append(args, r...)
 		}
-		query := head + row + strings.Repeat(", "+row, len(chunk)-1) + tail
-		var stmt *sql.Stmt
-		var err error
-		switch {
-		case len(chunk) < rowsPerInsert:
-			if stmt, err = tx.PrepareContext(ctx, query); err == nil {
-				defer stmt.Close()
-			}
-		case full == nil:
-			full, err = tx.PrepareContext(ctx, query)
-			stmt = full
-		default:
-			stmt = full
-		}
-		if err != nil {
-			return dbError("prepare", err)
-		}
-		if inserted == nil {
-			if _, err := stmt.ExecContext(ctx, args...); err != nil {
-				return dbError(op, err)
-			}
-			continue
-		}
 		keys, err := stmt.QueryContext(ctx, args...)
-		if err != nil {
-			return dbError(op, err)
-		}
-		if err := scanKeys(keys, inserted, op); err != nil {
+		if err := collectKeys(keys, err, inserted, op); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// insertAll writes rows in one statement of nine arrays (Postgres): parameters per row would
-// make a long statement for the server to parse and plan, and the driver to encode, each time.
-func insertAll(ctx context.Context, tx *sql.Tx, rows [][]any, inserted map[string]bool) error {
-	var keys, types, sources, records, groups, sinks []string
-	var published, accepted []time.Time
-	var raws [][]byte
-	for _, row := range rows {
-		keys, types, sources = append(keys, row[0].(string)), append(types, row[1].(string)), append(sources, row[3].(string))
-		published, accepted = append(published, row[2].(time.Time)), append(accepted, row[4].(time.Time))
-		records, raws = append(records, row[5].(string)), append(raws, row[6].([]byte))
-		groups, sinks = append(groups, row[7].(string)), append(sinks, row[8].(string))
+// insertMany writes rows with head ("INSERT INTO t (cols) ") and tail (as insertRows). On
+// Postgres it is one statement of an array a column, whatever the number of rows: parameters
+// per row would make a long statement for the server to parse and plan each time. A column's
+// array type follows its values' Go type (string, time.Time, []byte, bool).
+func (s *Store) insertMany(ctx context.Context, tx *sql.Tx, head, tail string, rows [][]any, inserted map[string]bool, op string) error {
+	if len(rows) == 0 {
+		return nil
 	}
-	result, err := tx.QueryContext(ctx, `INSERT INTO hookd_event (uuid, event_type, published, source, accepted_at, record, raw, group_key, sinks)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[], $6::text[], $7::bytea[], $8::text[], $9::text[])
-		ON CONFLICT (uuid) DO NOTHING RETURNING uuid`, keys, types, published, sources, accepted, records, raws, groups, sinks)
-	if err != nil {
-		return dbError("insert events", err)
+	if s.dialect == sqlite {
+		return insertRows(ctx, tx, head+"VALUES ", tail, rows, inserted, op)
 	}
-	return scanKeys(result, inserted, "insert events")
+	arrays := make([]string, len(rows[0]))
+	args := make([]any, len(rows[0]))
+	for c, v := range rows[0] {
+		column := reflect.MakeSlice(reflect.SliceOf(reflect.TypeOf(v)), len(rows), len(rows))
+		for r, row := range rows {
+			column.Index(r).Set(reflect.ValueOf(row[c]))
+		}
+		args[c] = column.Interface()
+		arrays[c] = "$" + strconv.Itoa(c+1) + "::" + pgType(v) + "[]"
+	}
+	keys, err := tx.QueryContext(ctx, head+"SELECT * FROM unnest("+strings.Join(arrays, ", ")+")"+tail, args...)
+	return collectKeys(keys, err, inserted, op)
 }
 
 func (s *Store) sinksFor(rc *hook.RoleChange) []string {
@@ -585,19 +528,26 @@ func (s *Store) sinksFor(rc *hook.RoleChange) []string {
 	return s.opts.Sinks
 }
 
-// scanKeys adds the single text column of rows to into, and closes rows; op names the
-// query in errors.
-func scanKeys(rows *sql.Rows, into map[string]bool, op string) error {
-	defer rows.Close()
-	for rows.Next() {
+// pgType is the Postgres type of a column whose values are like v.
+func pgType(v any) string {
+	switch v.(type) {
+	case time.Time:
+		return "timestamptz"
+	case []byte:
+		return "bytea"
+	case bool:
+		return "boolean"
+	}
+	return "text"
+}
+
+// collectKeys adds the single text column of rows (or the query's err) to into, and closes
+// rows; op names the query in errors.
+func collectKeys(rows *sql.Rows, err error, into map[string]bool, op string) error {
+	return eachRow(rows, err, op, func(r *sql.Rows) error {
 		var k string
-		if err := rows.Scan(&k); err != nil {
-			return dbError(op, err)
-		}
+		err := r.Scan(&k)
 		into[k] = true
-	}
-	if err := rows.Err(); err != nil {
-		return dbError(op, err)
-	}
-	return nil
+		return err
+	})
 }

@@ -38,7 +38,7 @@ func (s *Store) timeArg(t time.Time) any {
 
 // Changes returns a page of stored role changes, newest first, that match f, each with its
 // delivery state per routed sink. The filters run on hookd_change, the console's narrow
-// index of the records; the page's records are then read by key.
+// index of the records; only the page's records are read.
 func (s *Store) Changes(ctx context.Context, f adminapi.ChangeFilter) (adminapi.ChangePage, error) {
 	limit := f.Limit
 	if limit <= 0 {
@@ -49,62 +49,23 @@ func (s *Store) Changes(ctx context.Context, f adminapi.ChangeFilter) (adminapi.
 	if err != nil {
 		return adminapi.ChangePage{}, err
 	}
-	q := `SELECT uuid FROM hookd_change`
-	if where != "" {
-		q += " WHERE " + where
-	}
-	q += " ORDER BY published DESC, uuid DESC LIMIT " + strconv.Itoa(limit+1)
-	var keys []any
-	if err := s.scan(ctx, q, args, func(r *sql.Rows) error {
-		var key string
-		keys = append(keys, &key)
-		return r.Scan(&key)
-	}); err != nil {
+	// One more than the page, to tell whether there is a next one.
+	rows, err := s.queryRows(ctx, `SELECT e.uuid, e.published, e.accepted_at, e.record, NULL, e.sinks, c.severity
+		FROM (SELECT uuid, published, severity FROM hookd_change`+where+` ORDER BY published DESC, uuid DESC LIMIT `+strconv.Itoa(limit+1)+`) c
+		JOIN hookd_event e ON e.uuid = c.uuid AND e.published = c.published ORDER BY c.published DESC, c.uuid DESC`, args...)
+	if err != nil {
 		return adminapi.ChangePage{}, err
 	}
-	more := len(keys) > limit
-	keys = keys[:min(len(keys), limit)]
-	for i, k := range keys {
-		keys[i] = *k.(*string)
-	}
 	var page adminapi.ChangePage
-	if len(keys) == 0 {
-		return page, nil
+	if len(rows) > limit {
+		rows = rows[:limit]
+		page.Next = rows[limit-1].cursor
 	}
-	found, err := s.queryRows(ctx, `SELECT e.uuid, e.published, e.accepted_at, e.record, `+s.noRaw()+`, e.sinks, c.severity
-		FROM hookd_event e JOIN hookd_change c ON c.published = e.published AND c.uuid = e.uuid WHERE e.uuid IN (`+placeholders(1, len(keys))+`)`, keys...)
+	page.Changes, err = s.changesOf(ctx, rows)
 	if err != nil {
-		return page, err
-	}
-	byKey := make(map[string]storedRow, len(found))
-	for _, r := range found {
-		byKey[r.key] = r
-	}
-	rows := make([]storedRow, 0, len(keys))
-	for _, k := range keys {
-		if r, ok := byKey[k.(string)]; ok {
-			rows = append(rows, r)
-		}
-	}
-	if more && len(rows) > 0 {
-		page.Next = rows[len(rows)-1].cursor
-	}
-	page.Changes = make([]adminapi.Change, len(rows))
-	for i, r := range rows {
-		page.Changes[i] = adminapi.Change{Record: r.rc, AcceptedAt: r.acceptedAt, Severity: r.severity}
-	}
-	if err := s.fillDeliveries(ctx, rows, page.Changes); err != nil {
 		return adminapi.ChangePage{}, err
 	}
 	return page, nil
-}
-
-// noRaw is an empty raw column: a page of changes shows no raw events.
-func (s *Store) noRaw() string {
-	if s.dialect == postgres {
-		return "''::bytea"
-	}
-	return "x''"
 }
 
 // Change returns one stored role change with its delivery states, or ErrNotFound.
@@ -117,8 +78,8 @@ func (s *Store) Change(ctx context.Context, eventID string) (adminapi.Change, er
 	if len(rows) == 0 {
 		return adminapi.Change{}, ErrNotFound
 	}
-	out := []adminapi.Change{{Record: rows[0].rc, AcceptedAt: rows[0].acceptedAt, Severity: rows[0].severity}}
-	if err := s.fillDeliveries(ctx, rows, out); err != nil {
+	out, err := s.changesOf(ctx, rows)
+	if err != nil {
 		return adminapi.Change{}, err
 	}
 	return out[0], nil
@@ -134,7 +95,7 @@ type storedRow struct {
 	cursor     string
 }
 
-// changeWhere is a filter as SQL over hookd_change. Text filters match, case-insensitively,
+// changeWhere is a filter as a WHERE clause over hookd_change. Text filters match, case-insensitively,
 // a substring of the fields the console's index keeps lowercased.
 func (s *Store) changeWhere(f adminapi.ChangeFilter) (string, []any, error) {
 	var conds []string
@@ -181,7 +142,10 @@ func (s *Store) changeWhere(f adminapi.ChangeFilter) (string, []any, error) {
 		escaped := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(searchText(text.value))
 		add(text.column+` LIKE ? ESCAPE '\'`, "%"+escaped+"%")
 	}
-	return strings.Join(conds, " AND "), args, nil
+	if len(conds) == 0 {
+		return "", nil, nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args, nil
 }
 
 // searchText is text as the console's index keeps it: lowercased, and storable by both
@@ -203,61 +167,25 @@ func (s *Store) changeIndexRow(key string, rc *hook.RoleChange) []any {
 		searchText(roles...), searchText(string(rc.Subject.Kind)), searchText(subject...), searchText(actor...)}
 }
 
-const changeIndexColumns = "INSERT INTO hookd_change (uuid, published, event_type, source, severity, roles, subject_kind, subject, actor) VALUES "
-
 // insertChangeIndex writes the console's index rows of newly stored events.
 func (s *Store) insertChangeIndex(ctx context.Context, tx *sql.Tx, rows [][]any) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	if s.dialect == sqlite {
-		return insertRows(ctx, tx, changeIndexColumns, " ON CONFLICT DO NOTHING", rows, nil, "index changes")
-	}
-	// Postgres: one statement of nine arrays, whatever the number of rows (parameters per
-	// row would mean a statement per 500 rows, each parsed and planned anew).
-	cols := make([][]string, 9)
-	published := make([]time.Time, len(rows))
-	for i, row := range rows {
-		published[i] = row[1].(time.Time)
-		for c, v := range row {
-			if c != 1 {
-				cols[c] = append(cols[c], v.(string))
-			}
-		}
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO hookd_change (uuid, published, event_type, source, severity, roles, subject_kind, subject, actor)
-		SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-		ON CONFLICT DO NOTHING`, cols[0], published, cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8]); err != nil {
-		return dbError("index changes", err)
-	}
-	return nil
+	return s.insertMany(ctx, tx, `INSERT INTO hookd_change (uuid, published, event_type, source, severity, roles, subject_kind, subject, actor) `,
+		` ON CONFLICT DO NOTHING`, rows, nil, "index changes")
 }
 
-// indexOldChanges fills hookd_change for events stored before it existed, once, at start; a
-// marker in hookd_state spares later starts the scan.
+// indexOldChanges fills hookd_change for events stored before it existed, once.
 func (s *Store) indexOldChanges(ctx context.Context) error {
-	if done, err := s.State(ctx, stateChangeIndex); err != nil || done != "" {
-		return err
-	}
-	for {
-		rows, err := s.queryRows(ctx, `SELECT e.uuid, e.published, e.accepted_at, e.record, `+s.noRaw()+`, e.sinks, ''
-			FROM hookd_event e WHERE NOT EXISTS (SELECT 1 FROM hookd_change c WHERE c.published = e.published AND c.uuid = e.uuid) LIMIT 1000`)
-		if err != nil {
-			return err
+	return s.replay(ctx, "console index", func(tx *sql.Tx, keys []string, changes []*hook.RoleChange) error {
+		index := make([][]any, len(keys))
+		for i, key := range keys {
+			index[i] = s.changeIndexRow(key, changes[i])
 		}
-		if len(rows) == 0 {
-			return s.SetState(ctx, stateChangeIndex, "built from stored events")
-		}
-		index := make([][]any, len(rows))
-		for i, r := range rows {
-			index[i] = s.changeIndexRow(r.key, r.rc)
-		}
-		if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.insertChangeIndex(ctx, tx, index) }); err != nil {
-			return err
-		}
-	}
+		return s.insertChangeIndex(ctx, tx, index)
+	})
 }
 
+// queryRows reads events as the console shows them (storedRow's columns, in order). An
+// unreadable record is an error of its own, not the database's.
 func (s *Store) queryRows(ctx context.Context, q string, args ...any) ([]storedRow, error) {
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -290,7 +218,7 @@ func (s *Store) queryRows(ctx context.Context, q string, args ...any) ([]storedR
 		r.sinks = strings.FieldsFunc(sinks, func(c rune) bool { return c == ',' })
 		out = append(out, r)
 	}
-	return out, rows.Err()
+	return out, dbError("read changes", rows.Err())
 }
 
 // A cursor is the published time and key of the last change shown.
@@ -301,24 +229,22 @@ func formatCursor(published time.Time, key string) string {
 func (s *Store) parseCursor(c string) (any, string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: bad page cursor", ErrBadRequest)
+		return nil, "", fmt.Errorf("%w: bad page cursor", adminapi.ErrBadRequest)
 	}
 	at, key, ok := strings.Cut(string(b), "|")
 	t, err := time.Parse(time.RFC3339Nano, at)
 	if !ok || err != nil {
-		return nil, "", fmt.Errorf("%w: bad page cursor", ErrBadRequest)
+		return nil, "", fmt.Errorf("%w: bad page cursor", adminapi.ErrBadRequest)
 	}
 	return s.timeArg(t), key, nil
 }
 
-// ErrBadRequest is a console query the store cannot run as asked.
-var ErrBadRequest = adminapi.ErrBadRequest
-
-// fillDeliveries sets each change's delivery state for each sink it was routed to: the state
-// of its newest delivery row for that sink (a dead letter re-queued has a newer one).
-func (s *Store) fillDeliveries(ctx context.Context, rows []storedRow, out []adminapi.Change) error {
+// changesOf is rows as the console shows them, with their delivery state for each sink
+// they were routed to: the state of the newest delivery row for that sink (a dead letter
+// re-queued has a newer one).
+func (s *Store) changesOf(ctx context.Context, rows []storedRow) ([]adminapi.Change, error) {
 	if len(rows) == 0 {
-		return nil
+		return nil, nil
 	}
 	var keys []any
 	for _, r := range rows {
@@ -353,10 +279,9 @@ func (s *Store) fillDeliveries(ctx context.Context, rows []storedRow, out []admi
 		newest[[2]string{d.Sink, event}] = d
 		return nil
 	})
-	if err != nil {
-		return err
-	}
+	out := make([]adminapi.Change, len(rows))
 	for i, r := range rows {
+		out[i] = adminapi.Change{Record: r.rc, AcceptedAt: r.acceptedAt, Severity: r.severity}
 		for _, sink := range r.sinks {
 			d, ok := newest[[2]string{sink, r.key}]
 			if !ok {
@@ -365,7 +290,7 @@ func (s *Store) fillDeliveries(ctx context.Context, rows []storedRow, out []admi
 			out[i].Deliveries = append(out[i].Deliveries, d)
 		}
 	}
-	return nil
+	return out, err
 }
 
 // scan runs q and hands each row to fn.
@@ -378,31 +303,47 @@ func (s *Store) scanTx(ctx context.Context, db interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }, q string, args []any, fn func(*sql.Rows) error) error {
 	rows, err := db.QueryContext(ctx, q, args...)
+	return eachRow(rows, err, "console read", fn)
+}
+
+// eachRow hands each row of rows to fn and closes them; err is the query's. op names the
+// query in errors.
+func eachRow(rows *sql.Rows, err error, op string, fn func(*sql.Rows) error) error {
 	if err != nil {
-		return dbError("console read", err)
+		return dbError(op, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		if err := fn(rows); err != nil {
-			return dbError("console read", err)
+			return dbError(op, err)
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return dbError("console read", err)
-	}
-	return nil
+	return dbError(op, rows.Err())
 }
+
+// timeCol is a Scan destination for a time column (see scanTime); NULL leaves t as it is.
+func (s *Store) timeCol(t *time.Time) sql.Scanner {
+	return scanner(func(v any) (err error) {
+		if v != nil {
+			*t, err = s.scanTime(v)
+		}
+		return err
+	})
+}
+
+// scanner is a function as a Scan destination.
+type scanner func(any) error
+
+// Scan calls f.
+func (f scanner) Scan(v any) error { return f(v) }
 
 // placeholders is "$from, …" for n parameters.
 func placeholders(from, n int) string {
-	var b strings.Builder
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("$" + strconv.Itoa(from+i))
+	ps := make([]string, n)
+	for i := range ps {
+		ps[i] = "$" + strconv.Itoa(from+i)
 	}
-	return b.String()
+	return strings.Join(ps, ", ")
 }
 
 // DeadLetters lists deliveries in the dead letter, newest first: those not yet handled, or
@@ -508,15 +449,9 @@ func (s *Store) handleDeadLetter(ctx context.Context, id int64, action, by strin
 		err = s.scanTx(ctx, tx, `SELECT sink, event, group_key, severity, inline FROM hookd_delivery
 			WHERE state = 'dead' AND (id = $1 OR carrier = $1) AND event <> '' ORDER BY id`, []any{id}, func(r *sql.Rows) error {
 			q := queued{runAt: now, requeued: true}
-			var inline sql.NullString
-			if err := r.Scan(&q.sink, &q.event, &q.group, &q.severity, &inline); err != nil {
-				return err
-			}
-			if inline.Valid {
-				q.inline = []byte(inline.String)
-			}
+			err := r.Scan(&q.sink, &q.event, &q.group, &q.severity, &q.inline) // NULL: nil
 			again = append(again, q)
-			return nil
+			return err
 		})
 		if err != nil {
 			return err
@@ -574,20 +509,17 @@ func (s *Store) LastDelivered(ctx context.Context) (map[string]time.Time, error)
 	out := map[string]time.Time{}
 	err := s.scan(ctx, `SELECT sink, max(finished_at) FROM hookd_delivery WHERE state = 'delivered' GROUP BY sink`, nil, func(r *sql.Rows) error {
 		var sink string
-		var at any
-		if err := r.Scan(&sink, &at); err != nil {
-			return err
-		}
-		t, err := s.scanTime(at)
-		out[sink] = t
+		var at time.Time
+		err := r.Scan(&sink, s.timeCol(&at))
+		out[sink] = at
 		return err
 	})
 	return out, err
 }
 
 // LastSeen returns the newest stored event of each of the types, and how it came. It asks
-// for max(published) first: with ORDER BY … LIMIT 1, Postgres's generic plan walked the
-// table's key backwards through every row of other types (360 ms over 100,000 changes).
+// for max(published) first: with ORDER BY … LIMIT 1, Postgres's generic plan walks the
+// table's key backwards through the rows of other types.
 func (s *Store) LastSeen(ctx context.Context, eventTypes []string) (map[string]adminapi.LastSeen, error) {
 	out := map[string]adminapi.LastSeen{}
 	for _, t := range eventTypes {

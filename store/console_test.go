@@ -164,7 +164,7 @@ func TestConsoleReads(t *testing.T) {
 
 			t.Run("a bad cursor is a bad request", func(t *testing.T) {
 				_, err := s.Changes(ctx, adminapi.ChangeFilter{Before: "!!"})
-				assert.ErrorIs(t, err, ErrBadRequest)
+				assert.ErrorIs(t, err, adminapi.ErrBadRequest)
 			})
 
 			require.NoError(t, s.Start(ctx))

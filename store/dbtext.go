@@ -3,9 +3,12 @@ package store
 import (
 	"encoding/base64"
 	"errors"
-	"github.com/hookd/hookd/hook"
+	"fmt"
+	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/hookd/hookd/hook"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	sqlitedriver "modernc.org/sqlite"
@@ -34,7 +37,7 @@ func jsonbSafe(js []byte) []byte {
 
 // rejectedError is a database's refusal of the data written, as opposed to the database
 // being unreachable: retrying the same rows cannot succeed, and other rows need not fail
-// with them.
+// with them. It is also a hook.ErrUnavailable for callers that only tell stored from not.
 type rejectedError struct {
 	op  string
 	msg string
@@ -42,43 +45,21 @@ type rejectedError struct {
 
 func (e *rejectedError) Error() string { return "store: " + e.op + " refused: " + e.msg }
 
-// Unwrap makes a refusal also an hook.ErrUnavailable for callers that only tell stored from not.
+// Unwrap returns hook.ErrUnavailable.
 func (e *rejectedError) Unwrap() error { return hook.ErrUnavailable }
 
 // dbError wraps a database error of operation op: a refusal of the data as *rejectedError,
-// anything else (connection, timeout, resources) as hook.ErrUnavailable, nil as nil.
-// Passwords are redacted.
+// anything else (connection, timeout, resources) as hook.ErrUnavailable, nil as nil; an
+// error it already classified is kept as it is. Passwords are redacted.
 func dbError(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	// An error dbError already made is kept as it was classified.
-	var rejected *rejectedError
-	if errors.As(err, &rejected) {
-		return rejected
-	}
-	var unavailable *unavailableError
-	if errors.As(err, &unavailable) {
-		return unavailable
-	}
-	if refusesData(err) {
+	switch {
+	case err == nil || errors.Is(err, hook.ErrUnavailable):
+		return err
+	case refusesData(err):
 		return &rejectedError{op: op, msg: redact(err)}
 	}
-	return &unavailableError{op: op, msg: redact(err)}
+	return fmt.Errorf("%w: %s: %s", hook.ErrUnavailable, op, redact(err))
 }
-
-// unavailableError is a failure to reach or use the database; it is an hook.ErrUnavailable.
-type unavailableError struct {
-	op  string
-	msg string
-}
-
-func (e *unavailableError) Error() string {
-	return hook.ErrUnavailable.Error() + ": " + e.op + ": " + e.msg
-}
-
-// Unwrap returns hook.ErrUnavailable.
-func (e *unavailableError) Unwrap() error { return hook.ErrUnavailable }
 
 // refusesData reports whether err is the database refusing what was written (a data or
 // constraint error, a raised exception), not a failure to reach it.
@@ -107,14 +88,6 @@ func refusesData(err error) bool {
 	return false
 }
 
-// heldTrue is the SQL condition that a row's held (or member) column is true.
-func (s *Store) heldTrue(column string) string {
-	if s.dialect == sqlite {
-		return column + " = 1"
-	}
-	return column
-}
-
 // boolArg is a boolean as the dialect's column holds it: SQLite's INTEGER 0 or 1.
 func (s *Store) boolArg(b bool) any {
 	if s.dialect != sqlite {
@@ -124,4 +97,19 @@ func (s *Store) boolArg(b bool) any {
 		return 1
 	}
 	return 0
+}
+
+var (
+	urlPassword = regexp.MustCompile(`(://[^:/@\s]*:)[^@\s]*@`)
+	kvPassword  = regexp.MustCompile(`(?i)(password=)\S+`)
+)
+
+// redact returns an error's text with any database password taken out, so that errors can
+// be logged and returned to callers.
+func redact(err error) string {
+	if err == nil {
+		return ""
+	}
+	s := urlPassword.ReplaceAllString(err.Error(), "${1}***@")
+	return kvPassword.ReplaceAllString(s, "${1}***")
 }

@@ -14,7 +14,8 @@ import (
 // it writes back after.
 
 // history is detect.History over one transaction: on Postgres one query each for the whole
-// batch (arrays), on SQLite, in process, prepared statements run per actor and subject.
+// batch (arrays), on SQLite, in process, prepared statements run per actor and subject, which
+// cost less than parsing a long statement.
 type history struct {
 	s  *Store
 	tx *sql.Tx
@@ -25,16 +26,8 @@ func (h history) Actors(ctx context.Context, asks []detect.ActorAsk) (map[string
 	out := map[string]detect.ActorPast{}
 	add := func(r *sql.Rows) error {
 		var actor, kind, value string
-		var first, last any
-		if err := r.Scan(&actor, &kind, &value, &first, &last); err != nil {
-			return err
-		}
-		firstT, err := h.s.scanTime(first)
-		if err != nil {
-			return err
-		}
-		lastT, err := h.s.scanTime(last)
-		if err != nil {
+		var first, last time.Time
+		if err := r.Scan(&actor, &kind, &value, h.s.timeCol(&first), h.s.timeCol(&last)); err != nil {
 			return err
 		}
 		actor, value = eventIDOf(actor), eventIDOf(value)
@@ -44,11 +37,11 @@ func (h history) Actors(ctx context.Context, asks []detect.ActorAsk) (map[string
 		}
 		switch kind {
 		case "actor":
-			p.FirstSeen = firstT
+			p.FirstSeen = first
 		case "subject":
-			p.Subjects[value] = lastT
+			p.Subjects[value] = last
 		default:
-			p.Networks[kind+":"+value] = firstT
+			p.Networks[kind+":"+value] = first
 		}
 		out[actor] = p
 		return nil
@@ -102,52 +95,39 @@ func (h history) Holdings(ctx context.Context, subjects []detect.SubjectRef) (ma
 		var ref detect.SubjectRef
 		var d detect.Holding
 		var category string
-		var held, at any
-		if err := r.Scan(&ref.Kind, &ref.ID, &d.Role, &d.RoleName, &category, &held, &at, &d.By, &d.Via); err != nil {
-			return err
-		}
-		var err error
-		if d.At, err = h.s.scanTime(at); err != nil {
+		if err := r.Scan(&ref.Kind, &ref.ID, &d.Role, &d.RoleName, &category, &d.Held, h.s.timeCol(&d.At), &d.By, &d.Via); err != nil {
 			return err
 		}
 		ref.ID, d.Role, d.Via = eventIDOf(ref.ID), eventIDOf(d.Role), eventIDOf(d.Via)
-		d.Held = held == true || held == int64(1)
 		d.Privileged = hook.Privileged(hook.Category(category), hook.Role{Name: d.RoleName})
 		out[ref] = append(out[ref], d)
 		return nil
 	}
-	const columns = `SELECT h.subject_kind, h.subject_id, h.role_key, h.role_name, h.category, h.held, h.published, h.actor, '' FROM `
+	// The subjects: on Postgres all of them in arrays, on SQLite one a run of the statement.
+	from := `(SELECT $1 AS k, $2 AS i) AS s`
+	if h.s.dialect == postgres {
+		from = `unnest($1::text[], $2::text[]) AS s(k, i)`
+	}
+	q := `SELECT h.subject_kind, h.subject_id, h.role_key, h.role_name, h.category, h.held, h.published, h.actor, '' FROM ` + from + `
+		JOIN hookd_holding h ON h.subject_kind = s.k AND h.subject_id = s.i
+		UNION ALL ` + throughGroups + from + `
+		JOIN hookd_membership m ON s.k = 'user' AND m.user_id = s.i
+		JOIN hookd_holding g ON g.subject_kind = 'group' AND g.subject_id = m.group_id AND g.held`
 	if h.s.dialect == postgres {
 		kinds := make([]string, len(subjects))
 		ids := make([]string, len(subjects))
 		for i, ref := range subjects {
 			kinds[i], ids[i] = ref.Kind, dbKey(ref.ID)
 		}
-		return out, h.query(ctx, add, columns+`unnest($1::text[], $2::text[]) AS s(k, i)
-			JOIN hookd_holding h ON h.subject_kind = s.k AND h.subject_id = s.i
-			UNION ALL `+throughGroups+`unnest($1::text[], $2::text[]) AS s(k, i)
-			JOIN hookd_membership m ON s.k = 'user' AND m.user_id = s.i
-			JOIN hookd_holding g ON g.subject_kind = 'group' AND g.subject_id = m.group_id AND g.held`, kinds, ids)
+		return out, h.query(ctx, add, q, kinds, ids)
 	}
-	stmt, err := h.tx.PrepareContext(ctx, columns+`hookd_holding h WHERE h.subject_kind = $1 AND h.subject_id = $2`)
+	stmt, err := h.tx.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, dbError("detect", err)
 	}
 	defer stmt.Close()
-	via, err := h.tx.PrepareContext(ctx, throughGroups+`hookd_membership m
-		JOIN hookd_holding g ON g.subject_kind = 'group' AND g.subject_id = m.group_id AND g.held = 1 WHERE m.user_id = $1`)
-	if err != nil {
-		return nil, dbError("detect", err)
-	}
-	defer via.Close()
 	for _, ref := range subjects {
 		if err := h.rows(ctx, add, stmt, ref.Kind, dbKey(ref.ID)); err != nil {
-			return nil, err
-		}
-		if ref.Kind != string(hook.SubjectUser) {
-			continue
-		}
-		if err := h.rows(ctx, add, via, dbKey(ref.ID)); err != nil {
 			return nil, err
 		}
 	}
@@ -163,32 +143,13 @@ const throughGroups = `SELECT 'user', m.user_id, g.role_key, g.role_name, g.cate
 // query runs q in the transaction and hands each row to fn.
 func (h history) query(ctx context.Context, fn func(*sql.Rows) error, q string, args ...any) error {
 	rows, err := h.tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return dbError("detect", err)
-	}
-	return eachRow(rows, fn)
+	return eachRow(rows, err, "detect", fn)
 }
 
 // rows runs a prepared statement and hands each row to fn.
 func (h history) rows(ctx context.Context, fn func(*sql.Rows) error, stmt *sql.Stmt, args ...any) error {
 	rows, err := stmt.QueryContext(ctx, args...)
-	if err != nil {
-		return dbError("detect", err)
-	}
-	return eachRow(rows, fn)
-}
-
-func eachRow(rows *sql.Rows, fn func(*sql.Rows) error) error {
-	defer rows.Close()
-	for rows.Next() {
-		if err := fn(rows); err != nil {
-			return dbError("detect", err)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return dbError("detect", err)
-	}
-	return nil
+	return eachRow(rows, err, "detect", fn)
 }
 
 // detectFindings sets the findings of the entries' changes from the past as the transaction
@@ -211,37 +172,13 @@ func (s *Store) detectFindings(ctx context.Context, tx *sql.Tx, entries []entry)
 // writeFacts adds facts to what the detections remember of actors: the earliest first and
 // the latest last sighting win.
 func (s *Store) writeFacts(ctx context.Context, tx *sql.Tx, facts []detect.Fact) error {
-	if len(facts) == 0 {
-		return nil
+	rows := make([][]any, len(facts))
+	for i, f := range facts {
+		rows[i] = []any{dbKey(f.Actor), f.Kind, dbKey(f.Value), s.timeArg(f.First), s.timeArg(f.Last)}
 	}
-	const upsert = ` ON CONFLICT (actor, kind, value) DO UPDATE SET
+	return s.insertMany(ctx, tx, `INSERT INTO hookd_actor_fact (actor, kind, value, first_seen, last_seen) `, `
+		ON CONFLICT (actor, kind, value) DO UPDATE SET
 		first_seen = CASE WHEN excluded.first_seen < hookd_actor_fact.first_seen THEN excluded.first_seen ELSE hookd_actor_fact.first_seen END,
 		last_seen = CASE WHEN excluded.last_seen > hookd_actor_fact.last_seen THEN excluded.last_seen ELSE hookd_actor_fact.last_seen END
-		WHERE excluded.first_seen < hookd_actor_fact.first_seen OR excluded.last_seen > hookd_actor_fact.last_seen`
-	if s.dialect == postgres {
-		var actors, kinds, values []string
-		var firsts, lasts []time.Time
-		for _, f := range facts {
-			actors, kinds, values = append(actors, dbKey(f.Actor)), append(kinds, f.Kind), append(values, dbKey(f.Value))
-			firsts, lasts = append(firsts, f.First.UTC()), append(lasts, f.Last.UTC())
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO hookd_actor_fact (actor, kind, value, first_seen, last_seen)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])`+upsert,
-			actors, kinds, values, firsts, lasts)
-		if err != nil {
-			return dbError("detect facts", err)
-		}
-		return nil
-	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO hookd_actor_fact (actor, kind, value, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5)`+upsert)
-	if err != nil {
-		return dbError("prepare detect facts", err)
-	}
-	defer stmt.Close()
-	for _, f := range facts {
-		if _, err := stmt.ExecContext(ctx, dbKey(f.Actor), f.Kind, dbKey(f.Value), s.timeArg(f.First), s.timeArg(f.Last)); err != nil {
-			return dbError("detect facts", err)
-		}
-	}
-	return nil
+		WHERE excluded.first_seen < hookd_actor_fact.first_seen OR excluded.last_seen > hookd_actor_fact.last_seen`, rows, nil, "detect facts")
 }

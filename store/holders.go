@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -23,19 +24,38 @@ import (
 type holding struct {
 	kind, id, role        string
 	subjectName, roleName string
-	category, uuid, actor string
+	category, actor       string
 	held                  bool
-	published             time.Time
+	stamp
 }
 
-func (h holding) key() [3]string { return [3]string{h.kind, h.id, h.role} }
+// stamp is an event's place in Okta's order: published, then uuid (its key).
+type stamp struct {
+	published time.Time
+	uuid      string
+}
 
-// newer reports whether h comes after o in Okta's order.
-func (h holding) newer(o holding) bool {
-	if !h.published.Equal(o.published) {
-		return h.published.After(o.published)
+func (a stamp) at() stamp { return a }
+
+// after reports whether a comes after b in Okta's order.
+func (a stamp) after(b stamp) bool {
+	return a.published.After(b.published) || a.published.Equal(b.published) && a.uuid > b.uuid
+}
+
+// latest keeps of items, per key, the one that comes last in Okta's order, in key order: so
+// that concurrent commits (Postgres) write, and lock, rows in the same order.
+func latest[T interface{ at() stamp }](items []T, key func(T) string) []T {
+	byKey := map[string]T{}
+	for _, it := range items {
+		if o, ok := byKey[key(it)]; !ok || it.at().after(o.at()) {
+			byKey[key(it)] = it
+		}
 	}
-	return h.uuid > o.uuid
+	out := make([]T, 0, len(byKey))
+	for _, k := range slices.Sorted(maps.Keys(byKey)) {
+		out = append(out, byKey[k])
+	}
+	return out
 }
 
 // holdingsOf is what a stored change does to the ledger: a grant or revoke of each of its
@@ -52,8 +72,8 @@ func holdingsOf(key string, rc *hook.RoleChange) []holding {
 		out = append(out, holding{
 			kind: string(rc.Subject.Kind), id: dbKey(rc.SubjectKey()), role: dbKey(r.Key()),
 			subjectName: plainText(subjectName), roleName: plainText(cmp.Or(r.Name, r.ID)),
-			category: string(rc.Category), uuid: key, actor: plainText(actor),
-			held: rc.Action == hook.Granted, published: rc.Published.UTC(),
+			category: string(rc.Category), actor: plainText(actor),
+			held: rc.Action == hook.Granted, stamp: stamp{rc.Published.UTC(), key},
 		})
 	}
 	return out
@@ -64,19 +84,37 @@ func plainText(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
-// applyLedger records the effect of newly stored changes on the ledger: per (subject, role)
-// the newest of the batch, written only if it is newer than what the ledger holds. Rows are
-// written in key order, so that concurrent commits (Postgres) lock them in the same order.
-func (s *Store) applyLedger(ctx context.Context, tx *sql.Tx, keys []string, changes []*hook.RoleChange) error {
-	return s.applyLedgerAs(ctx, tx, keys, changes, adminapi.KnownByEvent)
-}
-
-// applyLedgerAs is applyLedger, the rows it writes saying how the holding is known.
-func (s *Store) applyLedgerAs(ctx context.Context, tx *sql.Tx, keys []string, changes []*hook.RoleChange, knownBy string) error {
-	if err := s.writeLedger(ctx, tx, keys, changes, knownBy); err != nil {
+// applyLedger records the effect of newly stored changes on the ledger, the rows it writes
+// saying how the holding is known: per (subject, role) the newest of the batch, written only
+// if it is newer than what the ledger holds. Every grant and revoke of a group's role is also
+// kept (hookd_group_role), for what a group held at the moment of a membership change.
+func (s *Store) applyLedger(ctx context.Context, tx *sql.Tx, keys []string, changes []*hook.RoleChange, knownBy string) error {
+	var all []holding
+	var groups [][]any
+	for i, rc := range changes {
+		for _, h := range holdingsOf(keys[i], rc) {
+			all = append(all, h)
+			if rc.Subject.Kind == hook.SubjectGroup {
+				groups = append(groups, []any{h.id, h.role, h.roleName, h.category, h.held, s.timeArg(h.published), h.uuid, knownBy})
+			}
+		}
+	}
+	var rows [][]any
+	for _, h := range latest(all, func(h holding) string { return h.kind + "\x00" + h.id + "\x00" + h.role }) {
+		rows = append(rows, []any{h.kind, h.id, h.role, h.subjectName, h.roleName, h.category, h.held, s.timeArg(h.published),
+			h.uuid, h.actor, knownBy})
+	}
+	if err := s.insertMany(ctx, tx, `INSERT INTO hookd_holding
+		(subject_kind, subject_id, role_key, subject_name, role_name, category, held, published, uuid, actor, known_by) `, `
+		ON CONFLICT (subject_kind, subject_id, role_key) DO UPDATE SET
+			subject_name = excluded.subject_name, role_name = excluded.role_name, category = excluded.category,
+			held = excluded.held, published = excluded.published, uuid = excluded.uuid, actor = excluded.actor,
+			known_by = excluded.known_by
+		WHERE (excluded.published, excluded.uuid) > (hookd_holding.published, hookd_holding.uuid)`, rows, nil, "ledger"); err != nil {
 		return err
 	}
-	if err := s.writeGroupRoles(ctx, tx, keys, changes, knownBy); err != nil {
+	if err := s.insertMany(ctx, tx, `INSERT INTO hookd_group_role (group_id, role_key, role_name, category, held, published, uuid, known_by) `,
+		` ON CONFLICT DO NOTHING`, groups, nil, "group roles"); err != nil {
 		return err
 	}
 	if knownBy == adminapi.KnownByDeclared {
@@ -84,196 +122,101 @@ func (s *Store) applyLedgerAs(ctx context.Context, tx *sql.Tx, keys []string, ch
 	}
 	// An event about a group's role supersedes what an operator declared of it: Okta names
 	// the role by its id, the declaration by its name.
-	for _, rc := range changes {
-		if !rc.ChangesHolding() || rc.Subject.Kind != hook.SubjectGroup {
+	for _, h := range all {
+		if h.kind != string(hook.SubjectGroup) {
 			continue
 		}
-		for _, r := range rc.Roles {
-			for _, q := range []string{
-				`DELETE FROM hookd_holding WHERE subject_kind = 'group' AND subject_id = $1 AND known_by = $2 AND lower(role_name) = $3 AND role_key <> $4`,
-				`DELETE FROM hookd_group_role WHERE group_id = $1 AND known_by = $2 AND lower(role_name) = $3 AND role_key <> $4`,
-			} {
-				if _, err := tx.ExecContext(ctx, q, dbKey(rc.SubjectKey()), adminapi.KnownByDeclared,
-					strings.ToLower(plainText(cmp.Or(r.Name, r.ID))), dbKey(r.Key())); err != nil {
-					return dbError("ledger", err)
-				}
+		for _, q := range []string{
+			`DELETE FROM hookd_holding WHERE subject_kind = 'group' AND subject_id = $1 AND known_by = $2 AND lower(role_name) = $3 AND role_key <> $4`,
+			`DELETE FROM hookd_group_role WHERE group_id = $1 AND known_by = $2 AND lower(role_name) = $3 AND role_key <> $4`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, h.id, adminapi.KnownByDeclared, strings.ToLower(h.roleName), h.role); err != nil {
+				return dbError("ledger", err)
 			}
-		}
-	}
-	return nil
-}
-
-// writeGroupRoles keeps every grant and revoke of a group's role (hookd_group_role), for what
-// a group held at the moment of a membership change.
-func (s *Store) writeGroupRoles(ctx context.Context, tx *sql.Tx, keys []string, changes []*hook.RoleChange, knownBy string) error {
-	for i, rc := range changes {
-		if rc.Subject.Kind != hook.SubjectGroup {
-			continue
-		}
-		for _, h := range holdingsOf(keys[i], rc) {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO hookd_group_role (group_id, role_key, role_name, category, held, published, uuid, known_by)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
-				h.id, h.role, h.roleName, h.category, s.boolArg(h.held), s.timeArg(h.published), h.uuid, knownBy); err != nil {
-				return dbError("group roles", err)
-			}
-		}
-	}
-	return nil
-}
-
-// writeLedger is applyLedgerAs's writing of the newest holdings.
-func (s *Store) writeLedger(ctx context.Context, tx *sql.Tx, keys []string, changes []*hook.RoleChange, knownBy string) error {
-	newest := map[[3]string]holding{}
-	for i, rc := range changes {
-		for _, h := range holdingsOf(keys[i], rc) {
-			if o, ok := newest[h.key()]; !ok || h.newer(o) {
-				newest[h.key()] = h
-			}
-		}
-	}
-	if len(newest) == 0 {
-		return nil
-	}
-	order := make([][3]string, 0, len(newest))
-	for k := range newest {
-		order = append(order, k)
-	}
-	slices.SortFunc(order, func(a, b [3]string) int { return slices.Compare(a[:], b[:]) })
-	const upsert = `
-		ON CONFLICT (subject_kind, subject_id, role_key) DO UPDATE SET
-			subject_name = excluded.subject_name, role_name = excluded.role_name, category = excluded.category,
-			held = excluded.held, published = excluded.published, uuid = excluded.uuid, actor = excluded.actor,
-			known_by = excluded.known_by
-		WHERE (excluded.published, excluded.uuid) > (hookd_holding.published, hookd_holding.uuid)`
-	const columns = `INSERT INTO hookd_holding
-		(subject_kind, subject_id, role_key, subject_name, role_name, category, held, published, uuid, actor, known_by) `
-	if s.dialect == postgres {
-		// One statement of arrays: a round trip per holding would cost each commit dearly.
-		cols := make([][]string, 9)
-		var held []bool
-		var published []time.Time
-		for _, k := range order {
-			h := newest[k]
-			for i, v := range []string{h.kind, h.id, h.role, h.subjectName, h.roleName, h.category, h.uuid, h.actor} {
-				cols[i] = append(cols[i], v)
-			}
-			held, published = append(held, h.held), append(published, h.published)
-		}
-		_, err := tx.ExecContext(ctx, columns+`SELECT k, i, r, sn, rn, c, h, p, u, a, $11
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::timestamptz[], $9::text[], $10::text[])
-			AS t(k, i, r, sn, rn, c, h, p, u, a)`+upsert,
-			cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], held, published, cols[6], cols[7], knownBy)
-		if err != nil {
-			return dbError("ledger", err)
-		}
-		return nil
-	}
-	stmt, err := tx.PrepareContext(ctx, columns+`VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`+upsert)
-	if err != nil {
-		return dbError("prepare ledger", err)
-	}
-	defer stmt.Close()
-	for _, k := range order {
-		h := newest[k]
-		if _, err := stmt.ExecContext(ctx, h.kind, h.id, h.role, h.subjectName, h.roleName, h.category, s.boolArg(h.held),
-			s.timeArg(h.published), h.uuid, h.actor, knownBy); err != nil {
-			return dbError("ledger", err)
 		}
 	}
 	return nil
 }
 
 // Holders lists the current holders of watched roles whose name matches roleGlob (a
-// case-insensitive shell pattern; empty: every role), by role then subject.
+// case-insensitive shell pattern; empty: every role), by role then subject. A user holds
+// what their groups hold: one holder per (user, group, role), the group named.
 func (s *Store) Holders(ctx context.Context, roleGlob string) ([]adminapi.Holder, error) {
 	glob := strings.ToLower(roleGlob)
-	if glob != "" {
-		if _, err := path.Match(glob, ""); err != nil {
-			return nil, adminapi.ErrBadRequest
-		}
+	if _, err := path.Match(glob, ""); err != nil {
+		return nil, adminapi.ErrBadRequest
 	}
 	out := []adminapi.Holder{}
-	err := s.scan(ctx, `SELECT subject_kind, subject_id, subject_name, role_name, role_key, category, published, uuid, actor, known_by, seen_in_okta
-		FROM hookd_holding WHERE `+s.heldTrue("held")+` ORDER BY role_name, subject_name, subject_id`, nil, func(r *sql.Rows) error {
+	err := s.scan(ctx, `SELECT subject_kind, subject_id, subject_name, role_name, role_key, category, published, uuid, actor,
+			known_by, seen_in_okta, '', ''
+		FROM hookd_holding WHERE held
+		UNION ALL
+		SELECT 'user', m.user_id, m.user_name, h.role_name, h.role_key, h.category,
+			CASE WHEN m.published > h.published THEN m.published ELSE h.published END, m.uuid, m.actor, m.known_by, NULL,
+			m.group_id, m.group_name
+		FROM hookd_membership m JOIN hookd_holding h ON h.subject_kind = 'group' AND h.subject_id = m.group_id
+		WHERE m.member AND h.held
+		ORDER BY 4, 3, 2, 5`, nil, func(r *sql.Rows) error {
 		var h adminapi.Holder
-		var since, seen any
-		if err := r.Scan(&h.SubjectKind, &h.SubjectID, &h.SubjectName, &h.Role, &h.RoleKey, &h.Category, &since, &h.EventID, &h.GrantedBy, &h.KnownBy, &seen); err != nil {
+		var seen time.Time
+		if err := r.Scan(&h.SubjectKind, &h.SubjectID, &h.SubjectName, &h.Role, &h.RoleKey, &h.Category, s.timeCol(&h.Since),
+			&h.EventID, &h.GrantedBy, &h.KnownBy, s.timeCol(&seen), &h.ViaID, &h.Via); err != nil {
 			return err
 		}
-		if seen != nil {
-			t, err := s.scanTime(seen)
-			if err != nil {
-				return err
-			}
-			h.SeenInOkta = &t
+		if ok, _ := path.Match(glob, strings.ToLower(h.Role)); glob != "" && !ok {
+			return nil
 		}
-		h.RoleKey = eventIDOf(h.RoleKey)
-		if glob != "" {
-			if ok, _ := path.Match(glob, strings.ToLower(h.Role)); !ok {
-				return nil
-			}
+		if !seen.IsZero() {
+			h.SeenInOkta = &seen
 		}
-		var err error
-		h.Since, err = s.scanTime(since)
-		h.SubjectID, h.EventID = strings.TrimPrefix(eventIDOf(h.SubjectID), "name:"), eventIDOf(h.EventID)
+		h.SubjectID, h.RoleKey, h.EventID, h.ViaID = eventIDOf(h.SubjectID), eventIDOf(h.RoleKey), eventIDOf(h.EventID), eventIDOf(h.ViaID)
+		if h.ViaID == "" {
+			h.SubjectID = strings.TrimPrefix(h.SubjectID, "name:")
+		}
 		out = append(out, h)
-		return err
+		return nil
 	})
-	if err != nil {
-		return out, err
-	}
-	via, err := s.heldThroughGroups(ctx)
-	if err != nil {
-		return out, err
-	}
-	for _, h := range via {
-		if glob != "" {
-			if ok, _ := path.Match(glob, strings.ToLower(h.Role)); !ok {
-				continue
-			}
-		}
-		out = append(out, h)
-	}
 	slices.SortStableFunc(out, func(a, b adminapi.Holder) int {
-		return cmp.Or(cmp.Compare(a.Role, b.Role), cmp.Compare(a.SubjectName, b.SubjectName), cmp.Compare(a.SubjectID, b.SubjectID), cmp.Compare(a.Via, b.Via))
+		return cmp.Or(cmp.Compare(a.Role, b.Role), cmp.Compare(a.SubjectName, b.SubjectName), cmp.Compare(a.SubjectID, b.SubjectID),
+			cmp.Compare(a.Via, b.Via))
 	})
-	return out, nil
+	return out, err
 }
 
-// buildLedger fills the ledger from the events stored before it existed, once: the events are
-// replayed through applyLedger in pages, which gives the same ledger in any order.
+// buildLedger fills the ledger from the events stored before it existed, once.
 func (s *Store) buildLedger(ctx context.Context) error {
-	if done, err := s.State(ctx, stateLedger); err != nil || done != "" {
+	return s.replay(ctx, "ledger", func(tx *sql.Tx, keys []string, changes []*hook.RoleChange) error {
+		return s.applyLedger(ctx, tx, keys, changes, adminapi.KnownByEvent)
+	})
+}
+
+// replay hands every stored event to apply, a page a transaction, unless the hookd_state
+// named state says it was done: for what the events stored before a table existed must fill
+// at start. apply must give the same result in any order and when run again.
+func (s *Store) replay(ctx context.Context, state string, apply func(*sql.Tx, []string, []*hook.RoleChange) error) error {
+	if done, err := s.State(ctx, state); err != nil || done != "" {
 		return err
 	}
-	after := ""
-	for {
-		rows, err := s.queryRows(ctx, `SELECT uuid, published, accepted_at, record, `+s.noRaw()+`, sinks, ''
+	for after := ""; ; {
+		rows, err := s.queryRows(ctx, `SELECT uuid, published, accepted_at, record, NULL, sinks, ''
 			FROM hookd_event WHERE uuid > $1 ORDER BY uuid LIMIT 1000`, after)
 		if err != nil {
 			return err
 		}
 		if len(rows) == 0 {
-			break
+			return s.SetState(ctx, state, "built from stored events")
 		}
 		keys := make([]string, len(rows))
 		changes := make([]*hook.RoleChange, len(rows))
 		for i, r := range rows {
 			keys[i], changes[i] = r.key, r.rc
 		}
-		if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.applyLedger(ctx, tx, keys, changes) }); err != nil {
+		if err := s.inTx(ctx, func(tx *sql.Tx) error { return apply(tx, keys, changes) }); err != nil {
 			return err
 		}
 		after = rows[len(rows)-1].key
 	}
-	return s.SetState(ctx, stateLedger, "built from stored events")
 }
-
-// The hookd_state names that say a one-time build at start is done.
-const (
-	stateLedger      = "ledger"
-	stateChangeIndex = "console index"
-)
 
 // Import folds history read from elsewhere (the System Log's past) into the ledger, the
 // memberships of groups, and what the detections remember of actors, in one transaction, and returns how many of the
@@ -295,7 +238,7 @@ func (s *Store) Import(ctx context.Context, changes []hook.RoleChange) (int, err
 		keys, ptrs = append(keys, dbKey(rc.EventID)), append(ptrs, rc)
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := s.applyLedgerAs(ctx, tx, keys, ptrs, adminapi.KnownByImport); err != nil {
+		if err := s.applyLedger(ctx, tx, keys, ptrs, adminapi.KnownByImport); err != nil {
 			return err
 		}
 		var memberships []*hook.RoleChange

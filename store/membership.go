@@ -42,15 +42,17 @@ func (s *Store) resolveAccess(ctx context.Context, tx *sql.Tx, entries []entry, 
 		case rc.IsMembership():
 			memberships = append(memberships, rc)
 			var held []hook.GroupRole
-			if rc.Via != nil {
-				all, ok := roles[rc.Via.ID]
+			if rc.Via != nil && rc.Via.ID != "" {
+				g := dbKey(rc.Via.ID)
+				all, ok := roles[g]
 				if !ok {
-					if all, err = s.groupRoles(ctx, tx, rc.Via.ID); err != nil {
+					if all, err = s.groupRoles(ctx, tx, g); err != nil {
 						return nil, nil, nil, err
 					}
-					roles[rc.Via.ID] = all
+					all = append(all, batch[g]...)
+					roles[g] = all
 				}
-				held = batch.asOf(dbKey(rc.Via.ID), rc.Published, heldAt(all, rc.Published))
+				held = heldAt(all, rc.Published)
 			}
 			if !rc.ResolveMembership(held) {
 				dropped = append(dropped, e)
@@ -58,7 +60,7 @@ func (s *Store) resolveAccess(ctx context.Context, tx *sql.Tx, entries []entry, 
 			}
 			e.encoded, e.index = nil, nil
 		case rc.ChangesHolding() && rc.Subject.Kind == hook.SubjectGroup:
-			if rc.Members, rc.MemberCount, err = s.groupMembers(ctx, tx, rc.SubjectKey()); err != nil {
+			if rc.Members, rc.MemberCount, err = s.groupMembers(ctx, tx, dbKey(rc.SubjectKey())); err != nil {
 				return nil, nil, nil, err
 			}
 			if rc.MemberCount > 0 {
@@ -70,17 +72,17 @@ func (s *Store) resolveAccess(ctx context.Context, tx *sql.Tx, entries []entry, 
 	return kept, dropped, memberships, nil
 }
 
-// groupChanges are the batch's own grants and revokes of groups' roles, by group key then
-// role key, in Okta's order: the ledger is written after the batch is resolved, and a
-// delivery may hold a group's grant and a membership of it together.
-type groupChanges map[string]map[string][]groupChange
-
-type groupChange struct {
-	role      hook.GroupRole
-	held      bool
-	published time.Time
-	uuid      string
+// groupRoleEvent is one grant or revoke of a group's role; role.Since is its time.
+type groupRoleEvent struct {
+	role hook.GroupRole
+	held bool
+	stamp
 }
+
+// groupChanges are the batch's own grants and revokes of groups' roles, by group key: the
+// ledger is written after the batch is resolved, and a delivery may hold a group's grant and
+// a membership of it together.
+type groupChanges map[string][]groupRoleEvent
 
 func batchGroupRoles(entries []entry) groupChanges {
 	out := groupChanges{}
@@ -90,79 +92,27 @@ func batchGroupRoles(entries []entry) groupChanges {
 			continue
 		}
 		g := dbKey(rc.SubjectKey())
-		if out[g] == nil {
-			out[g] = map[string][]groupChange{}
-		}
 		for _, r := range rc.Roles {
-			out[g][r.Key()] = append(out[g][r.Key()], groupChange{role: hook.GroupRole{Role: r, Category: rc.Category, Since: rc.Published},
-				held: rc.Action == hook.Granted, published: rc.Published, uuid: rc.EventID})
+			out[g] = append(out[g], groupRoleEvent{role: hook.GroupRole{Role: r, Category: rc.Category, Since: rc.Published},
+				held: rc.Action == hook.Granted, stamp: stamp{rc.Published, e.key}})
 		}
 	}
 	return out
 }
 
-// asOf is what the group held at the time: the ledger's roles, each replaced by the batch's
-// newest change of it at or before then.
-func (b groupChanges) asOf(group string, at time.Time, ledger []hook.GroupRole) []hook.GroupRole {
-	changes := b[group]
-	if len(changes) == 0 {
-		return ledger
-	}
-	held := map[string]hook.GroupRole{}
-	for _, r := range ledger {
-		held[r.Role.Key()] = r
-	}
-	for key, cs := range changes {
-		var newest *groupChange
-		for i := range cs {
-			c := &cs[i]
-			if c.published.After(at) {
-				continue
-			}
-			if newest == nil || c.published.After(newest.published) || (c.published.Equal(newest.published) && c.uuid > newest.uuid) {
-				newest = c
-			}
-		}
-		if newest == nil {
-			continue
-		}
-		if r, ok := held[key]; ok && r.Since.After(newest.published) {
-			continue // the ledger's row is newer
-		}
-		if newest.held {
-			held[key] = newest.role
-		} else {
-			delete(held, key)
-		}
-	}
-	out := make([]hook.GroupRole, 0, len(held))
-	for _, r := range held {
-		out = append(out, r)
-	}
-	slices.SortFunc(out, func(a, b hook.GroupRole) int {
-		return cmp.Or(cmp.Compare(a.Role.Name, b.Role.Name), cmp.Compare(a.Role.Key(), b.Role.Key()))
-	})
-	return out
-}
-
-// heldAt is what the group held at the time: per role, its newest grant or revoke then or
-// before, when that is a grant. all is in Okta's order.
-func heldAt(all []groupRoleEvent, at time.Time) []hook.GroupRole {
+// heldAt is what a group held at the time, given the grants and revokes of its roles (in
+// any order): per role, the newest then or before, when it is a grant.
+func heldAt(events []groupRoleEvent, at time.Time) []hook.GroupRole {
 	newest := map[string]groupRoleEvent{}
-	var order []string
-	for _, e := range all {
-		if e.role.Since.After(at) {
-			continue
-		}
+	for _, e := range events {
 		k := e.role.Role.Key()
-		if _, ok := newest[k]; !ok {
-			order = append(order, k)
+		if o, ok := newest[k]; !e.published.After(at) && (!ok || e.after(o.stamp)) {
+			newest[k] = e
 		}
-		newest[k] = e
 	}
 	var out []hook.GroupRole
-	for _, k := range order {
-		if e := newest[k]; e.held {
+	for _, e := range newest {
+		if e.held {
 			out = append(out, e.role)
 		}
 	}
@@ -172,96 +122,45 @@ func heldAt(all []groupRoleEvent, at time.Time) []hook.GroupRole {
 	return out
 }
 
-// groupRoleEvent is one grant or revoke of a group's role; role.Since is its time.
-type groupRoleEvent struct {
-	role hook.GroupRole
-	held bool
-}
-
-// groupRoles reads every grant and revoke of the group's watched roles, in Okta's order.
-func (s *Store) groupRoles(ctx context.Context, tx *sql.Tx, groupID string) ([]groupRoleEvent, error) {
-	if groupID == "" {
-		return nil, nil
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT role_key, role_name, category, published, held FROM hookd_group_role
-		WHERE group_id = $1 ORDER BY published, uuid`, dbKey(groupID))
-	if err != nil {
-		return nil, dbError("group roles", err)
-	}
-	defer rows.Close()
+// groupRoles reads every grant and revoke of the group's watched roles.
+func (s *Store) groupRoles(ctx context.Context, tx *sql.Tx, group string) ([]groupRoleEvent, error) {
 	var out []groupRoleEvent
-	for rows.Next() {
-		var key, name, category string
-		var since, held any
-		if err := rows.Scan(&key, &name, &category, &since, &held); err != nil {
-			return nil, dbError("group roles", err)
-		}
-		t, err := s.scanTime(since)
-		if err != nil {
-			return nil, err
-		}
-		role := hook.Role{Name: name}
-		if k := eventIDOf(key); !isNameKey(k) {
-			role.ID = k
-		}
-		out = append(out, groupRoleEvent{role: hook.GroupRole{Role: role, Category: hook.Category(category), Since: t},
-			held: held == true || held == int64(1)})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbError("group roles", err)
-	}
-	return out, nil
+	err := s.scanTx(ctx, tx, `SELECT role_key, role_name, category, published, uuid, held FROM hookd_group_role WHERE group_id = $1`,
+		[]any{group}, func(r *sql.Rows) error {
+			var e groupRoleEvent
+			var key, category string
+			if err := r.Scan(&key, &e.role.Role.Name, &category, s.timeCol(&e.published), &e.uuid, &e.held); err != nil {
+				return err
+			}
+			if k := eventIDOf(key); !strings.HasPrefix(k, "name:") {
+				e.role.Role.ID = k
+			}
+			e.role.Category, e.role.Since = hook.Category(category), e.published
+			out = append(out, e)
+			return nil
+		})
+	return out, err
 }
-
-// isNameKey reports whether a role key is made of the role's name (Okta gave no id).
-func isNameKey(k string) bool { return len(k) >= 5 && k[:5] == "name:" }
 
 // groupMembers reads the group's first members by name, and how many it has.
-func (s *Store) groupMembers(ctx context.Context, tx *sql.Tx, groupID string) ([]hook.Ref, int, error) {
-	if groupID == "" {
-		return nil, 0, nil
-	}
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM hookd_membership WHERE group_id = $1 AND `+s.heldTrue("member"),
-		dbKey(groupID)).Scan(&n); err != nil {
-		return nil, 0, dbError("group members", err)
-	}
-	if n == 0 {
-		return nil, 0, nil
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT user_id, user_name FROM hookd_membership WHERE group_id = $1 AND `+s.heldTrue("member")+`
-		ORDER BY user_name, user_id LIMIT `+strconv.Itoa(membersNamed), dbKey(groupID))
-	if err != nil {
-		return nil, 0, dbError("group members", err)
-	}
-	defer rows.Close()
-	var out []hook.Ref
-	for rows.Next() {
-		var id, name string
-		if err := rows.Scan(&id, &name); err != nil {
-			return nil, 0, dbError("group members", err)
-		}
-		out = append(out, hook.Ref{ID: eventIDOf(id), Type: "User", DisplayName: name})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, dbError("group members", err)
-	}
-	return out, n, nil
+func (s *Store) groupMembers(ctx context.Context, tx *sql.Tx, group string) (members []hook.Ref, n int, err error) {
+	err = s.scanTx(ctx, tx, `SELECT user_id, user_name, count(*) OVER () FROM hookd_membership WHERE group_id = $1 AND member
+		ORDER BY user_name, user_id LIMIT `+strconv.Itoa(membersNamed), []any{group}, func(r *sql.Rows) error {
+		m := hook.Ref{Type: "User"}
+		err := r.Scan(&m.ID, &m.DisplayName, &n)
+		m.ID = eventIDOf(m.ID)
+		members = append(members, m)
+		return err
+	})
+	return members, n, err
 }
 
 // membership is one event's effect on one (group, user).
 type membership struct {
 	group, user, groupName, userName string
-	uuid, actor                      string
+	actor                            string
 	member                           bool
-	published                        time.Time
-}
-
-func (m membership) newer(o membership) bool {
-	if !m.published.Equal(o.published) {
-		return m.published.After(o.published)
-	}
-	return m.uuid > o.uuid
+	stamp
 }
 
 // applyMemberships records what membership events did, each (group, user) the newest of the
@@ -269,72 +168,27 @@ func (m membership) newer(o membership) bool {
 // events gives the same table. Failed attempts change nothing; a change that names no user
 // (a member Okta no longer lists) keeps the name kept.
 func (s *Store) applyMemberships(ctx context.Context, tx *sql.Tx, changes []*hook.RoleChange, knownBy string) error {
-	newest := map[[2]string]membership{}
+	var all []membership
 	for _, rc := range changes {
 		if rc.Failed() || rc.Via == nil || rc.Via.ID == "" || rc.SubjectKey() == "" {
 			continue
 		}
-		m := membership{group: dbKey(rc.Via.ID), user: dbKey(rc.SubjectKey()),
+		all = append(all, membership{group: dbKey(rc.Via.ID), user: dbKey(rc.SubjectKey()),
 			groupName: plainText(cmp.Or(rc.Via.DisplayName, rc.Via.ID)), userName: plainText(cmp.Or(rc.Subject.DisplayName, rc.Subject.Login)),
-			uuid: dbKey(rc.EventID), actor: plainText(cmp.Or(rc.Actor.Login, rc.Actor.DisplayName, rc.Actor.ID)),
-			member: rc.Action == hook.Granted, published: rc.Published.UTC()}
-		k := [2]string{m.group, m.user}
-		if o, ok := newest[k]; !ok || m.newer(o) {
-			newest[k] = m
-		}
+			actor: plainText(cmp.Or(rc.Actor.Login, rc.Actor.DisplayName, rc.Actor.ID)), member: rc.Action == hook.Granted,
+			stamp: stamp{rc.Published.UTC(), dbKey(rc.EventID)}})
 	}
-	if len(newest) == 0 {
-		return nil
+	var rows [][]any
+	for _, m := range latest(all, func(m membership) string { return m.group + "\x00" + m.user }) {
+		rows = append(rows, []any{m.group, m.user, m.groupName, m.userName, m.member, s.timeArg(m.published), m.uuid, m.actor, knownBy})
 	}
-	order := make([][2]string, 0, len(newest))
-	for k := range newest {
-		order = append(order, k)
-	}
-	slices.SortFunc(order, func(a, b [2]string) int { return slices.Compare(a[:], b[:]) })
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO hookd_membership
-		(group_id, user_id, group_name, user_name, member, published, uuid, actor, known_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+	return s.insertMany(ctx, tx, `INSERT INTO hookd_membership
+		(group_id, user_id, group_name, user_name, member, published, uuid, actor, known_by) `, `
 		ON CONFLICT (group_id, user_id) DO UPDATE SET
 			group_name = excluded.group_name, member = excluded.member,
 			user_name = CASE WHEN excluded.user_name = '' THEN hookd_membership.user_name ELSE excluded.user_name END,
 			published = excluded.published, uuid = excluded.uuid, actor = excluded.actor, known_by = excluded.known_by
-		WHERE (excluded.published, excluded.uuid) > (hookd_membership.published, hookd_membership.uuid)`)
-	if err != nil {
-		return dbError("prepare membership", err)
-	}
-	defer stmt.Close()
-	for _, k := range order {
-		m := newest[k]
-		if _, err := stmt.ExecContext(ctx, m.group, m.user, m.groupName, m.userName, s.boolArg(m.member), s.timeArg(m.published),
-			m.uuid, m.actor, knownBy); err != nil {
-			return dbError("membership", err)
-		}
-	}
-	return nil
-}
-
-// heldThroughGroups lists what users hold through their groups now, as holders: one per
-// (user, group, role), the group named.
-func (s *Store) heldThroughGroups(ctx context.Context) ([]adminapi.Holder, error) {
-	var out []adminapi.Holder
-	err := s.scan(ctx, `SELECT m.user_id, m.user_name, h.role_name, h.role_key, h.category,
-			CASE WHEN m.published > h.published THEN m.published ELSE h.published END, m.uuid, m.actor, m.known_by,
-			m.group_id, m.group_name
-		FROM hookd_membership m JOIN hookd_holding h ON h.subject_kind = 'group' AND h.subject_id = m.group_id
-		WHERE `+s.heldTrue("m.member")+` AND `+s.heldTrue("h.held"), nil, func(r *sql.Rows) error {
-		h := adminapi.Holder{SubjectKind: string(hook.SubjectUser)}
-		var since any
-		if err := r.Scan(&h.SubjectID, &h.SubjectName, &h.Role, &h.RoleKey, &h.Category, &since, &h.EventID, &h.GrantedBy, &h.KnownBy,
-			&h.ViaID, &h.Via); err != nil {
-			return err
-		}
-		var err error
-		h.Since, err = s.scanTime(since)
-		h.SubjectID, h.RoleKey, h.EventID, h.ViaID = eventIDOf(h.SubjectID), eventIDOf(h.RoleKey), eventIDOf(h.EventID), eventIDOf(h.ViaID)
-		out = append(out, h)
-		return err
-	})
-	return out, err
+		WHERE (excluded.published, excluded.uuid) > (hookd_membership.published, hookd_membership.uuid)`, rows, nil, "membership")
 }
 
 // GroupRef names a group the ledger knows to hold a watched role.
@@ -344,7 +198,7 @@ type GroupRef struct{ ID, Name string }
 func (s *Store) RoleHoldingGroups(ctx context.Context) ([]GroupRef, error) {
 	var out []GroupRef
 	err := s.scan(ctx, `SELECT subject_id, MIN(subject_name) FROM hookd_holding
-		WHERE subject_kind = 'group' AND `+s.heldTrue("held")+` GROUP BY subject_id ORDER BY MIN(subject_name), subject_id`, nil,
+		WHERE subject_kind = 'group' AND held GROUP BY subject_id ORDER BY MIN(subject_name), subject_id`, nil,
 		func(r *sql.Rows) error {
 			var g GroupRef
 			if err := r.Scan(&g.ID, &g.Name); err != nil {
@@ -372,22 +226,15 @@ func (s *Store) SyncGroupMembers(ctx context.Context, group GroupRef, members []
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		added, removed = 0, 0
 		known := map[string]bool{}
-		rows, err := tx.QueryContext(ctx, `SELECT user_id, member FROM hookd_membership WHERE group_id = $1`, gk)
-		if err != nil {
-			return dbError("group members", err)
-		}
-		for rows.Next() {
+		err := s.scanTx(ctx, tx, `SELECT user_id, member FROM hookd_membership WHERE group_id = $1`, []any{gk}, func(r *sql.Rows) error {
 			var id string
-			var member any
-			if err := rows.Scan(&id, &member); err != nil {
-				rows.Close()
-				return dbError("group members", err)
-			}
-			known[id] = member == true || member == int64(1)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return dbError("group members", err)
+			var member bool
+			err := r.Scan(&id, &member)
+			known[id] = member
+			return err
+		})
+		if err != nil {
+			return err
 		}
 		listed := map[string]bool{}
 		var changes []*hook.RoleChange
@@ -441,7 +288,7 @@ func (s *Store) DeclareGroupRole(ctx context.Context, group GroupRef, role strin
 		if n > 0 {
 			return ErrKnownFromOkta
 		}
-		return s.applyLedgerAs(ctx, tx, []string{dbKey(rc.EventID)}, []*hook.RoleChange{rc}, adminapi.KnownByDeclared)
+		return s.applyLedger(ctx, tx, []string{dbKey(rc.EventID)}, []*hook.RoleChange{rc}, adminapi.KnownByDeclared)
 	})
 }
 

@@ -427,3 +427,24 @@ func TestAMembershipReadsTheGroupAtItsMoment(t *testing.T) {
 		})
 	}
 }
+
+// A late grant that arrives with a join does not give the group back a role it lost after
+// the grant: the batch's own grants and revokes are read in Okta's order with the stored ones.
+func TestALateGrantInTheJoinsBatchDoesNotUndoALaterRevoke(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			st := open(t, b.fresh(t))
+			ctx := context.Background()
+			revoke := groupGrant("g2", "00gFlow", "Connection Manager", t0.Add(2*time.Hour), false)
+			revoke.EventType, revoke.Action = hook.WorkflowsGroupRoleRemove, hook.Revoked
+			_, err := st.Accept(ctx, []hook.RoleChange{groupGrant("g1", "00gFlow", "Connection Manager", t0, false), revoke})
+			require.NoError(t, err)
+			res, err := st.Accept(ctx, []hook.RoleChange{
+				groupGrant("g3", "00gFlow", "Connection Manager", t0.Add(time.Hour), false),
+				joins("m1", "00uBob", "00gFlow", "00uAdmin", t0.Add(3*time.Hour), false),
+			})
+			require.NoError(t, err)
+			assert.Equal(t, hook.AcceptResult{Accepted: 1, NotWatched: 1}, counts(res), "the group held nothing at the join")
+		})
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -14,8 +13,9 @@ import (
 //go:embed migrations
 var migrationFS embed.FS
 
-// migrate brings hookd's tables up to date. On Postgres an advisory lock makes replicas that
-// start together take turns.
+// migrate brings hookd's tables up to date: each script of the dialect's directory, in the
+// order of their numbers, once (hookd_schema_version). On Postgres an advisory lock makes
+// replicas that start together take turns.
 func migrate(ctx context.Context, db *sql.DB, d dialect) error {
 	if d == postgres {
 		conn, err := db.Conn(ctx)
@@ -29,10 +29,6 @@ func migrate(ctx context.Context, db *sql.DB, d dialect) error {
 		}
 		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockKey) //nolint:errcheck // released with the session anyway
 	}
-	return migrateOwn(ctx, db, d)
-}
-
-func migrateOwn(ctx context.Context, db *sql.DB, d dialect) error {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS hookd_schema_version (version INTEGER PRIMARY KEY)`); err != nil {
 		return fmt.Errorf("hookd migrations: %w", err)
 	}
@@ -41,11 +37,10 @@ func migrateOwn(ctx context.Context, db *sql.DB, d dialect) error {
 		return fmt.Errorf("hookd migrations: %w", err)
 	}
 	dir := "migrations/" + d.String()
-	entries, err := fs.ReadDir(migrationFS, dir)
+	entries, err := fs.ReadDir(migrationFS, dir) // by name
 	if err != nil {
 		return err
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 	for _, e := range entries {
 		num, _, _ := strings.Cut(e.Name(), "_")
 		version, err := strconv.Atoi(num)
@@ -59,8 +54,8 @@ func migrateOwn(ctx context.Context, db *sql.DB, d dialect) error {
 		if err != nil {
 			return err
 		}
-		if strings.HasSuffix(e.Name(), takeoverSuffix) {
-			if script, err = takeover(ctx, db, d, script); err != nil {
+		if strings.HasSuffix(e.Name(), "_river_takeover.sql") {
+			if script, err = riverTakeover(ctx, db, d, script); err != nil {
 				return fmt.Errorf("hookd migration %s: %w", e.Name(), err)
 			}
 		}
@@ -69,6 +64,22 @@ func migrateOwn(ctx context.Context, db *sql.DB, d dialect) error {
 		}
 	}
 	return nil
+}
+
+// riverTakeover is the script of the migration that takes over the queue of the release
+// before, kept in River's tables (the only Go code that names them): the script when they
+// are there, else a statement that does nothing (a database made since).
+func riverTakeover(ctx context.Context, db *sql.DB, d dialect, script []byte) ([]byte, error) {
+	q := `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'river_job'`
+	if d == postgres {
+		// As the script's unqualified names resolve: along the search_path.
+		q = `SELECT CASE WHEN to_regclass('river_job') IS NULL THEN 0 ELSE 1 END`
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, q).Scan(&n); err != nil || n > 0 {
+		return script, err
+	}
+	return []byte(`SELECT 1`), nil
 }
 
 // applyMigration runs one script whole, in a transaction with its version row. The script

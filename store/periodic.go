@@ -5,12 +5,9 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
-	"fmt"
 	"hash/fnv"
 	"sync"
 	"time"
-
-	"github.com/hookd/hookd/hook"
 )
 
 // Periodic is a task that runs every Interval on exactly one replica at a time: the leader
@@ -64,8 +61,10 @@ func (s *Store) lead(ctx context.Context) (context.Context, func()) {
 	if err != nil {
 		return nil, nil
 	}
+	key := fnv.New64a()
+	key.Write([]byte("hookd leader"))
 	var mine bool
-	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, advisoryKey("hookd leader")).Scan(&mine); err != nil || !mine {
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, int64(key.Sum64())).Scan(&mine); err != nil || !mine {
 		conn.Close()
 		return nil, nil
 	}
@@ -120,13 +119,6 @@ func (s *Store) runPeriodic(ctx context.Context) {
 	wg.Wait()
 }
 
-// advisoryKey is the Postgres advisory-lock key of a name.
-func advisoryKey(name string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte(name))
-	return int64(h.Sum64())
-}
-
 // State returns a named value kept beside the events (such as the System Log cursor), or ""
 // when there is none.
 func (s *Store) State(ctx context.Context, name string) (string, error) {
@@ -135,10 +127,7 @@ func (s *Store) State(ctx context.Context, name string) (string, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
-	if err != nil {
-		return "", fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
-	}
-	return v, nil
+	return v, dbError("read state", err)
 }
 
 // SetState keeps a named value; "" removes it.
@@ -150,8 +139,5 @@ func (s *Store) SetState(ctx context.Context, name, value string) error {
 		_, err = s.db.ExecContext(ctx, `INSERT INTO hookd_state (name, value, updated_at) VALUES ($1, $2, $3)
 			ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, name, value, s.timeArg(s.opts.Now()))
 	}
-	if err != nil {
-		return fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
-	}
-	return nil
+	return dbError("keep state", err)
 }
