@@ -54,32 +54,14 @@ func migrate(ctx context.Context, db *sql.DB, d dialect) error {
 		if err != nil {
 			return err
 		}
-		if strings.HasSuffix(e.Name(), "_river_takeover.sql") {
-			if script, err = riverTakeover(ctx, db, d, script); err != nil {
-				return fmt.Errorf("hookd migration %s: %w", e.Name(), err)
-			}
+		if script, err = riverTakeover(ctx, db, d, e.Name(), script); err != nil {
+			return fmt.Errorf("hookd migration %s: %w", e.Name(), err)
 		}
 		if err := applyMigration(ctx, db, version, string(script)); err != nil {
 			return fmt.Errorf("hookd migration %s: %w", e.Name(), err)
 		}
 	}
 	return nil
-}
-
-// riverTakeover is the script of the migration that takes over the queue of the release
-// before, kept in River's tables (the only Go code that names them): the script when they
-// are there, else a statement that does nothing (a database made since).
-func riverTakeover(ctx context.Context, db *sql.DB, d dialect, script []byte) ([]byte, error) {
-	q := `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'river_job'`
-	if d == postgres {
-		// As the script's unqualified names resolve: along the search_path.
-		q = `SELECT CASE WHEN to_regclass('river_job') IS NULL THEN 0 ELSE 1 END`
-	}
-	var n int
-	if err := db.QueryRowContext(ctx, q).Scan(&n); err != nil || n > 0 {
-		return script, err
-	}
-	return []byte(`SELECT 1`), nil
 }
 
 // applyMigration runs one script whole, in a transaction with its version row. The script

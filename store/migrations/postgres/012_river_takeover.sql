@@ -1,5 +1,5 @@
 -- Takes over the delivery queue of the release before, which kept it in River's tables (run
--- only when they are there; see store/migrate.go). Every job still to run becomes a
+-- only when they are there; see store/riverupgrade.go). Every job still to run becomes a
 -- pending row unless hookd_delivered says its event reached the sink; every dead job a dead
 -- row; each keeps its job id, which the dead letter's audit rows name.
 INSERT INTO hookd_delivery (id, sink, event, group_key, severity, state, attempt, run_at, last_error, finished_at, requeued, inline)
