@@ -26,6 +26,8 @@ type Sink interface {
 type Alert struct {
 	Changes  []*hook.RoleChange
 	Severity Severity
+	// Links are where a responder goes from the alert (see Links.For).
+	Links []Link
 }
 
 // ID is the alert's stable identity: the uuid of the event whose delivery job sends it.
@@ -103,6 +105,7 @@ type Router struct {
 	// dropped counts events a rule dropped, by rule; onDrop is told of each.
 	dropped *prometheus.CounterVec
 	onDrop  func(rc *hook.RoleChange, rule string)
+	links   Links
 }
 
 // NewRouter returns a Router over the named sinks, routing by routes (nil: every event to
@@ -153,7 +156,9 @@ func (r *Router) Deliver(ctx context.Context, sink string, changes []*hook.RoleC
 	if len(changes) == 0 {
 		return nil
 	}
-	return s.Deliver(ctx, &Alert{Changes: changes, Severity: r.routes.SeverityOf(changes...)})
+	a := &Alert{Changes: changes, Severity: r.routes.SeverityOf(changes...)}
+	a.Links = r.links.For(a)
+	return s.Deliver(ctx, a)
 }
 
 // Severity is how urgent the changes are, with the configured overrides.

@@ -44,8 +44,8 @@ func TestTitle(t *testing.T) {
 }
 
 func TestConsoleLine(t *testing.T) {
-	line := ConsoleLine(sample())
-	assert.Equal(t, `ALERT Workflows role granted: roles="Workflows Administrator" user="Bob Builder" login="bob@acme.example" `+
+	line := ConsoleLine(sample(), Critical)
+	assert.Equal(t, `ALERT critical Workflows role granted: roles="Workflows Administrator" user="Bob Builder" login="bob@acme.example" `+
 		`actor="Alice Admin" actor_login="alice@acme.example" outcome="SUCCESS" ip="198.51.100.23" from="Denver, United States" `+
 		`proxy=true at=2026-11-20T14:00:00Z event="c4399b10-47a4-5263-b4ae-fcdfcbac761b" source=hook`, line)
 }
@@ -54,7 +54,7 @@ func TestConsoleLineCannotBeForged(t *testing.T) {
 	rc := sample()
 	rc.Subject.DisplayName = "Eve\n2026-11-20 ALERT nothing to see\x1b[2J\x1b[H"
 	rc.Actor.DisplayName = "\u202eevil"
-	line := ConsoleLine(rc)
+	line := ConsoleLine(rc, High)
 	assert.NotContains(t, line, "\n")
 	assert.NotContains(t, line, "\x1b")
 	assert.NotContains(t, line, "\u202e")
@@ -64,7 +64,7 @@ func TestConsoleLineCannotBeForged(t *testing.T) {
 func TestConsoleLineClipsLongStrings(t *testing.T) {
 	rc := sample()
 	rc.Subject.DisplayName = strings.Repeat("山", 10000)
-	line := ConsoleLine(rc)
+	line := ConsoleLine(rc, High)
 	assert.Less(t, len(line), 2000)
 	assert.Contains(t, line, strings.Repeat("山", 255)+"…")
 }
@@ -72,7 +72,7 @@ func TestConsoleLineClipsLongStrings(t *testing.T) {
 func TestConsoleSink(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, NewConsoleSink(&out, false).Deliver(context.Background(), &Alert{Changes: []*hook.RoleChange{sample()}, Severity: Critical}))
-	assert.True(t, strings.HasPrefix(out.String(), "ALERT Workflows role granted: "))
+	assert.True(t, strings.HasPrefix(out.String(), "ALERT critical Workflows role granted: "))
 	assert.Equal(t, 1, strings.Count(out.String(), "\n"))
 
 	out.Reset()

@@ -40,6 +40,8 @@ type Spec struct {
 	Registerer prometheus.Registerer
 	// OnDrop, when set, is told of each event a rule drops.
 	OnDrop func(rc *hook.RoleChange, rule string)
+	// Links says where alerts link to.
+	Links Links
 }
 
 // sinkName is what a sink may be called: it shows in logs, metrics and job rows.
@@ -97,7 +99,7 @@ func Build(spec Spec) (*Router, error) {
 	if len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "\n"))
 	}
-	router.onDrop = spec.OnDrop
+	router.onDrop, router.links = spec.OnDrop, spec.Links
 	if spec.Registerer != nil {
 		router.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookd_alerts_dropped_total", Help: "Events a routing rule dropped (drop: true), by rule.",

@@ -36,14 +36,15 @@ func (s *ConsoleSink) Deliver(_ context.Context, a *Alert) error {
 			b, err := json.Marshal(struct {
 				Title    string   `json:"title"`
 				Severity Severity `json:"severity"`
+				Links    []Link   `json:"links,omitempty"`
 				*hook.RoleChange
-			}{Title(rc), a.Severity, &view})
+			}{Title(rc), a.Severity, a.Links, &view})
 			if err != nil {
 				return Permanent(fmt.Errorf("console: encode: %w", err))
 			}
 			line = append(append(line, b...), '\n')
 		} else {
-			line = append(line, ConsoleLine(rc)+"\n"...)
+			line = append(line, ConsoleLine(rc, a.Severity)+"\n"...)
 		}
 	}
 	s.mu.Lock()
@@ -57,10 +58,10 @@ func (s *ConsoleSink) Deliver(_ context.Context, a *Alert) error {
 // maxConsoleField bounds each Okta string on a console line; the stored record keeps it whole.
 const maxConsoleField = 256
 
-// ConsoleLine renders an alert as one line of text.
-func ConsoleLine(rc *hook.RoleChange) string {
+// ConsoleLine renders an alert as one line of text, its severity first.
+func ConsoleLine(rc *hook.RoleChange, sev Severity) string {
 	var b strings.Builder
-	b.WriteString("ALERT ")
+	b.WriteString("ALERT " + sev.String() + " ")
 	b.WriteString(Title(rc))
 	b.WriteString(": ")
 	q := func(s string) string { return strconv.Quote(clip.Runes(s, maxConsoleField)) }

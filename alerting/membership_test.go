@@ -39,14 +39,14 @@ func TestEveryFormatNamesTheGroupARoleComesThrough(t *testing.T) {
 		require.NoError(t, err)
 		pd, err := json.Marshal(alerting.RenderPagerDuty("oncall", a))
 		require.NoError(t, err)
-		line := alerting.ConsoleLine(tt.rc)
+		line := alerting.ConsoleLine(tt.rc, a.Severity)
 		for _, w := range tt.want {
 			for name, text := range map[string]string{"slack": slack, "teams": string(teams), "pagerduty": string(pd)} {
 				assert.Contains(t, text, w, "%s of %s", name, tt.rc.EventID)
 			}
 		}
 		if tt.rc.Via != nil {
-			assert.True(t, strings.HasPrefix(line, "ALERT Workflows role granted through group membership:"), line)
+			assert.True(t, strings.HasPrefix(line, "ALERT high Workflows role granted through group membership:"), line)
 			assert.Contains(t, line, `via_group="Flow Builders"`)
 		} else {
 			assert.Contains(t, line, "members=7")

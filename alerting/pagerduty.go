@@ -31,6 +31,13 @@ type PagerDutyEvent struct {
 	EventAction string           `json:"event_action"`
 	DedupKey    string           `json:"dedup_key"`
 	Payload     PagerDutyPayload `json:"payload"`
+	Links       []PagerDutyLink  `json:"links,omitempty"`
+}
+
+// PagerDutyLink is a link the incident shows.
+type PagerDutyLink struct {
+	Href string `json:"href"`
+	Text string `json:"text"`
 }
 
 // PagerDutyPayload is what the incident shows.
@@ -89,7 +96,12 @@ func RenderPagerDuty(sink string, a *Alert) PagerDutyEvent {
 	if sev == "" {
 		sev = "error"
 	}
+	var links []PagerDutyLink
+	for _, l := range a.Links {
+		links = append(links, PagerDutyLink{Href: l.Href, Text: neutralBidi(clip.Runes(l.Title, 200))})
+	}
 	return PagerDutyEvent{
+		Links:       links,
 		EventAction: "trigger",
 		DedupKey:    PagerDutyDedupKey(sink, a),
 		Payload: PagerDutyPayload{

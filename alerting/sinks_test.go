@@ -71,7 +71,7 @@ func TestSlackMessagesStayInsideSlacksLimitsAndEscapeOktaStrings(t *testing.T) {
 	assert.Contains(t, hostile, "&lt;!channel&gt; &lt;http://evil.example|Click to verify&gt; &amp; \"quotes\"")
 	assert.Contains(t, hostile, "&lt;@U012ABCDEF&gt;")
 	assert.Equal(t, "header", got[0].Blocks[0].Type)
-	assert.Equal(t, "Workflows role granted", got[0].Blocks[0].Text.Text)
+	assert.Equal(t, ":large_orange_circle: HIGH · Workflows role granted", got[0].Blocks[0].Text.Text)
 	assert.Contains(t, hostile, ":large_orange_circle: HIGH", "\"<!here> Workflows Administrator\" is not the critical role")
 	assert.NotContains(t, hostile, "\u202e", "no bidi override survives")
 	assert.Contains(t, hostile, "Mallory &lt;@U012ABCDEF&gt; ∗bold∗ ˋcodeˋ ∼strike∼ \ufffdRTL\ufffd")
@@ -82,7 +82,7 @@ func TestSlackMessageFields(t *testing.T) {
 	a := payloadAlerts(t, "privilege-grant-failed.json")[0]
 	m := alerting.RenderSlack(a)
 	require.Len(t, m.Blocks, 3)
-	assert.Equal(t, "Okta admin privilege grant failed", m.Blocks[0].Text.Text)
+	assert.Equal(t, ":large_yellow_circle: MEDIUM · Okta admin privilege grant failed", m.Blocks[0].Text.Text)
 	var fields []string
 	for _, f := range m.Blocks[1].Fields {
 		fields = append(fields, f.Text)
@@ -95,7 +95,6 @@ func TestSlackMessageFields(t *testing.T) {
 		"*Source IP*\n`203.0.113.77` — Denver, Colorado, United States",
 		"*Network*\nAS64496 · example transit · example isp inc.\n:warning: *through a proxy or anonymizer*",
 		"*Okta time*\n2026-11-20 14:12:24 UTC",
-		"*Severity*\n:large_yellow_circle: MEDIUM",
 	}, fields)
 	assert.Equal(t, "context", m.Blocks[2].Type)
 	assert.Contains(t, m.Blocks[2].Elements[0].Text, "· via Okta event hook · https://acme.okta.com")
@@ -194,7 +193,7 @@ func TestWebhookRefusesReservedHeadersAndBadSecrets(t *testing.T) {
 // shows no login for it rather than login="unknown".
 func TestGroupHasNoFakeLogin(t *testing.T) {
 	a := payloadAlerts(t, "workflows-group-role-add.json")[0]
-	line := alerting.ConsoleLine(a.First())
+	line := alerting.ConsoleLine(a.First(), a.Severity)
 	assert.NotContains(t, line, `"unknown"`)
 	assert.Contains(t, line, "group=")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hookd/hookd/internal/clip"
 	"github.com/hookd/hookd/internal/outbound"
 	"strings"
 	"unicode/utf8"
@@ -116,14 +117,13 @@ func RenderSlack(a *Alert) SlackMessage {
 	}
 
 	facts := alertFacts(a, slackMarkup)
-	fields := make([]SlackText, 0, len(facts)+1)
+	fields := make([]SlackText, 0, len(facts))
 	for _, f := range facts {
 		fields = append(fields, field(f.Label, f.Value))
 	}
-	fields = append(fields, field("Severity", mark))
-
+	// The severity leads the header, where the eye lands first.
 	blocks := []SlackBlock{
-		{Type: "header", Text: &SlackText{Type: "plain_text", Text: fit(title, slackMaxHeader), Emoji: true}},
+		{Type: "header", Text: &SlackText{Type: "plain_text", Text: fit(mark+" · "+title, slackMaxHeader), Emoji: true}},
 	}
 	if found := findingsOf(a); len(found) > 0 {
 		lines := make([]string, len(found))
@@ -167,6 +167,9 @@ func RenderSlack(a *Alert) SlackMessage {
 	if first.Org != "" {
 		ctx += " · " + escape(first.Org)
 	}
+	if links := slackLinks(a.Links); links != "" {
+		blocks = append(blocks, section(links))
+	}
 	blocks = append(blocks, SlackBlock{Type: "context", Elements: []SlackText{mrkdwn(fit(ctx, slackMaxSectionText))}})
 	if len(blocks) > slackMaxBlocks {
 		blocks = blocks[:slackMaxBlocks]
@@ -175,6 +178,22 @@ func RenderSlack(a *Alert) SlackMessage {
 	fallback := summaryOf(a, facts)
 	return SlackMessage{Text: fit(fallback, slackMaxFallback), Blocks: blocks}
 }
+
+// slackLinks is the alert's links as one line of mrkdwn links, or "" without any. Each link's
+// text is escaped as an Okta string, and its URL so that no character of it closes or splits
+// the link.
+func slackLinks(links []Link) string {
+	parts := make([]string, 0, len(links))
+	for _, l := range links {
+		parts = append(parts, "<"+slackURL.Replace(l.Href)+"|"+escape(clip.Runes(l.Title, 200))+">")
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return ":link: " + strings.Join(parts, " · ")
+}
+
+var slackURL = strings.NewReplacer("&", "&amp;", "<", "%3C", ">", "%3E", "|", "%7C", " ", "%20")
 
 func field(label, value string) SlackText {
 	if value == "" {

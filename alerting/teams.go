@@ -49,7 +49,15 @@ type AdaptiveCard struct {
 	Type    string         `json:"type"`
 	Version string         `json:"version"`
 	Body    []CardElement  `json:"body"`
+	Actions []CardAction   `json:"actions,omitempty"`
 	MSTeams map[string]any `json:"msteams,omitempty"`
+}
+
+// CardAction is a button of the card: an Action.OpenUrl to one of the alert's links.
+type CardAction struct {
+	Type  string `json:"type"`
+	Title string `json:"title"`
+	URL   string `json:"url"`
 }
 
 // CardElement is a TextBlock or a FactSet.
@@ -115,9 +123,9 @@ func renderTeams(a *Alert, listed int) TeamsMessage {
 	for _, f := range alertFacts(a, teamsMarkup) {
 		facts = append(facts, CardFact{Title: f.Label, Value: clip.Runes(strings.ReplaceAll(f.Value, "\n", ", "), 1000)})
 	}
-	facts = append(facts, CardFact{Title: "Severity", Value: strings.ToUpper(a.Severity.String())})
+	title := strings.ToUpper(a.Severity.String()) + " · " + teamsText(clip.Runes(alertTitle(a), 150))
 	body := []CardElement{
-		{Type: "TextBlock", Text: teamsText(clip.Runes(alertTitle(a), 150)), Weight: "Bolder", Size: "Medium", Color: color, Wrap: true},
+		{Type: "TextBlock", Text: title, Weight: "Bolder", Size: "Medium", Color: color, Wrap: true},
 		{Type: "FactSet", Facts: facts},
 	}
 	if why := whyText(a, teamsMarkup); why != "" {
@@ -161,10 +169,14 @@ func renderTeams(a *Alert, listed int) TeamsMessage {
 		ctx += " · " + teamsText(first.Org)
 	}
 	body = append(body, CardElement{Type: "TextBlock", Text: ctx, IsSubtle: true, Size: "Small", Wrap: true})
+	var actions []CardAction
+	for _, l := range a.Links {
+		actions = append(actions, CardAction{Type: "Action.OpenUrl", Title: teamsText(clip.Runes(l.Title, 100)), URL: l.Href})
+	}
 	return TeamsMessage{Type: "message", Attachments: []TeamsAttachment{{
 		ContentType: "application/vnd.microsoft.card.adaptive",
 		Content: AdaptiveCard{Schema: "http://adaptivecards.io/schemas/adaptive-card.json", Type: "AdaptiveCard",
-			Version: "1.4", Body: body, MSTeams: map[string]any{"width": "Full"}},
+			Version: "1.4", Body: body, Actions: actions, MSTeams: map[string]any{"width": "Full"}},
 	}}}
 }
 

@@ -35,8 +35,10 @@ type WebhookDocument struct {
 	Severity Severity `json:"severity"`
 	// Findings are what made hookd look twice at the alert's changes (each change also lists
 	// its own); absent when there are none.
-	Findings []WebhookFinding   `json:"findings,omitempty"`
-	Alerts   []*hook.RoleChange `json:"alerts"`
+	Findings []WebhookFinding `json:"findings,omitempty"`
+	// Links are where a responder goes from the alert (see Link); absent when there are none.
+	Links  []Link             `json:"links,omitempty"`
+	Alerts []*hook.RoleChange `json:"alerts"`
 }
 
 // WebhookFinding is one finding as the webhook document names it.
@@ -91,7 +93,7 @@ func MessageID(sink string, a *Alert) string {
 // Deliver posts the alert.
 func (s *WebhookSink) Deliver(ctx context.Context, a *Alert) error {
 	id := MessageID(s.name, a)
-	doc := WebhookDocument{Version: 1, ID: id, Title: alertTitle(a), Severity: a.Severity, Alerts: a.Changes}
+	doc := WebhookDocument{Version: 1, ID: id, Title: alertTitle(a), Severity: a.Severity, Links: a.Links, Alerts: a.Changes}
 	for _, f := range findingsOf(a) {
 		doc.Findings = append(doc.Findings, WebhookFinding{ID: f.ID, Title: f.Title, Detail: f.Detail})
 	}

@@ -40,6 +40,9 @@ type Config struct {
 	DataDir string `yaml:"data_dir" env:"HOOKD_DATA_DIR" validate:"required"`
 	// DatabaseURL, when set to a postgres:// URL, stores events in Postgres instead of SQLite.
 	DatabaseURL string `yaml:"database_url" env:"HOOKD_DATABASE_URL" secret:"true"`
+	// ConsoleURL is the console's address as an operator reaches it (through a proxy or a
+	// tunnel, say): alerts link to the change there.
+	ConsoleURL string `yaml:"console_url" env:"HOOKD_CONSOLE_URL"`
 	// ReplicaID names this replica on Postgres, so that after a crash it rescues its own
 	// running deliveries at start (default: the host name).
 	ReplicaID string `yaml:"replica_id" env:"HOOKD_REPLICA_ID"`
@@ -123,6 +126,9 @@ type Okta struct {
 	HookName string `yaml:"hook_name" env:"HOOKD_OKTA_HOOK_NAME"`
 	// WorkflowsApps identifies the Okta Workflows app instance (id, app name or label).
 	WorkflowsApps []string `yaml:"workflows_apps" env:"HOOKD_OKTA_WORKFLOWS_APPS"`
+	// AdminURL is the org's Admin Console (https://acme-admin.okta.com), which alerts link to;
+	// needed only for an org on a custom domain, from which it cannot be told.
+	AdminURL string `yaml:"admin_url" env:"HOOKD_OKTA_ADMIN_URL"`
 }
 
 // HTTP holds the server's limits.
@@ -388,6 +394,12 @@ func (c *Config) Validate() error {
 	case sl.DPoPKeyFile != "" && !oauth:
 		problems = append(problems, "HOOKD_OKTA_DPOP_KEY_FILE: only with a service app (HOOKD_OKTA_CLIENT_ID): an API token has no DPoP key")
 	}
+	if c.Okta.AdminURL != "" && !isBaseURL(c.Okta.AdminURL, true) {
+		problems = append(problems, "HOOKD_OKTA_ADMIN_URL: must be https://<host>, the Admin Console without a path")
+	}
+	if c.ConsoleURL != "" && !isBaseURL(c.ConsoleURL, false) {
+		problems = append(problems, "HOOKD_CONSOLE_URL: must be an http(s):// URL, without a query")
+	}
 	problems = append(problems, c.Detections.OffHours.problems()...)
 	if d := c.Detections; d.BurstSubjects > 0 && d.BurstWindow <= 0 {
 		problems = append(problems, "HOOKD_DETECT_BURST_WINDOW: must be above 0 while HOOKD_DETECT_BURST_SUBJECTS is")
@@ -396,6 +408,14 @@ func (c *Config) Validate() error {
 		return &Error{Problems: problems}
 	}
 	return nil
+}
+
+// isBaseURL reports whether raw is an http(s) URL that links can be built under: no query,
+// fragment or user info; an Okta one (okta) is https (unless to a loopback host) without a path.
+func isBaseURL(raw string, okta bool) bool {
+	u, err := url.Parse(raw)
+	return err == nil && outbound.CheckURL(raw, okta) == nil && u.RawQuery == "" && u.Fragment == "" &&
+		u.User == nil && (!okta || strings.Trim(u.Path, "/") == "")
 }
 
 // Error lists every problem found in a configuration, each naming its setting.

@@ -87,6 +87,10 @@ func TestErrorsNameTheSettingToFix(t *testing.T) {
 		{"both secret and file", map[string]string{"HOOKD_OKTA_SECRETS": "a", "HOOKD_OKTA_SECRETS_FILE": "/x"}, "HOOKD_OKTA_SECRETS and HOOKD_OKTA_SECRETS_FILE: set one, not both"},
 		{"workers", map[string]string{"HOOKD_DELIVERY_WORKERS": "0"}, "HOOKD_DELIVERY_WORKERS: must be at least 1"},
 		{"body limit not a number", map[string]string{"HOOKD_HTTP_BODY_LIMIT": "10MB"}, "HOOKD_HTTP_BODY_LIMIT: must be a whole number"},
+		{"admin url plain http", map[string]string{"HOOKD_OKTA_ADMIN_URL": "http://sso-admin.acme.example"}, "HOOKD_OKTA_ADMIN_URL: must be https://<host>"},
+		{"admin url with a path", map[string]string{"HOOKD_OKTA_ADMIN_URL": "https://sso-admin.acme.example/admin"}, "HOOKD_OKTA_ADMIN_URL: must be https://<host>"},
+		{"console url with a query", map[string]string{"HOOKD_CONSOLE_URL": "https://hookd.acme.example/?x=1"}, "HOOKD_CONSOLE_URL: must be an http(s):// URL"},
+		{"console url not a url", map[string]string{"HOOKD_CONSOLE_URL": "hookd.acme.example"}, "HOOKD_CONSOLE_URL: must be an http(s):// URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -316,4 +320,12 @@ func TestDPoPKeyFile(t *testing.T) {
 		got[s.Env] = s.Value
 	}
 	assert.Equal(t, "/run/hookd/dpop.pem", got["HOOKD_OKTA_DPOP_KEY_FILE"], "a path, not a secret: check shows it")
+}
+
+func TestLinkBasesLoad(t *testing.T) {
+	cfg, err := Load("", envOf(map[string]string{"HOOKD_OKTA_ADMIN_URL": "https://sso-admin.acme.example/",
+		"HOOKD_CONSOLE_URL": "http://hookd.internal:9090/hookd"}))
+	require.NoError(t, err)
+	assert.Equal(t, "https://sso-admin.acme.example/", cfg.Okta.AdminURL)
+	assert.Equal(t, "http://hookd.internal:9090/hookd", cfg.ConsoleURL)
 }

@@ -92,7 +92,7 @@ delivery:
 		}
 	}
 	require.Len(t, several, 1)
-	assert.Equal(t, "Workflows roles granted", several[0].Blocks[0].Text.Text)
+	assert.Equal(t, ":large_orange_circle: HIGH · Workflows roles granted", several[0].Blocks[0].Text.Text)
 	assert.Contains(t, several[0].AllText(), "Folder Manager, Integration Builder, Connection Manager")
 
 	// Webhook: verified by the receiver's own implementation of Standard Webhooks, one

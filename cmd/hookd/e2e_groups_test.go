@@ -74,7 +74,7 @@ func TestDeclaredGroupRoleAlertsJoins(t *testing.T) {
 	ev := oktaEvent("m-join", hook.GroupMembershipAdd, time.Now(), "00uAdmin", "", userTarget("00uBob"), groupTarget("00gOld", "Old Builders"))
 	require.Equal(t, http.StatusOK, postDelivery(t, srv.addr, secret, oktagen.Delivery(ev)))
 	require.Eventually(t, func() bool { return strings.Contains(srv.stdout.String(), `event="m-join"`) }, 10*time.Second, 50*time.Millisecond)
-	assert.Contains(t, srv.stdout.String(), `ALERT Workflows role granted through group membership: roles="Flow Builder"`)
+	assert.Contains(t, srv.stdout.String(), `ALERT high Workflows role granted through group membership: roles="Flow Builder"`)
 	var holders []adminapi.Holder
 	require.NoError(t, json.Unmarshal([]byte(httpGet(t, "http://"+srv.adminAddr+"/api/v1/holders?group=00gOld")), &holders))
 	kinds := map[string]string{}

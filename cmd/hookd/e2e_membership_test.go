@@ -81,15 +81,15 @@ func checkMembershipStory(t *testing.T, srv *running, source string) {
 	assert.Len(t, byEvent, 5, "%v", byEvent)
 	assert.NotContains(t, byEvent, "m-carol", "the Lunch Club holds nothing watched")
 	mallory := byEvent["m-mallory"]
-	assert.Contains(t, mallory, "ALERT Workflows role granted through group membership")
+	assert.Contains(t, mallory, "ALERT critical Workflows role granted through group membership")
 	assert.Contains(t, mallory, `roles="Connection Manager"`)
 	assert.Contains(t, mallory, `via_group="Flow Builders"`)
 	assert.Contains(t, mallory, hook.FindingSelfGrant, "Mallory added herself")
 	assert.Contains(t, mallory, "source="+source)
-	assert.Contains(t, byEvent["m-bob"], "ALERT Okta admin privilege granted through group membership")
+	assert.Contains(t, byEvent["m-bob"], "ALERT critical Okta admin privilege granted through group membership")
 	assert.Contains(t, byEvent["m-bob"], `roles="Super administrator"`)
 	leaves := byEvent["m-mallory-leaves"]
-	assert.Contains(t, leaves, "ALERT Workflows role revoked through group membership")
+	assert.Contains(t, leaves, "ALERT high Workflows role revoked through group membership")
 	assert.Contains(t, leaves, hook.FindingShortLived)
 
 	var holders []adminapi.Holder

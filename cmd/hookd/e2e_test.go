@@ -160,7 +160,7 @@ func TestEndToEnd(t *testing.T) {
 	for id := range want {
 		assert.Equal(t, 1, strings.Count(console, `event="`+id+`"`), "alerts for %s", id)
 	}
-	assert.Contains(t, console, `ALERT Okta admin privilege grant failed: roles="Super administrator" group="Workflow Builders"`)
+	assert.Contains(t, console, `ALERT medium Okta admin privilege grant failed: roles="Super administrator" group="Workflow Builders"`)
 	assert.NotContains(t, srv.stderr.String(), "e2e-secret-value")
 	// The jobs of events that went out in another's message finish after the group window.
 	require.Eventually(t, func() bool {

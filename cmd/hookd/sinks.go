@@ -15,7 +15,8 @@ import (
 // buildRouter makes the configured sinks and routing rules. serve and check both call it, so
 // they refuse the same configurations.
 func buildRouter(cfg config.Config, stdout io.Writer, reg prometheus.Registerer, log *zap.Logger) (*alerting.Router, error) {
-	spec := alerting.Spec{Severity: cfg.Severity, Console: stdout, ConsoleJSON: cfg.Console.Format == "json", Registerer: reg}
+	spec := alerting.Spec{Severity: cfg.Severity, Console: stdout, ConsoleJSON: cfg.Console.Format == "json", Registerer: reg,
+		Links: alerting.Links{AdminURL: cfg.Okta.AdminURL, OrgURL: cfg.SystemLog.OrgURL, ConsoleURL: cfg.ConsoleURL}}
 	if log != nil {
 		spec.OnDrop = func(rc *hook.RoleChange, rule string) {
 			log.Debug("alert dropped by a routing rule", zap.String("rule", rule),
