@@ -161,6 +161,10 @@ func (r *Router) Deliver(ctx context.Context, sink string, changes []*hook.RoleC
 	return s.Deliver(ctx, a)
 }
 
+// Escalation is where rc's alert goes on if nobody decides on its change in time (see
+// Routes.EscalationOf); nil for none.
+func (r *Router) Escalation(rc *hook.RoleChange) *Escalation { return r.routes.EscalationOf(rc) }
+
 // Severity is how urgent the changes are, with the configured overrides.
 func (r *Router) Severity(changes ...*hook.RoleChange) Severity {
 	return r.routes.SeverityOf(changes...)

@@ -23,6 +23,8 @@ type SinkSpec struct {
 	Headers     map[string]string
 	PerSecond   float64
 	MinSeverity string
+	// SigningSecret is a Slack sink's app signing secret (see NewSlackSink).
+	SigningSecret string
 	// Timeout bounds one request to the sink (default 30 s).
 	Timeout time.Duration
 }
@@ -71,6 +73,9 @@ func Build(spec Spec) (*Router, error) {
 			problems = append(problems, s.Where+": name must be lower-case letters, digits, - or _")
 		}
 		sink, err := newSink(s, spec.Console, spec.ConsoleJSON)
+		if err == nil && s.SigningSecret != "" && s.Type != "slack" {
+			err = errors.New("signing_secret is for Slack sinks only")
+		}
 		if err == nil && s.Timeout < 0 {
 			err = errors.New("timeout must be positive")
 		}
@@ -96,6 +101,11 @@ func Build(spec Spec) (*Router, error) {
 		}
 	}
 	problems = append(problems, routes.problems(router.Names())...)
+	for i, r := range routes.Rules {
+		if r.Escalate != nil && !router.decidable(r.Sinks) {
+			problems = append(problems, fmt.Sprintf("routes[%d].escalate: none of the route's sinks is a Slack sink with a signing_secret, so nobody can acknowledge its alerts in time", i))
+		}
+	}
 	if len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "\n"))
 	}
@@ -115,7 +125,7 @@ func Build(spec Spec) (*Router, error) {
 func newSink(s SinkSpec, console io.Writer, consoleJSON bool) (Sink, error) {
 	switch s.Type {
 	case "slack":
-		return NewSlackSink(s.Name, s.URL, s.PerSecond)
+		return NewSlackSink(s.Name, s.URL, s.PerSecond, s.SigningSecret)
 	case "webhook":
 		return NewWebhookSink(s.Name, s.URL, s.Secret, s.Headers)
 	case "pagerduty":
@@ -126,4 +136,14 @@ func newSink(s SinkSpec, console io.Writer, consoleJSON bool) (Sink, error) {
 		return NewConsoleSink(console, consoleJSON), nil
 	}
 	return nil, fmt.Errorf("type must be %s", strings.Join(SinkTypes, ", "))
+}
+
+// decidable reports whether one of the sinks carries the decision buttons.
+func (r *Router) decidable(sinks []string) bool {
+	for _, name := range sinks {
+		if s, ok := r.sinks[name].(*SlackSink); ok && s.signingSecret != "" {
+			return true
+		}
+	}
+	return false
 }

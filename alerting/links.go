@@ -112,3 +112,9 @@ func subjectTitle(s hook.Subject) string {
 func scimString(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s)
 }
+
+// Links are where a responder goes from the changes, as their alert would link (see
+// Links.For).
+func (r *Router) Links(changes ...*hook.RoleChange) []Link {
+	return r.links.For(&Alert{Changes: changes})
+}

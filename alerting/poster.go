@@ -99,7 +99,22 @@ func encodeJSON(v any) ([]byte, error) {
 
 // post sends body as JSON with the headers and classifies the answer.
 func (p *poster) post(ctx context.Context, body []byte, headers map[string]string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(body))
+	return p.postURL(ctx, p.url, p.redact, body, headers)
+}
+
+// postTo sends msg as JSON to another URL of the receiver's (a Slack response_url), which
+// is kept out of errors as the sink's own is.
+func (p *poster) postTo(ctx context.Context, url string, msg any) error {
+	body, err := encodeJSON(msg)
+	if err != nil {
+		return Permanent(fmt.Errorf("%s: encode: %w", p.name, err))
+	}
+	hidden := outbound.Redactor(outbound.URLParts(url))
+	return p.postURL(ctx, url, func(s string) string { return hidden(p.redact(s)) }, body, nil)
+}
+
+func (p *poster) postURL(ctx context.Context, url string, redact func(string) string, body []byte, headers map[string]string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return Permanent(fmt.Errorf("%s: bad URL", p.name))
 	}
@@ -108,5 +123,5 @@ func (p *poster) post(ctx context.Context, body []byte, headers map[string]strin
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := p.client.Do(req)
-	return checkAnswer(p.name, p.redact, resp, err, p.now())
+	return checkAnswer(p.name, redact, resp, err, p.now())
 }

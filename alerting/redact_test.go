@@ -55,7 +55,7 @@ func TestSinkErrorsNeverShowTheirURLOrSecret(t *testing.T) {
 		secrets []string
 	}{
 		{"slack", func(base string) (alerting.Sink, error) {
-			return alerting.NewSlackSink("ops", base+"/services/T0SECRET1/B0SECRET2/slacksecrettoken123", 1000)
+			return alerting.NewSlackSink("ops", base+"/services/T0SECRET1/B0SECRET2/slacksecrettoken123", 1000, "")
 		}, []string{"/services/T0SECRET1/B0SECRET2/slacksecrettoken123", "T0SECRET1", "B0SECRET2", "slacksecrettoken123"}},
 		{"teams", func(base string) (alerting.Sink, error) {
 			return alerting.NewTeamsSink("secops", base+"/workflows/0123abcd4567ef89/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=TeamsSig_abcdEFGH123")

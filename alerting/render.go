@@ -9,6 +9,10 @@ import (
 // Title says in a few words what happened: "Workflows role granted", "Okta admin privilege
 // revoked", "Okta admin privileges grant failed".
 func Title(rc *hook.RoleChange) string {
+	return escalatedPrefix(rc) + title(rc)
+}
+
+func title(rc *hook.RoleChange) string {
 	if rc.Test {
 		return TestAlertTitle
 	}

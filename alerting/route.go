@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/hookd/hookd/hook"
 )
@@ -23,6 +24,15 @@ type Rule struct {
 	Findings     []string // matches when any finding's id matches: a change without one never does
 	Sinks        []string
 	Drop         bool
+	// Escalate, when set, sends the rule's alerts on to more sinks if nobody decided on
+	// their change in time.
+	Escalate *Escalation
+}
+
+// Escalation is when, and to which sinks, an alert goes on when nobody decided on its change.
+type Escalation struct {
+	After time.Duration
+	Sinks []string
 }
 
 // Routes decides where each event goes: the first rule that matches decides; with none
@@ -63,6 +73,16 @@ func (rt *Routes) problems(sinks []string) []string {
 				out = append(out, fmt.Sprintf("%s: no sink named %q", where, s))
 			}
 		}
+		if e := r.Escalate; e != nil {
+			if e.After < time.Second || len(e.Sinks) == 0 || r.Drop {
+				out = append(out, where+".escalate: needs after (1s or more) and sinks, on a rule that does not drop")
+			}
+			for _, s := range e.Sinks {
+				if !known[s] {
+					out = append(out, fmt.Sprintf("%s.escalate: no sink named %q", where, s))
+				}
+			}
+		}
 		for _, list := range [][]string{r.EventTypes, r.Actions, r.Roles, r.SubjectKinds, r.Outcomes, r.Actors, r.Findings} {
 			for _, p := range list {
 				if _, err := path.Match(strings.ToLower(p), ""); err != nil {
@@ -100,28 +120,57 @@ func (rt *Routes) decide(rc *hook.RoleChange, all []string) ([]string, string) {
 	if rc.Category == hook.Health {
 		return all, "" // hookd's own health reaches every sink, whatever the rules
 	}
-	chosen := all
-	for i, r := range rt.Rules {
-		if r.matches(rc) {
-			if r.Drop {
-				if r.Name != "" {
-					return nil, r.Name
-				}
-				return nil, fmt.Sprintf("routes[%d]", i)
-			}
-			chosen = r.Sinks
-			break
+	i, r := rt.match(rc)
+	switch {
+	case r == nil:
+		return rt.atLeast(rc, all), ""
+	case !r.Drop:
+		return rt.atLeast(rc, r.Sinks), ""
+	case r.Name != "":
+		return nil, r.Name
+	}
+	return nil, fmt.Sprintf("routes[%d]", i)
+}
+
+// match returns the first rule that matches rc, and its index; nil when none does.
+func (rt *Routes) match(rc *hook.RoleChange) (int, *Rule) {
+	for i := range rt.Rules {
+		if rt.Rules[i].matches(rc) {
+			return i, &rt.Rules[i]
 		}
 	}
+	return -1, nil
+}
+
+// atLeast is sinks but those whose minimum severity rc's alert is below.
+func (rt *Routes) atLeast(rc *hook.RoleChange, sinks []string) []string {
 	sev := rt.SeverityOf(rc)
-	out := make([]string, 0, len(chosen))
-	for _, s := range chosen {
+	out := make([]string, 0, len(sinks))
+	for _, s := range sinks {
 		if min, ok := rt.MinSeverity[s]; ok && sev < min {
 			continue
 		}
 		out = append(out, s)
 	}
-	return out, ""
+	return out
+}
+
+// EscalationOf is where rc's alert goes on if nobody decides on the change in time: the
+// escalation of the rule that routes it, to its sinks that take the alert's severity; nil
+// without one.
+func (rt *Routes) EscalationOf(rc *hook.RoleChange) *Escalation {
+	if rc.Category == hook.Health || rc.Test {
+		return nil
+	}
+	_, r := rt.match(rc)
+	if r == nil || r.Drop || r.Escalate == nil {
+		return nil
+	}
+	sinks := rt.atLeast(rc, r.Escalate.Sinks)
+	if len(sinks) == 0 {
+		return nil
+	}
+	return &Escalation{After: r.Escalate.After, Sinks: sinks}
 }
 
 func (r *Rule) matches(rc *hook.RoleChange) bool {

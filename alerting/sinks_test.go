@@ -41,7 +41,7 @@ func payloadAlerts(t *testing.T, name string) []*alerting.Alert {
 
 func TestSlackMessagesStayInsideSlacksLimitsAndEscapeOktaStrings(t *testing.T) {
 	slack := alertingtest.NewSlack(t)
-	sink, err := alerting.NewSlackSink("ops", slack.URL("ok"), 1000) // pacing has its own test
+	sink, err := alerting.NewSlackSink("ops", slack.URL("ok"), 1000, "") // pacing has its own test
 	require.NoError(t, err)
 
 	var alerts []*alerting.Alert
@@ -121,7 +121,7 @@ func TestSecretsNeverInErrors(t *testing.T) {
 	a := payloadAlerts(t, "workflows-user-role-add.json")[0]
 	var sinks []alerting.Sink
 	for _, base := range []string{slack.URL("gone"), slack.URL("limited"), deadURL + "/services/T/B/", broken.URL + "/services/T/B/", redirect.URL + "/x/"} {
-		s, err := alerting.NewSlackSink("ops", base+token, 0)
+		s, err := alerting.NewSlackSink("ops", base+token, 0, "")
 		require.NoError(t, err)
 		sinks = append(sinks, s)
 		w, err := alerting.NewWebhookSink("siem", base+"?token="+token, signing, map[string]string{"X-Api-Key": token})

@@ -26,11 +26,14 @@ const (
 // message a second with short bursts. The webhook URL is a secret: it appears in no error.
 type SlackSink struct {
 	poster
+	// signingSecret is the Slack app's: with it, messages carry the decision buttons.
+	signingSecret string
 }
 
 // NewSlackSink returns a sink for the webhook URL, named name in errors and logs, sending
 // at most perSecond messages a second (0: one, Slack's documented rate) with bursts of 3.
-func NewSlackSink(name, webhookURL string, perSecond float64) (*SlackSink, error) {
+// With the signing secret of the webhook's Slack app, its messages carry decision buttons.
+func NewSlackSink(name, webhookURL string, perSecond float64, signingSecret string) (*SlackSink, error) {
 	if perSecond < 0 || perSecond > 1000 {
 		return nil, errors.New("per_second must be between 0 (the default, 1) and 1000")
 	}
@@ -40,12 +43,16 @@ func NewSlackSink(name, webhookURL string, perSecond float64) (*SlackSink, error
 	if err := outbound.CheckURL(webhookURL, true); err != nil {
 		return nil, err
 	}
-	return &SlackSink{newPoster("slack "+name, webhookURL, perSecond, 3)}, nil
+	return &SlackSink{newPoster("slack "+name, webhookURL, perSecond, 3, signingSecret), signingSecret}, nil
 }
 
 // Deliver posts the alert.
 func (s *SlackSink) Deliver(ctx context.Context, a *Alert) error {
-	return s.postPaced(ctx, RenderSlack(a))
+	m := RenderSlack(a)
+	if s.signingSecret != "" && a.First().Decision == nil && !a.First().Test {
+		m = withDecisionButtons(m, a)
+	}
+	return s.postPaced(ctx, m)
 }
 
 // SlackMessage is the JSON a Slack incoming webhook takes: the fallback text and Block Kit
@@ -53,14 +60,19 @@ func (s *SlackSink) Deliver(ctx context.Context, a *Alert) error {
 type SlackMessage struct {
 	Text   string       `json:"text"`
 	Blocks []SlackBlock `json:"blocks"`
+	// ReplaceOriginal, in an answer through a click's response_url, replaces the message.
+	ReplaceOriginal bool `json:"replace_original,omitempty"`
 }
 
-// SlackBlock is one Block Kit block: a header, a section (text or fields) or a context.
+// SlackBlock is one Block Kit block: a header, a section (text or fields), a context (text
+// Elements) or actions (Buttons).
 type SlackBlock struct {
-	Type     string      `json:"type"`
-	Text     *SlackText  `json:"text,omitempty"`
-	Fields   []SlackText `json:"fields,omitempty"`
-	Elements []SlackText `json:"elements,omitempty"`
+	Type     string
+	BlockID  string
+	Text     *SlackText
+	Fields   []SlackText
+	Elements []SlackText
+	Buttons  []SlackButton
 }
 
 // SlackText is a Block Kit text object. Every mrkdwn one is verbatim: Slack then makes no
@@ -166,6 +178,9 @@ func RenderSlack(a *Alert) SlackMessage {
 	ctx += " · via " + via
 	if first.Org != "" {
 		ctx += " · " + escape(first.Org)
+	}
+	if note := decidedNote(first); note != "" {
+		blocks = append(blocks, section(note))
 	}
 	if links := slackLinks(a.Links); links != "" {
 		blocks = append(blocks, section(links))

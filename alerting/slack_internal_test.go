@@ -51,7 +51,7 @@ func TestEscapeFormsNoMarkup(t *testing.T) {
 func TestSlackPacing(t *testing.T) {
 	slack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
 	defer slack.Close()
-	sink, err := NewSlackSink("ops", slack.URL, 0)
+	sink, err := NewSlackSink("ops", slack.URL, 0, "")
 	require.NoError(t, err)
 	sink.maxWait = 0 // hand the job back instead of waiting, to see the retry-after
 	a := &Alert{Changes: []*hook.RoleChange{{EventID: "e1", EventType: hook.WorkflowsUserRoleAdd, Action: hook.Granted,

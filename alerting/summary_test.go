@@ -26,7 +26,7 @@ func floodSummary() hook.Summary {
 func TestSummariesSayHowManyHowSevereAndByWhom(t *testing.T) {
 	slack := alertingtest.NewSlack(t)
 	teams := alertingtest.NewTeams(t)
-	slackSink, err := alerting.NewSlackSink("ops", slack.URL("ok"), 1)
+	slackSink, err := alerting.NewSlackSink("ops", slack.URL("ok"), 1, "")
 	require.NoError(t, err)
 	teamsSink, err := alerting.NewTeamsSink("secops", teams.URL+"/workflows/SECRETSIG")
 	require.NoError(t, err)

@@ -29,7 +29,7 @@ func TestBytesThatAreNotUTF8ReachEverySinkAsValidJSON(t *testing.T) {
 	pd := alertingtest.NewPagerDuty(t, routingKey)
 	recv := alertingtest.NewReceiver(t, secret)
 	newSinks := map[string]func() (alerting.Sink, error){
-		"slack": func() (alerting.Sink, error) { return alerting.NewSlackSink("ops", slack.URL("ok"), 1000) },
+		"slack": func() (alerting.Sink, error) { return alerting.NewSlackSink("ops", slack.URL("ok"), 1000, "") },
 		"teams": func() (alerting.Sink, error) { return alerting.NewTeamsSink("secops", teams.URL+"/workflows/x") },
 		"pagerduty": func() (alerting.Sink, error) {
 			return alerting.NewPagerDutySink("oncall", routingKey, pd.URL+"/v2/enqueue")

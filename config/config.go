@@ -86,6 +86,11 @@ type Sink struct {
 	MinSeverity string `yaml:"min_severity"`
 	// PerSecond paces a Slack sink (default 1, Slack's documented rate for a webhook).
 	PerSecond float64 `yaml:"per_second"`
+	// SigningSecret is the signing secret of the Slack app whose incoming webhook URL is:
+	// with it, the sink's messages carry buttons whose clicks Slack posts to
+	// /slack/interactions (a secret). SigningSecretFile names a file holding it.
+	SigningSecret     string `yaml:"signing_secret"`
+	SigningSecretFile string `yaml:"signing_secret_file"`
 
 	// Where names the setting the sink comes from, for problems: "sinks[2] (ops)", or
 	// HOOKD_SLACK_WEBHOOK_URL / HOOKD_WEBHOOK_URL for the short forms.
@@ -98,6 +103,14 @@ type Route struct {
 	Match Match    `yaml:"match"`
 	Sinks []string `yaml:"sinks"`
 	Drop  bool     `yaml:"drop"`
+	// Escalate sends the route's alerts to more sinks when nobody acknowledged them in time.
+	Escalate *Escalate `yaml:"escalate"`
+}
+
+// Escalate is when, and to which sinks, an unacknowledged alert goes on.
+type Escalate struct {
+	After time.Duration `yaml:"after"`
+	Sinks []string      `yaml:"sinks"`
 }
 
 // Match lists what a route matches; each list holds globs, any of which may match.
@@ -159,6 +172,9 @@ type Console struct {
 // Slack is the short way to name one Slack incoming webhook.
 type Slack struct {
 	WebhookURL string `yaml:"webhook_url" env:"HOOKD_SLACK_WEBHOOK_URL" secret:"true"`
+	// SigningSecret is the signing secret of the Slack app the webhook belongs to (see
+	// Sink.SigningSecret).
+	SigningSecret string `yaml:"signing_secret" env:"HOOKD_SLACK_SIGNING_SECRET" secret:"true"`
 }
 
 // Webhook is the short way to name one signed generic webhook.
@@ -327,6 +343,9 @@ func Load(path string, getenv func(string) (string, bool)) (Config, error) {
 		}
 	}
 	if err := applyEnv(&cfg, getenv); err != nil {
+		return cfg, err
+	}
+	if err := cfg.readSinkFiles(); err != nil {
 		return cfg, err
 	}
 	if err := cfg.Validate(); err != nil {

@@ -329,3 +329,38 @@ func TestLinkBasesLoad(t *testing.T) {
 	assert.Equal(t, "https://sso-admin.acme.example/", cfg.Okta.AdminURL)
 	assert.Equal(t, "http://hookd.internal:9090/hookd", cfg.ConsoleURL)
 }
+
+func TestSlackSigningSecretAndEscalation(t *testing.T) {
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "signing")
+	require.NoError(t, os.WriteFile(secretFile, []byte("signing-from-file\n"), 0o600))
+	file := filepath.Join(dir, "hookd.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(`
+sinks:
+  - {name: secops, type: slack, url: "https://hooks.slack.com/services/T/B/x", signing_secret_file: `+secretFile+`}
+routes:
+  - match: {roles: ["Workflows Admin*"]}
+    sinks: [secops]
+    escalate: {after: 10m, sinks: [secops]}
+`), 0o600))
+	cfg, err := Load(file, envOf(map[string]string{"HOOKD_SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/y",
+		"HOOKD_SLACK_SIGNING_SECRET": "signing-from-env"}))
+	require.NoError(t, err)
+	sinks := cfg.AllSinks()
+	assert.Equal(t, "signing-from-file", sinks[0].SigningSecret)
+	assert.Equal(t, "signing-from-env", sinks[1].SigningSecret)
+	assert.Equal(t, &Escalate{After: 10 * time.Minute, Sinks: []string{"secops"}}, cfg.Routes[0].Escalate)
+	for _, line := range cfg.SinkSummaries() {
+		assert.NotContains(t, line, "signing-from")
+	}
+
+	require.NoError(t, os.WriteFile(file, []byte(`
+sinks:
+  - {name: a, type: slack, url: "https://hooks.slack.com/services/T/B/x", signing_secret: x, signing_secret_file: `+secretFile+`}
+  - {name: b, type: slack, url: "https://hooks.slack.com/services/T/B/x", signing_secret_file: /nonexistent/signing}
+`), 0o600))
+	_, err = Load(file, envOf(nil))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "sinks[0]: signing_secret and signing_secret_file: set one, not both")
+	assert.Contains(t, err.Error(), "sinks[1]: signing_secret_file: file /nonexistent/signing does not exist")
+}

@@ -17,7 +17,7 @@ func (c *Config) AllSinks() []Sink {
 		out = append(out, s)
 	}
 	if c.Slack.WebhookURL != "" {
-		out = append(out, Sink{Name: "slack", Type: "slack", URL: c.Slack.WebhookURL, Where: "HOOKD_SLACK_WEBHOOK_URL"})
+		out = append(out, Sink{Name: "slack", Type: "slack", URL: c.Slack.WebhookURL, SigningSecret: c.Slack.SigningSecret, Where: "HOOKD_SLACK_WEBHOOK_URL"})
 	}
 	if c.Webhook.URL != "" {
 		out = append(out, Sink{Name: "webhook", Type: "webhook", URL: c.Webhook.URL, Secret: c.Webhook.Secret, Where: "HOOKD_WEBHOOK_URL"})
@@ -46,6 +46,9 @@ func (c *Config) SinkSummaries() []string {
 		if s.RoutingKey != "" {
 			line += ", routing key set, hidden"
 		}
+		if s.SigningSecret != "" {
+			line += ", signing secret set, hidden"
+		}
 		if len(s.Headers) > 0 {
 			line += fmt.Sprintf(", %d headers, hidden", len(s.Headers))
 		}
@@ -55,4 +58,30 @@ func (c *Config) SinkSummaries() []string {
 		out = append(out, line+")")
 	}
 	return out
+}
+
+// readSinkFiles reads each sink's signing_secret_file into its signing secret.
+func (c *Config) readSinkFiles() error {
+	var problems []string
+	for i := range c.Sinks {
+		s := &c.Sinks[i]
+		if s.SigningSecretFile == "" {
+			continue
+		}
+		where := fmt.Sprintf("sinks[%d]", i)
+		if s.SigningSecret != "" {
+			problems = append(problems, where+": signing_secret and signing_secret_file: set one, not both")
+			continue
+		}
+		secret, err := readSecretFile(s.SigningSecretFile)
+		if err != nil {
+			problems = append(problems, where+": signing_secret_file: "+err.Error())
+			continue
+		}
+		s.SigningSecret = secret
+	}
+	if len(problems) > 0 {
+		return &Error{Problems: problems}
+	}
+	return nil
 }

@@ -50,6 +50,8 @@ type ConsoleOptions struct {
 	Coverage func(ctx context.Context) (adminapi.Coverage, error)
 	// Redact removes configured secrets from text shown (sink errors), as a last guard.
 	Redact func(string) string
+	// Links, when set, are where a responder goes from a change (Okta's Admin Console).
+	Links func(*hook.RoleChange) []adminapi.Link
 }
 
 // SinkActivity keeps each sink's last success and last failure, for the console.
@@ -236,6 +238,9 @@ func (s *Server) present(ch *adminapi.Change) {
 		ch.Severity = co.Severity(ch.Record)
 	}
 	ch.Title = co.Title(ch.Record)
+	if co.Links != nil {
+		ch.Links = co.Links(ch.Record)
+	}
 	for i := range ch.Deliveries {
 		ch.Deliveries[i].LastError = co.Redact(ch.Deliveries[i].LastError)
 	}

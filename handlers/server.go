@@ -77,6 +77,9 @@ type Options struct {
 	Console *ConsoleOptions
 	// ReadyChecks are extra readiness checks by name, beside the store's.
 	ReadyChecks map[string]func(context.Context) error
+	// Slack, when set, takes clicks on the decision buttons of Slack alerts at
+	// POST /slack/interactions on the Okta listener (Slack must reach it, as Okta does).
+	Slack *SlackOptions
 
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 }
@@ -110,6 +113,8 @@ type Server struct {
 	throttle *throttle
 	// throttledLog paces the line for a throttled sign-in: a guesser would write one a try.
 	throttledLog rate.Sometimes
+	// slackRefusedLog paces the lines for refused Slack requests, which anyone can send.
+	slackRefusedLog rate.Sometimes
 }
 
 // DefaultMaxEvents is the default cap on the events of one delivery.
@@ -157,7 +162,8 @@ func New(o Options) (*Server, error) {
 		}
 	}
 	s := &Server{opts: o, log: o.Logger, bodies: semaphore.NewWeighted(o.BodyBudget), decoding: make(chan struct{}, runtime.GOMAXPROCS(0)),
-		memory: o.Memory, unavailableLog: rate.Sometimes{Interval: time.Minute}, throttle: newThrottle(), throttledLog: rate.Sometimes{Interval: time.Minute}}
+		memory: o.Memory, unavailableLog: rate.Sometimes{Interval: time.Minute}, throttle: newThrottle(), throttledLog: rate.Sometimes{Interval: time.Minute},
+		slackRefusedLog: rate.Sometimes{First: 10, Interval: time.Second}}
 	s.metrics = newMetrics(o.Registry)
 
 	e := s.newEcho()
@@ -165,6 +171,7 @@ func New(o Options) (*Server, error) {
 	events.GET("", s.verifyChallenge)
 	events.POST("", s.receiveEvents, middleware.BodyLimit(fmt.Sprintf("%dB", o.BodyLimit)))
 	e.GET("/healthz", s.healthz)
+	e.POST("/slack/interactions", s.slackInteraction, middleware.BodyLimit(fmt.Sprintf("%dB", maxSlackBody)))
 	s.echo = e
 
 	// The admin side: what must not face the internet (metrics, readiness that may name a

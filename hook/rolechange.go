@@ -108,6 +108,12 @@ type RoleChange struct {
 	// Findings are what made hookd look twice at the change (see Finding), computed when it
 	// was accepted.
 	Findings []Finding `json:"findings,omitempty"`
+	// Decision is the newest decision a responder recorded on the change, as it stood when
+	// the alert was sent.
+	Decision *Decision `json:"decision,omitempty"`
+	// EscalatedAfter, on an escalation's alert, is how long the change went unacknowledged
+	// (seconds).
+	EscalatedAfter int `json:"escalatedAfterSeconds,omitempty"`
 	// Raw is the event exactly as Okta sent it, for audit, but for bytes that are not UTF-8:
 	// those are replaced with U+FFFD (and Incomplete says so), because every reader of the
 	// record (the store, the console's JSON, the sinks' bodies) must be able to read it.

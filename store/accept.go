@@ -357,6 +357,16 @@ func (s *Store) deliveriesOf(e entry, now time.Time, inline []byte) []queued {
 	for i, sink := range e.sinks {
 		out[i] = queued{sink: sink, event: e.key, group: group, severity: rank, runAt: runAt, inline: inline}
 	}
+	if s.opts.Escalate == nil || inline != nil || e.rc.Test {
+		return out
+	}
+	// An escalation's rows are an action's own group, apart from its ordinary alerts.
+	for _, esc := range s.opts.Escalate(e.rc) {
+		for _, sink := range esc.Sinks {
+			out = append(out, queued{sink: sink, event: e.key, group: "escalation " + group, severity: rank,
+				runAt: now.Add(esc.After), escalation: max(1, int(esc.After/time.Second))})
+		}
+	}
 	return out
 }
 
@@ -537,6 +547,8 @@ func pgType(v any) string {
 		return "bytea"
 	case bool:
 		return "boolean"
+	case int:
+		return "int8"
 	}
 	return "text"
 }

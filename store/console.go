@@ -50,9 +50,9 @@ func (s *Store) Changes(ctx context.Context, f adminapi.ChangeFilter) (adminapi.
 		return adminapi.ChangePage{}, err
 	}
 	// One more than the page, to tell whether there is a next one.
-	rows, err := s.queryRows(ctx, `SELECT e.uuid, e.published, e.accepted_at, e.record, NULL, e.sinks, c.severity
+	rows, err := s.queryRows(ctx, `SELECT e.uuid, e.published, e.accepted_at, e.record, NULL, e.sinks, c.severity, `+decisionCols+`
 		FROM (SELECT uuid, published, severity FROM hookd_change`+where+` ORDER BY published DESC, uuid DESC LIMIT `+strconv.Itoa(limit+1)+`) c
-		JOIN hookd_event e ON e.uuid = c.uuid AND e.published = c.published ORDER BY c.published DESC, c.uuid DESC`, args...)
+		JOIN hookd_event e ON e.uuid = c.uuid AND e.published = c.published`+newestDecision+` ORDER BY c.published DESC, c.uuid DESC`, args...)
 	if err != nil {
 		return adminapi.ChangePage{}, err
 	}
@@ -70,8 +70,8 @@ func (s *Store) Changes(ctx context.Context, f adminapi.ChangeFilter) (adminapi.
 
 // Change returns one stored role change with its delivery states, or ErrNotFound.
 func (s *Store) Change(ctx context.Context, eventID string) (adminapi.Change, error) {
-	rows, err := s.queryRows(ctx, `SELECT e.uuid, e.published, e.accepted_at, e.record, e.raw, e.sinks, coalesce(c.severity, '')
-		FROM hookd_event e LEFT JOIN hookd_change c ON c.published = e.published AND c.uuid = e.uuid WHERE e.uuid = $1`, dbKey(eventID))
+	rows, err := s.queryRows(ctx, `SELECT e.uuid, e.published, e.accepted_at, e.record, e.raw, e.sinks, coalesce(c.severity, ''), `+decisionCols+`
+		FROM hookd_event e LEFT JOIN hookd_change c ON c.published = e.published AND c.uuid = e.uuid`+newestDecision+` WHERE e.uuid = $1`, dbKey(eventID))
 	if err != nil {
 		return adminapi.Change{}, err
 	}
@@ -184,7 +184,8 @@ func (s *Store) indexOldChanges(ctx context.Context) error {
 	})
 }
 
-// queryRows reads events as the console shows them (storedRow's columns, in order). An
+// queryRows reads events as the console shows them (storedRow's columns, in order, then
+// decisionCols). An
 // unreadable record is an error of its own, not the database's.
 func (s *Store) queryRows(ctx context.Context, q string, args ...any) ([]storedRow, error) {
 	rows, err := s.db.QueryContext(ctx, q, args...)
@@ -198,7 +199,8 @@ func (s *Store) queryRows(ctx context.Context, q string, args ...any) ([]storedR
 		var published, accepted any
 		var data, raw []byte
 		var sinks string
-		if err := rows.Scan(&r.key, &published, &accepted, &data, &raw, &sinks, &r.severity); err != nil {
+		var d decisionScan
+		if err := rows.Scan(append([]any{&r.key, &published, &accepted, &data, &raw, &sinks, &r.severity}, d.dest()...)...); err != nil {
 			return nil, dbError("read changes", err)
 		}
 		if len(raw) == 0 {
@@ -207,6 +209,7 @@ func (s *Store) queryRows(ctx context.Context, q string, args ...any) ([]storedR
 		if r.rc, err = decodeRecord(r.key, data, raw); err != nil {
 			return nil, err
 		}
+		r.rc.Decision = d.get(s)
 		if r.acceptedAt, err = s.scanTime(accepted); err != nil {
 			return nil, fmt.Errorf("event %s: accepted_at: %w", r.key, err)
 		}

@@ -198,7 +198,7 @@ func (s *Store) replay(ctx context.Context, state string, apply func(*sql.Tx, []
 		return err
 	}
 	for after := ""; ; {
-		rows, err := s.queryRows(ctx, `SELECT uuid, published, accepted_at, record, NULL, sinks, ''
+		rows, err := s.queryRows(ctx, `SELECT uuid, published, accepted_at, record, NULL, sinks, '', NULL, NULL, NULL, NULL, NULL
 			FROM hookd_event WHERE uuid > $1 ORDER BY uuid LIMIT 1000`, after)
 		if err != nil {
 			return err

@@ -18,7 +18,7 @@ func (s *Store) registerMetrics(reg prometheus.Registerer) error {
 	s.metrics = &metrics{
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookd_deliveries_total",
-			Help: "Delivery attempts by sink and outcome: delivered, retry, rate_limited, permanent, discarded (the last two are the dead letter), split (refused as too large, sent again in halves), summary (one message for alerts of a flood a paced sink could not take one by one), paced (waiting its turn at hookd's own pace for the sink).",
+			Help: "Delivery attempts by sink and outcome: delivered, retry, rate_limited, permanent, discarded (the last two are the dead letter), split (refused as too large, sent again in halves), summary (one message for alerts of a flood a paced sink could not take one by one), paced (waiting its turn at hookd's own pace for the sink), decided (an escalation not sent: its change was decided on in time).",
 		}, []string{"sink", "outcome"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "hookd_delivery_latency_seconds",

@@ -31,6 +31,7 @@ type queued struct {
 	runAt              time.Time
 	inline             []byte
 	requeued           bool
+	escalation         int
 }
 
 // claimed is a row a claim returned.
@@ -43,6 +44,8 @@ type claimed struct {
 	attempt  int
 	requeued bool
 	inline   sql.NullString
+	// escalation, on an escalation's row, is how long the change went undecided (seconds).
+	escalation int
 }
 
 // lane is a sink and a severity rank: a claim reads each lane's due rows apart, by an index
@@ -100,47 +103,24 @@ func (s *Store) queueRows(ctx context.Context, tx *sql.Tx, rows []queued) error 
 	for _, r := range rows {
 		s.lanes.add(lane{r.sink, r.severity})
 	}
-	if s.dialect == sqlite {
-		args := make([][]any, len(rows))
-		for i, r := range rows {
-			args[i] = []any{r.sink, r.event, r.group, r.severity, s.timeArg(r.runAt), nullText(r.inline), s.boolArg(r.requeued)}
-		}
-		return insertRows(ctx, tx, `INSERT INTO hookd_delivery (sink, event, group_key, severity, run_at, inline, requeued) VALUES `, "", args, nil, "queue deliveries")
-	}
-	var sinks, events, groups []string
-	var severities []int
-	var runAt []time.Time
-	var inline []*string
-	var requeued []bool
-	for _, r := range rows {
-		sinks, events, groups = append(sinks, r.sink), append(events, r.event), append(groups, r.group)
-		severities, runAt, requeued = append(severities, r.severity), append(runAt, r.runAt.UTC()), append(requeued, r.requeued)
-		var in *string
+	args := make([][]any, len(rows))
+	for i, r := range rows {
+		var inline *string
 		if r.inline != nil {
 			v := string(r.inline)
-			in = &v
+			inline = &v
 		}
-		inline = append(inline, in)
+		args[i] = []any{r.sink, r.event, r.group, r.severity, s.timeArg(r.runAt), inline, s.boolArg(r.requeued), r.escalation}
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO hookd_delivery (sink, event, group_key, severity, run_at, inline, requeued)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::timestamptz[], $6::text[], $7::boolean[])`,
-		sinks, events, groups, severities, runAt, inline, requeued)
-	return dbError("queue deliveries", err)
+	return s.insertMany(ctx, tx, `INSERT INTO hookd_delivery (sink, event, group_key, severity, run_at, inline, requeued, escalation) `,
+		"", args, nil, "queue deliveries")
 }
 
 // maxGroupClaim bounds the rows of one admin action that one claim takes; the rest go in
 // later messages.
 const maxGroupClaim = 1000
 
-// nullText is b as a nullable text column.
-func nullText(b []byte) any {
-	if b == nil {
-		return nil
-	}
-	return string(b)
-}
-
-const claimReturning = ` RETURNING id, sink, event, group_key, severity, attempt, requeued, inline`
+const claimReturning = ` RETURNING id, sink, event, group_key, severity, attempt, requeued, inline, escalation`
 
 // step records outcomes and then leases up to n due rows (see claim), in one transaction:
 // the queue's one commit for what its workers finished and what they take next.
@@ -267,7 +247,7 @@ func scanClaimed(rows *sql.Rows) ([]claimed, error) {
 	for rows.Next() {
 		var c claimed
 		var requeued any
-		if err := rows.Scan(&c.id, &c.sink, &c.event, &c.group, &c.severity, &c.attempt, &requeued, &c.inline); err != nil {
+		if err := rows.Scan(&c.id, &c.sink, &c.event, &c.group, &c.severity, &c.attempt, &requeued, &c.inline, &c.escalation); err != nil {
 			return nil, dbError("claim deliveries", err)
 		}
 		c.requeued = requeued == true || requeued == int64(1)

@@ -52,6 +52,10 @@ type Options struct {
 	Severity func(*hook.RoleChange) (name string, rank int)
 	// Route, when set, picks the sinks for each event instead of Sinks.
 	Route func(*hook.RoleChange) []string
+	// Escalate, when set, names where each new event's alert goes on if nobody decides on
+	// the change (Decide) in time: each is a delivery row due that much later, which is sent
+	// only if there is still no decision then.
+	Escalate func(*hook.RoleChange) []Escalation
 	// Beside opens a SQLite data dir that a serving hookd may hold, without its lock: for
 	// commands that write the ledger and never run deliveries (the lock keeps a second server
 	// from taking over deliveries the first is running). SQLite's own locking orders the writes.

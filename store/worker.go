@@ -43,6 +43,8 @@ const (
 	// ResultSummary is a summary the sink took, standing for alerts of a flood (Events of
 	// them) that it could not take one by one in time.
 	ResultSummary = "summary"
+	// ResultDecided is an escalation not sent: a responder decided on its change in time.
+	ResultDecided = "decided"
 )
 
 // DeadLetter reports whether the outcome ends the delivery without success.
@@ -325,6 +327,20 @@ func (s *Store) deliver(ctx context.Context, rows []claimed) []settled {
 	for _, id := range missing {
 		out = append(out, settled{ids: []int64{id}, state: stateDead, err: "event not stored", carrier: id})
 	}
+	if rows[0].escalation > 0 {
+		// An escalation goes only for the changes nobody has decided on since.
+		undecided := changes[:0]
+		for _, m := range changes {
+			if m.rc.Decision != nil {
+				s.report(Outcome{Sink: sink, EventID: m.rc.EventID, Events: 1, Result: ResultDecided, Attempt: attempt, MaxAttempts: s.opts.MaxAttempts})
+				out = append(out, settled{ids: []int64{m.row.id}, state: stateDelivered})
+				continue
+			}
+			m.rc.EscalatedAfter = m.row.escalation
+			undecided = append(undecided, m)
+		}
+		changes = undecided
+	}
 	size := 0
 	for _, m := range changes {
 		size += m.size + len(m.rc.Raw)
@@ -428,17 +444,21 @@ func (s *Store) load(ctx context.Context, rows []claimed) (out []message, missin
 		}
 	}
 	if len(keys) > 0 {
-		err := s.scan(ctx, `SELECT uuid, record, raw, accepted_at FROM hookd_event WHERE uuid IN (`+placeholders(1, len(keys))+`)`, keys, func(r *sql.Rows) error {
+		q := `SELECT e.uuid, e.record, e.raw, e.accepted_at, ` + decisionCols + ` FROM hookd_event e` + newestDecision +
+			` WHERE e.uuid IN (` + placeholders(1, len(keys)) + `)`
+		err := s.scan(ctx, q, keys, func(r *sql.Rows) error {
 			var key string
 			var data, raw []byte
 			var accepted any
-			if err := r.Scan(&key, &data, &raw, &accepted); err != nil {
+			var d decisionScan
+			if err := r.Scan(append([]any{&key, &data, &raw, &accepted}, d.dest()...)...); err != nil {
 				return err
 			}
 			rc, err := decodeRecord(key, data, raw)
 			if err != nil {
 				return err
 			}
+			rc.Decision = d.get(s)
 			at, err := s.scanTime(accepted)
 			out = append(out, message{rc: rc, row: byKey[key], size: len(data), acceptedAt: at})
 			delete(byKey, key)

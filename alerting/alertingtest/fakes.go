@@ -22,6 +22,12 @@ import (
 // SlackMessage is what the fake Slack received, decoded: the sink's own message type.
 type SlackMessage = alerting.SlackMessage
 
+// ResponseURL is a click's response_url on the fake: what is posted there is kept as
+// Messages("responses").
+func (s *Slack) ResponseURL(token string) string {
+	return s.Server.URL + "/actions/T0000/1234/" + token
+}
+
 // Slack is a fake Slack incoming webhook. Paths under /services/ok/ accept messages;
 // /services/gone/ answers 404 channel_not_found; /services/limited/ answers 429 with
 // Retry-After the first RateLimited times. A message that breaks Slack's limits gets 400
@@ -53,6 +59,9 @@ func (s *Slack) URL(kind string) string {
 func (s *Slack) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	kind := strings.Split(strings.TrimPrefix(r.URL.Path, "/services/"), "/")[0]
+	if strings.HasPrefix(r.URL.Path, "/actions/") {
+		kind = "responses" // a click's response_url
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.hits[kind]++
@@ -117,6 +126,16 @@ func checkLimits(m SlackMessage) string {
 		case "context":
 			if len(b.Elements) == 0 || len(b.Elements) > 10 {
 				return "bad context"
+			}
+		case "actions":
+			if len(b.Buttons) == 0 || len(b.Buttons) > 25 {
+				return "bad actions"
+			}
+			for _, e := range b.Buttons {
+				if e.Type != "button" || e.Text.Type != "plain_text" || runes(e.Text.Text) > 75 || e.ActionID == "" ||
+					len(e.ActionID) > 255 || len(e.Value) > 2000 || len(e.URL) > 3000 || (e.Value == "") == (e.URL == "") {
+					return "bad button"
+				}
 			}
 		default:
 			return "unknown block " + b.Type

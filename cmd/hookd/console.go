@@ -44,6 +44,15 @@ func consoleOptions(ctx context.Context, cfg config.Config, st *store.Store, rou
 		Severity: func(rc *hook.RoleChange) string { return router.Severity(rc).String() },
 		Title:    alerting.Title,
 		Redact:   redactor(secrets),
+		Links: func(rc *hook.RoleChange) []adminapi.Link {
+			var out []adminapi.Link
+			for _, l := range router.Links(rc) {
+				if l.Rel != "console" { // the console's own page
+					out = append(out, adminapi.Link{Rel: l.Rel, Title: l.Title, Href: l.Href})
+				}
+			}
+			return out
+		},
 		TestAlert: func(ctx context.Context, sink string) error {
 			return router.Deliver(ctx, sink, []*hook.RoleChange{testChange(time.Now())})
 		},

@@ -25,7 +25,7 @@ func TestOutcomeLogShowsNoSinkURL(t *testing.T) {
 		http.Error(w, "Cannot POST "+r.URL.RequestURI(), http.StatusNotFound)
 	}))
 	defer echo.Close()
-	sink, err := alerting.NewSlackSink("chat", echo.URL+"/services/T0SECRET1/B0SECRET2/slacksecrettoken123", 1000)
+	sink, err := alerting.NewSlackSink("chat", echo.URL+"/services/T0SECRET1/B0SECRET2/slacksecrettoken123", 1000, "")
 	require.NoError(t, err)
 	a := &alerting.Alert{Changes: []*hook.RoleChange{{EventID: "e1", EventType: hook.WorkflowsUserRoleAdd, Action: hook.Granted,
 		Roles: []hook.Role{{Name: "Folder Editor"}}, Published: time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC)}}}

@@ -81,6 +81,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		Store:             st,
 		Memory:            memory,
 		Console:           consoleOptions(ctx, cfg, st, router, activity, poller, secrets, log),
+		Slack:             slackOptions(st, router, log),
 		Classifier:        classifier,
 		Logger:            log,
 		EventsPath:        cfg.Okta.EventsPath,
@@ -158,7 +159,13 @@ func openPipeline(ctx context.Context, cfg config.Config, log *zap.Logger, route
 		DatabaseURL: cfg.DatabaseURL,
 		ReplicaID:   cfg.ReplicaID,
 		Route:       router.Route,
-		Detect:      detectSettings(cfg.Detections),
+		Escalate: func(rc *hook.RoleChange) []store.Escalation {
+			if e := router.Escalation(rc); e != nil {
+				return []store.Escalation{{After: e.After, Sinks: e.Sinks}}
+			}
+			return nil
+		},
+		Detect: detectSettings(cfg.Detections),
 		Severity: func(rc *hook.RoleChange) (string, int) {
 			sev := router.Severity(rc)
 			return sev.String(), int(sev)

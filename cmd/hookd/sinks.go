@@ -25,14 +25,19 @@ func buildRouter(cfg config.Config, stdout io.Writer, reg prometheus.Registerer,
 	}
 	for _, s := range cfg.AllSinks() {
 		spec.Sinks = append(spec.Sinks, alerting.SinkSpec{Where: s.Where, Name: s.Name, Type: s.Type, URL: s.URL,
-			Secret: s.Secret, RoutingKey: s.RoutingKey, Headers: s.Headers, Timeout: s.Timeout, PerSecond: s.PerSecond, MinSeverity: s.MinSeverity})
+			Secret: s.Secret, RoutingKey: s.RoutingKey, Headers: s.Headers, Timeout: s.Timeout, PerSecond: s.PerSecond, MinSeverity: s.MinSeverity,
+			SigningSecret: s.SigningSecret})
 	}
 	for _, r := range cfg.Routes {
-		spec.Rules = append(spec.Rules, alerting.Rule{
+		rule := alerting.Rule{
 			Name: r.Name, EventTypes: r.Match.EventTypes, Actions: r.Match.Actions, Roles: r.Match.Roles,
 			SubjectKinds: r.Match.SubjectKinds, Outcomes: r.Match.Outcomes, Actors: r.Match.Actors, Findings: r.Match.Findings,
 			Sinks: r.Sinks, Drop: r.Drop,
-		})
+		}
+		if r.Escalate != nil {
+			rule.Escalate = &alerting.Escalation{After: r.Escalate.After, Sinks: r.Escalate.Sinks}
+		}
+		spec.Rules = append(spec.Rules, rule)
 	}
 	router, err := alerting.Build(spec)
 	if err != nil {

@@ -38,6 +38,17 @@ type Change struct {
 	Title      string           `json:"title"`
 	AcceptedAt time.Time        `json:"acceptedAt"`
 	Deliveries []Delivery       `json:"deliveries"`
+	// Links are where a responder goes from the change: the subject and actor in Okta's
+	// Admin Console, the System Log of its transaction.
+	Links []Link `json:"links,omitempty"`
+}
+
+// Link is a place to go from a change; Rel says what it is (subject, group, actor,
+// system_log).
+type Link struct {
+	Rel   string `json:"rel"`
+	Title string `json:"title"`
+	Href  string `json:"href"`
 }
 
 // The states of a delivery.
