@@ -119,9 +119,13 @@ func TestTeamsShowsHostileNamesAsPlainText(t *testing.T) {
 		c.EventID = strings.Repeat("u", 36)
 		many[i] = &c
 	}
-	body, err = json.Marshal(alerting.RenderTeams(&alerting.Alert{Changes: many, Severity: alerting.High}))
+	big := &alerting.Alert{Changes: many, Severity: alerting.High}
+	big.Links = alerting.Links{AdminURL: "https://sso-admin.acme.example", ConsoleURL: "https://hookd.acme.example"}.For(big)
+	require.NotEmpty(t, big.Links)
+	body, err = json.Marshal(alerting.RenderTeams(big))
 	require.NoError(t, err)
-	assert.LessOrEqual(t, len(body), alertingtest.TeamsMaxBytes)
+	assert.LessOrEqual(t, len(body), alertingtest.TeamsMaxBytes, "with its links")
+	assert.Len(t, alerting.RenderTeams(big).Attachments[0].Content.Actions, len(big.Links))
 }
 
 // TestPagingSinksNeverLeakTheirSecrets: every failure path of the PagerDuty and Teams sinks

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -150,6 +151,11 @@ func (f *Teams) serve(w http.ResponseWriter, r *http.Request) {
 			problem = "card version must be at most 1.5 (what Teams renders)"
 		case len(c.Body) == 0:
 			problem = "card body is empty"
+		}
+		for _, a := range c.Actions {
+			if u, err := url.Parse(a.URL); a.Type != "Action.OpenUrl" || a.Title == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") {
+				problem = "an action must be an Action.OpenUrl with a title and an http(s) url"
+			}
 		}
 		for _, e := range c.Body {
 			if e.Type != "TextBlock" && e.Type != "FactSet" {
