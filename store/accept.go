@@ -267,7 +267,8 @@ func (s *Store) commit(ctx context.Context, unique []entry, batch groupChanges) 
 			return err
 		}
 		// Findings raise severity and may decide the route, so they come first.
-		if err := s.detectFindings(ctx, tx, unique); err != nil {
+		facts, err := s.detectFindings(ctx, tx, unique)
+		if err != nil {
 			return err
 		}
 		for i := range unique {
@@ -301,14 +302,19 @@ func (s *Store) commit(ctx context.Context, unique []entry, batch groupChanges) 
 		if err := s.insertChangeIndex(ctx, tx, index); err != nil {
 			return err
 		}
+		queuedAny = len(deliveries) > 0
+		if err := s.queueRows(ctx, tx, deliveries); err != nil {
+			return err
+		}
+		// Last, as they lock rows other commits write too (one holder, one actor's facts): on
+		// Postgres a lock is held until the commit, so these are the ones to hold least.
 		if err := s.applyLedger(ctx, tx, ledgerKeys, ledgerChanges, adminapi.KnownByEvent); err != nil {
 			return err
 		}
 		if err := s.applyMemberships(ctx, tx, memberships, adminapi.KnownByEvent); err != nil {
 			return err
 		}
-		queuedAny = len(deliveries) > 0
-		return s.queueRows(ctx, tx, deliveries)
+		return s.writeFacts(ctx, tx, facts)
 	})
 	if err != nil {
 		return false, err

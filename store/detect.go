@@ -153,20 +153,16 @@ func (h history) rows(ctx context.Context, fn func(*sql.Rows) error, stmt *sql.S
 }
 
 // detectFindings sets the findings of the entries' changes from the past as the transaction
-// sees it, and writes what the batch adds to it.
-func (s *Store) detectFindings(ctx context.Context, tx *sql.Tx, entries []entry) error {
+// sees it, and returns what the batch adds to it, for writeFacts.
+func (s *Store) detectFindings(ctx context.Context, tx *sql.Tx, entries []entry) ([]detect.Fact, error) {
 	if s.opts.Detect == nil {
-		return nil
+		return nil, nil
 	}
 	changes := make([]*hook.RoleChange, len(entries))
 	for i, e := range entries {
 		changes[i] = e.rc
 	}
-	facts, err := s.opts.Detect.Detect(ctx, history{s, tx}, changes)
-	if err != nil {
-		return err
-	}
-	return s.writeFacts(ctx, tx, facts)
+	return s.opts.Detect.Detect(ctx, history{s, tx}, changes)
 }
 
 // writeFacts adds facts to what the detections remember of actors: the earliest first and

@@ -46,6 +46,13 @@ type claimed struct {
 	inline   sql.NullString
 	// escalation, on an escalation's row, is how long the change went undecided (seconds).
 	escalation int
+	// The event as fetchEvents read it with the claim: its stored record and raw bytes, when
+	// it was accepted, the newest decision on it; stored is false for an event the events
+	// table does not have.
+	stored      bool
+	record, raw []byte
+	acceptedAt  any
+	decision    decisionScan
 }
 
 // lane is a sink and a severity rank: a claim reads each lane's due rows apart, by an index
@@ -129,10 +136,44 @@ func (s *Store) step(ctx context.Context, outcomes []settled, n int, skip []stri
 		if err := s.settle(ctx, tx, outcomes); err != nil || n <= 0 {
 			return err
 		}
-		rows, err = s.claim(ctx, tx, n, skip)
-		return err
+		if rows, err = s.claim(ctx, tx, n, skip); err != nil {
+			return err
+		}
+		return s.fetchEvents(ctx, tx, rows)
 	})
 	return rows, err
+}
+
+// fetchEvents reads the stored events of claimed rows into them: one query a step, where a
+// query a message kept each worker waiting for a round trip of its own.
+func (s *Store) fetchEvents(ctx context.Context, tx *sql.Tx, rows []claimed) error {
+	at := map[string][]int{}
+	var keys []any
+	for i, r := range rows {
+		if r.inline.Valid || r.event == "" {
+			continue
+		}
+		if at[r.event] == nil {
+			keys = append(keys, r.event)
+		}
+		at[r.event] = append(at[r.event], i)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	res, err := tx.QueryContext(ctx, `SELECT e.uuid, e.record, e.raw, e.accepted_at, `+decisionCols+` FROM hookd_event e`+
+		newestDecision+` WHERE e.uuid IN (`+placeholders(1, len(keys))+`)`, keys...)
+	return eachRow(res, err, "read events", func(r *sql.Rows) error {
+		var key string
+		var c claimed
+		if err := r.Scan(append([]any{&key, &c.record, &c.raw, &c.acceptedAt}, c.decision.dest()...)...); err != nil {
+			return err
+		}
+		for _, i := range at[key] {
+			rows[i].stored, rows[i].record, rows[i].raw, rows[i].acceptedAt, rows[i].decision = true, c.record, c.raw, c.acceptedAt, c.decision
+		}
+		return nil
+	})
 }
 
 // queueTx runs fn in a transaction whose commit does not wait for the disk: the queue's own

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -319,7 +318,7 @@ func (s *Store) deliver(ctx context.Context, rows []claimed) []settled {
 		attempt = max(attempt, r.attempt)
 	}
 	o := Outcome{Sink: sink, EventID: eventIDOf(rows[0].event), Events: len(rows), Attempt: attempt, MaxAttempts: s.opts.MaxAttempts}
-	changes, missing, err := s.load(ctx, rows)
+	changes, missing, err := s.load(rows)
 	if err != nil {
 		return []settled{s.next(rowIDs(rows), err, o)}
 	}
@@ -425,51 +424,33 @@ func rowIDs(rows []claimed) []int64 {
 	return out
 }
 
-// load reads the events of rows, oldest first: from the events table, or from the row when
-// the events table refused the event. It returns the rows whose event is not stored apart.
-func (s *Store) load(ctx context.Context, rows []claimed) (out []message, missing []int64, _ error) {
-	byKey := map[string]claimed{}
-	var keys []any
+// load decodes the events of rows, oldest first: as fetchEvents read them, or from the row
+// when the events table refused the event. It returns the rows whose event is not stored apart.
+func (s *Store) load(rows []claimed) (out []message, missing []int64, _ error) {
 	for _, r := range rows {
-		if !r.inline.Valid {
-			byKey[r.event] = r
-			keys = append(keys, r.event)
-			continue
-		}
 		var in InlineEvent
-		if rc, err := decodeInline(r.event, []byte(r.inline.String), &in); err != nil {
-			missing = append(missing, r.id)
-		} else {
-			out = append(out, message{rc: rc, row: r, size: len(in.Record), acceptedAt: in.AcceptedAt})
-		}
-	}
-	if len(keys) > 0 {
-		q := `SELECT e.uuid, e.record, e.raw, e.accepted_at, ` + decisionCols + ` FROM hookd_event e` + newestDecision +
-			` WHERE e.uuid IN (` + placeholders(1, len(keys)) + `)`
-		err := s.scan(ctx, q, keys, func(r *sql.Rows) error {
-			var key string
-			var data, raw []byte
-			var accepted any
-			var d decisionScan
-			if err := r.Scan(append([]any{&key, &data, &raw, &accepted}, d.dest()...)...); err != nil {
-				return err
-			}
-			rc, err := decodeRecord(key, data, raw)
+		switch {
+		case r.inline.Valid:
+			rc, err := decodeInline(r.event, []byte(r.inline.String), &in)
 			if err != nil {
-				return err
+				missing = append(missing, r.id)
+				continue
 			}
-			rc.Decision = d.get(s)
-			at, err := s.scanTime(accepted)
-			out = append(out, message{rc: rc, row: byKey[key], size: len(data), acceptedAt: at})
-			delete(byKey, key)
-			return err
-		})
-		if err != nil {
-			return nil, nil, err
+			out = append(out, message{rc: rc, row: r, size: len(in.Record), acceptedAt: in.AcceptedAt})
+		case !r.stored:
+			missing = append(missing, r.id)
+		default:
+			rc, err := decodeRecord(r.event, r.record, r.raw)
+			if err != nil {
+				return nil, nil, err
+			}
+			rc.Decision = r.decision.get(s)
+			at, err := s.scanTime(r.acceptedAt)
+			if err != nil {
+				return nil, nil, fmt.Errorf("event %s: accepted_at: %w", r.event, err)
+			}
+			out = append(out, message{rc: rc, row: r, size: len(r.record), acceptedAt: at})
 		}
-	}
-	for _, r := range byKey {
-		missing = append(missing, r.id)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if a, b := out[i].rc, out[j].rc; !a.Published.Equal(b.Published) {
