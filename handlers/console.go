@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -185,35 +184,9 @@ func inGroup(hs []adminapi.Holder, group string) []adminapi.Holder {
 	return out
 }
 
-// filterOf reads a change filter from the query string.
-func filterOf(q url.Values, now time.Time) (adminapi.ChangeFilter, error) {
-	f := adminapi.ChangeFilter{
-		Role: q.Get("role"), User: q.Get("user"), Group: q.Get("group"), Actor: q.Get("actor"),
-		EventType: q.Get("type"), Source: q.Get("source"), Severity: q.Get("severity"), Before: q.Get("before"),
-	}
-	var err error
-	if f.Since, err = adminapi.ParseTime(q.Get("since"), now); err != nil {
-		return f, err
-	}
-	if f.Until, err = adminapi.ParseTime(q.Get("until"), now); err != nil {
-		return f, err
-	}
-	if l := q.Get("limit"); l != "" {
-		if f.Limit, err = strconv.Atoi(l); err != nil || f.Limit < 1 {
-			return f, errors.Join(adminapi.ErrBadRequest, errors.New("limit must be a positive number"))
-		}
-	}
-	switch f.Source {
-	case "", string(hook.SourceHook), string(hook.SourceSystemLog):
-	default:
-		return f, errors.Join(adminapi.ErrBadRequest, errors.New("source is hook or systemlog"))
-	}
-	return f, nil
-}
-
 func (s *Server) changes(c echo.Context) (adminapi.ChangePage, error) {
 	co := s.opts.Console
-	f, err := filterOf(c.QueryParams(), time.Now())
+	f, err := adminapi.ParseChangeFilter(c.QueryParams(), time.Now())
 	if err != nil {
 		return adminapi.ChangePage{}, err
 	}
@@ -324,6 +297,16 @@ func (s *Server) handleLetter(c echo.Context, action string, id int64, by string
 	return d, nil
 }
 
+// knownSink reports whether a sink of that name is configured.
+func (s *Server) knownSink(name string) bool {
+	for _, si := range s.opts.Console.Sinks {
+		if si.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // handleAll retries or discards every open dead letter of one sink (the form or query field
 // sink, required: a repair of all sinks at once is too easy to regret).
 func (s *Server) handleAll(c echo.Context, via string) (adminapi.Handled, error) {
@@ -337,10 +320,15 @@ func (s *Server) handleAll(c echo.Context, via string) (adminapi.Handled, error)
 	}
 	by := s.who(c, via)
 	out := adminapi.Handled{Action: action, Letters: []adminapi.DeadLetter{}}
-	for {
+	for first := true; ; first = false {
 		letters, err := s.opts.Console.Store.DeadLetters(c.Request().Context(), adminapi.DeadLetterFilter{Sink: sink})
 		if err != nil {
 			return out, err
+		}
+		if len(letters) == 0 && first && !s.knownSink(sink) {
+			// A sink gone from the configuration may still have dead letters to handle; a
+			// name that has neither is a typo, not "nothing to do".
+			return out, errors.Join(adminapi.ErrNotFound, errors.New("no sink is named "+strconv.Quote(sink)))
 		}
 		if len(letters) == 0 {
 			return out, nil

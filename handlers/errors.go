@@ -85,7 +85,9 @@ func (s *Server) statusOf(err error) (int, errorBody) {
 	case errors.Is(err, adminapi.ErrConflict):
 		return http.StatusConflict, errorBody{Error: "conflict", Detail: err.Error()}
 	case errors.Is(err, adminapi.ErrBadRequest):
-		return http.StatusBadRequest, errorBody{Error: "bad request", Detail: err.Error()}
+		// The detail is what is wrong, without the kind the status already says.
+		detail := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "bad request\n"), "bad request: ")
+		return http.StatusBadRequest, errorBody{Error: "bad request", Detail: detail}
 	case errors.Is(err, hook.ErrUnavailable), errors.Is(err, hook.ErrClosed), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, errorBody{Error: "store unavailable", Detail: "nothing was acknowledged; Okta's retry will be taken"}
 	case errors.As(err, &he):

@@ -175,15 +175,21 @@ func (m *Main) changesCommand(ctx context.Context, args []string) error {
 	fs := m.newFlags("changes")
 	af := newAdminFlags(fs)
 	q := url.Values{}
-	for _, name := range []string{"role", "user", "group", "actor", "type", "source", "severity", "since", "until", "before"} {
-		fs.Func(name, "only changes whose "+name+" matches (since/until: 24h, 7d, 2026-11-01 or RFC 3339)", func(v string) error {
+	names := []string{"role", "user", "group", "actor", "type", "source", "severity", "since", "until", "before"}
+	for _, name := range names {
+		fs.Func(name, adminapi.ChangeFilterHelp[name], func(v string) error {
 			q.Set(name, v)
 			return nil
 		})
 	}
-	limit := fs.Int("limit", 50, "how many changes (at most 500)")
+	limit := fs.Int("limit", 50, adminapi.ChangeFilterHelp["limit"])
 	if err := m.parse(fs, args); err != nil {
 		return err
+	}
+	// The same check the server makes, before asking it.
+	if _, err := adminapi.ParseChangeFilter(q, time.Now()); err != nil {
+		fmt.Fprintf(m.Stderr, "hookd changes: %s\n", strings.TrimPrefix(err.Error(), "bad request: "))
+		return errUsage
 	}
 	client, err := m.connect(af)
 	if err != nil {
@@ -213,7 +219,14 @@ func (m *Main) changesCommand(ctx context.Context, args []string) error {
 		return err
 	}
 	if page.Next != "" {
-		fmt.Fprintf(m.Stderr, "more: hookd changes --before %s\n", termtext.Escape(page.Next))
+		// The next page is the same filters, older.
+		more := "more: hookd changes"
+		for _, name := range names {
+			if v := q.Get(name); v != "" && name != "before" {
+				more += " --" + name + " " + shellQuote(v)
+			}
+		}
+		fmt.Fprintf(m.Stderr, "%s --before %s\n", termtext.Escape(more), termtext.Escape(page.Next))
 	}
 	return nil
 }
@@ -226,7 +239,7 @@ func (m *Main) deadlettersCommand(ctx context.Context, args []string) error {
 	}
 	fs := m.newFlags("deadletters " + action)
 	fs.Usage = func() {
-		fmt.Fprint(m.Stderr, "usage: hookd deadletters [list [--sink NAME] [--handled]] | retry ID | retry --sink NAME --all | discard ID | discard --sink NAME --all\n")
+		fmt.Fprint(fs.Output(), "usage: hookd deadletters [list [--sink NAME] [--handled]] | retry ID | retry --sink NAME --all | discard ID | discard --sink NAME --all\n")
 		fs.PrintDefaults()
 	}
 	af := newAdminFlags(fs)
@@ -244,6 +257,11 @@ func (m *Main) deadlettersCommand(ctx context.Context, args []string) error {
 	}
 	if id == "" && fs.NArg() > 0 {
 		id = fs.Arg(0)
+	}
+	if action != "list" && action != "retry" && action != "discard" {
+		fmt.Fprintf(m.Stderr, "hookd deadletters: unknown action %q: list, retry or discard\n", action)
+		fs.Usage()
+		return errUsage
 	}
 	client, err := m.connect(af)
 	if err != nil {
@@ -268,9 +286,6 @@ func (m *Main) deadlettersCommand(ctx context.Context, args []string) error {
 		}
 		return m.printLetters(letters)
 	case "retry", "discard":
-	default:
-		fs.Usage()
-		return errUsage
 	}
 	var path string
 	q := url.Values{}
@@ -462,4 +477,12 @@ func knownBy(h adminapi.Holder) string {
 		return h.KnownBy + ", seen in Okta " + h.SeenInOkta.UTC().Format("2006-01-02")
 	}
 	return h.KnownBy
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but plain characters.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/@+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -11,10 +11,10 @@ import (
 
 func TestHelpAndVersion(t *testing.T) {
 	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}} {
-		code, _, stderr := run(map[string]string{}, args...)
+		code, stdout, _ := run(map[string]string{}, args...) // asked for: on standard output
 		assert.Equal(t, 0, code, args)
 		for _, cmd := range []string{"serve", "replay", "check", "healthcheck", "version"} {
-			assert.Contains(t, stderr, "\n  "+cmd, "%v lists %s", args, cmd)
+			assert.Contains(t, stdout, "\n  "+cmd, "%v lists %s", args, cmd)
 		}
 	}
 	for _, args := range [][]string{{"version"}, {"--version"}} {
@@ -24,9 +24,9 @@ func TestHelpAndVersion(t *testing.T) {
 		assert.Contains(t, stdout, "go1.", "a development build says what the go command recorded")
 	}
 	for _, cmd := range []string{"replay", "check", "serve", "healthcheck"} {
-		code, _, stderr := run(map[string]string{}, cmd, "--help")
+		code, stdout, _ := run(map[string]string{}, cmd, "--help")
 		assert.Equal(t, 0, code, cmd)
-		assert.Contains(t, stderr, "-config", cmd)
+		assert.Contains(t, stdout, "-config", cmd)
 	}
 }
 

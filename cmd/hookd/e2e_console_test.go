@@ -20,6 +20,16 @@ import (
 )
 
 // apiGet decodes an admin API answer.
+// apiGetStatus reads a JSON answer of the admin API, which must have the status given.
+func apiGetStatus(t *testing.T, url string, status int, out any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, status, resp.StatusCode)
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(out))
+}
+
 func apiGet(t *testing.T, url string, out any) {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -138,8 +148,34 @@ func TestConsoleDeadLetterRetryEndToEnd(t *testing.T) {
 	assert.Len(t, one.Changes, 1)
 	assert.NotEmpty(t, one.Next)
 	code, _, errOut = cli("changes", "--since", "yesterday")
-	assert.Equal(t, 1, code)
+	assert.Equal(t, 2, code, "checked before the server is asked")
 	assert.Contains(t, errOut, "not a time")
+	code, out, errOut = cli("deadletters", "retry", "--sink", "nosuch", "--all")
+	assert.Equal(t, 1, code, out)
+	assert.Contains(t, errOut, `no sink is named "nosuch"`)
+	code, _, errOut = cli("changes", "--severity", "crit")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, `hookd changes: severity "crit": must be low, medium, high or critical`)
+	code, _, errOut = cli("changes", "--source", "okta")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, `hookd changes: source "okta": must be hook or systemlog`)
+	var bad struct{ Error, Detail string }
+	apiGetStatus(t, admin+"/api/v1/changes?source=okta", http.StatusBadRequest, &bad)
+	assert.Equal(t, `source "okta": must be hook or systemlog`, bad.Detail, "the API says the same")
+
+	// The next page keeps the filters: the command it prints lists only what they match.
+	code, _, errOut = cli("changes", "--severity", "high", "--since", "3650d", "--limit", "1")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, errOut, "more: hookd changes --severity high --since 3650d --before ")
+	next := strings.Fields(errOut[strings.Index(errOut, "more: hookd ")+len("more: hookd "):])
+	code, out, errOut = cli(append(next, "--json")...)
+	require.Equal(t, 0, code, errOut)
+	var later adminapi.ChangePage
+	require.NoError(t, json.Unmarshal([]byte(out), &later))
+	require.NotEmpty(t, later.Changes)
+	for _, c := range later.Changes {
+		assert.Equal(t, "high", c.Severity, c.Record.EventID)
+	}
 	code, out, _ = cli("sinks", "test")
 	assert.Equal(t, 0, code, out)
 	assert.Contains(t, out, "webhook: test alert delivered")

@@ -348,3 +348,23 @@ func TestAdminListener(t *testing.T) {
 	assert.Contains(t, string(body), "hookd_events_total")
 	assert.NotContains(t, guarded.stderr.String(), token, "the token is never logged")
 }
+
+// TestHelpGoesToStdout: help asked for, of hookd or of any command, is printed on standard
+// output and exits 0; a mistake says what was wrong on standard error and exits 2.
+func TestHelpGoesToStdout(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"version", "--help"}, {"serve", "--help"}, {"replay", "--help"},
+		{"check", "--help"}, {"changes", "--help"}, {"deadletters", "--help"}, {"deadletters", "retry", "--help"},
+		{"sinks", "--help"}, {"holders", "--help"}, {"okta", "--help"}, {"okta", "register", "--help"}, {"healthcheck", "--help"}} {
+		code, out, errOut := run(map[string]string{}, args...)
+		assert.Equal(t, 0, code, "%v", args)
+		assert.Contains(t, strings.ToLower(out), "usage", "%v: %s", args, errOut)
+		assert.Empty(t, errOut, "%v", args)
+	}
+	code, out, errOut := run(map[string]string{}, "deadletters", "frobnicate")
+	assert.Equal(t, 2, code)
+	assert.Empty(t, out)
+	assert.Contains(t, errOut, `hookd deadletters: unknown action "frobnicate": list, retry or discard`)
+	code, out, _ = run(map[string]string{}, "version", "--help")
+	assert.Equal(t, 0, code)
+	assert.NotContains(t, out, "hookd dev", "help, not the version")
+}

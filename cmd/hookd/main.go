@@ -100,7 +100,11 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 	case "check":
 		err = m.check(args)
 	case "version":
-		fmt.Fprintf(m.Stdout, "hookd %s\n", versionString())
+		fs := m.newFlags("version")
+		fs.Usage = func() { fmt.Fprintln(fs.Output(), "usage: hookd version: print hookd's version and how it was built") }
+		if err = m.parse(fs, args); err == nil {
+			fmt.Fprintf(m.Stdout, "hookd %s\n", versionString())
+		}
 	case "healthcheck":
 		err = m.healthcheck(ctx, args)
 	case "okta":
@@ -114,10 +118,10 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 	case "holders":
 		err = m.holdersCommand(ctx, args)
 	case "help":
-		m.usage()
+		m.usage(m.Stdout)
 	default:
 		fmt.Fprintf(m.Stderr, "hookd: unknown command %q\n", cmd)
-		m.usage()
+		m.usage(m.Stderr)
 		return 2
 	}
 	switch {
@@ -133,8 +137,10 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 	}
 }
 
-func (m *Main) usage() {
-	fmt.Fprint(m.Stderr, `usage: hookd [command] [flags]
+// usage lists the commands on w: standard output when asked for, standard error after a
+// mistake.
+func (m *Main) usage(w io.Writer) {
+	fmt.Fprint(w, `usage: hookd [command] [flags]
 
 commands:
   serve    run the server (the default)          hookd serve --config hookd.yaml
@@ -164,7 +170,17 @@ func (m *Main) newFlags(name string) *flag.FlagSet {
 	return fs
 }
 
+// parse parses args into fs. Help asked for (-h, --help) goes to standard output; a mistake
+// and the usage after it go to standard error.
 func (m *Main) parse(fs *flag.FlagSet, args []string) error {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(m.Stdout)
+		}
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err

@@ -19,8 +19,13 @@ import (
 // oktaCommand runs hookd okta register|status.
 func (m *Main) oktaCommand(ctx context.Context, args []string) error {
 	if len(args) == 0 || (args[0] != "register" && args[0] != "status") {
-		fmt.Fprintln(m.Stderr, "usage: hookd okta register --url https://<this host>/okta/events [--name hookd]\n       hookd okta status [--url URL]")
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		help := len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help")
+		w := m.Stderr
+		if help {
+			w = m.Stdout
+		}
+		fmt.Fprintln(w, "usage: hookd okta register --url https://<this host>/okta/events [--name hookd]\n       hookd okta status [--url URL]")
+		if help {
 			return nil
 		}
 		return errUsage

@@ -6,6 +6,7 @@ package adminapi
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -185,6 +186,53 @@ var (
 	ErrConflict   = errors.New("conflict")
 	ErrBadRequest = errors.New("bad request")
 )
+
+// ChangeFilterHelp says what each change filter of a query (or the CLI's flag of that name)
+// takes.
+var ChangeFilterHelp = map[string]string{
+	"role":     "part of a role's name, any case (\"Workflows Admin\")",
+	"user":     "part of the subject user's name, login or id",
+	"group":    "part of the subject group's name or id",
+	"actor":    "part of the actor's name, login or id",
+	"type":     "an event type, exactly (workflows.user.role.user.add)",
+	"source":   "how it came: hook or systemlog",
+	"severity": "low, medium, high or critical",
+	"since":    "published at or after: 2026-11-01, RFC 3339, or an age such as 24h or 7d",
+	"until":    "published before: as since",
+	"before":   "the page cursor a previous page gave as next",
+	"limit":    "how many changes (at most 500)",
+}
+
+// ParseChangeFilter reads and checks a change filter from a query, as the API and the CLI
+// both take it (the keys of ChangeFilterHelp); a bad value is an ErrBadRequest saying what
+// it takes.
+func ParseChangeFilter(q url.Values, now time.Time) (ChangeFilter, error) {
+	f := ChangeFilter{
+		Role: q.Get("role"), User: q.Get("user"), Group: q.Get("group"), Actor: q.Get("actor"),
+		EventType: q.Get("type"), Source: q.Get("source"), Severity: strings.ToLower(q.Get("severity")), Before: q.Get("before"),
+	}
+	var err error
+	if f.Since, err = ParseTime(q.Get("since"), now); err != nil {
+		return f, err
+	}
+	if f.Until, err = ParseTime(q.Get("until"), now); err != nil {
+		return f, err
+	}
+	if l := q.Get("limit"); l != "" {
+		if f.Limit, err = strconv.Atoi(l); err != nil || f.Limit < 1 {
+			return f, fmt.Errorf("%w: limit must be a positive number", ErrBadRequest)
+		}
+	}
+	if f.Source != "" && f.Source != string(hook.SourceHook) && f.Source != string(hook.SourceSystemLog) {
+		return f, fmt.Errorf("%w: source %q: must be hook or systemlog", ErrBadRequest, f.Source)
+	}
+	switch f.Severity {
+	case "", "low", "medium", "high", "critical":
+	default:
+		return f, fmt.Errorf("%w: severity %q: must be low, medium, high or critical", ErrBadRequest, q.Get("severity"))
+	}
+	return f, nil
+}
 
 // ParseTime reads a filter's time: RFC 3339, a date (2006-01-02, UTC), or an age before now
 // such as 90m, 24h or 7d.
