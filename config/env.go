@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -123,4 +124,40 @@ func setField(f reflect.Value, value string) error {
 		return fmt.Errorf("unsupported setting type %s", f.Type())
 	}
 	return nil
+}
+
+// toolVariables are HOOKD_ variables that hookd's tests, its fault tool and its compose
+// files (the image's version) read, not hookd: a machine that runs both has them set.
+var toolVariables = []string{"HOOKD_TEST_DATABASE_URL", "HOOKD_FAULT_DEBUG", "HOOKD_VERSION"}
+
+// UnknownVariables lists, as problems, the HOOKD_ variables of environ (NAME=value pairs,
+// as os.Environ gives them) that hookd does not read, each with the closest one it does: a
+// misspelt variable would otherwise be ignored without a word, as a YAML key is not.
+func UnknownVariables(environ []string) []string {
+	known := map[string]bool{}
+	var names []string
+	for _, s := range settings {
+		names = append(names, s.env)
+		if s.secret {
+			names = append(names, s.env+"_FILE")
+		}
+	}
+	names = append(names, toolVariables...)
+	for _, n := range names {
+		known[n] = true
+	}
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "HOOKD_") || known[name] {
+			continue
+		}
+		problem := name + ": not a variable hookd reads"
+		if near := nearest(name, names); near != "" {
+			problem += " (did you mean " + near + "?)"
+		}
+		out = append(out, problem)
+	}
+	sort.Strings(out)
+	return out
 }

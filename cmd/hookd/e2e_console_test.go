@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -109,6 +110,9 @@ func TestConsoleDeadLetterRetryEndToEnd(t *testing.T) {
 	assert.Contains(t, out, "JOB")
 	assert.Contains(t, out, "webhook")
 
+	deadGauge := `hookd_delivery_jobs{state="dead"} `
+	assert.Contains(t, httpGet(t, admin+"/metrics"), deadGauge+strconv.Itoa(len(groups)))
+
 	// Fix the sink, retry them all, and each change is delivered exactly once.
 	recv.SetGone(false)
 	code, out, errOut = cli("deadletters", "retry", "--sink", "webhook", "--all")
@@ -128,6 +132,7 @@ func TestConsoleDeadLetterRetryEndToEnd(t *testing.T) {
 		}
 		return len(page.Changes) == len(want)
 	}, 10*time.Second, 50*time.Millisecond, "every change delivered")
+	assert.Contains(t, httpGet(t, admin+"/metrics"), deadGauge+"0\n", "an operator's dead > 0 alert clears")
 	code, out, _ = cli("deadletters", "list", "--json")
 	require.Equal(t, 0, code)
 	assert.JSONEq(t, "[]", out)

@@ -55,7 +55,7 @@ func start(t *testing.T, env map[string]string, args ...string) *running {
 	}
 	r := &running{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
 	ready := make(chan string, 1)
-	m := &Main{Stdout: r.stdout, Stderr: r.stderr, Getenv: lookup(env), Listening: func(addr string) { ready <- addr },
+	m := &Main{Stdout: r.stdout, Stderr: r.stderr, Getenv: lookup(env), Environ: environ(env), Listening: func(addr string) { ready <- addr },
 		AdminListening: func(addr string) { r.adminAddr = addr }}
 	ctx, cancel := context.WithCancel(context.Background())
 	exit := make(chan int, 1)
@@ -79,6 +79,17 @@ func start(t *testing.T, env map[string]string, args ...string) *running {
 	return r
 }
 
+// environ is env as os.Environ lists it.
+func environ(env map[string]string) func() []string {
+	return func() []string {
+		var out []string
+		for k, v := range env {
+			out = append(out, k+"="+v)
+		}
+		return out
+	}
+}
+
 func lookup(env map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) {
 		v, ok := env[k]
@@ -89,7 +100,7 @@ func lookup(env map[string]string) func(string) (string, bool) {
 // run runs a non-serve subcommand and returns its exit code and output.
 func run(env map[string]string, args ...string) (int, string, string) {
 	var stdout, stderr syncBuffer
-	m := &Main{Stdout: &stdout, Stderr: &stderr, Getenv: lookup(env)}
+	m := &Main{Stdout: &stdout, Stderr: &stderr, Getenv: lookup(env), Environ: environ(env)}
 	code := m.Run(context.Background(), args)
 	return code, stdout.String(), stderr.String()
 }
@@ -367,4 +378,24 @@ func TestHelpGoesToStdout(t *testing.T) {
 	code, out, _ = run(map[string]string{}, "version", "--help")
 	assert.Equal(t, 0, code)
 	assert.NotContains(t, out, "hookd dev", "help, not the version")
+}
+
+// TestMisspeltVariableFailsCheck: a HOOKD_ variable hookd does not read is refused by check
+// and serve, naming the closest one, in the same report as every other problem.
+func TestMisspeltVariableFailsCheck(t *testing.T) {
+	env := map[string]string{"HOOKD_DATA_DIR": t.TempDir(), "HOOKD_SLACK_WEBHOOK": "https://hooks.slack.com/services/T/B/x",
+		"HOOKD_TEST_DATABASE_URL": "postgres://ignored", "HOOKD_CONSOLE_FORMAT": "xml"}
+	code, _, errOut := run(env, "check")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "HOOKD_SLACK_WEBHOOK: not a variable hookd reads (did you mean HOOKD_SLACK_WEBHOOK_URL?)")
+	assert.Contains(t, errOut, "HOOKD_CONSOLE_FORMAT: must be one of: text, json", "one report of everything")
+	assert.NotContains(t, errOut, "HOOKD_TEST_DATABASE_URL", "the tests' own variable is known")
+	code, _, errOut = run(env, "serve")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "did you mean HOOKD_SLACK_WEBHOOK_URL?")
+	delete(env, "HOOKD_SLACK_WEBHOOK")
+	delete(env, "HOOKD_CONSOLE_FORMAT")
+	env["HOOKD_OKTA_SECRETS_FILE"] = "/nonexistent" // a _FILE variant is a variable hookd reads
+	_, _, errOut = run(env, "check")
+	assert.NotContains(t, errOut, "not a variable hookd reads")
 }

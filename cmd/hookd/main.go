@@ -61,7 +61,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.LookupEnv}
+	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.LookupEnv, Environ: os.Environ}
 	os.Exit(m.Run(ctx, os.Args[1:]))
 }
 
@@ -69,6 +69,9 @@ func main() {
 type Main struct {
 	Stdout, Stderr io.Writer
 	Getenv         func(string) (string, bool)
+	// Environ lists the environment (NAME=value), for serve and check to refuse a HOOKD_
+	// variable hookd does not read; nil checks none.
+	Environ func() []string
 	// Listening, when set, is told the address serve listens on once it accepts requests;
 	// AdminListening, the admin listener's, just before.
 	Listening      func(addr string)

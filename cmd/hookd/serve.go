@@ -27,6 +27,18 @@ func (m *Main) loadConfig(args []string, name string) (config.Config, []string, 
 		return config.Config{}, nil, err
 	}
 	cfg, err := config.Load(*path, m.Getenv)
+	if m.Environ != nil {
+		// One report of everything wrong: the misspelt variables with the rest.
+		if unknown := config.UnknownVariables(m.Environ()); len(unknown) > 0 {
+			var cerr *config.Error
+			if errors.As(err, &cerr) {
+				unknown = append(unknown, cerr.Problems...)
+			} else if err != nil {
+				return cfg, nil, err
+			}
+			err = &config.Error{Problems: unknown}
+		}
+	}
 	return cfg, fs.Args(), err
 }
 
