@@ -230,6 +230,19 @@ func TestReplayReportsUnexpectedAnswers(t *testing.T) {
 		filepath.Join(payloads, "workflows-user-role-add.json"))
 	assert.Equal(t, 1, code)
 	assert.Contains(t, out, "UNEXPECTED  401 (want 200)  workflows-user-role-add.json")
+	assert.Contains(t, errOut, "hookd refused the secret (401)")
+
+	// A wrong secret is said once, not for every file.
+	code, out, errOut = run(env, "replay", "--url", "http://"+srv.addr+"/okta/events", "--secret", "wrong", payloads)
+	assert.Equal(t, 1, code)
+	assert.Equal(t, 1, strings.Count(out, "UNEXPECTED"), out)
+	assert.Contains(t, errOut, "pass the one serve uses with --secret-file")
+
+	// Other unexpected answers are counted, every file sent.
+	code, out, errOut = run(env, "replay", "--url", "http://"+srv.addr+"/okta/events", "--secret", "right", "--expect", "400",
+		filepath.Join(payloads, "workflows-user-role-add.json"))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "UNEXPECTED  200 (want 400)")
 	assert.Contains(t, errOut, "1 of 1 requests got an unexpected answer")
 }
 

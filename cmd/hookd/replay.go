@@ -78,14 +78,18 @@ func (m *Main) replay(ctx context.Context, args []string) error {
 				want = http.StatusBadRequest
 			}
 		}
-		line, ok, err := replayFile(ctx, client, *target, *header, value, file, want)
+		line, status, err := replayFile(ctx, client, *target, *header, value, file, want)
 		if err != nil {
 			return notRunning(*target, err)
 		}
-		if !ok {
+		if status != want {
 			unexpected++
 		}
 		fmt.Fprintln(m.Stdout, line)
+		if status == http.StatusUnauthorized && want != http.StatusUnauthorized {
+			// Every file would get the same answer: the secret is what is wrong.
+			return fmt.Errorf("hookd refused the secret (401): pass the one serve uses with --secret-file, or set HOOKD_OKTA_SECRETS as serve has it")
+		}
 	}
 	if unexpected > 0 {
 		return fmt.Errorf("%d of %d requests got an unexpected answer", unexpected, len(files)+btoi(*verifyFirst))
@@ -241,12 +245,12 @@ func replayVerify(ctx context.Context, client *http.Client, target, header, secr
 	return nil
 }
 
-// replayFile sends one payload and says how it was answered; err is set only when nothing
-// answered, which ends the replay.
-func replayFile(ctx context.Context, client *http.Client, target, header, secret string, file payload, want int) (string, bool, error) {
+// replayFile sends one payload and says how it was answered, with the status (0 when the
+// request failed); err is set only when nothing answered, which ends the replay.
+func replayFile(ctx context.Context, client *http.Client, target, header, secret string, file payload, want int) (string, int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(file.body))
 	if err != nil {
-		return "", false, err
+		return "", 0, err
 	}
 	req.Header.Set(header, secret)
 	req.Header.Set("Content-Type", "application/json")
@@ -255,9 +259,9 @@ func replayFile(ctx context.Context, client *http.Client, target, header, secret
 	resp, err := client.Do(req)
 	if err != nil {
 		if isConnError(err) {
-			return "", false, err
+			return "", 0, err
 		}
-		return fmt.Sprintf("UNEXPECTED  %s: %v", file.name, err), false, nil
+		return fmt.Sprintf("UNEXPECTED  %s: %v", file.name, err), 0, nil
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
@@ -268,9 +272,9 @@ func replayFile(ctx context.Context, client *http.Client, target, header, secret
 			h.Get("X-Hookd-Accepted"), h.Get("X-Hookd-Duplicates"), h.Get("X-Hookd-Not-Watched"), h.Get("X-Hookd-Rejected"))
 	}
 	if resp.StatusCode != want {
-		return fmt.Sprintf("UNEXPECTED  %d (want %d)  %s  %s", resp.StatusCode, want, file.name, detail), false, nil
+		return fmt.Sprintf("UNEXPECTED  %d (want %d)  %s  %s", resp.StatusCode, want, file.name, detail), resp.StatusCode, nil
 	}
-	return fmt.Sprintf("ok  %d  %-40s %s", resp.StatusCode, file.name, detail), true, nil
+	return fmt.Sprintf("ok  %d  %-40s %s", resp.StatusCode, file.name, detail), resp.StatusCode, nil
 }
 
 func randomHex() string {
