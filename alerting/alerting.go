@@ -106,6 +106,8 @@ type Router struct {
 	dropped *prometheus.CounterVec
 	onDrop  func(rc *hook.RoleChange, rule string)
 	links   Links
+	// warnings are what Build found legal but unwise.
+	warnings []string
 }
 
 // NewRouter returns a Router over the named sinks, routing by routes (nil: every event to

@@ -3,7 +3,10 @@ package alerting
 import (
 	"errors"
 	"fmt"
+	"net/url"
+
 	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd/internal/outbound"
 	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"regexp"
@@ -91,6 +94,10 @@ func Build(spec Spec) (*Router, error) {
 			}
 			continue
 		}
+		if u, err := url.Parse(s.URL); err == nil && u.Scheme == "http" && !outbound.IsLoopback(u.Hostname()) {
+			router.warnings = append(router.warnings, s.Where+": plain http to a host off this machine: the alerts, and what "+
+				"signs them, cross the network unencrypted; use https")
+		}
 		if s.MinSeverity != "" {
 			sev, err := ParseSeverity(s.MinSeverity)
 			if err != nil {
@@ -147,3 +154,7 @@ func (r *Router) decidable(sinks []string) bool {
 	}
 	return false
 }
+
+// Warnings are what Build found legal but unwise (a sink on plain http off this machine), one
+// a line, each naming its setting and never a URL.
+func (r *Router) Warnings() []string { return r.warnings }

@@ -22,8 +22,12 @@ func (m *Main) check(args []string) error {
 		return err
 	}
 	// The same rules as serve: sinks, severities and routes are checked by building them.
-	if _, err := buildRouter(cfg, io.Discard, nil, nil); err != nil {
+	router, err := buildRouter(cfg, io.Discard, nil, nil)
+	if err != nil {
 		return err
+	}
+	for _, w := range router.Warnings() {
+		fmt.Fprintln(m.Stdout, "WARNING: "+w)
 	}
 	w := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "SETTING\tVALUE")

@@ -273,6 +273,16 @@ func TestCheck(t *testing.T) {
 	assert.Contains(t, out, "cannot (not hook-eligible)")
 	assert.Contains(t, out, "WARNING: 11 watched event types reach hookd by no path")
 
+	// A webhook on plain http to another host works, with a word about it; to loopback, none.
+	env := map[string]string{"HOOKD_WEBHOOK_URL": "http://siem.internal:8080/hook/s3cretpath", "HOOKD_WEBHOOK_SECRET": webhookSecret}
+	code, out, _ = run(env, "check")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "WARNING: HOOKD_WEBHOOK_URL: plain http to a host off this machine")
+	assert.NotContains(t, out, "s3cretpath")
+	env["HOOKD_WEBHOOK_URL"] = "http://127.0.0.1:8080/hook"
+	_, out, _ = run(env, "check")
+	assert.NotContains(t, out, "plain http")
+
 	code, _, errOut := run(map[string]string{"HOOKD_SYSTEMLOG_POLL_INTERVAL": "soon"}, "check")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "HOOKD_SYSTEMLOG_POLL_INTERVAL: not a duration")

@@ -69,6 +69,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	for _, w := range router.Warnings() {
+		log.Warn(w)
+	}
 
 	classifier := &hook.Classifier{WorkflowsApps: cfg.Okta.WorkflowsApps, OwnHooks: []string{cfg.Okta.HookName}}
 	activity, poller := &handlers.SinkActivity{}, &pollerState{}
