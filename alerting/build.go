@@ -28,6 +28,9 @@ type SinkSpec struct {
 	MinSeverity string
 	// SigningSecret is a Slack sink's app signing secret (see NewSlackSink).
 	SigningSecret string
+	// SecretWhere names the setting of the sink's secret in problems about it, when it is not
+	// Where ("HOOKD_WEBHOOK_SECRET").
+	SecretWhere string
 	// Timeout bounds one request to the sink (default 30 s).
 	Timeout time.Duration
 }
@@ -71,7 +74,9 @@ func Build(spec Spec) (*Router, error) {
 	}
 	routes.Rules = spec.Rules
 	router := NewRouter(routes)
+	var declared []string // every sink named, built or not: a route to one that failed is not a second problem
 	for _, s := range spec.Sinks {
+		declared = append(declared, s.Name)
 		if !sinkName.MatchString(s.Name) {
 			problems = append(problems, s.Where+": name must be lower-case letters, digits, - or _")
 		}
@@ -90,7 +95,11 @@ func Build(spec Spec) (*Router, error) {
 		}
 		if err != nil {
 			for _, line := range strings.Split(err.Error(), "\n") {
-				problems = append(problems, s.Where+": "+line)
+				where := s.Where
+				if strings.HasPrefix(line, "secret") && s.SecretWhere != "" {
+					where = s.SecretWhere
+				}
+				problems = append(problems, where+": "+line)
 			}
 			continue
 		}
@@ -107,7 +116,7 @@ func Build(spec Spec) (*Router, error) {
 			routes.MinSeverity[s.Name] = sev
 		}
 	}
-	problems = append(problems, routes.problems(router.Names())...)
+	problems = append(problems, routes.problems(declared)...)
 	for i, r := range routes.Rules {
 		if r.Escalate != nil && !router.decidable(r.Sinks) {
 			problems = append(problems, fmt.Sprintf("routes[%d].escalate: none of the route's sinks is a Slack sink with a signing_secret, so nobody can acknowledge its alerts in time", i))

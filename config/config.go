@@ -93,8 +93,10 @@ type Sink struct {
 	SigningSecretFile string `yaml:"signing_secret_file"`
 
 	// Where names the setting the sink comes from, for problems: "sinks[2] (ops)", or
-	// HOOKD_SLACK_WEBHOOK_URL / HOOKD_WEBHOOK_URL for the short forms.
-	Where string `yaml:"-"`
+	// HOOKD_SLACK_WEBHOOK_URL / HOOKD_WEBHOOK_URL for the short forms; SecretWhere, its
+	// secret's, when that is another (HOOKD_WEBHOOK_SECRET).
+	Where       string `yaml:"-"`
+	SecretWhere string `yaml:"-"`
 }
 
 // Route is one routing rule.

@@ -20,7 +20,8 @@ func (c *Config) AllSinks() []Sink {
 		out = append(out, Sink{Name: "slack", Type: "slack", URL: c.Slack.WebhookURL, SigningSecret: c.Slack.SigningSecret, Where: "HOOKD_SLACK_WEBHOOK_URL"})
 	}
 	if c.Webhook.URL != "" {
-		out = append(out, Sink{Name: "webhook", Type: "webhook", URL: c.Webhook.URL, Secret: c.Webhook.Secret, Where: "HOOKD_WEBHOOK_URL"})
+		out = append(out, Sink{Name: "webhook", Type: "webhook", URL: c.Webhook.URL, Secret: c.Webhook.Secret, Where: "HOOKD_WEBHOOK_URL",
+			SecretWhere: "HOOKD_WEBHOOK_SECRET"})
 	}
 	hasConsole := false
 	for _, s := range out {

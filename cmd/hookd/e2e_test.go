@@ -422,3 +422,39 @@ func TestMisspeltVariableFailsCheck(t *testing.T) {
 	_, _, errOut = run(env, "check")
 	assert.NotContains(t, errOut, "not a variable hookd reads")
 }
+
+// TestConfigProblemsAreNamedOnce: a sink of a misspelt type is one problem, not also every
+// route to it; a bad webhook secret is blamed on its own variable; an unknown key inside a
+// route's escalate is named by its path.
+func TestConfigProblemsAreNamedOnce(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "hookd.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(`
+sinks:
+  - {name: secops, type: slak, url: "https://hooks.slack.com/services/T/B/x"}
+routes:
+  - match: {roles: ["*"]}
+    sinks: [secops]
+`), 0o600))
+	code, _, errOut := run(map[string]string{"HOOKD_DATA_DIR": dir}, "check", "--config", file)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "sinks[0] (secops): type must be")
+	assert.NotContains(t, errOut, `no sink named "secops"`)
+
+	code, _, errOut = run(map[string]string{"HOOKD_DATA_DIR": dir, "HOOKD_WEBHOOK_URL": "https://siem.example/h",
+		"HOOKD_WEBHOOK_SECRET": "hunter2"}, "check")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "HOOKD_WEBHOOK_SECRET: secret must start with whsec_")
+	assert.NotContains(t, errOut, "hunter2")
+
+	require.NoError(t, os.WriteFile(file, []byte(`
+routes:
+  - match: {roles: ["*"]}
+    sinks: [console]
+    escalate: {aftr: 10m, sinks: [console]}
+`), 0o600))
+	code, _, errOut = run(map[string]string{"HOOKD_DATA_DIR": dir}, "check", "--config", file)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "routes[0].escalate.aftr")
+	assert.NotContains(t, errOut, "escalate.escalate")
+}

@@ -26,7 +26,7 @@ func buildRouter(cfg config.Config, stdout io.Writer, reg prometheus.Registerer,
 	for _, s := range cfg.AllSinks() {
 		spec.Sinks = append(spec.Sinks, alerting.SinkSpec{Where: s.Where, Name: s.Name, Type: s.Type, URL: s.URL,
 			Secret: s.Secret, RoutingKey: s.RoutingKey, Headers: s.Headers, Timeout: s.Timeout, PerSecond: s.PerSecond, MinSeverity: s.MinSeverity,
-			SigningSecret: s.SigningSecret})
+			SigningSecret: s.SigningSecret, SecretWhere: s.SecretWhere})
 	}
 	for _, r := range cfg.Routes {
 		rule := alerting.Rule{
