@@ -453,3 +453,19 @@ func TestSessionCookieIsSecureBehindATrustedTLSProxy(t *testing.T) {
 		assert.Equal(t, tt.secure, sessionOf(t, rec).Secure, tt.remote)
 	}
 }
+
+// TestSignInPageSaysWhatToEnter: the sign-in page names the token to enter, on loopback too,
+// and a wrong token says so, not that the token is unset.
+func TestSignInPageSaysWhatToEnter(t *testing.T) {
+	s, _, _ := newTokenConsole(t)
+	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:9090/login", nil)
+	rec := httptest.NewRecorder()
+	s.AdminHandler().ServeHTTP(rec, req)
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.NotContains(t, rec.Body.String(), "not on loopback")
+	assert.Contains(t, rec.Body.String(), "<code>HOOKD_ADMIN_TOKEN_FILE</code>")
+	wrong := signIn(s, "not-the-token", "/")
+	assert.Equal(t, http.StatusUnauthorized, wrong.Code)
+	assert.Contains(t, wrong.Body.String(), "That is not the admin token.")
+	assert.NotContains(t, wrong.Body.String(), "set HOOKD_ADMIN_TOKEN")
+}
