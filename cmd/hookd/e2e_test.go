@@ -458,3 +458,23 @@ routes:
 	assert.Contains(t, errOut, "routes[0].escalate.aftr")
 	assert.NotContains(t, errOut, "escalate.escalate")
 }
+
+// TestTakenPortWritesNothing: a start that cannot listen fails before it makes the data dir's
+// secret, so the next start makes it, shows it once, and says nothing contradictory.
+func TestTakenPortWritesNothing(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken.Close()
+	dataDir := filepath.Join(t.TempDir(), "data")
+	env := map[string]string{"HOOKD_DATA_DIR": dataDir, "HOOKD_LISTEN_ADDR": taken.Addr().String(), "HOOKD_ADMIN_ADDR": "127.0.0.1:0"}
+	code, _, errOut := run(env, "serve")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "HOOKD_LISTEN_ADDR")
+	_, err = os.Stat(filepath.Join(dataDir, secretFile))
+	assert.True(t, os.IsNotExist(err), "no secret made by a start that never listened")
+
+	srv := start(t, env)
+	logs := srv.stderr.String()
+	assert.Contains(t, logs, "No Okta secret was configured, so hookd made one")
+	assert.NotContains(t, logs, "using the Okta secret kept in the data dir")
+}

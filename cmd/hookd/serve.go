@@ -55,6 +55,19 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	log := newLogger(cfg.Log, m.Stderr)
 	defer log.Sync() //nolint:errcheck // nothing to do about a failed flush at exit
 
+	// The listeners first: a port that is taken fails the start before anything is written
+	// to the data dir (a secret made by a start that never served would be shown by none).
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("HOOKD_LISTEN_ADDR: %w", err)
+	}
+	defer ln.Close() // a no-op once served and shut down
+	adminLn, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		return fmt.Errorf("HOOKD_ADMIN_ADDR: %w", err)
+	}
+	defer adminLn.Close()
+
 	secrets, err := m.oktaSecrets(cfg, log)
 	if err != nil {
 		return err
@@ -111,18 +124,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.ListenAddr)
-	if err != nil {
-		return fmt.Errorf("HOOKD_LISTEN_ADDR: %w", err)
-	}
-	adminLn, err := net.Listen("tcp", cfg.AdminAddr)
-	if err != nil {
-		ln.Close()
-		return fmt.Errorf("HOOKD_ADMIN_ADDR: %w", err)
-	}
 	if err := st.Start(ctx); err != nil {
-		ln.Close()
-		adminLn.Close()
 		return err
 	}
 	served := make(chan error, 2)
@@ -309,7 +311,7 @@ func (m *Main) oktaSecrets(cfg config.Config, log *zap.Logger) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
-	if !created {
+	if _, unshown := secretToShow(cfg.DataDir); !created && !unshown {
 		log.Info("using the Okta secret kept in the data dir", zap.String("file", filepath.Join(cfg.DataDir, secretFile)))
 	}
 	return []string{secret}, nil
