@@ -12,10 +12,11 @@ import (
 
 type composeFile struct {
 	Services map[string]struct {
+		Image       string            `yaml:"image"`
 		Profiles    []string          `yaml:"profiles"`
 		Ports       []string          `yaml:"ports"`
 		Environment map[string]string `yaml:"environment"`
-		Build       struct {
+		Build       *struct {
 			Args map[string]string `yaml:"args"`
 		} `yaml:"build"`
 	} `yaml:"services"`
@@ -42,9 +43,14 @@ func TestComposeFiles(t *testing.T) {
 	assert.Equal(t, []string{"8080:8080", "127.0.0.1:9090:9090"}, hookd.Ports, "the admin listener on the host's loopback only")
 	assert.Contains(t, hookd.Build.Args["VERSION"], "HOOKD_VERSION", "the image says its version")
 
-	replicas, text := readCompose(t, "docker-compose.replicas.yml")
-	assert.NotContains(t, text, ":?")
+	require.NotNil(t, hookd.Build)
+	replicas, _ := readCompose(t, "docker-compose.replicas.yml")
 	assert.NotContains(t, replicas.Services, "hookd", "no SQLite hookd beside the replicas")
+	// One image, built once, under a tag of its own.
+	assert.NotNil(t, replicas.Services["hookd-a"].Build)
+	assert.Nil(t, replicas.Services["hookd-b"].Build)
+	assert.Equal(t, replicas.Services["hookd-a"].Image, replicas.Services["hookd-b"].Image)
+	assert.NotEqual(t, hookd.Image, replicas.Services["hookd-a"].Image)
 	assert.Equal(t, []string{"8080:8080"}, replicas.Services["proxy"].Ports)
 	for _, name := range []string{"hookd-a", "hookd-b"} {
 		s := replicas.Services[name]
@@ -53,6 +59,9 @@ func TestComposeFiles(t *testing.T) {
 				"%s: Okta reaches it through the proxy only; its admin listener is on the host's loopback (%s)", name, p)
 		}
 		assert.Equal(t, "/data/admin-token", s.Environment["HOOKD_ADMIN_TOKEN_FILE"])
+		// Without the shared secret compose refuses to start them, instead of their restarting
+		// in a loop.
+		assert.True(t, strings.HasPrefix(s.Environment["HOOKD_OKTA_SECRETS"], "${HOOKD_OKTA_SECRETS:?set HOOKD_OKTA_SECRETS"), name)
 		assert.Equal(t, name, s.Environment["HOOKD_REPLICA_ID"])
 		assert.NotContains(t, s.Environment["HOOKD_TRUSTED_PROXIES"], "0.0.0.0/0")
 	}
