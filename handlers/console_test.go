@@ -30,8 +30,13 @@ func (f *consoleFake) Changes(context.Context, adminapi.ChangeFilter) (adminapi.
 		Subject: hook.Subject{Kind: hook.SubjectUser, DisplayName: `<script>alert("x")</script>`}, Roles: []hook.Role{{Name: "Folder Reader"}},
 		Findings: []hook.Finding{{ID: "self-grant", Title: "Self-grant", Detail: `<img src=x> granted Folder Reader to themselves`}}}}}}, nil
 }
-func (f *consoleFake) Change(context.Context, string) (adminapi.Change, error) {
-	return adminapi.Change{}, adminapi.ErrNotFound
+func (f *consoleFake) Change(_ context.Context, id string) (adminapi.Change, error) {
+	if id != "e1" {
+		return adminapi.Change{}, adminapi.ErrNotFound
+	}
+	return adminapi.Change{Record: &hook.RoleChange{EventID: "e1", EventType: hook.WorkflowsUserRoleAdd,
+		Subject: hook.Subject{Kind: hook.SubjectUser, DisplayName: `<!channel> Bob`}, Roles: []hook.Role{{Name: "Folder Reader"}},
+		Client: hook.ClientInfo{IP: "198.51.100.23", City: "Denver", Country: "United States", UserAgent: "Mozilla/5.0"}}}, nil
 }
 func (f *consoleFake) DeadLetters(context.Context, adminapi.DeadLetterFilter) ([]adminapi.DeadLetter, error) {
 	return nil, nil
@@ -110,6 +115,13 @@ func TestConsoleEscapesAndAnswersErrors(t *testing.T) {
 		"a finding shows in the list, its detail escaped")
 	assert.NotContains(t, page.Body.String(), `<img src=x>`)
 	assert.Contains(t, page.Header().Get("Content-Security-Policy"), "default-src 'none'")
+
+	// The change page: the record JSON shows what Okta sent, escaped once, for HTML; the
+	// address, place and browser apart.
+	one := get("/changes/e1", "text/html").Body.String()
+	assert.Contains(t, one, `&#34;displayName&#34;: &#34;&lt;!channel&gt; Bob&#34;`)
+	assert.NotContains(t, one, `\u003c`)
+	assert.Contains(t, one, `<dd><code>198.51.100.23</code> · Denver, United States<div class="ua">Mozilla/5.0</div></dd>`)
 
 	missing := get("/changes/nope", "text/html")
 	assert.Equal(t, http.StatusNotFound, missing.Code)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hookd/hookd/hook"
@@ -59,8 +60,13 @@ var consoleTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 	"record": func(rc *hook.RoleChange) string {
 		view := *rc
 		view.Raw = nil
-		b, _ := json.MarshalIndent(&view, "", "  ")
-		return string(b)
+		// The page escapes it for HTML: JSON's own \u003c for < would only hide the text.
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(&view)
+		return strings.TrimSuffix(b.String(), "\n")
 	},
 }).ParseFS(consoleFS, "console/*.html"))
 

@@ -65,7 +65,7 @@ func (m *Main) check(args []string) error {
 	for _, t := range hook.Watched() {
 		viaHook := "delivers it"
 		if !t.HookEligible {
-			viaHook = "cannot (not hook-eligible)"
+			viaHook = "not offered by Okta (not hook-eligible)"
 		}
 		viaPoll := "not polled"
 		if polled(cfg, t.EventType) {

@@ -85,7 +85,7 @@ func testChange(now time.Time) *hook.RoleChange {
 		Subject:        hook.Subject{Kind: hook.SubjectHookd, DisplayName: "hookd"},
 		Roles:          []hook.Role{{Name: "none (test alert)"}},
 		Actor:          hook.Ref{DisplayName: "an operator, from hookd's console"},
-		DisplayMessage: "Test alert from hookd: this sink is wired correctly. No role changed.",
+		DisplayMessage: "This sink is wired correctly: the alert went through its real code (signing, pacing, escaping).",
 	}
 }
 

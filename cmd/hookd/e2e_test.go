@@ -270,7 +270,7 @@ func TestCheck(t *testing.T) {
 	assert.Contains(t, out, "(1 set, hidden)")
 	assert.NotContains(t, out, "very-secret-value")
 	assert.Contains(t, out, "workflows.user.role.user.add")
-	assert.Contains(t, out, "cannot (not hook-eligible)")
+	assert.Contains(t, out, "not offered by Okta (not hook-eligible)")
 	assert.Contains(t, out, "WARNING: 11 watched event types reach hookd by no path")
 
 	// A webhook on plain http to another host works, with a word about it; to loopback, none.
