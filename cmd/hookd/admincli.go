@@ -211,7 +211,11 @@ func (m *Main) changesCommand(ctx context.Context, args []string) error {
 			states = append(states, d.Sink+"="+d.State)
 		}
 		subject := cmp.Or(r.Subject.DisplayName, r.Subject.Login, r.Subject.ID, "-")
-		t.row(shortTime(r.Published), c.Severity, c.Title, short(strings.Join(r.RoleNames(), ", ")),
+		what := c.Title
+		if d := r.Decision; d != nil {
+			what += " (" + strings.ReplaceAll(d.Decision, "_", " ") + " by " + short(cmp.Or(d.ByName, d.ByID)) + ")"
+		}
+		t.row(shortTime(r.Published), c.Severity, what, short(strings.Join(r.RoleNames(), ", ")),
 			string(r.Subject.Kind)+": "+short(subject), short(cmp.Or(r.Actor.DisplayName, r.Actor.Login, r.Actor.ID, "-")),
 			strings.Join(states, " "), r.EventID)
 	}

@@ -177,6 +177,9 @@ delivery: {group_window: 0s}
 	assert.Equal(t, hook.Acknowledged, got["grant-acked"].Decision)
 	assert.Equal(t, "Alice <Responder>", got["grant-acked"].ByName)
 	assert.Nil(t, got["grant-ignored"], "the refused clicks recorded nothing")
+	code, out, _ := run(env, "changes", "--since", "3650d", "--admin-url", admin)
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "Workflows role granted (acknowledged by Alice <Responder>)", "the table says it too")
 	var change adminapi.Change
 	apiGet(t, admin+"/api/v1/changes/grant-acked", &change)
 	require.NotEmpty(t, change.Links)
