@@ -73,6 +73,10 @@ func TestComposeFiles(t *testing.T) {
 	assert.Contains(t, string(dockerfile), "HOOKD_ADMIN_ADDR=:9090 HOOKD_ADMIN_TOKEN_FILE=/data/admin-token", "the published admin listener has a token")
 	assert.Contains(t, string(dockerfile), "EXPOSE 8080 9090")
 
+	security, err := os.ReadFile("../../docs/security.md")
+	require.NoError(t, err)
+	assert.Contains(t, string(security), "docker compose cp\nhookd:/data/admin-token - | tar -xO", "cp to - writes a tar archive")
+
 	readme, err := os.ReadFile("../../README.md")
 	require.NoError(t, err)
 	assert.True(t, strings.Contains(string(readme), "docker compose -f docker-compose.replicas.yml up"), "README says how to run the replicas")
