@@ -133,6 +133,9 @@ func TestConsoleDeadLetterRetryEndToEnd(t *testing.T) {
 		return len(page.Changes) == len(want)
 	}, 10*time.Second, 50*time.Millisecond, "every change delivered")
 	assert.Contains(t, httpGet(t, admin+"/metrics"), deadGauge+"0\n", "an operator's dead > 0 alert clears")
+	for _, c := range page.Changes {
+		assert.GreaterOrEqual(t, c.Deliveries[0].Attempts, 1, "a delivered alert was attempted: %s", c.Record.EventID)
+	}
 	code, out, _ = cli("deadletters", "list", "--json")
 	require.Equal(t, 0, code)
 	assert.JSONEq(t, "[]", out)

@@ -28,6 +28,9 @@ func readDoc(t *testing.T, path string) string {
 func TestReadmeIsAFrontPage(t *testing.T) {
 	readme := readDoc(t, readmePath)
 	assert.LessOrEqual(t, len(readme), 12_500, "README.md is the front page: move reference text to docs/")
+	license, err := os.ReadFile("../../LICENSE")
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(strings.TrimSpace(string(license)), "Apache License\n                           Version 2.0"), "the LICENSE is Apache-2.0")
 	var install bool
 	for _, h := range headings(readme) {
 		install = install || strings.Contains(h, "Install")
