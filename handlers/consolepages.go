@@ -50,6 +50,7 @@ var consoleTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 		return out
 	},
 	"severities": func() []string { return []string{"critical", "high", "medium", "low"} },
+	"findingIDs": func() []string { return hook.FindingIDs },
 	"pretty": func(raw json.RawMessage) string {
 		var b bytes.Buffer
 		if json.Indent(&b, raw, "", "  ") != nil {

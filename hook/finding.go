@@ -29,6 +29,9 @@ const (
 	FindingOffHours     = "off-hours"
 )
 
+// FindingIDs lists the detections' finding IDs, for filters.
+var FindingIDs = []string{FindingSelfGrant, FindingShortLived, FindingFreshGranter, FindingNewNetwork, FindingBurst, FindingOffHours}
+
 // criticalRoles are the roles that hand over the keys: the Workflows org admin role (the
 // Okta super admin shows in Workflows as "Administrator") and Okta's super admin.
 var criticalRoles = map[string]bool{

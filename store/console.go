@@ -129,6 +129,13 @@ func (s *Store) changeWhere(f adminapi.ChangeFilter) (string, []any, error) {
 	if f.Severity != "" {
 		add("severity = ?", strings.ToLower(f.Severity))
 	}
+	switch f.Finding {
+	case "":
+	case "*":
+		add("findings <> ''")
+	default:
+		add("findings LIKE ?", "%,"+f.Finding+",%")
+	}
 	if f.User != "" {
 		add("subject_kind = ?", string(hook.SubjectUser))
 	}
@@ -163,13 +170,20 @@ func (s *Store) changeIndexRow(key string, rc *hook.RoleChange) []any {
 	subject = append(subject, rc.Subject.ID, rc.Subject.Login, rc.Subject.DisplayName)
 	actor = append(actor, rc.Actor.ID, rc.Actor.Login, rc.Actor.DisplayName)
 	severity, _ := s.severity(rc)
+	findings := ""
+	for _, f := range rc.Findings {
+		findings += "," + f.ID
+	}
+	if findings != "" {
+		findings += ","
+	}
 	return []any{key, s.timeArg(rc.Published), dbKey(rc.EventType), searchText(string(rc.Source)), severity,
-		searchText(roles...), searchText(string(rc.Subject.Kind)), searchText(subject...), searchText(actor...)}
+		searchText(roles...), searchText(string(rc.Subject.Kind)), searchText(subject...), searchText(actor...), findings}
 }
 
 // insertChangeIndex writes the console's index rows of newly stored events.
 func (s *Store) insertChangeIndex(ctx context.Context, tx *sql.Tx, rows [][]any) error {
-	return s.insertMany(ctx, tx, `INSERT INTO hookd_change (uuid, published, event_type, source, severity, roles, subject_kind, subject, actor) `,
+	return s.insertMany(ctx, tx, `INSERT INTO hookd_change (uuid, published, event_type, source, severity, roles, subject_kind, subject, actor, findings) `,
 		` ON CONFLICT DO NOTHING`, rows, nil, "index changes")
 }
 

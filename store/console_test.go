@@ -73,6 +73,12 @@ func consoleRecords(n int) []hook.RoleChange {
 		if i%7 == 0 {
 			rc.Source = hook.SourceSystemLog
 		}
+		if i%11 == 0 {
+			rc.Findings = append(rc.Findings, hook.Finding{ID: hook.FindingSelfGrant})
+		}
+		if i%13 == 0 {
+			rc.Findings = append(rc.Findings, hook.Finding{ID: hook.FindingBurst})
+		}
 		out[i] = rc
 	}
 	return out
@@ -134,17 +140,20 @@ func TestConsoleReads(t *testing.T) {
 					f    adminapi.ChangeFilter
 					want func(i int) bool
 				}{
-					"role":        {f: adminapi.ChangeFilter{Role: "workflows admin"}, want: func(i int) bool { return i%5 == 0 }},
-					"actor":       {f: adminapi.ChangeFilter{Actor: "MALLORY"}, want: func(i int) bool { return i%5 == 0 }},
-					"group":       {f: adminapi.ChangeFilter{Group: "team"}, want: func(i int) bool { return i%3 == 0 }},
-					"user":        {f: adminapi.ChangeFilter{User: "user1"}, want: func(i int) bool { return i%3 != 0 && fmt.Sprint(i)[0] == '1' }},
-					"type":        {f: adminapi.ChangeFilter{EventType: hook.WorkflowsGroupRoleAdd}, want: func(i int) bool { return i%3 == 0 }},
-					"source":      {f: adminapi.ChangeFilter{Source: "systemlog"}, want: func(i int) bool { return i%7 == 0 }},
-					"time range":  {f: adminapi.ChangeFilter{Since: time.Date(2026, 11, 1, 0, 10, 0, 0, time.UTC), Until: time.Date(2026, 11, 1, 0, 20, 0, 0, time.UTC)}, want: func(i int) bool { return i >= 10 && i < 20 }},
-					"combined":    {f: adminapi.ChangeFilter{Actor: "mallory", Group: "team"}, want: func(i int) bool { return i%15 == 0 }},
-					"severity":    {f: adminapi.ChangeFilter{Severity: "CRITICAL"}, want: func(i int) bool { return i%5 == 0 }},
-					"sql quote":   {f: adminapi.ChangeFilter{Actor: "' OR 1=1 --"}, want: func(int) bool { return false }},
-					"no wildcard": {f: adminapi.ChangeFilter{Role: "%"}, want: func(int) bool { return false }},
+					"role":                 {f: adminapi.ChangeFilter{Role: "workflows admin"}, want: func(i int) bool { return i%5 == 0 }},
+					"actor":                {f: adminapi.ChangeFilter{Actor: "MALLORY"}, want: func(i int) bool { return i%5 == 0 }},
+					"group":                {f: adminapi.ChangeFilter{Group: "team"}, want: func(i int) bool { return i%3 == 0 }},
+					"user":                 {f: adminapi.ChangeFilter{User: "user1"}, want: func(i int) bool { return i%3 != 0 && fmt.Sprint(i)[0] == '1' }},
+					"type":                 {f: adminapi.ChangeFilter{EventType: hook.WorkflowsGroupRoleAdd}, want: func(i int) bool { return i%3 == 0 }},
+					"source":               {f: adminapi.ChangeFilter{Source: "systemlog"}, want: func(i int) bool { return i%7 == 0 }},
+					"time range":           {f: adminapi.ChangeFilter{Since: time.Date(2026, 11, 1, 0, 10, 0, 0, time.UTC), Until: time.Date(2026, 11, 1, 0, 20, 0, 0, time.UTC)}, want: func(i int) bool { return i >= 10 && i < 20 }},
+					"combined":             {f: adminapi.ChangeFilter{Actor: "mallory", Group: "team"}, want: func(i int) bool { return i%15 == 0 }},
+					"severity":             {f: adminapi.ChangeFilter{Severity: "CRITICAL"}, want: func(i int) bool { return i%5 == 0 }},
+					"sql quote":            {f: adminapi.ChangeFilter{Actor: "' OR 1=1 --"}, want: func(int) bool { return false }},
+					"finding":              {f: adminapi.ChangeFilter{Finding: hook.FindingSelfGrant}, want: func(i int) bool { return i%11 == 0 }},
+					"any finding":          {f: adminapi.ChangeFilter{Finding: "*"}, want: func(i int) bool { return i%11 == 0 || i%13 == 0 }},
+					"a finding's id whole": {f: adminapi.ChangeFilter{Finding: "grant"}, want: func(int) bool { return false }},
+					"no wildcard":          {f: adminapi.ChangeFilter{Role: "%"}, want: func(int) bool { return false }},
 				} {
 					t.Run(name, func(t *testing.T) {
 						var want []string

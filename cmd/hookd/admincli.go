@@ -175,7 +175,7 @@ func (m *Main) changesCommand(ctx context.Context, args []string) error {
 	fs := m.newFlags("changes")
 	af := newAdminFlags(fs)
 	q := url.Values{}
-	names := []string{"role", "user", "group", "actor", "type", "source", "severity", "since", "until", "before"}
+	names := []string{"role", "user", "group", "actor", "type", "source", "severity", "finding", "since", "until", "before"}
 	for _, name := range names {
 		fs.Func(name, adminapi.ChangeFilterHelp[name], func(v string) error {
 			q.Set(name, v)

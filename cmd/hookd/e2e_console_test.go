@@ -171,6 +171,24 @@ func TestConsoleDeadLetterRetryEndToEnd(t *testing.T) {
 	apiGetStatus(t, admin+"/api/v1/changes?source=okta", http.StatusBadRequest, &bad)
 	assert.Equal(t, `source "okta": must be hook or systemlog`, bad.Detail, "the API says the same")
 
+	// Only the changes with a finding, or with one finding.
+	code, out, errOut = cli("changes", "--finding", "self-grant", "--since", "3650d", "--json")
+	require.Equal(t, 0, code, errOut)
+	var found adminapi.ChangePage
+	require.NoError(t, json.Unmarshal([]byte(out), &found))
+	require.NotEmpty(t, found.Changes)
+	for _, c := range found.Changes {
+		var ids []string
+		for _, f := range c.Record.Findings {
+			ids = append(ids, f.ID)
+		}
+		assert.Contains(t, ids, "self-grant", c.Record.EventID)
+	}
+	code, _, errOut = cli("changes", "--finding", "self grant")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, `finding "self grant": a finding's id`)
+	assert.Contains(t, httpGet(t, admin+"/?finding=*"), `<option value="*" selected>any finding</option>`)
+
 	// The next page keeps the filters: the command it prints lists only what they match.
 	code, _, errOut = cli("changes", "--severity", "high", "--since", "3650d", "--limit", "1")
 	require.Equal(t, 0, code, errOut)

@@ -17,15 +17,17 @@ import (
 // ChangeFilter selects role changes. Text fields match case-insensitively as substrings; an
 // empty field matches everything.
 type ChangeFilter struct {
-	Role      string    `json:"role,omitempty"`
-	User      string    `json:"user,omitempty"`
-	Group     string    `json:"group,omitempty"`
-	Actor     string    `json:"actor,omitempty"`
-	EventType string    `json:"eventType,omitempty"`
-	Source    string    `json:"source,omitempty"`
-	Severity  string    `json:"severity,omitempty"`
-	Since     time.Time `json:"since,omitzero"`
-	Until     time.Time `json:"until,omitzero"`
+	Role      string `json:"role,omitempty"`
+	User      string `json:"user,omitempty"`
+	Group     string `json:"group,omitempty"`
+	Actor     string `json:"actor,omitempty"`
+	EventType string `json:"eventType,omitempty"`
+	Source    string `json:"source,omitempty"`
+	Severity  string `json:"severity,omitempty"`
+	// Finding is a finding's id (self-grant), or "*" for a change with any finding.
+	Finding string    `json:"finding,omitempty"`
+	Since   time.Time `json:"since,omitzero"`
+	Until   time.Time `json:"until,omitzero"`
 	// Before is the paging cursor: only changes older than it (see Cursor).
 	Before string `json:"before,omitempty"`
 	// Limit is the page size (default 50, at most 500).
@@ -197,6 +199,7 @@ var ChangeFilterHelp = map[string]string{
 	"type":     "an event type, exactly (workflows.user.role.user.add)",
 	"source":   "how it came: hook or systemlog",
 	"severity": "low, medium, high or critical",
+	"finding":  "a finding's id (self-grant, short-lived, fresh-granter, new-network, burst, off-hours), or * for any",
 	"since":    "published at or after: 2026-11-01, RFC 3339, or an age such as 24h or 7d",
 	"until":    "published before: as since",
 	"before":   "the page cursor a previous page gave as next",
@@ -230,6 +233,10 @@ func ParseChangeFilter(q url.Values, now time.Time) (ChangeFilter, error) {
 	case "", "low", "medium", "high", "critical":
 	default:
 		return f, fmt.Errorf("%w: severity %q: must be low, medium, high or critical", ErrBadRequest, q.Get("severity"))
+	}
+	f.Finding = strings.ToLower(strings.TrimSpace(q.Get("finding")))
+	if f.Finding != "" && f.Finding != "*" && strings.Trim(f.Finding, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+		return f, fmt.Errorf("%w: finding %q: a finding's id (letters, digits and -), or * for any", ErrBadRequest, q.Get("finding"))
 	}
 	return f, nil
 }
