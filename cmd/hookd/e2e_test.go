@@ -438,9 +438,10 @@ routes:
   - match: {roles: ["*"]}
     sinks: [secops]
 `), 0o600))
-	code, _, errOut := run(map[string]string{"HOOKD_DATA_DIR": dir}, "check", "--config", file)
+	code, _, errOut := run(map[string]string{"HOOKD_DATA_DIR": dir, "HOOKD_CONSOLE_FORMAT": "xml"}, "check", "--config", file)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "sinks[0] (secops): type must be")
+	assert.Contains(t, errOut, "HOOKD_CONSOLE_FORMAT: must be one of", "in the same report, not the next run's")
 	assert.NotContains(t, errOut, `no sink named "secops"`)
 
 	code, _, errOut = run(map[string]string{"HOOKD_DATA_DIR": dir, "HOOKD_WEBHOOK_URL": "https://siem.example/h",

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"github.com/hookd/hookd/alerting"
 	"github.com/prometheus/client_golang/prometheus"
+	"io"
 	"net"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hookd/hookd/config"
@@ -27,19 +29,26 @@ func (m *Main) loadConfig(args []string, name string) (config.Config, []string, 
 		return config.Config{}, nil, err
 	}
 	cfg, err := config.Load(*path, m.Getenv)
+	// One report of everything wrong: the misspelt variables, the settings, and the sinks and
+	// routes (which a run that stopped at the settings would only name the next time).
+	var problems []string
 	if m.Environ != nil {
-		// One report of everything wrong: the misspelt variables with the rest.
-		if unknown := config.UnknownVariables(m.Environ()); len(unknown) > 0 {
-			var cerr *config.Error
-			if errors.As(err, &cerr) {
-				unknown = append(unknown, cerr.Problems...)
-			} else if err != nil {
-				return cfg, nil, err
-			}
-			err = &config.Error{Problems: unknown}
-		}
+		problems = config.UnknownVariables(m.Environ())
 	}
-	return cfg, fs.Args(), err
+	var cerr *config.Error
+	switch {
+	case errors.As(err, &cerr):
+		problems = append(problems, cerr.Problems...)
+		if _, rerr := buildRouter(cfg, io.Discard, nil, nil); rerr != nil {
+			problems = append(problems, strings.Split(strings.TrimPrefix(rerr.Error(), "sinks and routes:\n"), "\n")...)
+		}
+	case err != nil:
+		return cfg, nil, err
+	}
+	if len(problems) > 0 {
+		return cfg, nil, &config.Error{Problems: problems}
+	}
+	return cfg, fs.Args(), nil
 }
 
 func (m *Main) serve(ctx context.Context, args []string) error {
@@ -55,8 +64,18 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	log := newLogger(cfg.Log, m.Stderr)
 	defer log.Sync() //nolint:errcheck // nothing to do about a failed flush at exit
 
-	// The listeners first: a port that is taken fails the start before anything is written
-	// to the data dir (a secret made by a start that never served would be shown by none).
+	// One registry: each package registers the metrics of its own work; /metrics serves it.
+	registry := prometheus.NewRegistry()
+	router, err := buildRouter(cfg, m.Stdout, registry, log)
+	if err != nil {
+		return err
+	}
+	for _, w := range router.Warnings() {
+		log.Warn(w)
+	}
+
+	// The listeners before anything is written to the data dir: a start that cannot serve
+	// leaves no secret that no start would show.
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("HOOKD_LISTEN_ADDR: %w", err)
@@ -75,15 +94,6 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	auth, err := verify.New(cfg.Okta.AuthHeader, secrets)
 	if err != nil {
 		return fmt.Errorf("HOOKD_OKTA_SECRETS: %w", err)
-	}
-	// One registry: each package registers the metrics of its own work; /metrics serves it.
-	registry := prometheus.NewRegistry()
-	router, err := buildRouter(cfg, m.Stdout, registry, log)
-	if err != nil {
-		return err
-	}
-	for _, w := range router.Warnings() {
-		log.Warn(w)
 	}
 
 	classifier := &hook.Classifier{WorkflowsApps: cfg.Okta.WorkflowsApps, OwnHooks: []string{cfg.Okta.HookName}}
