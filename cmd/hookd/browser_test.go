@@ -80,6 +80,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	assert.Equal(t, min(len(want), 50), rows)
 	assert.Contains(t, text, "Bob Builder")
 	assert.Contains(t, text, "webhook: dead")
+	assert.Contains(t, text, "alice.admin@acme.example", "the actor's login under the name")
 	screenshot(t, ctx, "console-changes")
 
 	// A filter, typed and submitted like a person would.
@@ -157,6 +158,12 @@ func TestConsoleInABrowser(t *testing.T) {
 		assert.Equal(t, "Workflows Administrator", r)
 	}
 	assert.Contains(t, get(t, ctx, chromedp.Text("main table")), "Bob Builder")
+	// A long name is shortened with an ellipsis and an id never wraps: one line a holder.
+	nowrap := get(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("table.holders .name, table.holders code")].map(e => getComputedStyle(e).whiteSpace)`))
+	require.NotEmpty(t, nowrap)
+	for _, ws := range nowrap {
+		assert.Equal(t, "nowrap", ws)
+	}
 	screenshot(t, ctx, "console-holders")
 
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`nav a[href="/coverage"]`),
