@@ -207,6 +207,7 @@ func TestConsoleDeadLetterRetryEndToEnd(t *testing.T) {
 	assert.Contains(t, out, "webhook: test alert delivered")
 	last := recv.Deliveries()[len(recv.Deliveries())-1]
 	assert.Contains(t, string(last.Body), alerting.TestAlertTitle)
+	assert.Equal(t, 1, strings.Count(strings.ToLower(string(last.Body)), "test alert from hookd"), "the title is not said twice")
 	assert.Contains(t, string(last.Body), `"test":true`)
 	recv.SetGone(true)
 	code, out, _ = cli("sinks", "test", "webhook")

@@ -28,6 +28,11 @@ func readDoc(t *testing.T, path string) string {
 func TestReadmeIsAFrontPage(t *testing.T) {
 	readme := readDoc(t, readmePath)
 	assert.LessOrEqual(t, len(readme), 12_500, "README.md is the front page: move reference text to docs/")
+	docs, err := filepath.Glob("../../docs/*.md")
+	require.NoError(t, err)
+	for _, page := range append(docs, readmePath) {
+		assert.NotContains(t, readDoc(t, page), "three times the body limit", "%s: the budget is twice the body limit (handlers Options.BodyBudget)", page)
+	}
 	license, err := os.ReadFile("../../LICENSE")
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(strings.TrimSpace(string(license)), "Apache License\n                           Version 2.0"), "the LICENSE is Apache-2.0")
