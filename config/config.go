@@ -198,7 +198,8 @@ type SystemLog struct {
 	// DPoPKeyFile is where the service app's DPoP key is kept (default: okta-dpop-key.pem in
 	// the data dir), for a key the operator provides or keeps apart from the data.
 	DPoPKeyFile string `yaml:"dpop_key_file" env:"HOOKD_OKTA_DPOP_KEY_FILE"`
-	// EventTypes are polled (default: the four Workflows role types, which no hook delivers).
+	// EventTypes are polled (default: every watched type: the Workflows role types, which no
+	// hook delivers, and the safety net for the types a hook may miss).
 	EventTypes []string `yaml:"event_types" env:"HOOKD_SYSTEMLOG_EVENT_TYPES"`
 	// LookBack is how far back the first poll reads.
 	LookBack time.Duration `yaml:"look_back" env:"HOOKD_SYSTEMLOG_LOOK_BACK" validate:"min=0"`

@@ -1,7 +1,7 @@
 // Package store accepts RoleChanges durably and queues their deliveries. An event's row and
 // its delivery rows are written in one transaction, committed before Okta is answered, on
 // SQLite (the embedded default) or Postgres (several replicas); the delivery rows are the
-// queue (see queue.go), worked by this package's own workers.
+// queue (queue.go), worked by this package's own workers (worker.go).
 package store
 
 import (

@@ -76,7 +76,8 @@ type Config struct {
 	// OrgURL is https://<org>.okta.com.
 	OrgURL      string
 	Credentials okta.Credentials
-	// EventTypes are polled (default: the four Workflows role types).
+	// EventTypes are polled (default: every watched type, DefaultEventTypes: the Workflows
+	// role types, which no hook delivers, and the safety net for the rest).
 	EventTypes []string
 	// Limit is the page size (default 1000, Okta's maximum).
 	Limit int
