@@ -29,16 +29,7 @@ var consoleTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05Z")
 	},
-	"join": func(names []string) string {
-		out := ""
-		for i, n := range names {
-			if i > 0 {
-				out += ", "
-			}
-			out += n
-		}
-		return out
-	},
+	"join": func(names []string) string { return strings.Join(names, ", ") },
 	"path": url.PathEscape,
 	"uncovered": func(types []adminapi.TypeCoverage) []string {
 		var out []string
