@@ -128,7 +128,8 @@ func setField(f reflect.Value, value string) error {
 
 // toolVariables are HOOKD_ variables that hookd's tests, its fault tool and its compose
 // files (the image's version) read, not hookd: a machine that runs both has them set.
-var toolVariables = []string{"HOOKD_TEST_DATABASE_URL", "HOOKD_FAULT_DEBUG", "HOOKD_SCREENSHOTS", "HOOKD_VERSION"}
+var toolVariables = []string{"HOOKD_TEST_DATABASE_URL", "HOOKD_FAULT_DEBUG", "HOOKD_SCREENSHOTS", "HOOKD_CHROMIUM",
+	"HOOKD_BENCH_CHANGES", "HOOKD_VERSION"}
 
 // UnknownVariables lists, as problems, the HOOKD_ variables of environ (NAME=value pairs,
 // as os.Environ gives them) that hookd does not read, each with the closest one it does: a

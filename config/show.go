@@ -58,7 +58,7 @@ func (c *Config) SecretValues() []string {
 		}
 	}
 	for _, s := range c.AllSinks() {
-		out = append(out, s.URL, s.Secret, s.RoutingKey)
+		out = append(out, s.URL, s.Secret, s.RoutingKey, s.SigningSecret)
 		for _, v := range s.Headers {
 			out = append(out, v)
 		}

@@ -2,13 +2,13 @@ package handlers
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/hookd/hookd/internal/adminapi"
 	"github.com/hookd/hookd/internal/clip"
@@ -36,6 +36,10 @@ type SlackClick struct {
 type SlackDecider interface {
 	Decide(ctx context.Context, sink string, click SlackClick) error
 }
+
+// ErrNotADecision is what a SlackDecider returns for a click on a button that decides
+// nothing (a link): it is answered, and neither recorded nor refused.
+var ErrNotADecision = errors.New("not a decision")
 
 // SlackOptions are what /slack/interactions needs: the signing secrets of the Slack apps,
 // and what to do with a click.
@@ -111,8 +115,13 @@ func (s *Server) slackInteraction(c echo.Context) error {
 	if err != nil {
 		return s.refuseSlack(c, sink, err.Error(), err)
 	}
-	click.RequestKey = hex.EncodeToString([]byte(req.Header.Get(verify.SlackSignatureHeader)))
-	if err := o.Decider.Decide(req.Context(), sink, click); err != nil {
+	// The signature is the request's own key; in one case, as its hex may come in either.
+	click.RequestKey = strings.ToLower(req.Header.Get(verify.SlackSignatureHeader))
+	err = o.Decider.Decide(req.Context(), sink, click)
+	if errors.Is(err, ErrNotADecision) {
+		return c.NoContent(http.StatusOK)
+	}
+	if err != nil {
 		if errors.Is(err, adminapi.ErrConflict) {
 			err = errSlackUnauthorized // a replay is refused as a forgery is
 		}

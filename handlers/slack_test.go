@@ -39,6 +39,9 @@ func (d *fakeDecider) Decide(_ context.Context, sink string, c SlackClick) error
 	if sink != "secops" {
 		return fmt.Errorf("sink %q", sink)
 	}
+	if c.ActionID == "hookd_open" {
+		return ErrNotADecision
+	}
 	d.clicks = append(d.clicks, c)
 	return nil
 }
@@ -88,6 +91,18 @@ func TestSlackInteractions(t *testing.T) {
 	}
 	assert.Len(t, d.clicks, 1, "nothing refused reached the decider")
 	assert.Equal(t, http.StatusRequestEntityTooLarge, f.slack(slackSecret, now, slackForm(strings.Repeat("x", maxSlackBody))).Code)
+
+	// The same request with its signature in capitals is the same request.
+	ts := strconv.FormatInt(now.Unix(), 10)
+	upper := "v0=" + strings.ToUpper(hex.EncodeToString(verify.SlackSignature([]byte(slackSecret), ts, []byte(slackForm(clickPayload)))))
+	again := f.do(http.MethodPost, "/slack/interactions", slackForm(clickPayload), "Content-Type", "application/x-www-form-urlencoded",
+		verify.SlackTimestampHeader, ts, verify.SlackSignatureHeader, upper)
+	assert.Equal(t, http.StatusOK, again.Code)
+	assert.Equal(t, d.clicks[0].RequestKey, d.clicks[len(d.clicks)-1].RequestKey, "one key, whatever the case of its hex")
+
+	// A link button's click is answered, and decides nothing.
+	link := f.slack(slackSecret, now, slackForm(strings.Replace(clickPayload, "hookd_acknowledge", "hookd_open", 1)))
+	assert.Equal(t, http.StatusOK, link.Code)
 
 	d.err = fmt.Errorf("event %w", adminapi.ErrNotFound)
 	assert.Equal(t, http.StatusNotFound, f.slack(slackSecret, now, slackForm(clickPayload)).Code, "a change hookd does not know")

@@ -366,10 +366,15 @@ func (s *Store) deliveriesOf(e entry, now time.Time, inline []byte) []queued {
 	if s.opts.Escalate == nil || inline != nil || e.rc.Test {
 		return out
 	}
-	// An escalation's rows are an action's own group, apart from its ordinary alerts.
+	// An escalation's rows are an action's own group, apart from its ordinary alerts; a
+	// change of no action escalates alone.
+	escGroup := ""
+	if group != "" {
+		escGroup = "escalation " + group
+	}
 	for _, esc := range s.opts.Escalate(e.rc) {
 		for _, sink := range esc.Sinks {
-			out = append(out, queued{sink: sink, event: e.key, group: "escalation " + group, severity: rank,
+			out = append(out, queued{sink: sink, event: e.key, group: escGroup, severity: rank,
 				runAt: now.Add(esc.After), escalation: max(1, int(esc.After/time.Second))})
 		}
 	}

@@ -31,13 +31,19 @@ func TestDecisionsAndEscalations(t *testing.T) {
 
 			at := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
 			dec := hook.Decision{Decision: hook.Acknowledged, ByID: "U1", ByName: "Alice", At: at, Via: "slack"}
-			require.NoError(t, s.Decide(ctx, "decided", dec, "request-1"))
-			assert.ErrorIs(t, s.Decide(ctx, "decided", dec, "request-1"), ErrReplayed)
-			assert.ErrorIs(t, s.Decide(ctx, "ignored", dec, "request-1"), ErrReplayed, "the key is the request's, whatever it names")
-			assert.ErrorIs(t, s.Decide(ctx, "missing", dec, "request-2"), ErrNotFound)
+			ids, err := s.Decide(ctx, "decided", dec, "request-1")
+			require.NoError(t, err)
+			assert.Equal(t, []string{"decided"}, ids, "a change of no admin action is decided alone")
+			_, err = s.Decide(ctx, "decided", dec, "request-1")
+			assert.ErrorIs(t, err, ErrReplayed)
+			_, err = s.Decide(ctx, "ignored", dec, "request-1")
+			assert.ErrorIs(t, err, ErrReplayed, "the key is the request's, whatever it names")
+			_, err = s.Decide(ctx, "missing", dec, "request-2")
+			assert.ErrorIs(t, err, ErrNotFound)
 			later := dec
 			later.Decision, later.At = hook.Suspicious, at.Add(time.Minute)
-			require.NoError(t, s.Decide(ctx, "decided", later, "request-3"))
+			_, err = s.Decide(ctx, "decided", later, "request-3")
+			require.NoError(t, err)
 
 			c, err := s.Change(ctx, "decided")
 			require.NoError(t, err)
@@ -60,6 +66,45 @@ func TestDecisionsAndEscalations(t *testing.T) {
 			require.Eventually(t, func() bool {
 				return count(t, s, "SELECT count(*) FROM hookd_delivery WHERE state = 'pending'") == 0
 			}, 5*time.Second, 20*time.Millisecond, "the decided escalation is done, not left pending")
+		})
+	}
+}
+
+// TestEscalationsGoWhenDueAndActionsAreDecidedWhole: escalations of changes of no admin
+// action go one by one, each when due, never swept along with another's; a decision on one
+// change of an admin action is the whole action's, and none of it escalates.
+func TestEscalationsGoWhenDueAndActionsAreDecidedWhole(t *testing.T) {
+	for _, be := range backends(t) {
+		t.Run(be.name, func(t *testing.T) {
+			d := &fakeDeliverer{}
+			o := be.fresh(t)
+			o.Sinks, o.Deliverer, o.FetchPollInterval, o.GroupWindow = []string{"chat"}, d, 20*time.Millisecond, 50*time.Millisecond
+			o.Escalate = func(*hook.RoleChange) []Escalation {
+				return []Escalation{{After: time.Second, Sinks: []string{"pager"}}}
+			}
+			s := open(t, o)
+			ctx := context.Background()
+			require.NoError(t, s.Start(ctx))
+			t.Cleanup(func() { _ = s.Stop(context.Background()) })
+
+			action := records("act-1", "act-2")
+			for i := range action {
+				action[i].TransactionID, action[i].Actor = "tx-1", hook.Ref{ID: "00uAdmin"}
+			}
+			_, err := s.Accept(ctx, append(records("alone-1"), action...))
+			require.NoError(t, err)
+			ids, err := s.Decide(ctx, "act-2", hook.Decision{Decision: hook.Acknowledged, ByID: "U1", At: time.Now()}, "req-1")
+			require.NoError(t, err)
+			assert.Equal(t, []string{"act-2", "act-1"}, ids, "the clicked change first, then the rest of its action")
+
+			time.Sleep(600 * time.Millisecond)
+			_, err = s.Accept(ctx, records("alone-2"))
+			require.NoError(t, err)
+			require.Eventually(t, func() bool { return len(d.sent("pager")) == 1 }, 5*time.Second, 10*time.Millisecond)
+			assert.Equal(t, [][]string{{"alone-1"}}, d.sent("pager"), "alone-2 is not due yet")
+			require.Eventually(t, func() bool { return len(d.sent("pager")) == 2 }, 5*time.Second, 10*time.Millisecond)
+			time.Sleep(300 * time.Millisecond) // time for a wrong escalation of the decided action to show
+			assert.Equal(t, [][]string{{"alone-1"}, {"alone-2"}}, d.sent("pager"))
 		})
 	}
 }

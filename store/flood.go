@@ -68,7 +68,7 @@ func (s *Store) fold(ctx context.Context, sink string, perMinute int) (int, erro
 	// The backlog: what is due within the minute and not in flight, by severity. Counted on
 	// a reader: the writer is acceptance's too.
 	backlog := `FROM hookd_delivery WHERE state = 'pending' AND sink = $1 AND run_at <= $2
-		AND (lease_until IS NULL OR lease_until < $3) AND event <> ''`
+		AND (lease_until IS NULL OR lease_until < $3) AND event <> '' AND escalation = 0`
 	args := []any{sink, s.timeArg(now.Add(foldGap)), s.timeArg(now)}
 	bySeverity := map[int]int{}
 	var severities []int

@@ -53,6 +53,8 @@ type claimed struct {
 	record, raw []byte
 	acceptedAt  any
 	decision    decisionScan
+	// fetchErr is why the event could not be read with the claim: the message's failure.
+	fetchErr error
 }
 
 // lane is a sink and a severity rank: a claim reads each lane's due rows apart, by an index
@@ -136,17 +138,24 @@ func (s *Store) step(ctx context.Context, outcomes []settled, n int, skip []stri
 		if err := s.settle(ctx, tx, outcomes); err != nil || n <= 0 {
 			return err
 		}
-		if rows, err = s.claim(ctx, tx, n, skip); err != nil {
-			return err
-		}
-		return s.fetchEvents(ctx, tx, rows)
+		rows, err = s.claim(ctx, tx, n, skip)
+		return err
 	})
+	if err == nil && len(rows) > 0 {
+		// After the commit: a read that fails is then the claimed messages' failure (retried,
+		// like a sink's), not the step's, which would undo the outcomes it recorded.
+		if ferr := s.fetchEvents(ctx, rows); ferr != nil {
+			for i := range rows {
+				rows[i].fetchErr = ferr
+			}
+		}
+	}
 	return rows, err
 }
 
 // fetchEvents reads the stored events of claimed rows into them: one query a step, where a
 // query a message kept each worker waiting for a round trip of its own.
-func (s *Store) fetchEvents(ctx context.Context, tx *sql.Tx, rows []claimed) error {
+func (s *Store) fetchEvents(ctx context.Context, rows []claimed) error {
 	at := map[string][]int{}
 	var keys []any
 	for i, r := range rows {
@@ -161,7 +170,7 @@ func (s *Store) fetchEvents(ctx context.Context, tx *sql.Tx, rows []claimed) err
 	if len(keys) == 0 {
 		return nil
 	}
-	res, err := tx.QueryContext(ctx, `SELECT e.uuid, e.record, e.raw, e.accepted_at, `+decisionCols+` FROM hookd_event e`+
+	res, err := s.db.QueryContext(ctx, `SELECT e.uuid, e.record, e.raw, e.accepted_at, `+decisionCols+` FROM hookd_event e`+
 		newestDecision+` WHERE e.uuid IN (`+placeholders(1, len(keys))+`)`, keys...)
 	return eachRow(res, err, "read events", func(r *sql.Rows) error {
 		var key string
@@ -258,7 +267,8 @@ func (s *Store) claim(ctx context.Context, tx *sql.Tx, n int, skip []string) ([]
 		return out, nil
 	}
 	more, err := s.lease(ctx, tx, `SELECT id FROM hookd_delivery WHERE state = 'pending' AND group_key <> '' AND (group_key, sink) IN (VALUES `+
-		strings.Join(pairs, ", ")+`) AND (lease_until IS NULL OR lease_until < $2) ORDER BY id LIMIT `+strconv.Itoa(maxGroupClaim)+s.skipLocked(), args)
+		strings.Join(pairs, ", ")+`) AND (lease_until IS NULL OR lease_until < $2)
+		AND (escalation = 0 OR run_at <= $2) ORDER BY id LIMIT `+strconv.Itoa(maxGroupClaim)+s.skipLocked(), args)
 	return append(out, more...), err
 }
 

@@ -428,6 +428,9 @@ func rowIDs(rows []claimed) []int64 {
 // when the events table refused the event. It returns the rows whose event is not stored apart.
 func (s *Store) load(rows []claimed) (out []message, missing []int64, _ error) {
 	for _, r := range rows {
+		if r.fetchErr != nil {
+			return nil, nil, r.fetchErr
+		}
 		var in InlineEvent
 		switch {
 		case r.inline.Valid:

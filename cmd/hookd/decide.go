@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"go.uber.org/zap"
@@ -10,7 +9,6 @@ import (
 	"github.com/hookd/hookd/alerting"
 	"github.com/hookd/hookd/handlers"
 	"github.com/hookd/hookd/hook"
-	"github.com/hookd/hookd/internal/adminapi"
 	"github.com/hookd/hookd/store"
 	"github.com/hookd/hookd/verify"
 )
@@ -34,27 +32,39 @@ func slackOptions(st *store.Store, router *alerting.Router, log *zap.Logger) *ha
 }
 
 // Decide records the click's decision, then, in the background (Slack waits 3 s for the
-// answer), replaces the message it came from.
+// answer), replaces the message it came from with the alert as decided. A click on a button
+// that decides nothing (the link to the console) is answered and recorded nowhere.
 func (d slackDecisions) Decide(ctx context.Context, sink string, click handlers.SlackClick) error {
 	decision := alerting.SlackDecisionOf(click.ActionID)
 	if decision == "" {
-		return fmt.Errorf("%w: not one of hookd's decision buttons", adminapi.ErrBadRequest)
+		return handlers.ErrNotADecision
 	}
 	dec := hook.Decision{Decision: decision, ByID: click.UserID, ByName: click.UserName, At: time.Now().UTC(), Via: "slack"}
-	if err := d.store.Decide(ctx, click.EventID, dec, click.RequestKey); err != nil {
+	ids, err := d.store.Decide(ctx, click.EventID, dec, click.RequestKey)
+	if err != nil {
 		return err
 	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		rc, err := d.store.Record(ctx, click.EventID)
-		if err == nil {
-			err = d.router.Respond(ctx, sink, click.ResponseURL, []*hook.RoleChange{rc}, &dec)
+		var changes []*hook.RoleChange
+		for _, id := range ids[:min(len(ids), maxReplaced)] {
+			rc, err := d.store.Record(ctx, id)
+			if err != nil {
+				d.log.Warn("the Slack message of a decision was not replaced; the decision is recorded", zap.String("sink", sink),
+					zap.String("event_uuid", id), zap.Error(err))
+				return
+			}
+			changes = append(changes, rc)
 		}
-		if err != nil {
+		if err := d.router.Respond(ctx, sink, click.ResponseURL, changes, &dec); err != nil {
 			d.log.Warn("the Slack message of a decision was not replaced; the decision is recorded", zap.String("sink", sink),
 				zap.String("event_uuid", click.EventID), zap.Error(err))
 		}
 	}()
 	return nil
 }
+
+// maxReplaced bounds the changes a replaced message shows, as a message of one admin action
+// does.
+const maxReplaced = 100
