@@ -337,8 +337,10 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return s.inTxOn(ctx, s.db, fn)
 }
 
-// inTxOn is inTx on db: the committer's own handle, or the shared pool.
-func (s *Store) inTxOn(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+// inTxOn is inTx on db: the committer's own handle, the shared pool, or one connection.
+func (s *Store) inTxOn(ctx context.Context, db interface {
+	BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
+}, fn func(*sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return dbError("begin", err)

@@ -207,15 +207,7 @@ func (s *Store) queueTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
 		return dbError("begin", err)
 	}
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return dbError("begin", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return dbError("commit", tx.Commit())
+	return s.inTxOn(ctx, conn, fn)
 }
 
 // claim leases up to n due rows, most severe first and then oldest, of sinks other than
