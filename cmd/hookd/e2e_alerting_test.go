@@ -61,11 +61,10 @@ delivery:
 	code, out, _ := run(env, "replay", "--url", url, "--secret-file", secretPath, payloads)
 	require.Equal(t, 0, code, out)
 
-	dataDir := env["HOOKD_DATA_DIR"]
 	require.Eventually(t, func() bool {
 		return len(slack.Messages("ok")) == len(groups) && len(recv.Deliveries()) == len(groups) &&
 			len(slack.Messages("limited")) == len(groups) && slack.Hits("gone") == len(groups) &&
-			countRows(t, dataDir, "SELECT count(*) FROM hookd_delivery WHERE state = 'pending'") == 0
+			metric(t, srv.adminAddr, "hookd_queue_depth") == 0
 	}, 30*time.Second, 50*time.Millisecond, "slack ok %d, limited %d, gone %d, webhook %d of %d groups",
 		len(slack.Messages("ok")), len(slack.Messages("limited")), slack.Hits("gone"), len(recv.Deliveries()), len(groups))
 
@@ -115,7 +114,7 @@ delivery:
 
 	// The 404 sink: every message tried once, cancelled, one error line each, and no
 	// error line for any other sink.
-	assert.Equal(t, len(groups), countRows(t, dataDir, "SELECT count(*) FROM hookd_delivery WHERE state = 'dead' AND carrier IS NULL"), "one dead letter a message")
+	assert.Equal(t, float64(len(groups)), metric(t, srv.adminAddr, `hookd_delivery_jobs{state="dead"}`), "one dead letter a message")
 	var deadLines []string
 	for _, line := range strings.Split(srv.stderr.String(), "\n") {
 		if strings.Contains(line, `"level":"error"`) {
@@ -132,11 +131,11 @@ delivery:
 	}
 
 	// A redelivery alerts nothing new anywhere.
-	jobs := countRows(t, dataDir, "SELECT count(*) FROM hookd_delivery")
 	code, out, _ = run(env, "replay", "--url", url, "--secret-file", secretPath,
 		filepath.Join(payloads, "redelivery-of-mixed-batch-50.json"), filepath.Join(payloads, "workflows-several-roles-one-action.json"))
 	require.Equal(t, 0, code, out)
-	assert.Equal(t, jobs, countRows(t, dataDir, "SELECT count(*) FROM hookd_delivery"))
+	assert.Zero(t, metric(t, srv.adminAddr, "hookd_queue_depth"), "nothing new queued")
+	assert.Equal(t, float64(len(groups)), metric(t, srv.adminAddr, `hookd_delivery_jobs{state="dead"}`))
 	assert.Len(t, slack.Messages("ok"), len(groups))
 	assert.Len(t, recv.Deliveries(), len(groups))
 

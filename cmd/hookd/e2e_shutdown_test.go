@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/internal/adminapi"
 	"github.com/hookd/hookd/internal/oktagen"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -83,9 +84,17 @@ func TestShutdownWaitsForDeliveriesInFlight(t *testing.T) {
 	assert.Equal(t, 3, sink.done(), "the deliveries in flight finished")
 	assert.GreaterOrEqual(t, took, time.Second, "shutdown waited for the sink")
 	assert.Less(t, took, 10*time.Second)
-	assert.Equal(t, 3, countRows(t, dataDir, `SELECT count(*) FROM hookd_delivery WHERE state = 'delivered'`), "completed, not retried later")
 	assert.NotContains(t, srv.stderr.String(), "will retry")
 	assert.NotContains(t, srv.stderr.String(), `"outcome":"retry"`)
+
+	// Recorded as delivered: started again, hookd shows them delivered and sends none again.
+	srv = start(t, env)
+	for _, c := range changesOf(t, srv.adminAddr) {
+		assert.Equal(t, adminapi.StateDelivered, c.Deliveries[0].State, c.Record.EventID)
+	}
+	assert.Zero(t, metric(t, srv.adminAddr, "hookd_queue_depth"))
+	time.Sleep(500 * time.Millisecond) // time for a wrong resend to show
+	assert.Equal(t, 3, sink.done(), "completed, not retried later")
 }
 
 // TestShutdownTimeoutExitsZero: a request body that trickles in longer than the shutdown
