@@ -15,9 +15,9 @@ import (
 
 // Sink delivers one alert to one destination.
 type Sink interface {
-	// Deliver sends the alert. A nil error is success. An error wrapped by Permanent will
-	// never succeed; one wrapped by RetryLater names when to try again; any other error is
-	// retried with backoff.
+	// Deliver sends the alert. A nil error is success; a failure says what it means for the
+	// queue as a hook.DeliveryError (Permanent, RetryLater), any other error is retried with
+	// backoff.
 	Deliver(ctx context.Context, a *Alert) error
 }
 
@@ -36,62 +36,22 @@ func (a *Alert) ID() string { return a.Changes[0].EventID }
 // First is the change that names the alert's kind, actor and source.
 func (a *Alert) First() *hook.RoleChange { return a.Changes[0] }
 
-// PermanentError marks a failure that retrying cannot fix (a deleted channel, a bad URL).
-type PermanentError struct{ Err error }
+// Permanent wraps err as a failure retrying cannot fix (a deleted channel, a bad URL).
+func Permanent(err error) error { return &hook.DeliveryError{Failure: hook.FailPermanent, Err: err} }
 
-// Error returns the wrapped error's text.
-func (e *PermanentError) Error() string { return e.Err.Error() }
-
-// Unwrap returns the wrapped error.
-func (e *PermanentError) Unwrap() error { return e.Err }
-
-// Permanent reports true: the delivery queue stops trying.
-func (e *PermanentError) Permanent() bool { return true }
-
-// Permanent wraps err as a failure not worth retrying.
-func Permanent(err error) error { return &PermanentError{Err: err} }
-
-// TooLargeError marks a message the receiver refused for its size (HTTP 413). The delivery
-// queue splits a message of several events and sends the halves; for a message of one event
-// it is permanent.
-type TooLargeError struct{ Err error }
-
-// Error returns the wrapped error's text.
-func (e *TooLargeError) Error() string { return e.Err.Error() }
-
-// Unwrap returns the wrapped error.
-func (e *TooLargeError) Unwrap() error { return e.Err }
-
-// TooLarge reports true: a smaller message may be taken.
-func (e *TooLargeError) TooLarge() bool { return true }
-
-// Permanent reports true: the same message will never be taken.
-func (e *TooLargeError) Permanent() bool { return true }
-
-// RetryError marks a failure to retry after a given delay (Slack's Retry-After).
-type RetryError struct {
-	Err   error
-	After time.Duration
+// RetryLater wraps err as a failure to retry after d (a receiver's Retry-After).
+func RetryLater(d time.Duration, err error) error {
+	return &hook.DeliveryError{Failure: hook.FailWait, After: d, Err: err}
 }
 
-// Error returns the wrapped error's text.
-func (e *RetryError) Error() string { return e.Err.Error() }
+// tooLarge wraps err as a message the receiver refused for its size (HTTP 413).
+func tooLarge(err error) error { return &hook.DeliveryError{Failure: hook.FailTooLarge, Err: err} }
 
-// Unwrap returns the wrapped error.
-func (e *RetryError) Unwrap() error { return e.Err }
-
-// RetryAfter is how long to wait before the next attempt.
-func (e *RetryError) RetryAfter() time.Duration { return e.After }
-
-// PacedError is a delivery handed back to wait its turn at a sink's own pace (hookd's, not
-// the receiver's): normal operation, retried after the delay without spending an attempt.
-type PacedError struct{ RetryError }
-
-// Paced reports true: the sink was not asked, hookd is pacing itself.
-func (e *PacedError) Paced() bool { return true }
-
-// RetryLater wraps err as a failure to retry after d.
-func RetryLater(d time.Duration, err error) error { return &RetryError{Err: err, After: d} }
+// paced hands a delivery back to wait d for its turn at the sink's own pace (hookd's, not
+// the receiver's): normal operation.
+func paced(d time.Duration, err error) error {
+	return &hook.DeliveryError{Failure: hook.FailPaced, After: d, Err: err}
+}
 
 // ErrUnknownSink is returned for a delivery to a sink name the Router does not have, as
 // happens when a sink is removed from the configuration while jobs for it are queued.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -110,17 +111,20 @@ func TestRouter(t *testing.T) {
 
 	err := r.Deliver(context.Background(), "removed-slack", []*hook.RoleChange{sample()})
 	require.ErrorIs(t, err, ErrUnknownSink)
-	var p interface{ Permanent() bool }
-	require.True(t, errors.As(err, &p))
-	assert.True(t, p.Permanent())
+	failure, _ := hook.FailureOf(err)
+	assert.Equal(t, hook.FailPermanent, failure)
 }
 
 func TestErrorKinds(t *testing.T) {
 	base := errors.New("boom")
-	var later interface{ RetryAfter() time.Duration }
 	err := RetryLater(30*time.Second, base)
-	require.True(t, errors.As(err, &later))
-	assert.Equal(t, 30*time.Second, later.RetryAfter())
+	failure, after := hook.FailureOf(err)
+	assert.Equal(t, hook.FailWait, failure)
+	assert.Equal(t, 30*time.Second, after)
 	assert.ErrorIs(t, err, base)
 	assert.ErrorIs(t, Permanent(base), base)
+	failure, _ = hook.FailureOf(fmt.Errorf("wrapped: %w", Permanent(base)))
+	assert.Equal(t, hook.FailPermanent, failure, "through wrapping")
+	failure, _ = hook.FailureOf(base)
+	assert.Equal(t, hook.FailRetry, failure, "any other error is retried")
 }

@@ -22,7 +22,7 @@ const defaultRetryAfter = 30 * time.Second
 
 // checkAnswer is the one classifier of HTTP answers every HTTP sink uses: 2xx is success;
 // 429 is retried after Retry-After; 408, 5xx and transport failures are retried with
-// backoff; 413 asks for smaller messages (TooLargeError); any other status is permanent. name
+// backoff; 413 asks for smaller messages (hook.FailTooLarge); any other status is permanent. name
 // goes into errors; the URL never does, nor any secret redact blanks out of what the receiver
 // said: receivers echo the path or the URL they were asked for, or the body.
 func checkAnswer(name string, redact func(string) string, resp *http.Response, err error, now time.Time) error {
@@ -44,7 +44,7 @@ func checkAnswer(name string, redact func(string) string, resp *http.Response, e
 		}
 		return failure
 	case resp.StatusCode == http.StatusRequestEntityTooLarge:
-		return &TooLargeError{Err: failure}
+		return tooLarge(failure)
 	default:
 		return Permanent(failure)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/outbound"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -64,16 +65,14 @@ func TestCheckAnswer(t *testing.T) {
 			require.Error(t, err)
 			assert.True(t, strings.HasPrefix(err.Error(), "slack ops: "), err.Error())
 			assert.NotContains(t, err.Error(), "SECRET")
-			var p interface{ Permanent() bool }
-			assert.Equal(t, tt.want.permanent, errors.As(err, &p) && p.Permanent(), "permanent")
-			var tl interface{ TooLarge() bool }
-			assert.Equal(t, tt.want.tooLarge, errors.As(err, &tl) && tl.TooLarge(), "too large")
-			var later interface{ RetryAfter() time.Duration }
+			failure, after := hook.FailureOf(err)
+			assert.Equal(t, tt.want.permanent, failure == hook.FailPermanent || failure == hook.FailTooLarge, "permanent")
+			assert.Equal(t, tt.want.tooLarge, failure == hook.FailTooLarge, "too large")
 			if tt.want.after > 0 {
-				require.True(t, errors.As(err, &later), "retry after")
-				assert.Equal(t, tt.want.after, later.RetryAfter())
+				require.Equal(t, hook.FailWait, failure, "retry after")
+				assert.Equal(t, tt.want.after, after)
 			} else {
-				assert.False(t, errors.As(err, &later))
+				assert.NotEqual(t, hook.FailWait, failure)
 			}
 		})
 	}

@@ -3,7 +3,6 @@ package alerting_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -36,8 +35,8 @@ func TestPagerDutyOneIncidentDespiteRetry(t *testing.T) {
 	err = sink.Deliver(ctx, a)
 	cancel()
 	require.Error(t, err, "the first attempt times out")
-	var p interface{ Permanent() bool }
-	assert.False(t, errors.As(err, &p) && p.Permanent(), "and is retried")
+	failure, _ := hook.FailureOf(err)
+	assert.Equal(t, hook.FailRetry, failure, "and is retried")
 	require.NoError(t, sink.Deliver(context.Background(), a))
 
 	requests, problems := pd.Requests()

@@ -13,7 +13,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hookd/hookd/alerting"
 	"github.com/hookd/hookd/alerting/alertingtest"
@@ -176,7 +175,8 @@ func TestWebhookSignedAndStable(t *testing.T) {
 	require.NoError(t, err)
 	err = sink2.Deliver(context.Background(), a)
 	require.Error(t, err)
-	assert.True(t, errors.As(err, &p) && p.Permanent(), "401 is permanent")
+	failure, _ := hook.FailureOf(err)
+	assert.Equal(t, hook.FailPermanent, failure, "401 is permanent")
 	assert.Equal(t, []string{"bad signature"}, other.Rejected())
 }
 
@@ -196,17 +196,6 @@ func TestGroupHasNoFakeLogin(t *testing.T) {
 	line := alerting.ConsoleLine(a.First(), a.Severity)
 	assert.NotContains(t, line, `"unknown"`)
 	assert.Contains(t, line, "group=")
-}
-
-// TestSlackPacingIsItsOwnOutcome: a job handed back to wait for the sink's pace is marked
-// paced, not rate-limited by Slack.
-func TestSlackPacingIsItsOwnOutcome(t *testing.T) {
-	err := error(&alerting.PacedError{RetryError: alerting.RetryError{Err: errors.New("waiting"), After: time.Second}})
-	var paced interface{ Paced() bool }
-	require.True(t, errors.As(err, &paced))
-	var later interface{ RetryAfter() time.Duration }
-	require.True(t, errors.As(err, &later), "still retried after the delay")
-	assert.Equal(t, time.Second, later.RetryAfter())
 }
 
 // TestDroppedAlertsAreCounted: a route with drop: true leaves a trace.

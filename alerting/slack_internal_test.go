@@ -2,7 +2,6 @@ package alerting
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -60,16 +59,17 @@ func TestSlackPacing(t *testing.T) {
 		require.NoError(t, sink.Deliver(context.Background(), a), "a burst of three goes at once")
 	}
 	err = sink.Deliver(context.Background(), a)
-	var later interface{ RetryAfter() time.Duration }
-	require.True(t, errors.As(err, &later), "%v", err)
-	assert.InDelta(t, time.Second.Seconds(), later.RetryAfter().Seconds(), 0.5, "the next slot, one second on")
+	failure, after := hook.FailureOf(err)
+	require.Equal(t, hook.FailPaced, failure, "%v", err)
+	assert.InDelta(t, time.Second.Seconds(), after.Seconds(), 0.5, "the next slot, one second on")
 
 	// Every alert handed back is told the next slot, not a slot of its own further on: the
 	// queue holds the sink back until then and gives that slot to the most severe alert
 	// waiting, so that a critical one handed back last is not sent last.
 	for i := range 5 {
 		err = sink.Deliver(context.Background(), a)
-		require.True(t, errors.As(err, &later), "%v", err)
-		assert.InDelta(t, time.Second.Seconds(), later.RetryAfter().Seconds(), 0.2, "handed back %d", i+2)
+		failure, after := hook.FailureOf(err)
+		require.Equal(t, hook.FailPaced, failure, "%v", err)
+		assert.InDelta(t, time.Second.Seconds(), after.Seconds(), 0.2, "handed back %d", i+2)
 	}
 }

@@ -24,7 +24,7 @@ type switchDeliverer struct {
 
 func (d *switchDeliverer) Deliver(_ context.Context, sink string, changes []*hook.RoleChange) error {
 	if sink == "fragile" && !d.fixed.Load() {
-		return fmt.Errorf("webhook answered 410: %w", permanentErr{})
+		return fmt.Errorf("webhook answered 410: %w", permanentErr)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -13,11 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-type tooLargeErr struct{}
-
-func (tooLargeErr) Error() string   { return "HTTP 413" }
-func (tooLargeErr) TooLarge() bool  { return true }
-func (tooLargeErr) Permanent() bool { return true }
+var tooLargeErr = &hook.DeliveryError{Failure: hook.FailTooLarge, Err: errors.New("HTTP 413")}
 
 // sizedSink refuses (413) messages of more than limit events, and fails the nth message it
 // would take once with a retryable error; it keeps every message it took.
@@ -35,7 +31,7 @@ func (d *sizedSink) Deliver(_ context.Context, _ string, changes []*hook.RoleCha
 	defer d.mu.Unlock()
 	if d.limit > 0 && len(changes) > d.limit {
 		d.refused++
-		return tooLargeErr{}
+		return tooLargeErr
 	}
 	d.taken++
 	if d.taken == d.failNth {
@@ -156,5 +152,35 @@ func TestSinkNamesMatchExactly(t *testing.T) {
 			assert.Equal(t, [][]string{{"both-1", "both-2"}}, d.sent("a_b"), "a_b never gets axb's event")
 			assert.Equal(t, [][]string{{"both-1", "both-2", "only-axb"}}, d.sent("axb"))
 		})
+	}
+}
+
+// TestNextIsTheOnePlaceFailuresAreMapped: what each failure a sink reports becomes, as the
+// queue's next state and the outcome reported.
+func TestNextIsTheOnePlaceFailuresAreMapped(t *testing.T) {
+	var got []Outcome
+	s := open(t, Options{DataDir: t.TempDir(), MaxAttempts: 5, OnOutcome: func(o Outcome) { got = append(got, o) }})
+	base := errors.New("boom")
+	for _, tt := range []struct {
+		err     error
+		attempt int
+		result  string
+		state   string
+		refund  bool
+	}{
+		{base, 1, ResultRetry, statePending, false},
+		{base, 5, ResultDiscarded, stateDead, false},
+		{&hook.DeliveryError{Failure: hook.FailPermanent, Err: base}, 1, ResultPermanent, stateDead, false},
+		{&hook.DeliveryError{Failure: hook.FailTooLarge, Err: base}, 1, ResultPermanent, stateDead, false},
+		{&hook.DeliveryError{Failure: hook.FailWait, After: time.Minute, Err: base}, 5, ResultRateLimited, statePending, true},
+		{&hook.DeliveryError{Failure: hook.FailPaced, After: time.Second, Err: base}, 5, ResultPaced, statePending, true},
+		{&hook.DeliveryError{Failure: hook.FailWait, Err: base}, 1, ResultRetry, statePending, false}, // no wait named
+	} {
+		got = nil
+		st := s.next([]int64{7}, fmt.Errorf("sink: %w", tt.err), Outcome{Sink: "chat", Attempt: tt.attempt, MaxAttempts: 5})
+		require.Len(t, got, 1)
+		assert.Equal(t, tt.result, got[0].Result, "%v at attempt %d", tt.err, tt.attempt)
+		assert.Equal(t, tt.state, st.state, "%v", tt.err)
+		assert.Equal(t, tt.refund, st.refund, "%v", tt.err)
 	}
 }

@@ -29,10 +29,8 @@ import (
 // ErrNotFound is returned when an event is not stored.
 var ErrNotFound = fmt.Errorf("event %w", adminapi.ErrNotFound)
 
-// Deliverer hands one stored RoleChange to one named sink. Its error says what to do next:
-// an error with a `Permanent() bool` method that returns true ends the delivery (no retry); one
-// with a `RetryAfter() time.Duration` method above zero retries after that delay; any other
-// error retries with backoff.
+// Deliverer hands stored RoleChanges to one named sink. Its error says what the failure
+// means as a hook.DeliveryError (see hook.Failure); any other error is retried with backoff.
 type Deliverer interface {
 	// Deliver sends one message to sink: one event, or the events of one admin action.
 	Deliver(ctx context.Context, sink string, changes []*hook.RoleChange) error

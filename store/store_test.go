@@ -302,15 +302,10 @@ type fakeDeliverer struct {
 	messages map[string][][]string // sink -> messages -> event ids
 }
 
-type permanentErr struct{}
-
-func (permanentErr) Error() string   { return "channel_not_found" }
-func (permanentErr) Permanent() bool { return true }
-
-type laterErr struct{}
-
-func (laterErr) Error() string             { return "rate_limited" }
-func (laterErr) RetryAfter() time.Duration { return time.Hour }
+var (
+	permanentErr = &hook.DeliveryError{Failure: hook.FailPermanent, Err: errors.New("channel_not_found")}
+	laterErr     = &hook.DeliveryError{Failure: hook.FailWait, After: time.Hour, Err: errors.New("rate_limited")}
+)
 
 func (d *fakeDeliverer) Deliver(_ context.Context, sink string, changes []*hook.RoleChange) error {
 	d.mu.Lock()
@@ -327,9 +322,9 @@ func (d *fakeDeliverer) Deliver(_ context.Context, sink string, changes []*hook.
 	d.messages[sink] = append(d.messages[sink], ids)
 	switch sink {
 	case "permanent":
-		return fmt.Errorf("slack: %w", permanentErr{})
+		return fmt.Errorf("slack: %w", permanentErr)
 	case "later":
-		return fmt.Errorf("slack: %w", laterErr{})
+		return fmt.Errorf("slack: %w", laterErr)
 	case "flaky":
 		return errors.New("connection refused")
 	}

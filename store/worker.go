@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -356,9 +355,8 @@ func (s *Store) deliver(ctx context.Context, rows []claimed) []settled {
 		}
 		err := s.opts.Deliverer.Deliver(ctx, sink, rcs)
 		o.EventID, o.Events, o.Err, o.Latency = rcs[0].EventID, len(rcs), err, 0
-		var tooLarge interface{ TooLarge() bool }
-		switch {
-		case err != nil && errors.As(err, &tooLarge) && tooLarge.TooLarge() && len(part) > 1:
+		switch failure, _ := hook.FailureOf(err); {
+		case err != nil && failure == hook.FailTooLarge && len(part) > 1:
 			o.Result = ResultSplit
 			s.report(o)
 			queue = append([][]message{part[:len(part)/2], part[len(part)/2:]}, queue[1:]...)
@@ -393,15 +391,13 @@ func (s *Store) next(rows []int64, err error, o Outcome) settled {
 	}
 	o.Err = err
 	st := settled{ids: rows, state: statePending, runAt: now, err: err.Error(), carrier: rows[0]}
-	var permanent interface{ Permanent() bool }
-	var paced interface{ Paced() bool }
-	var later interface{ RetryAfter() time.Duration }
+	failure, after := hook.FailureOf(err)
 	switch {
-	case errors.As(err, &permanent) && permanent.Permanent():
+	case failure == hook.FailPermanent || failure == hook.FailTooLarge: // too large even alone
 		o.Result, st.state = ResultPermanent, stateDead
-	case errors.As(err, &later) && later.RetryAfter() > 0:
-		o.Result, st.runAt, st.refund = ResultRateLimited, now.Add(later.RetryAfter()), true
-		if errors.As(err, &paced) && paced.Paced() {
+	case (failure == hook.FailWait || failure == hook.FailPaced) && after > 0:
+		o.Result, st.runAt, st.refund = ResultRateLimited, now.Add(after), true
+		if failure == hook.FailPaced {
 			o.Result = ResultPaced
 		}
 		if s.workers != nil {
