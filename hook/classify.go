@@ -2,7 +2,6 @@ package hook
 
 import (
 	"encoding/json"
-	"github.com/hookd/hookd/internal/jsonscan"
 	"github.com/hookd/hookd/internal/parts"
 	"sort"
 	"strings"
@@ -48,7 +47,7 @@ func (c *Classifier) Classify(ev Event, org string, src Source) (RoleChange, boo
 }
 
 // replaceInvalidUTF8 returns raw with each byte that is not part of valid UTF-8 replaced by
-// U+FFFD, one for one, as JSON decoders (encoding/json, jsonscan) read such a byte: so the
+// U+FFFD, one for one, as JSON decoders (encoding/json) read such a byte: so the
 // new raw event decodes to the same strings as the old, and so to the same record. The result
 // is JSON still: outside strings JSON is ASCII, so the bytes replaced are inside strings, and
 // U+FFFD's bytes are neither a quote nor a backslash.
@@ -299,10 +298,8 @@ func (d DebugData) String(key string) (string, bool) {
 	if !ok || len(raw) == 0 || raw[0] != '"' {
 		return "", false
 	}
-	r := jsonscan.New(string(raw))
-	s := r.Str()
-	r.End()
-	if r.Err() != nil {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
 		return "", false
 	}
 	return s, true

@@ -1,11 +1,12 @@
 package hook
 
 import (
+	"bytes"
 	"encoding/json"
+	"encoding/json/jsontext"
+	jsonv2 "encoding/json/v2"
 	"errors"
 	"fmt"
-	"github.com/hookd/hookd/internal/clip"
-	"github.com/hookd/hookd/internal/jsonscan"
 	"io"
 	"net/url"
 	"reflect"
@@ -13,9 +14,9 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/go-playground/validator/v10"
+	"github.com/hookd/hookd/internal/clip"
 )
 
 // ErrMalformed marks a body that is not valid JSON; nothing in it can be used.
@@ -30,7 +31,18 @@ var ErrTooManyEvents = errors.New("too many events in one delivery")
 var ErrNotDelivery = errors.New("not an Okta event-hook delivery")
 
 // FieldError says which field of the input is wrong and why, e.g. "data.events[3].uuid: required".
-type FieldError = jsonscan.FieldError
+type FieldError struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+// Error returns "field: reason".
+func (e FieldError) Error() string {
+	if e.Field == "" {
+		return e.Reason
+	}
+	return e.Field + ": " + e.Reason
+}
 
 // DecodeError is returned when a whole body is refused. It unwraps to ErrMalformed or
 // ErrNotDelivery so callers can branch on the kind.
@@ -95,6 +107,38 @@ type eventHead struct {
 	Published string `json:"published" validate:"required"`
 }
 
+// jsonOptions read as encoding/json does: a value of another type than the field's is
+// skipped, the rest decoded and the first such problem returned; bytes that are not UTF-8
+// read as U+FFFD. Keys match only in their own case, as Okta writes them.
+var jsonOptions = jsonv2.JoinOptions(json.DefaultOptionsV1(), jsonv2.MatchCaseInsensitiveNames(false))
+
+// textOptions let the walk read what encoding/json reads: a key said twice (the walk decides
+// on those itself) and strings that are not UTF-8.
+var textOptions = jsonv2.JoinOptions(jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+
+// reasonTwice is why a key that decides what hookd keeps may not be said twice: readers of
+// the same text disagree on which of the two counts (encoding/json takes the last, others
+// the first), so choosing one would let a reader of the raw event see another than hookd.
+const reasonTwice = "appears twice"
+
+// The keys of the envelope and of an event's head, by the JSON names of their types, so
+// that the walk below knows them without naming them again.
+var (
+	envelopeKeys, _     = jsonKeys(reflect.TypeFor[Envelope]())
+	headKeys, headNames = jsonKeys(reflect.TypeFor[eventHead]())
+)
+
+// jsonKeys maps the JSON names of a struct type's fields to the fields' indexes, and lists
+// them by index.
+func jsonKeys(t reflect.Type) (map[string]int, []string) {
+	keys, names := make(map[string]int, t.NumField()), make([]string, t.NumField())
+	for i := range t.NumField() {
+		names[i], _, _ = strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		keys[names[i]] = i
+	}
+	return keys, names
+}
+
 var (
 	validateOnce sync.Once
 	validate     *validator.Validate
@@ -129,97 +173,44 @@ func Decode(r io.Reader) (*Batch, error) {
 // body, so the caller must not change body while the batch or its records are in use.
 func DecodeBytes(body []byte) (*Batch, error) { return DecodeLimited(body, 0) }
 
+// errTooMany stops the walk at the first event past the cap.
+var errTooMany = errors.New("too many events")
+
 // DecodeLimited is DecodeBytes that refuses, with ErrTooManyEvents, a delivery of more than
 // maxEvents events (0: no cap). It stops reading at the first event past the cap, so a body
 // of millions of tiny events costs no more than the cap's worth of work.
 //
-// The reader works on body's bytes in place (no copy): the batch's strings share body's
-// memory, which is why body must not change while they are in use.
+// Only the keys that decide what hookd keeps are read here, one by one, so that one said
+// twice is seen: the envelope's, and each event's head. The rest of an event is kept as its
+// text and decoded by LogEvent when its type is watched.
 func DecodeLimited(body []byte, maxEvents int) (*Batch, error) {
-	r := jsonscan.New(unsafe.String(unsafe.SliceData(body), len(body)))
-	tooMany := false
+	w := walker{dec: jsontext.NewDecoder(bytes.NewBuffer(body), textOptions), body: body}
 	var env Envelope
 	b := &Batch{Envelope: &env}
-	head := new(eventHead)
-	// twice is the first key that decides what hookd keeps found twice in the body; it
-	// refuses the body once the rest is known to be JSON.
-	var twice *FieldError
-	sayTwice := func(field string) {
-		if twice == nil {
-			twice = &FieldError{Field: field, Reason: reasonTwice}
+	fields := reflect.ValueOf(&env).Elem()
+	var said uint64 // the envelope's keys said, by the bit of their field
+	err := w.object("", func(key string) error {
+		i, known := envelopeKeys[key]
+		first := said&(1<<i) == 0
+		if known {
+			said |= 1 << i
 		}
-		r.Value()
-	}
-	var seen envelopeKeys
-	r.Obj("", func(key string) {
-		k := envelopeKeyOf(key)
-		if k != 0 && seen&k != 0 {
-			sayTwice(key)
-			return
+		switch {
+		case known && !first:
+			w.twice(key)
+			return w.dec.SkipValue()
+		case key == "data":
+			return w.data(&env, b, maxEvents)
+		case known:
+			return w.field(fields.Field(i).Addr().Interface(), key)
 		}
-		seen |= k
-		switch k {
-		case keyEventType:
-			r.Text(&env.EventType, "eventType")
-		case keyEventTypeVersion:
-			r.Text(&env.EventTypeVersion, "eventTypeVersion")
-		case keyCloudEventsVersion:
-			r.Text(&env.CloudEventsVersion, "cloudEventsVersion")
-		case keyContentType:
-			r.Text(&env.ContentType, "contentType")
-		case keyEventID:
-			r.Text(&env.EventID, "eventId")
-		case keyEventTime:
-			r.Text(&env.EventTime, "eventTime")
-		case keySource:
-			r.Text(&env.Source, "source")
-		case keyData:
-			data := &HookData{}
-			seenEvents := false
-			if r.Obj("data", func(key string) {
-				if key != "events" {
-					r.Value()
-					return
-				}
-				if seenEvents {
-					sayTwice("data.events")
-					return
-				}
-				seenEvents = true
-				if r.Peek() == '[' { // present, possibly empty: the validator tells those apart
-					data.Events = make([]json.RawMessage, 0, 16)
-				}
-				r.Arr("events", func() {
-					if maxEvents > 0 && len(data.Events) >= maxEvents {
-						tooMany = true
-						r.Fail("too many events")
-						return
-					}
-					raw, dup := b.readEvent(r, body, head, "data.events", len(data.Events))
-					if dup != nil && twice == nil {
-						twice = dup
-					}
-					data.Events = append(data.Events, raw)
-				})
-			}) {
-				env.Data = data
-			}
-		default:
-			r.Value()
-		}
+		return w.dec.SkipValue()
 	})
-	r.End()
-	if tooMany {
+	if errors.Is(err, errTooMany) {
 		return nil, &DecodeError{Kind: ErrTooManyEvents, Fields: []FieldError{{Field: "data.events", Reason: "more than " + strconv.Itoa(maxEvents) + " events"}}}
 	}
-	if r.Err() != nil {
-		return nil, syntaxFailure(r.Err())
-	}
-	if twice != nil {
-		return nil, &DecodeError{Kind: ErrNotDelivery, Fields: []FieldError{*twice}}
-	}
-	if r.TypeErr() != nil {
-		return nil, &DecodeError{Kind: ErrNotDelivery, Fields: []FieldError{*r.TypeErr()}}
+	if err := w.end(err); err != nil {
+		return nil, err
 	}
 	if err := validatorInstance().Struct(&env); err != nil {
 		return nil, &DecodeError{Kind: ErrNotDelivery, Fields: fieldErrors(err, "")}
@@ -229,47 +220,33 @@ func DecodeLimited(body []byte, maxEvents int) (*Batch, error) {
 	return b, nil
 }
 
-// reasonTwice is why a key that decides what hookd keeps may not be said twice: readers of
-// the same text disagree on which of the two counts (encoding/json takes the last, others
-// the first), so choosing one would let a reader of the raw event see another than hookd.
-const reasonTwice = "appears twice"
-
-// envelopeKeys is a set of the envelope's keys, one bit each, so that a key said twice is
-// found without a map.
-type envelopeKeys uint8
-
-const (
-	keyEventType envelopeKeys = 1 << iota
-	keyEventTypeVersion
-	keyCloudEventsVersion
-	keyContentType
-	keyEventID
-	keyEventTime
-	keySource
-	keyData
-)
-
-// envelopeKeyOf returns the bit of an envelope key, or 0 for a key hookd does not read.
-func envelopeKeyOf(key string) envelopeKeys {
-	switch key {
-	case "eventType":
-		return keyEventType
-	case "eventTypeVersion":
-		return keyEventTypeVersion
-	case "cloudEventsVersion":
-		return keyCloudEventsVersion
-	case "contentType":
-		return keyContentType
-	case "eventId":
-		return keyEventID
-	case "eventTime":
-		return keyEventTime
-	case "source":
-		return keySource
-	case "data":
-		return keyData
+// data reads the envelope's data: its events, each checked and sorted into the batch.
+func (w *walker) data(env *Envelope, b *Batch, maxEvents int) error {
+	if w.dec.PeekKind() == '{' {
+		env.Data = &HookData{}
 	}
-	return 0
+	said := false
+	return w.object("data", func(key string) error {
+		if key != "events" {
+			return w.dec.SkipValue()
+		}
+		if said {
+			w.twice("data.events")
+			return w.dec.SkipValue()
+		}
+		said = true
+		if w.dec.PeekKind() == '[' { // present, possibly empty: the validator tells those apart
+			env.Data.Events = make([]json.RawMessage, 0, 16)
+		}
+		return w.array("data.events", func() error {
+			if maxEvents > 0 && len(env.Data.Events) >= maxEvents {
+				return errTooMany
+			}
+			raw, err := w.event(b, "data.events", len(env.Data.Events))
+			env.Data.Events = append(env.Data.Events, raw)
+			return err
+		})
+	})
 }
 
 // DecodeEvents reads a JSON array of System Log events, as /api/v1/logs returns them.
@@ -278,127 +255,205 @@ func DecodeEvents(rd io.Reader) (*Batch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read body: %w", err)
 	}
-	r := jsonscan.New(string(body))
+	w := walker{dec: jsontext.NewDecoder(bytes.NewBuffer(body), textOptions), body: body}
 	b := &Batch{}
-	head := new(eventHead)
 	n := 0
-	r.Arr("", func() {
+	err = w.array("", func() error {
 		// An event with a head key said twice is rejected like any other bad event, not the
 		// page: a page refused for good would hold the poller at it for good.
-		b.readEvent(r, body, head, "", n)
+		_, err := w.event(b, "", n)
 		n++
+		return err
 	})
-	r.End()
-	if r.Err() != nil {
-		return nil, syntaxFailure(r.Err())
-	}
-	if r.TypeErr() != nil {
-		return nil, &DecodeError{Kind: ErrNotDelivery, Fields: []FieldError{*r.TypeErr()}}
+	w.dup = nil // such an event is rejected on its own
+	if err := w.end(err); err != nil {
+		return nil, err
 	}
 	return b, nil
 }
 
-// readEvent reads event i of a batch, checks what hookd relies on, sorts it into Events or
-// Rejected, and returns its text. Only the head is looked at here; LogEvent decodes the rest
-// when it is needed. A head key said twice is one of the event's problems, and is also
-// returned, for a caller that refuses the whole body for it.
-// headKeyFolded is the head key that key spells in another case, or 0.
-func headKeyFolded(key string) headKeys {
-	switch {
-	case strings.EqualFold(key, "uuid"):
-		return headUUID
-	case strings.EqualFold(key, "eventType"):
-		return headEventType
-	case strings.EqualFold(key, "published"):
-		return headPublished
-	}
-	return 0
+// walker reads the structure of a body with jsontext, noting what it found wrong.
+type walker struct {
+	dec  *jsontext.Decoder
+	body []byte
+	// wrongType is the first value of another type than expected; dup the first key that
+	// decides what hookd keeps said twice.
+	wrongType, dup *FieldError
 }
 
-func (b *Batch) readEvent(r *jsonscan.Reader, body []byte, head *eventHead, path string, i int) (json.RawMessage, *FieldError) {
-	r.SkipSpace()
-	start := r.Pos()
-	*head = eventHead{}
+// end turns the walk's outcome into the body's refusal, if any: a syntax error first (the
+// body must be one JSON value and nothing after it), then a key said twice, then a value of
+// a wrong type.
+func (w *walker) end(err error) error {
+	if err == nil {
+		if _, err = w.dec.ReadToken(); err == io.EOF {
+			err = nil
+		} else if err == nil {
+			err = errors.New("data after the JSON value")
+		}
+	}
+	if err != nil {
+		// encoding/json's words, which say it best, at the offset of the byte that is wrong.
+		var se *json.SyntaxError
+		if errors.As(json.Unmarshal(w.body, new(jsontext.Value)), &se) {
+			at := se.Offset
+			if je := (*jsontext.SyntacticError)(nil); errors.As(err, &je) {
+				at = je.ByteOffset
+			}
+			return &DecodeError{Kind: ErrMalformed, Fields: []FieldError{{Reason: fmt.Sprintf("%s (at byte %d)", se.Error(), at)}}}
+		}
+		return &DecodeError{Kind: ErrMalformed, Fields: []FieldError{{Reason: err.Error()}}}
+	}
+	for _, f := range []*FieldError{w.dup, w.wrongType} {
+		if f != nil {
+			return &DecodeError{Kind: ErrNotDelivery, Fields: []FieldError{*f}}
+		}
+	}
+	return nil
+}
+
+// twice notes a key said twice at path, the first one only.
+func (w *walker) twice(path string) {
+	if w.dup == nil {
+		w.dup = &FieldError{Field: path, Reason: reasonTwice}
+	}
+}
+
+// is reports whether the next value is of kind k. If not, it skips the value and notes the
+// first such problem at path; null is skipped without a note, as an absent value.
+func (w *walker) is(k jsontext.Kind, path string) (bool, error) {
+	got := w.dec.PeekKind()
+	if got == k {
+		return true, nil
+	}
+	if got != 'n' && got != 0 && w.wrongType == nil {
+		w.wrongType = &FieldError{Field: path, Reason: "must be " + article(k) + ", got " + kindName(got)}
+	}
+	return false, w.dec.SkipValue()
+}
+
+// object reads the object at path, calling each with every key, unescaped; each reads or
+// skips the value.
+func (w *walker) object(path string, each func(key string) error) error {
+	if ok, err := w.is('{', path); !ok {
+		return err
+	}
+	if _, err := w.dec.ReadToken(); err != nil {
+		return err
+	}
+	for w.dec.PeekKind() != '}' {
+		tok, err := w.dec.ReadToken()
+		if err != nil {
+			return err
+		}
+		if err := each(tok.String()); err != nil {
+			return err
+		}
+	}
+	_, err := w.dec.ReadToken()
+	return err
+}
+
+// array reads the array at path, calling each for every element; each reads the element.
+func (w *walker) array(path string, each func() error) error {
+	if ok, err := w.is('[', path); !ok {
+		return err
+	}
+	if _, err := w.dec.ReadToken(); err != nil {
+		return err
+	}
+	for w.dec.PeekKind() != ']' {
+		if err := each(); err != nil {
+			return err
+		}
+	}
+	_, err := w.dec.ReadToken()
+	return err
+}
+
+// field decodes the next value into v, noting a value of another type at path.
+func (w *walker) field(v any, path string) error {
+	err := jsonv2.UnmarshalDecode(w.dec, v, jsonOptions)
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if w.wrongType == nil {
+			w.wrongType = &FieldError{Field: path, Reason: typeReason(te)}
+		}
+		return nil
+	}
+	return err
+}
+
+// event reads element i of a batch's events, checks what hookd relies on, sorts it into
+// Events or Rejected, and returns its text. Only the head is read here. A head key said
+// twice is one of the event's problems, and noted for a caller that refuses the whole body
+// for it.
+func (w *walker) event(b *Batch, path string, i int) (json.RawMessage, error) {
+	at := path + "[" + strconv.Itoa(i) + "]"
+	start := w.dec.InputOffset()
+	if k := w.dec.PeekKind(); k != '{' {
+		if err := w.dec.SkipValue(); err != nil {
+			return nil, err
+		}
+		b.Rejected = append(b.Rejected, Rejection{Index: i, Problems: []FieldError{{Field: at, Reason: "must be an object, got " + kindName(k)}}})
+		return w.raw(start), nil
+	}
+	var head eventHead
+	fields := reflect.ValueOf(&head).Elem()
 	var problems []FieldError
-	at := func() string { return path + "[" + strconv.Itoa(i) + "]" }
-	if c := r.Peek(); c != '{' {
-		kind := r.Kind()
-		r.Value()
-		if r.Err() == nil {
-			b.Rejected = append(b.Rejected, Rejection{Index: i, Problems: []FieldError{{Field: at(), Reason: "must be an object, got " + kind}}})
-		}
-		return body[start:r.Pos():r.Pos()], nil
-	}
-	var seen, twice headKeys
-	dup := -1 // the index in problems of the first key said twice
-	r.Object(func(key string) {
-		var dst *string
-		var bit headKeys
-		switch key {
-		case "uuid":
-			dst, bit = &head.UUID, headUUID
-		case "eventType":
-			dst, bit = &head.EventType, headEventType
-		case "published":
-			dst, bit = &head.Published, headPublished
-		default:
-			// A reader that matches keys without regard to case (encoding/json into a struct)
-			// takes "UUID" for "uuid": such a key counts as the same one, and is not read.
-			bit = headKeyFolded(key)
-			if bit == 0 || seen&bit == 0 {
-				seen |= bit
-				r.Value()
-				return
-			}
-		}
-		if seen&bit != 0 {
-			if twice&bit == 0 {
-				twice |= bit
-				if dup < 0 {
-					dup = len(problems)
+	var said, twice uint8 // the head keys said, and said twice, by their bit
+	err := w.object(at, func(key string) error {
+		n, exact := headKeys[key]
+		if !exact {
+			// A reader that matches keys without regard to case (encoding/json into a
+			// struct) takes "UUID" for "uuid": such a key counts as the same one, unread.
+			if n = foldedHeadKey(key); n < 0 || said&(1<<n) == 0 {
+				if n >= 0 {
+					said |= 1 << n
 				}
-				problems = append(problems, FieldError{Field: at() + "." + key, Reason: reasonTwice})
+				return w.dec.SkipValue()
 			}
-			r.Value()
-			return
 		}
-		seen |= bit
-		switch r.Peek() {
-		case '"':
-			*dst = r.Str()
-		case 'n':
-			r.Literal("null")
-			*dst = ""
-		default:
-			problems = append(problems, FieldError{Field: at() + "." + key, Reason: "must be a string, got " + r.Kind()})
-			r.Value()
+		bit := uint8(1) << n
+		if said&bit != 0 {
+			if twice&bit == 0 {
+				problems = append(problems, FieldError{Field: at + "." + key, Reason: reasonTwice})
+				w.twice(at + "." + key)
+			}
+			twice |= bit
+			return w.dec.SkipValue()
 		}
+		said |= bit
+		err := jsonv2.UnmarshalDecode(w.dec, fields.Field(n).Addr().Interface(), jsonOptions)
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			problems = append(problems, FieldError{Field: at + "." + key, Reason: typeReason(te)})
+			return nil
+		}
+		return err
 	})
-	if r.Err() != nil {
-		return nil, nil
+	if err != nil {
+		return nil, err
 	}
-	ev := Event{Index: i, UUID: head.UUID, EventType: head.EventType, Raw: body[start:r.Pos():r.Pos()]}
+	ev := Event{Index: i, UUID: head.UUID, EventType: head.EventType, Raw: w.raw(start)}
 	if problems == nil {
-		if err := validatorInstance().Struct(head); err != nil {
-			problems = fieldErrors(err, at())
+		if err := validatorInstance().Struct(&head); err != nil {
+			problems = fieldErrors(err, at)
 		} else if t, err := parseTime(head.Published); err != nil {
-			problems = []FieldError{{Field: at() + ".published", Reason: "not an RFC 3339 time"}}
+			problems = []FieldError{{Field: at + ".published", Reason: "not an RFC 3339 time"}}
 		} else {
 			ev.Published = t
 		}
 	}
 	if problems != nil {
 		// A value said twice is neither of its readings: the rejection names none.
-		if twice&headUUID != 0 {
+		if twice&(1<<headKeys["uuid"]) != 0 {
 			ev.UUID = ""
 		}
-		if twice&headEventType != 0 {
+		if twice&(1<<headKeys["eventType"]) != 0 {
 			ev.EventType = ""
 		}
 		b.Rejected = append(b.Rejected, Rejection{Index: i, UUID: ev.UUID, EventType: ev.EventType, Problems: problems})
-		if dup >= 0 {
-			return ev.Raw, &problems[dup]
-		}
 		return ev.Raw, nil
 	}
 	if b.Events == nil {
@@ -408,15 +463,23 @@ func (b *Batch) readEvent(r *jsonscan.Reader, body []byte, head *eventHead, path
 	return ev.Raw, nil
 }
 
-// headKeys is a set of the head's keys, one bit each, so that a key said twice is found
-// without a map on the path every event takes.
-type headKeys uint8
+// foldedHeadKey is the index of the head key that key spells in another case, or -1.
+func foldedHeadKey(key string) int {
+	for i, name := range headNames {
+		if len(key) == len(name) && strings.EqualFold(key, name) {
+			return i
+		}
+	}
+	return -1
+}
 
-const (
-	headUUID headKeys = 1 << iota
-	headEventType
-	headPublished
-)
+// raw is the text of the value read since offset start, a slice of the body, without the
+// separator and space before it.
+func (w *walker) raw(start int64) json.RawMessage {
+	end := w.dec.InputOffset()
+	v := bytes.TrimLeft(w.body[start:end], " \t\r\n,")
+	return v[:len(v):len(v)]
+}
 
 func parseTime(s string) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, s)
@@ -426,19 +489,70 @@ func parseTime(s string) (time.Time, error) {
 // of a surprising type does not lose the event: it is skipped, the rest is decoded, and the
 // problem returned.
 func (e Event) LogEvent() (LogEvent, *FieldError) {
-	r := jsonscan.New(string(e.Raw))
-	le := decodeLogEvent(r, e.Raw)
-	// Batch checked the head already (and refused it when a key of it is said twice): keep
-	// its reading.
-	le.UUID, le.EventType, le.Published = e.UUID, e.EventType, e.Published
-	if r.Err() != nil {
-		return le, &FieldError{Reason: r.Err().Error()}
+	var in struct {
+		LogEvent
+		// The batch checked the head already, and refused it when a key of it is said twice:
+		// its reading is kept, not read again.
+		Published jsontext.Value `json:"published"`
 	}
-	return le, r.TypeErr()
+	err := jsonv2.Unmarshal(e.Raw, &in, jsonOptions)
+	le := in.LogEvent
+	le.UUID, le.EventType, le.Published = e.UUID, e.EventType, e.Published
+	var te *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return le, nil
+	case errors.As(err, &te):
+		return le, &FieldError{Field: te.Field, Reason: typeReason(te)}
+	}
+	return le, &FieldError{Reason: err.Error()}
 }
 
-func syntaxFailure(e *jsonscan.SyntaxError) error {
-	return &DecodeError{Kind: ErrMalformed, Fields: []FieldError{{Reason: fmt.Sprintf("%s (at byte %d)", e.Error(), e.Offset())}}}
+// typeReason says what a value of another type than its field's should have been.
+func typeReason(te *json.UnmarshalTypeError) string {
+	got, _, _ := strings.Cut(te.Value, " ")
+	if got == "bool" {
+		got = "boolean"
+	}
+	want := jsontext.Kind('"')
+	switch te.Type.Kind() {
+	case reflect.Bool:
+		want = 't'
+	case reflect.Int, reflect.Int64, reflect.Float64:
+		want = '0'
+	case reflect.Slice, reflect.Array:
+		want = '['
+	case reflect.Struct, reflect.Map, reflect.Pointer:
+		want = '{'
+	}
+	return "must be " + article(want) + ", got " + got
+}
+
+// kindName names a JSON kind as error messages do.
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	case '0':
+		return "number"
+	}
+	return "nothing"
+}
+
+// article is kindName with its article: "an object", "a string".
+func article(k jsontext.Kind) string {
+	if k == '{' || k == '[' {
+		return "an " + kindName(k)
+	}
+	return "a " + kindName(k)
 }
 
 // fieldErrors turns validator errors into FieldErrors with JSON paths under at.
