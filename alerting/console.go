@@ -67,7 +67,7 @@ func ConsoleLine(rc *hook.RoleChange, sev Severity) string {
 	q := func(s string) string { return strconv.Quote(clip.Runes(s, maxConsoleField)) }
 	names := rc.RoleNames()
 	switch {
-	case rc.Category == hook.Health:
+	case rc.FromHookd():
 		b.WriteString("what=" + q(rc.DisplayMessage))
 		fmt.Fprintf(&b, " at=%s event=%s", rc.Published.UTC().Format(time.RFC3339), q(rc.EventID))
 		return b.String()

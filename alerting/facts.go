@@ -45,7 +45,7 @@ func alertFacts(a *Alert, m markup) []fact {
 	if len(roles) != 1 {
 		roleLabel = "Roles"
 	}
-	if first.Category == hook.Health {
+	if first.FromHookd() {
 		return []fact{
 			{"What happened", m.text(first.DisplayMessage)},
 			{"Okta org", m.text(firstOf(first.Org, "(unknown)"))},
@@ -198,7 +198,7 @@ func networkText(n hook.Network, m markup) string {
 // summaryOf is an alert in one line: who changed which role for whom, or what happened to
 // hookd.
 func summaryOf(a *Alert, facts []fact) string {
-	if a.First().Category == hook.Health {
+	if a.First().FromHookd() {
 		return alertTitle(a) + ": " + facts[0].Value
 	}
 	return fmt.Sprintf("%s: %s → %s by %s", alertTitle(a), facts[0].Value, strings.ReplaceAll(facts[1].Value, "\n", ", "), facts[2].Value)

@@ -64,7 +64,7 @@ const systemLogWindow = time.Hour
 func (l Links) For(a *Alert) []Link {
 	first := a.First()
 	var out []Link
-	if base := l.adminBase(first.Org); base != "" && !first.Test {
+	if base := l.adminBase(first.Org); base != "" && first.Category != hook.Test {
 		seen := map[string]bool{}
 		add := func(rel, title, kind, id string) {
 			path := map[string]string{"user": "/admin/user/profile/view/", "group": "/admin/group/"}[kind]
@@ -92,7 +92,7 @@ func (l Links) For(a *Alert) []Link {
 			"toTime": {at.Add(systemLogWindow).Format(time.RFC3339)}}
 		out = append(out, Link{Rel: "system_log", Title: "System Log of this change", Href: base + "/report/system_log_2?" + q.Encode()})
 	}
-	if l.ConsoleURL != "" && !first.Test {
+	if l.ConsoleURL != "" && first.Category != hook.Test {
 		out = append(out, Link{Rel: "console", Title: "This change in hookd",
 			Href: strings.TrimRight(l.ConsoleURL, "/") + "/changes/" + url.PathEscape(first.EventID)})
 	}

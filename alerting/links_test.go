@@ -108,7 +108,7 @@ func TestSystemLogFallsBackToTheEvent(t *testing.T) {
 
 func TestTestAlertsHaveNoLinks(t *testing.T) {
 	a := linkAlert("https://acme.okta.com")
-	a.First().Test = true
+	a.First().Category = hook.Test
 	assert.Empty(t, Links{ConsoleURL: "https://hookd.acme.example"}.For(a))
 }
 

@@ -13,7 +13,7 @@ func Title(rc *hook.RoleChange) string {
 }
 
 func title(rc *hook.RoleChange) string {
-	if rc.Test {
+	if rc.Category == hook.Test {
 		return TestAlertTitle
 	}
 	switch rc.Category {

@@ -117,7 +117,7 @@ func (rt *Routes) SinksFor(rc *hook.RoleChange, all []string) []string {
 // decide returns the sinks for rc and, when a rule dropped it, that rule's name (or its
 // index, "routes[i]", when it has none).
 func (rt *Routes) decide(rc *hook.RoleChange, all []string) ([]string, string) {
-	if rc.Category == hook.Health {
+	if rc.FromHookd() {
 		return all, "" // hookd's own health reaches every sink, whatever the rules
 	}
 	i, r := rt.match(rc)
@@ -159,7 +159,7 @@ func (rt *Routes) atLeast(rc *hook.RoleChange, sinks []string) []string {
 // escalation of the rule that routes it, to its sinks that take the alert's severity; nil
 // without one.
 func (rt *Routes) EscalationOf(rc *hook.RoleChange) *Escalation {
-	if rc.Category == hook.Health || rc.Test {
+	if rc.FromHookd() {
 		return nil
 	}
 	_, r := rt.match(rc)

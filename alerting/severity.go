@@ -78,7 +78,7 @@ func severityOf(rc *hook.RoleChange, overrides map[string]Severity) Severity {
 // roleSeverity is the highest severity of the roles a grant gives: a configured one where
 // there is one, else Critical for critical roles and High for the rest.
 func roleSeverity(rc *hook.RoleChange, overrides map[string]Severity) Severity {
-	if rc.Category == hook.Health {
+	if rc.FromHookd() {
 		if rc.EventType == hook.HealthStoreOutage {
 			return High // events may be missing
 		}

@@ -49,7 +49,7 @@ func NewSlackSink(name, webhookURL string, perSecond float64, signingSecret stri
 // Deliver posts the alert.
 func (s *SlackSink) Deliver(ctx context.Context, a *Alert) error {
 	m := RenderSlack(a)
-	if s.signingSecret != "" && a.First().Decision == nil && !a.First().Test {
+	if s.signingSecret != "" && a.First().Decision == nil && a.First().Category != hook.Test {
 		m = withDecisionButtons(m, a)
 	}
 	return s.postPaced(ctx, m)

@@ -45,7 +45,7 @@ func TestEscalationOf(t *testing.T) {
 	rc.Roles = []hook.Role{{Name: "Folder Reader"}} // high: below the pager's minimum
 	assert.Nil(t, r.Escalation(rc))
 	rc = sample()
-	rc.Test = true
+	rc.Category = hook.Test
 	assert.Nil(t, r.Escalation(rc), "a test alert never escalates")
 	assert.Equal(t, map[string]string{"secops": "s3cr3t-signing"}, r.SlackSigningSecrets())
 }

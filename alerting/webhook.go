@@ -33,6 +33,8 @@ type WebhookDocument struct {
 	ID       string   `json:"id"`
 	Title    string   `json:"title"`
 	Severity Severity `json:"severity"`
+	// Test is set on a test alert an operator sent from the console: no role changed.
+	Test bool `json:"test,omitempty"`
 	// Findings are what made hookd look twice at the alert's changes (each change also lists
 	// its own); absent when there are none.
 	Findings []WebhookFinding `json:"findings,omitempty"`
@@ -93,7 +95,7 @@ func MessageID(sink string, a *Alert) string {
 // Deliver posts the alert.
 func (s *WebhookSink) Deliver(ctx context.Context, a *Alert) error {
 	id := MessageID(s.name, a)
-	doc := WebhookDocument{Version: 1, ID: id, Title: alertTitle(a), Severity: a.Severity, Links: a.Links, Alerts: a.Changes}
+	doc := WebhookDocument{Version: 1, ID: id, Title: alertTitle(a), Severity: a.Severity, Test: a.First().Category == hook.Test, Links: a.Links, Alerts: a.Changes}
 	for _, f := range findingsOf(a) {
 		doc.Findings = append(doc.Findings, WebhookFinding{ID: f.ID, Title: f.Title, Detail: f.Detail})
 	}

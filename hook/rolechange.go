@@ -36,6 +36,8 @@ const (
 	Tampering Category = "tampering"
 	// Health is hookd telling of itself: it cannot read what it watches, or reads it again.
 	Health Category = "hookd_health"
+	// Test is an alert an operator sent from the console to try a sink: no role changed.
+	Test Category = "hookd_test"
 	// Membership is a user joining or leaving a group, as Okta wrote it. It is a role change
 	// only when the group holds a watched role at the time, which the store decides against
 	// its ledger (ResolveMembership): the record then takes the group's roles and their
@@ -103,8 +105,6 @@ type RoleChange struct {
 	// StorageProblem, when set, says that the database refused to keep the event and it was
 	// alerted from the delivery queue instead (it is then not de-duplicated).
 	StorageProblem string `json:"storageProblem,omitempty"`
-	// Test marks an alert an operator sent from the console to try a sink: no role changed.
-	Test bool `json:"test,omitempty"`
 	// Findings are what made hookd look twice at the change (see Finding), computed when it
 	// was accepted.
 	Findings []Finding `json:"findings,omitempty"`
@@ -161,6 +161,13 @@ type Network struct {
 	Domain  string   `json:"domain,omitempty"`
 	IsProxy *bool    `json:"isProxy,omitempty"`
 	IPChain []string `json:"ipChain,omitempty"`
+}
+
+// FromHookd reports whether hookd wrote the record about itself (its health, a test alert)
+// rather than Okta about a change: such a record reaches every sink it is sent to, says what
+// happened instead of who changed what, and is never escalated.
+func (rc *RoleChange) FromHookd() bool {
+	return rc.Category == Health || rc.Category == Test
 }
 
 // Failed reports whether Okta recorded the attempt as not carried out.

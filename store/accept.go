@@ -365,7 +365,7 @@ func (s *Store) deliveriesOf(e entry, now time.Time, inline []byte) []queued {
 	for i, sink := range e.sinks {
 		out[i] = queued{sink: sink, event: e.key, group: group, severity: rank, runAt: runAt, inline: inline}
 	}
-	if s.opts.Escalate == nil || inline != nil || e.rc.Test {
+	if s.opts.Escalate == nil || inline != nil || e.rc.FromHookd() {
 		return out
 	}
 	// An escalation's rows are an action's own group, apart from its ordinary alerts; a

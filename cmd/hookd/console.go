@@ -80,8 +80,8 @@ func consoleOptions(ctx context.Context, cfg config.Config, st *store.Store, rou
 // naming no real user, role or actor.
 func testChange(now time.Time) *hook.RoleChange {
 	return &hook.RoleChange{
-		Test: true, EventID: "hookd-test-" + randomHex(), EventType: "hookd.console.test", Published: now.UTC(),
-		Category: hook.Health, Action: hook.Updated, Source: hook.SourceHook,
+		EventID: "hookd-test-" + randomHex(), EventType: "hookd.console.test", Published: now.UTC(),
+		Category: hook.Test, Action: hook.Updated, Source: hook.SourceHook,
 		Subject:        hook.Subject{Kind: hook.SubjectHookd, DisplayName: "hookd"},
 		Roles:          []hook.Role{{Name: "none (test alert)"}},
 		Actor:          hook.Ref{DisplayName: "an operator, from hookd's console"},
