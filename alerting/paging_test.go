@@ -144,8 +144,17 @@ func TestPagingSinksNeverLeakTheirSecrets(t *testing.T) {
 		t.Cleanup(s.Close)
 		return s
 	}
-	slow := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { time.Sleep(300 * time.Millisecond) }))
+	// A receiver that never answers: it holds each request until the client gives up (the
+	// sinks' deadline closes the connection) or the test ends.
+	hold := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-hold:
+		}
+	}))
 	t.Cleanup(slow.Close)
+	t.Cleanup(func() { close(hold) }) // runs first: slow.Close waits for the handlers
 	bases := []string{"http://127.0.0.1:1", answer(404).URL, answer(500).URL, answer(http.StatusFound).URL, answer(400).URL, slow.URL}
 	a := payloadAlerts(t, "workflows-user-role-add.json")[0]
 	for _, base := range bases {

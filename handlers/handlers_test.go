@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/verify"
@@ -30,20 +29,25 @@ type fakeStore struct {
 	mu   sync.Mutex
 	seen map[string]hook.RoleChange
 	down bool
-	slow time.Duration
+	// late, when set, holds each commit until the caller has given up waiting for it (its
+	// context is done) and the test closes late: a commit that lands after the delivery was
+	// answered.
+	late chan struct{}
 	// commits counts the requests the fake committed, late ones too.
 	commits int
 }
 
 func (f *fakeStore) AcceptAndReport(ctx context.Context, records []hook.RoleChange, committed func(hook.AcceptResult)) (hook.AcceptResult, error) {
-	if f.slow > 0 {
+	if late := f.late; late != nil {
 		// A commit that lands after the caller's timeout: reported when it is done.
+		gaveUp := ctx.Done()
 		go func() {
-			time.Sleep(f.slow)
+			<-gaveUp
+			<-late
 			res, _ := f.accept(records)
 			committed(res)
 		}()
-		<-ctx.Done()
+		<-gaveUp
 		return hook.AcceptResult{}, fmt.Errorf("%w: %w", hook.ErrUnavailable, ctx.Err())
 	}
 	res, err := f.accept(records)

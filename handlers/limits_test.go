@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -91,7 +92,13 @@ func TestLargeBodiesBeyondTheBudgetWaitThen503(t *testing.T) {
 		}
 	}()
 	_, _ = pw.Write([]byte(`{"eventType"`))
-	time.Sleep(100 * time.Millisecond)
+	require.Eventually(t, func() bool {
+		if f.server.bodies.TryAcquire(1) {
+			f.server.bodies.Release(1)
+			return false
+		}
+		return true
+	}, 5*time.Second, 5*time.Millisecond, "the trickled body holds the whole budget")
 
 	// A second large one finds no room within the wait: 503, which Okta retries.
 	big := `{"eventType":"com.okta.event_hook","data":{"events":[` + strings.Repeat(" ", 900<<10) + `]}}`
@@ -162,9 +169,12 @@ func TestEveryErrorHasADetail(t *testing.T) {
 // committed afterwards; what was stored is counted when it was stored.
 func TestLateCommitIsCounted(t *testing.T) {
 	f := newFixture(t, func(o *Options) { o.AcceptTimeout = 50 * time.Millisecond })
-	f.store.slow = 200 * time.Millisecond
+	late := make(chan struct{})
+	f.store.late = late
 	rec := f.post(payload(t, "workflows-user-role-add.json"))
 	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	assert.Zero(t, f.store.committed(), "not committed when answered")
+	close(late) // the commit lands now, after the answer
 	require.Eventually(t, func() bool {
 		return strings.Contains(f.admin(http.MethodGet, "/metrics").Body.String(), `hookd_events_total{result="accepted"} 1`)
 	}, 5*time.Second, 20*time.Millisecond)
@@ -175,14 +185,16 @@ func TestLateCommitIsCounted(t *testing.T) {
 // Okta's retry counts it once.
 func TestNotWatchedIsCountedOnceAcknowledged(t *testing.T) {
 	f := newFixture(t, func(o *Options) { o.AcceptTimeout = 50 * time.Millisecond })
-	f.store.slow = 200 * time.Millisecond
+	late := make(chan struct{})
+	f.store.late = late
 	body := `{"eventType":"com.okta.event_hook","data":{"events":[{"uuid":"m1","eventType":"group.user_membership.add","published":"2026-11-20T14:00:00Z",
 		"target":[{"id":"00u1","type":"User"},{"id":"00g1","type":"UserGroup"}]}]}}`
 	assert.Equal(t, http.StatusServiceUnavailable, f.post(body).Code)
+	close(late) // the commit lands now, after the answer
 	require.Eventually(t, func() bool { return f.store.committed() == 1 }, 5*time.Second, 10*time.Millisecond, "the late commit")
 	notWatched := func() float64 { return testutil.ToFloat64(f.server.metrics.events.WithLabelValues("not_watched")) }
 	assert.Zero(t, notWatched())
-	f.store.slow = 0
+	f.store.late = nil
 	rec := f.post(body)
 	require.Equal(t, http.StatusOK, rec.Code)
 	assert.Equal(t, "1", rec.Header().Get("X-Hookd-Not-Watched"))
@@ -190,34 +202,38 @@ func TestNotWatchedIsCountedOnceAcknowledged(t *testing.T) {
 }
 
 // TestStoreOutageIsToldOnceWhenOver: deliveries refused while the store is unavailable long
-// enough give every sink one health record as soon as the store is back.
+// enough give every sink one health record as soon as the store is back. In a synctest
+// bubble: the outage lasts on the bubble's clock, and synctest.Wait returns once the record
+// queued off the request is stored and nothing else is under way.
 func TestStoreOutageIsToldOnceWhenOver(t *testing.T) {
-	f := newFixture(t, func(o *Options) { o.OutageAlertAfter = 50 * time.Millisecond })
-	f.store.down = true
-	assert.Equal(t, http.StatusServiceUnavailable, f.post(payload(t, "workflows-user-role-add.json")).Code)
-	time.Sleep(80 * time.Millisecond)
-	assert.Equal(t, http.StatusServiceUnavailable, f.post(payload(t, "workflows-user-role-remove.json")).Code)
-	f.store.down = false
-	require.Equal(t, http.StatusOK, f.post(payload(t, "workflows-user-role-add.json")).Code)
-	require.Equal(t, http.StatusOK, f.post(payload(t, "workflows-group-role-add.json")).Code)
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, func(o *Options) { o.OutageAlertAfter = 50 * time.Millisecond })
+		f.store.down = true
+		assert.Equal(t, http.StatusServiceUnavailable, f.post(payload(t, "workflows-user-role-add.json")).Code)
+		time.Sleep(80 * time.Millisecond) // the bubble's clock: no real wait
+		assert.Equal(t, http.StatusServiceUnavailable, f.post(payload(t, "workflows-user-role-remove.json")).Code)
+		f.store.down = false
+		require.Equal(t, http.StatusOK, f.post(payload(t, "workflows-user-role-add.json")).Code)
+		require.Equal(t, http.StatusOK, f.post(payload(t, "workflows-group-role-add.json")).Code)
 
-	told := func() []hook.RoleChange {
-		f.store.mu.Lock()
-		defer f.store.mu.Unlock()
-		var out []hook.RoleChange
-		for id, rc := range f.store.seen {
-			if strings.HasPrefix(id, "hookd-store-outage-") {
-				out = append(out, rc)
+		told := func() []hook.RoleChange {
+			f.store.mu.Lock()
+			defer f.store.mu.Unlock()
+			var out []hook.RoleChange
+			for id, rc := range f.store.seen {
+				if strings.HasPrefix(id, "hookd-store-outage-") {
+					out = append(out, rc)
+				}
 			}
+			return out
 		}
-		return out
-	}
-	// Queued off the request, so that Okta's answer does not wait for it.
-	require.Eventually(t, func() bool { return len(told()) > 0 }, 5*time.Second, 10*time.Millisecond)
-	time.Sleep(50 * time.Millisecond)
-	require.Len(t, told(), 1, "told once")
-	assert.Equal(t, hook.Health, told()[0].Category)
-	assert.Contains(t, told()[0].DisplayMessage, "hookd answered 2 Okta deliveries 503")
+		// Queued off the request, so that Okta's answer does not wait for it: once every
+		// goroutine of the bubble is done or blocked, whatever was to be told has been.
+		synctest.Wait()
+		require.Len(t, told(), 1, "told once")
+		assert.Equal(t, hook.Health, told()[0].Category)
+		assert.Contains(t, told()[0].DisplayMessage, "hookd answered 2 Okta deliveries 503")
+	})
 }
 
 func TestAdminNotFoundSaysWhatIsThere(t *testing.T) {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,13 +60,14 @@ func TestDecisionsAndEscalations(t *testing.T) {
 			require.NoError(t, s.Start(ctx))
 			t.Cleanup(func() { _ = s.Stop(context.Background()) })
 			require.Eventually(t, func() bool { return len(d.sent("pager")) == 1 }, 10*time.Second, 20*time.Millisecond)
-			time.Sleep(300 * time.Millisecond) // time for a wrong second escalation to show
-			assert.Equal(t, [][]string{{"ignored"}}, d.sent("pager"))
-			assert.Len(t, d.sent("chat"), 2)
-			assert.Equal(t, 1, d.last().EscalatedAfter)
+			// A row is settled only after its sink was handed what it sends: once none is
+			// pending, the decided change's escalation has been worked, and a wrong one shows.
 			require.Eventually(t, func() bool {
 				return count(t, s, "SELECT count(*) FROM hookd_delivery WHERE state = 'pending'") == 0
 			}, 5*time.Second, 20*time.Millisecond, "the decided escalation is done, not left pending")
+			assert.Equal(t, [][]string{{"ignored"}}, d.sent("pager"))
+			assert.Len(t, d.sent("chat"), 2)
+			assert.Equal(t, 1, d.last().EscalatedAfter)
 		})
 	}
 }
@@ -79,6 +81,8 @@ func TestEscalationsGoWhenDueAndActionsAreDecidedWhole(t *testing.T) {
 			d := &fakeDeliverer{}
 			o := be.fresh(t)
 			o.Sinks, o.Deliverer, o.FetchPollInterval, o.GroupWindow = []string{"chat"}, d, 20*time.Millisecond, 50*time.Millisecond
+			clock := &aheadClock{}
+			o.Now = clock.now
 			o.Escalate = func(*hook.RoleChange) []Escalation {
 				return []Escalation{{After: time.Second, Sinks: []string{"pager"}}}
 			}
@@ -97,14 +101,26 @@ func TestEscalationsGoWhenDueAndActionsAreDecidedWhole(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, []string{"act-2", "act-1"}, ids, "the clicked change first, then the rest of its action")
 
-			time.Sleep(600 * time.Millisecond)
+			clock.advance(600 * time.Millisecond) // alone-2 comes 600 ms after the rest
 			_, err = s.Accept(ctx, records("alone-2"))
 			require.NoError(t, err)
 			require.Eventually(t, func() bool { return len(d.sent("pager")) == 1 }, 5*time.Second, 10*time.Millisecond)
 			assert.Equal(t, [][]string{{"alone-1"}}, d.sent("pager"), "alone-2 is not due yet")
 			require.Eventually(t, func() bool { return len(d.sent("pager")) == 2 }, 5*time.Second, 10*time.Millisecond)
-			time.Sleep(300 * time.Millisecond) // time for a wrong escalation of the decided action to show
+			// Every row settled, the decided action's escalations too (due with alone-1's): a
+			// wrong escalation of them has been sent by now.
+			require.Eventually(t, func() bool {
+				return count(t, s, "SELECT count(*) FROM hookd_delivery WHERE state = 'pending'") == 0
+			}, 5*time.Second, 10*time.Millisecond, "every escalation worked")
 			assert.Equal(t, [][]string{{"alone-1"}, {"alone-2"}}, d.sent("pager"))
 		})
 	}
 }
+
+// aheadClock is a store's clock (Options.Now) that a test moves on: the time now plus what
+// the test advanced it by, so that a row comes due without the test waiting for it.
+type aheadClock struct{ ahead atomic.Int64 }
+
+func (c *aheadClock) now() time.Time { return time.Now().Add(time.Duration(c.ahead.Load())) }
+
+func (c *aheadClock) advance(d time.Duration) { c.ahead.Add(int64(d)) }

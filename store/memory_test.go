@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/hookd/hookd/hook"
@@ -14,30 +15,39 @@ import (
 )
 
 // TestLargeEventsMemoryIsReturned: a worker that delivered a large event tells the trimmer,
-// which returns the memory once no large event is in flight; small events do not.
+// which returns the memory once no large event is in flight; small events do not. In a
+// synctest bubble, so that the trimmer's quiet time passes on the bubble's clock: waiting
+// out ten quiet times for a wrong trim costs no real time.
 func TestLargeEventsMemoryIsReturned(t *testing.T) {
-	var trims atomic.Int64
-	memory := memtrim.New(10 * time.Millisecond)
-	memory.OnTrim(func() { trims.Add(1) })
-	d := &fakeDeliverer{}
-	s := open(t, Options{DataDir: t.TempDir(), Sinks: []string{"ok"}, Deliverer: d,
-		FetchPollInterval: 20 * time.Millisecond, Memory: memory})
-	require.NoError(t, s.Start(context.Background()))
-	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	synctest.Test(t, func(t *testing.T) {
+		const quiet = 10 * time.Millisecond
+		var trims atomic.Int64
+		trimmed := make(chan struct{}, 10)
+		memory := memtrim.New(quiet)
+		memory.OnTrim(func() { trims.Add(1); trimmed <- struct{}{} })
+		d := &fakeDeliverer{}
+		s := open(t, Options{DataDir: t.TempDir(), Sinks: []string{"ok"}, Deliverer: d,
+			FetchPollInterval: 20 * time.Millisecond, Memory: memory})
+		require.NoError(t, s.Start(context.Background()))
+		t.Cleanup(func() { _ = s.Stop(context.Background()) })
 
-	_, err := s.Accept(context.Background(), records("small"))
-	require.NoError(t, err)
-	require.Eventually(t, func() bool { return d.calls()["ok"] == 1 }, 10*time.Second, 10*time.Millisecond)
-	time.Sleep(100 * time.Millisecond)
-	assert.Equal(t, int64(0), trims.Load(), "a small event is no reason to trim")
+		_, err := s.Accept(context.Background(), records("small"))
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return d.calls()["ok"] == 1 }, 10*time.Second, 10*time.Millisecond)
+		select {
+		case <-trimmed:
+		case <-time.After(10 * quiet): // the bubble's clock: a wrong trim would have come by now
+		}
+		assert.Equal(t, int64(0), trims.Load(), "a small event is no reason to trim")
 
-	large := record("large")
-	large.Raw = []byte(`{"uuid":"large","displayName":"` + strings.Repeat("x", memtrim.Large) + `"}`)
-	_, err = s.Accept(context.Background(), []hook.RoleChange{large})
-	require.NoError(t, err)
-	require.Eventually(t, func() bool { return d.calls()["ok"] == 2 }, 10*time.Second, 10*time.Millisecond)
-	require.Eventually(t, func() bool { return trims.Load() == 1 }, 10*time.Second, 10*time.Millisecond,
-		"the large event's delivery ends with a trim")
+		large := record("large")
+		large.Raw = []byte(`{"uuid":"large","displayName":"` + strings.Repeat("x", memtrim.Large) + `"}`)
+		_, err = s.Accept(context.Background(), []hook.RoleChange{large})
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return d.calls()["ok"] == 2 }, 10*time.Second, 10*time.Millisecond)
+		require.Eventually(t, func() bool { return trims.Load() == 1 }, 10*time.Second, 10*time.Millisecond,
+			"the large event's delivery ends with a trim")
+	})
 }
 
 // TestTrimDoesNotWaitForTheWriter: SQLite's Trim frees each connection's cache it can take at

@@ -3,7 +3,11 @@ package store
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,20 +18,55 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// tally counts what reached each sink, by event, across replicas.
+// tally counts what reached each sink, by event, across replicas: each message is sent to a
+// receiver on loopback first, as a sink's webhook would be, and counted once it answered.
 type tally struct {
-	mu   sync.Mutex
-	seen map[[2]string]int
+	url    string
+	client *http.Client
+	mu     sync.Mutex
+	seen   map[[2]string]int
 }
 
-func (c *tally) Deliver(_ context.Context, sink string, changes []*hook.RoleChange) error {
-	time.Sleep(time.Millisecond) // a receiver on loopback
+func newTally(t *testing.T) *tally {
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(receiver.Close)
+	transport := &http.Transport{MaxIdleConnsPerHost: 64}
+	t.Cleanup(transport.CloseIdleConnections)
+	return &tally{url: receiver.URL, client: &http.Client{Transport: transport}, seen: map[[2]string]int{}}
+}
+
+func (c *tally) Deliver(ctx context.Context, sink string, changes []*hook.RoleChange) error {
+	ids := make([]string, len(changes))
+	for i, rc := range changes {
+		ids[i] = rc.EventID
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url+"/"+sink, strings.NewReader(strings.Join(ids, "\n")))
+	if err != nil {
+		return err
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("receiver answered %d", resp.StatusCode)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, rc := range changes {
 		c.seen[[2]string{sink, rc.EventID}]++
 	}
 	return nil
+}
+
+func (c *tally) times(sink, id string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.seen[[2]string{sink, id}]
 }
 
 func (c *tally) count() (distinct, twice int) {
@@ -55,7 +94,7 @@ func TestTwoReplicasAlertEachEventOnce(t *testing.T) {
 	}
 	url := storetest.FreshSchema(t, base)
 	sinks := []string{"webhook", "slack"}
-	c := &tally{seen: map[[2]string]int{}}
+	c := newTally(t)
 	var replicas []*Store
 	for _, name := range []string{"a", "b"} {
 		s := open(t, Options{DatabaseURL: url, ReplicaID: name, Sinks: sinks, Deliverer: c,
@@ -79,7 +118,16 @@ func TestTwoReplicasAlertEachEventOnce(t *testing.T) {
 		// rest (a System Log poll, say): alerted alone, it must not go out again with them.
 		_, err := replicas[round%2].Accept(context.Background(), batch[:1])
 		require.NoError(t, err)
-		time.Sleep(3 * replicas[0].opts.GroupWindow)
+		// Its rows are settled once every sink took it: held the group window, then sent.
+		lone := batch[0].EventID
+		require.Eventually(t, func() bool {
+			for _, sink := range sinks {
+				if c.times(sink, lone) == 0 {
+					return false
+				}
+			}
+			return count(t, replicas[0], `SELECT count(*) FROM hookd_delivery WHERE event = $1 AND state = 'pending'`, lone) == 0
+		}, 10*time.Second, 10*time.Millisecond, "the lone event alerted alone")
 		// Other work keeping both replicas busy meanwhile.
 		for _, s := range replicas {
 			other := make([]hook.RoleChange, 50)
@@ -110,7 +158,11 @@ func TestTwoReplicasAlertEachEventOnce(t *testing.T) {
 		distinct, _ := c.count()
 		return distinct == want
 	}, 30*time.Second, 20*time.Millisecond)
-	time.Sleep(300 * time.Millisecond) // a duplicate would come after the first
+	// Nothing left pending, on either replica (a row is settled only after its sink took
+	// it): every sending there will be has been, a duplicate too.
+	require.Eventually(t, func() bool {
+		return count(t, replicas[0], `SELECT count(*) FROM hookd_delivery WHERE state = 'pending'`) == 0
+	}, 30*time.Second, 20*time.Millisecond, "the queue is done")
 	distinct, twice := c.count()
 	assert.Equal(t, want, distinct)
 	assert.Zero(t, twice, "no event reached a sink twice")
