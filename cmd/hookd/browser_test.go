@@ -123,7 +123,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	assert.Equal(t, "1 dead letter(s) re-queued", notice)
 	eventID = strings.TrimSpace(eventID)
 	require.Eventually(t, func() bool { return delivered(t, recv)[eventID] == 1 }, 20*time.Second, 50*time.Millisecond)
-	time.Sleep(300 * time.Millisecond)
+	settle(t, srv.adminAddr, 0) // the re-queued delivery done: a second send would have been made
 	assert.Equal(t, 1, delivered(t, recv)[eventID], "delivered exactly once")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(admin+"/deadletters"), chromedp.WaitVisible("table.dead")))
 	left := get(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("table.dead tbody tr").length`))

@@ -144,7 +144,19 @@ delivery:
 	call(http.MethodGet, "/api/v1/changes?before=%21%21", nil, true, http.StatusBadRequest)
 	call(http.MethodGet, "/nowhere", nil, true, http.StatusNotFound)
 	call(http.MethodPost, "/login", url.Values{"token": {adminToken}, "next": {"//evil.example/"}}, false, http.StatusSeeOther)
-	time.Sleep(1500 * time.Millisecond) // a retried job's failure and the poller's next cycle reach the log
+	// The retried letter's failure reaches the log: its fresh delivery is dead in turn.
+	require.Eventually(t, func() bool {
+		var change adminapi.Change
+		require.NoError(t, jsonUnmarshal([]byte(call(http.MethodGet, "/api/v1/changes/"+url.PathEscape(letters[0].EventID), nil, true, http.StatusOK)), &change))
+		for _, d := range change.Deliveries {
+			if d.Sink == letters[0].Sink {
+				return d.State == adminapi.StateDead
+			}
+		}
+		return false
+	}, 20*time.Second, 50*time.Millisecond, "the retried letter failed again")
+	// And the poller's next cycles.
+	pollsPast(t, func() string { return call(http.MethodGet, "/metrics", nil, true, http.StatusOK) }, 2)
 
 	everything := seen.String() + srv.stderr.String() + srv.stdout.String()
 	assert.Contains(t, everything, "oncall: ", "the sinks' failures are shown")

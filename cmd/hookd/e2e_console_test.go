@@ -119,7 +119,7 @@ func TestConsoleDeadLetterRetryEndToEnd(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, fmt.Sprintf("%d dead letter(s) re-queued", len(groups)))
 	require.Eventually(t, func() bool { return len(delivered(t, recv)) == len(want) }, 30*time.Second, 50*time.Millisecond)
-	time.Sleep(500 * time.Millisecond) // time for any duplicate to show
+	settle(t, srv.adminAddr, 0) // every re-queued delivery done: any duplicate has been sent
 	for id, n := range delivered(t, recv) {
 		assert.Equal(t, 1, n, "alerts for %s", id)
 	}

@@ -188,11 +188,10 @@ delivery: {group_window: 0s}
 	assert.Contains(t, html, "acknowledged by Alice &lt;Responder&gt; <code>U0RESPOND</code>")
 	assert.Contains(t, html, `href="https://acme-admin.okta.com/report/system_log_2?`)
 
-	// The same signed request again: 401, nothing more recorded or replaced.
+	// The same signed request again: 401, nothing more recorded or replaced (checked once a
+	// later click's message has been replaced, below).
 	code = slackClick(t, srv.addr, slackSigningSecret, clicked, "hookd_acknowledge", "grant-acked", respond)
 	assert.Equal(t, http.StatusUnauthorized, code, "a replayed request")
-	time.Sleep(200 * time.Millisecond)
-	assert.Len(t, slackFake.Messages("responses"), 1)
 
 	// After 4 s the unacknowledged grant reaches the pager, the acknowledged one never.
 	require.Eventually(t, func() bool { return len(escalated(t, pager)) == 1 }, 15*time.Second, 50*time.Millisecond)
@@ -207,11 +206,29 @@ delivery: {group_window: 0s}
 	require.Eventually(t, func() bool { return len(slackFake.Messages("ok")) == 4 }, 10*time.Second, 20*time.Millisecond)
 	code = slackClick(t, srv.addr, slackSigningSecret, time.Now(), "hookd_acknowledge", "later-acked", slackFake.ResponseURL("tok-2"))
 	require.Equal(t, http.StatusOK, code)
+	// This click's message is replaced, seconds after the replayed one was refused: that one
+	// replaced nothing.
+	replacedFor := func(id string) int {
+		n := 0
+		for _, r := range slackFake.Messages("responses") {
+			if strings.Contains(r.AllText(), id) {
+				n++
+			}
+		}
+		return n
+	}
+	require.Eventually(t, func() bool { return replacedFor("later-acked") == 1 }, 5*time.Second, 20*time.Millisecond)
+	assert.Len(t, slackFake.Messages("responses"), 2)
+	assert.Equal(t, 1, replacedFor("grant-acked"), "the replayed click replaced nothing")
 	require.Equal(t, 0, srv.stop())
 	srv = start(t, env, "--config", configPath)
 	assert.NotNil(t, decisions(t, env, "http://"+srv.adminAddr)["later-acked"], "the decision outlives the restart")
 	require.Eventually(t, func() bool { return len(escalated(t, pager)) == 2 }, 15*time.Second, 50*time.Millisecond)
-	time.Sleep(time.Second) // time for a wrong escalation of the acknowledged grant to show
+	// The acknowledged grant's escalation came due too, and was settled as decided, not sent.
+	require.Eventually(t, func() bool {
+		return metric(t, srv.adminAddr, `hookd_deliveries_total{outcome="decided",sink="pager"}`) >= 1
+	}, 15*time.Second, 50*time.Millisecond, "the acknowledged grant's escalation was decided")
+	settle(t, srv.adminAddr, 0)
 	assert.Equal(t, map[string]string{
 		"grant-ignored": "Not acknowledged for 4 seconds: Workflows role granted",
 		"later-ignored": "Not acknowledged for 4 seconds: Workflows role granted",

@@ -81,7 +81,7 @@ func TestServePollsWithADPoPBoundServiceApp(t *testing.T) {
 		20*time.Second, 20*time.Millisecond, srv.stderr.String())
 	assert.Contains(t, srv.stdout.String(), `event="dpop-1" source=systemlog`)
 	assert.Contains(t, srv.stdout.String(), `event="dpop-2" source=systemlog`)
-	time.Sleep(1500 * time.Millisecond) // another cycle or two, with the kept token and nonce
+	settle(t, srv.adminAddr, 2) // another cycle or two, with the kept token and nonce
 
 	dpopFile := filepath.Join(dataDir, "okta-dpop-key.pem")
 	info, err := os.Stat(dpopFile)

@@ -56,7 +56,7 @@ delivery:
 		requests, _ := pd.Requests()
 		return requests > len(pd.Incidents())
 	}, 30*time.Second, 100*time.Millisecond, "the timed-out attempt was retried")
-	time.Sleep(time.Second)
+	settle(t, srv.adminAddr, 0) // every delivery done: a second trigger would have been sent
 	incidents := pd.Incidents()
 	require.NotEmpty(t, incidents)
 	for _, ev := range incidents {
@@ -66,10 +66,13 @@ delivery:
 	assert.Empty(t, pdProblems)
 	assert.Equal(t, len(incidents)+1, requests, "each incident triggered once, plus the one retry")
 
-	// Replaying again changes nothing: every event is a duplicate.
+	// Replaying again changes nothing: every event is a duplicate. A delivery queued would be
+	// in the queue from its commit, before the replay's answer, until it was sent.
+	accepted := metric(t, srv.adminAddr, `hookd_events_total{result="accepted"}`)
 	code, _, _ = run(map[string]string{"HOOKD_OKTA_SECRETS": "paging-secret", "HOOKD_LISTEN_ADDR": srv.addr}, "replay")
 	require.Equal(t, 0, code)
-	time.Sleep(500 * time.Millisecond)
+	assert.Equal(t, accepted, metric(t, srv.adminAddr, `hookd_events_total{result="accepted"}`), "nothing accepted again")
+	settle(t, srv.adminAddr, 0)
 	requests, _ = pd.Requests()
 	assert.Equal(t, len(incidents)+1, requests, "nothing new after the replay")
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -22,21 +23,32 @@ type slowReceiver struct {
 	*httptest.Server
 	arrived  chan struct{}
 	mu       sync.Mutex
+	delay    time.Duration
 	finished int
 }
 
 func newSlowReceiver(t *testing.T, delay time.Duration) *slowReceiver {
-	r := &slowReceiver{arrived: make(chan struct{}, 100)}
+	r := &slowReceiver{arrived: make(chan struct{}, 100), delay: delay}
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		_, _ = io.Copy(io.Discard, req.Body)
 		r.arrived <- struct{}{}
-		time.Sleep(delay)
+		r.mu.Lock()
+		delay := r.delay
+		r.mu.Unlock()
+		time.Sleep(delay) // the slow sink whose deliveries in flight shutdown must wait for
 		r.mu.Lock()
 		r.finished++
 		r.mu.Unlock()
 	}))
 	t.Cleanup(r.Close)
 	return r
+}
+
+// setDelay changes how long the next requests take to answer.
+func (r *slowReceiver) setDelay(d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.delay = d
 }
 
 func (r *slowReceiver) done() int {
@@ -93,8 +105,14 @@ func TestShutdownWaitsForDeliveriesInFlight(t *testing.T) {
 		assert.Equal(t, adminapi.StateDelivered, c.Deliveries[0].State, c.Record.EventID)
 	}
 	assert.Zero(t, metric(t, srv.adminAddr, "hookd_queue_depth"))
-	time.Sleep(500 * time.Millisecond) // time for a wrong resend to show
-	assert.Equal(t, 3, sink.done(), "completed, not retried later")
+	// A new event, accepted after the start, is delivered; a resend of the earlier ones, due
+	// before it, would have been sent by the time the queue is empty again.
+	sink.setDelay(0)
+	require.Equal(t, http.StatusOK, postDelivery(t, srv.addr, "shutdown-secret", oktagen.Watched(1)))
+	require.Eventually(t, func() bool { return sink.done() >= 4 }, 10*time.Second, 20*time.Millisecond, "the new event delivered")
+	settle(t, srv.adminAddr, 0)
+	assert.Equal(t, 4, sink.done(), "completed, not retried later: only the new event was sent")
+	assert.Len(t, changesOf(t, srv.adminAddr), 4)
 }
 
 // TestShutdownTimeoutExitsZero: a request body that trickles in longer than the shutdown
@@ -108,9 +126,14 @@ func TestShutdownTimeoutExitsZero(t *testing.T) {
 	conn, err := net.Dial("tcp", srv.addr)
 	require.NoError(t, err)
 	defer conn.Close()
-	_, err = fmt.Fprint(conn, "POST /okta/events HTTP/1.1\r\nHost: x\r\nAuthorization: shutdown-secret\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
+	// Expect: 100-continue makes the server say when the handler starts reading the body:
+	// from then on the request is in flight, which shutdown must wait for.
+	_, err = fmt.Fprint(conn, "POST /okta/events HTTP/1.1\r\nHost: x\r\nAuthorization: shutdown-secret\r\nContent-Type: application/json\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n{")
 	require.NoError(t, err)
-	time.Sleep(200 * time.Millisecond)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+	status, err := bufio.NewReader(conn).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "HTTP/1.1 100 Continue\r\n", status, "the handler reads the body")
 
 	began := time.Now()
 	code := srv.stop()

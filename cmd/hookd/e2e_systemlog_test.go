@@ -87,7 +87,11 @@ func TestReconciliation(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return strings.Contains(srv.stdout.String(), `event="dropped-1" source=systemlog`)
 	}, 5*time.Second, 20*time.Millisecond, "alerted by the poller within a poll interval or so")
-	time.Sleep(2500 * time.Millisecond) // two more polls, which read "both-1" as well
+	// Both events read from the System Log ("both-1" as a duplicate of the hook's), then two
+	// more polls and an empty queue: a second alert of either would have gone out by then.
+	require.Eventually(t, func() bool { return metric(t, srv.adminAddr, "hookd_systemlog_events_total") >= 2 },
+		10*time.Second, 20*time.Millisecond, "the poller read both-1 too")
+	settle(t, srv.adminAddr, 2)
 	out := srv.stdout.String()
 	assert.Equal(t, 1, strings.Count(out, `event="dropped-1"`), "alerted once")
 	assert.Equal(t, 1, strings.Count(out, `event="both-1"`), "alerted once, by the hook")
@@ -117,7 +121,7 @@ func TestRevokedTokenIsOneAlertAndRecoveryAnother(t *testing.T) {
 
 	require.Eventually(t, func() bool { return strings.Contains(srv.stdout.String(), "hookd cannot read Okta's System Log") },
 		15*time.Second, 50*time.Millisecond, srv.stderr.String())
-	time.Sleep(3 * time.Second) // more failing cycles
+	settle(t, srv.adminAddr, 3) // more failing cycles, whatever they queued delivered
 	assert.Equal(t, 1, strings.Count(srv.stdout.String(), `event="hookd-systemlog-silence-`), "one alert")
 	assert.Contains(t, srv.stdout.String(), "HTTP 401")
 	require.Equal(t, 0, srv.stop())
@@ -126,7 +130,7 @@ func TestRevokedTokenIsOneAlertAndRecoveryAnother(t *testing.T) {
 	srv = start(t, env)
 	require.Eventually(t, func() bool { return strings.Contains(srv.stdout.String(), "hookd reads Okta's System Log again") },
 		15*time.Second, 50*time.Millisecond, srv.stderr.String())
-	time.Sleep(2 * time.Second)
+	settle(t, srv.adminAddr, 2) // more good cycles, whatever they queued delivered
 	assert.Equal(t, 1, strings.Count(srv.stdout.String(), `event="hookd-systemlog-recovered-`), "one recovered alert")
 	assert.NotContains(t, srv.stdout.String(), "hookd cannot read", "not told again")
 }

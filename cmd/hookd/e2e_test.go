@@ -148,6 +148,49 @@ func metric(t *testing.T, adminAddr, series string) float64 {
 	return 0
 }
 
+// pollCycles is how many System Log poll cycles a /metrics text counts, whatever their
+// result: a cycle is counted when it ends, after what it accepted was committed.
+func pollCycles(t *testing.T, metrics string) float64 {
+	t.Helper()
+	total := 0.0
+	for _, line := range strings.Split(metrics, "\n") {
+		if rest, ok := strings.CutPrefix(line, "hookd_systemlog_polls_total{"); ok {
+			f, err := strconv.ParseFloat(rest[strings.LastIndex(rest, " ")+1:], 64)
+			require.NoError(t, err, line)
+			total += f
+		}
+	}
+	return total
+}
+
+// pollsPast waits until /metrics, as get reads it, counts n more System Log poll cycles than
+// at the call: the last n-1 of them began after it, and every one but the last was logged
+// (a cycle is told to the log after it is counted, before the next begins).
+func pollsPast(t *testing.T, get func() string, n int) {
+	t.Helper()
+	from := pollCycles(t, get())
+	if !assert.Eventually(t, func() bool { return pollCycles(t, get()) >= from+float64(n) }, 20*time.Second, 20*time.Millisecond) {
+		t.Fatalf("not %d more poll cycles than %v:\n%s", n, from, get())
+	}
+}
+
+// settle waits until a running hookd's System Log poller has ended cycles more cycles than it
+// had at the call (0: none asked for), and then its delivery queue is empty: whatever those
+// cycles accepted, and every delivery committed before, was sent (or died), its outcome
+// logged. It is the proof of progress after which a test may assert that something did not
+// happen (a second alert, a resend), instead of sleeping for a while.
+func settle(t *testing.T, adminAddr string, cycles int) {
+	t.Helper()
+	get := func() string { return httpGet(t, "http://"+adminAddr+"/metrics") }
+	if cycles > 0 {
+		pollsPast(t, get, cycles)
+	}
+	if !assert.Eventually(t, func() bool { return strings.Contains("\n"+get(), "\nhookd_queue_depth 0\n") },
+		20*time.Second, 20*time.Millisecond) {
+		t.Fatalf("the delivery queue is not empty:\n%s", get())
+	}
+}
+
 // changesOf lists a running hookd's stored changes through its API.
 func changesOf(t *testing.T, adminAddr string) []adminapi.Change {
 	t.Helper()
