@@ -7,16 +7,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
 	"time"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Sink delivers one alert to one destination.
 type Sink interface {
 	// Deliver sends the alert. A nil error is success; a failure says what it means for the
-	// queue as a hook.DeliveryError (Permanent, RetryLater), any other error is retried with
+	// queue as a hookd.DeliveryError (Permanent, RetryLater), any other error is retried with
 	// backoff.
 	Deliver(ctx context.Context, a *Alert) error
 }
@@ -24,7 +24,7 @@ type Sink interface {
 // Alert is what one message says: one role change, or several that one admin made in one
 // action (Okta writes an event per role), with the severity routing gave it.
 type Alert struct {
-	Changes  []*hook.RoleChange
+	Changes  []*hookd.RoleChange
 	Severity Severity
 	// Links are where a responder goes from the alert (see Links.For).
 	Links []Link
@@ -34,23 +34,23 @@ type Alert struct {
 func (a *Alert) ID() string { return a.Changes[0].EventID }
 
 // First is the change that names the alert's kind, actor and source.
-func (a *Alert) First() *hook.RoleChange { return a.Changes[0] }
+func (a *Alert) First() *hookd.RoleChange { return a.Changes[0] }
 
 // Permanent wraps err as a failure retrying cannot fix (a deleted channel, a bad URL).
-func Permanent(err error) error { return &hook.DeliveryError{Failure: hook.FailPermanent, Err: err} }
+func Permanent(err error) error { return &hookd.DeliveryError{Failure: hookd.FailPermanent, Err: err} }
 
 // RetryLater wraps err as a failure to retry after d (a receiver's Retry-After).
 func RetryLater(d time.Duration, err error) error {
-	return &hook.DeliveryError{Failure: hook.FailWait, After: d, Err: err}
+	return &hookd.DeliveryError{Failure: hookd.FailWait, After: d, Err: err}
 }
 
 // tooLarge wraps err as a message the receiver refused for its size (HTTP 413).
-func tooLarge(err error) error { return &hook.DeliveryError{Failure: hook.FailTooLarge, Err: err} }
+func tooLarge(err error) error { return &hookd.DeliveryError{Failure: hookd.FailTooLarge, Err: err} }
 
 // paced hands a delivery back to wait d for its turn at the sink's own pace (hookd's, not
 // the receiver's): normal operation.
 func paced(d time.Duration, err error) error {
-	return &hook.DeliveryError{Failure: hook.FailPaced, After: d, Err: err}
+	return &hookd.DeliveryError{Failure: hookd.FailPaced, After: d, Err: err}
 }
 
 // ErrUnknownSink is returned for a delivery to a sink name the Router does not have, as
@@ -64,7 +64,7 @@ type Router struct {
 	routes *Routes
 	// dropped counts events a rule dropped, by rule; onDrop is told of each.
 	dropped *prometheus.CounterVec
-	onDrop  func(rc *hook.RoleChange, rule string)
+	onDrop  func(rc *hookd.RoleChange, rule string)
 	links   Links
 	// warnings are what Build found legal but unwise.
 	warnings []string
@@ -96,7 +96,7 @@ func (r *Router) Add(name string, s Sink) error {
 func (r *Router) Names() []string { return append([]string(nil), r.names...) }
 
 // Route returns the sinks an accepted event is delivered to.
-func (r *Router) Route(rc *hook.RoleChange) []string {
+func (r *Router) Route(rc *hookd.RoleChange) []string {
 	sinks, rule := r.routes.decide(rc, r.names)
 	if rule != "" {
 		if r.dropped != nil {
@@ -110,7 +110,7 @@ func (r *Router) Route(rc *hook.RoleChange) []string {
 }
 
 // Deliver sends the changes, one alert, to the named sink.
-func (r *Router) Deliver(ctx context.Context, sink string, changes []*hook.RoleChange) error {
+func (r *Router) Deliver(ctx context.Context, sink string, changes []*hookd.RoleChange) error {
 	s, ok := r.sinks[sink]
 	if !ok {
 		return Permanent(fmt.Errorf("%w: %q", ErrUnknownSink, sink))
@@ -125,9 +125,9 @@ func (r *Router) Deliver(ctx context.Context, sink string, changes []*hook.RoleC
 
 // Escalation is where rc's alert goes on if nobody decides on its change in time (see
 // Routes.EscalationOf); nil for none.
-func (r *Router) Escalation(rc *hook.RoleChange) *Escalation { return r.routes.EscalationOf(rc) }
+func (r *Router) Escalation(rc *hookd.RoleChange) *Escalation { return r.routes.EscalationOf(rc) }
 
 // Severity is how urgent the changes are, with the configured overrides.
-func (r *Router) Severity(changes ...*hook.RoleChange) Severity {
+func (r *Router) Severity(changes ...*hookd.RoleChange) Severity {
 	return r.routes.SeverityOf(changes...)
 }

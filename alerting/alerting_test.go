@@ -10,23 +10,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/hook"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-func sample() *hook.RoleChange {
+func sample() *hookd.RoleChange {
 	proxy := true
-	return &hook.RoleChange{
+	return &hookd.RoleChange{
 		EventID: "c4399b10-47a4-5263-b4ae-fcdfcbac761b", EventType: hook.WorkflowsUserRoleAdd,
 		Published: time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC),
-		Category:  hook.WorkflowsRole, Action: hook.Granted, Source: hook.SourceHook,
-		Subject: hook.Subject{Kind: hook.SubjectUser, ID: "00u2", DisplayName: "Bob Builder", Login: "bob@acme.example"},
-		Roles:   []hook.Role{{Name: "Workflows Administrator"}},
-		Actor:   hook.Ref{ID: "00u1", DisplayName: "Alice Admin", Login: "alice@acme.example"},
-		Outcome: hook.Outcome{Result: "SUCCESS"},
-		Client:  hook.ClientInfo{IP: "198.51.100.23", City: "Denver", Country: "United States"},
-		Network: hook.Network{IsProxy: &proxy},
+		Category:  hookd.WorkflowsRole, Action: hookd.Granted, Source: hookd.SourceHook,
+		Subject: hookd.Subject{Kind: hookd.SubjectUser, ID: "00u2", DisplayName: "Bob Builder", Login: "bob@acme.example"},
+		Roles:   []hookd.Role{{Name: "Workflows Administrator"}},
+		Actor:   hookd.Ref{ID: "00u1", DisplayName: "Alice Admin", Login: "alice@acme.example"},
+		Outcome: hookd.Outcome{Result: "SUCCESS"},
+		Client:  hookd.ClientInfo{IP: "198.51.100.23", City: "Denver", Country: "United States"},
+		Network: hookd.Network{IsProxy: &proxy},
 		Raw:     []byte(`{"uuid":"c4399b10-47a4-5263-b4ae-fcdfcbac761b"}`),
 	}
 }
@@ -34,13 +35,13 @@ func sample() *hook.RoleChange {
 func TestTitle(t *testing.T) {
 	rc := sample()
 	assert.Equal(t, "Workflows role granted", Title(rc))
-	rc.Action = hook.Revoked
+	rc.Action = hookd.Revoked
 	assert.Equal(t, "Workflows role revoked", Title(rc))
-	rc.Category, rc.Action = hook.AdminPrivilege, hook.Granted
-	rc.Roles = append(rc.Roles, hook.Role{Name: "Org administrator"})
+	rc.Category, rc.Action = hookd.AdminPrivilege, hookd.Granted
+	rc.Roles = append(rc.Roles, hookd.Role{Name: "Org administrator"})
 	rc.Outcome.Result = "FAILURE"
 	assert.Equal(t, "Okta admin privileges grant failed", Title(rc))
-	rc.Category, rc.Outcome.Result, rc.Roles = hook.AppAssignment, "SUCCESS", rc.Roles[:1]
+	rc.Category, rc.Outcome.Result, rc.Roles = hookd.AppAssignment, "SUCCESS", rc.Roles[:1]
 	assert.Equal(t, "Okta Workflows app assignment granted", Title(rc))
 }
 
@@ -72,12 +73,12 @@ func TestConsoleLineClipsLongStrings(t *testing.T) {
 
 func TestConsoleSink(t *testing.T) {
 	var out bytes.Buffer
-	require.NoError(t, NewConsoleSink(&out, false).Deliver(context.Background(), &Alert{Changes: []*hook.RoleChange{sample()}, Severity: Critical}))
+	require.NoError(t, NewConsoleSink(&out, false).Deliver(context.Background(), &Alert{Changes: []*hookd.RoleChange{sample()}, Severity: Critical}))
 	assert.True(t, strings.HasPrefix(out.String(), "ALERT critical Workflows role granted: "))
 	assert.Equal(t, 1, strings.Count(out.String(), "\n"))
 
 	out.Reset()
-	require.NoError(t, NewConsoleSink(&out, true).Deliver(context.Background(), &Alert{Changes: []*hook.RoleChange{sample()}, Severity: Critical}))
+	require.NoError(t, NewConsoleSink(&out, true).Deliver(context.Background(), &Alert{Changes: []*hookd.RoleChange{sample()}, Severity: Critical}))
 	var got map[string]any
 	require.NoError(t, json.Unmarshal(out.Bytes(), &got))
 	assert.Equal(t, "Workflows role granted", got["title"])
@@ -91,7 +92,7 @@ type failingWriter struct{}
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("stdout closed") }
 
 func TestConsoleSinkWriteFailureIsRetried(t *testing.T) {
-	err := NewConsoleSink(failingWriter{}, false).Deliver(context.Background(), &Alert{Changes: []*hook.RoleChange{sample()}})
+	err := NewConsoleSink(failingWriter{}, false).Deliver(context.Background(), &Alert{Changes: []*hookd.RoleChange{sample()}})
 	require.Error(t, err)
 	var p interface{ Permanent() bool }
 	assert.False(t, errors.As(err, &p), "a write failure may pass")
@@ -105,26 +106,26 @@ func TestRouter(t *testing.T) {
 	assert.Error(t, r.Add("", NewConsoleSink(&out, false)))
 	assert.Equal(t, []string{"console"}, r.Names())
 
-	require.NoError(t, r.Deliver(context.Background(), "console", []*hook.RoleChange{sample()}))
+	require.NoError(t, r.Deliver(context.Background(), "console", []*hookd.RoleChange{sample()}))
 	assert.NotEmpty(t, out.String())
 	assert.Equal(t, []string{"console"}, r.Route(sample()))
 
-	err := r.Deliver(context.Background(), "removed-slack", []*hook.RoleChange{sample()})
+	err := r.Deliver(context.Background(), "removed-slack", []*hookd.RoleChange{sample()})
 	require.ErrorIs(t, err, ErrUnknownSink)
-	failure, _ := hook.FailureOf(err)
-	assert.Equal(t, hook.FailPermanent, failure)
+	failure, _ := hookd.FailureOf(err)
+	assert.Equal(t, hookd.FailPermanent, failure)
 }
 
 func TestErrorKinds(t *testing.T) {
 	base := errors.New("boom")
 	err := RetryLater(30*time.Second, base)
-	failure, after := hook.FailureOf(err)
-	assert.Equal(t, hook.FailWait, failure)
+	failure, after := hookd.FailureOf(err)
+	assert.Equal(t, hookd.FailWait, failure)
 	assert.Equal(t, 30*time.Second, after)
 	assert.ErrorIs(t, err, base)
 	assert.ErrorIs(t, Permanent(base), base)
-	failure, _ = hook.FailureOf(fmt.Errorf("wrapped: %w", Permanent(base)))
-	assert.Equal(t, hook.FailPermanent, failure, "through wrapping")
-	failure, _ = hook.FailureOf(base)
-	assert.Equal(t, hook.FailRetry, failure, "any other error is retried")
+	failure, _ = hookd.FailureOf(fmt.Errorf("wrapped: %w", Permanent(base)))
+	assert.Equal(t, hookd.FailPermanent, failure, "through wrapping")
+	failure, _ = hookd.FailureOf(base)
+	assert.Equal(t, hookd.FailRetry, failure, "any other error is retried")
 }

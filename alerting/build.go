@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"net/url"
 
-	"github.com/hookd/hookd/hook"
-	"github.com/hookd/hookd/internal/outbound"
-	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/outbound"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // SinkSpec describes one sink as the configuration names it.
@@ -47,7 +48,7 @@ type Spec struct {
 	// Registerer, when set, receives hookd_alerts_dropped_total{rule}.
 	Registerer prometheus.Registerer
 	// OnDrop, when set, is told of each event a rule drops.
-	OnDrop func(rc *hook.RoleChange, rule string)
+	OnDrop func(rc *hookd.RoleChange, rule string)
 	// Links says where alerts link to.
 	Links Links
 }

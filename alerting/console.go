@@ -4,14 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/hookd/hookd/internal/clip"
 	"io"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/clip"
 )
 
 // ConsoleSink writes one line per alert: readable text, or a JSON object per line. Okta's
@@ -37,7 +37,7 @@ func (s *ConsoleSink) Deliver(_ context.Context, a *Alert) error {
 				Title    string   `json:"title"`
 				Severity Severity `json:"severity"`
 				Links    []Link   `json:"links,omitempty"`
-				*hook.RoleChange
+				*hookd.RoleChange
 			}{Title(rc), a.Severity, a.Links, &view})
 			if err != nil {
 				return Permanent(fmt.Errorf("console: encode: %w", err))
@@ -59,7 +59,7 @@ func (s *ConsoleSink) Deliver(_ context.Context, a *Alert) error {
 const maxConsoleField = 256
 
 // ConsoleLine renders an alert as one line of text, its severity first.
-func ConsoleLine(rc *hook.RoleChange, sev Severity) string {
+func ConsoleLine(rc *hookd.RoleChange, sev Severity) string {
 	var b strings.Builder
 	b.WriteString("ALERT " + sev.String() + " ")
 	b.WriteString(Title(rc))
@@ -71,7 +71,7 @@ func ConsoleLine(rc *hook.RoleChange, sev Severity) string {
 		b.WriteString("what=" + q(rc.DisplayMessage))
 		fmt.Fprintf(&b, " at=%s event=%s", rc.Published.UTC().Format(time.RFC3339), q(rc.EventID))
 		return b.String()
-	case rc.Category == hook.Tampering:
+	case rc.Category == hookd.Tampering:
 		b.WriteString("tampering")
 	case len(names) == 0:
 		b.WriteString("role=(unknown)")
@@ -119,7 +119,7 @@ func ConsoleLine(rc *hook.RoleChange, sev Severity) string {
 		for i, f := range rc.Findings {
 			ids[i] = f.ID
 		}
-		fmt.Fprintf(&b, " findings=%s why=%s", strings.Join(ids, ","), q(whyText(&Alert{Changes: []*hook.RoleChange{rc}}, plainMarkup)))
+		fmt.Fprintf(&b, " findings=%s why=%s", strings.Join(ids, ","), q(whyText(&Alert{Changes: []*hookd.RoleChange{rc}}, plainMarkup)))
 	}
 	if len(rc.Incomplete) > 0 {
 		fmt.Fprintf(&b, " incomplete=%s", q(strings.Join(rc.Incomplete, "; ")))

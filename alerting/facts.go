@@ -5,7 +5,7 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/clip"
 )
 
@@ -34,7 +34,7 @@ func alertFacts(a *Alert, m markup) []fact {
 	for _, s := range subs {
 		subjectLines = append(subjectLines, who(s.DisplayName, s.Login, s.ID, m))
 	}
-	subjectLabel := map[hook.SubjectKind]string{hook.SubjectGroup: "Group", hook.SubjectEventHook: "Event hook", hook.SubjectLogStream: "Log stream"}[first.Subject.Kind]
+	subjectLabel := map[hookd.SubjectKind]string{hookd.SubjectGroup: "Group", hookd.SubjectEventHook: "Event hook", hookd.SubjectLogStream: "Log stream"}[first.Subject.Kind]
 	if subjectLabel == "" {
 		subjectLabel = "User"
 	}
@@ -52,7 +52,7 @@ func alertFacts(a *Alert, m markup) []fact {
 			{"At", first.Published.UTC().Format("2006-01-02 15:04:05 UTC")},
 		}
 	}
-	if len(roles) == 0 && first.Category == hook.Tampering {
+	if len(roles) == 0 && first.Category == hookd.Tampering {
 		roles = []string{"(none: " + strings.ReplaceAll(string(first.Category), "_", " ") + ")"}
 	} else if len(roles) == 0 {
 		roles = []string{"(not found in the event)"}
@@ -66,7 +66,7 @@ func alertFacts(a *Alert, m markup) []fact {
 	}
 	if first.MemberCount > 0 {
 		label := "Members, who hold it too"
-		if first.Action == hook.Revoked {
+		if first.Action == hookd.Revoked {
 			label = "Members, who lose it too"
 		}
 		facts = append(facts, fact{label, membersText(first, m)})
@@ -90,7 +90,7 @@ func alertFacts(a *Alert, m markup) []fact {
 
 // membersText names a group's first members and counts the rest: a group gaining a role gives
 // it to each of them.
-func membersText(rc *hook.RoleChange, m markup) string {
+func membersText(rc *hookd.RoleChange, m markup) string {
 	names := make([]string, 0, len(rc.Members))
 	for _, r := range rc.Members {
 		names = append(names, who(r.DisplayName, r.Login, r.ID, m))
@@ -167,7 +167,7 @@ func who(name, login, id string, m markup) string {
 	return s
 }
 
-func outcomeText(rc *hook.RoleChange, m markup) string {
+func outcomeText(rc *hookd.RoleChange, m markup) string {
 	s := m.text(firstOf(rc.Outcome.Result, "(not given)"))
 	if rc.Failed() {
 		s = m.failed + s
@@ -178,7 +178,7 @@ func outcomeText(rc *hook.RoleChange, m markup) string {
 	return s
 }
 
-func networkText(n hook.Network, m markup) string {
+func networkText(n hookd.Network, m markup) string {
 	var parts []string
 	if n.ASN != 0 {
 		parts = append(parts, fmt.Sprintf("AS%d", n.ASN))
@@ -205,9 +205,9 @@ func summaryOf(a *Alert, facts []fact) string {
 }
 
 // findingsOf are the findings of the alert's changes, each once, in the order found.
-func findingsOf(a *Alert) []hook.Finding {
-	var out []hook.Finding
-	seen := map[hook.Finding]bool{}
+func findingsOf(a *Alert) []hookd.Finding {
+	var out []hookd.Finding
+	seen := map[hookd.Finding]bool{}
 	for _, rc := range a.Changes {
 		for _, f := range rc.Findings {
 			if !seen[f] {

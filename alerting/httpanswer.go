@@ -3,14 +3,15 @@ package alerting
 import (
 	"bytes"
 	"fmt"
-	"github.com/hookd/hookd/internal/clip"
-	"github.com/hookd/hookd/internal/outbound"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/hookd/hookd/internal/clip"
+	"github.com/hookd/hookd/internal/outbound"
 )
 
 // MaxRetryAfter caps how long a Retry-After can hold a delivery back; a longer value is
@@ -22,7 +23,7 @@ const defaultRetryAfter = 30 * time.Second
 
 // checkAnswer is the one classifier of HTTP answers every HTTP sink uses: 2xx is success;
 // 429 is retried after Retry-After; 408, 5xx and transport failures are retried with
-// backoff; 413 asks for smaller messages (hook.FailTooLarge); any other status is permanent. name
+// backoff; 413 asks for smaller messages (hookd.FailTooLarge); any other status is permanent. name
 // goes into errors; the URL never does, nor any secret redact blanks out of what the receiver
 // said: receivers echo the path or the URL they were asked for, or the body.
 func checkAnswer(name string, redact func(string) string, resp *http.Response, err error, now time.Time) error {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/outbound"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -65,14 +65,14 @@ func TestCheckAnswer(t *testing.T) {
 			require.Error(t, err)
 			assert.True(t, strings.HasPrefix(err.Error(), "slack ops: "), err.Error())
 			assert.NotContains(t, err.Error(), "SECRET")
-			failure, after := hook.FailureOf(err)
-			assert.Equal(t, tt.want.permanent, failure == hook.FailPermanent || failure == hook.FailTooLarge, "permanent")
-			assert.Equal(t, tt.want.tooLarge, failure == hook.FailTooLarge, "too large")
+			failure, after := hookd.FailureOf(err)
+			assert.Equal(t, tt.want.permanent, failure == hookd.FailPermanent || failure == hookd.FailTooLarge, "permanent")
+			assert.Equal(t, tt.want.tooLarge, failure == hookd.FailTooLarge, "too large")
 			if tt.want.after > 0 {
-				require.Equal(t, hook.FailWait, failure, "retry after")
+				require.Equal(t, hookd.FailWait, failure, "retry after")
 				assert.Equal(t, tt.want.after, after)
 			} else {
-				assert.NotEqual(t, hook.FailWait, failure)
+				assert.NotEqual(t, hookd.FailWait, failure)
 			}
 		})
 	}

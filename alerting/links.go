@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 )
 
 // Link is a place a responder goes from an alert: the subject or the actor in Okta's Admin
@@ -64,7 +64,7 @@ const systemLogWindow = time.Hour
 func (l Links) For(a *Alert) []Link {
 	first := a.First()
 	var out []Link
-	if base := l.adminBase(first.Org); base != "" && first.Category != hook.Test {
+	if base := l.adminBase(first.Org); base != "" && first.Category != hookd.Test {
 		seen := map[string]bool{}
 		add := func(rel, title, kind, id string) {
 			path := map[string]string{"user": "/admin/user/profile/view/", "group": "/admin/group/"}[kind]
@@ -92,7 +92,7 @@ func (l Links) For(a *Alert) []Link {
 			"toTime": {at.Add(systemLogWindow).Format(time.RFC3339)}}
 		out = append(out, Link{Rel: "system_log", Title: "System Log of this change", Href: base + "/report/system_log_2?" + q.Encode()})
 	}
-	if l.ConsoleURL != "" && first.Category != hook.Test {
+	if l.ConsoleURL != "" && first.Category != hookd.Test {
 		out = append(out, Link{Rel: "console", Title: "This change in hookd",
 			Href: strings.TrimRight(l.ConsoleURL, "/") + "/changes/" + url.PathEscape(first.EventID)})
 	}
@@ -100,9 +100,9 @@ func (l Links) For(a *Alert) []Link {
 }
 
 // subjectTitle names a subject's link: "User Alice Example in Okta".
-func subjectTitle(s hook.Subject) string {
+func subjectTitle(s hookd.Subject) string {
 	kind := "User"
-	if s.Kind == hook.SubjectGroup {
+	if s.Kind == hookd.SubjectGroup {
 		kind = "Group"
 	}
 	return kind + " " + firstOf(s.DisplayName, s.Login, s.ID) + " in Okta"
@@ -115,6 +115,6 @@ func scimString(s string) string {
 
 // Links are where a responder goes from the changes, as their alert would link (see
 // Links.For).
-func (r *Router) Links(changes ...*hook.RoleChange) []Link {
+func (r *Router) Links(changes ...*hookd.RoleChange) []Link {
 	return r.links.For(&Alert{Changes: changes})
 }

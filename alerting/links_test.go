@@ -7,20 +7,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/hookd/hookd/hook"
 )
 
 func linkAlert(org string) *Alert {
 	rc := sample()
 	rc.Org = org
-	rc.Subject = hook.Subject{Kind: hook.SubjectUser, ID: "00u1", DisplayName: "Bob Builder"}
-	rc.Actor = hook.Ref{ID: "00uA", Type: "User", DisplayName: "Alice Admin"}
+	rc.Subject = hookd.Subject{Kind: hookd.SubjectUser, ID: "00u1", DisplayName: "Bob Builder"}
+	rc.Actor = hookd.Ref{ID: "00uA", Type: "User", DisplayName: "Alice Admin"}
 	rc.TransactionID = "txn-1"
 	rc.Published = time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC)
-	return &Alert{Changes: []*hook.RoleChange{rc}, Severity: Critical}
+	return &Alert{Changes: []*hookd.RoleChange{rc}, Severity: Critical}
 }
 
 func hrefs(links []Link) map[string]string {
@@ -72,8 +71,8 @@ func TestAdminURLAndOrgURLStandIn(t *testing.T) {
 func TestLinksEscapeOddIDs(t *testing.T) {
 	a := linkAlert("https://acme.okta.com")
 	rc := a.First()
-	rc.Subject = hook.Subject{Kind: hook.SubjectGroup, ID: `../../admin?x=1#frag <b>|"%`, DisplayName: "G"}
-	rc.Actor = hook.Ref{ID: "", Type: "User"} // no id: no actor link
+	rc.Subject = hookd.Subject{Kind: hookd.SubjectGroup, ID: `../../admin?x=1#frag <b>|"%`, DisplayName: "G"}
+	rc.Actor = hookd.Ref{ID: "", Type: "User"} // no id: no actor link
 	rc.TransactionID = `tx" or "1" eq "1\`
 	rc.EventID = "ev/1?2"
 	got := hrefs(Links{ConsoleURL: "https://hookd.acme.example"}.For(a))
@@ -108,7 +107,7 @@ func TestSystemLogFallsBackToTheEvent(t *testing.T) {
 
 func TestTestAlertsHaveNoLinks(t *testing.T) {
 	a := linkAlert("https://acme.okta.com")
-	a.First().Category = hook.Test
+	a.First().Category = hookd.Test
 	assert.Empty(t, Links{ConsoleURL: "https://hookd.acme.example"}.For(a))
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"unicode"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/alerting"
 	"github.com/hookd/hookd/alerting/alertingtest"
 	"github.com/hookd/hookd/hook"
@@ -52,11 +53,11 @@ func TestSlackOktaStringsFormNothing(t *testing.T) {
 			rc := *payloadAlerts(t, "workflows-user-role-add.json")[0].First()
 			rc.Subject.DisplayName = name
 			rc.Subject.Login = ""
-			rc.Actor = hook.Ref{DisplayName: name}
-			rc.Roles = []hook.Role{{Name: name}}
-			rc.Outcome = hook.Outcome{Result: "SUCCESS", Reason: name}
-			rc.Client = hook.ClientInfo{IP: name}
-			m := alerting.RenderSlack(&alerting.Alert{Changes: []*hook.RoleChange{&rc}, Severity: alerting.High})
+			rc.Actor = hookd.Ref{DisplayName: name}
+			rc.Roles = []hookd.Role{{Name: name}}
+			rc.Outcome = hookd.Outcome{Result: "SUCCESS", Reason: name}
+			rc.Client = hookd.ClientInfo{IP: name}
+			m := alerting.RenderSlack(&alerting.Alert{Changes: []*hookd.RoleChange{&rc}, Severity: alerting.High})
 			var fields []alerting.SlackText
 			for _, b := range m.Blocks {
 				fields = append(fields, b.Fields...)
@@ -94,7 +95,7 @@ func TestSlackKeepsPlainNamesAsTheyAre(t *testing.T) {
 	rc := *payloadAlerts(t, "workflows-user-role-add.json")[0].First()
 	rc.Subject.DisplayName = "Bob Builder"
 	rc.Subject.Login = "bob_builder@acme.example"
-	m := alerting.RenderSlack(&alerting.Alert{Changes: []*hook.RoleChange{&rc}, Severity: alerting.High})
+	m := alerting.RenderSlack(&alerting.Alert{Changes: []*hookd.RoleChange{&rc}, Severity: alerting.High})
 	assert.Contains(t, m.AllText(), "*User*\nBob Builder (bob_builder@acme.example)")
 }
 
@@ -105,9 +106,9 @@ func TestTeamsOktaStringsFormNothing(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			rc := *payloadAlerts(t, "workflows-user-role-add.json")[0].First()
 			rc.Subject.DisplayName = name
-			rc.Actor = hook.Ref{DisplayName: name}
-			rc.Roles = []hook.Role{{Name: name}}
-			msg := alerting.RenderTeams(&alerting.Alert{Changes: []*hook.RoleChange{&rc}, Severity: alerting.High})
+			rc.Actor = hookd.Ref{DisplayName: name}
+			rc.Roles = []hookd.Role{{Name: name}}
+			msg := alerting.RenderTeams(&alerting.Alert{Changes: []*hookd.RoleChange{&rc}, Severity: alerting.High})
 			text := alertingtest.CardText(msg.Attachments[0].Content)
 			for _, line := range strings.Split(text, "\n") { // CardText joins the card's texts with \n
 				assert.Equal(t, -1, strings.IndexFunc(line, lineBreakOrControl), "%q holds a line break or control", line)
@@ -120,10 +121,10 @@ func TestTeamsOktaStringsFormNothing(t *testing.T) {
 // Slack would make a link of a URL, a channel of #name and a mention of @here in plain mrkdwn
 // text: every mrkdwn object hookd sends is verbatim.
 func TestSlackTextIsVerbatim(t *testing.T) {
-	rc := hook.RoleChange{EventID: "e1", EventType: hook.WorkflowsUserRoleAdd, Category: hook.WorkflowsRole, Action: hook.Granted,
-		Subject: hook.Subject{Kind: hook.SubjectUser, ID: "00u1", DisplayName: "https://evil.example/login #general @here"},
-		Roles:   []hook.Role{{Name: "Folder Editor"}}, TransactionID: "tx"}
-	m := alerting.RenderSlack(&alerting.Alert{Changes: []*hook.RoleChange{&rc}, Severity: alerting.High})
+	rc := hookd.RoleChange{EventID: "e1", EventType: hook.WorkflowsUserRoleAdd, Category: hookd.WorkflowsRole, Action: hookd.Granted,
+		Subject: hookd.Subject{Kind: hookd.SubjectUser, ID: "00u1", DisplayName: "https://evil.example/login #general @here"},
+		Roles:   []hookd.Role{{Name: "Folder Editor"}}, TransactionID: "tx"}
+	m := alerting.RenderSlack(&alerting.Alert{Changes: []*hookd.RoleChange{&rc}, Severity: alerting.High})
 	n := 0
 	for _, b := range m.Blocks {
 		texts := append(append([]alerting.SlackText{}, b.Fields...), b.Elements...)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/alerting"
 	"github.com/hookd/hookd/hook"
 	"github.com/stretchr/testify/assert"
@@ -15,25 +16,25 @@ import (
 // A role held through a group says so in every format: the title, the group, and for a
 // group's own change its members.
 func TestEveryFormatNamesTheGroupARoleComesThrough(t *testing.T) {
-	join := &hook.RoleChange{EventID: "m1", EventType: hook.GroupMembershipAdd, Published: time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC),
-		Category: hook.WorkflowsRole, Action: hook.Granted, Roles: []hook.Role{{Name: "Connection Manager"}},
-		Subject: hook.Subject{Kind: hook.SubjectUser, ID: "00uM", DisplayName: "Mallory"},
-		Via:     &hook.Ref{ID: "00gFlow", Type: "UserGroup", DisplayName: "Flow Builders"},
-		Actor:   hook.Ref{ID: "00uM", DisplayName: "Mallory"}}
-	grant := &hook.RoleChange{EventID: "g1", EventType: hook.WorkflowsGroupRoleAdd, Published: join.Published,
-		Category: hook.WorkflowsRole, Action: hook.Granted, Roles: []hook.Role{{Name: "Connection Manager"}},
-		Subject: hook.Subject{Kind: hook.SubjectGroup, ID: "00gFlow", DisplayName: "Flow Builders"},
-		Members: []hook.Ref{{ID: "00uA", DisplayName: "Ann"}, {ID: "00uB", DisplayName: "Ben"}}, MemberCount: 7,
-		Actor: hook.Ref{ID: "00uAdmin", DisplayName: "Admin"}}
+	join := &hookd.RoleChange{EventID: "m1", EventType: hookd.GroupMembershipAdd, Published: time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC),
+		Category: hookd.WorkflowsRole, Action: hookd.Granted, Roles: []hookd.Role{{Name: "Connection Manager"}},
+		Subject: hookd.Subject{Kind: hookd.SubjectUser, ID: "00uM", DisplayName: "Mallory"},
+		Via:     &hookd.Ref{ID: "00gFlow", Type: "UserGroup", DisplayName: "Flow Builders"},
+		Actor:   hookd.Ref{ID: "00uM", DisplayName: "Mallory"}}
+	grant := &hookd.RoleChange{EventID: "g1", EventType: hook.WorkflowsGroupRoleAdd, Published: join.Published,
+		Category: hookd.WorkflowsRole, Action: hookd.Granted, Roles: []hookd.Role{{Name: "Connection Manager"}},
+		Subject: hookd.Subject{Kind: hookd.SubjectGroup, ID: "00gFlow", DisplayName: "Flow Builders"},
+		Members: []hookd.Ref{{ID: "00uA", DisplayName: "Ann"}, {ID: "00uB", DisplayName: "Ben"}}, MemberCount: 7,
+		Actor: hookd.Ref{ID: "00uAdmin", DisplayName: "Admin"}}
 
 	for _, tt := range []struct {
-		rc   *hook.RoleChange
+		rc   *hookd.RoleChange
 		want []string
 	}{
 		{join, []string{"Workflows role granted through group membership", "Flow Builders"}},
 		{grant, []string{"Ann", "Ben", "and 5 more"}},
 	} {
-		a := &alerting.Alert{Changes: []*hook.RoleChange{tt.rc}, Severity: alerting.High}
+		a := &alerting.Alert{Changes: []*hookd.RoleChange{tt.rc}, Severity: alerting.High}
 		slack := alerting.RenderSlack(a).AllText()
 		teams, err := json.Marshal(alerting.RenderTeams(a))
 		require.NoError(t, err)

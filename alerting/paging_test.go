@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/alerting"
 	"github.com/hookd/hookd/alerting/alertingtest"
 	"github.com/hookd/hookd/hook"
@@ -35,8 +36,8 @@ func TestPagerDutyOneIncidentDespiteRetry(t *testing.T) {
 	err = sink.Deliver(ctx, a)
 	cancel()
 	require.Error(t, err, "the first attempt times out")
-	failure, _ := hook.FailureOf(err)
-	assert.Equal(t, hook.FailRetry, failure, "and is retried")
+	failure, _ := hookd.FailureOf(err)
+	assert.Equal(t, hookd.FailRetry, failure, "and is retried")
 	require.NoError(t, sink.Deliver(context.Background(), a))
 
 	requests, problems := pd.Requests()
@@ -93,7 +94,7 @@ func TestTeamsShowsHostileNamesAsPlainText(t *testing.T) {
 	rc := *a.First()
 	rc.Subject.DisplayName = "**Bob** [click here](https://evil.example) <at>everyone</at> {{DATE(2026-01-01T00:00:00Z)}} _x_ ~~y~~ `z`\n- list\n# heading" + strings.Repeat("é", 10000)
 	rc.Actor.DisplayName = "1. Mallory"
-	a = &alerting.Alert{Changes: []*hook.RoleChange{&rc}, Severity: alerting.Critical}
+	a = &alerting.Alert{Changes: []*hookd.RoleChange{&rc}, Severity: alerting.Critical}
 
 	require.NoError(t, sink.Deliver(context.Background(), a))
 	cards, problems := teams.Cards()
@@ -112,7 +113,7 @@ func TestTeamsShowsHostileNamesAsPlainText(t *testing.T) {
 	assert.Equal(t, "Attention", cards[0].Body[0].Color, "critical is red")
 
 	// A large admin action stays within the limit too.
-	many := make([]*hook.RoleChange, 300)
+	many := make([]*hookd.RoleChange, 300)
 	for i := range many {
 		c := rc
 		c.EventID = strings.Repeat("u", 36)

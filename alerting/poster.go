@@ -56,7 +56,7 @@ func (p *poster) setTimeout(d time.Duration) { p.client = outbound.Client(d) }
 // errPaced is the reason a delivery waits its turn at a receiver's pace.
 var errPaced = errors.New("waiting for its turn at the receiver's pace")
 
-// pace waits for the sink's next slot, or hands the delivery back (hook.FailPaced) when that is
+// pace waits for the sink's next slot, or hands the delivery back (hookd.FailPaced) when that is
 // further away than maxWait, with the time to that slot: the queue holds the sink back until
 // then and gives the slot to the most severe alert waiting, not to the one handed back first.
 func (p *poster) pace(ctx context.Context) error {

@@ -3,38 +3,38 @@ package alerting
 import (
 	"strings"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 )
 
 // Title says in a few words what happened: "Workflows role granted", "Okta admin privilege
 // revoked", "Okta admin privileges grant failed".
-func Title(rc *hook.RoleChange) string {
+func Title(rc *hookd.RoleChange) string {
 	return escalatedPrefix(rc) + title(rc)
 }
 
-func title(rc *hook.RoleChange) string {
-	if rc.Category == hook.Test {
+func title(rc *hookd.RoleChange) string {
+	if rc.Category == hookd.Test {
 		return TestAlertTitle
 	}
 	switch rc.Category {
-	case hook.Tampering:
+	case hookd.Tampering:
 		return tamperTitle(rc)
-	case hook.Health:
-		if rc.EventType == hook.HealthStoreOutage {
+	case hookd.Health:
+		if rc.EventType == hookd.HealthStoreOutage {
 			return "hookd refused Okta's deliveries while its store was unavailable"
 		}
-		if rc.Action == hook.Recovered {
+		if rc.Action == hookd.Recovered {
 			return "hookd reads Okta's System Log again"
 		}
 		return "hookd cannot read Okta's System Log"
 	}
 	var what string
 	switch rc.Category {
-	case hook.WorkflowsRole:
+	case hookd.WorkflowsRole:
 		what = "Workflows role"
-	case hook.AdminPrivilege:
+	case hookd.AdminPrivilege:
 		what = "Okta admin privilege"
-	case hook.AppAssignment:
+	case hookd.AppAssignment:
 		what = "Okta Workflows app assignment"
 	default:
 		what = "Role change"
@@ -47,7 +47,7 @@ func title(rc *hook.RoleChange) string {
 	}
 	if rc.Failed() {
 		noun := "grant"
-		if rc.Action == hook.Revoked {
+		if rc.Action == hookd.Revoked {
 			noun = "revoke"
 		}
 		return what + " " + noun + " failed"
@@ -66,7 +66,7 @@ func firstOf(values ...string) string {
 }
 
 // place is "Denver, Colorado, United States", from what Okta knows.
-func place(c hook.ClientInfo) string {
+func place(c hookd.ClientInfo) string {
 	var parts []string
 	for _, p := range []string{c.City, c.State, c.Country} {
 		if p != "" {
@@ -77,7 +77,7 @@ func place(c hook.ClientInfo) string {
 }
 
 // roleNames lists the distinct role names across changes, in order.
-func roleNames(changes []*hook.RoleChange) []string {
+func roleNames(changes []*hookd.RoleChange) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, rc := range changes {
@@ -92,9 +92,9 @@ func roleNames(changes []*hook.RoleChange) []string {
 }
 
 // subjects lists the distinct subjects across changes, in order.
-func subjects(changes []*hook.RoleChange) []hook.Subject {
-	var out []hook.Subject
-	seen := map[hook.Subject]bool{}
+func subjects(changes []*hookd.RoleChange) []hookd.Subject {
+	var out []hookd.Subject
+	seen := map[hookd.Subject]bool{}
 	for _, rc := range changes {
 		if !seen[rc.Subject] {
 			seen[rc.Subject] = true
@@ -112,24 +112,24 @@ func alertTitle(a *Alert) string {
 	first := *a.First()
 	if len(a.Changes) > 1 {
 		names := roleNames(a.Changes)
-		first.Roles = make([]hook.Role, len(names))
+		first.Roles = make([]hookd.Role, len(names))
 		for i, n := range names {
-			first.Roles[i] = hook.Role{Name: n}
+			first.Roles[i] = hookd.Role{Name: n}
 		}
 	}
 	return Title(&first)
 }
 
 // tamperTitle says what blinded hookd or hid evidence, "hookd's" when it is its own hook.
-func tamperTitle(rc *hook.RoleChange) string {
-	what := map[hook.SubjectKind]string{hook.SubjectEventHook: "Okta event hook", hook.SubjectLogStream: "Okta log stream"}[rc.Subject.Kind]
+func tamperTitle(rc *hookd.RoleChange) string {
+	what := map[hookd.SubjectKind]string{hookd.SubjectEventHook: "Okta event hook", hookd.SubjectLogStream: "Okta log stream"}[rc.Subject.Kind]
 	if rc.HookdOwn {
 		what = "hookd's Okta event hook"
 	}
 	switch {
 	case rc.EventType == "user.session.impersonation.grant":
 		return "Okta support impersonation granted"
-	case rc.Action == hook.DeliveryFailed:
+	case rc.Action == hookd.DeliveryFailed:
 		return what + ": deliveries failing"
 	case what == "":
 		return "Okta change that may blind hookd: " + string(rc.Action)

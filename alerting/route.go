@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 )
 
 // Rule sends the events it matches to its sinks, or drops them. Every listed criterion must
@@ -100,7 +100,7 @@ func (rt *Routes) problems(sinks []string) []string {
 }
 
 // SeverityOf is the highest severity among the changes.
-func (rt *Routes) SeverityOf(changes ...*hook.RoleChange) Severity {
+func (rt *Routes) SeverityOf(changes ...*hookd.RoleChange) Severity {
 	var best Severity
 	for _, rc := range changes {
 		best = max(best, severityOf(rc, rt.Severities))
@@ -109,14 +109,14 @@ func (rt *Routes) SeverityOf(changes ...*hook.RoleChange) Severity {
 }
 
 // SinksFor returns the sinks, among all, that rc is delivered to.
-func (rt *Routes) SinksFor(rc *hook.RoleChange, all []string) []string {
+func (rt *Routes) SinksFor(rc *hookd.RoleChange, all []string) []string {
 	sinks, _ := rt.decide(rc, all)
 	return sinks
 }
 
 // decide returns the sinks for rc and, when a rule dropped it, that rule's name (or its
 // index, "routes[i]", when it has none).
-func (rt *Routes) decide(rc *hook.RoleChange, all []string) ([]string, string) {
+func (rt *Routes) decide(rc *hookd.RoleChange, all []string) ([]string, string) {
 	if rc.FromHookd() {
 		return all, "" // hookd's own health reaches every sink, whatever the rules
 	}
@@ -133,7 +133,7 @@ func (rt *Routes) decide(rc *hook.RoleChange, all []string) ([]string, string) {
 }
 
 // match returns the first rule that matches rc, and its index; nil when none does.
-func (rt *Routes) match(rc *hook.RoleChange) (int, *Rule) {
+func (rt *Routes) match(rc *hookd.RoleChange) (int, *Rule) {
 	for i := range rt.Rules {
 		if rt.Rules[i].matches(rc) {
 			return i, &rt.Rules[i]
@@ -143,7 +143,7 @@ func (rt *Routes) match(rc *hook.RoleChange) (int, *Rule) {
 }
 
 // atLeast is sinks but those whose minimum severity rc's alert is below.
-func (rt *Routes) atLeast(rc *hook.RoleChange, sinks []string) []string {
+func (rt *Routes) atLeast(rc *hookd.RoleChange, sinks []string) []string {
 	sev := rt.SeverityOf(rc)
 	out := make([]string, 0, len(sinks))
 	for _, s := range sinks {
@@ -158,7 +158,7 @@ func (rt *Routes) atLeast(rc *hook.RoleChange, sinks []string) []string {
 // EscalationOf is where rc's alert goes on if nobody decides on the change in time: the
 // escalation of the rule that routes it, to its sinks that take the alert's severity; nil
 // without one.
-func (rt *Routes) EscalationOf(rc *hook.RoleChange) *Escalation {
+func (rt *Routes) EscalationOf(rc *hookd.RoleChange) *Escalation {
 	if rc.FromHookd() {
 		return nil
 	}
@@ -173,7 +173,7 @@ func (rt *Routes) EscalationOf(rc *hook.RoleChange) *Escalation {
 	return &Escalation{After: r.Escalate.After, Sinks: sinks}
 }
 
-func (r *Rule) matches(rc *hook.RoleChange) bool {
+func (r *Rule) matches(rc *hookd.RoleChange) bool {
 	roles := rc.RoleNames()
 	return anyMatch(r.EventTypes, rc.EventType) &&
 		anyMatch(r.Actions, string(rc.Action)) &&
@@ -184,7 +184,7 @@ func (r *Rule) matches(rc *hook.RoleChange) bool {
 		(len(r.Findings) == 0 || anyMatch(r.Findings, findingIDs(rc)...))
 }
 
-func findingIDs(rc *hook.RoleChange) []string {
+func findingIDs(rc *hookd.RoleChange) []string {
 	ids := make([]string, len(rc.Findings))
 	for i, f := range rc.Findings {
 		ids[i] = f.ID

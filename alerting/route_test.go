@@ -3,12 +3,12 @@ package alerting
 import (
 	"testing"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-func change(mutate func(*hook.RoleChange)) *hook.RoleChange {
+func change(mutate func(*hookd.RoleChange)) *hookd.RoleChange {
 	rc := sample()
 	mutate(rc)
 	return rc
@@ -17,18 +17,18 @@ func change(mutate func(*hook.RoleChange)) *hook.RoleChange {
 func TestDefaultSeverity(t *testing.T) {
 	tests := []struct {
 		name string
-		rc   *hook.RoleChange
+		rc   *hookd.RoleChange
 		want Severity
 	}{
 		{"Workflows Administrator granted", sample(), Critical},
-		{"super admin granted", change(func(rc *hook.RoleChange) {
-			rc.Category, rc.Roles = hook.AdminPrivilege, []hook.Role{{Name: "Org administrator"}, {Name: "Super administrator"}}
+		{"super admin granted", change(func(rc *hookd.RoleChange) {
+			rc.Category, rc.Roles = hookd.AdminPrivilege, []hookd.Role{{Name: "Org administrator"}, {Name: "Super administrator"}}
 		}), Critical},
-		{"Okta super admin as shown in Workflows", change(func(rc *hook.RoleChange) { rc.Roles = []hook.Role{{Name: "Administrator"}} }), Critical},
-		{"other grant", change(func(rc *hook.RoleChange) { rc.Roles = []hook.Role{{Name: "Folder Reader"}} }), High},
-		{"grant with the role not found", change(func(rc *hook.RoleChange) { rc.Roles = nil }), High},
-		{"revoke of a critical role", change(func(rc *hook.RoleChange) { rc.Action = hook.Revoked }), Medium},
-		{"failed grant of a critical role", change(func(rc *hook.RoleChange) { rc.Outcome.Result = "FAILURE" }), Medium},
+		{"Okta super admin as shown in Workflows", change(func(rc *hookd.RoleChange) { rc.Roles = []hookd.Role{{Name: "Administrator"}} }), Critical},
+		{"other grant", change(func(rc *hookd.RoleChange) { rc.Roles = []hookd.Role{{Name: "Folder Reader"}} }), High},
+		{"grant with the role not found", change(func(rc *hookd.RoleChange) { rc.Roles = nil }), High},
+		{"revoke of a critical role", change(func(rc *hookd.RoleChange) { rc.Action = hookd.Revoked }), Medium},
+		{"failed grant of a critical role", change(func(rc *hookd.RoleChange) { rc.Outcome.Result = "FAILURE" }), Medium},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, DefaultSeverity(tt.rc), tt.name)
@@ -37,11 +37,11 @@ func TestDefaultSeverity(t *testing.T) {
 
 func TestSeverityOverrides(t *testing.T) {
 	rt := &Routes{Severities: map[string]Severity{"folder reader": Low, "connection manager": Critical}}
-	reader := change(func(rc *hook.RoleChange) { rc.Roles = []hook.Role{{Name: "Folder Reader"}} })
+	reader := change(func(rc *hookd.RoleChange) { rc.Roles = []hookd.Role{{Name: "Folder Reader"}} })
 	assert.Equal(t, Low, rt.SeverityOf(reader))
-	both := change(func(rc *hook.RoleChange) { rc.Roles = []hook.Role{{Name: "Folder Reader"}, {Name: "Folder Editor"}} })
+	both := change(func(rc *hookd.RoleChange) { rc.Roles = []hookd.Role{{Name: "Folder Reader"}, {Name: "Folder Editor"}} })
 	assert.Equal(t, High, rt.SeverityOf(both), "the unconfigured role keeps its default")
-	assert.Equal(t, Critical, rt.SeverityOf(reader, change(func(rc *hook.RoleChange) { rc.Roles = []hook.Role{{Name: "Connection Manager"}} })))
+	assert.Equal(t, Critical, rt.SeverityOf(reader, change(func(rc *hookd.RoleChange) { rc.Roles = []hookd.Role{{Name: "Connection Manager"}} })))
 	for _, s := range []string{"low", "MEDIUM", "High", "critical"} {
 		_, err := ParseSeverity(s)
 		assert.NoError(t, err)
@@ -64,21 +64,21 @@ func TestRoutes(t *testing.T) {
 	require.NoError(t, rt.Validate(all))
 	tests := []struct {
 		name string
-		rc   *hook.RoleChange
+		rc   *hookd.RoleChange
 		want []string
 	}{
-		{"dropped by actor glob", change(func(rc *hook.RoleChange) { rc.Actor.Login = "svc-okta@acme.example" }), nil},
+		{"dropped by actor glob", change(func(rc *hookd.RoleChange) { rc.Actor.Login = "svc-okta@acme.example" }), nil},
 		{"first matching rule decides", sample(), []string{"slack", "siem"}},
-		{"group rule", change(func(rc *hook.RoleChange) {
-			rc.Subject.Kind, rc.Roles = hook.SubjectGroup, []hook.Role{{Name: "Folder Reader"}}
+		{"group rule", change(func(rc *hookd.RoleChange) {
+			rc.Subject.Kind, rc.Roles = hookd.SubjectGroup, []hookd.Role{{Name: "Folder Reader"}}
 		}), []string{"siem"}},
-		{"below slack's minimum severity", change(func(rc *hook.RoleChange) {
+		{"below slack's minimum severity", change(func(rc *hookd.RoleChange) {
 			rc.Outcome.Result = "FAILURE"
-			rc.Roles = []hook.Role{{Name: "Folder Reader"}}
+			rc.Roles = []hookd.Role{{Name: "Folder Reader"}}
 		}), []string{}},
-		{"no rule matches: every sink", change(func(rc *hook.RoleChange) { rc.Roles = []hook.Role{{Name: "Folder Reader"}} }), all},
-		{"no rule matches, slack minimum applies", change(func(rc *hook.RoleChange) {
-			rc.Action, rc.Roles = hook.Revoked, []hook.Role{{Name: "Folder Reader"}}
+		{"no rule matches: every sink", change(func(rc *hookd.RoleChange) { rc.Roles = []hookd.Role{{Name: "Folder Reader"}} }), all},
+		{"no rule matches, slack minimum applies", change(func(rc *hookd.RoleChange) {
+			rc.Action, rc.Roles = hookd.Revoked, []hookd.Role{{Name: "Folder Reader"}}
 		}), []string{"console", "siem"}},
 	}
 	for _, tt := range tests {
@@ -112,17 +112,17 @@ func TestRoutesValidate(t *testing.T) {
 }
 
 func TestFindingsRaiseSeverity(t *testing.T) {
-	with := func(base func(*hook.RoleChange), findings ...hook.Finding) *hook.RoleChange {
-		return change(func(rc *hook.RoleChange) { base(rc); rc.Findings = findings })
+	with := func(base func(*hookd.RoleChange), findings ...hookd.Finding) *hookd.RoleChange {
+		return change(func(rc *hookd.RoleChange) { base(rc); rc.Findings = findings })
 	}
-	reader := func(rc *hook.RoleChange) { rc.Roles = []hook.Role{{Name: "Folder Reader"}} }
-	revoke := func(rc *hook.RoleChange) { rc.Action, rc.Roles = hook.Revoked, []hook.Role{{Name: "Folder Reader"}} }
-	high := hook.Finding{ID: "burst", Severity: "high"}
-	critical := hook.Finding{ID: "self-grant", Severity: "critical"}
+	reader := func(rc *hookd.RoleChange) { rc.Roles = []hookd.Role{{Name: "Folder Reader"}} }
+	revoke := func(rc *hookd.RoleChange) { rc.Action, rc.Roles = hookd.Revoked, []hookd.Role{{Name: "Folder Reader"}} }
+	high := hookd.Finding{ID: "burst", Severity: "high"}
+	critical := hookd.Finding{ID: "self-grant", Severity: "critical"}
 	assert.Equal(t, High, DefaultSeverity(with(revoke, high)), "a short-lived revoke: medium raised a step")
 	assert.Equal(t, Critical, DefaultSeverity(with(reader, high)), "a burst of grants: high raised a step")
 	assert.Equal(t, Critical, DefaultSeverity(with(revoke, critical)), "at least the finding's own")
-	assert.Equal(t, Critical, DefaultSeverity(with(func(*hook.RoleChange) {}, high)), "critical stays critical")
+	assert.Equal(t, Critical, DefaultSeverity(with(func(*hookd.RoleChange) {}, high)), "critical stays critical")
 	rt := &Routes{Severities: map[string]Severity{"folder reader": Low}}
 	assert.Equal(t, High, rt.SeverityOf(with(reader, high)), "at least the finding's own, whatever the role's configured severity")
 	assert.Equal(t, Low, rt.SeverityOf(with(reader)), "no finding: the configured severity")
@@ -135,8 +135,8 @@ func TestRouteOnFindings(t *testing.T) {
 	}}
 	require.NoError(t, rt.Validate([]string{"pager", "slack", "siem"}))
 	all := []string{"pager", "slack", "siem"}
-	self := change(func(rc *hook.RoleChange) { rc.Findings = []hook.Finding{{ID: "burst"}, {ID: "self-grant"}} })
-	burst := change(func(rc *hook.RoleChange) { rc.Findings = []hook.Finding{{ID: "burst"}} })
+	self := change(func(rc *hookd.RoleChange) { rc.Findings = []hookd.Finding{{ID: "burst"}, {ID: "self-grant"}} })
+	burst := change(func(rc *hookd.RoleChange) { rc.Findings = []hookd.Finding{{ID: "burst"}} })
 	plain := sample()
 	assert.Equal(t, []string{"pager"}, rt.SinksFor(self, all))
 	assert.Equal(t, []string{"slack", "siem"}, rt.SinksFor(burst, all))

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 )
 
 // Severity ranks how urgently a change needs a person's eyes.
@@ -57,13 +57,13 @@ func ParseSeverity(s string) (Severity, error) {
 
 // DefaultSeverity is the severity without configured overrides: a grant of a critical role
 // is critical, any other grant high; revokes and failed attempts are medium.
-func DefaultSeverity(rc *hook.RoleChange) Severity {
+func DefaultSeverity(rc *hookd.RoleChange) Severity {
 	return severityOf(rc, nil)
 }
 
 // severityOf is the severity of one change: that of its kind and roles (roleSeverity),
 // raised a step by a finding, and at least the finding's own.
-func severityOf(rc *hook.RoleChange, overrides map[string]Severity) Severity {
+func severityOf(rc *hookd.RoleChange, overrides map[string]Severity) Severity {
 	sev := roleSeverity(rc, overrides)
 	for _, f := range rc.Findings {
 		least, err := ParseSeverity(f.Severity)
@@ -77,25 +77,25 @@ func severityOf(rc *hook.RoleChange, overrides map[string]Severity) Severity {
 
 // roleSeverity is the highest severity of the roles a grant gives: a configured one where
 // there is one, else Critical for critical roles and High for the rest.
-func roleSeverity(rc *hook.RoleChange, overrides map[string]Severity) Severity {
+func roleSeverity(rc *hookd.RoleChange, overrides map[string]Severity) Severity {
 	if rc.FromHookd() {
-		if rc.EventType == hook.HealthStoreOutage {
+		if rc.EventType == hookd.HealthStoreOutage {
 			return High // events may be missing
 		}
-		if rc.Action == hook.Recovered {
+		if rc.Action == hookd.Recovered {
 			return Low
 		}
 		return Critical
 	}
-	if rc.Category == hook.Tampering {
+	if rc.Category == hookd.Tampering {
 		// Blinding hookd itself is critical; the rest (another hook, a log stream, support
 		// access, failing deliveries) is high.
-		if rc.HookdOwn && rc.Action != hook.DeliveryFailed {
+		if rc.HookdOwn && rc.Action != hookd.DeliveryFailed {
 			return Critical
 		}
 		return High
 	}
-	if rc.Failed() || rc.Action == hook.Revoked {
+	if rc.Failed() || rc.Action == hookd.Revoked {
 		return Medium
 	}
 	if len(rc.Roles) == 0 {
@@ -107,7 +107,7 @@ func roleSeverity(rc *hook.RoleChange, overrides map[string]Severity) Severity {
 		sev, ok := overrides[name]
 		switch {
 		case ok:
-		case hook.CriticalRole(name):
+		case hookd.CriticalRole(name):
 			sev = Critical
 		default:
 			sev = High

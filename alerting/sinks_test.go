@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +12,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/alerting"
 	"github.com/hookd/hookd/alerting/alertingtest"
 	"github.com/hookd/hookd/hook"
@@ -29,10 +31,10 @@ func payloadAlerts(t *testing.T, name string) []*alerting.Alert {
 	b, err := hook.DecodeBytes(body)
 	require.NoError(t, err)
 	var c hook.Classifier
-	changes, _ := c.RoleChanges(b, hook.SourceHook)
+	changes, _ := c.RoleChanges(b, hookd.SourceHook)
 	var out []*alerting.Alert
 	for i := range changes {
-		out = append(out, &alerting.Alert{Changes: []*hook.RoleChange{&changes[i]}, Severity: alerting.DefaultSeverity(&changes[i])})
+		out = append(out, &alerting.Alert{Changes: []*hookd.RoleChange{&changes[i]}, Severity: alerting.DefaultSeverity(&changes[i])})
 	}
 	require.NotEmpty(t, out)
 	return out
@@ -48,13 +50,13 @@ func TestSlackMessagesStayInsideSlacksLimitsAndEscapeOktaStrings(t *testing.T) {
 		alerts = append(alerts, payloadAlerts(t, f)...)
 	}
 	// One alert for several changes of one admin action, and one with many long roles.
-	alerts = append(alerts, &alerting.Alert{Changes: []*hook.RoleChange{alerts[0].First(), alerts[1].First(), alerts[2].First()}, Severity: alerting.Critical})
+	alerts = append(alerts, &alerting.Alert{Changes: []*hookd.RoleChange{alerts[0].First(), alerts[1].First(), alerts[2].First()}, Severity: alerting.Critical})
 	many := *alerts[0].First()
 	many.Roles = nil
 	for i := 0; i < 300; i++ {
-		many.Roles = append(many.Roles, hook.Role{Name: strings.Repeat("<!channel> role & more ", 20)})
+		many.Roles = append(many.Roles, hookd.Role{Name: strings.Repeat("<!channel> role & more ", 20)})
 	}
-	alerts = append(alerts, &alerting.Alert{Changes: []*hook.RoleChange{&many}, Severity: alerting.High})
+	alerts = append(alerts, &alerting.Alert{Changes: []*hookd.RoleChange{&many}, Severity: alerting.High})
 
 	for _, a := range alerts {
 		require.NoError(t, sink.Deliver(context.Background(), a), a.ID())
@@ -175,8 +177,8 @@ func TestWebhookSignedAndStable(t *testing.T) {
 	require.NoError(t, err)
 	err = sink2.Deliver(context.Background(), a)
 	require.Error(t, err)
-	failure, _ := hook.FailureOf(err)
-	assert.Equal(t, hook.FailPermanent, failure, "401 is permanent")
+	failure, _ := hookd.FailureOf(err)
+	assert.Equal(t, hookd.FailPermanent, failure, "401 is permanent")
 	assert.Equal(t, []string{"bad signature"}, other.Rejected())
 }
 
@@ -207,11 +209,11 @@ func TestDroppedAlertsAreCounted(t *testing.T) {
 		Rules:      []alerting.Rule{{Name: "quiet-apps", EventTypes: []string{"application.*"}, Drop: true}},
 		Console:    io.Discard,
 		Registerer: reg,
-		OnDrop:     func(_ *hook.RoleChange, rule string) { told = append(told, rule) },
+		OnDrop:     func(_ *hookd.RoleChange, rule string) { told = append(told, rule) },
 	})
 	require.NoError(t, err)
-	assert.Empty(t, router.Route(&hook.RoleChange{EventType: "application.user_membership.add"}))
-	assert.Equal(t, []string{"console"}, router.Route(&hook.RoleChange{EventType: hook.WorkflowsUserRoleAdd}))
+	assert.Empty(t, router.Route(&hookd.RoleChange{EventType: "application.user_membership.add"}))
+	assert.Equal(t, []string{"console"}, router.Route(&hookd.RoleChange{EventType: hook.WorkflowsUserRoleAdd}))
 	assert.Equal(t, []string{"quiet-apps"}, told)
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
 # HELP hookd_alerts_dropped_total Events a routing rule dropped (drop: true), by rule.
@@ -221,10 +223,10 @@ hookd_alerts_dropped_total{rule="quiet-apps"} 1
 }
 
 func TestTamperingTitlesAndSeverity(t *testing.T) {
-	own := &hook.RoleChange{Category: hook.Tampering, Action: hook.Deactivated, HookdOwn: true, Subject: hook.Subject{Kind: hook.SubjectEventHook, DisplayName: "hookd"}}
-	other := &hook.RoleChange{Category: hook.Tampering, Action: hook.Deleted, Subject: hook.Subject{Kind: hook.SubjectEventHook, DisplayName: "siem"}}
-	stream := &hook.RoleChange{Category: hook.Tampering, Action: hook.Deactivated, Subject: hook.Subject{Kind: hook.SubjectLogStream}}
-	failing := &hook.RoleChange{Category: hook.Tampering, Action: hook.DeliveryFailed, HookdOwn: true, Subject: hook.Subject{Kind: hook.SubjectEventHook}}
+	own := &hookd.RoleChange{Category: hookd.Tampering, Action: hookd.Deactivated, HookdOwn: true, Subject: hookd.Subject{Kind: hookd.SubjectEventHook, DisplayName: "hookd"}}
+	other := &hookd.RoleChange{Category: hookd.Tampering, Action: hookd.Deleted, Subject: hookd.Subject{Kind: hookd.SubjectEventHook, DisplayName: "siem"}}
+	stream := &hookd.RoleChange{Category: hookd.Tampering, Action: hookd.Deactivated, Subject: hookd.Subject{Kind: hookd.SubjectLogStream}}
+	failing := &hookd.RoleChange{Category: hookd.Tampering, Action: hookd.DeliveryFailed, HookdOwn: true, Subject: hookd.Subject{Kind: hookd.SubjectEventHook}}
 	assert.Equal(t, "hookd's Okta event hook deactivated", alerting.Title(own))
 	assert.Equal(t, alerting.Critical, alerting.DefaultSeverity(own))
 	assert.Equal(t, "Okta event hook deleted", alerting.Title(other))
@@ -232,15 +234,15 @@ func TestTamperingTitlesAndSeverity(t *testing.T) {
 	assert.Equal(t, "Okta log stream deactivated", alerting.Title(stream))
 	assert.Equal(t, "hookd's Okta event hook: deliveries failing", alerting.Title(failing))
 	assert.Equal(t, alerting.High, alerting.DefaultSeverity(failing))
-	m := alerting.RenderSlack(&alerting.Alert{Changes: []*hook.RoleChange{own}, Severity: alerting.Critical})
+	m := alerting.RenderSlack(&alerting.Alert{Changes: []*hookd.RoleChange{own}, Severity: alerting.Critical})
 	assert.Contains(t, m.AllText(), "*Event hook*\nhookd")
 }
 
 func TestFindingsSayWhyInEverySink(t *testing.T) {
 	rc := payloadAlerts(t, "workflows-user-role-add.json")[0].Changes[0]
-	rc.Findings = []hook.Finding{{ID: "self-grant", Title: "Self-grant", Severity: "critical",
+	rc.Findings = []hookd.Finding{{ID: "self-grant", Title: "Self-grant", Severity: "critical",
 		Detail: "<!channel> <http://evil|Bob> granted Workflows Administrator to themselves"}}
-	a := &alerting.Alert{Changes: []*hook.RoleChange{rc}, Severity: alerting.Critical}
+	a := &alerting.Alert{Changes: []*hookd.RoleChange{rc}, Severity: alerting.Critical}
 
 	msg := alerting.RenderSlack(a)
 	require.GreaterOrEqual(t, len(msg.Blocks), 2)

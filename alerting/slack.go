@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/hookd/hookd/internal/clip"
-	"github.com/hookd/hookd/internal/outbound"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/clip"
+	"github.com/hookd/hookd/internal/outbound"
 )
 
 // Slack's documented limits for an incoming-webhook message.
@@ -49,7 +49,7 @@ func NewSlackSink(name, webhookURL string, perSecond float64, signingSecret stri
 // Deliver posts the alert.
 func (s *SlackSink) Deliver(ctx context.Context, a *Alert) error {
 	m := RenderSlack(a)
-	if s.signingSecret != "" && a.First().Decision == nil && a.First().Category != hook.Test {
+	if s.signingSecret != "" && a.First().Decision == nil && a.First().Category != hookd.Test {
 		m = withDecisionButtons(m, a)
 	}
 	return s.postPaced(ctx, m)
@@ -168,7 +168,7 @@ func RenderSlack(a *Alert) SlackMessage {
 		blocks = append(blocks, section(fmt.Sprintf("*%d changes in one admin action:*\n%s", len(a.Changes), strings.Join(lines, "\n"))))
 	}
 	via := "Okta event hook"
-	if first.Source == hook.SourceSystemLog {
+	if first.Source == hookd.SourceSystemLog {
 		via = "Okta System Log"
 	}
 	ctx := "event `" + escape(first.EventID) + "`"

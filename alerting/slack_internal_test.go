@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/hook"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -53,14 +54,14 @@ func TestSlackPacing(t *testing.T) {
 	sink, err := NewSlackSink("ops", slack.URL, 0, "")
 	require.NoError(t, err)
 	sink.maxWait = 0 // hand the job back instead of waiting, to see the retry-after
-	a := &Alert{Changes: []*hook.RoleChange{{EventID: "e1", EventType: hook.WorkflowsUserRoleAdd, Action: hook.Granted,
-		Roles: []hook.Role{{Name: "Folder Editor"}}, Published: time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC)}}}
+	a := &Alert{Changes: []*hookd.RoleChange{{EventID: "e1", EventType: hook.WorkflowsUserRoleAdd, Action: hookd.Granted,
+		Roles: []hookd.Role{{Name: "Folder Editor"}}, Published: time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC)}}}
 	for range 3 {
 		require.NoError(t, sink.Deliver(context.Background(), a), "a burst of three goes at once")
 	}
 	err = sink.Deliver(context.Background(), a)
-	failure, after := hook.FailureOf(err)
-	require.Equal(t, hook.FailPaced, failure, "%v", err)
+	failure, after := hookd.FailureOf(err)
+	require.Equal(t, hookd.FailPaced, failure, "%v", err)
 	assert.InDelta(t, time.Second.Seconds(), after.Seconds(), 0.5, "the next slot, one second on")
 
 	// Every alert handed back is told the next slot, not a slot of its own further on: the
@@ -68,8 +69,8 @@ func TestSlackPacing(t *testing.T) {
 	// waiting, so that a critical one handed back last is not sent last.
 	for i := range 5 {
 		err = sink.Deliver(context.Background(), a)
-		failure, after := hook.FailureOf(err)
-		require.Equal(t, hook.FailPaced, failure, "%v", err)
+		failure, after := hookd.FailureOf(err)
+		require.Equal(t, hookd.FailPaced, failure, "%v", err)
 		assert.InDelta(t, time.Second.Seconds(), after.Seconds(), 0.2, "handed back %d", i+2)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/clip"
 )
 
@@ -67,9 +67,9 @@ func (b *SlackBlock) UnmarshalJSON(data []byte) error {
 
 // The action ids of the decision buttons, and the decision each records.
 var slackDecisionActions = []struct{ id, label, style, decision string }{
-	{"hookd_acknowledge", "Acknowledge", "primary", hook.Acknowledged},
-	{"hookd_expected", "Expected change", "", hook.ExpectedChange},
-	{"hookd_suspicious", "Suspicious", "danger", hook.Suspicious},
+	{"hookd_acknowledge", "Acknowledge", "primary", hookd.Acknowledged},
+	{"hookd_expected", "Expected change", "", hookd.ExpectedChange},
+	{"hookd_suspicious", "Suspicious", "danger", hookd.Suspicious},
 }
 
 // SlackDecisionOf is the decision a button's action id records, or "" for none of hookd's.
@@ -106,9 +106,9 @@ func withDecisionButtons(m SlackMessage, a *Alert) SlackMessage {
 }
 
 // decisionText says who decided what, and when, in mrkdwn.
-func decisionText(d *hook.Decision) string {
-	what := map[string]string{hook.Acknowledged: ":eyes: Acknowledged", hook.ExpectedChange: ":white_check_mark: Marked as an expected change",
-		hook.Suspicious: ":rotating_light: Marked as suspicious"}[d.Decision]
+func decisionText(d *hookd.Decision) string {
+	what := map[string]string{hookd.Acknowledged: ":eyes: Acknowledged", hookd.ExpectedChange: ":white_check_mark: Marked as an expected change",
+		hookd.Suspicious: ":rotating_light: Marked as suspicious"}[d.Decision]
 	if what == "" {
 		what = "Decided: " + escape(d.Decision)
 	}
@@ -121,7 +121,7 @@ func decisionText(d *hook.Decision) string {
 
 // RenderSlackDecided is the message that replaces an alert once a responder decided on its
 // change: the alert as it was, without the buttons, and who decided what.
-func RenderSlackDecided(a *Alert, d *hook.Decision) SlackMessage {
+func RenderSlackDecided(a *Alert, d *hookd.Decision) SlackMessage {
 	m := RenderSlack(a)
 	last := len(m.Blocks) - 1
 	m.Blocks = append(m.Blocks[:last:last], section(decisionText(d)), m.Blocks[last])
@@ -136,7 +136,7 @@ var ErrForeignResponseURL = errors.New("response_url is not Slack's")
 // Respond replaces the message a click came from, through the response_url of the click,
 // with the alert of changes as decided. The URL must be Slack's (https://hooks.slack.com),
 // or on the host the sink posts its alerts to.
-func (r *Router) Respond(ctx context.Context, sink, responseURL string, changes []*hook.RoleChange, d *hook.Decision) error {
+func (r *Router) Respond(ctx context.Context, sink, responseURL string, changes []*hookd.RoleChange, d *hookd.Decision) error {
 	s, ok := r.sinks[sink].(*SlackSink)
 	if !ok {
 		return Permanent(fmt.Errorf("%w: %q is not a Slack sink", ErrUnknownSink, sink))
@@ -186,7 +186,7 @@ func forText(secs int) string {
 }
 
 // escalatedPrefix heads an escalation's title.
-func escalatedPrefix(rc *hook.RoleChange) string {
+func escalatedPrefix(rc *hookd.RoleChange) string {
 	if rc.EscalatedAfter <= 0 {
 		return ""
 	}
@@ -194,7 +194,7 @@ func escalatedPrefix(rc *hook.RoleChange) string {
 }
 
 // decidedNote is a line for a later alert of a change already decided on, or "".
-func decidedNote(rc *hook.RoleChange) string {
+func decidedNote(rc *hookd.RoleChange) string {
 	if rc.Decision == nil {
 		return ""
 	}

@@ -6,10 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/hookd/hookd/hook"
 )
 
 func decideRouter(t *testing.T, rules ...Rule) (*Router, error) {
@@ -42,16 +41,16 @@ func TestEscalationOf(t *testing.T) {
 	require.NoError(t, err)
 	rc := sample() // a grant of Workflows Administrator: critical
 	assert.Equal(t, &Escalation{After: time.Minute, Sinks: []string{"pager"}}, r.Escalation(rc))
-	rc.Roles = []hook.Role{{Name: "Folder Reader"}} // high: below the pager's minimum
+	rc.Roles = []hookd.Role{{Name: "Folder Reader"}} // high: below the pager's minimum
 	assert.Nil(t, r.Escalation(rc))
 	rc = sample()
-	rc.Category = hook.Test
+	rc.Category = hookd.Test
 	assert.Nil(t, r.Escalation(rc), "a test alert never escalates")
 	assert.Equal(t, map[string]string{"secops": "s3cr3t-signing"}, r.SlackSigningSecrets())
 }
 
 func TestDecisionButtonsAndTheDecidedMessage(t *testing.T) {
-	a := &Alert{Changes: []*hook.RoleChange{sample()}, Severity: Critical}
+	a := &Alert{Changes: []*hookd.RoleChange{sample()}, Severity: Critical}
 	m := withDecisionButtons(RenderSlack(a), a)
 	actions := m.Blocks[len(m.Blocks)-2]
 	require.Equal(t, "actions", actions.Type)
@@ -63,7 +62,7 @@ func TestDecisionButtonsAndTheDecidedMessage(t *testing.T) {
 	}
 	assert.Empty(t, SlackDecisionOf("hookd_open"))
 
-	d := &hook.Decision{Decision: hook.Suspicious, ByID: "U1", ByName: "<!channel> Mallory", At: time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)}
+	d := &hookd.Decision{Decision: hookd.Suspicious, ByID: "U1", ByName: "<!channel> Mallory", At: time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)}
 	replaced := RenderSlackDecided(a, d)
 	assert.True(t, replaced.ReplaceOriginal)
 	text := replaced.AllText()
@@ -80,12 +79,12 @@ func TestDecisionButtonsAndTheDecidedMessage(t *testing.T) {
 func TestRespondGoesOnlyToSlack(t *testing.T) {
 	r, err := decideRouter(t)
 	require.NoError(t, err)
-	d := &hook.Decision{Decision: hook.Acknowledged, ByID: "U1", At: time.Now()}
+	d := &hookd.Decision{Decision: hookd.Acknowledged, ByID: "U1", At: time.Now()}
 	for _, u := range []string{"https://evil.example/actions/x", "http://hooks.slack.com/actions/x", "https://hooks.slack.com.evil.example/x", "::"} {
-		err := r.Respond(context.Background(), "secops", u, []*hook.RoleChange{sample()}, d)
+		err := r.Respond(context.Background(), "secops", u, []*hookd.RoleChange{sample()}, d)
 		assert.ErrorIs(t, err, ErrForeignResponseURL, u)
 	}
-	err = r.Respond(context.Background(), "pager", "https://hooks.slack.com/actions/x", []*hook.RoleChange{sample()}, d)
+	err = r.Respond(context.Background(), "pager", "https://hooks.slack.com/actions/x", []*hookd.RoleChange{sample()}, d)
 	assert.ErrorIs(t, err, ErrUnknownSink)
 }
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/clip"
 )
 
@@ -18,7 +18,7 @@ import (
 // summarizer is a paced sink that can say a flood's alerts in one message.
 type summarizer interface {
 	perMinute() int
-	summarize(ctx context.Context, s hook.Summary) error
+	summarize(ctx context.Context, s hookd.Summary) error
 }
 
 // Paced names the sinks that send at a fixed pace, with how many messages each sends a minute.
@@ -33,7 +33,7 @@ func (r *Router) Paced() map[string]int {
 }
 
 // Summarize sends one message to the named sink that stands for the summary's alerts.
-func (r *Router) Summarize(ctx context.Context, sink string, s hook.Summary) error {
+func (r *Router) Summarize(ctx context.Context, sink string, s hookd.Summary) error {
 	p, ok := r.sinks[sink].(summarizer)
 	if !ok {
 		return Permanent(fmt.Errorf("%w: %q takes no summaries", ErrUnknownSink, sink))
@@ -51,7 +51,7 @@ func (p *poster) perMinute() int {
 
 // summaryText is a summary's title and its one line of detail, Okta's strings (the actors)
 // made inert by esc.
-func summaryText(s hook.Summary, esc func(string) string) (title, detail string) {
+func summaryText(s hookd.Summary, esc func(string) string) (title, detail string) {
 	title = fmt.Sprintf("%d more role changes", s.Changes)
 	var counts []string
 	for sev := Critical; sev >= Low; sev-- {
@@ -79,7 +79,7 @@ func summaryText(s hook.Summary, esc func(string) string) (title, detail string)
 }
 
 // summarySeverity is the most severe of a summary's alerts.
-func summarySeverity(s hook.Summary) Severity {
+func summarySeverity(s hookd.Summary) Severity {
 	for sev := Critical; sev > Low; sev-- {
 		if s.BySeverity[int(sev)] > 0 {
 			return sev
@@ -89,7 +89,7 @@ func summarySeverity(s hook.Summary) Severity {
 }
 
 // RenderSlackSummary renders a flood's summary as a Block Kit message.
-func RenderSlackSummary(s hook.Summary) SlackMessage {
+func RenderSlackSummary(s hookd.Summary) SlackMessage {
 	title, detail := summaryText(s, escape)
 	mark := severityMarks[summarySeverity(s)]
 	return SlackMessage{Text: fit(title+": "+detail, slackMaxFallback), Blocks: []SlackBlock{
@@ -98,12 +98,12 @@ func RenderSlackSummary(s hook.Summary) SlackMessage {
 	}}
 }
 
-func (s *SlackSink) summarize(ctx context.Context, sum hook.Summary) error {
+func (s *SlackSink) summarize(ctx context.Context, sum hookd.Summary) error {
 	return s.postPaced(ctx, RenderSlackSummary(sum))
 }
 
 // RenderTeamsSummary renders a flood's summary as a Teams card.
-func RenderTeamsSummary(s hook.Summary) TeamsMessage {
+func RenderTeamsSummary(s hookd.Summary) TeamsMessage {
 	title, detail := summaryText(s, teamsText)
 	sev := summarySeverity(s)
 	return TeamsMessage{Type: "message", Attachments: []TeamsAttachment{{
@@ -116,7 +116,7 @@ func RenderTeamsSummary(s hook.Summary) TeamsMessage {
 	}}}
 }
 
-func (s *TeamsSink) summarize(ctx context.Context, sum hook.Summary) error {
+func (s *TeamsSink) summarize(ctx context.Context, sum hookd.Summary) error {
 	return s.postPaced(ctx, RenderTeamsSummary(sum))
 }
 

@@ -6,18 +6,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/alerting"
 	"github.com/hookd/hookd/alerting/alertingtest"
-	"github.com/hookd/hookd/hook"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // floodSummary is a summary whose top actor's name is Slack and Teams markup.
-func floodSummary() hook.Summary {
+func floodSummary() hookd.Summary {
 	at := time.Date(2026, 12, 7, 14, 2, 0, 0, time.UTC)
-	return hook.Summary{Changes: 412, BySeverity: map[int]int{int(alerting.High): 3, int(alerting.Low): 409},
-		Actors:   []hook.ActorCount{{Name: "<!channel> [click](http://evil.example) *Admin*", Count: 300}, {Name: "Bob", Count: 112}},
+	return hookd.Summary{Changes: 412, BySeverity: map[int]int{int(alerting.High): 3, int(alerting.Low): 409},
+		Actors:   []hookd.ActorCount{{Name: "<!channel> [click](http://evil.example) *Admin*", Count: 300}, {Name: "Bob", Count: 112}},
 		ActorsOf: 412, Oldest: at, Newest: at.Add(7 * time.Minute)}
 }
 

@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/hookd/hookd/internal/outbound"
 	"regexp"
 	"strings"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/outbound"
+
 	"github.com/hookd/hookd/internal/clip"
 )
 
@@ -157,7 +158,7 @@ func renderTeams(a *Alert, listed int) TeamsMessage {
 			Text: fmt.Sprintf("%d changes in one admin action: %s", len(a.Changes), strings.Join(lines, "; "))})
 	}
 	via := "Okta event hook"
-	if first.Source == hook.SourceSystemLog {
+	if first.Source == hookd.SourceSystemLog {
 		via = "Okta System Log"
 	}
 	ctx := "event " + teamsText(first.EventID)

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/alerting"
 	"github.com/hookd/hookd/alerting/alertingtest"
-	"github.com/hookd/hookd/hook"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -22,7 +22,7 @@ func TestBytesThatAreNotUTF8ReachEverySinkAsValidJSON(t *testing.T) {
 	rc.Raw = json.RawMessage("{\"displayName\":\"Bob\xff\xfe Builder\",\"note\":\"\xc3(\"}")
 	rc.Subject.DisplayName = "Bob\xff\xfe Builder"
 	rc.Actor.DisplayName = "Alice\xc3( Admin"
-	a := &alerting.Alert{Changes: []*hook.RoleChange{&rc}, Severity: alerting.Critical}
+	a := &alerting.Alert{Changes: []*hookd.RoleChange{&rc}, Severity: alerting.Critical}
 
 	slack := alertingtest.NewSlack(t)
 	teams := alertingtest.NewTeams(t)

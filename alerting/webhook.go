@@ -8,11 +8,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/hookd/hookd/internal/outbound"
 	"strconv"
 	"strings"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/outbound"
 )
 
 // WebhookSink POSTs each alert as a versioned JSON document, signed the Standard Webhooks
@@ -39,8 +39,8 @@ type WebhookDocument struct {
 	// its own); absent when there are none.
 	Findings []WebhookFinding `json:"findings,omitempty"`
 	// Links are where a responder goes from the alert (see Link); absent when there are none.
-	Links  []Link             `json:"links,omitempty"`
-	Alerts []*hook.RoleChange `json:"alerts"`
+	Links  []Link              `json:"links,omitempty"`
+	Alerts []*hookd.RoleChange `json:"alerts"`
 }
 
 // WebhookFinding is one finding as the webhook document names it.
@@ -95,7 +95,7 @@ func MessageID(sink string, a *Alert) string {
 // Deliver posts the alert.
 func (s *WebhookSink) Deliver(ctx context.Context, a *Alert) error {
 	id := MessageID(s.name, a)
-	doc := WebhookDocument{Version: 1, ID: id, Title: alertTitle(a), Severity: a.Severity, Test: a.First().Category == hook.Test, Links: a.Links, Alerts: a.Changes}
+	doc := WebhookDocument{Version: 1, ID: id, Title: alertTitle(a), Severity: a.Severity, Test: a.First().Category == hookd.Test, Links: a.Links, Alerts: a.Changes}
 	for _, f := range findingsOf(a) {
 		doc.Findings = append(doc.Findings, WebhookFinding{ID: f.ID, Title: f.Title, Detail: f.Detail})
 	}

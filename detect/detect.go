@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 )
 
 // Settings switch the detections on and tune them. The zero value detects nothing; Defaults
@@ -141,7 +141,7 @@ type Fact struct {
 // Detect sets the findings of each change (and clears stale ones) and returns the facts the
 // store must keep. Changes are read in Okta's published order, each seeing those before it,
 // in the batch and in History; a change that is not a successful grant or revoke gets none.
-func (s Settings) Detect(ctx context.Context, h History, changes []*hook.RoleChange) ([]Fact, error) {
+func (s Settings) Detect(ctx context.Context, h History, changes []*hookd.RoleChange) ([]Fact, error) {
 	for _, rc := range changes {
 		rc.Findings = nil
 	}
@@ -164,8 +164,8 @@ func (s Settings) Detect(ctx context.Context, h History, changes []*hook.RoleCha
 
 // inOrder is the changes detection reads (successful grants and revokes with an actor) in
 // Okta's published order, uuid breaking ties.
-func inOrder(changes []*hook.RoleChange) []*hook.RoleChange {
-	order := make([]*hook.RoleChange, 0, len(changes))
+func inOrder(changes []*hookd.RoleChange) []*hookd.RoleChange {
+	order := make([]*hookd.RoleChange, 0, len(changes))
 	for _, rc := range changes {
 		if rc.ChangesAccess() && rc.ActorKey() != "" {
 			order = append(order, rc)
@@ -212,7 +212,7 @@ func newActorState() *actorState {
 
 // load reads, in two calls, the past of every actor in the batch and the ledger rows of the
 // subjects whose revokes it reads and of the actors whose grants it reads.
-func (r *run) load(ctx context.Context, h History, order []*hook.RoleChange) error {
+func (r *run) load(ctx context.Context, h History, order []*hookd.RoleChange) error {
 	var asks []ActorAsk
 	asked := map[string]bool{}
 	var subjects []SubjectRef
@@ -234,11 +234,11 @@ func (r *run) load(ctx context.Context, h History, order []*hook.RoleChange) err
 			}
 			asks = append(asks, ActorAsk{Actor: key, Since: rc.Published.Add(-r.s.BurstWindow), Recent: recent})
 		}
-		if rc.Action == hook.Revoked && r.s.ShortLived > 0 {
+		if rc.Action == hookd.Revoked && r.s.ShortLived > 0 {
 			want(SubjectRef{string(rc.Subject.Kind), rc.SubjectKey()})
 		}
-		if rc.Action == hook.Granted && r.s.FreshGranter > 0 && rc.Actor.ID != "" {
-			want(SubjectRef{string(hook.SubjectUser), rc.Actor.ID})
+		if rc.Action == hookd.Granted && r.s.FreshGranter > 0 && rc.Actor.ID != "" {
+			want(SubjectRef{string(hookd.SubjectUser), rc.Actor.ID})
 		}
 	}
 	pasts, err := h.Actors(ctx, asks)
@@ -279,7 +279,7 @@ func (r *run) load(ctx context.Context, h History, order []*hook.RoleChange) err
 	return nil
 }
 
-func netsOf(rc *hook.RoleChange) []string {
+func netsOf(rc *hookd.RoleChange) []string {
 	var out []string
 	if c := strings.TrimSpace(rc.Client.Country); c != "" {
 		out = append(out, "country:"+c)
@@ -290,7 +290,7 @@ func netsOf(rc *hook.RoleChange) []string {
 	return out
 }
 
-func subjectOf(rc *hook.RoleChange) string { return string(rc.Subject.Kind) + ":" + rc.SubjectKey() }
+func subjectOf(rc *hookd.RoleChange) string { return string(rc.Subject.Kind) + ":" + rc.SubjectKey() }
 
 // holdings is what the ledger says of a subject before the change being read: per role, the
 // newer of the stored row and the batch's own.
@@ -315,7 +315,7 @@ func earliest(a, b time.Time) time.Time {
 }
 
 // one reads one change against what came before it, then adds it to the past.
-func (r *run) one(rc *hook.RoleChange) {
+func (r *run) one(rc *hookd.RoleChange) {
 	a := r.actors[rc.ActorKey()]
 	t := rc.Published
 	actor := cmp.Or(rc.Actor.DisplayName, rc.Actor.Login, rc.Actor.ID)
@@ -326,16 +326,16 @@ func (r *run) one(rc *hook.RoleChange) {
 	}
 	privileged := false
 	for _, role := range rc.Roles {
-		privileged = privileged || hook.Privileged(rc.Category, role)
+		privileged = privileged || hookd.Privileged(rc.Category, role)
 	}
-	granted := rc.Action == hook.Granted
+	granted := rc.Action == hookd.Granted
 
-	if r.s.SelfGrant && granted && rc.Subject.Kind == hook.SubjectUser && r.self(rc) {
+	if r.s.SelfGrant && granted && rc.Subject.Kind == hookd.SubjectUser && r.self(rc) {
 		sev := "high"
 		if privileged {
 			sev = "critical"
 		}
-		rc.Findings = append(rc.Findings, hook.Finding{ID: hook.FindingSelfGrant, Title: "Self-grant", Severity: sev,
+		rc.Findings = append(rc.Findings, hookd.Finding{ID: hookd.FindingSelfGrant, Title: "Self-grant", Severity: sev,
 			Detail: fmt.Sprintf("%s granted %s to themselves: no second person was involved.", actor, roles)})
 	}
 
@@ -346,7 +346,7 @@ func (r *run) one(rc *hook.RoleChange) {
 			if !ok || !h.Held || !h.At.Before(t) || t.Sub(h.At) >= r.s.ShortLived {
 				continue
 			}
-			rc.Findings = append(rc.Findings, hook.Finding{ID: hook.FindingShortLived, Title: "Short-lived grant", Severity: "high",
+			rc.Findings = append(rc.Findings, hookd.Finding{ID: hookd.FindingShortLived, Title: "Short-lived grant", Severity: "high",
 				Detail: fmt.Sprintf("%s held %s for only %s: granted %s by %s, revoked by %s. A role given and taken back quickly is the trace a temporary escalation leaves.",
 					subject, cmp.Or(role.Name, h.RoleName), span(t.Sub(h.At)), stamp(h.At), cmp.Or(h.By, "(unknown)"), actor)})
 			break
@@ -354,7 +354,7 @@ func (r *run) one(rc *hook.RoleChange) {
 	}
 
 	if r.s.FreshGranter > 0 && granted && rc.Actor.ID != "" {
-		mine := r.holdings(string(hook.SubjectUser) + ":" + rc.Actor.ID)
+		mine := r.holdings(string(hookd.SubjectUser) + ":" + rc.Actor.ID)
 		var fresh *Holding
 		for _, h := range mine {
 			if h.Held && h.Privileged && h.At.Before(t) && t.Sub(h.At) < r.s.FreshGranter && (fresh == nil || h.At.After(fresh.At)) {
@@ -362,7 +362,7 @@ func (r *run) one(rc *hook.RoleChange) {
 			}
 		}
 		if fresh != nil {
-			rc.Findings = append(rc.Findings, hook.Finding{ID: hook.FindingFreshGranter, Title: "Granter only just made privileged", Severity: "high",
+			rc.Findings = append(rc.Findings, hookd.Finding{ID: hookd.FindingFreshGranter, Title: "Granter only just made privileged", Severity: "high",
 				Detail: fmt.Sprintf("%s received %s %s before this grant (%s, by %s) and is already handing out roles.",
 					actor, fresh.RoleName, span(t.Sub(fresh.At)), stamp(fresh.At), cmp.Or(fresh.By, "(unknown)"))})
 		}
@@ -376,7 +376,7 @@ func (r *run) one(rc *hook.RoleChange) {
 			}
 		}
 		if len(fresh) > 0 {
-			rc.Findings = append(rc.Findings, hook.Finding{ID: hook.FindingNewNetwork, Title: "New network for this actor", Severity: "high",
+			rc.Findings = append(rc.Findings, hookd.Finding{ID: hookd.FindingNewNetwork, Title: "New network for this actor", Severity: "high",
 				Detail: fmt.Sprintf("%s changed roles from %s, not seen in their role changes since %s.",
 					actor, strings.Join(fresh, " and "), stamp(a.firstSeen))})
 		}
@@ -396,14 +396,14 @@ func (r *run) one(rc *hook.RoleChange) {
 			}
 		}
 		if !inWindow && others == r.s.BurstSubjects {
-			rc.Findings = append(rc.Findings, hook.Finding{ID: hook.FindingBurst, Title: "Burst of role changes", Severity: "high",
+			rc.Findings = append(rc.Findings, hookd.Finding{ID: hookd.FindingBurst, Title: "Burst of role changes", Severity: "high",
 				Detail: fmt.Sprintf("%s has changed roles for %d subjects within %s (more than %d); this alert stands for the burst, later changes in it are not flagged again.",
 					actor, others+1, span(r.s.BurstWindow), r.s.BurstSubjects)})
 		}
 	}
 
 	if h := r.s.OffHours; h != nil && h.Outside(t) {
-		rc.Findings = append(rc.Findings, hook.Finding{ID: hook.FindingOffHours, Title: "Outside business hours", Severity: "high",
+		rc.Findings = append(rc.Findings, hookd.Finding{ID: hookd.FindingOffHours, Title: "Outside business hours", Severity: "high",
 			Detail: fmt.Sprintf("%s made this change at %s, outside business hours (%s).",
 				actor, t.In(h.Location).Format("Monday 15:04 MST"), h)})
 	}
@@ -412,7 +412,7 @@ func (r *run) one(rc *hook.RoleChange) {
 }
 
 // self reports whether the actor is the subject, by id or, failing that, by login.
-func (r *run) self(rc *hook.RoleChange) bool {
+func (r *run) self(rc *hookd.RoleChange) bool {
 	if rc.Actor.ID != "" && rc.Subject.ID != "" {
 		return rc.Actor.ID == rc.Subject.ID
 	}
@@ -420,7 +420,7 @@ func (r *run) self(rc *hook.RoleChange) bool {
 }
 
 // remember adds the change to the actor's past and the ledger's, for the changes after it.
-func (r *run) remember(a *actorState, rc *hook.RoleChange) {
+func (r *run) remember(a *actorState, rc *hookd.RoleChange) {
 	t := rc.Published
 	a.firstSeen = earliest(a.firstSeen, t)
 	note := func(kind, value string) {
@@ -450,8 +450,8 @@ func (r *run) remember(a *actorState, rc *hook.RoleChange) {
 		if h, ok := m[k]; ok && !t.After(h.At) {
 			continue
 		}
-		m[k] = Holding{Role: role.Key(), Via: viaOf(rc), RoleName: cmp.Or(role.Name, role.ID), Privileged: hook.Privileged(rc.Category, role),
-			Held: rc.Action == hook.Granted, At: t, By: cmp.Or(rc.Actor.DisplayName, rc.Actor.Login, rc.Actor.ID)}
+		m[k] = Holding{Role: role.Key(), Via: viaOf(rc), RoleName: cmp.Or(role.Name, role.ID), Privileged: hookd.Privileged(rc.Category, role),
+			Held: rc.Action == hookd.Granted, At: t, By: cmp.Or(rc.Actor.DisplayName, rc.Actor.Login, rc.Actor.ID)}
 	}
 }
 
@@ -459,7 +459,7 @@ func (r *run) remember(a *actorState, rc *hook.RoleChange) {
 func pathKey(role, via string) string { return role + "\x00" + via }
 
 // viaOf is the id of the group a change's roles come through, or "" for a direct change.
-func viaOf(rc *hook.RoleChange) string {
+func viaOf(rc *hookd.RoleChange) string {
 	if rc.Via == nil {
 		return ""
 	}
@@ -531,7 +531,7 @@ func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 
 // Remember is the facts the changes add to what detection remembers of actors, without
 // reading the past or finding anything: for history that is imported, not alerted.
-func Remember(changes []*hook.RoleChange) []Fact {
+func Remember(changes []*hookd.RoleChange) []Fact {
 	r := newRun(Settings{})
 	for _, rc := range inOrder(changes) {
 		a, ok := r.actors[rc.ActorKey()]

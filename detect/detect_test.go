@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/hookd/hookd/hook"
 )
 
 // past is a History held in memory.
@@ -53,17 +52,17 @@ func (p *past) Holdings(_ context.Context, subjects []SubjectRef) (map[SubjectRe
 
 var t0 = time.Date(2026, 11, 24, 15, 0, 0, 0, time.UTC) // a Tuesday
 
-func change(id string, at time.Duration, actor, subject string, action hook.Action, role string) *hook.RoleChange {
-	return &hook.RoleChange{
-		EventID: id, Published: t0.Add(at), Category: hook.WorkflowsRole, Action: action,
-		Subject: hook.Subject{Kind: hook.SubjectUser, ID: subject, DisplayName: subject},
-		Roles:   []hook.Role{{Name: role, ID: "r-" + role}},
-		Actor:   hook.Ref{ID: actor, DisplayName: actor}, Outcome: hook.Outcome{Result: "SUCCESS"},
-		Client: hook.ClientInfo{Country: "United States"}, Network: hook.Network{ASN: 64496},
+func change(id string, at time.Duration, actor, subject string, action hookd.Action, role string) *hookd.RoleChange {
+	return &hookd.RoleChange{
+		EventID: id, Published: t0.Add(at), Category: hookd.WorkflowsRole, Action: action,
+		Subject: hookd.Subject{Kind: hookd.SubjectUser, ID: subject, DisplayName: subject},
+		Roles:   []hookd.Role{{Name: role, ID: "r-" + role}},
+		Actor:   hookd.Ref{ID: actor, DisplayName: actor}, Outcome: hookd.Outcome{Result: "SUCCESS"},
+		Client: hookd.ClientInfo{Country: "United States"}, Network: hookd.Network{ASN: 64496},
 	}
 }
 
-func ids(rc *hook.RoleChange) []string {
+func ids(rc *hookd.RoleChange) []string {
 	var out []string
 	for _, f := range rc.Findings {
 		out = append(out, f.ID)
@@ -73,15 +72,15 @@ func ids(rc *hook.RoleChange) []string {
 
 func TestSelfGrantIsCriticalOnlyForAPrivilegedRole(t *testing.T) {
 	s := Settings{SelfGrant: true}
-	admin := change("a", 0, "u1", "u1", hook.Granted, "Workflows Administrator")
-	reader := change("b", time.Minute, "u2", "u2", hook.Granted, "Folder Reader")
-	revoke := change("c", 2*time.Minute, "u3", "u3", hook.Revoked, "Workflows Administrator")
-	other := change("d", 3*time.Minute, "u4", "u5", hook.Granted, "Workflows Administrator")
-	_, err := s.Detect(context.Background(), &past{}, []*hook.RoleChange{admin, reader, revoke, other})
+	admin := change("a", 0, "u1", "u1", hookd.Granted, "Workflows Administrator")
+	reader := change("b", time.Minute, "u2", "u2", hookd.Granted, "Folder Reader")
+	revoke := change("c", 2*time.Minute, "u3", "u3", hookd.Revoked, "Workflows Administrator")
+	other := change("d", 3*time.Minute, "u4", "u5", hookd.Granted, "Workflows Administrator")
+	_, err := s.Detect(context.Background(), &past{}, []*hookd.RoleChange{admin, reader, revoke, other})
 	require.NoError(t, err)
-	require.Equal(t, []string{hook.FindingSelfGrant}, ids(admin))
+	require.Equal(t, []string{hookd.FindingSelfGrant}, ids(admin))
 	assert.Equal(t, "critical", admin.Findings[0].Severity)
-	require.Equal(t, []string{hook.FindingSelfGrant}, ids(reader))
+	require.Equal(t, []string{hookd.FindingSelfGrant}, ids(reader))
 	assert.Equal(t, "high", reader.Findings[0].Severity)
 	assert.Empty(t, ids(revoke), "taking a role from oneself is no escalation")
 	assert.Empty(t, ids(other))
@@ -90,17 +89,17 @@ func TestSelfGrantIsCriticalOnlyForAPrivilegedRole(t *testing.T) {
 func TestShortLivedFromTheLedgerAndFromTheBatch(t *testing.T) {
 	s := Settings{ShortLived: time.Hour}
 	h := &past{holdings: map[string][]Holding{"user:bob": {{Role: "r-Folder Editor", RoleName: "Folder Editor", Held: true, At: t0.Add(-50 * time.Minute), By: "alice"}}}}
-	fromLedger := change("a", 0, "alice", "bob", hook.Revoked, "Folder Editor")
-	grant := change("b", time.Minute, "alice", "carol", hook.Granted, "Folder Editor")
-	revoke := change("c", 59*time.Minute, "alice", "carol", hook.Revoked, "Folder Editor")
-	lateGrant := change("d", 2*time.Hour, "alice", "dave", hook.Granted, "Folder Editor")
-	lateRevoke := change("e", 3*time.Hour, "alice", "dave", hook.Revoked, "Folder Editor")
+	fromLedger := change("a", 0, "alice", "bob", hookd.Revoked, "Folder Editor")
+	grant := change("b", time.Minute, "alice", "carol", hookd.Granted, "Folder Editor")
+	revoke := change("c", 59*time.Minute, "alice", "carol", hookd.Revoked, "Folder Editor")
+	lateGrant := change("d", 2*time.Hour, "alice", "dave", hookd.Granted, "Folder Editor")
+	lateRevoke := change("e", 3*time.Hour, "alice", "dave", hookd.Revoked, "Folder Editor")
 	// Handed over in any order: the batch is read in Okta's order.
-	_, err := s.Detect(context.Background(), h, []*hook.RoleChange{lateRevoke, revoke, lateGrant, fromLedger, grant})
+	_, err := s.Detect(context.Background(), h, []*hookd.RoleChange{lateRevoke, revoke, lateGrant, fromLedger, grant})
 	require.NoError(t, err)
-	assert.Equal(t, []string{hook.FindingShortLived}, ids(fromLedger))
+	assert.Equal(t, []string{hookd.FindingShortLived}, ids(fromLedger))
 	assert.Contains(t, fromLedger.Findings[0].Detail, "bob held Folder Editor for only 50 minutes")
-	assert.Equal(t, []string{hook.FindingShortLived}, ids(revoke))
+	assert.Equal(t, []string{hookd.FindingShortLived}, ids(revoke))
 	assert.Contains(t, revoke.Findings[0].Detail, "for only 58 minutes")
 	assert.Empty(t, ids(lateRevoke), "held an hour: not short-lived")
 	assert.Empty(t, ids(grant))
@@ -113,14 +112,14 @@ func TestFreshGranterNeedsAPrivilegedRoleWithinTheWindow(t *testing.T) {
 		"user:reader": {{Role: "y", RoleName: "Folder Reader", Held: true, At: t0.Add(-time.Hour)}},
 		"user:gone":   {{Role: "x", RoleName: "Workflows Administrator", Privileged: true, Held: false, At: t0.Add(-time.Hour)}},
 	}}
-	made := change("a", 0, "alice", "gina", hook.Granted, "Workflows Administrator")
-	byGina := change("b", 40*time.Minute, "gina", "hank", hook.Granted, "Folder Reader")
-	byOld := change("c", time.Minute, "old", "hank", hook.Granted, "Folder Reader")
-	byReader := change("d", time.Minute, "reader", "hank", hook.Granted, "Folder Reader")
-	byGone := change("e", time.Minute, "gone", "hank", hook.Granted, "Folder Reader")
-	_, err := s.Detect(context.Background(), h, []*hook.RoleChange{byGina, made, byOld, byReader, byGone})
+	made := change("a", 0, "alice", "gina", hookd.Granted, "Workflows Administrator")
+	byGina := change("b", 40*time.Minute, "gina", "hank", hookd.Granted, "Folder Reader")
+	byOld := change("c", time.Minute, "old", "hank", hookd.Granted, "Folder Reader")
+	byReader := change("d", time.Minute, "reader", "hank", hookd.Granted, "Folder Reader")
+	byGone := change("e", time.Minute, "gone", "hank", hookd.Granted, "Folder Reader")
+	_, err := s.Detect(context.Background(), h, []*hookd.RoleChange{byGina, made, byOld, byReader, byGone})
 	require.NoError(t, err)
-	assert.Equal(t, []string{hook.FindingFreshGranter}, ids(byGina))
+	assert.Equal(t, []string{hookd.FindingFreshGranter}, ids(byGina))
 	assert.Contains(t, byGina.Findings[0].Detail, "gina received Workflows Administrator 40 minutes before this grant")
 	assert.Empty(t, ids(byOld))
 	assert.Empty(t, ids(byReader), "Folder Reader is no privileged role")
@@ -134,17 +133,17 @@ func TestNewNetworkOnlyWithTwoWeeksOfHistory(t *testing.T) {
 		"dana":   {FirstSeen: t0.Add(-20 * 24 * time.Hour), Networks: map[string]time.Time{"country:United States": t0.Add(-20 * 24 * time.Hour), "asn:64496": t0.Add(-20 * 24 * time.Hour)}},
 		"newbie": {FirstSeen: t0.Add(-3 * 24 * time.Hour), Networks: map[string]time.Time{"country:United States": t0.Add(-3 * 24 * time.Hour)}},
 	}}
-	home := change("a", 0, "dana", "x", hook.Granted, "Folder Reader")
-	away := change("b", time.Minute, "dana", "y", hook.Granted, "Folder Reader")
+	home := change("a", 0, "dana", "x", hookd.Granted, "Folder Reader")
+	away := change("b", time.Minute, "dana", "y", hookd.Granted, "Folder Reader")
 	away.Client.Country, away.Network.ASN = "Romania", 64511
-	again := change("c", 2*time.Minute, "dana", "z", hook.Granted, "Folder Reader")
+	again := change("c", 2*time.Minute, "dana", "z", hookd.Granted, "Folder Reader")
 	again.Client.Country, again.Network.ASN = "Romania", 64511
-	newbie := change("d", 0, "newbie", "x", hook.Granted, "Folder Reader")
+	newbie := change("d", 0, "newbie", "x", hookd.Granted, "Folder Reader")
 	newbie.Client.Country = "Romania"
-	_, err := s.Detect(context.Background(), h, []*hook.RoleChange{again, newbie, away, home})
+	_, err := s.Detect(context.Background(), h, []*hookd.RoleChange{again, newbie, away, home})
 	require.NoError(t, err)
 	assert.Empty(t, ids(home))
-	assert.Equal(t, []string{hook.FindingNewNetwork}, ids(away))
+	assert.Equal(t, []string{hookd.FindingNewNetwork}, ids(away))
 	assert.Contains(t, away.Findings[0].Detail, "from country Romania and AS64511")
 	assert.Empty(t, ids(again), "seen a minute before, in the same batch")
 	assert.Empty(t, ids(newbie), "three days of history is too little to judge")
@@ -155,12 +154,12 @@ func TestBurstFiresOncePerBurst(t *testing.T) {
 	// Two subjects already changed in the window, one long before.
 	h := &past{actors: map[string]ActorPast{"paul": {FirstSeen: t0.Add(-time.Hour),
 		Subjects: map[string]time.Time{"user:s1": t0.Add(-2 * time.Minute), "user:s2": t0.Add(-time.Minute), "user:old": t0.Add(-time.Hour)}}}}
-	var batch []*hook.RoleChange
+	var batch []*hookd.RoleChange
 	for i := 3; i <= 9; i++ {
-		batch = append(batch, change(fmt.Sprint(i), time.Duration(i)*time.Second, "paul", fmt.Sprintf("s%d", i), hook.Granted, "Folder Reader"))
+		batch = append(batch, change(fmt.Sprint(i), time.Duration(i)*time.Second, "paul", fmt.Sprintf("s%d", i), hookd.Granted, "Folder Reader"))
 	}
 	// The same subject again, within the burst: not a new subject.
-	batch = append(batch, change("again", 20*time.Second, "paul", "s3", hook.Revoked, "Folder Reader"))
+	batch = append(batch, change("again", 20*time.Second, "paul", "s3", hookd.Revoked, "Folder Reader"))
 	facts, err := s.Detect(context.Background(), h, batch)
 	require.NoError(t, err)
 	var fired []string
@@ -202,28 +201,28 @@ func TestOffHours(t *testing.T) {
 }
 
 func TestStaleFindingsAreClearedAndErrorsReturned(t *testing.T) {
-	rc := change("a", 0, "u1", "u2", hook.Granted, "Folder Reader")
-	rc.Findings = []hook.Finding{{ID: "burst"}}
-	_, err := Settings{}.Detect(context.Background(), &past{}, []*hook.RoleChange{rc})
+	rc := change("a", 0, "u1", "u2", hookd.Granted, "Folder Reader")
+	rc.Findings = []hookd.Finding{{ID: "burst"}}
+	_, err := Settings{}.Detect(context.Background(), &past{}, []*hookd.RoleChange{rc})
 	require.NoError(t, err)
 	assert.Empty(t, rc.Findings, "findings are computed anew, never carried over")
 
-	failed := change("b", 0, "u1", "u1", hook.Granted, "Workflows Administrator")
+	failed := change("b", 0, "u1", "u1", hookd.Granted, "Workflows Administrator")
 	failed.Outcome.Result = "FAILURE"
-	_, err = Defaults().Detect(context.Background(), &past{}, []*hook.RoleChange{failed})
+	_, err = Defaults().Detect(context.Background(), &past{}, []*hookd.RoleChange{failed})
 	require.NoError(t, err)
 	assert.Empty(t, failed.Findings, "a failed attempt changed nobody's roles")
 
 	broken := errors.New("database gone")
-	_, err = Defaults().Detect(context.Background(), &past{err: broken}, []*hook.RoleChange{change("c", 0, "u1", "u2", hook.Granted, "x")})
+	_, err = Defaults().Detect(context.Background(), &past{err: broken}, []*hookd.RoleChange{change("c", 0, "u1", "u2", hookd.Granted, "x")})
 	assert.ErrorIs(t, err, broken)
 }
 
 func TestHistoryIsReadOncePerActorAndSubject(t *testing.T) {
 	h := &past{}
-	var batch []*hook.RoleChange
+	var batch []*hookd.RoleChange
 	for i := range 100 {
-		batch = append(batch, change(fmt.Sprint(i), time.Duration(i)*time.Millisecond, "load", "same", hook.Granted, "Folder Reader"))
+		batch = append(batch, change(fmt.Sprint(i), time.Duration(i)*time.Millisecond, "load", "same", hookd.Granted, "Folder Reader"))
 	}
 	_, err := Defaults().Detect(context.Background(), h, batch)
 	require.NoError(t, err)
@@ -238,8 +237,8 @@ func TestBurstReadsOnlyTheLatestFewSubjects(t *testing.T) {
 	}
 	busy.Networks = map[string]time.Time{"country:United States": t0.Add(-time.Hour), "asn:64496": t0.Add(-time.Hour)}
 	h := &past{actors: map[string]ActorPast{"paul": busy}}
-	next := change("next", 0, "paul", "fresh", hook.Granted, "Folder Reader")
-	facts, err := s.Detect(context.Background(), h, []*hook.RoleChange{next})
+	next := change("next", 0, "paul", "fresh", hookd.Granted, "Folder Reader")
+	facts, err := s.Detect(context.Background(), h, []*hookd.RoleChange{next})
 	require.NoError(t, err)
 	assert.Empty(t, ids(next), "forty subjects in the window already: this is no longer the line being crossed")
 	var written []string

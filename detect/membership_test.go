@@ -6,22 +6,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/hookd/hookd/hook"
 )
 
 // joined is a membership the store resolved against its ledger: the group's role given (or,
 // left, taken) through the group.
-func joined(id string, at time.Duration, actor, user, group string, left bool, role string) *hook.RoleChange {
-	action := hook.Granted
-	eventType := hook.GroupMembershipAdd
+func joined(id string, at time.Duration, actor, user, group string, left bool, role string) *hookd.RoleChange {
+	action := hookd.Granted
+	eventType := hookd.GroupMembershipAdd
 	if left {
-		action, eventType = hook.Revoked, hook.GroupMembershipRemove
+		action, eventType = hookd.Revoked, hookd.GroupMembershipRemove
 	}
 	rc := change(id, at, actor, user, action, role)
-	rc.EventType, rc.Via = eventType, &hook.Ref{ID: group, Type: "UserGroup", DisplayName: group}
+	rc.EventType, rc.Via = eventType, &hookd.Ref{ID: group, Type: "UserGroup", DisplayName: group}
 	return rc
 }
 
@@ -31,9 +30,9 @@ func TestFindingsOnMembershipDerivedGrants(t *testing.T) {
 		s := Settings{SelfGrant: true}
 		self := joined("a", 0, "mallory", "mallory", "00gAdmins", false, "Workflows Administrator")
 		byAdmin := joined("b", time.Minute, "alice", "bob", "00gAdmins", false, "Workflows Administrator")
-		_, err := s.Detect(context.Background(), &past{}, []*hook.RoleChange{self, byAdmin})
+		_, err := s.Detect(context.Background(), &past{}, []*hookd.RoleChange{self, byAdmin})
 		require.NoError(t, err)
-		require.Equal(t, []string{hook.FindingSelfGrant}, ids(self))
+		require.Equal(t, []string{hookd.FindingSelfGrant}, ids(self))
 		assert.Equal(t, "critical", self.Findings[0].Severity)
 		assert.Empty(t, ids(byAdmin))
 	})
@@ -44,10 +43,10 @@ func TestFindingsOnMembershipDerivedGrants(t *testing.T) {
 		bobLeaves := joined("a", 0, "alice", "bob", "00gFlow", true, "Connection Manager")
 		carolJoins := joined("b", time.Minute, "alice", "carol", "00gFlow", false, "Connection Manager")
 		carolLeaves := joined("c", 11*time.Minute, "alice", "carol", "00gFlow", true, "Connection Manager")
-		_, err := s.Detect(context.Background(), h, []*hook.RoleChange{carolLeaves, bobLeaves, carolJoins})
+		_, err := s.Detect(context.Background(), h, []*hookd.RoleChange{carolLeaves, bobLeaves, carolJoins})
 		require.NoError(t, err)
-		assert.Equal(t, []string{hook.FindingShortLived}, ids(bobLeaves))
-		assert.Equal(t, []string{hook.FindingShortLived}, ids(carolLeaves))
+		assert.Equal(t, []string{hookd.FindingShortLived}, ids(bobLeaves))
+		assert.Equal(t, []string{hookd.FindingShortLived}, ids(carolLeaves))
 		assert.Contains(t, carolLeaves.Findings[0].Detail, "for only 10 minutes")
 		assert.Empty(t, ids(carolJoins))
 	})
@@ -57,16 +56,16 @@ func TestFindingsOnMembershipDerivedGrants(t *testing.T) {
 		// later her direct role is revoked: not short-lived. Leaving the group would be.
 		h := &past{holdings: map[string][]Holding{"user:alice": {{Role: "r-Connection Manager", RoleName: "Connection Manager", Held: true, At: t0.Add(-365 * 24 * time.Hour), By: "admin"}}}}
 		joins := joined("a", 0, "admin", "alice", "00gFlow", false, "Connection Manager")
-		direct := change("b", 5*time.Minute, "admin", "alice", hook.Revoked, "Connection Manager")
+		direct := change("b", 5*time.Minute, "admin", "alice", hookd.Revoked, "Connection Manager")
 		leaves := joined("c", 6*time.Minute, "admin", "alice", "00gFlow", true, "Connection Manager")
-		_, err := s.Detect(context.Background(), h, []*hook.RoleChange{joins, direct, leaves})
+		_, err := s.Detect(context.Background(), h, []*hookd.RoleChange{joins, direct, leaves})
 		require.NoError(t, err)
 		assert.Empty(t, ids(direct), "the direct holding is a year old")
-		assert.Equal(t, []string{hook.FindingShortLived}, ids(leaves))
+		assert.Equal(t, []string{hookd.FindingShortLived}, ids(leaves))
 	})
 	t.Run("memberships count toward a burst", func(t *testing.T) {
 		s := Settings{BurstSubjects: 3, BurstWindow: 10 * time.Minute}
-		var batch []*hook.RoleChange
+		var batch []*hookd.RoleChange
 		for i := range 5 {
 			batch = append(batch, joined(fmt.Sprint(i), time.Duration(i)*time.Minute, "alice", fmt.Sprintf("user%d", i), "00gFlow", false, "Connection Manager"))
 		}
@@ -83,8 +82,8 @@ func TestFindingsOnMembershipDerivedGrants(t *testing.T) {
 	t.Run("a membership the store did not resolve is read as nothing", func(t *testing.T) {
 		s := Settings{SelfGrant: true, ShortLived: time.Hour, BurstSubjects: 1, BurstWindow: time.Hour}
 		rc := joined("a", 0, "mallory", "mallory", "00gLunch", false, "")
-		rc.Category, rc.Roles = hook.Membership, []hook.Role{}
-		_, err := s.Detect(context.Background(), &past{}, []*hook.RoleChange{rc})
+		rc.Category, rc.Roles = hookd.Membership, []hookd.Role{}
+		_, err := s.Detect(context.Background(), &past{}, []*hookd.RoleChange{rc})
 		require.NoError(t, err)
 		assert.Empty(t, ids(rc))
 	})

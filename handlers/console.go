@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/adminapi"
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
@@ -43,14 +43,14 @@ type ConsoleOptions struct {
 	// Activity is each sink's last success and failure.
 	Activity *SinkActivity
 	// Severity and Title are how alerting ranks and names a change.
-	Severity func(*hook.RoleChange) string
-	Title    func(*hook.RoleChange) string
+	Severity func(*hookd.RoleChange) string
+	Title    func(*hookd.RoleChange) string
 	// Coverage says how each watched event type reaches hookd.
 	Coverage func(ctx context.Context) (adminapi.Coverage, error)
 	// Redact removes configured secrets from text shown (sink errors), as a last guard.
 	Redact func(string) string
 	// Links, when set, are where a responder goes from a change (Okta's Admin Console).
-	Links func(*hook.RoleChange) []adminapi.Link
+	Links func(*hookd.RoleChange) []adminapi.Link
 }
 
 // SinkActivity keeps each sink's last success and last failure, for the console.
@@ -107,10 +107,10 @@ func (s *Server) mountConsole(g *echo.Group) {
 		co.Redact = func(s string) string { return s }
 	}
 	if co.Severity == nil {
-		co.Severity = func(*hook.RoleChange) string { return "" }
+		co.Severity = func(*hookd.RoleChange) string { return "" }
 	}
 	if co.Title == nil {
-		co.Title = func(rc *hook.RoleChange) string { return rc.EventType }
+		co.Title = func(rc *hookd.RoleChange) string { return rc.EventType }
 	}
 	g.GET("/", s.pageChanges)
 	g.GET("/changes/:id", s.pageChange)
@@ -174,7 +174,7 @@ func inGroup(hs []adminapi.Holder, group string) []adminapi.Holder {
 	out := []adminapi.Holder{}
 	for _, h := range hs {
 		name, id := h.Via, h.ViaID
-		if h.SubjectKind == string(hook.SubjectGroup) {
+		if h.SubjectKind == string(hookd.SubjectGroup) {
 			name, id = h.SubjectName, h.SubjectID
 		}
 		if id == group || (name != "" && strings.Contains(strings.ToLower(name), want)) {

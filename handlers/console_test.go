@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/adminapi"
 	"github.com/hookd/hookd/verify"
@@ -26,17 +27,17 @@ type consoleFake struct {
 }
 
 func (f *consoleFake) Changes(context.Context, adminapi.ChangeFilter) (adminapi.ChangePage, error) {
-	return adminapi.ChangePage{Changes: []adminapi.Change{{Record: &hook.RoleChange{EventID: "e1", EventType: hook.WorkflowsUserRoleAdd,
-		Subject: hook.Subject{Kind: hook.SubjectUser, DisplayName: `<script>alert("x")</script>`}, Roles: []hook.Role{{Name: "Folder Reader"}},
-		Findings: []hook.Finding{{ID: "self-grant", Title: "Self-grant", Detail: `<img src=x> granted Folder Reader to themselves`}}}}}}, nil
+	return adminapi.ChangePage{Changes: []adminapi.Change{{Record: &hookd.RoleChange{EventID: "e1", EventType: hook.WorkflowsUserRoleAdd,
+		Subject: hookd.Subject{Kind: hookd.SubjectUser, DisplayName: `<script>alert("x")</script>`}, Roles: []hookd.Role{{Name: "Folder Reader"}},
+		Findings: []hookd.Finding{{ID: "self-grant", Title: "Self-grant", Detail: `<img src=x> granted Folder Reader to themselves`}}}}}}, nil
 }
 func (f *consoleFake) Change(_ context.Context, id string) (adminapi.Change, error) {
 	if id != "e1" {
 		return adminapi.Change{}, adminapi.ErrNotFound
 	}
-	return adminapi.Change{Record: &hook.RoleChange{EventID: "e1", EventType: hook.WorkflowsUserRoleAdd,
-		Subject: hook.Subject{Kind: hook.SubjectUser, DisplayName: `<!channel> Bob`}, Roles: []hook.Role{{Name: "Folder Reader"}},
-		Client: hook.ClientInfo{IP: "198.51.100.23", City: "Denver", Country: "United States", UserAgent: "Mozilla/5.0"}}}, nil
+	return adminapi.Change{Record: &hookd.RoleChange{EventID: "e1", EventType: hook.WorkflowsUserRoleAdd,
+		Subject: hookd.Subject{Kind: hookd.SubjectUser, DisplayName: `<!channel> Bob`}, Roles: []hookd.Role{{Name: "Folder Reader"}},
+		Client: hookd.ClientInfo{IP: "198.51.100.23", City: "Denver", Country: "United States", UserAgent: "Mozilla/5.0"}}}, nil
 }
 func (f *consoleFake) DeadLetters(context.Context, adminapi.DeadLetterFilter) ([]adminapi.DeadLetter, error) {
 	return nil, nil

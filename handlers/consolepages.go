@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/adminapi"
 	"github.com/labstack/echo/v4"
@@ -41,7 +42,7 @@ var consoleTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 		return out
 	},
 	"severities": func() []string { return []string{"critical", "high", "medium", "low"} },
-	"findingIDs": func() []string { return hook.FindingIDs },
+	"findingIDs": func() []string { return hookd.FindingIDs },
 	"pretty": func(raw json.RawMessage) string {
 		var b bytes.Buffer
 		if json.Indent(&b, raw, "", "  ") != nil {
@@ -49,7 +50,7 @@ var consoleTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return b.String()
 	},
-	"record": func(rc *hook.RoleChange) string {
+	"record": func(rc *hookd.RoleChange) string {
 		view := *rc
 		view.Raw = nil
 		// The page escapes it for HTML: JSON's own \u003c for < would only hide the text.

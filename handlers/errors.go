@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/adminapi"
 	"github.com/hookd/hookd/verify"
@@ -88,7 +89,7 @@ func (s *Server) statusOf(err error) (int, errorBody) {
 		// The detail is what is wrong, without the kind the status already says.
 		detail := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "bad request\n"), "bad request: ")
 		return http.StatusBadRequest, errorBody{Error: "bad request", Detail: detail}
-	case errors.Is(err, hook.ErrUnavailable), errors.Is(err, hook.ErrClosed), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, hookd.ErrUnavailable), errors.Is(err, hookd.ErrClosed), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, errorBody{Error: "store unavailable", Detail: "nothing was acknowledged; Okta's retry will be taken"}
 	case errors.As(err, &he):
 		msg, _ := he.Message.(string)

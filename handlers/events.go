@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/hookd/hookd/internal/clip"
 	"io"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/clip"
 
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/verify"
@@ -103,7 +105,7 @@ func (s *Server) receiveEvents(c echo.Context) error {
 }
 
 // countCommitted counts a delivery's stored events when their commit is done.
-func (s *Server) countCommitted(res hook.AcceptResult) {
+func (s *Server) countCommitted(res hookd.AcceptResult) {
 	s.metrics.events.WithLabelValues("accepted").Add(float64(res.Accepted))
 	s.metrics.events.WithLabelValues("duplicate").Add(float64(res.Duplicates))
 	s.metrics.events.WithLabelValues("unstored").Add(float64(res.Unstored))
@@ -111,7 +113,7 @@ func (s *Server) countCommitted(res hook.AcceptResult) {
 
 // decode reads and classifies a delivery's body, when its turn to decode comes (see
 // Server.decoding).
-func (s *Server) decode(ctx context.Context, body []byte) (*hook.Batch, []hook.RoleChange, int, error) {
+func (s *Server) decode(ctx context.Context, body []byte) (*hook.Batch, []hookd.RoleChange, int, error) {
 	select {
 	case s.decoding <- struct{}{}:
 	case <-ctx.Done():
@@ -122,7 +124,7 @@ func (s *Server) decode(ctx context.Context, body []byte) (*hook.Batch, []hook.R
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	records, notWatched := s.opts.Classifier.RoleChanges(batch, hook.SourceHook)
+	records, notWatched := s.opts.Classifier.RoleChanges(batch, hookd.SourceHook)
 	return batch, records, notWatched, nil
 }
 
@@ -177,7 +179,7 @@ func (s *Server) logRejected(rejected []hook.Rejection, requestID string) {
 }
 
 // logIncomplete writes one line for a delivery's watched events of an unexpected shape.
-func (s *Server) logIncomplete(records []hook.RoleChange, requestID string) {
+func (s *Server) logIncomplete(records []hookd.RoleChange, requestID string) {
 	n := 0
 	var examples []string
 	for i := range records {

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/verify"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -27,7 +27,7 @@ const secret = "s3cret-header-value-do-not-log"
 // fakeStore keeps accepted records in memory, de-duplicating by uuid like the real store.
 type fakeStore struct {
 	mu   sync.Mutex
-	seen map[string]hook.RoleChange
+	seen map[string]hookd.RoleChange
 	down bool
 	// late, when set, holds each commit until the caller has given up waiting for it (its
 	// context is done) and the test closes late: a commit that lands after the delivery was
@@ -37,7 +37,7 @@ type fakeStore struct {
 	commits int
 }
 
-func (f *fakeStore) AcceptAndReport(ctx context.Context, records []hook.RoleChange, committed func(hook.AcceptResult)) (hook.AcceptResult, error) {
+func (f *fakeStore) AcceptAndReport(ctx context.Context, records []hookd.RoleChange, committed func(hookd.AcceptResult)) (hookd.AcceptResult, error) {
 	if late := f.late; late != nil {
 		// A commit that lands after the caller's timeout: reported when it is done.
 		gaveUp := ctx.Done()
@@ -48,7 +48,7 @@ func (f *fakeStore) AcceptAndReport(ctx context.Context, records []hook.RoleChan
 			committed(res)
 		}()
 		<-gaveUp
-		return hook.AcceptResult{}, fmt.Errorf("%w: %w", hook.ErrUnavailable, ctx.Err())
+		return hookd.AcceptResult{}, fmt.Errorf("%w: %w", hookd.ErrUnavailable, ctx.Err())
 	}
 	res, err := f.accept(records)
 	if err == nil && committed != nil {
@@ -57,17 +57,17 @@ func (f *fakeStore) AcceptAndReport(ctx context.Context, records []hook.RoleChan
 	return res, err
 }
 
-func (f *fakeStore) accept(records []hook.RoleChange) (hook.AcceptResult, error) {
+func (f *fakeStore) accept(records []hookd.RoleChange) (hookd.AcceptResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
-		return hook.AcceptResult{}, fmt.Errorf("%w: connection refused", hook.ErrUnavailable)
+		return hookd.AcceptResult{}, fmt.Errorf("%w: connection refused", hookd.ErrUnavailable)
 	}
 	f.commits++
 	if f.seen == nil {
-		f.seen = map[string]hook.RoleChange{}
+		f.seen = map[string]hookd.RoleChange{}
 	}
-	var res hook.AcceptResult
+	var res hookd.AcceptResult
 	for _, rc := range records {
 		if rc.IsMembership() {
 			res.NotWatched++ // as the store does for a group that holds nothing watched
@@ -85,7 +85,7 @@ func (f *fakeStore) accept(records []hook.RoleChange) (hook.AcceptResult, error)
 
 func (f *fakeStore) Ping(context.Context) error {
 	if f.down {
-		return fmt.Errorf("%w: connection refused", hook.ErrUnavailable)
+		return fmt.Errorf("%w: connection refused", hookd.ErrUnavailable)
 	}
 	return nil
 }

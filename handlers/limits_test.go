@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"github.com/hookd/hookd/hook"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -216,10 +216,10 @@ func TestStoreOutageIsToldOnceWhenOver(t *testing.T) {
 		require.Equal(t, http.StatusOK, f.post(payload(t, "workflows-user-role-add.json")).Code)
 		require.Equal(t, http.StatusOK, f.post(payload(t, "workflows-group-role-add.json")).Code)
 
-		told := func() []hook.RoleChange {
+		told := func() []hookd.RoleChange {
 			f.store.mu.Lock()
 			defer f.store.mu.Unlock()
-			var out []hook.RoleChange
+			var out []hookd.RoleChange
 			for id, rc := range f.store.seen {
 				if strings.HasPrefix(id, "hookd-store-outage-") {
 					out = append(out, rc)
@@ -231,7 +231,7 @@ func TestStoreOutageIsToldOnceWhenOver(t *testing.T) {
 		// goroutine of the bubble is done or blocked, whatever was to be told has been.
 		synctest.Wait()
 		require.Len(t, told(), 1, "told once")
-		assert.Equal(t, hook.Health, told()[0].Category)
+		assert.Equal(t, hookd.Health, told()[0].Category)
 		assert.Contains(t, told()[0].DisplayMessage, "hookd answered 2 Okta deliveries 503")
 	})
 }

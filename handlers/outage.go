@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 	"go.uber.org/zap"
 )
 
@@ -54,9 +54,9 @@ func (s *Server) tellOutage(o outageSeen) {
 	start := o.started.UTC().Truncate(time.Minute)
 	msg := fmt.Sprintf("the store was unavailable from %s to %s: hookd answered %d Okta deliveries 503; Okta retries a refused delivery once, so events may be missing (the System Log poller reads them back where it is configured)",
 		o.started.UTC().Format(time.RFC3339), o.ended.UTC().Format(time.RFC3339), o.refused)
-	rc := hook.HealthRecord("hookd-store-outage-"+start.Format(time.RFC3339), hook.HealthStoreOutage, hook.Recovered,
-		o.ended, "hookd's store", "", msg, hook.SourceHook)
-	if _, err := s.opts.Store.AcceptAndReport(ctx, []hook.RoleChange{rc}, nil); err != nil {
+	rc := hookd.HealthRecord("hookd-store-outage-"+start.Format(time.RFC3339), hookd.HealthStoreOutage, hookd.Recovered,
+		o.ended, "hookd's store", "", msg, hookd.SourceHook)
+	if _, err := s.opts.Store.AcceptAndReport(ctx, []hookd.RoleChange{rc}, nil); err != nil {
 		s.log.Error("could not queue the store-outage alert", zap.Error(err))
 		return
 	}

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/clip"
 	"github.com/hookd/hookd/internal/memtrim"
@@ -31,7 +32,7 @@ import (
 type Acceptor interface {
 	// AcceptAndReport stores records and tells committed the result when they are
 	// committed, even if that is after ctx ended (the delivery was answered 503 by then).
-	AcceptAndReport(ctx context.Context, records []hook.RoleChange, committed func(hook.AcceptResult)) (hook.AcceptResult, error)
+	AcceptAndReport(ctx context.Context, records []hookd.RoleChange, committed func(hookd.AcceptResult)) (hookd.AcceptResult, error)
 	Ping(ctx context.Context) error
 }
 

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/hookd/hookd"
 )
 
 // BenchmarkDecodeClassify measures decode + classify of the 50-event mixed batch against a
@@ -25,7 +27,7 @@ func BenchmarkDecodeClassify(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			changes, notWatched := c.RoleChanges(batch, SourceHook)
+			changes, notWatched := c.RoleChanges(batch, hookd.SourceHook)
 			if len(changes)+notWatched != events {
 				b.Fatalf("got %d records and %d not watched", len(changes), notWatched)
 			}
@@ -42,7 +44,7 @@ func BenchmarkDecodeClassify(b *testing.B) {
 		}
 		var keep []Event
 		for _, ev := range batch.Events {
-			if _, ok := c.Classify(ev, batch.Org, SourceHook); ok {
+			if _, ok := c.Classify(ev, batch.Org, hookd.SourceHook); ok {
 				keep = append(keep, ev)
 			}
 		}
@@ -54,7 +56,7 @@ func BenchmarkDecodeClassify(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			for _, ev := range keep {
-				if _, ok := c.Classify(ev, batch.Org, SourceHook); !ok {
+				if _, ok := c.Classify(ev, batch.Org, hookd.SourceHook); !ok {
 					b.Fatal("not classified")
 				}
 			}

@@ -2,10 +2,12 @@ package hook
 
 import (
 	"encoding/json"
-	"github.com/hookd/hookd/internal/parts"
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/parts"
 )
 
 // DefaultWorkflowsApps identifies the Okta Workflows app instance in application membership
@@ -24,14 +26,14 @@ type Classifier struct {
 
 // Classify decodes a checked event of a batch and returns its RoleChange, or false when the
 // event's type is not watched (or is an app assignment to another app than Workflows).
-func (c *Classifier) Classify(ev Event, org string, src Source) (RoleChange, bool) {
+func (c *Classifier) Classify(ev Event, org string, src hookd.Source) (hookd.RoleChange, bool) {
 	if !IsWatched(ev.EventType) {
-		return RoleChange{}, false
+		return hookd.RoleChange{}, false
 	}
 	le, problem := ev.LogEvent()
 	rc, ok := c.RoleChangeOf(&le, org, src)
 	if !ok {
-		return RoleChange{}, false
+		return hookd.RoleChange{}, false
 	}
 	rc.Raw = ev.Raw
 	if !utf8.Valid(ev.Raw) {
@@ -67,25 +69,25 @@ func replaceInvalidUTF8(raw []byte) []byte {
 
 // RoleChangeOf returns the RoleChange a watched event describes. It never drops an event of a
 // watched type for its shape: what it cannot find is listed in RoleChange.Incomplete.
-func (c *Classifier) RoleChangeOf(le *LogEvent, org string, src Source) (RoleChange, bool) {
+func (c *Classifier) RoleChangeOf(le *LogEvent, org string, src hookd.Source) (hookd.RoleChange, bool) {
 	w, ok := watched[le.EventType]
 	if !ok {
-		return RoleChange{}, false
+		return hookd.RoleChange{}, false
 	}
 	rc := baseOf(le, w, org, src)
-	if w.Category == Tampering {
+	if w.Category == hookd.Tampering {
 		return c.tampering(le, rc, w)
 	}
 	targets := le.Target
 	used := make([]bool, len(targets))
 
-	if w.Category == AppAssignment {
+	if w.Category == hookd.AppAssignment {
 		app := findTarget(targets, used, "AppInstance")
 		if app < 0 {
 			rc.Incomplete = append(rc.Incomplete, "app: no AppInstance target, so it may or may not be Okta Workflows")
-			rc.Roles = []Role{}
+			rc.Roles = []hookd.Role{}
 		} else if !c.isWorkflowsApp(targets[app]) {
-			return RoleChange{}, false
+			return hookd.RoleChange{}, false
 		} else {
 			used[app] = true
 			rc.Roles = append(rc.Roles, roleOf(targets[app]))
@@ -93,15 +95,15 @@ func (c *Classifier) RoleChangeOf(le *LogEvent, org string, src Source) (RoleCha
 	}
 
 	subjectTypes := []string{"User", "AppUser"}
-	if w.Kind == SubjectGroup {
+	if w.Kind == hookd.SubjectGroup {
 		subjectTypes = []string{"UserGroup", "Group"}
 	}
 	if i := findTarget(targets, used, subjectTypes...); i >= 0 {
 		used[i] = true
 		t := targets[i]
-		rc.Subject = Subject{Kind: w.Kind, ID: t.ID, DisplayName: t.DisplayName, Login: knownLogin(t.AlternateID)}
+		rc.Subject = hookd.Subject{Kind: w.Kind, ID: t.ID, DisplayName: t.DisplayName, Login: knownLogin(t.AlternateID)}
 		// An AppUser target sits beside the User target; it is the same person, not a role.
-		if w.Category == AppAssignment {
+		if w.Category == hookd.AppAssignment {
 			if j := findTarget(targets, used, "AppUser"); j >= 0 {
 				used[j] = true
 			}
@@ -110,25 +112,25 @@ func (c *Classifier) RoleChangeOf(le *LogEvent, org string, src Source) (RoleCha
 		rc.Incomplete = append(rc.Incomplete, "subject: no target of type "+strings.Join(subjectTypes, " or "))
 	}
 
-	if w.Category == Membership {
-		rc.Roles = []Role{} // the group's, which the store knows (ResolveMembership)
+	if w.Category == hookd.Membership {
+		rc.Roles = []hookd.Role{} // the group's, which the store knows (ResolveMembership)
 		if g := findTarget(targets, used, "UserGroup", "Group"); g >= 0 {
 			used[g] = true
 			t := targets[g]
-			rc.Via = &Ref{ID: t.ID, Type: t.Type, DisplayName: t.DisplayName, Login: knownLogin(t.AlternateID)}
+			rc.Via = &hookd.Ref{ID: t.ID, Type: t.Type, DisplayName: t.DisplayName, Login: knownLogin(t.AlternateID)}
 		} else {
 			rc.Incomplete = append(rc.Incomplete, "group: no target of type UserGroup")
 		}
-	} else if w.Category != AppAssignment {
+	} else if w.Category != hookd.AppAssignment {
 		rc.Roles = rolesOf(le, w, targets, used)
 		if len(rc.Roles) == 0 {
-			rc.Roles = []Role{}
+			rc.Roles = []hookd.Role{}
 			rc.Incomplete = append(rc.Incomplete, "roles: none found in targets or debugContext.debugData")
 		}
 	}
 	for i, t := range targets {
 		if !used[i] {
-			rc.Others = append(rc.Others, Ref{ID: t.ID, Type: t.Type, Login: knownLogin(t.AlternateID), DisplayName: t.DisplayName})
+			rc.Others = append(rc.Others, hookd.Ref{ID: t.ID, Type: t.Type, Login: knownLogin(t.AlternateID), DisplayName: t.DisplayName})
 		}
 	}
 	return rc, true
@@ -151,21 +153,21 @@ func (c *Classifier) isWorkflowsApp(t Target) bool {
 }
 
 // baseOf fills in everything that does not depend on the event type's shape.
-func baseOf(le *LogEvent, w Watch, org string, src Source) RoleChange {
-	rc := RoleChange{
+func baseOf(le *LogEvent, w Watch, org string, src hookd.Source) hookd.RoleChange {
+	rc := hookd.RoleChange{
 		EventID:        le.UUID,
 		EventType:      le.EventType,
 		Published:      le.Published,
 		Category:       w.Category,
 		Action:         w.Action,
-		Subject:        Subject{Kind: w.Kind},
+		Subject:        hookd.Subject{Kind: w.Kind},
 		Severity:       le.Severity,
 		DisplayMessage: le.DisplayMessage,
 		Org:            org,
 		Source:         src,
 	}
 	if a := le.Actor; a != nil {
-		rc.Actor = Ref{ID: a.ID, Type: a.Type, Login: knownLogin(a.AlternateID), DisplayName: a.DisplayName}
+		rc.Actor = hookd.Ref{ID: a.ID, Type: a.Type, Login: knownLogin(a.AlternateID), DisplayName: a.DisplayName}
 	} else {
 		rc.Incomplete = append(rc.Incomplete, "actor: missing")
 	}
@@ -173,7 +175,7 @@ func baseOf(le *LogEvent, w Watch, org string, src Source) RoleChange {
 		rc.Outcome = *o
 	}
 	if c := le.Client; c != nil {
-		rc.Client = ClientInfo{IP: c.IPAddress, Zone: c.Zone}
+		rc.Client = hookd.ClientInfo{IP: c.IPAddress, Zone: c.Zone}
 		if c.Zone == "null" { // Okta writes the word for "no network zone"
 			rc.Client.Zone = ""
 		}
@@ -185,7 +187,7 @@ func baseOf(le *LogEvent, w Watch, org string, src Source) RoleChange {
 		}
 	}
 	if s := le.SecurityContext; s != nil {
-		rc.Network = Network{ASOrg: s.ASOrg, ISP: s.ISP, Domain: s.Domain, IsProxy: s.IsProxy}
+		rc.Network = hookd.Network{ASOrg: s.ASOrg, ISP: s.ISP, Domain: s.Domain, IsProxy: s.IsProxy}
 		if s.ASNumber != nil {
 			rc.Network.ASN = *s.ASNumber
 		}
@@ -210,9 +212,9 @@ func baseOf(le *LogEvent, w Watch, org string, src Source) RoleChange {
 // rolesOf finds the roles of a role or privilege event, from every place Okta may put them:
 // the privilege lists of debugData, targets whose type names a role, and debugData keys that
 // name a role. Only when none of those has a role are the remaining targets taken as roles.
-func rolesOf(le *LogEvent, w Watch, targets []Target, used []bool) []Role {
-	var roles []Role
-	add := func(r Role) {
+func rolesOf(le *LogEvent, w Watch, targets []Target, used []bool) []hookd.Role {
+	var roles []hookd.Role
+	add := func(r hookd.Role) {
 		r.Name = strings.TrimSpace(r.Name)
 		if r.Name == "" {
 			return
@@ -228,13 +230,13 @@ func rolesOf(le *LogEvent, w Watch, targets []Target, used []bool) []Role {
 	if le.DebugContext != nil {
 		debug = le.DebugContext.DebugData
 	}
-	if w.Category == AdminPrivilege {
+	if w.Category == hookd.AdminPrivilege {
 		key := "privilegeGranted"
-		if w.Action == Revoked {
+		if w.Action == hookd.Revoked {
 			key = "privilegeRevoked"
 		}
 		for _, name := range debug.List(key) {
-			add(Role{Name: name})
+			add(hookd.Role{Name: name})
 		}
 	}
 	for i, t := range targets {
@@ -245,10 +247,10 @@ func rolesOf(le *LogEvent, w Watch, targets []Target, used []bool) []Role {
 	}
 	for _, key := range debug.roleKeys() {
 		for _, name := range debug.List(key) {
-			add(Role{Name: name})
+			add(hookd.Role{Name: name})
 		}
 	}
-	if len(roles) == 0 && w.Category == WorkflowsRole {
+	if len(roles) == 0 && w.Category == hookd.WorkflowsRole {
 		for i, t := range targets {
 			if !used[i] && !isSubjectType(t.Type) && !strings.EqualFold(t.Type, "AppInstance") {
 				used[i] = true
@@ -259,7 +261,7 @@ func rolesOf(le *LogEvent, w Watch, targets []Target, used []bool) []Role {
 	return roles
 }
 
-func roleOf(t Target) Role {
+func roleOf(t Target) hookd.Role {
 	name := t.DisplayName
 	if name == "" {
 		name = t.AlternateID
@@ -267,7 +269,7 @@ func roleOf(t Target) Role {
 	if name == "" {
 		name = t.ID
 	}
-	return Role{Name: name, ID: t.ID, Type: t.Type}
+	return hookd.Role{Name: name, ID: t.ID, Type: t.Type}
 }
 
 func isSubjectType(typ string) bool {
@@ -357,12 +359,12 @@ const parallelFrom = 1024
 
 // RoleChanges classifies every event of a batch, in order, and counts the events whose type
 // (or app) hookd does not watch. A large batch is classified in parts at once.
-func (c *Classifier) RoleChanges(b *Batch, src Source) (changes []RoleChange, notWatched int) {
+func (c *Classifier) RoleChanges(b *Batch, src hookd.Source) (changes []hookd.RoleChange, notWatched int) {
 	n := parts.Of(len(b.Events), parallelFrom)
 	if n == 1 {
 		return c.roleChanges(b.Events, b.Org, src)
 	}
-	found := make([][]RoleChange, n)
+	found := make([][]hookd.RoleChange, n)
 	skipped := make([]int, n)
 	parts.Do(len(b.Events), n, func(i, lo, hi int) {
 		found[i], skipped[i] = c.roleChanges(b.Events[lo:hi], b.Org, src)
@@ -373,7 +375,7 @@ func (c *Classifier) RoleChanges(b *Batch, src Source) (changes []RoleChange, no
 	return changes, notWatched
 }
 
-func (c *Classifier) roleChanges(events []Event, org string, src Source) (changes []RoleChange, notWatched int) {
+func (c *Classifier) roleChanges(events []Event, org string, src hookd.Source) (changes []hookd.RoleChange, notWatched int) {
 	for _, ev := range events {
 		rc, ok := c.Classify(ev, org, src)
 		if !ok {
@@ -397,18 +399,18 @@ func knownLogin(alternateID string) string {
 // tampering fills a tampering record: its subject is the first target (the event hook, the
 // log stream, the user), it has no roles, and it says whether the hook is hookd's own. A
 // delivery that succeeded, or one of another hook, is not worth an alert.
-func (c *Classifier) tampering(le *LogEvent, rc RoleChange, w Watch) (RoleChange, bool) {
-	rc.Roles = []Role{}
+func (c *Classifier) tampering(le *LogEvent, rc hookd.RoleChange, w Watch) (hookd.RoleChange, bool) {
+	rc.Roles = []hookd.Role{}
 	if len(le.Target) == 0 {
 		rc.Incomplete = append(rc.Incomplete, "subject: no target")
 	} else {
 		t := le.Target[0]
-		rc.Subject = Subject{Kind: w.Kind, ID: t.ID, DisplayName: t.DisplayName, Login: knownLogin(t.AlternateID)}
+		rc.Subject = hookd.Subject{Kind: w.Kind, ID: t.ID, DisplayName: t.DisplayName, Login: knownLogin(t.AlternateID)}
 		for _, o := range le.Target[1:] {
-			rc.Others = append(rc.Others, Ref{ID: o.ID, Type: o.Type, Login: knownLogin(o.AlternateID), DisplayName: o.DisplayName})
+			rc.Others = append(rc.Others, hookd.Ref{ID: o.ID, Type: o.Type, Login: knownLogin(o.AlternateID), DisplayName: o.DisplayName})
 		}
 	}
-	if w.Kind == SubjectEventHook {
+	if w.Kind == hookd.SubjectEventHook {
 		own := c.OwnHooks
 		if len(own) == 0 {
 			own = []string{"hookd"}
@@ -419,8 +421,8 @@ func (c *Classifier) tampering(le *LogEvent, rc RoleChange, w Watch) (RoleChange
 			}
 		}
 	}
-	if w.Action == DeliveryFailed && (!rc.HookdOwn || !rc.Failed()) {
-		return RoleChange{}, false
+	if w.Action == hookd.DeliveryFailed && (!rc.HookdOwn || !rc.Failed()) {
+		return hookd.RoleChange{}, false
 	}
 	return rc, true
 }

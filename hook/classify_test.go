@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hookd/hookd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -47,51 +48,51 @@ func TestRoleChangeOf(t *testing.T) {
 		event      *LogEvent
 		watched    bool
 		subject    string
-		kind       SubjectKind
-		action     Action
+		kind       hookd.SubjectKind
+		action     hookd.Action
 		roles      []string
 		others     int
 		incomplete []string
 	}{
 		{name: "workflows role as target", event: logEvent(WorkflowsUserRoleAdd, []Target{userBob, adminRole}, nil),
-			watched: true, subject: "Bob", kind: SubjectUser, action: Granted, roles: []string{"Workflows Administrator"}},
+			watched: true, subject: "Bob", kind: hookd.SubjectUser, action: hookd.Granted, roles: []string{"Workflows Administrator"}},
 		{name: "role target before subject", event: logEvent(WorkflowsUserRoleRemove, []Target{adminRole, userBob}, nil),
-			watched: true, subject: "Bob", kind: SubjectUser, action: Revoked, roles: []string{"Workflows Administrator"}},
+			watched: true, subject: "Bob", kind: hookd.SubjectUser, action: hookd.Revoked, roles: []string{"Workflows Administrator"}},
 		{name: "role in debugData, folder kept as other", event: logEvent(WorkflowsUserRoleAdd, []Target{userBob, folder}, map[string]string{"roleName": "Folder Editor", "roleId": "x"}),
-			watched: true, subject: "Bob", kind: SubjectUser, action: Granted, roles: []string{"Folder Editor"}, others: 1},
+			watched: true, subject: "Bob", kind: hookd.SubjectUser, action: hookd.Granted, roles: []string{"Folder Editor"}, others: 1},
 		{name: "comma list in debugData, duplicates folded", event: logEvent(WorkflowsGroupRoleAdd, []Target{group, adminRole}, map[string]string{"roles": "Workflows Administrator, Folder Reader,,"}),
-			watched: true, subject: "Builders", kind: SubjectGroup, action: Granted, roles: []string{"Workflows Administrator", "Folder Reader"}},
+			watched: true, subject: "Builders", kind: hookd.SubjectGroup, action: hookd.Granted, roles: []string{"Workflows Administrator", "Folder Reader"}},
 		{name: "unknown non-subject target taken as role", event: logEvent(WorkflowsGroupRoleRemove, []Target{group, folder}, nil),
-			watched: true, subject: "Builders", kind: SubjectGroup, action: Revoked, roles: []string{"Payroll"}},
+			watched: true, subject: "Builders", kind: hookd.SubjectGroup, action: hookd.Revoked, roles: []string{"Payroll"}},
 		{name: "no role anywhere", event: logEvent(WorkflowsUserRoleAdd, []Target{userBob}, nil),
-			watched: true, subject: "Bob", kind: SubjectUser, action: Granted, roles: []string{},
+			watched: true, subject: "Bob", kind: hookd.SubjectUser, action: hookd.Granted, roles: []string{},
 			incomplete: []string{"roles: none found in targets or debugContext.debugData"}},
 		{name: "group event with only a user target", event: logEvent(WorkflowsGroupRoleAdd, []Target{userBob, adminRole}, nil),
-			watched: true, kind: SubjectGroup, action: Granted, roles: []string{"Workflows Administrator"}, others: 1,
+			watched: true, kind: hookd.SubjectGroup, action: hookd.Granted, roles: []string{"Workflows Administrator"}, others: 1,
 			incomplete: []string{"subject: no target of type UserGroup or Group"}},
 		{name: "privilege list", event: logEvent("user.account.privilege.grant", []Target{userBob}, map[string]string{"privilegeGranted": "Super administrator, Org administrator"}),
-			watched: true, subject: "Bob", kind: SubjectUser, action: Granted, roles: []string{"Super administrator", "Org administrator"}},
+			watched: true, subject: "Bob", kind: hookd.SubjectUser, action: hookd.Granted, roles: []string{"Super administrator", "Org administrator"}},
 		{name: "revoke reads privilegeRevoked only", event: logEvent("group.privilege.revoke", []Target{group}, map[string]string{"privilegeGranted": "Wrong", "privilegeRevoked": "Help Desk administrator"}),
-			watched: true, subject: "Builders", kind: SubjectGroup, action: Revoked, roles: []string{"Help Desk administrator"}},
+			watched: true, subject: "Builders", kind: hookd.SubjectGroup, action: hookd.Revoked, roles: []string{"Help Desk administrator"}},
 		{name: "privilege without list", event: logEvent("user.account.privilege.revoke", []Target{userBob}, nil),
-			watched: true, subject: "Bob", kind: SubjectUser, action: Revoked, roles: []string{},
+			watched: true, subject: "Bob", kind: hookd.SubjectUser, action: hookd.Revoked, roles: []string{},
 			incomplete: []string{"roles: none found in targets or debugContext.debugData"}},
 		{name: "workflows app assignment", event: logEvent("application.user_membership.add", []Target{appUser, wfApp, userBob}, nil),
-			watched: true, subject: "Bob", kind: SubjectUser, action: Granted, roles: []string{"Okta Workflows"}},
+			watched: true, subject: "Bob", kind: hookd.SubjectUser, action: hookd.Granted, roles: []string{"Okta Workflows"}},
 		{name: "app assignment by AppUser only", event: logEvent("application.user_membership.remove", []Target{appUser, wfApp}, nil),
-			watched: true, subject: "Bob", kind: SubjectUser, action: Revoked, roles: []string{"Okta Workflows"}},
+			watched: true, subject: "Bob", kind: hookd.SubjectUser, action: hookd.Revoked, roles: []string{"Okta Workflows"}},
 		{name: "other app is not watched", event: logEvent("application.user_membership.add", []Target{appUser, otherApp, userBob}, nil)},
 		{name: "configured app id", classifier: Classifier{WorkflowsApps: []string{"0oaS"}}, event: logEvent("application.user_membership.add", []Target{otherApp, userBob}, nil),
-			watched: true, subject: "Bob", kind: SubjectUser, action: Granted, roles: []string{"Slack"}},
+			watched: true, subject: "Bob", kind: hookd.SubjectUser, action: hookd.Granted, roles: []string{"Slack"}},
 		{name: "configured apps replace the defaults", classifier: Classifier{WorkflowsApps: []string{"0oaS"}}, event: logEvent("application.user_membership.add", []Target{wfApp, userBob}, nil)},
 		{name: "app assignment without app is kept", event: logEvent("application.user_membership.add", []Target{userBob}, nil),
-			watched: true, subject: "Bob", kind: SubjectUser, action: Granted, roles: []string{},
+			watched: true, subject: "Bob", kind: hookd.SubjectUser, action: hookd.Granted, roles: []string{},
 			incomplete: []string{"app: no AppInstance target, so it may or may not be Okta Workflows"}},
 		{name: "unwatched type", event: logEvent("user.session.start", []Target{userBob}, nil)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rc, ok := tt.classifier.RoleChangeOf(tt.event, "https://acme.okta.com", SourceSystemLog)
+			rc, ok := tt.classifier.RoleChangeOf(tt.event, "https://acme.okta.com", hookd.SourceSystemLog)
 			require.Equal(t, tt.watched, ok)
 			if !ok {
 				return
@@ -104,7 +105,7 @@ func TestRoleChangeOf(t *testing.T) {
 			assert.Equal(t, tt.incomplete, rc.Incomplete)
 			assert.Equal(t, "u1", rc.EventID)
 			assert.Equal(t, "Admin", rc.Actor.DisplayName)
-			assert.Equal(t, SourceSystemLog, rc.Source)
+			assert.Equal(t, hookd.SourceSystemLog, rc.Source)
 			assert.Equal(t, "https://acme.okta.com", rc.Org)
 		})
 	}
@@ -130,7 +131,7 @@ func TestDebugDataList(t *testing.T) {
 
 func TestFailed(t *testing.T) {
 	for result, failed := range map[string]bool{"": false, "SUCCESS": false, "ALLOW": false, "FAILURE": true, "DENY": true, "SKIPPED": true, "UNKNOWN": true, "CHALLENGE": true} {
-		rc := RoleChange{Outcome: Outcome{Result: result}}
+		rc := hookd.RoleChange{Outcome: hookd.Outcome{Result: result}}
 		assert.Equal(t, failed, rc.Failed(), result)
 	}
 }
@@ -143,7 +144,7 @@ func TestWatchedSaysWhichTypesAHookCanDeliver(t *testing.T) {
 		got, ok := WatchOf(w.EventType)
 		require.True(t, ok)
 		assert.Equal(t, w, got)
-		systemLogOnly := w.Category == WorkflowsRole || w.Category == Tampering
+		systemLogOnly := w.Category == hookd.WorkflowsRole || w.Category == hookd.Tampering
 		assert.Equal(t, !systemLogOnly, w.HookEligible, "%s: the catalog marks the Workflows role and event-hook events as not hook-eligible", w.EventType)
 	}
 	assert.False(t, IsWatched("user.session.start"))
@@ -209,14 +210,14 @@ func TestClassifyKeepsRecordsValidUTF8(t *testing.T) {
 				require.True(t, utf8.ValidString(want))
 
 				var c Classifier
-				rc, ok := c.Classify(path.decode(t, raw), "", SourceHook)
+				rc, ok := c.Classify(path.decode(t, raw), "", hookd.SourceHook)
 				require.True(t, ok)
 				assert.True(t, utf8.Valid(rc.Raw), "raw: %q", rc.Raw)
 				assert.True(t, json.Valid(rc.Raw), "raw: %q", rc.Raw)
 				if tt.changed {
 					assert.Equal(t, []string{"raw: invalid UTF-8 replaced with U+FFFD"}, rc.Incomplete)
 					assert.Equal(t, badStringsEvent(want), string(rc.Raw), "each invalid byte becomes U+FFFD, as a decoder reads it")
-					again, ok := c.Classify(Event{UUID: rc.EventID, EventType: rc.EventType, Published: rc.Published, Raw: rc.Raw}, "", SourceHook)
+					again, ok := c.Classify(Event{UUID: rc.EventID, EventType: rc.EventType, Published: rc.Published, Raw: rc.Raw}, "", hookd.SourceHook)
 					require.True(t, ok)
 					assert.Empty(t, again.Incomplete)
 					again.Raw, again.Incomplete = rc.Raw, rc.Incomplete

@@ -2,6 +2,7 @@ package hook
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"encoding/json/jsontext"
 	jsonv2 "encoding/json/v2"
@@ -158,19 +159,10 @@ func validatorInstance() *validator.Validate {
 	return validate
 }
 
-// Decode reads an Okta event-hook delivery. It refuses the whole body (a *DecodeError) only
-// when the body is not JSON or not a delivery envelope; an event that lacks what hookd relies
-// on is listed in Batch.Rejected and the other events are kept.
-func Decode(r io.Reader) (*Batch, error) {
-	body, err := io.ReadAll(r)
-	if err != nil {
-		return nil, fmt.Errorf("read body: %w", err)
-	}
-	return DecodeBytes(body)
-}
-
-// DecodeBytes is Decode for a body already in memory. The batch's raw events are slices of
-// body, so the caller must not change body while the batch or its records are in use.
+// DecodeBytes reads an Okta event-hook delivery. It refuses the whole body (a *DecodeError)
+// only when the body is not JSON or not a delivery envelope; an event that lacks what hookd
+// relies on is listed in Batch.Rejected and the other events are kept. The batch's raw events
+// are slices of body, so the caller must not change body while the batch is in use.
 func DecodeBytes(body []byte) (*Batch, error) { return DecodeLimited(body, 0) }
 
 // errTooMany stops the walk at the first event past the cap.
@@ -439,7 +431,7 @@ func (w *walker) event(b *Batch, path string, i int) (json.RawMessage, error) {
 	if problems == nil {
 		if err := validatorInstance().Struct(&head); err != nil {
 			problems = fieldErrors(err, at)
-		} else if t, err := parseTime(head.Published); err != nil {
+		} else if t, err := time.Parse(time.RFC3339Nano, head.Published); err != nil {
 			problems = []FieldError{{Field: at + ".published", Reason: "not an RFC 3339 time"}}
 		} else {
 			ev.Published = t
@@ -479,10 +471,6 @@ func (w *walker) raw(start int64) json.RawMessage {
 	end := w.dec.InputOffset()
 	v := bytes.TrimLeft(w.body[start:end], " \t\r\n,")
 	return v[:len(v):len(v)]
-}
-
-func parseTime(s string) (time.Time, error) {
-	return time.Parse(time.RFC3339Nano, s)
 }
 
 // LogEvent decodes the whole event. Okta may change a field's type without notice, so a value
@@ -528,24 +516,10 @@ func typeReason(te *json.UnmarshalTypeError) string {
 	return "must be " + article(want) + ", got " + got
 }
 
-// kindName names a JSON kind as error messages do.
-func kindName(k jsontext.Kind) string {
-	switch k {
-	case '{':
-		return "object"
-	case '[':
-		return "array"
-	case '"':
-		return "string"
-	case 't', 'f':
-		return "boolean"
-	case 'n':
-		return "null"
-	case '0':
-		return "number"
-	}
-	return "nothing"
-}
+// kindNames name JSON's kinds as error messages do.
+var kindNames = map[jsontext.Kind]string{'{': "object", '[': "array", '"': "string", 't': "boolean", 'f': "boolean", 'n': "null", '0': "number"}
+
+func kindName(k jsontext.Kind) string { return cmp.Or(kindNames[k], "nothing") }
 
 // article is kindName with its article: "an object", "a string".
 func article(k jsontext.Kind) string {

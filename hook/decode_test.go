@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hookd/hookd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -112,7 +113,7 @@ func TestLogEventKeepsAnEventWhoseFieldChangedType(t *testing.T) {
 	require.Len(t, b.Events, 1)
 
 	var c Classifier
-	rc, ok := c.Classify(b.Events[0], "", SourceHook)
+	rc, ok := c.Classify(b.Events[0], "", hookd.SourceHook)
 	require.True(t, ok, "a watched event is never dropped")
 	assert.Equal(t, "B", rc.Subject.DisplayName)
 	assert.Equal(t, []string{"Folder Editor"}, rc.RoleNames())

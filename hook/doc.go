@@ -1,4 +1,4 @@
-// Package hook reads Okta's event-hook deliveries and System Log events and turns the role
-// changes hookd watches into typed RoleChange records, the one domain type the rest of hookd
-// depends on. It knows nothing of HTTP servers, storage or alert sinks.
+// Package hook reads Okta's wire format: event-hook deliveries and System Log events, checked
+// and sorted, and the watched ones classified into the domain's records (hookd.RoleChange).
+// It knows nothing of HTTP servers, storage or alert sinks.
 package hook

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/hookd/hookd"
 )
 
 // FuzzDecode feeds arbitrary bodies to the decoder: it must never panic, and a body that
@@ -59,7 +61,7 @@ func FuzzDecode(f *testing.F) {
 		for _, ev := range b.Events {
 			checkOnce(t, ev.Raw, headKeyNames...)
 		}
-		first, _ := c.RoleChanges(b, SourceHook)
+		first, _ := c.RoleChanges(b, hookd.SourceHook)
 		checkUTF8(t, first)
 
 		reencoded := make([]json.RawMessage, 0, len(b.Events))
@@ -88,7 +90,7 @@ func FuzzDecode(f *testing.F) {
 		if len(b2.Rejected) != 0 {
 			t.Fatalf("re-encoded events rejected: %v", b2.Rejected)
 		}
-		second, _ := c.RoleChanges(b2, SourceHook)
+		second, _ := c.RoleChanges(b2, hookd.SourceHook)
 		if len(first) != len(second) {
 			t.Fatalf("records: %d, after round trip %d", len(first), len(second))
 		}
@@ -139,7 +141,7 @@ func FuzzDecodeEvents(f *testing.F) {
 		for _, ev := range b.Events {
 			checkOnce(t, ev.Raw, headKeyNames...)
 		}
-		changes, notWatched := c.RoleChanges(b, SourceSystemLog)
+		changes, notWatched := c.RoleChanges(b, hookd.SourceSystemLog)
 		if len(changes)+notWatched != len(b.Events) {
 			t.Fatal("an event was neither a record nor counted as not watched")
 		}
@@ -180,7 +182,7 @@ func checkOnce(t *testing.T, raw []byte, keys ...string) {
 
 // checkUTF8 fails unless every string of the records, and every raw event, is valid UTF-8
 // (and the raw event JSON): the store, the console and the sinks pass them on as they are.
-func checkUTF8(t *testing.T, records []RoleChange) {
+func checkUTF8(t *testing.T, records []hookd.RoleChange) {
 	t.Helper()
 	for i, rc := range records {
 		if !utf8.Valid(rc.Raw) || !json.Valid(rc.Raw) {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hookd/hookd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -24,11 +25,11 @@ const (
 // goldenView is what a payload decodes to, as written to its golden file. Raw is left out of
 // the records (it is the input again) and checked on its own.
 type goldenView struct {
-	Error       string       `json:"error,omitempty"`
-	Org         string       `json:"org,omitempty"`
-	Rejected    []Rejection  `json:"rejected,omitempty"`
-	NotWatched  int          `json:"notWatched"`
-	RoleChanges []RoleChange `json:"roleChanges"`
+	Error       string             `json:"error,omitempty"`
+	Org         string             `json:"org,omitempty"`
+	Rejected    []Rejection        `json:"rejected,omitempty"`
+	NotWatched  int                `json:"notWatched"`
+	RoleChanges []hookd.RoleChange `json:"roleChanges"`
 }
 
 func payloadFiles(t testing.TB) []string {
@@ -43,10 +44,10 @@ func viewOf(t *testing.T, body []byte) goldenView {
 	t.Helper()
 	b, err := DecodeBytes(body)
 	if err != nil {
-		return goldenView{Error: err.Error(), RoleChanges: []RoleChange{}}
+		return goldenView{Error: err.Error(), RoleChanges: []hookd.RoleChange{}}
 	}
 	var c Classifier
-	changes, notWatched := c.RoleChanges(b, SourceHook)
+	changes, notWatched := c.RoleChanges(b, hookd.SourceHook)
 	for i := range changes {
 		raw := changes[i].Raw
 		require.True(t, json.Valid(raw), "raw of %s is not JSON", changes[i].EventID)
@@ -56,7 +57,7 @@ func viewOf(t *testing.T, body []byte) goldenView {
 		changes[i].Raw = nil
 	}
 	if changes == nil {
-		changes = []RoleChange{}
+		changes = []hookd.RoleChange{}
 	}
 	return goldenView{Org: b.Org, Rejected: b.Rejected, NotWatched: notWatched, RoleChanges: changes}
 }
@@ -101,7 +102,7 @@ func TestPayloadsAccountForEveryEvent(t *testing.T) {
 		}
 		require.NoError(t, json.Unmarshal(body, &raw))
 		var c Classifier
-		changes, notWatched := c.RoleChanges(b, SourceHook)
+		changes, notWatched := c.RoleChanges(b, hookd.SourceHook)
 		assert.Equal(t, len(raw.Data.Events), len(changes)+notWatched+len(b.Rejected), file)
 		assert.Equal(t, "https://acme.okta.com", b.Org, file)
 	}

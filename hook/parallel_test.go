@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/oktagen"
 	"github.com/hookd/hookd/internal/parts/partstest"
 	"github.com/stretchr/testify/assert"
@@ -27,8 +28,8 @@ func TestLargeBatchClassifiedInParts(t *testing.T) {
 	batch, err := DecodeBytes(oktagen.Delivery(events...))
 	require.NoError(t, err)
 	var c Classifier
-	got, gotNotWatched := c.RoleChanges(batch, SourceHook)
-	want, wantNotWatched := c.roleChanges(batch.Events, batch.Org, SourceHook)
+	got, gotNotWatched := c.RoleChanges(batch, hookd.SourceHook)
+	want, wantNotWatched := c.roleChanges(batch.Events, batch.Org, hookd.SourceHook)
 	require.Len(t, want, len(events)-len(events)/3)
 	assert.Equal(t, wantNotWatched, gotNotWatched)
 	assert.Equal(t, want, got)

@@ -1,13 +1,17 @@
 package hook
 
-import "sort"
+import (
+	"sort"
+
+	"github.com/hookd/hookd"
+)
 
 // Watch describes one event type hookd turns into RoleChanges.
 type Watch struct {
-	EventType string      `json:"eventType"`
-	Category  Category    `json:"category"`
-	Action    Action      `json:"action"`
-	Kind      SubjectKind `json:"subjectKind"`
+	EventType string            `json:"eventType"`
+	Category  hookd.Category    `json:"category"`
+	Action    hookd.Action      `json:"action"`
+	Kind      hookd.SubjectKind `json:"subjectKind"`
 	// HookEligible is whether Okta's event-type catalog lets an event hook deliver this type.
 	// Those that are not can only be read from the System Log API.
 	HookEligible bool `json:"hookEligible"`
@@ -21,36 +25,30 @@ const (
 	WorkflowsGroupRoleRemove = "workflows.user.role.group.remove"
 )
 
-// The group membership event types.
-const (
-	GroupMembershipAdd    = "group.user_membership.add"
-	GroupMembershipRemove = "group.user_membership.remove"
-)
-
 var watched = map[string]Watch{
-	WorkflowsUserRoleAdd:                 {Category: WorkflowsRole, Action: Granted, Kind: SubjectUser},
-	WorkflowsUserRoleRemove:              {Category: WorkflowsRole, Action: Revoked, Kind: SubjectUser},
-	WorkflowsGroupRoleAdd:                {Category: WorkflowsRole, Action: Granted, Kind: SubjectGroup},
-	WorkflowsGroupRoleRemove:             {Category: WorkflowsRole, Action: Revoked, Kind: SubjectGroup},
-	"user.account.privilege.grant":       {Category: AdminPrivilege, Action: Granted, Kind: SubjectUser, HookEligible: true},
-	"user.account.privilege.revoke":      {Category: AdminPrivilege, Action: Revoked, Kind: SubjectUser, HookEligible: true},
-	"group.privilege.grant":              {Category: AdminPrivilege, Action: Granted, Kind: SubjectGroup, HookEligible: true},
-	"group.privilege.revoke":             {Category: AdminPrivilege, Action: Revoked, Kind: SubjectGroup, HookEligible: true},
-	"application.user_membership.add":    {Category: AppAssignment, Action: Granted, Kind: SubjectUser, HookEligible: true},
-	"application.user_membership.remove": {Category: AppAssignment, Action: Revoked, Kind: SubjectUser, HookEligible: true},
+	WorkflowsUserRoleAdd:                 {Category: hookd.WorkflowsRole, Action: hookd.Granted, Kind: hookd.SubjectUser},
+	WorkflowsUserRoleRemove:              {Category: hookd.WorkflowsRole, Action: hookd.Revoked, Kind: hookd.SubjectUser},
+	WorkflowsGroupRoleAdd:                {Category: hookd.WorkflowsRole, Action: hookd.Granted, Kind: hookd.SubjectGroup},
+	WorkflowsGroupRoleRemove:             {Category: hookd.WorkflowsRole, Action: hookd.Revoked, Kind: hookd.SubjectGroup},
+	"user.account.privilege.grant":       {Category: hookd.AdminPrivilege, Action: hookd.Granted, Kind: hookd.SubjectUser, HookEligible: true},
+	"user.account.privilege.revoke":      {Category: hookd.AdminPrivilege, Action: hookd.Revoked, Kind: hookd.SubjectUser, HookEligible: true},
+	"group.privilege.grant":              {Category: hookd.AdminPrivilege, Action: hookd.Granted, Kind: hookd.SubjectGroup, HookEligible: true},
+	"group.privilege.revoke":             {Category: hookd.AdminPrivilege, Action: hookd.Revoked, Kind: hookd.SubjectGroup, HookEligible: true},
+	"application.user_membership.add":    {Category: hookd.AppAssignment, Action: hookd.Granted, Kind: hookd.SubjectUser, HookEligible: true},
+	"application.user_membership.remove": {Category: hookd.AppAssignment, Action: hookd.Revoked, Kind: hookd.SubjectUser, HookEligible: true},
 	// Joining a group that holds a role is getting the role (Okta recommends granting roles to
 	// groups), and Okta writes only the membership event for it.
-	GroupMembershipAdd:    {Category: Membership, Action: Granted, Kind: SubjectUser, HookEligible: true},
-	GroupMembershipRemove: {Category: Membership, Action: Revoked, Kind: SubjectUser, HookEligible: true},
+	hookd.GroupMembershipAdd:    {Category: hookd.Membership, Action: hookd.Granted, Kind: hookd.SubjectUser, HookEligible: true},
+	hookd.GroupMembershipRemove: {Category: hookd.Membership, Action: hookd.Revoked, Kind: hookd.SubjectUser, HookEligible: true},
 	// What blinds hookd or hides evidence. Okta's catalog tags event_hook.* "event-hook" only,
 	// not eligible: they come by the System Log.
-	"event_hook.deactivated":                 {Category: Tampering, Action: Deactivated, Kind: SubjectEventHook},
-	"event_hook.deleted":                     {Category: Tampering, Action: Deleted, Kind: SubjectEventHook},
-	"event_hook.updated":                     {Category: Tampering, Action: Updated, Kind: SubjectEventHook},
-	"event_hook.delivery":                    {Category: Tampering, Action: DeliveryFailed, Kind: SubjectEventHook},
-	"system.log_stream.lifecycle.deactivate": {Category: Tampering, Action: Deactivated, Kind: SubjectLogStream},
-	"system.log_stream.lifecycle.delete":     {Category: Tampering, Action: Deleted, Kind: SubjectLogStream},
-	"user.session.impersonation.grant":       {Category: Tampering, Action: Granted, Kind: SubjectUser},
+	"event_hook.deactivated":                 {Category: hookd.Tampering, Action: hookd.Deactivated, Kind: hookd.SubjectEventHook},
+	"event_hook.deleted":                     {Category: hookd.Tampering, Action: hookd.Deleted, Kind: hookd.SubjectEventHook},
+	"event_hook.updated":                     {Category: hookd.Tampering, Action: hookd.Updated, Kind: hookd.SubjectEventHook},
+	"event_hook.delivery":                    {Category: hookd.Tampering, Action: hookd.DeliveryFailed, Kind: hookd.SubjectEventHook},
+	"system.log_stream.lifecycle.deactivate": {Category: hookd.Tampering, Action: hookd.Deactivated, Kind: hookd.SubjectLogStream},
+	"system.log_stream.lifecycle.delete":     {Category: hookd.Tampering, Action: hookd.Deleted, Kind: hookd.SubjectLogStream},
+	"user.session.impersonation.grant":       {Category: hookd.Tampering, Action: hookd.Granted, Kind: hookd.SubjectUser},
 }
 
 func init() {

@@ -3,6 +3,8 @@ package hook
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/hookd/hookd"
 )
 
 // EnvelopeEventType is the only envelope eventType Okta uses for event-hook deliveries.
@@ -39,7 +41,7 @@ type LogEvent struct {
 	Actor                 *Actor                 `json:"actor,omitempty"`
 	Client                *Client                `json:"client,omitempty"`
 	Device                *Device                `json:"device,omitempty"`
-	Outcome               *Outcome               `json:"outcome,omitempty"`
+	Outcome               *hookd.Outcome         `json:"outcome,omitempty"`
 	Target                []Target               `json:"target,omitempty"`
 	Transaction           *Transaction           `json:"transaction,omitempty"`
 	DebugContext          *DebugContext          `json:"debugContext,omitempty"`
@@ -102,12 +104,6 @@ type Device struct {
 	ScreenLockType        string          `json:"screen_lock_type,omitempty"`
 	JailBreak             *bool           `json:"jailbreak,omitempty"`
 	SecureHardwarePresent *bool           `json:"secure_hardware_present,omitempty"`
-}
-
-// Outcome is the result of the action and, for failures, why.
-type Outcome struct {
-	Result string `json:"result,omitempty"`
-	Reason string `json:"reason,omitempty"`
 }
 
 // Target is an entity the action was performed on: a user, a group, a role, an app.

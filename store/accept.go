@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/adminapi"
 	"github.com/hookd/hookd/internal/clip"
 	"github.com/hookd/hookd/internal/parts"
@@ -20,15 +20,15 @@ import (
 
 // acceptRequest is one caller's records waiting for the commit that holds them.
 type acceptRequest struct {
-	records []hook.RoleChange
+	records []hookd.RoleChange
 	// encoded holds each record's stored form and index holds its console index row, made
 	// before the commit (see encodeRecords); nil for a record the commit must encode itself.
 	encoded [][]byte
 	index   [][]any
 	// committed, when set, is told the result once the request's records are committed,
 	// whether or not the caller still waits for it.
-	committed func(hook.AcceptResult)
-	result    hook.AcceptResult
+	committed func(hookd.AcceptResult)
+	result    hookd.AcceptResult
 	err       error
 	done      chan struct{}
 }
@@ -50,16 +50,16 @@ const (
 //
 // If ctx ends first, Accept returns its error; the records may still be committed, which is
 // safe, since a redelivery of them is a duplicate.
-func (s *Store) Accept(ctx context.Context, records []hook.RoleChange) (hook.AcceptResult, error) {
+func (s *Store) Accept(ctx context.Context, records []hookd.RoleChange) (hookd.AcceptResult, error) {
 	return s.AcceptAndReport(ctx, records, nil)
 }
 
 // AcceptAndReport is Accept that also tells committed the result when the records are
 // committed, even after ctx ended and Accept returned an error: a caller that gave up (and
 // answered Okta 503) can still count what was stored, when it was stored.
-func (s *Store) AcceptAndReport(ctx context.Context, records []hook.RoleChange, committed func(hook.AcceptResult)) (hook.AcceptResult, error) {
+func (s *Store) AcceptAndReport(ctx context.Context, records []hookd.RoleChange, committed func(hookd.AcceptResult)) (hookd.AcceptResult, error) {
 	if len(records) == 0 {
-		return hook.AcceptResult{}, nil
+		return hookd.AcceptResult{}, nil
 	}
 	if part := s.partSize(len(records)); part < len(records) {
 		return s.acceptParts(ctx, records, committed, part)
@@ -80,16 +80,16 @@ func (s *Store) partSize(n int) int {
 // acceptParts commits records in parts of at most part records, concurrently, and returns
 // once every part is committed. Should a part fail, the request fails (Okta's retry finds the
 // committed parts' events as duplicates); committed is told of each part that was committed.
-func (s *Store) acceptParts(ctx context.Context, records []hook.RoleChange, committed func(hook.AcceptResult), part int) (hook.AcceptResult, error) {
+func (s *Store) acceptParts(ctx context.Context, records []hookd.RoleChange, committed func(hookd.AcceptResult), part int) (hookd.AcceptResult, error) {
 	n := (len(records) + part - 1) / part
-	results, errs := make([]hook.AcceptResult, n), make([]error, n)
+	results, errs := make([]hookd.AcceptResult, n), make([]error, n)
 	parts.Do(len(records), n, func(i, lo, hi int) {
 		results[i], errs[i] = s.acceptOne(ctx, records[lo:hi], committed)
 	})
-	var total hook.AcceptResult
+	var total hookd.AcceptResult
 	for i, res := range results {
 		if errs[i] != nil {
-			return hook.AcceptResult{}, errs[i]
+			return hookd.AcceptResult{}, errs[i]
 		}
 		total.Add(res)
 	}
@@ -97,26 +97,26 @@ func (s *Store) acceptParts(ctx context.Context, records []hook.RoleChange, comm
 }
 
 // acceptOne hands records to the committers as one request and waits for its commit.
-func (s *Store) acceptOne(ctx context.Context, records []hook.RoleChange, committed func(hook.AcceptResult)) (hook.AcceptResult, error) {
+func (s *Store) acceptOne(ctx context.Context, records []hookd.RoleChange, committed func(hookd.AcceptResult)) (hookd.AcceptResult, error) {
 	req := &acceptRequest{records: records, committed: committed, done: make(chan struct{})}
 	req.encoded, req.index = s.encodeRecords(records)
 	select {
 	case <-s.stop:
-		return hook.AcceptResult{}, hook.ErrClosed
+		return hookd.AcceptResult{}, hookd.ErrClosed
 	default:
 	}
 	select {
 	case s.pending <- req:
 	case <-s.stop:
-		return hook.AcceptResult{}, hook.ErrClosed
+		return hookd.AcceptResult{}, hookd.ErrClosed
 	case <-ctx.Done():
-		return hook.AcceptResult{}, fmt.Errorf("%w: %w", hook.ErrUnavailable, ctx.Err())
+		return hookd.AcceptResult{}, fmt.Errorf("%w: %w", hookd.ErrUnavailable, ctx.Err())
 	}
 	select {
 	case <-req.done:
 		return req.result, req.err
 	case <-ctx.Done():
-		return hook.AcceptResult{}, fmt.Errorf("%w: %w", hook.ErrUnavailable, ctx.Err())
+		return hookd.AcceptResult{}, fmt.Errorf("%w: %w", hookd.ErrUnavailable, ctx.Err())
 	}
 }
 
@@ -152,7 +152,7 @@ func (s *Store) drain() {
 	for {
 		select {
 		case req := <-s.pending:
-			req.err = hook.ErrClosed
+			req.err = hookd.ErrClosed
 			close(req.done)
 		default:
 			return
@@ -162,7 +162,7 @@ func (s *Store) drain() {
 
 // entry is one record of a group that may be new, with the request it came in and its sinks.
 type entry struct {
-	rc    *hook.RoleChange
+	rc    *hookd.RoleChange
 	key   string
 	req   *acceptRequest
 	sinks []string
@@ -177,7 +177,7 @@ func (s *Store) commitGroup(group []*acceptRequest) {
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
 	for _, req := range group {
-		req.result = hook.AcceptResult{}
+		req.result = hookd.AcceptResult{}
 	}
 	// The first occurrence of a uuid in the group is the one that may be new; a later one, in
 	// the same request or another, is a duplicate of it.
@@ -212,7 +212,7 @@ func (s *Store) commitGroup(group []*acceptRequest) {
 			req.committed(req.result)
 		}
 		if req.err != nil {
-			req.result = hook.AcceptResult{}
+			req.result = hookd.AcceptResult{}
 		}
 		close(req.done)
 	}
@@ -261,7 +261,7 @@ func (s *Store) commit(ctx context.Context, unique []entry, batch groupChanges) 
 	err = s.inTxOn(ctx, s.commitDB, func(tx *sql.Tx) error {
 		now := s.opts.Now().UTC()
 		// What a membership is depends on what its group holds; it comes before the findings.
-		var memberships []*hook.RoleChange
+		var memberships []*hookd.RoleChange
 		var err error
 		if unique, dropped, memberships, err = s.resolveAccess(ctx, tx, all, batch); err != nil {
 			return err
@@ -286,7 +286,7 @@ func (s *Store) commit(ctx context.Context, unique []entry, batch groupChanges) 
 		var deliveries []queued
 		var index [][]any
 		var ledgerKeys []string
-		var ledgerChanges []*hook.RoleChange
+		var ledgerChanges []*hookd.RoleChange
 		for _, e := range unique {
 			if !inserted[e.key] {
 				continue
@@ -384,7 +384,7 @@ func (s *Store) deliveriesOf(e entry, now time.Time, inline []byte) []queued {
 }
 
 // severity names and ranks a change's alert (Options.Severity).
-func (s *Store) severity(rc *hook.RoleChange) (string, int) {
+func (s *Store) severity(rc *hookd.RoleChange) (string, int) {
 	if s.opts.Severity == nil {
 		return "", 0
 	}
@@ -448,7 +448,7 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, entries []entry, n
 
 // encodeRecord is a change as the event row keeps it: without its raw event, which has a
 // column of its own, and with its strings clipped.
-func encodeRecord(rc *hook.RoleChange) ([]byte, error) {
+func encodeRecord(rc *hookd.RoleChange) ([]byte, error) {
 	view := *rc
 	view.Raw = nil
 	clipRecord(&view)
@@ -463,7 +463,7 @@ const encodeParallelFrom = 1024
 // A record with findings is left to the commit (nil), as is one that fails to encode (the
 // commit reports it): the detections run in the commit and set the findings, and with them
 // the severity the index row holds, anew.
-func (s *Store) encodeRecords(records []hook.RoleChange) (encoded [][]byte, index [][]any) {
+func (s *Store) encodeRecords(records []hookd.RoleChange) (encoded [][]byte, index [][]any) {
 	encoded, index = make([][]byte, len(records)), make([][]any, len(records))
 	parts.Do(len(records), parts.Of(len(records), encodeParallelFrom), func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -476,8 +476,8 @@ func (s *Store) encodeRecords(records []hook.RoleChange) (encoded [][]byte, inde
 	return encoded, index
 }
 
-// groupKey is the change's admin action (hook.RoleChange.GroupKey) as a key column holds it.
-func groupKey(rc *hook.RoleChange) string {
+// groupKey is the change's admin action (hookd.RoleChange.GroupKey) as a key column holds it.
+func groupKey(rc *hookd.RoleChange) string {
 	if k := rc.GroupKey(); k != "" {
 		return dbKey(k)
 	}
@@ -544,7 +544,7 @@ func (s *Store) insertMany(ctx context.Context, tx *sql.Tx, head, tail string, r
 	return collectKeys(keys, err, inserted, op)
 }
 
-func (s *Store) sinksFor(rc *hook.RoleChange) []string {
+func (s *Store) sinksFor(rc *hookd.RoleChange) []string {
 	if s.opts.Route != nil {
 		return s.opts.Route(rc)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/oktagen"
 	"github.com/hookd/hookd/store/storetest"
@@ -18,7 +19,7 @@ import (
 // callers (the shape of the acknowledge target), per backend: ns/op is one batch.
 func BenchmarkAccept(b *testing.B) {
 	tmpl := sampleRecord(b)
-	benchAccept(b, nil, func(id string, _ int) hook.RoleChange {
+	benchAccept(b, nil, func(id string, _ int) hookd.RoleChange {
 		rc := tmpl
 		rc.EventID = id
 		return rc
@@ -32,9 +33,9 @@ func BenchmarkAcceptMemberships(b *testing.B) {
 	tmpl := sampleRecord(b)
 	grant := groupGrant("bench-group-grant", "00gBench", "Connection Manager", time.Now().Add(-time.Hour), false)
 	benchAccept(b, func(s *Store) error {
-		_, err := s.Accept(context.Background(), []hook.RoleChange{grant})
+		_, err := s.Accept(context.Background(), []hookd.RoleChange{grant})
 		return err
-	}, func(id string, i int) hook.RoleChange {
+	}, func(id string, i int) hookd.RoleChange {
 		if i%2 == 0 {
 			rc := tmpl
 			rc.EventID = id
@@ -44,7 +45,7 @@ func BenchmarkAcceptMemberships(b *testing.B) {
 	})
 }
 
-func sampleRecord(b *testing.B) hook.RoleChange {
+func sampleRecord(b *testing.B) hookd.RoleChange {
 	raw, err := os.ReadFile("../testdata/payloads/workflows-user-role-add.json")
 	if err != nil {
 		b.Fatal(err)
@@ -54,13 +55,13 @@ func sampleRecord(b *testing.B) hook.RoleChange {
 		b.Fatal(err)
 	}
 	var c hook.Classifier
-	tmpl, _ := c.RoleChanges(batch, hook.SourceHook)
+	tmpl, _ := c.RoleChanges(batch, hookd.SourceHook)
 	return tmpl[0]
 }
 
 // benchAccept measures requests of ten records from 100 concurrent callers on each store,
 // after prepare: ns/op is a request, with its p50 and p99 and events a second.
-func benchAccept(b *testing.B, prepare func(*Store) error, record func(id string, i int) hook.RoleChange) {
+func benchAccept(b *testing.B, prepare func(*Store) error, record func(id string, i int) hookd.RoleChange) {
 	benchStores(b, func(b *testing.B, s *Store) {
 		if prepare != nil {
 			if err := prepare(s); err != nil {
@@ -74,7 +75,7 @@ func benchAccept(b *testing.B, prepare func(*Store) error, record func(id string
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				records := make([]hook.RoleChange, 10)
+				records := make([]hookd.RoleChange, 10)
 				for i := range records {
 					records[i] = record(fmt.Sprintf("bench-%d", seq.Add(1)), i)
 				}
@@ -134,7 +135,7 @@ func benchStores(b *testing.B, bench func(*testing.B, *Store)) {
 func BenchmarkAcceptLarge(b *testing.B) {
 	const events = 5900
 	var c hook.Classifier
-	delivery := func() []hook.RoleChange {
+	delivery := func() []hookd.RoleChange {
 		evs := make([][]byte, events)
 		now := time.Now()
 		for i := range evs {
@@ -144,7 +145,7 @@ func BenchmarkAcceptLarge(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		rcs, _ := c.RoleChanges(batch, hook.SourceHook)
+		rcs, _ := c.RoleChanges(batch, hookd.SourceHook)
 		if len(rcs) != events {
 			b.Fatalf("%d role changes, want %d", len(rcs), events)
 		}

@@ -3,7 +3,7 @@ package store
 import (
 	"reflect"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/clip"
 )
 
@@ -15,7 +15,7 @@ const maxRecordString = 64 << 10
 
 // clipRecord shortens, in place, every string of rc longer than maxRecordString, and says so
 // in rc.Incomplete (rc must be a copy: its slices are copied before they are changed).
-func clipRecord(rc *hook.RoleChange) {
+func clipRecord(rc *hookd.RoleChange) {
 	if clipValue(reflect.ValueOf(rc).Elem(), true) {
 		rc.Incomplete = append(append([]string(nil), rc.Incomplete...),
 			"values longer than 64 KiB were shortened in this record; the raw event has them whole")

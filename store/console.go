@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/adminapi"
 )
 
@@ -88,7 +88,7 @@ func (s *Store) Change(ctx context.Context, eventID string) (adminapi.Change, er
 // storedRow is one events-table row as the console reads it.
 type storedRow struct {
 	key        string
-	rc         *hook.RoleChange
+	rc         *hookd.RoleChange
 	acceptedAt time.Time
 	sinks      []string
 	severity   string
@@ -137,10 +137,10 @@ func (s *Store) changeWhere(f adminapi.ChangeFilter) (string, []any, error) {
 		add("findings LIKE ?", "%,"+f.Finding+",%")
 	}
 	if f.User != "" {
-		add("subject_kind = ?", string(hook.SubjectUser))
+		add("subject_kind = ?", string(hookd.SubjectUser))
 	}
 	if f.Group != "" {
-		add("subject_kind = ?", string(hook.SubjectGroup))
+		add("subject_kind = ?", string(hookd.SubjectGroup))
 	}
 	for _, text := range []struct{ column, value string }{{"roles", f.Role}, {"subject", f.User}, {"subject", f.Group}, {"actor", f.Actor}} {
 		if text.value == "" {
@@ -162,7 +162,7 @@ func searchText(parts ...string) string {
 }
 
 // changeIndexRow is an event's row in hookd_change.
-func (s *Store) changeIndexRow(key string, rc *hook.RoleChange) []any {
+func (s *Store) changeIndexRow(key string, rc *hookd.RoleChange) []any {
 	var roles, subject, actor []string
 	for _, r := range rc.Roles {
 		roles = append(roles, r.Name, r.ID, r.Type)
@@ -189,7 +189,7 @@ func (s *Store) insertChangeIndex(ctx context.Context, tx *sql.Tx, rows [][]any)
 
 // indexOldChanges fills hookd_change for events stored before it existed, once.
 func (s *Store) indexOldChanges(ctx context.Context) error {
-	return s.replay(ctx, "console index", func(tx *sql.Tx, keys []string, changes []*hook.RoleChange) error {
+	return s.replay(ctx, "console index", func(tx *sql.Tx, keys []string, changes []*hookd.RoleChange) error {
 		index := make([][]any, len(keys))
 		for i, key := range keys {
 			index[i] = s.changeIndexRow(key, changes[i])

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/adminapi"
 	"github.com/stretchr/testify/assert"
@@ -22,7 +23,7 @@ type switchDeliverer struct {
 	taken map[string]map[string]int // sink -> event id -> times
 }
 
-func (d *switchDeliverer) Deliver(_ context.Context, sink string, changes []*hook.RoleChange) error {
+func (d *switchDeliverer) Deliver(_ context.Context, sink string, changes []*hookd.RoleChange) error {
 	if sink == "fragile" && !d.fixed.Load() {
 		return fmt.Errorf("webhook answered 410: %w", permanentErr)
 	}
@@ -54,30 +55,30 @@ func (d *switchDeliverer) times(sink, id string) int {
 
 // consoleRecords are n changes a minute apart, the newest last: every third for a group,
 // every fifth by another actor with another role, every seventh from the System Log.
-func consoleRecords(n int) []hook.RoleChange {
+func consoleRecords(n int) []hookd.RoleChange {
 	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	out := make([]hook.RoleChange, n)
+	out := make([]hookd.RoleChange, n)
 	for i := range out {
 		rc := record(fmt.Sprintf("ev-%04d", i))
 		rc.Published = base.Add(time.Duration(i) * time.Minute)
-		rc.Actor = hook.Ref{ID: "00uADMIN", Login: "alice@example.com", DisplayName: "Alice"}
-		rc.Subject = hook.Subject{Kind: hook.SubjectUser, ID: fmt.Sprintf("00u%d", i), Login: fmt.Sprintf("user%d@example.com", i)}
+		rc.Actor = hookd.Ref{ID: "00uADMIN", Login: "alice@example.com", DisplayName: "Alice"}
+		rc.Subject = hookd.Subject{Kind: hookd.SubjectUser, ID: fmt.Sprintf("00u%d", i), Login: fmt.Sprintf("user%d@example.com", i)}
 		if i%3 == 0 {
 			rc.EventType = hook.WorkflowsGroupRoleAdd
-			rc.Subject = hook.Subject{Kind: hook.SubjectGroup, ID: fmt.Sprintf("00g%d", i), DisplayName: fmt.Sprintf("Team %d", i)}
+			rc.Subject = hookd.Subject{Kind: hookd.SubjectGroup, ID: fmt.Sprintf("00g%d", i), DisplayName: fmt.Sprintf("Team %d", i)}
 		}
 		if i%5 == 0 {
-			rc.Actor = hook.Ref{ID: "00uMALLORY", Login: "mallory@example.com"}
-			rc.Roles = []hook.Role{{Name: "Workflows Administrator"}}
+			rc.Actor = hookd.Ref{ID: "00uMALLORY", Login: "mallory@example.com"}
+			rc.Roles = []hookd.Role{{Name: "Workflows Administrator"}}
 		}
 		if i%7 == 0 {
-			rc.Source = hook.SourceSystemLog
+			rc.Source = hookd.SourceSystemLog
 		}
 		if i%11 == 0 {
-			rc.Findings = append(rc.Findings, hook.Finding{ID: hook.FindingSelfGrant})
+			rc.Findings = append(rc.Findings, hookd.Finding{ID: hookd.FindingSelfGrant})
 		}
 		if i%13 == 0 {
-			rc.Findings = append(rc.Findings, hook.Finding{ID: hook.FindingBurst})
+			rc.Findings = append(rc.Findings, hookd.Finding{ID: hookd.FindingBurst})
 		}
 		out[i] = rc
 	}
@@ -99,7 +100,7 @@ func TestConsoleReads(t *testing.T) {
 			o := be.fresh(t)
 			d := &switchDeliverer{}
 			o.Sinks, o.Deliverer, o.RetryBase, o.RetryCap = []string{"steady", "fragile"}, d, 10*time.Millisecond, 20*time.Millisecond
-			o.Severity = func(rc *hook.RoleChange) (string, int) {
+			o.Severity = func(rc *hookd.RoleChange) (string, int) {
 				if rc.Roles[0].Name == "Workflows Administrator" {
 					return "critical", 4
 				}
@@ -150,7 +151,7 @@ func TestConsoleReads(t *testing.T) {
 					"combined":             {f: adminapi.ChangeFilter{Actor: "mallory", Group: "team"}, want: func(i int) bool { return i%15 == 0 }},
 					"severity":             {f: adminapi.ChangeFilter{Severity: "CRITICAL"}, want: func(i int) bool { return i%5 == 0 }},
 					"sql quote":            {f: adminapi.ChangeFilter{Actor: "' OR 1=1 --"}, want: func(int) bool { return false }},
-					"finding":              {f: adminapi.ChangeFilter{Finding: hook.FindingSelfGrant}, want: func(i int) bool { return i%11 == 0 }},
+					"finding":              {f: adminapi.ChangeFilter{Finding: hookd.FindingSelfGrant}, want: func(i int) bool { return i%11 == 0 }},
 					"any finding":          {f: adminapi.ChangeFilter{Finding: "*"}, want: func(i int) bool { return i%11 == 0 || i%13 == 0 }},
 					"a finding's id whole": {f: adminapi.ChangeFilter{Finding: "grant"}, want: func(int) bool { return false }},
 					"no wildcard":          {f: adminapi.ChangeFilter{Role: "%"}, want: func(int) bool { return false }},
@@ -327,13 +328,13 @@ func TestLargeRequestCountsAsOne(t *testing.T) {
 			}
 			res, err := s.Accept(ctx, recs)
 			require.NoError(t, err)
-			assert.Equal(t, hook.AcceptResult{Accepted: 990, Duplicates: 10}, counts(res))
+			assert.Equal(t, hookd.AcceptResult{Accepted: 990, Duplicates: 10}, counts(res))
 			assert.Equal(t, 990, count(t, s, `SELECT count(*) FROM hookd_event`))
 			assert.Equal(t, 990, count(t, s, `SELECT count(*) FROM hookd_change`))
 			assert.Equal(t, 990, count(t, s, `SELECT count(*) FROM hookd_delivery`))
 			res, err = s.Accept(ctx, recs)
 			require.NoError(t, err)
-			assert.Equal(t, hook.AcceptResult{Duplicates: 1000}, counts(res))
+			assert.Equal(t, hookd.AcceptResult{Duplicates: 1000}, counts(res))
 		})
 	}
 }

@@ -8,8 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/hookd/hookd/hook"
-
+	"github.com/hookd/hookd"
 	"github.com/jackc/pgx/v5/pgconn"
 	sqlitedriver "modernc.org/sqlite"
 )
@@ -37,7 +36,7 @@ func jsonbSafe(js []byte) []byte {
 
 // rejectedError is a database's refusal of the data written, as opposed to the database
 // being unreachable: retrying the same rows cannot succeed, and other rows need not fail
-// with them. It is also a hook.ErrUnavailable for callers that only tell stored from not.
+// with them. It is also a hookd.ErrUnavailable for callers that only tell stored from not.
 type rejectedError struct {
 	op  string
 	msg string
@@ -45,20 +44,20 @@ type rejectedError struct {
 
 func (e *rejectedError) Error() string { return "store: " + e.op + " refused: " + e.msg }
 
-// Unwrap returns hook.ErrUnavailable.
-func (e *rejectedError) Unwrap() error { return hook.ErrUnavailable }
+// Unwrap returns hookd.ErrUnavailable.
+func (e *rejectedError) Unwrap() error { return hookd.ErrUnavailable }
 
 // dbError wraps a database error of operation op: a refusal of the data as *rejectedError,
-// anything else (connection, timeout, resources) as hook.ErrUnavailable, nil as nil; an
+// anything else (connection, timeout, resources) as hookd.ErrUnavailable, nil as nil; an
 // error it already classified is kept as it is. Passwords are redacted.
 func dbError(op string, err error) error {
 	switch {
-	case err == nil || errors.Is(err, hook.ErrUnavailable):
+	case err == nil || errors.Is(err, hookd.ErrUnavailable):
 		return err
 	case refusesData(err):
 		return &rejectedError{op: op, msg: redact(err)}
 	}
-	return fmt.Errorf("%w: %s: %s", hook.ErrUnavailable, op, redact(err))
+	return fmt.Errorf("%w: %s: %s", hookd.ErrUnavailable, op, redact(err))
 }
 
 // refusesData reports whether err is the database refusing what was written (a data or

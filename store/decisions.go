@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/adminapi"
 )
 
@@ -24,7 +24,7 @@ type Escalation struct {
 // changes of its admin action, which its alert showed with it, and returns their event ids,
 // the clicked one first. requestKey is the signed request's own key: a request recorded
 // before, on any replica, is refused with ErrReplayed; a change not stored with ErrNotFound.
-func (s *Store) Decide(ctx context.Context, eventID string, d hook.Decision, requestKey string) ([]string, error) {
+func (s *Store) Decide(ctx context.Context, eventID string, d hookd.Decision, requestKey string) ([]string, error) {
 	key := dbKey(eventID)
 	var decided []string
 	err := s.inTxOn(ctx, s.commitDB, func(tx *sql.Tx) error {
@@ -85,10 +85,10 @@ type decisionScan struct {
 func (d *decisionScan) dest() []any { return []any{&d.decision, &d.byID, &d.byName, &d.via, &d.at} }
 
 // get returns the decision read, or nil when the change has none.
-func (d *decisionScan) get(s *Store) *hook.Decision {
+func (d *decisionScan) get(s *Store) *hookd.Decision {
 	if !d.decision.Valid {
 		return nil
 	}
 	at, _ := s.scanTime(d.at)
-	return &hook.Decision{Decision: d.decision.String, ByID: d.byID.String, ByName: d.byName.String, Via: d.via.String, At: at}
+	return &hookd.Decision{Decision: d.decision.String, ByID: d.byID.String, ByName: d.byName.String, Via: d.via.String, At: at}
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/adminapi"
 )
 
@@ -22,7 +22,7 @@ func TestDecisionsAndEscalations(t *testing.T) {
 			d := &fakeDeliverer{}
 			o := be.fresh(t)
 			o.Sinks, o.Deliverer, o.FetchPollInterval = []string{"chat"}, d, 20*time.Millisecond
-			o.Escalate = func(*hook.RoleChange) []Escalation {
+			o.Escalate = func(*hookd.RoleChange) []Escalation {
 				return []Escalation{{After: time.Second, Sinks: []string{"pager"}}}
 			}
 			s := open(t, o)
@@ -31,7 +31,7 @@ func TestDecisionsAndEscalations(t *testing.T) {
 			require.NoError(t, err)
 
 			at := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
-			dec := hook.Decision{Decision: hook.Acknowledged, ByID: "U1", ByName: "Alice", At: at, Via: "slack"}
+			dec := hookd.Decision{Decision: hookd.Acknowledged, ByID: "U1", ByName: "Alice", At: at, Via: "slack"}
 			ids, err := s.Decide(ctx, "decided", dec, "request-1")
 			require.NoError(t, err)
 			assert.Equal(t, []string{"decided"}, ids, "a change of no admin action is decided alone")
@@ -42,14 +42,14 @@ func TestDecisionsAndEscalations(t *testing.T) {
 			_, err = s.Decide(ctx, "missing", dec, "request-2")
 			assert.ErrorIs(t, err, ErrNotFound)
 			later := dec
-			later.Decision, later.At = hook.Suspicious, at.Add(time.Minute)
+			later.Decision, later.At = hookd.Suspicious, at.Add(time.Minute)
 			_, err = s.Decide(ctx, "decided", later, "request-3")
 			require.NoError(t, err)
 
 			c, err := s.Change(ctx, "decided")
 			require.NoError(t, err)
 			require.NotNil(t, c.Record.Decision)
-			assert.Equal(t, hook.Suspicious, c.Record.Decision.Decision, "the newest decision shows")
+			assert.Equal(t, hookd.Suspicious, c.Record.Decision.Decision, "the newest decision shows")
 			assert.True(t, later.At.Equal(c.Record.Decision.At))
 			page, err := s.Changes(ctx, adminapi.ChangeFilter{})
 			require.NoError(t, err)
@@ -83,7 +83,7 @@ func TestEscalationsGoWhenDueAndActionsAreDecidedWhole(t *testing.T) {
 			o.Sinks, o.Deliverer, o.FetchPollInterval, o.GroupWindow = []string{"chat"}, d, 20*time.Millisecond, 50*time.Millisecond
 			clock := &aheadClock{}
 			o.Now = clock.now
-			o.Escalate = func(*hook.RoleChange) []Escalation {
+			o.Escalate = func(*hookd.RoleChange) []Escalation {
 				return []Escalation{{After: time.Second, Sinks: []string{"pager"}}}
 			}
 			s := open(t, o)
@@ -93,11 +93,11 @@ func TestEscalationsGoWhenDueAndActionsAreDecidedWhole(t *testing.T) {
 
 			action := records("act-1", "act-2")
 			for i := range action {
-				action[i].TransactionID, action[i].Actor = "tx-1", hook.Ref{ID: "00uAdmin"}
+				action[i].TransactionID, action[i].Actor = "tx-1", hookd.Ref{ID: "00uAdmin"}
 			}
 			_, err := s.Accept(ctx, append(records("alone-1"), action...))
 			require.NoError(t, err)
-			ids, err := s.Decide(ctx, "act-2", hook.Decision{Decision: hook.Acknowledged, ByID: "U1", At: time.Now()}, "req-1")
+			ids, err := s.Decide(ctx, "act-2", hookd.Decision{Decision: hookd.Acknowledged, ByID: "U1", At: time.Now()}, "req-1")
 			require.NoError(t, err)
 			assert.Equal(t, []string{"act-2", "act-1"}, ids, "the clicked change first, then the rest of its action")
 

@@ -5,8 +5,8 @@ import (
 	"database/sql"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/detect"
-	"github.com/hookd/hookd/hook"
 )
 
 // The store's side of the detections: what detect reads of the past (the ledger and
@@ -99,7 +99,7 @@ func (h history) Holdings(ctx context.Context, subjects []detect.SubjectRef) (ma
 			return err
 		}
 		ref.ID, d.Role, d.Via = eventIDOf(ref.ID), eventIDOf(d.Role), eventIDOf(d.Via)
-		d.Privileged = hook.Privileged(hook.Category(category), hook.Role{Name: d.RoleName})
+		d.Privileged = hookd.Privileged(hookd.Category(category), hookd.Role{Name: d.RoleName})
 		out[ref] = append(out[ref], d)
 		return nil
 	}
@@ -158,7 +158,7 @@ func (s *Store) detectFindings(ctx context.Context, tx *sql.Tx, entries []entry)
 	if s.opts.Detect == nil {
 		return nil, nil
 	}
-	changes := make([]*hook.RoleChange, len(entries))
+	changes := make([]*hookd.RoleChange, len(entries))
 	for i, e := range entries {
 		changes[i] = e.rc
 	}

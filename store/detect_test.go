@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/detect"
 	"github.com/hookd/hookd/hook"
 )
@@ -28,10 +29,10 @@ func detectSettings(t *testing.T) *detect.Settings {
 }
 
 // sampleChanges are the role changes of every sample delivery that decodes, by file name.
-func sampleChanges(t *testing.T) map[string][]hook.RoleChange {
+func sampleChanges(t *testing.T) map[string][]hookd.RoleChange {
 	files, err := filepath.Glob("../testdata/payloads/*.json")
 	require.NoError(t, err)
-	out := map[string][]hook.RoleChange{}
+	out := map[string][]hookd.RoleChange{}
 	for _, f := range files {
 		body, err := os.ReadFile(f)
 		require.NoError(t, err)
@@ -40,7 +41,7 @@ func sampleChanges(t *testing.T) map[string][]hook.RoleChange {
 			continue
 		}
 		var c hook.Classifier
-		changes, _ := c.RoleChanges(b, hook.SourceHook)
+		changes, _ := c.RoleChanges(b, hookd.SourceHook)
 		out[filepath.Base(f)] = changes
 	}
 	require.Contains(t, out, "finding-burst.json")
@@ -48,7 +49,7 @@ func sampleChanges(t *testing.T) map[string][]hook.RoleChange {
 }
 
 // findingsByFile reads back, from the store, the finding ids of each file's events.
-func findingsByFile(t *testing.T, st *Store, files map[string][]hook.RoleChange) map[string][]string {
+func findingsByFile(t *testing.T, st *Store, files map[string][]hookd.RoleChange) map[string][]string {
 	got := map[string][]string{}
 	for name, changes := range files {
 		for _, rc := range changes {
@@ -71,12 +72,12 @@ func findingsByFile(t *testing.T, st *Store, files map[string][]hook.RoleChange)
 // expectedFindings: each finding sample fires its own finding, once, and no other sample
 // fires any.
 var expectedFindings = map[string][]string{
-	"finding-self-grant.json":    {hook.FindingSelfGrant},
-	"finding-short-lived.json":   {hook.FindingShortLived},
-	"finding-fresh-granter.json": {hook.FindingFreshGranter},
-	"finding-new-network.json":   {hook.FindingNewNetwork},
-	"finding-burst.json":         {hook.FindingBurst},
-	"finding-off-hours.json":     {hook.FindingOffHours},
+	"finding-self-grant.json":    {hookd.FindingSelfGrant},
+	"finding-short-lived.json":   {hookd.FindingShortLived},
+	"finding-fresh-granter.json": {hookd.FindingFreshGranter},
+	"finding-new-network.json":   {hookd.FindingNewNetwork},
+	"finding-burst.json":         {hookd.FindingBurst},
+	"finding-off-hours.json":     {hookd.FindingOffHours},
 }
 
 func TestEachFindingFiresOnItsSampleAlone(t *testing.T) {
@@ -87,7 +88,7 @@ func TestEachFindingFiresOnItsSampleAlone(t *testing.T) {
 				o := b.fresh(t)
 				o.Sinks, o.Detect = []string{"webhook"}, detectSettings(t)
 				st := open(t, o)
-				one := map[string][]hook.RoleChange{name: slices.Clone(samples[name])}
+				one := map[string][]hookd.RoleChange{name: slices.Clone(samples[name])}
 				_, err := st.Accept(context.Background(), one[name])
 				require.NoError(t, err)
 				assert.Equal(t, want, findingsByFile(t, st, one)[name])
@@ -135,7 +136,7 @@ func TestFindingsRaiseSeverityAndSurviveRestart(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			o := b.fresh(t)
 			o.Sinks, o.Detect = []string{"webhook"}, detectSettings(t)
-			o.Severity = func(rc *hook.RoleChange) (string, int) {
+			o.Severity = func(rc *hookd.RoleChange) (string, int) {
 				if len(rc.Findings) > 0 {
 					return "raised", 4
 				}
@@ -155,7 +156,7 @@ func TestFindingsRaiseSeverityAndSurviveRestart(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, last.Record.Findings, 1)
 			f := last.Record.Findings[0]
-			assert.Equal(t, hook.FindingBurst, f.ID)
+			assert.Equal(t, hookd.FindingBurst, f.ID)
 			assert.Contains(t, f.Detail, "Paul Bulk has changed roles for 6 subjects within 10 minutes")
 			assert.Equal(t, "raised", last.Severity, "the console's index keeps the severity the finding raised")
 			first, err := st.Change(context.Background(), burst[0].EventID)

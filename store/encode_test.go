@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/parts/partstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -15,12 +15,12 @@ import (
 // findings is left to the commit, whose detections set them (and the severity) anew.
 func TestRecordsEncodedBeforeTheCommit(t *testing.T) {
 	partstest.TwoProcessors(t)
-	rcs := make([]hook.RoleChange, 2*encodeParallelFrom+3)
+	rcs := make([]hookd.RoleChange, 2*encodeParallelFrom+3)
 	for i := range rcs {
 		rcs[i] = record(fmt.Sprintf("enc-%d", i))
 	}
-	rcs[7].Findings = []hook.Finding{{ID: hook.FindingSelfGrant, Title: "Self-grant", Severity: "critical"}}
-	s := open(t, Options{DataDir: t.TempDir(), Severity: func(rc *hook.RoleChange) (string, int) { return "High " + rc.EventID, 3 }})
+	rcs[7].Findings = []hookd.Finding{{ID: hookd.FindingSelfGrant, Title: "Self-grant", Severity: "critical"}}
+	s := open(t, Options{DataDir: t.TempDir(), Severity: func(rc *hookd.RoleChange) (string, int) { return "High " + rc.EventID, 3 }})
 	got, index := s.encodeRecords(rcs)
 	require.Len(t, got, len(rcs))
 	require.Len(t, index, len(rcs))

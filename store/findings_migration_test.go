@@ -6,10 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hookd/hookd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/hookd/hookd/hook"
 )
 
 // TestChangeFindingsBackfill: the migration that adds the console's findings column fills it
@@ -20,7 +19,7 @@ func TestChangeFindingsBackfill(t *testing.T) {
 		t.Run(be.name, func(t *testing.T) {
 			s := open(t, be.fresh(t))
 			recs := records("with", "without")
-			recs[0].Findings = []hook.Finding{{ID: hook.FindingSelfGrant}, {ID: hook.FindingOffHours, Detail: "quoted \" and a NUL \x00"}}
+			recs[0].Findings = []hookd.Finding{{ID: hookd.FindingSelfGrant}, {ID: hookd.FindingOffHours, Detail: "quoted \" and a NUL \x00"}}
 			_, err := s.Accept(context.Background(), recs)
 			require.NoError(t, err)
 			_, err = s.DB().Exec(`UPDATE hookd_change SET findings = ''`)

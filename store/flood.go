@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 )
 
 // A paced sink (Slack, Teams) sends a fixed number of messages a minute. Under a flood its
@@ -25,7 +25,7 @@ type Summarizer interface {
 	// a minute.
 	Paced() map[string]int
 	// Summarize sends one message to sink that stands for the summary's alerts.
-	Summarize(ctx context.Context, sink string, s hook.Summary) error
+	Summarize(ctx context.Context, sink string, s hookd.Summary) error
 }
 
 // foldEvery is how often the leader looks at the paced sinks' backlogs, and foldGap the
@@ -173,8 +173,8 @@ func (s *Store) summarize(ctx context.Context, sum Summarizer, row claimed) []se
 }
 
 // summaryOf counts what a summary row's folded rows hold.
-func (s *Store) summaryOf(ctx context.Context, id int64) (hook.Summary, error) {
-	out := hook.Summary{BySeverity: map[int]int{}}
+func (s *Store) summaryOf(ctx context.Context, id int64) (hookd.Summary, error) {
+	out := hookd.Summary{BySeverity: map[int]int{}}
 	var oldest, newest any
 	err := s.scan(ctx, `SELECT d.severity, count(*), min(e.published), max(e.published)
 		FROM hookd_delivery d LEFT JOIN hookd_event e ON e.uuid = d.event
@@ -208,7 +208,7 @@ func (s *Store) summaryOf(ctx context.Context, id int64) (hook.Summary, error) {
 	err = s.scan(ctx, `SELECT `+actor+`, count(*) FROM (SELECT event FROM hookd_delivery
 			WHERE carrier = $1 AND state = 'summarised' ORDER BY id LIMIT `+fmt.Sprint(actorSample)+`) f
 		JOIN hookd_event e ON e.uuid = f.event GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5`, []any{id}, func(r *sql.Rows) error {
-		var a hook.ActorCount
+		var a hookd.ActorCount
 		if err := r.Scan(&a.Name, &a.Count); err != nil {
 			return err
 		}

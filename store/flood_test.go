@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/adminapi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,10 +18,10 @@ import (
 type pacedSink struct {
 	mu        sync.Mutex
 	alerts    map[string][]string
-	summaries []hook.Summary
+	summaries []hookd.Summary
 }
 
-func (p *pacedSink) Deliver(_ context.Context, sink string, changes []*hook.RoleChange) error {
+func (p *pacedSink) Deliver(_ context.Context, sink string, changes []*hookd.RoleChange) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, rc := range changes {
@@ -32,7 +32,7 @@ func (p *pacedSink) Deliver(_ context.Context, sink string, changes []*hook.Role
 
 func (p *pacedSink) Paced() map[string]int { return map[string]int{"slack": 10} }
 
-func (p *pacedSink) Summarize(_ context.Context, sink string, s hook.Summary) error {
+func (p *pacedSink) Summarize(_ context.Context, sink string, s hookd.Summary) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if sink != "slack" {
@@ -59,13 +59,13 @@ func TestFloodIsFoldedForPacedSinksOnly(t *testing.T) {
 			d := &pacedSink{alerts: map[string][]string{}}
 			o.Sinks, o.Deliverer, o.Unfolded, o.FetchPollInterval = []string{"slack", "webhook"}, d, 4, 20*time.Millisecond
 			rank := map[string]int{"crit": 4, "high": 3, "low": 1}
-			o.Severity = func(rc *hook.RoleChange) (string, int) { return rc.Roles[0].Name, rank[rc.Roles[0].Name] }
+			o.Severity = func(rc *hookd.RoleChange) (string, int) { return rc.Roles[0].Name, rank[rc.Roles[0].Name] }
 			s := open(t, o)
-			var flood []hook.RoleChange
+			var flood []hookd.RoleChange
 			add := func(kind string, n int, actor string) {
 				for i := range n {
 					rc := record(fmt.Sprintf("%s-%03d", kind, i))
-					rc.Roles[0].Name, rc.Actor = kind, hook.Ref{ID: "00u" + actor, DisplayName: actor}
+					rc.Roles[0].Name, rc.Actor = kind, hookd.Ref{ID: "00u" + actor, DisplayName: actor}
 					rc.Published = rc.Published.Add(time.Duration(len(flood)) * time.Second)
 					flood = append(flood, rc)
 				}
@@ -102,7 +102,7 @@ func TestFloodIsFoldedForPacedSinksOnly(t *testing.T) {
 			sum := d.summaries[0]
 			assert.Equal(t, 55, sum.Changes)
 			assert.Equal(t, map[int]int{3: 25, 1: 30}, sum.BySeverity)
-			assert.Equal(t, []hook.ActorCount{{Name: "Mallory", Count: 30}, {Name: "Alice", Count: 25}}, sum.Actors)
+			assert.Equal(t, []hookd.ActorCount{{Name: "Mallory", Count: 30}, {Name: "Alice", Count: 25}}, sum.Actors)
 			assert.Equal(t, 55, sum.ActorsOf)
 			assert.True(t, sum.Oldest.Equal(flood[0].Published))
 			assert.True(t, sum.Newest.Equal(flood[54].Published))
@@ -123,14 +123,14 @@ func TestFloodIsFoldedForPacedSinksOnly(t *testing.T) {
 // oldest alerts stay to go one by one, and one message of the minute is the summary's.
 func TestFoldKeepsAMinutesWorthMostSevereFirst(t *testing.T) {
 	o := Options{DataDir: t.TempDir(), Sinks: []string{"slack"}, Unfolded: 4}
-	o.Severity = func(rc *hook.RoleChange) (string, int) {
+	o.Severity = func(rc *hookd.RoleChange) (string, int) {
 		if rc.Roles[0].Name == "high" {
 			return "high", 3
 		}
 		return "low", 1
 	}
 	s := open(t, o)
-	var flood []hook.RoleChange
+	var flood []hookd.RoleChange
 	for i := range 40 {
 		rc := record(fmt.Sprintf("e-%03d", i))
 		rc.Roles[0].Name = map[bool]string{true: "high", false: "low"}[i%4 == 3]
@@ -154,7 +154,7 @@ func TestFoldKeepsAMinutesWorthMostSevereFirst(t *testing.T) {
 func TestSummaryOfANewSeverityGoesOut(t *testing.T) {
 	d := &pacedSink{alerts: map[string][]string{}}
 	o := Options{DataDir: t.TempDir(), Sinks: []string{"slack"}, Deliverer: d, Unfolded: 4, FetchPollInterval: 20 * time.Millisecond}
-	o.Severity = func(rc *hook.RoleChange) (string, int) {
+	o.Severity = func(rc *hookd.RoleChange) (string, int) {
 		if rc.Roles[0].Name == "crit" {
 			return "critical", 4
 		}
@@ -164,7 +164,7 @@ func TestSummaryOfANewSeverityGoesOut(t *testing.T) {
 	require.NoError(t, s.Start(context.Background()))
 	t.Cleanup(func() { _ = s.Stop(context.Background()) })
 	s.workers.block("slack", time.Now().Add(time.Hour)) // held back, as a paced sink under a flood
-	var flood []hook.RoleChange
+	var flood []hookd.RoleChange
 	for i := range 40 {
 		rc := record(fmt.Sprintf("n-%03d", i))
 		rc.Roles[0].Name = map[bool]string{true: "crit", false: "low"}[i < 4]

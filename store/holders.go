@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/detect"
-	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/adminapi"
 )
 
@@ -61,7 +61,7 @@ func latest[T interface{ at() stamp }](items []T, key func(T) string) []T {
 // holdingsOf is what a stored change does to the ledger: a grant or revoke of each of its
 // roles, for its subject. A change Okta recorded as failed, and records that are not role
 // changes (tampering, hookd's own health), change nothing.
-func holdingsOf(key string, rc *hook.RoleChange) []holding {
+func holdingsOf(key string, rc *hookd.RoleChange) []holding {
 	if !rc.ChangesHolding() {
 		return nil
 	}
@@ -73,7 +73,7 @@ func holdingsOf(key string, rc *hook.RoleChange) []holding {
 			kind: string(rc.Subject.Kind), id: dbKey(rc.SubjectKey()), role: dbKey(r.Key()),
 			subjectName: plainText(subjectName), roleName: plainText(cmp.Or(r.Name, r.ID)),
 			category: string(rc.Category), actor: plainText(actor),
-			held: rc.Action == hook.Granted, stamp: stamp{rc.Published.UTC(), key},
+			held: rc.Action == hookd.Granted, stamp: stamp{rc.Published.UTC(), key},
 		})
 	}
 	return out
@@ -88,13 +88,13 @@ func plainText(s string) string {
 // saying how the holding is known: per (subject, role) the newest of the batch, written only
 // if it is newer than what the ledger holds. Every grant and revoke of a group's role is also
 // kept (hookd_group_role), for what a group held at the moment of a membership change.
-func (s *Store) applyLedger(ctx context.Context, tx *sql.Tx, keys []string, changes []*hook.RoleChange, knownBy string) error {
+func (s *Store) applyLedger(ctx context.Context, tx *sql.Tx, keys []string, changes []*hookd.RoleChange, knownBy string) error {
 	var all []holding
 	var groups [][]any
 	for i, rc := range changes {
 		for _, h := range holdingsOf(keys[i], rc) {
 			all = append(all, h)
-			if rc.Subject.Kind == hook.SubjectGroup {
+			if rc.Subject.Kind == hookd.SubjectGroup {
 				groups = append(groups, []any{h.id, h.role, h.roleName, h.category, h.held, s.timeArg(h.published), h.uuid, knownBy})
 			}
 		}
@@ -123,7 +123,7 @@ func (s *Store) applyLedger(ctx context.Context, tx *sql.Tx, keys []string, chan
 	// An event about a group's role supersedes what an operator declared of it: Okta names
 	// the role by its id, the declaration by its name.
 	for _, h := range all {
-		if h.kind != string(hook.SubjectGroup) {
+		if h.kind != string(hookd.SubjectGroup) {
 			continue
 		}
 		for _, q := range []string{
@@ -185,7 +185,7 @@ func (s *Store) Holders(ctx context.Context, roleGlob string) ([]adminapi.Holder
 
 // buildLedger fills the ledger from the events stored before it existed, once.
 func (s *Store) buildLedger(ctx context.Context) error {
-	return s.replay(ctx, "ledger", func(tx *sql.Tx, keys []string, changes []*hook.RoleChange) error {
+	return s.replay(ctx, "ledger", func(tx *sql.Tx, keys []string, changes []*hookd.RoleChange) error {
 		return s.applyLedger(ctx, tx, keys, changes, adminapi.KnownByEvent)
 	})
 }
@@ -193,7 +193,7 @@ func (s *Store) buildLedger(ctx context.Context) error {
 // replay hands every stored event to apply, a page a transaction, unless the hookd_state
 // named state says it was done: for what the events stored before a table existed must fill
 // at start. apply must give the same result in any order and when run again.
-func (s *Store) replay(ctx context.Context, state string, apply func(*sql.Tx, []string, []*hook.RoleChange) error) error {
+func (s *Store) replay(ctx context.Context, state string, apply func(*sql.Tx, []string, []*hookd.RoleChange) error) error {
 	if done, err := s.State(ctx, state); err != nil || done != "" {
 		return err
 	}
@@ -207,7 +207,7 @@ func (s *Store) replay(ctx context.Context, state string, apply func(*sql.Tx, []
 			return s.SetState(ctx, state, "built from stored events")
 		}
 		keys := make([]string, len(rows))
-		changes := make([]*hook.RoleChange, len(rows))
+		changes := make([]*hookd.RoleChange, len(rows))
 		for i, r := range rows {
 			keys[i], changes[i] = r.key, r.rc
 		}
@@ -223,9 +223,9 @@ func (s *Store) replay(ctx context.Context, state string, apply func(*sql.Tx, []
 // changes give or take a role. Nothing is stored as an event and nothing is alerted: the
 // changes are past. A holding whose newest event came this way is known by "import"; an
 // event already known is no change, so importing the same history twice is harmless.
-func (s *Store) Import(ctx context.Context, changes []hook.RoleChange) (int, error) {
+func (s *Store) Import(ctx context.Context, changes []hookd.RoleChange) (int, error) {
 	keys := make([]string, 0, len(changes))
-	ptrs := make([]*hook.RoleChange, 0, len(changes))
+	ptrs := make([]*hookd.RoleChange, 0, len(changes))
 	n := 0
 	for i := range changes {
 		rc := &changes[i]
@@ -241,7 +241,7 @@ func (s *Store) Import(ctx context.Context, changes []hook.RoleChange) (int, err
 		if err := s.applyLedger(ctx, tx, keys, ptrs, adminapi.KnownByImport); err != nil {
 			return err
 		}
-		var memberships []*hook.RoleChange
+		var memberships []*hookd.RoleChange
 		for _, rc := range ptrs {
 			if rc.IsMembership() {
 				memberships = append(memberships, rc)

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/adminapi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -15,32 +15,32 @@ import (
 
 // ledgerHistory is a crafted history: grants, revokes, a re-grant, a failed grant, a group
 // holding, an admin privilege without a role id, and a tampering record.
-func ledgerHistory() []hook.RoleChange {
+func ledgerHistory() []hookd.RoleChange {
 	base := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
-	change := func(n int, minutes int, action hook.Action, kind hook.SubjectKind, subject, role, roleID string) hook.RoleChange {
+	change := func(n int, minutes int, action hookd.Action, kind hookd.SubjectKind, subject, role, roleID string) hookd.RoleChange {
 		rc := record(fmt.Sprintf("ledger-%02d", n))
 		rc.Published = base.Add(time.Duration(minutes) * time.Minute)
 		rc.Action = action
-		rc.Subject = hook.Subject{Kind: kind, ID: subject, DisplayName: "Name of " + subject}
-		rc.Roles = []hook.Role{{Name: role, ID: roleID}}
-		rc.Actor = hook.Ref{ID: "00uADMIN", Login: "alice@example.com"}
+		rc.Subject = hookd.Subject{Kind: kind, ID: subject, DisplayName: "Name of " + subject}
+		rc.Roles = []hookd.Role{{Name: role, ID: roleID}}
+		rc.Actor = hookd.Ref{ID: "00uADMIN", Login: "alice@example.com"}
 		return rc
 	}
-	failed := change(5, 50, hook.Granted, hook.SubjectUser, "00uEVE", "Workflows Administrator", "wfrADMIN")
+	failed := change(5, 50, hookd.Granted, hookd.SubjectUser, "00uEVE", "Workflows Administrator", "wfrADMIN")
 	failed.Outcome.Result = "FAILURE"
-	privilege := change(7, 70, hook.Granted, hook.SubjectUser, "00uBOB", "Super administrator", "")
-	privilege.Category = hook.AdminPrivilege
-	tamper := change(8, 80, hook.Deactivated, hook.SubjectEventHook, "who0hook", "", "")
-	tamper.Category = hook.Tampering
+	privilege := change(7, 70, hookd.Granted, hookd.SubjectUser, "00uBOB", "Super administrator", "")
+	privilege.Category = hookd.AdminPrivilege
+	tamper := change(8, 80, hookd.Deactivated, hookd.SubjectEventHook, "who0hook", "", "")
+	tamper.Category = hookd.Tampering
 	tamper.Roles = nil
-	return []hook.RoleChange{
-		change(1, 10, hook.Granted, hook.SubjectUser, "00uBOB", "Workflows Administrator", "wfrADMIN"),
-		change(2, 20, hook.Revoked, hook.SubjectUser, "00uBOB", "Workflows Administrator", "wfrADMIN"),
-		change(3, 30, hook.Granted, hook.SubjectUser, "00uCAROL", "Folder Editor", "wfrEDIT"),
-		change(4, 40, hook.Revoked, hook.SubjectUser, "00uCAROL", "Folder Editor", "wfrEDIT"),
-		change(9, 45, hook.Granted, hook.SubjectUser, "00uCAROL", "Folder Editor", "wfrEDIT"), // granted again
+	return []hookd.RoleChange{
+		change(1, 10, hookd.Granted, hookd.SubjectUser, "00uBOB", "Workflows Administrator", "wfrADMIN"),
+		change(2, 20, hookd.Revoked, hookd.SubjectUser, "00uBOB", "Workflows Administrator", "wfrADMIN"),
+		change(3, 30, hookd.Granted, hookd.SubjectUser, "00uCAROL", "Folder Editor", "wfrEDIT"),
+		change(4, 40, hookd.Revoked, hookd.SubjectUser, "00uCAROL", "Folder Editor", "wfrEDIT"),
+		change(9, 45, hookd.Granted, hookd.SubjectUser, "00uCAROL", "Folder Editor", "wfrEDIT"), // granted again
 		failed, // changes nothing
-		change(6, 60, hook.Granted, hook.SubjectGroup, "00gOPS", "Connection Manager", "wfrCONN"),
+		change(6, 60, hookd.Granted, hookd.SubjectGroup, "00gOPS", "Connection Manager", "wfrCONN"),
 		privilege,
 		tamper,
 	}

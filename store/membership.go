@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/adminapi"
 )
@@ -32,7 +33,7 @@ const membersNamed = 5
 //
 // It may run again on the same records (a transaction split after a refusal): each record is
 // resolved afresh.
-func (s *Store) resolveAccess(ctx context.Context, tx *sql.Tx, entries []entry, batch groupChanges) (kept, dropped []entry, memberships []*hook.RoleChange, err error) {
+func (s *Store) resolveAccess(ctx context.Context, tx *sql.Tx, entries []entry, batch groupChanges) (kept, dropped []entry, memberships []*hookd.RoleChange, err error) {
 	kept = entries[:0:0]
 	// Each group's roles read once a transaction: its memberships are often many (a group rule).
 	roles := map[string][]groupRoleEvent{}
@@ -41,7 +42,7 @@ func (s *Store) resolveAccess(ctx context.Context, tx *sql.Tx, entries []entry, 
 		switch {
 		case rc.IsMembership():
 			memberships = append(memberships, rc)
-			var held []hook.GroupRole
+			var held []hookd.GroupRole
 			if rc.Via != nil && rc.Via.ID != "" {
 				g := dbKey(rc.Via.ID)
 				all, ok := roles[g]
@@ -59,7 +60,7 @@ func (s *Store) resolveAccess(ctx context.Context, tx *sql.Tx, entries []entry, 
 				continue
 			}
 			e.encoded, e.index = nil, nil
-		case rc.ChangesHolding() && rc.Subject.Kind == hook.SubjectGroup:
+		case rc.ChangesHolding() && rc.Subject.Kind == hookd.SubjectGroup:
 			if rc.Members, rc.MemberCount, err = s.groupMembers(ctx, tx, dbKey(rc.SubjectKey())); err != nil {
 				return nil, nil, nil, err
 			}
@@ -74,7 +75,7 @@ func (s *Store) resolveAccess(ctx context.Context, tx *sql.Tx, entries []entry, 
 
 // groupRoleEvent is one grant or revoke of a group's role; role.Since is its time.
 type groupRoleEvent struct {
-	role hook.GroupRole
+	role hookd.GroupRole
 	held bool
 	stamp
 }
@@ -88,13 +89,13 @@ func batchGroupRoles(entries []entry) groupChanges {
 	out := groupChanges{}
 	for _, e := range entries {
 		rc := e.rc
-		if !rc.ChangesHolding() || rc.Subject.Kind != hook.SubjectGroup {
+		if !rc.ChangesHolding() || rc.Subject.Kind != hookd.SubjectGroup {
 			continue
 		}
 		g := dbKey(rc.SubjectKey())
 		for _, r := range rc.Roles {
-			out[g] = append(out[g], groupRoleEvent{role: hook.GroupRole{Role: r, Category: rc.Category, Since: rc.Published},
-				held: rc.Action == hook.Granted, stamp: stamp{rc.Published, e.key}})
+			out[g] = append(out[g], groupRoleEvent{role: hookd.GroupRole{Role: r, Category: rc.Category, Since: rc.Published},
+				held: rc.Action == hookd.Granted, stamp: stamp{rc.Published, e.key}})
 		}
 	}
 	return out
@@ -102,7 +103,7 @@ func batchGroupRoles(entries []entry) groupChanges {
 
 // heldAt is what a group held at the time, given the grants and revokes of its roles (in
 // any order): per role, the newest then or before, when it is a grant.
-func heldAt(events []groupRoleEvent, at time.Time) []hook.GroupRole {
+func heldAt(events []groupRoleEvent, at time.Time) []hookd.GroupRole {
 	newest := map[string]groupRoleEvent{}
 	for _, e := range events {
 		k := e.role.Role.Key()
@@ -110,13 +111,13 @@ func heldAt(events []groupRoleEvent, at time.Time) []hook.GroupRole {
 			newest[k] = e
 		}
 	}
-	var out []hook.GroupRole
+	var out []hookd.GroupRole
 	for _, e := range newest {
 		if e.held {
 			out = append(out, e.role)
 		}
 	}
-	slices.SortFunc(out, func(a, b hook.GroupRole) int {
+	slices.SortFunc(out, func(a, b hookd.GroupRole) int {
 		return cmp.Or(cmp.Compare(a.Role.Name, b.Role.Name), cmp.Compare(a.Role.Key(), b.Role.Key()))
 	})
 	return out
@@ -135,7 +136,7 @@ func (s *Store) groupRoles(ctx context.Context, tx *sql.Tx, group string) ([]gro
 			if k := eventIDOf(key); !strings.HasPrefix(k, "name:") {
 				e.role.Role.ID = k
 			}
-			e.role.Category, e.role.Since = hook.Category(category), e.published
+			e.role.Category, e.role.Since = hookd.Category(category), e.published
 			out = append(out, e)
 			return nil
 		})
@@ -143,10 +144,10 @@ func (s *Store) groupRoles(ctx context.Context, tx *sql.Tx, group string) ([]gro
 }
 
 // groupMembers reads the group's first members by name, and how many it has.
-func (s *Store) groupMembers(ctx context.Context, tx *sql.Tx, group string) (members []hook.Ref, n int, err error) {
+func (s *Store) groupMembers(ctx context.Context, tx *sql.Tx, group string) (members []hookd.Ref, n int, err error) {
 	err = s.scanTx(ctx, tx, `SELECT user_id, user_name, count(*) OVER () FROM hookd_membership WHERE group_id = $1 AND member
 		ORDER BY user_name, user_id LIMIT `+strconv.Itoa(membersNamed), []any{group}, func(r *sql.Rows) error {
-		m := hook.Ref{Type: "User"}
+		m := hookd.Ref{Type: "User"}
 		err := r.Scan(&m.ID, &m.DisplayName, &n)
 		m.ID = eventIDOf(m.ID)
 		members = append(members, m)
@@ -167,7 +168,7 @@ type membership struct {
 // batch, written only if newer than what is kept: like the ledger, any order of the same
 // events gives the same table. Failed attempts change nothing; a change that names no user
 // (a member Okta no longer lists) keeps the name kept.
-func (s *Store) applyMemberships(ctx context.Context, tx *sql.Tx, changes []*hook.RoleChange, knownBy string) error {
+func (s *Store) applyMemberships(ctx context.Context, tx *sql.Tx, changes []*hookd.RoleChange, knownBy string) error {
 	var all []membership
 	for _, rc := range changes {
 		if rc.Failed() || rc.Via == nil || rc.Via.ID == "" || rc.SubjectKey() == "" {
@@ -175,7 +176,7 @@ func (s *Store) applyMemberships(ctx context.Context, tx *sql.Tx, changes []*hoo
 		}
 		all = append(all, membership{group: dbKey(rc.Via.ID), user: dbKey(rc.SubjectKey()),
 			groupName: plainText(cmp.Or(rc.Via.DisplayName, rc.Via.ID)), userName: plainText(cmp.Or(rc.Subject.DisplayName, rc.Subject.Login)),
-			actor: plainText(cmp.Or(rc.Actor.Login, rc.Actor.DisplayName, rc.Actor.ID)), member: rc.Action == hook.Granted,
+			actor: plainText(cmp.Or(rc.Actor.Login, rc.Actor.DisplayName, rc.Actor.ID)), member: rc.Action == hookd.Granted,
 			stamp: stamp{rc.Published.UTC(), dbKey(rc.EventID)}})
 	}
 	var rows [][]any
@@ -237,16 +238,16 @@ func (s *Store) SyncGroupMembers(ctx context.Context, group GroupRef, members []
 			return err
 		}
 		listed := map[string]bool{}
-		var changes []*hook.RoleChange
+		var changes []*hookd.RoleChange
 		uuid := "okta-groups-api:" + at.Format(time.RFC3339Nano)
 		change := func(id, name string, member bool) {
-			action := hook.Revoked
+			action := hookd.Revoked
 			if member {
-				action = hook.Granted
+				action = hookd.Granted
 			}
-			changes = append(changes, &hook.RoleChange{EventID: uuid, Published: at, Action: action,
-				Subject: hook.Subject{Kind: hook.SubjectUser, ID: id, DisplayName: name},
-				Via:     &hook.Ref{ID: group.ID, DisplayName: group.Name}, Actor: hook.Ref{DisplayName: "Okta Groups API"}})
+			changes = append(changes, &hookd.RoleChange{EventID: uuid, Published: at, Action: action,
+				Subject: hookd.Subject{Kind: hookd.SubjectUser, ID: id, DisplayName: name},
+				Via:     &hookd.Ref{ID: group.ID, DisplayName: group.Name}, Actor: hookd.Ref{DisplayName: "Okta Groups API"}})
 		}
 		for _, m := range members {
 			if m.ID == "" || listed[m.ID] {
@@ -275,10 +276,10 @@ func (s *Store) SyncGroupMembers(ctx context.Context, group GroupRef, members []
 // beginning, so that every membership of the group counts, until an event about the role says
 // otherwise.
 func (s *Store) DeclareGroupRole(ctx context.Context, group GroupRef, role string) error {
-	rc := &hook.RoleChange{EventID: "declared:" + group.ID + ":" + strings.ToLower(role), EventType: hook.WorkflowsGroupRoleAdd,
-		Published: time.Unix(0, 0).UTC(), Category: hook.WorkflowsRole, Action: hook.Granted,
-		Subject: hook.Subject{Kind: hook.SubjectGroup, ID: group.ID, DisplayName: cmp.Or(group.Name, group.ID)},
-		Roles:   []hook.Role{{Name: role}}, Actor: hook.Ref{DisplayName: "declared by an operator"}}
+	rc := &hookd.RoleChange{EventID: "declared:" + group.ID + ":" + strings.ToLower(role), EventType: hook.WorkflowsGroupRoleAdd,
+		Published: time.Unix(0, 0).UTC(), Category: hookd.WorkflowsRole, Action: hookd.Granted,
+		Subject: hookd.Subject{Kind: hookd.SubjectGroup, ID: group.ID, DisplayName: cmp.Or(group.Name, group.ID)},
+		Roles:   []hookd.Role{{Name: role}}, Actor: hookd.Ref{DisplayName: "declared by an operator"}}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM hookd_holding WHERE subject_kind = 'group' AND subject_id = $1
@@ -288,7 +289,7 @@ func (s *Store) DeclareGroupRole(ctx context.Context, group GroupRef, role strin
 		if n > 0 {
 			return ErrKnownFromOkta
 		}
-		return s.applyLedger(ctx, tx, []string{dbKey(rc.EventID)}, []*hook.RoleChange{rc}, adminapi.KnownByDeclared)
+		return s.applyLedger(ctx, tx, []string{dbKey(rc.EventID)}, []*hookd.RoleChange{rc}, adminapi.KnownByDeclared)
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/adminapi"
 	"github.com/stretchr/testify/assert"
@@ -14,39 +15,39 @@ import (
 var t0 = time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC)
 
 // groupGrant is a Workflows role (or, with privilege, an admin privilege) given to a group.
-func groupGrant(id, group, role string, at time.Time, privilege bool) hook.RoleChange {
-	rc := hook.RoleChange{EventID: id, EventType: hook.WorkflowsGroupRoleAdd, Published: at, Category: hook.WorkflowsRole,
-		Action: hook.Granted, Source: hook.SourceSystemLog, TransactionID: "tx-" + id,
-		Subject: hook.Subject{Kind: hook.SubjectGroup, ID: group, DisplayName: "Group " + group},
-		Roles:   []hook.Role{{Name: role}}, Actor: hook.Ref{ID: "00uAdmin", Login: "admin@acme.example", DisplayName: "Admin"},
+func groupGrant(id, group, role string, at time.Time, privilege bool) hookd.RoleChange {
+	rc := hookd.RoleChange{EventID: id, EventType: hook.WorkflowsGroupRoleAdd, Published: at, Category: hookd.WorkflowsRole,
+		Action: hookd.Granted, Source: hookd.SourceSystemLog, TransactionID: "tx-" + id,
+		Subject: hookd.Subject{Kind: hookd.SubjectGroup, ID: group, DisplayName: "Group " + group},
+		Roles:   []hookd.Role{{Name: role}}, Actor: hookd.Ref{ID: "00uAdmin", Login: "admin@acme.example", DisplayName: "Admin"},
 		Raw: []byte(`{"uuid":"` + id + `"}`)}
 	if privilege {
-		rc.EventType, rc.Category = "group.privilege.grant", hook.AdminPrivilege
+		rc.EventType, rc.Category = "group.privilege.grant", hookd.AdminPrivilege
 	}
 	return rc
 }
 
 // joins is a user joining (or, with leave, leaving) a group, by actor.
-func joins(id, user, group, actor string, at time.Time, leave bool) hook.RoleChange {
-	rc := hook.RoleChange{EventID: id, EventType: hook.GroupMembershipAdd, Published: at, Category: hook.Membership,
-		Action: hook.Granted, Source: hook.SourceHook, TransactionID: "tx-" + id, Roles: []hook.Role{},
-		Subject: hook.Subject{Kind: hook.SubjectUser, ID: user, DisplayName: "User " + user, Login: user + "@acme.example"},
-		Via:     &hook.Ref{ID: group, Type: "UserGroup", DisplayName: "Group " + group},
-		Actor:   hook.Ref{ID: actor, Login: actor + "@acme.example", DisplayName: "User " + actor},
+func joins(id, user, group, actor string, at time.Time, leave bool) hookd.RoleChange {
+	rc := hookd.RoleChange{EventID: id, EventType: hookd.GroupMembershipAdd, Published: at, Category: hookd.Membership,
+		Action: hookd.Granted, Source: hookd.SourceHook, TransactionID: "tx-" + id, Roles: []hookd.Role{},
+		Subject: hookd.Subject{Kind: hookd.SubjectUser, ID: user, DisplayName: "User " + user, Login: user + "@acme.example"},
+		Via:     &hookd.Ref{ID: group, Type: "UserGroup", DisplayName: "Group " + group},
+		Actor:   hookd.Ref{ID: actor, Login: actor + "@acme.example", DisplayName: "User " + actor},
 		Raw:     []byte(`{"uuid":"` + id + `"}`)}
 	if leave {
-		rc.EventType, rc.Action = hook.GroupMembershipRemove, hook.Revoked
+		rc.EventType, rc.Action = hookd.GroupMembershipRemove, hookd.Revoked
 	}
 	return rc
 }
 
 // counts is an accept result without its counts by type, for comparing with a literal.
-func counts(r hook.AcceptResult) hook.AcceptResult {
+func counts(r hookd.AcceptResult) hookd.AcceptResult {
 	r.AcceptedByType = nil
 	return r
 }
 
-func findingIDs(rc *hook.RoleChange) []string {
+func findingIDs(rc *hookd.RoleChange) []string {
 	var out []string
 	for _, f := range rc.Findings {
 		out = append(out, f.ID)
@@ -64,7 +65,7 @@ func TestMembershipOfARoleHoldingGroupIsARoleChange(t *testing.T) {
 			o.Sinks, o.Detect = []string{"webhook"}, detectSettings(t)
 			st := open(t, o)
 			ctx := context.Background()
-			accept := func(rcs ...hook.RoleChange) hook.AcceptResult {
+			accept := func(rcs ...hookd.RoleChange) hookd.AcceptResult {
 				res, err := st.Accept(ctx, rcs)
 				require.NoError(t, err)
 				return res
@@ -80,30 +81,30 @@ func TestMembershipOfARoleHoldingGroupIsARoleChange(t *testing.T) {
 
 			// Mallory adds herself to Flow Builders: a self-granted Workflows role.
 			res := accept(joins("m1", "00uMallory", "00gFlow", "00uMallory", t0.Add(time.Hour), false))
-			assert.Equal(t, hook.AcceptResult{Accepted: 1}, counts(res))
+			assert.Equal(t, hookd.AcceptResult{Accepted: 1}, counts(res))
 			c := change("m1")
-			assert.Equal(t, hook.WorkflowsRole, c.Record.Category)
+			assert.Equal(t, hookd.WorkflowsRole, c.Record.Category)
 			assert.Equal(t, []string{"Connection Manager"}, c.Record.RoleNames())
 			require.NotNil(t, c.Record.Via)
 			assert.Equal(t, "00gFlow", c.Record.Via.ID)
-			assert.Contains(t, findingIDs(c.Record), hook.FindingSelfGrant)
+			assert.Contains(t, findingIDs(c.Record), hookd.FindingSelfGrant)
 			require.Len(t, c.Deliveries, 1, "alerted like any grant")
 			assert.Equal(t, "webhook", c.Deliveries[0].Sink)
 
 			// Joining a group that holds nothing is not a role change.
 			res = accept(joins("m2", "00uBob", "00gNothing", "00uAdmin", t0.Add(time.Hour), false))
-			assert.Equal(t, hook.AcceptResult{NotWatched: 1}, counts(res))
+			assert.Equal(t, hookd.AcceptResult{NotWatched: 1}, counts(res))
 			_, err := st.Change(ctx, "m2")
 			assert.ErrorIs(t, err, adminapi.ErrNotFound)
-			assert.Equal(t, hook.AcceptResult{NotWatched: 1}, counts(accept(joins("m2", "00uBob", "00gNothing", "00uAdmin", t0.Add(time.Hour), false))),
+			assert.Equal(t, hookd.AcceptResult{NotWatched: 1}, counts(accept(joins("m2", "00uBob", "00gNothing", "00uAdmin", t0.Add(time.Hour), false))),
 				"and its redelivery neither")
 
 			// Joining the admins' group: the admin privilege.
 			accept(joins("m3", "00uBob", "00gAdmins", "00uAdmin", t0.Add(2*time.Hour), false))
 			c = change("m3")
-			assert.Equal(t, hook.AdminPrivilege, c.Record.Category)
+			assert.Equal(t, hookd.AdminPrivilege, c.Record.Category)
 			assert.Equal(t, []string{"Super Administrator"}, c.Record.RoleNames())
-			assert.NotContains(t, findingIDs(c.Record), hook.FindingSelfGrant, "an admin added Bob")
+			assert.NotContains(t, findingIDs(c.Record), hookd.FindingSelfGrant, "an admin added Bob")
 
 			// Holders per member, with the group they hold the role through.
 			holders, err := st.Holders(ctx, "")
@@ -119,9 +120,9 @@ func TestMembershipOfARoleHoldingGroupIsARoleChange(t *testing.T) {
 			// Mallory leaves ten minutes later: revoked through the group, and short-lived.
 			accept(joins("m4", "00uMallory", "00gFlow", "00uMallory", t0.Add(time.Hour+10*time.Minute), true))
 			c = change("m4")
-			assert.Equal(t, hook.Revoked, c.Record.Action)
+			assert.Equal(t, hookd.Revoked, c.Record.Action)
 			assert.Equal(t, []string{"Connection Manager"}, c.Record.RoleNames())
-			assert.Contains(t, findingIDs(c.Record), hook.FindingShortLived)
+			assert.Contains(t, findingIDs(c.Record), hookd.FindingShortLived)
 			holders, err = st.Holders(ctx, "Connection*")
 			require.NoError(t, err)
 			for _, h := range holders {
@@ -130,8 +131,8 @@ func TestMembershipOfARoleHoldingGroupIsARoleChange(t *testing.T) {
 
 			// A redelivery, or the System Log's copy, is a duplicate.
 			copyOf := joins("m3", "00uBob", "00gAdmins", "00uAdmin", t0.Add(2*time.Hour), false)
-			copyOf.Source = hook.SourceSystemLog
-			assert.Equal(t, hook.AcceptResult{Duplicates: 1}, counts(accept(copyOf)))
+			copyOf.Source = hookd.SourceSystemLog
+			assert.Equal(t, hookd.AcceptResult{Duplicates: 1}, counts(accept(copyOf)))
 
 			// A group gaining a role names its members, who then hold it through the group.
 			accept(groupGrant("g3", "00gAdmins", "Folder Editor", t0.Add(3*time.Hour), false))
@@ -154,14 +155,14 @@ func TestRolesThroughAGroupFollowTheGroup(t *testing.T) {
 			st := open(t, b.fresh(t))
 			ctx := context.Background()
 			direct := record("d1")
-			direct.Subject.ID, direct.Roles = "00uBob", []hook.Role{{Name: "Connection Manager"}}
+			direct.Subject.ID, direct.Roles = "00uBob", []hookd.Role{{Name: "Connection Manager"}}
 			revoke := groupGrant("g9", "00gFlow", "Connection Manager", t0.Add(3*time.Hour), false)
-			revoke.EventType, revoke.Action = hook.WorkflowsGroupRoleRemove, hook.Revoked
-			for _, rc := range []hook.RoleChange{
+			revoke.EventType, revoke.Action = hook.WorkflowsGroupRoleRemove, hookd.Revoked
+			for _, rc := range []hookd.RoleChange{
 				groupGrant("g1", "00gFlow", "Connection Manager", t0, false), direct,
 				joins("m1", "00uBob", "00gFlow", "00uAdmin", t0.Add(time.Hour), false),
 			} {
-				_, err := st.Accept(ctx, []hook.RoleChange{rc})
+				_, err := st.Accept(ctx, []hookd.RoleChange{rc})
 				require.NoError(t, err)
 			}
 			count := func() (direct, through int) {
@@ -181,7 +182,7 @@ func TestRolesThroughAGroupFollowTheGroup(t *testing.T) {
 			}
 			d, th := count()
 			assert.Equal(t, [2]int{1, 1}, [2]int{d, th}, "held directly and through the group: two holdings")
-			_, err := st.Accept(ctx, []hook.RoleChange{revoke})
+			_, err := st.Accept(ctx, []hookd.RoleChange{revoke})
 			require.NoError(t, err)
 			d, th = count()
 			assert.Equal(t, [2]int{1, 0}, [2]int{d, th}, "the group lost it; the direct holding stays")
@@ -196,13 +197,13 @@ func TestMembershipReadsTheGroupsGrantInTheSameBatch(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			st := open(t, b.fresh(t))
 			ctx := context.Background()
-			res, err := st.Accept(ctx, []hook.RoleChange{
+			res, err := st.Accept(ctx, []hookd.RoleChange{
 				joins("m1", "00uBob", "00gFlow", "00uAdmin", t0.Add(time.Minute), false),
 				groupGrant("g1", "00gFlow", "Connection Manager", t0, false),
 				joins("m0", "00uEve", "00gFlow", "00uAdmin", t0.Add(-time.Minute), false),
 			})
 			require.NoError(t, err)
-			assert.Equal(t, hook.AcceptResult{Accepted: 2, NotWatched: 1}, counts(res), "Eve joined before the group had the role")
+			assert.Equal(t, hookd.AcceptResult{Accepted: 2, NotWatched: 1}, counts(res), "Eve joined before the group had the role")
 			c, err := st.Change(ctx, "m1")
 			require.NoError(t, err)
 			assert.Equal(t, []string{"Connection Manager"}, c.Record.RoleNames())
@@ -220,7 +221,7 @@ func TestGroupMembersFromOkta(t *testing.T) {
 			o.Sinks = []string{"webhook"}
 			st := open(t, o)
 			ctx := context.Background()
-			_, err := st.Accept(ctx, []hook.RoleChange{groupGrant("g1", "00gFlow", "Connection Manager", t0, false),
+			_, err := st.Accept(ctx, []hookd.RoleChange{groupGrant("g1", "00gFlow", "Connection Manager", t0, false),
 				joins("m1", "00uOld", "00gFlow", "00uAdmin", t0.Add(time.Minute), false)})
 			require.NoError(t, err)
 			groups, err := st.RoleHoldingGroups(ctx)
@@ -244,7 +245,7 @@ func TestGroupMembersFromOkta(t *testing.T) {
 			assert.Equal(t, map[string]string{"00uAnn": adminapi.KnownByOkta, "00uBen": adminapi.KnownByOkta}, holders())
 
 			// Ben leaves after the listing: the event wins over it; a listing again changes nothing.
-			_, err = st.Accept(ctx, []hook.RoleChange{joins("m2", "00uBen", "00gFlow", "00uAdmin", t0.Add(2*time.Hour), true)})
+			_, err = st.Accept(ctx, []hookd.RoleChange{joins("m2", "00uBen", "00gFlow", "00uAdmin", t0.Add(2*time.Hour), true)})
 			require.NoError(t, err)
 			added, removed, err = st.SyncGroupMembers(ctx, groups[0], []GroupMember{{ID: "00uAnn", Name: "Ann"}}, t0.Add(90*time.Minute))
 			require.NoError(t, err)
@@ -262,7 +263,7 @@ func TestDeclaredGroupRole(t *testing.T) {
 			st := open(t, b.fresh(t))
 			ctx := context.Background()
 			require.NoError(t, st.DeclareGroupRole(ctx, GroupRef{ID: "00gOld", Name: "Old Builders"}, "Flow Builder"))
-			res, err := st.Accept(ctx, []hook.RoleChange{joins("m1", "00uBob", "00gOld", "00uAdmin", t0, false)})
+			res, err := st.Accept(ctx, []hookd.RoleChange{joins("m1", "00uBob", "00gOld", "00uAdmin", t0, false)})
 			require.NoError(t, err)
 			assert.Equal(t, 1, res.Accepted)
 			c, err := st.Change(ctx, "m1")
@@ -289,7 +290,7 @@ func TestAListingDoesNotRestampKnownMembers(t *testing.T) {
 			st := open(t, o)
 			ctx := context.Background()
 			year := t0.Add(-365 * 24 * time.Hour)
-			_, err := st.Accept(ctx, []hook.RoleChange{groupGrant("g1", "00gFlow", "Connection Manager", year, false),
+			_, err := st.Accept(ctx, []hookd.RoleChange{groupGrant("g1", "00gFlow", "Connection Manager", year, false),
 				joins("m1", "00uBob", "00gFlow", "00uAdmin", year.Add(time.Hour), false)})
 			require.NoError(t, err)
 			_, _, err = st.SyncGroupMembers(ctx, GroupRef{ID: "00gFlow", Name: "Group 00gFlow"}, []GroupMember{{ID: "00uBob", Name: "User 00uBob"}}, t0)
@@ -302,11 +303,11 @@ func TestAListingDoesNotRestampKnownMembers(t *testing.T) {
 					assert.Equal(t, "00uAdmin@acme.example", h.GrantedBy)
 				}
 			}
-			_, err = st.Accept(ctx, []hook.RoleChange{joins("m2", "00uBob", "00gFlow", "00uAdmin", t0.Add(10*time.Minute), true)})
+			_, err = st.Accept(ctx, []hookd.RoleChange{joins("m2", "00uBob", "00gFlow", "00uAdmin", t0.Add(10*time.Minute), true)})
 			require.NoError(t, err)
 			c, err := st.Change(ctx, "m2")
 			require.NoError(t, err)
-			assert.NotContains(t, findingIDs(c.Record), hook.FindingShortLived)
+			assert.NotContains(t, findingIDs(c.Record), hookd.FindingShortLived)
 		})
 	}
 }
@@ -317,8 +318,8 @@ func TestAFailedJoinIsShownAndChangesNothing(t *testing.T) {
 	st := open(t, backends(t)[0].fresh(t))
 	ctx := context.Background()
 	failed := joins("m1", "00uEve", "00gAdmins", "00uEve", t0.Add(time.Hour), false)
-	failed.Outcome = hook.Outcome{Result: "FAILURE", Reason: "insufficient permissions"}
-	res, err := st.Accept(ctx, []hook.RoleChange{groupGrant("g1", "00gAdmins", "Super Administrator", t0, true), failed})
+	failed.Outcome = hookd.Outcome{Result: "FAILURE", Reason: "insufficient permissions"}
+	res, err := st.Accept(ctx, []hookd.RoleChange{groupGrant("g1", "00gAdmins", "Super Administrator", t0, true), failed})
 	require.NoError(t, err)
 	assert.Equal(t, 2, res.Accepted)
 	c, err := st.Change(ctx, "m1")
@@ -341,10 +342,10 @@ func TestAMembershipSurvivesASplitCommit(t *testing.T) {
 			refuse(t, st)
 			ctx := context.Background()
 			poison := record("poison1")
-			res, err := st.Accept(ctx, []hook.RoleChange{groupGrant("z-grant", "00gFlow", "Connection Manager", t0, false),
+			res, err := st.Accept(ctx, []hookd.RoleChange{groupGrant("z-grant", "00gFlow", "Connection Manager", t0, false),
 				joins("a-join", "00uBob", "00gFlow", "00uAdmin", t0.Add(time.Minute), false), poison})
 			require.NoError(t, err)
-			assert.Equal(t, hook.AcceptResult{Accepted: 3, Unstored: 1, Problem: res.Problem}, counts(res))
+			assert.Equal(t, hookd.AcceptResult{Accepted: 3, Unstored: 1, Problem: res.Problem}, counts(res))
 			c, err := st.Change(ctx, "a-join")
 			require.NoError(t, err)
 			assert.Equal(t, []string{"Connection Manager"}, c.Record.RoleNames())
@@ -359,14 +360,14 @@ func TestAJoinBeforeTheGroupsRevokeInOneRequest(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			st := open(t, b.fresh(t))
 			ctx := context.Background()
-			_, err := st.Accept(ctx, []hook.RoleChange{groupGrant("g1", "00gFlow", "Connection Manager", t0, false)})
+			_, err := st.Accept(ctx, []hookd.RoleChange{groupGrant("g1", "00gFlow", "Connection Manager", t0, false)})
 			require.NoError(t, err)
 			revoke := groupGrant("g2", "00gFlow", "Connection Manager", t0.Add(2*time.Hour), false)
-			revoke.EventType, revoke.Action = hook.WorkflowsGroupRoleRemove, hook.Revoked
-			res, err := st.Accept(ctx, []hook.RoleChange{revoke, joins("m1", "00uBob", "00gFlow", "00uAdmin", t0.Add(time.Hour), false)})
+			revoke.EventType, revoke.Action = hook.WorkflowsGroupRoleRemove, hookd.Revoked
+			res, err := st.Accept(ctx, []hookd.RoleChange{revoke, joins("m1", "00uBob", "00gFlow", "00uAdmin", t0.Add(time.Hour), false)})
 			require.NoError(t, err)
-			assert.Equal(t, hook.AcceptResult{Accepted: 2}, counts(res))
-			assert.Equal(t, map[string]int{hook.WorkflowsGroupRoleRemove: 1, hook.GroupMembershipAdd: 1}, res.AcceptedByType)
+			assert.Equal(t, hookd.AcceptResult{Accepted: 2}, counts(res))
+			assert.Equal(t, map[string]int{hook.WorkflowsGroupRoleRemove: 1, hookd.GroupMembershipAdd: 1}, res.AcceptedByType)
 		})
 	}
 }
@@ -381,10 +382,10 @@ func TestAnEventSupersedesADeclaration(t *testing.T) {
 			group := GroupRef{ID: "00gOld", Name: "Old Builders"}
 			require.NoError(t, st.DeclareGroupRole(ctx, group, "Connection Manager"))
 			revoke := groupGrant("g1", "00gOld", "Connection Manager", t0, false)
-			revoke.EventType, revoke.Action, revoke.Roles = hook.WorkflowsGroupRoleRemove, hook.Revoked, []hook.Role{{Name: "Connection Manager", ID: "wfr-cm"}}
-			_, err := st.Accept(ctx, []hook.RoleChange{revoke})
+			revoke.EventType, revoke.Action, revoke.Roles = hook.WorkflowsGroupRoleRemove, hookd.Revoked, []hookd.Role{{Name: "Connection Manager", ID: "wfr-cm"}}
+			_, err := st.Accept(ctx, []hookd.RoleChange{revoke})
 			require.NoError(t, err)
-			res, err := st.Accept(ctx, []hook.RoleChange{joins("m1", "00uBob", "00gOld", "00uAdmin", t0.Add(time.Hour), false)})
+			res, err := st.Accept(ctx, []hookd.RoleChange{joins("m1", "00uBob", "00gOld", "00uAdmin", t0.Add(time.Hour), false)})
 			require.NoError(t, err)
 			assert.Equal(t, 1, res.NotWatched, "the group lost the role")
 			assert.ErrorIs(t, st.DeclareGroupRole(ctx, group, "connection manager"), ErrKnownFromOkta)
@@ -404,23 +405,23 @@ func TestAMembershipReadsTheGroupAtItsMoment(t *testing.T) {
 			st := open(t, b.fresh(t))
 			ctx := context.Background()
 			revoke := groupGrant("g2", "00gFlow", "Connection Manager", t0.Add(2*time.Hour), false)
-			revoke.EventType, revoke.Action = hook.WorkflowsGroupRoleRemove, hook.Revoked
-			for _, rc := range []hook.RoleChange{
+			revoke.EventType, revoke.Action = hook.WorkflowsGroupRoleRemove, hookd.Revoked
+			for _, rc := range []hookd.RoleChange{
 				groupGrant("g1", "00gFlow", "Connection Manager", t0, false), revoke,
 				groupGrant("h1", "00gOps", "Flow Builder", t0, false), groupGrant("h2", "00gOps", "Flow Builder", t0.Add(5*time.Hour), false),
 			} {
-				_, err := st.Accept(ctx, []hook.RoleChange{rc})
+				_, err := st.Accept(ctx, []hookd.RoleChange{rc})
 				require.NoError(t, err)
 			}
 			for _, tt := range []struct {
-				join    hook.RoleChange
+				join    hookd.RoleChange
 				watched bool
 			}{
 				{joins("m1", "00uBob", "00gFlow", "00uAdmin", t0.Add(time.Hour), false), true},
 				{joins("m2", "00uEve", "00gFlow", "00uAdmin", t0.Add(3*time.Hour), false), false},
 				{joins("m3", "00uAnn", "00gOps", "00uAdmin", t0.Add(time.Hour), false), true},
 			} {
-				res, err := st.Accept(ctx, []hook.RoleChange{tt.join})
+				res, err := st.Accept(ctx, []hookd.RoleChange{tt.join})
 				require.NoError(t, err)
 				assert.Equal(t, tt.watched, res.Accepted == 1, tt.join.EventID)
 			}
@@ -436,15 +437,15 @@ func TestALateGrantInTheJoinsBatchDoesNotUndoALaterRevoke(t *testing.T) {
 			st := open(t, b.fresh(t))
 			ctx := context.Background()
 			revoke := groupGrant("g2", "00gFlow", "Connection Manager", t0.Add(2*time.Hour), false)
-			revoke.EventType, revoke.Action = hook.WorkflowsGroupRoleRemove, hook.Revoked
-			_, err := st.Accept(ctx, []hook.RoleChange{groupGrant("g1", "00gFlow", "Connection Manager", t0, false), revoke})
+			revoke.EventType, revoke.Action = hook.WorkflowsGroupRoleRemove, hookd.Revoked
+			_, err := st.Accept(ctx, []hookd.RoleChange{groupGrant("g1", "00gFlow", "Connection Manager", t0, false), revoke})
 			require.NoError(t, err)
-			res, err := st.Accept(ctx, []hook.RoleChange{
+			res, err := st.Accept(ctx, []hookd.RoleChange{
 				groupGrant("g3", "00gFlow", "Connection Manager", t0.Add(time.Hour), false),
 				joins("m1", "00uBob", "00gFlow", "00uAdmin", t0.Add(3*time.Hour), false),
 			})
 			require.NoError(t, err)
-			assert.Equal(t, hook.AcceptResult{Accepted: 1, NotWatched: 1}, counts(res), "the group held nothing at the join")
+			assert.Equal(t, hookd.AcceptResult{Accepted: 1, NotWatched: 1}, counts(res), "the group held nothing at the join")
 		})
 	}
 }

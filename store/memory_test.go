@@ -8,7 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/memtrim"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -42,7 +42,7 @@ func TestLargeEventsMemoryIsReturned(t *testing.T) {
 
 		large := record("large")
 		large.Raw = []byte(`{"uuid":"large","displayName":"` + strings.Repeat("x", memtrim.Large) + `"}`)
-		_, err = s.Accept(context.Background(), []hook.RoleChange{large})
+		_, err = s.Accept(context.Background(), []hookd.RoleChange{large})
 		require.NoError(t, err)
 		require.Eventually(t, func() bool { return d.calls()["ok"] == 2 }, 10*time.Second, 10*time.Millisecond)
 		require.Eventually(t, func() bool { return trims.Load() == 1 }, 10*time.Second, 10*time.Millisecond,

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/hook"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -17,14 +18,14 @@ import (
 // collector is a Deliverer that keeps every change it was handed, by event uuid.
 type collector struct {
 	mu  sync.Mutex
-	got map[string][]*hook.RoleChange
+	got map[string][]*hookd.RoleChange
 }
 
-func (c *collector) Deliver(_ context.Context, _ string, changes []*hook.RoleChange) error {
+func (c *collector) Deliver(_ context.Context, _ string, changes []*hookd.RoleChange) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.got == nil {
-		c.got = map[string][]*hook.RoleChange{}
+		c.got = map[string][]*hookd.RoleChange{}
 	}
 	for _, rc := range changes {
 		c.got[rc.EventID] = append(c.got[rc.EventID], rc)
@@ -32,10 +33,10 @@ func (c *collector) Deliver(_ context.Context, _ string, changes []*hook.RoleCha
 	return nil
 }
 
-func (c *collector) deliveries(id string) []*hook.RoleChange {
+func (c *collector) deliveries(id string) []*hookd.RoleChange {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]*hook.RoleChange(nil), c.got[id]...)
+	return append([]*hookd.RoleChange(nil), c.got[id]...)
 }
 
 func (c *collector) total() int {
@@ -67,7 +68,7 @@ func TestHostileStringsAreStoredLosslessly(t *testing.T) {
 
 			nulName := record("nul-in-name")
 			nulName.Subject.DisplayName = "Bob\x00Builder"
-			nulName.Actor = hook.Ref{ID: "00u\x00a", DisplayName: "Eve\x00"}
+			nulName.Actor = hookd.Ref{ID: "00u\x00a", DisplayName: "Eve\x00"}
 			nulName.TransactionID = "tx\x00"
 			nulName.Raw = []byte(`{"uuid":"nul-in-name","displayName":"Bob\u0000Builder"}`)
 
@@ -78,16 +79,16 @@ func TestHostileStringsAreStoredLosslessly(t *testing.T) {
 			nulUUID := record("uuid\x00with-nul")
 			lookalike := record(keyPrefix + "dXVpZAB3aXRoLW51bA") // what dbKey makes of nulUUID's uuid, if it were not one to one
 
-			res, err := s.Accept(ctx, []hook.RoleChange{nulName, badUTF8, nulUUID, lookalike})
+			res, err := s.Accept(ctx, []hookd.RoleChange{nulName, badUTF8, nulUUID, lookalike})
 			require.NoError(t, err)
 			assert.Equal(t, 4, res.Accepted, "every event stored")
 			assert.Zero(t, res.Unstored)
 
-			res, err = s.Accept(ctx, []hook.RoleChange{nulName, badUTF8, nulUUID, lookalike})
+			res, err = s.Accept(ctx, []hookd.RoleChange{nulName, badUTF8, nulUUID, lookalike})
 			require.NoError(t, err)
-			assert.Equal(t, hook.AcceptResult{Duplicates: 4}, counts(res), "a redelivery is recognised")
+			assert.Equal(t, hookd.AcceptResult{Duplicates: 4}, counts(res), "a redelivery is recognised")
 
-			for _, want := range []hook.RoleChange{nulName, badUTF8, nulUUID, lookalike} {
+			for _, want := range []hookd.RoleChange{nulName, badUTF8, nulUUID, lookalike} {
 				got, err := s.Record(ctx, want.EventID)
 				require.NoError(t, err, want.EventID)
 				assert.Equal(t, want.EventID, got.EventID)
@@ -100,7 +101,7 @@ func TestHostileStringsAreStoredLosslessly(t *testing.T) {
 			assert.Equal(t, "tx\x00", got.TransactionID)
 
 			require.Eventually(t, func() bool { return c.total() == 4 }, 10*time.Second, 20*time.Millisecond)
-			for _, want := range []hook.RoleChange{nulName, badUTF8, nulUUID, lookalike} {
+			for _, want := range []hookd.RoleChange{nulName, badUTF8, nulUUID, lookalike} {
 				assert.Len(t, c.deliveries(want.EventID), 1, "alerted once: %q", want.EventID)
 			}
 		})
@@ -145,7 +146,7 @@ func TestRefusedEventFailsNoOneElse(t *testing.T) {
 			// Many concurrent requests, so that groups hold several; one in ten is poisoned.
 			const requests = 200
 			var wg sync.WaitGroup
-			results := make([]hook.AcceptResult, requests)
+			results := make([]hookd.AcceptResult, requests)
 			errs := make([]error, requests)
 			for i := range requests {
 				wg.Add(1)
@@ -194,9 +195,9 @@ func TestHugeValuesAreClippedInTheRecordOnly(t *testing.T) {
 	huge := strings.Repeat("é", 100<<10) // 200 KiB, two bytes a rune
 	rc := record("huge")
 	rc.Subject.DisplayName = huge
-	rc.Roles = []hook.Role{{Name: "Folder Editor"}, {Name: huge}}
+	rc.Roles = []hookd.Role{{Name: "Folder Editor"}, {Name: huge}}
 	rc.Raw = []byte(`{"uuid":"huge","displayName":"` + huge + `"}`)
-	_, err := s.Accept(context.Background(), []hook.RoleChange{rc})
+	_, err := s.Accept(context.Background(), []hookd.RoleChange{rc})
 	require.NoError(t, err)
 
 	got, err := s.Record(context.Background(), "huge")

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/store/storetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -38,7 +38,7 @@ func newTally(t *testing.T) *tally {
 	return &tally{url: receiver.URL, client: &http.Client{Transport: transport}, seen: map[[2]string]int{}}
 }
 
-func (c *tally) Deliver(ctx context.Context, sink string, changes []*hook.RoleChange) error {
+func (c *tally) Deliver(ctx context.Context, sink string, changes []*hookd.RoleChange) error {
 	ids := make([]string, len(changes))
 	for i, rc := range changes {
 		ids[i] = rc.EventID
@@ -107,7 +107,7 @@ func TestTwoReplicasAlertEachEventOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for round := range rounds {
 		// One delivery: an admin action of several events, and events of their own.
-		batch := make([]hook.RoleChange, events)
+		batch := make([]hookd.RoleChange, events)
 		for i := range batch {
 			batch[i] = record(fmt.Sprintf("r%02d-e%02d", round, i))
 			if i%2 == 0 {
@@ -130,7 +130,7 @@ func TestTwoReplicasAlertEachEventOnce(t *testing.T) {
 		}, 10*time.Second, 10*time.Millisecond, "the lone event alerted alone")
 		// Other work keeping both replicas busy meanwhile.
 		for _, s := range replicas {
-			other := make([]hook.RoleChange, 50)
+			other := make([]hookd.RoleChange, 50)
 			for i := range other {
 				other[i] = record(fmt.Sprintf("r%02d-other-%s-%02d", round, s.opts.ReplicaID, i))
 			}
@@ -146,7 +146,7 @@ func TestTwoReplicasAlertEachEventOnce(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_, err := s.Accept(context.Background(), append([]hook.RoleChange(nil), batch...))
+					_, err := s.Accept(context.Background(), append([]hookd.RoleChange(nil), batch...))
 					assert.NoError(t, err)
 				}()
 			}

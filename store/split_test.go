@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-var tooLargeErr = &hook.DeliveryError{Failure: hook.FailTooLarge, Err: errors.New("HTTP 413")}
+var tooLargeErr = &hookd.DeliveryError{Failure: hookd.FailTooLarge, Err: errors.New("HTTP 413")}
 
 // sizedSink refuses (413) messages of more than limit events, and fails the nth message it
 // would take once with a retryable error; it keeps every message it took.
@@ -26,7 +26,7 @@ type sizedSink struct {
 	refused  int
 }
 
-func (d *sizedSink) Deliver(_ context.Context, _ string, changes []*hook.RoleChange) error {
+func (d *sizedSink) Deliver(_ context.Context, _ string, changes []*hookd.RoleChange) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.limit > 0 && len(changes) > d.limit {
@@ -51,8 +51,8 @@ func (d *sizedSink) snapshot() (messages [][]string, refused int) {
 	return append([][]string(nil), d.messages...), d.refused
 }
 
-func groupOf(n int, tx string) []hook.RoleChange {
-	out := make([]hook.RoleChange, n)
+func groupOf(n int, tx string) []hookd.RoleChange {
+	out := make([]hookd.RoleChange, n)
 	for i := range out {
 		out[i] = record(fmt.Sprintf("%s-%04d", tx, i))
 		out[i].TransactionID, out[i].Actor.ID = tx, "00uAdmin"
@@ -127,7 +127,7 @@ func TestSinkNamesMatchExactly(t *testing.T) {
 	for _, be := range backends(t) {
 		t.Run(be.name, func(t *testing.T) {
 			o := be.fresh(t)
-			o.Route = func(rc *hook.RoleChange) []string {
+			o.Route = func(rc *hookd.RoleChange) []string {
 				if rc.EventID == "only-axb" {
 					return []string{"axb"}
 				}
@@ -170,11 +170,11 @@ func TestNextIsTheOnePlaceFailuresAreMapped(t *testing.T) {
 	}{
 		{base, 1, ResultRetry, statePending, false},
 		{base, 5, ResultDiscarded, stateDead, false},
-		{&hook.DeliveryError{Failure: hook.FailPermanent, Err: base}, 1, ResultPermanent, stateDead, false},
-		{&hook.DeliveryError{Failure: hook.FailTooLarge, Err: base}, 1, ResultPermanent, stateDead, false},
-		{&hook.DeliveryError{Failure: hook.FailWait, After: time.Minute, Err: base}, 5, ResultRateLimited, statePending, true},
-		{&hook.DeliveryError{Failure: hook.FailPaced, After: time.Second, Err: base}, 5, ResultPaced, statePending, true},
-		{&hook.DeliveryError{Failure: hook.FailWait, Err: base}, 1, ResultRetry, statePending, false}, // no wait named
+		{&hookd.DeliveryError{Failure: hookd.FailPermanent, Err: base}, 1, ResultPermanent, stateDead, false},
+		{&hookd.DeliveryError{Failure: hookd.FailTooLarge, Err: base}, 1, ResultPermanent, stateDead, false},
+		{&hookd.DeliveryError{Failure: hookd.FailWait, After: time.Minute, Err: base}, 5, ResultRateLimited, statePending, true},
+		{&hookd.DeliveryError{Failure: hookd.FailPaced, After: time.Second, Err: base}, 5, ResultPaced, statePending, true},
+		{&hookd.DeliveryError{Failure: hookd.FailWait, Err: base}, 1, ResultRetry, statePending, false}, // no wait named
 	} {
 		got = nil
 		st := s.next([]int64{7}, fmt.Errorf("sink: %w", tt.err), Outcome{Sink: "chat", Attempt: tt.attempt, MaxAttempts: 5})

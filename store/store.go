@@ -9,8 +9,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/hookd/hookd/internal/backoff"
-	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"net/url"
 	"os"
@@ -18,8 +16,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/backoff"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/hookd/hookd/detect"
-	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/adminapi"
 	"github.com/hookd/hookd/internal/memtrim"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
@@ -30,10 +31,10 @@ import (
 var ErrNotFound = fmt.Errorf("event %w", adminapi.ErrNotFound)
 
 // Deliverer hands stored RoleChanges to one named sink. Its error says what the failure
-// means as a hook.DeliveryError (see hook.Failure); any other error is retried with backoff.
+// means as a hookd.DeliveryError (see hookd.Failure); any other error is retried with backoff.
 type Deliverer interface {
 	// Deliver sends one message to sink: one event, or the events of one admin action.
-	Deliver(ctx context.Context, sink string, changes []*hook.RoleChange) error
+	Deliver(ctx context.Context, sink string, changes []*hookd.RoleChange) error
 }
 
 // Options configures a Store.
@@ -47,13 +48,13 @@ type Options struct {
 	// Severity, when set, names each new event's severity as its alert will have it, for the
 	// console's filter (kept as it was at acceptance), and ranks it (higher is more severe):
 	// the queue delivers the most severe first.
-	Severity func(*hook.RoleChange) (name string, rank int)
+	Severity func(*hookd.RoleChange) (name string, rank int)
 	// Route, when set, picks the sinks for each event instead of Sinks.
-	Route func(*hook.RoleChange) []string
+	Route func(*hookd.RoleChange) []string
 	// Escalate, when set, names where each new event's alert goes on if nobody decides on
 	// the change (Decide) in time: each is a delivery row due that much later, which is sent
 	// only if there is still no decision then.
-	Escalate func(*hook.RoleChange) []Escalation
+	Escalate func(*hookd.RoleChange) []Escalation
 	// Beside opens a SQLite data dir that a serving hookd may hold, without its lock: for
 	// commands that write the ledger and never run deliveries (the lock keeps a second server
 	// from taking over deliveries the first is running). SQLite's own locking orders the writes.
@@ -240,7 +241,7 @@ func (s *Store) openDatabase(ctx context.Context) (err error) {
 			s.queueDB, err = sql.Open("pgx", withParam(o.DatabaseURL, "synchronous_commit", "off"))
 		}
 		if err != nil {
-			return fmt.Errorf("%w: postgres: %s", hook.ErrUnavailable, redact(err))
+			return fmt.Errorf("%w: postgres: %s", hookd.ErrUnavailable, redact(err))
 		}
 		s.db.SetMaxOpenConns(20)
 		s.db.SetMaxIdleConns(postgresIdleConns)
@@ -250,10 +251,10 @@ func (s *Store) openDatabase(ctx context.Context) (err error) {
 		return err
 	}
 	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("%w: %s: %s", hook.ErrUnavailable, s.dialect, redact(err))
+		return fmt.Errorf("%w: %s: %s", hookd.ErrUnavailable, s.dialect, redact(err))
 	}
 	if err := migrate(ctx, s.commitDB, s.dialect); err != nil {
-		return fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
+		return fmt.Errorf("%w: %s", hookd.ErrUnavailable, redact(err))
 	}
 	return nil
 }
@@ -287,7 +288,7 @@ func (s *Store) openSQLite() error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("%w: sqlite: %v", hook.ErrUnavailable, err)
+		return fmt.Errorf("%w: sqlite: %v", hookd.ErrUnavailable, err)
 	}
 	s.db.SetMaxOpenConns(sqliteConns)
 	s.db.SetMaxIdleConns(sqliteConns) // an SQLite connection's prepared statements stay with it
@@ -373,17 +374,17 @@ func (s *Store) Close() error {
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
+		return fmt.Errorf("%w: %s", hookd.ErrUnavailable, redact(err))
 	}
 	var one int
 	if err := s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-		return fmt.Errorf("%w: %s", hook.ErrUnavailable, redact(err))
+		return fmt.Errorf("%w: %s", hookd.ErrUnavailable, redact(err))
 	}
 	return nil
 }
 
 // Record returns a stored RoleChange by its event uuid.
-func (s *Store) Record(ctx context.Context, eventID string) (*hook.RoleChange, error) {
+func (s *Store) Record(ctx context.Context, eventID string) (*hookd.RoleChange, error) {
 	key := dbKey(eventID)
 	var data, raw []byte
 	err := s.db.QueryRowContext(ctx, `SELECT record, raw FROM hookd_event WHERE uuid = $1`, key).Scan(&data, &raw)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/backoff"
 	"github.com/hookd/hookd/store/storetest"
@@ -44,18 +45,18 @@ func open(t *testing.T, o Options) *Store {
 	return s
 }
 
-func record(id string) hook.RoleChange {
-	return hook.RoleChange{
+func record(id string) hookd.RoleChange {
+	return hookd.RoleChange{
 		EventID: id, EventType: hook.WorkflowsUserRoleAdd, Published: time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC),
-		Category: hook.WorkflowsRole, Action: hook.Granted, Source: hook.SourceHook,
-		Subject: hook.Subject{Kind: hook.SubjectUser, ID: "00u1", DisplayName: "Bob"},
-		Roles:   []hook.Role{{Name: "Folder Editor"}},
+		Category: hookd.WorkflowsRole, Action: hookd.Granted, Source: hookd.SourceHook,
+		Subject: hookd.Subject{Kind: hookd.SubjectUser, ID: "00u1", DisplayName: "Bob"},
+		Roles:   []hookd.Role{{Name: "Folder Editor"}},
 		Raw:     []byte(`{"uuid":"` + id + `"}`),
 	}
 }
 
-func records(ids ...string) []hook.RoleChange {
-	out := make([]hook.RoleChange, len(ids))
+func records(ids ...string) []hookd.RoleChange {
+	out := make([]hookd.RoleChange, len(ids))
 	for i, id := range ids {
 		out[i] = record(id)
 	}
@@ -80,11 +81,11 @@ func TestContract(t *testing.T) {
 
 				res, err := s.Accept(ctx, records("e1", "e2", "e2", "e3"))
 				require.NoError(t, err)
-				assert.Equal(t, hook.AcceptResult{Accepted: 3, Duplicates: 1}, counts(res))
+				assert.Equal(t, hookd.AcceptResult{Accepted: 3, Duplicates: 1}, counts(res))
 
 				res, err = s.Accept(ctx, records("e3", "e4"))
 				require.NoError(t, err)
-				assert.Equal(t, hook.AcceptResult{Accepted: 1, Duplicates: 1}, counts(res))
+				assert.Equal(t, hookd.AcceptResult{Accepted: 1, Duplicates: 1}, counts(res))
 
 				assert.Equal(t, 4, count(t, s, "SELECT count(*) FROM hookd_event"))
 				assert.Equal(t, 8, count(t, s, "SELECT count(*) FROM hookd_delivery"))
@@ -106,7 +107,7 @@ func TestContract(t *testing.T) {
 
 			t.Run("route picks sinks per event", func(t *testing.T) {
 				o := be.fresh(t)
-				o.Route = func(rc *hook.RoleChange) []string {
+				o.Route = func(rc *hookd.RoleChange) []string {
 					if rc.EventID == "quiet" {
 						return nil
 					}
@@ -126,7 +127,7 @@ func TestContract(t *testing.T) {
 				const goroutines, span, step = 50, 20, 4 // each batch overlaps the next four
 				var wg sync.WaitGroup
 				var mu sync.Mutex
-				total := hook.AcceptResult{}
+				total := hookd.AcceptResult{}
 				for g := 0; g < goroutines; g++ {
 					wg.Add(1)
 					go func(g int) {
@@ -165,7 +166,7 @@ func TestContract(t *testing.T) {
 				s = open(t, o)
 				res, err := s.Accept(context.Background(), records("r1", "r2", "r3"))
 				require.NoError(t, err)
-				assert.Equal(t, hook.AcceptResult{Accepted: 1, Duplicates: 2}, counts(res))
+				assert.Equal(t, hookd.AcceptResult{Accepted: 1, Duplicates: 2}, counts(res))
 				assert.Equal(t, 3, count(t, s, "SELECT count(*) FROM hookd_delivery"))
 			})
 
@@ -176,13 +177,13 @@ func TestContract(t *testing.T) {
 				_, err := s.DB().Exec("ALTER TABLE hookd_delivery RENAME TO hookd_delivery_gone")
 				require.NoError(t, err)
 				_, err = s.Accept(context.Background(), records("x1", "x2"))
-				require.ErrorIs(t, err, hook.ErrUnavailable)
+				require.ErrorIs(t, err, hookd.ErrUnavailable)
 				assert.Equal(t, 0, count(t, s, "SELECT count(*) FROM hookd_event"), "the events went with the failed delivery insert")
 				_, err = s.DB().Exec("ALTER TABLE hookd_delivery_gone RENAME TO hookd_delivery")
 				require.NoError(t, err)
 				res, err := s.Accept(context.Background(), records("x1", "x2"))
 				require.NoError(t, err)
-				assert.Equal(t, hook.AcceptResult{Accepted: 2}, counts(res), "Okta's retry is taken in full")
+				assert.Equal(t, hookd.AcceptResult{Accepted: 2}, counts(res), "Okta's retry is taken in full")
 			})
 
 			t.Run("deliveries reach the deliverer and failures map onto the queue", func(t *testing.T) {
@@ -242,7 +243,7 @@ func TestContract(t *testing.T) {
 
 			t.Run("events of one admin action go out as one message per sink", func(t *testing.T) {
 				o := be.fresh(t)
-				o.Route = func(rc *hook.RoleChange) []string {
+				o.Route = func(rc *hookd.RoleChange) []string {
 					if rc.EventID == "g3" {
 						return []string{"b"} // routed away from a: a's message must not carry it
 					}
@@ -287,9 +288,9 @@ func TestContract(t *testing.T) {
 				require.NoError(t, s.Ping(context.Background()))
 				require.NoError(t, s.Close())
 				require.NoError(t, s.Close(), "closing twice is harmless")
-				assert.ErrorIs(t, s.Ping(context.Background()), hook.ErrUnavailable)
+				assert.ErrorIs(t, s.Ping(context.Background()), hookd.ErrUnavailable)
 				_, err = s.Accept(context.Background(), records("late"))
-				assert.ErrorIs(t, err, hook.ErrClosed)
+				assert.ErrorIs(t, err, hookd.ErrClosed)
 			})
 		})
 	}
@@ -298,16 +299,16 @@ func TestContract(t *testing.T) {
 type fakeDeliverer struct {
 	mu       sync.Mutex
 	counts   map[string]int
-	rc       *hook.RoleChange
+	rc       *hookd.RoleChange
 	messages map[string][][]string // sink -> messages -> event ids
 }
 
 var (
-	permanentErr = &hook.DeliveryError{Failure: hook.FailPermanent, Err: errors.New("channel_not_found")}
-	laterErr     = &hook.DeliveryError{Failure: hook.FailWait, After: time.Hour, Err: errors.New("rate_limited")}
+	permanentErr = &hookd.DeliveryError{Failure: hookd.FailPermanent, Err: errors.New("channel_not_found")}
+	laterErr     = &hookd.DeliveryError{Failure: hookd.FailWait, After: time.Hour, Err: errors.New("rate_limited")}
 )
 
-func (d *fakeDeliverer) Deliver(_ context.Context, sink string, changes []*hook.RoleChange) error {
+func (d *fakeDeliverer) Deliver(_ context.Context, sink string, changes []*hookd.RoleChange) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.counts == nil {
@@ -347,7 +348,7 @@ func (d *fakeDeliverer) sent(sink string) [][]string {
 	return append([][]string(nil), d.messages[sink]...)
 }
 
-func (d *fakeDeliverer) last() *hook.RoleChange {
+func (d *fakeDeliverer) last() *hookd.RoleChange {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.rc
@@ -407,7 +408,7 @@ func TestOpenFailsClearlyWithoutDatabase(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, err := Open(ctx, Options{DatabaseURL: "postgres://hookd:hunter2@127.0.0.1:1/none?connect_timeout=2"})
-	require.ErrorIs(t, err, hook.ErrUnavailable)
+	require.ErrorIs(t, err, hookd.ErrUnavailable)
 	assert.NotContains(t, err.Error(), "hunter2")
 }
 

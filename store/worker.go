@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 )
 
 // Outcome is what one delivery attempt came to, for logs and metrics.
@@ -298,7 +298,7 @@ func (s *Store) renewLoop(w *workers, completed chan struct{}) {
 
 // message is one event of a message, with its row and the size of its stored record.
 type message struct {
-	rc         *hook.RoleChange
+	rc         *hookd.RoleChange
 	row        claimed
 	size       int
 	acceptedAt time.Time
@@ -349,14 +349,14 @@ func (s *Store) deliver(ctx context.Context, rows []claimed) []settled {
 	queue := split(changes, func(m message) int { return m.size }, maxMessageEvents, maxMessageBytes)
 	for len(queue) > 0 {
 		part, ids := queue[0], make([]int64, len(queue[0]))
-		rcs := make([]*hook.RoleChange, len(part))
+		rcs := make([]*hookd.RoleChange, len(part))
 		for i, m := range part {
 			rcs[i], ids[i] = m.rc, m.row.id
 		}
 		err := s.opts.Deliverer.Deliver(ctx, sink, rcs)
 		o.EventID, o.Events, o.Err, o.Latency = rcs[0].EventID, len(rcs), err, 0
-		switch failure, _ := hook.FailureOf(err); {
-		case err != nil && failure == hook.FailTooLarge && len(part) > 1:
+		switch failure, _ := hookd.FailureOf(err); {
+		case err != nil && failure == hookd.FailTooLarge && len(part) > 1:
 			o.Result = ResultSplit
 			s.report(o)
 			queue = append([][]message{part[:len(part)/2], part[len(part)/2:]}, queue[1:]...)
@@ -391,13 +391,13 @@ func (s *Store) next(rows []int64, err error, o Outcome) settled {
 	}
 	o.Err = err
 	st := settled{ids: rows, state: statePending, runAt: now, err: err.Error(), carrier: rows[0]}
-	failure, after := hook.FailureOf(err)
+	failure, after := hookd.FailureOf(err)
 	switch {
-	case failure == hook.FailPermanent || failure == hook.FailTooLarge: // too large even alone
+	case failure == hookd.FailPermanent || failure == hookd.FailTooLarge: // too large even alone
 		o.Result, st.state = ResultPermanent, stateDead
-	case (failure == hook.FailWait || failure == hook.FailPaced) && after > 0:
+	case (failure == hookd.FailWait || failure == hookd.FailPaced) && after > 0:
 		o.Result, st.runAt, st.refund = ResultRateLimited, now.Add(after), true
-		if failure == hook.FailPaced {
+		if failure == hookd.FailPaced {
 			o.Result = ResultPaced
 		}
 		if s.workers != nil {
@@ -469,7 +469,7 @@ type InlineEvent struct {
 }
 
 // decodeInline reads an inline event into in and returns its record.
-func decodeInline(key string, data []byte, in *InlineEvent) (*hook.RoleChange, error) {
+func decodeInline(key string, data []byte, in *InlineEvent) (*hookd.RoleChange, error) {
 	if err := json.Unmarshal(data, in); err != nil {
 		return nil, fmt.Errorf("event %s: inline event unreadable: %w", key, err)
 	}
@@ -483,8 +483,8 @@ func (s *Store) report(o Outcome) {
 	}
 }
 
-func decodeRecord(id string, data, raw []byte) (*hook.RoleChange, error) {
-	var rc hook.RoleChange
+func decodeRecord(id string, data, raw []byte) (*hookd.RoleChange, error) {
+	var rc hookd.RoleChange
 	if err := json.Unmarshal(data, &rc); err != nil {
 		return nil, fmt.Errorf("event %s: stored record unreadable: %w", id, err)
 	}

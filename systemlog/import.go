@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/backoff"
 )
@@ -18,7 +19,7 @@ import (
 // ImportStore is what an import needs of the store: the history folded into the ledger, and
 // small named state for the cursor.
 type ImportStore interface {
-	Import(ctx context.Context, records []hook.RoleChange) (int, error)
+	Import(ctx context.Context, records []hookd.RoleChange) (int, error)
 	State(ctx context.Context, name string) (string, error)
 	SetState(ctx context.Context, name, value string) error
 }
@@ -105,7 +106,7 @@ func (p *Poller) Import(ctx context.Context, st ImportStore, since time.Time, re
 			return pr, fmt.Errorf("page %d: answer from the System Log API: %w", pr.Pages+1, err)
 		}
 		batch.Org = p.org.Scheme + "://" + p.org.Host
-		records, _ := p.cfg.Classifier.RoleChanges(batch, hook.SourceSystemLog)
+		records, _ := p.cfg.Classifier.RoleChanges(batch, hookd.SourceSystemLog)
 		n, err := st.Import(ctx, records)
 		if err != nil {
 			return pr, err

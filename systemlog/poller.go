@@ -7,11 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/hookd/hookd/internal/backoff"
-	"github.com/hookd/hookd/internal/clip"
-	"github.com/hookd/hookd/internal/outbound"
-	"github.com/hookd/hookd/okta"
-	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"net/http"
 	"net/url"
@@ -19,12 +14,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/backoff"
+	"github.com/hookd/hookd/internal/clip"
+	"github.com/hookd/hookd/internal/outbound"
+	"github.com/hookd/hookd/okta"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/hookd/hookd/hook"
 )
 
 // Store is what the poller needs of the store: acceptance, and small named state.
 type Store interface {
-	Accept(ctx context.Context, records []hook.RoleChange) (hook.AcceptResult, error)
+	Accept(ctx context.Context, records []hookd.RoleChange) (hookd.AcceptResult, error)
 	State(ctx context.Context, name string) (string, error)
 	SetState(ctx context.Context, name, value string) error
 }
@@ -111,7 +113,7 @@ func DefaultEventTypes() []string { return hook.WatchedTypes() }
 // Okta's order (a membership beside its group's grant or revoke). Those a hook could have
 // delivered and that were new to hookd (the hook did not bring them first) are counted as
 // missed by hook; the hook is the fast path, the System Log the safety net.
-func (p *Poller) accept(ctx context.Context, records []hook.RoleChange, rep *Report) error {
+func (p *Poller) accept(ctx context.Context, records []hookd.RoleChange, rep *Report) error {
 	res, err := p.cfg.Store.Accept(ctx, records)
 	if err != nil {
 		return err
@@ -256,7 +258,7 @@ func (p *Poller) poll(ctx context.Context) (Report, error) {
 			return p.failed(ctx, rep, fmt.Errorf("answer from the System Log API: %w", err))
 		}
 		batch.Org = p.org.Scheme + "://" + p.org.Host
-		records, _ := p.cfg.Classifier.RoleChanges(batch, hook.SourceSystemLog)
+		records, _ := p.cfg.Classifier.RoleChanges(batch, hookd.SourceSystemLog)
 		if err := p.accept(ctx, records, &rep); err != nil {
 			return rep, err // the cursor stays: the page is read again next time
 		}
@@ -444,9 +446,9 @@ func (p *Poller) watchSilence(ctx context.Context, rep Report) error {
 			return nil
 		}
 		since, _, _ := strings.Cut(silence, " ")
-		rc := p.healthRecord("hookd-systemlog-recovered-"+since, hook.HealthSystemLogRecovered, hook.Recovered, now,
+		rc := p.healthRecord("hookd-systemlog-recovered-"+since, hookd.HealthSystemLogRecovered, hookd.Recovered, now,
 			"hookd reads Okta's System Log again (it could not since "+since+"); events of the gap are read now")
-		if _, err := st.Accept(ctx, []hook.RoleChange{rc}); err != nil {
+		if _, err := st.Accept(ctx, []hookd.RoleChange{rc}); err != nil {
 			return err
 		}
 		return st.SetState(ctx, stateSilence, "")
@@ -482,15 +484,15 @@ func (p *Poller) watchSilence(ctx context.Context, rep Report) error {
 		why = "polling is " + rep.Result
 	}
 	start := since.Format(time.RFC3339)
-	rc := p.healthRecord("hookd-systemlog-silence-"+start, hook.HealthSystemLogBlinded, hook.Blinded, now,
+	rc := p.healthRecord("hookd-systemlog-silence-"+start, hookd.HealthSystemLogBlinded, hookd.Blinded, now,
 		"hookd cannot read Okta's System Log since "+start+": "+why)
-	if _, err := st.Accept(ctx, []hook.RoleChange{rc}); err != nil {
+	if _, err := st.Accept(ctx, []hookd.RoleChange{rc}); err != nil {
 		return err
 	}
 	return st.SetState(ctx, stateSilence, start+" "+why)
 }
 
 // healthRecord is a record of the poller's health, for every sink.
-func (p *Poller) healthRecord(id, eventType string, action hook.Action, at time.Time, message string) hook.RoleChange {
-	return hook.HealthRecord(id, eventType, action, at, "hookd's System Log poller", p.org.Scheme+"://"+p.org.Host, message, hook.SourceSystemLog)
+func (p *Poller) healthRecord(id, eventType string, action hookd.Action, at time.Time, message string) hookd.RoleChange {
+	return hookd.HealthRecord(id, eventType, action, at, "hookd's System Log poller", p.org.Scheme+"://"+p.org.Host, message, hookd.SourceSystemLog)
 }

@@ -9,13 +9,15 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"github.com/hookd/hookd/okta"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/okta"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/hookd/hookd/hook"
@@ -122,7 +124,7 @@ func TestSteadyPolling(t *testing.T) {
 
 	rc, err := f.store.Record(ctx, "second-001")
 	require.NoError(t, err)
-	assert.Equal(t, hook.SourceSystemLog, rc.Source)
+	assert.Equal(t, hookd.SourceSystemLog, rc.Source)
 	assert.Equal(t, f.okta.URL, rc.Org)
 	assert.Equal(t, []string{"Folder Editor"}, rc.RoleNames())
 }
@@ -241,7 +243,7 @@ func TestSameEventByHookAndByPoll(t *testing.T) {
 	b, err := hook.DecodeBytes([]byte(body))
 	require.NoError(t, err)
 	var c hook.Classifier
-	records, _ := c.RoleChanges(b, hook.SourceHook)
+	records, _ := c.RoleChanges(b, hookd.SourceHook)
 	res, err := f.store.Accept(context.Background(), records)
 	require.NoError(t, err)
 	require.Equal(t, 1, res.Accepted)

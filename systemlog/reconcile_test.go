@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/okta"
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,9 +23,9 @@ func TestHookEligibleEventsFirstSeenByPollAreMissed(t *testing.T) {
 	f.add("delivered", "group.privilege.grant", 1)
 	f.add("workflows", hook.WorkflowsUserRoleAdd, 1)
 	// The hook brought "delivered" before the poll.
-	byHook := hook.RoleChange{EventID: "delivered-000", EventType: "group.privilege.grant", Published: f.clock.Now(),
-		Category: hook.AdminPrivilege, Action: hook.Granted, Source: hook.SourceHook, Raw: []byte(`{}`)}
-	_, err := f.store.Accept(context.Background(), []hook.RoleChange{byHook})
+	byHook := hookd.RoleChange{EventID: "delivered-000", EventType: "group.privilege.grant", Published: f.clock.Now(),
+		Category: hookd.AdminPrivilege, Action: hookd.Granted, Source: hookd.SourceHook, Raw: []byte(`{}`)}
+	_, err := f.store.Accept(context.Background(), []hookd.RoleChange{byHook})
 	require.NoError(t, err)
 
 	reg := prometheus.NewRegistry()

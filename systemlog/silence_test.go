@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/okta"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -51,8 +51,8 @@ func TestSilenceIsAnAlert(t *testing.T) {
 	require.Len(t, ids, 1, "one alert, however many cycles")
 	rc, err := f.store.Record(ctx, ids[0])
 	require.NoError(t, err)
-	assert.Equal(t, hook.Health, rc.Category)
-	assert.Equal(t, hook.Blinded, rc.Action)
+	assert.Equal(t, hookd.Health, rc.Category)
+	assert.Equal(t, hookd.Blinded, rc.Action)
 	assert.Contains(t, rc.DisplayMessage, "hookd cannot read Okta's System Log since")
 	assert.Contains(t, rc.DisplayMessage, "HTTP 401", "with the reason")
 
@@ -63,6 +63,6 @@ func TestSilenceIsAnAlert(t *testing.T) {
 	require.Len(t, ids, 2, "one recovered alert")
 	rc, err = f.store.Record(ctx, ids[0])
 	require.NoError(t, err)
-	assert.Equal(t, hook.Recovered, rc.Action)
+	assert.Equal(t, hookd.Recovered, rc.Action)
 	assert.Contains(t, rc.DisplayMessage, "hookd reads Okta's System Log again")
 }

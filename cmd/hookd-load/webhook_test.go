@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/alerting"
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/oktagen"
@@ -178,10 +179,10 @@ func TestWebhookReceiverTakesWhatHookdSends(t *testing.T) {
 	b, err := hook.DecodeBytes(body)
 	require.NoError(t, err)
 	var c hook.Classifier
-	changes, _ := c.RoleChanges(b, hook.SourceHook)
+	changes, _ := c.RoleChanges(b, hookd.SourceHook)
 	require.Len(t, changes, 3)
 	for i := range changes {
-		a := &alerting.Alert{Changes: []*hook.RoleChange{&changes[i]}, Severity: alerting.DefaultSeverity(&changes[i])}
+		a := &alerting.Alert{Changes: []*hookd.RoleChange{&changes[i]}, Severity: alerting.DefaultSeverity(&changes[i])}
 		require.NoError(t, sink.Deliver(context.Background(), a))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -194,7 +195,7 @@ func TestWebhookReceiverTakesWhatHookdSends(t *testing.T) {
 	assert.Zero(t, bad)
 
 	// The same alert again, as after a crash between the post and its record: a duplicate.
-	a := &alerting.Alert{Changes: []*hook.RoleChange{&changes[0]}, Severity: alerting.DefaultSeverity(&changes[0])}
+	a := &alerting.Alert{Changes: []*hookd.RoleChange{&changes[0]}, Severity: alerting.DefaultSeverity(&changes[0])}
 	require.NoError(t, sink.Deliver(context.Background(), a))
 	_, duplicates, _ = r.counts()
 	assert.Equal(t, 1, duplicates)

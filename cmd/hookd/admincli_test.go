@@ -11,7 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/adminapi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -45,10 +45,10 @@ func fakeAdminAPI(t *testing.T) *httptest.Server {
 	for i, h := range hostileNames {
 		event := fmt.Sprintf("evt-%d", i)
 		page.Changes = append(page.Changes, adminapi.Change{
-			Record: &hook.RoleChange{EventID: event, Published: published, Category: hook.AdminPrivilege, Action: hook.Granted,
-				Subject: hook.Subject{Kind: hook.SubjectUser, ID: "00u" + h, DisplayName: "Bob " + h},
-				Roles:   []hook.Role{{Name: "Super " + h}},
-				Actor:   hook.Ref{DisplayName: "Mallory " + h}},
+			Record: &hookd.RoleChange{EventID: event, Published: published, Category: hookd.AdminPrivilege, Action: hookd.Granted,
+				Subject: hookd.Subject{Kind: hookd.SubjectUser, ID: "00u" + h, DisplayName: "Bob " + h},
+				Roles:   []hookd.Role{{Name: "Super " + h}},
+				Actor:   hookd.Ref{DisplayName: "Mallory " + h}},
 			Severity: "critical", Title: "Granted " + h,
 			Deliveries: []adminapi.Delivery{{Sink: "webhook", State: h}},
 		})

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/alerting"
 	"github.com/hookd/hookd/config"
 	"github.com/hookd/hookd/handlers"
@@ -41,10 +42,10 @@ func consoleOptions(ctx context.Context, cfg config.Config, st *store.Store, rou
 		Store:    st,
 		Sinks:    sinks,
 		Activity: activity,
-		Severity: func(rc *hook.RoleChange) string { return router.Severity(rc).String() },
+		Severity: func(rc *hookd.RoleChange) string { return router.Severity(rc).String() },
 		Title:    alerting.Title,
 		Redact:   redactor(secrets),
-		Links: func(rc *hook.RoleChange) []adminapi.Link {
+		Links: func(rc *hookd.RoleChange) []adminapi.Link {
 			var out []adminapi.Link
 			for _, l := range router.Links(rc) {
 				if l.Rel != "console" { // the console's own page
@@ -54,7 +55,7 @@ func consoleOptions(ctx context.Context, cfg config.Config, st *store.Store, rou
 			return out
 		},
 		TestAlert: func(ctx context.Context, sink string) error {
-			return router.Deliver(ctx, sink, []*hook.RoleChange{testChange(time.Now())})
+			return router.Deliver(ctx, sink, []*hookd.RoleChange{testChange(time.Now())})
 		},
 		Coverage: func(ctx context.Context) (adminapi.Coverage, error) {
 			var cov adminapi.Coverage
@@ -78,13 +79,13 @@ func consoleOptions(ctx context.Context, cfg config.Config, st *store.Store, rou
 
 // testChange is the record a test alert carries: marked as a test in every sink's title,
 // naming no real user, role or actor.
-func testChange(now time.Time) *hook.RoleChange {
-	return &hook.RoleChange{
+func testChange(now time.Time) *hookd.RoleChange {
+	return &hookd.RoleChange{
 		EventID: "hookd-test-" + randomHex(), EventType: "hookd.console.test", Published: now.UTC(),
-		Category: hook.Test, Action: hook.Updated, Source: hook.SourceHook,
-		Subject:        hook.Subject{Kind: hook.SubjectHookd, DisplayName: "hookd"},
-		Roles:          []hook.Role{{Name: "none (test alert)"}},
-		Actor:          hook.Ref{DisplayName: "an operator, from hookd's console"},
+		Category: hookd.Test, Action: hookd.Updated, Source: hookd.SourceHook,
+		Subject:        hookd.Subject{Kind: hookd.SubjectHookd, DisplayName: "hookd"},
+		Roles:          []hookd.Role{{Name: "none (test alert)"}},
+		Actor:          hookd.Ref{DisplayName: "an operator, from hookd's console"},
 		DisplayMessage: "This sink is wired correctly: the alert went through its real code (signing, pacing, escaping).",
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/alerting"
 	"github.com/hookd/hookd/handlers"
 	"github.com/hookd/hookd/hook"
@@ -30,26 +31,26 @@ func consoleBenchChanges() int {
 
 // benchRecord is the i-th of n changes over 90 days: 1 in 100 grants Workflows
 // Administrator (critical), 1 in 50 is by a second admin, a third are for groups.
-func benchRecord(i, n int) hook.RoleChange {
+func benchRecord(i, n int) hookd.RoleChange {
 	at := time.Date(2026, 8, 29, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * (90 * 24 * time.Hour / time.Duration(n)))
-	rc := hook.RoleChange{
+	rc := hookd.RoleChange{
 		EventID: fmt.Sprintf("bench-%07d", i), EventType: hook.WorkflowsUserRoleAdd, Published: at,
-		Category: hook.WorkflowsRole, Action: hook.Granted, Source: hook.SourceHook,
-		Subject:       hook.Subject{Kind: hook.SubjectUser, ID: fmt.Sprintf("00u%06d", i%5000), Login: fmt.Sprintf("user%d@acme.example", i%5000), DisplayName: fmt.Sprintf("User %d", i%5000)},
-		Roles:         []hook.Role{{Name: []string{"Folder Reader", "Folder Editor", "Connection Manager", "Integration Builder"}[i%4], Type: "WorkflowsRole"}},
-		Actor:         hook.Ref{ID: "00uALICE", Login: "alice.admin@acme.example", DisplayName: "Alice Admin", Type: "User"},
-		Client:        hook.ClientInfo{IP: "198.51.100.23", Country: "United States", City: "Denver", UserAgent: "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5)"},
+		Category: hookd.WorkflowsRole, Action: hookd.Granted, Source: hookd.SourceHook,
+		Subject:       hookd.Subject{Kind: hookd.SubjectUser, ID: fmt.Sprintf("00u%06d", i%5000), Login: fmt.Sprintf("user%d@acme.example", i%5000), DisplayName: fmt.Sprintf("User %d", i%5000)},
+		Roles:         []hookd.Role{{Name: []string{"Folder Reader", "Folder Editor", "Connection Manager", "Integration Builder"}[i%4], Type: "WorkflowsRole"}},
+		Actor:         hookd.Ref{ID: "00uALICE", Login: "alice.admin@acme.example", DisplayName: "Alice Admin", Type: "User"},
+		Client:        hookd.ClientInfo{IP: "198.51.100.23", Country: "United States", City: "Denver", UserAgent: "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5)"},
 		TransactionID: fmt.Sprintf("tx%07d", i), DisplayMessage: "Add Workflows role to user", Org: "https://acme.okta.com",
 	}
 	if i%3 == 0 {
 		rc.EventType = hook.WorkflowsGroupRoleAdd
-		rc.Subject = hook.Subject{Kind: hook.SubjectGroup, ID: fmt.Sprintf("00g%04d", i%300), DisplayName: fmt.Sprintf("Team %d", i%300)}
+		rc.Subject = hookd.Subject{Kind: hookd.SubjectGroup, ID: fmt.Sprintf("00g%04d", i%300), DisplayName: fmt.Sprintf("Team %d", i%300)}
 	}
 	if i%50 == 7 {
-		rc.Actor = hook.Ref{ID: "00uMALLORY", Login: "mallory@acme.example", DisplayName: "Mallory", Type: "User"}
+		rc.Actor = hookd.Ref{ID: "00uMALLORY", Login: "mallory@acme.example", DisplayName: "Mallory", Type: "User"}
 	}
 	if i%100 == 11 {
-		rc.Roles = []hook.Role{{Name: "Workflows Administrator", Type: "WorkflowsRole"}}
+		rc.Roles = []hookd.Role{{Name: "Workflows Administrator", Type: "WorkflowsRole"}}
 	}
 	raw := fmt.Sprintf(`{"uuid":%q,"published":%q,"eventType":%q,"version":"0","severity":"INFO","displayMessage":"Add Workflows role to user","actor":{"id":"00uALICE","type":"User","alternateId":"alice.admin@acme.example","displayName":"Alice Admin"},"client":{"ipAddress":"198.51.100.23","geographicalContext":{"city":"Denver","country":"United States"}},"outcome":{"result":"SUCCESS"},"target":[{"id":%q,"type":"User"},{"id":"wfr1","type":"WorkflowsRole","displayName":%q}],"transaction":{"id":%q}}`,
 		rc.EventID, at.Format(time.RFC3339Nano), rc.EventType, rc.Subject.ID, rc.Roles[0].Name, rc.TransactionID)
@@ -63,7 +64,7 @@ func fillConsoleStore(b *testing.B, st *store.Store, n int) {
 	ctx := context.Background()
 	start := time.Now()
 	for i := 0; i < n; i += 1000 {
-		batch := make([]hook.RoleChange, 0, 1000)
+		batch := make([]hookd.RoleChange, 0, 1000)
 		for j := i; j < min(i+1000, n); j++ {
 			batch = append(batch, benchRecord(j, n))
 		}
@@ -111,10 +112,10 @@ func BenchmarkConsolePages(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			router := alerting.NewRouter(nil)
-			severity := func(rc *hook.RoleChange) string { return router.Severity(rc).String() }
+			severity := func(rc *hookd.RoleChange) string { return router.Severity(rc).String() }
 			o := fresh()
 			o.Sinks = []string{"slack", "siem"}
-			o.Severity = func(rc *hook.RoleChange) (string, int) { return severity(rc), int(router.Severity(rc)) }
+			o.Severity = func(rc *hookd.RoleChange) (string, int) { return severity(rc), int(router.Severity(rc)) }
 			st, err := store.Open(context.Background(), o)
 			if err != nil {
 				b.Fatal(err)

@@ -6,9 +6,9 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/alerting"
 	"github.com/hookd/hookd/handlers"
-	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/store"
 	"github.com/hookd/hookd/verify"
 )
@@ -39,7 +39,7 @@ func (d slackDecisions) Decide(ctx context.Context, sink string, click handlers.
 	if decision == "" {
 		return handlers.ErrNotADecision
 	}
-	dec := hook.Decision{Decision: decision, ByID: click.UserID, ByName: click.UserName, At: time.Now().UTC(), Via: "slack"}
+	dec := hookd.Decision{Decision: decision, ByID: click.UserID, ByName: click.UserName, At: time.Now().UTC(), Via: "slack"}
 	ids, err := d.store.Decide(ctx, click.EventID, dec, click.RequestKey)
 	if err != nil {
 		return err
@@ -47,7 +47,7 @@ func (d slackDecisions) Decide(ctx context.Context, sink string, click handlers.
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		var changes []*hook.RoleChange
+		var changes []*hookd.RoleChange
 		for _, id := range ids[:min(len(ids), maxReplaced)] {
 			rc, err := d.store.Record(ctx, id)
 			if err != nil {

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/alerting"
 	"github.com/hookd/hookd/alerting/alertingtest"
-	"github.com/hookd/hookd/hook"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -20,7 +20,7 @@ const webhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 // groupsOf is how the payloads' events go out: one message per admin action (the events
 // sharing a transaction id and actor), keyed by the uuids it carries.
-func groupsOf(records map[string]hook.RoleChange) map[string][]string {
+func groupsOf(records map[string]hookd.RoleChange) map[string][]string {
 	out := map[string][]string{}
 	for id, rc := range records {
 		key := "alone:" + id

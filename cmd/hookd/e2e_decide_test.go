@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/alerting/alertingtest"
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/adminapi"
@@ -55,13 +56,13 @@ func slackClick(t *testing.T, addr, secret string, at time.Time, action, eventID
 }
 
 // decisions returns the decision `hookd changes --json` shows on each change, by event uuid.
-func decisions(t *testing.T, env map[string]string, admin string) map[string]*hook.Decision {
+func decisions(t *testing.T, env map[string]string, admin string) map[string]*hookd.Decision {
 	t.Helper()
 	code, out, errOut := run(env, "changes", "--json", "--since", "3650d", "--admin-url", admin)
 	require.Equal(t, 0, code, errOut)
 	var page adminapi.ChangePage
 	require.NoError(t, json.Unmarshal([]byte(out), &page))
-	got := map[string]*hook.Decision{}
+	got := map[string]*hookd.Decision{}
 	for _, c := range page.Changes {
 		got[c.Record.EventID] = c.Record.Decision
 	}
@@ -74,7 +75,7 @@ func escalated(t *testing.T, recv *alertingtest.Receiver) map[string]string {
 	for _, d := range recv.Deliveries() {
 		var doc struct {
 			Title  string
-			Alerts []hook.RoleChange
+			Alerts []hookd.RoleChange
 		}
 		require.NoError(t, json.Unmarshal(d.Body, &doc))
 		for _, rc := range doc.Alerts {
@@ -174,7 +175,7 @@ delivery: {group_window: 0s}
 	}
 	got := decisions(t, env, admin)
 	require.NotNil(t, got["grant-acked"])
-	assert.Equal(t, hook.Acknowledged, got["grant-acked"].Decision)
+	assert.Equal(t, hookd.Acknowledged, got["grant-acked"].Decision)
 	assert.Equal(t, "Alice <Responder>", got["grant-acked"].ByName)
 	assert.Nil(t, got["grant-ignored"], "the refused clicks recorded nothing")
 	code, out, _ := run(env, "changes", "--since", "3650d", "--admin-url", admin)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/adminapi"
 	"github.com/hookd/hookd/internal/oktagen"
@@ -71,7 +72,7 @@ func TestDeclaredGroupRoleAlertsJoins(t *testing.T) {
 	assert.Contains(t, out, `declared: group 00gOld holds the Workflows role "Flow Builder"`)
 
 	srv := start(t, env)
-	ev := oktaEvent("m-join", hook.GroupMembershipAdd, time.Now(), "00uAdmin", "", userTarget("00uBob"), groupTarget("00gOld", "Old Builders"))
+	ev := oktaEvent("m-join", hookd.GroupMembershipAdd, time.Now(), "00uAdmin", "", userTarget("00uBob"), groupTarget("00gOld", "Old Builders"))
 	require.Equal(t, http.StatusOK, postDelivery(t, srv.addr, secret, oktagen.Delivery(ev)))
 	require.Eventually(t, func() bool { return strings.Contains(srv.stdout.String(), `event="m-join"`) }, 10*time.Second, 50*time.Millisecond)
 	assert.Contains(t, srv.stdout.String(), `ALERT high Workflows role granted through group membership: roles="Flow Builder"`)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/adminapi"
 	"github.com/hookd/hookd/internal/oktagen"
@@ -47,10 +48,10 @@ func membershipStory(now time.Time) (uuids []string, events []json.RawMessage) {
 	}
 	add("g-flow", oktaEvent("g-flow", hook.WorkflowsGroupRoleAdd, at, "00uAdmin", "", groupTarget("00gFlow", "Flow Builders"), wfRole))
 	add("g-admins", oktaEvent("g-admins", "group.privilege.grant", at, "00uAdmin", `"privilegeGranted":"Super administrator"`, groupTarget("00gAdmins", "Okta Admins")))
-	add("m-mallory", oktaEvent("m-mallory", hook.GroupMembershipAdd, at.Add(10*time.Minute), "00uMallory", "", userTarget("00uMallory"), groupTarget("00gFlow", "Flow Builders")))
-	add("m-bob", oktaEvent("m-bob", hook.GroupMembershipAdd, at.Add(11*time.Minute), "00uAdmin", "", userTarget("00uBob"), groupTarget("00gAdmins", "Okta Admins")))
-	add("m-carol", oktaEvent("m-carol", hook.GroupMembershipAdd, at.Add(12*time.Minute), "00uAdmin", "", userTarget("00uCarol"), groupTarget("00gLunch", "Lunch Club")))
-	add("m-mallory-leaves", oktaEvent("m-mallory-leaves", hook.GroupMembershipRemove, at.Add(20*time.Minute), "00uMallory", "", userTarget("00uMallory"), groupTarget("00gFlow", "Flow Builders")))
+	add("m-mallory", oktaEvent("m-mallory", hookd.GroupMembershipAdd, at.Add(10*time.Minute), "00uMallory", "", userTarget("00uMallory"), groupTarget("00gFlow", "Flow Builders")))
+	add("m-bob", oktaEvent("m-bob", hookd.GroupMembershipAdd, at.Add(11*time.Minute), "00uAdmin", "", userTarget("00uBob"), groupTarget("00gAdmins", "Okta Admins")))
+	add("m-carol", oktaEvent("m-carol", hookd.GroupMembershipAdd, at.Add(12*time.Minute), "00uAdmin", "", userTarget("00uCarol"), groupTarget("00gLunch", "Lunch Club")))
+	add("m-mallory-leaves", oktaEvent("m-mallory-leaves", hookd.GroupMembershipRemove, at.Add(20*time.Minute), "00uMallory", "", userTarget("00uMallory"), groupTarget("00gFlow", "Flow Builders")))
 	return uuids, events
 }
 
@@ -90,13 +91,13 @@ func checkMembershipStory(t *testing.T, srv *running, source string) {
 	assert.Contains(t, mallory, "ALERT critical Workflows role granted through group membership")
 	assert.Contains(t, mallory, `roles="Connection Manager"`)
 	assert.Contains(t, mallory, `via_group="Flow Builders"`)
-	assert.Contains(t, mallory, hook.FindingSelfGrant, "Mallory added herself")
+	assert.Contains(t, mallory, hookd.FindingSelfGrant, "Mallory added herself")
 	assert.Contains(t, mallory, "source="+source)
 	assert.Contains(t, byEvent["m-bob"], "ALERT critical Okta admin privilege granted through group membership")
 	assert.Contains(t, byEvent["m-bob"], `roles="Super administrator"`)
 	leaves := byEvent["m-mallory-leaves"]
 	assert.Contains(t, leaves, "ALERT high Workflows role revoked through group membership")
-	assert.Contains(t, leaves, hook.FindingShortLived)
+	assert.Contains(t, leaves, hookd.FindingShortLived)
 
 	var holders []adminapi.Holder
 	require.NoError(t, json.Unmarshal([]byte(httpGet(t, "http://"+srv.adminAddr+"/api/v1/holders")), &holders))
@@ -184,7 +185,7 @@ func TestGroupRuleJoinsGoOutTogether(t *testing.T) {
 	for start := 0; start < members; start += 500 {
 		var batch []json.RawMessage
 		for i := start; i < start+500; i++ {
-			ev := oktaEvent(fmt.Sprintf("rule-%04d", i), hook.GroupMembershipAdd, now, "0oarule", "", userTarget(fmt.Sprintf("00u%04d", i)), groupTarget("00gFlow", "Flow Builders"))
+			ev := oktaEvent(fmt.Sprintf("rule-%04d", i), hookd.GroupMembershipAdd, now, "0oarule", "", userTarget(fmt.Sprintf("00u%04d", i)), groupTarget("00gFlow", "Flow Builders"))
 			batch = append(batch, json.RawMessage(strings.Replace(string(ev), `"type":"User","alternateId":"0oarule@acme.example"`, `"type":"SystemPrincipal","alternateId":"system@okta.com"`, 1)))
 		}
 		raw := make([][]byte, len(batch))

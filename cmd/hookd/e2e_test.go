@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/internal/adminapi"
 	"github.com/stretchr/testify/assert"
@@ -107,11 +108,11 @@ func run(env map[string]string, args ...string) (int, string, string) {
 }
 
 // expectedRecords is what the payloads hold: every watched role change, once, by uuid.
-func expectedRecords(t *testing.T) map[string]hook.RoleChange {
+func expectedRecords(t *testing.T) map[string]hookd.RoleChange {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(payloads, "*.json"))
 	require.NoError(t, err)
-	out := map[string]hook.RoleChange{}
+	out := map[string]hookd.RoleChange{}
 	var c hook.Classifier
 	for _, f := range files {
 		body, err := os.ReadFile(f)
@@ -120,7 +121,7 @@ func expectedRecords(t *testing.T) map[string]hook.RoleChange {
 		if err != nil {
 			continue
 		}
-		changes, _ := c.RoleChanges(b, hook.SourceHook)
+		changes, _ := c.RoleChanges(b, hookd.SourceHook)
 		for _, rc := range changes {
 			if rc.IsMembership() {
 				continue // the samples' groups hold nothing watched: not role changes

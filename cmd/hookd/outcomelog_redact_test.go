@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/alerting"
 	"github.com/hookd/hookd/hook"
 	"github.com/hookd/hookd/store"
@@ -27,8 +28,8 @@ func TestOutcomeLogShowsNoSinkURL(t *testing.T) {
 	defer echo.Close()
 	sink, err := alerting.NewSlackSink("chat", echo.URL+"/services/T0SECRET1/B0SECRET2/slacksecrettoken123", 1000, "")
 	require.NoError(t, err)
-	a := &alerting.Alert{Changes: []*hook.RoleChange{{EventID: "e1", EventType: hook.WorkflowsUserRoleAdd, Action: hook.Granted,
-		Roles: []hook.Role{{Name: "Folder Editor"}}, Published: time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC)}}}
+	a := &alerting.Alert{Changes: []*hookd.RoleChange{{EventID: "e1", EventType: hook.WorkflowsUserRoleAdd, Action: hookd.Granted,
+		Roles: []hookd.Role{{Name: "Folder Editor"}}, Published: time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC)}}}
 	failure := sink.Deliver(context.Background(), a)
 	require.Error(t, failure)
 

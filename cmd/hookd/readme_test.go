@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -293,4 +294,41 @@ func shellWords(t *testing.T, line string) []string {
 		words = append(words, word.String())
 	}
 	return words
+}
+
+// TestReferenceDocsKeepTheirShape: the architecture page names every package of the tree in
+// its package table, and the benchmarks page stays a page of today's figures, each section
+// with the command that measures it.
+func TestReferenceDocsKeepTheirShape(t *testing.T) {
+	arch := readDoc(t, "../../docs/ARCHITECTURE.md")
+	var unnamed []string
+	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel("../..", path)
+		if rel != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || rel == "docs") {
+			return filepath.SkipDir
+		}
+		if goFiles, _ := filepath.Glob(filepath.Join(path, "*.go")); len(goFiles) == 0 {
+			return nil
+		}
+		// The root package has its own row; an internal package may be named in the row
+		// of them all, without "internal/".
+		named := strings.Contains(arch, "`"+rel+"/`") || rel == "." && strings.Contains(arch, "| `.` (package `hookd`) |") ||
+			strings.HasPrefix(rel, "internal/") && strings.Contains(arch, "`"+strings.TrimPrefix(rel, "internal/")+"/`")
+		if !named {
+			unnamed = append(unnamed, rel)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Empty(t, unnamed, "packages docs/ARCHITECTURE.md does not name")
+
+	bench := readDoc(t, "../../docs/BENCHMARKS.md")
+	assert.LessOrEqual(t, len(bench), 16*1024, "today's figures, not their history")
+	for _, s := range strings.Split(bench, "\n## ")[1:] {
+		title, _, _ := strings.Cut(s, "\n")
+		assert.Regexp(t, "`(go |hookd|bash|\\./|HOOKD_)", s, "section %q names its command", title)
+	}
 }

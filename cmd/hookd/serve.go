@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/hookd/hookd/alerting"
-	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"net"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/alerting"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hookd/hookd/config"
 	"github.com/hookd/hookd/handlers"
@@ -186,14 +188,14 @@ func openPipeline(ctx context.Context, cfg config.Config, log *zap.Logger, route
 		DatabaseURL: cfg.DatabaseURL,
 		ReplicaID:   cfg.ReplicaID,
 		Route:       router.Route,
-		Escalate: func(rc *hook.RoleChange) []store.Escalation {
+		Escalate: func(rc *hookd.RoleChange) []store.Escalation {
 			if e := router.Escalation(rc); e != nil {
 				return []store.Escalation{{After: e.After, Sinks: e.Sinks}}
 			}
 			return nil
 		},
 		Detect: detectSettings(cfg.Detections),
-		Severity: func(rc *hook.RoleChange) (string, int) {
+		Severity: func(rc *hookd.RoleChange) (string, int) {
 			sev := router.Severity(rc)
 			return sev.String(), int(sev)
 		},

@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/hookd/hookd/hook"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/alerting"
 	"github.com/hookd/hookd/config"
 )
@@ -18,7 +18,7 @@ func buildRouter(cfg config.Config, stdout io.Writer, reg prometheus.Registerer,
 	spec := alerting.Spec{Severity: cfg.Severity, Console: stdout, ConsoleJSON: cfg.Console.Format == "json", Registerer: reg,
 		Links: alerting.Links{AdminURL: cfg.Okta.AdminURL, OrgURL: cfg.SystemLog.OrgURL, ConsoleURL: cfg.ConsoleURL}}
 	if log != nil {
-		spec.OnDrop = func(rc *hook.RoleChange, rule string) {
+		spec.OnDrop = func(rc *hookd.RoleChange, rule string) {
 			log.Debug("alert dropped by a routing rule", zap.String("rule", rule),
 				zap.String("event_uuid", rc.EventID), zap.String("event_type", rc.EventType))
 		}

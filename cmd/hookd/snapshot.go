@@ -9,7 +9,7 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/adminapi"
 	"github.com/hookd/hookd/internal/termtext"
 	"github.com/hookd/hookd/okta"
@@ -41,11 +41,11 @@ func (m *Main) holdersSnapshot(ctx context.Context, args []string) error {
 	ledger := map[roleHeld]adminapi.Holder{}
 	groups := map[string]bool{}
 	for _, h := range all {
-		if h.Category != string(hook.AdminPrivilege) || h.Via != "" {
+		if h.Category != string(hookd.AdminPrivilege) || h.Via != "" {
 			continue // Okta's role API lists roles held in a user's or group's own name only
 		}
 		ledger[roleHeld{h.SubjectKind, h.SubjectID, roleName(h.Role)}] = h
-		if h.SubjectKind == string(hook.SubjectGroup) {
+		if h.SubjectKind == string(hookd.SubjectGroup) {
 			groups[h.SubjectID] = true
 		}
 	}
@@ -64,7 +64,7 @@ func (m *Main) holdersSnapshot(ctx context.Context, args []string) error {
 		}
 		for _, r := range roles {
 			if r.AssignmentType == "" || strings.EqualFold(r.AssignmentType, "USER") {
-				inOkta[roleHeld{string(hook.SubjectUser), id, roleName(cmp.Or(r.Label, r.Type))}] = cmp.Or(r.Label, r.Type)
+				inOkta[roleHeld{string(hookd.SubjectUser), id, roleName(cmp.Or(r.Label, r.Type))}] = cmp.Or(r.Label, r.Type)
 			}
 		}
 	}
@@ -74,7 +74,7 @@ func (m *Main) holdersSnapshot(ctx context.Context, args []string) error {
 			return forbidden(err, "reading admin roles", "okta.roles.read")
 		}
 		for _, r := range roles {
-			inOkta[roleHeld{string(hook.SubjectGroup), id, roleName(cmp.Or(r.Label, r.Type))}] = cmp.Or(r.Label, r.Type)
+			inOkta[roleHeld{string(hookd.SubjectGroup), id, roleName(cmp.Or(r.Label, r.Type))}] = cmp.Or(r.Label, r.Type)
 		}
 	}
 

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hookd/hookd/hook"
+	"github.com/hookd/hookd"
 )
 
 // ChangeFilter selects role changes. Text fields match case-insensitively as substrings; an
@@ -36,11 +36,11 @@ type ChangeFilter struct {
 
 // Change is one stored role change with what became of its delivery to each sink.
 type Change struct {
-	Record     *hook.RoleChange `json:"record"`
-	Severity   string           `json:"severity"`
-	Title      string           `json:"title"`
-	AcceptedAt time.Time        `json:"acceptedAt"`
-	Deliveries []Delivery       `json:"deliveries"`
+	Record     *hookd.RoleChange `json:"record"`
+	Severity   string            `json:"severity"`
+	Title      string            `json:"title"`
+	AcceptedAt time.Time         `json:"acceptedAt"`
+	Deliveries []Delivery        `json:"deliveries"`
 	// Links are where a responder goes from the change: the subject and actor in Okta's
 	// Admin Console, the System Log of its transaction.
 	Links []Link `json:"links,omitempty"`
@@ -226,7 +226,7 @@ func ParseChangeFilter(q url.Values, now time.Time) (ChangeFilter, error) {
 			return f, fmt.Errorf("%w: limit must be a positive number", ErrBadRequest)
 		}
 	}
-	if f.Source != "" && f.Source != string(hook.SourceHook) && f.Source != string(hook.SourceSystemLog) {
+	if f.Source != "" && f.Source != string(hookd.SourceHook) && f.Source != string(hookd.SourceSystemLog) {
 		return f, fmt.Errorf("%w: source %q: must be hook or systemlog", ErrBadRequest, f.Source)
 	}
 	switch f.Severity {

@@ -1,4 +1,4 @@
-package hook
+package hookd
 
 import (
 	"encoding/json"
@@ -118,6 +118,12 @@ type RoleChange struct {
 	// those are replaced with U+FFFD (and Incomplete says so), because every reader of the
 	// record (the store, the console's JSON, the sinks' bodies) must be able to read it.
 	Raw json.RawMessage `json:"raw,omitempty"`
+}
+
+// Outcome is the result of the action and, for failures, why.
+type Outcome struct {
+	Result string `json:"result,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // Subject is the user or group whose roles changed.

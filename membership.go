@@ -1,6 +1,12 @@
-package hook
+package hookd
 
 import "time"
+
+// The group membership event types.
+const (
+	GroupMembershipAdd    = "group.user_membership.add"
+	GroupMembershipRemove = "group.user_membership.remove"
+)
 
 // GroupRole is a role a group holds, as the store's ledger has it.
 type GroupRole struct {
