@@ -181,20 +181,20 @@ func DecodeLimited(body []byte, maxEvents int) (*Batch, error) {
 	b := &Batch{Envelope: &env}
 	fields := reflect.ValueOf(&env).Elem()
 	var said uint64 // the envelope's keys said, by the bit of their field
-	err := w.object("", func(key string) error {
-		i, known := envelopeKeys[key]
+	err := w.object("", func(key []byte) error {
+		i, known := envelopeKeys[string(key)]
 		first := said&(1<<i) == 0
 		if known {
 			said |= 1 << i
 		}
 		switch {
 		case known && !first:
-			w.twice(key)
+			w.twice(string(key))
 			return w.dec.SkipValue()
-		case key == "data":
+		case string(key) == "data":
 			return w.data(&env, b, maxEvents)
 		case known:
-			return w.field(fields.Field(i).Addr().Interface(), key)
+			return w.field(fields.Field(i).Addr().Interface(), string(key))
 		}
 		return w.dec.SkipValue()
 	})
@@ -218,8 +218,8 @@ func (w *walker) data(env *Envelope, b *Batch, maxEvents int) error {
 		env.Data = &HookData{}
 	}
 	said := false
-	return w.object("data", func(key string) error {
-		if key != "events" {
+	return w.object("data", func(key []byte) error {
+		if string(key) != "events" {
 			return w.dec.SkipValue()
 		}
 		if said {
@@ -324,9 +324,9 @@ func (w *walker) is(k jsontext.Kind, path string) (bool, error) {
 	return false, w.dec.SkipValue()
 }
 
-// object reads the object at path, calling each with every key, unescaped; each reads or
-// skips the value.
-func (w *walker) object(path string, each func(key string) error) error {
+// object reads the object at path, calling each with every key, unescaped (valid until the
+// next read); each reads or skips the value.
+func (w *walker) object(path string, each func(key []byte) error) error {
 	if ok, err := w.is('{', path); !ok {
 		return err
 	}
@@ -334,11 +334,17 @@ func (w *walker) object(path string, each func(key string) error) error {
 		return err
 	}
 	for w.dec.PeekKind() != '}' {
-		tok, err := w.dec.ReadToken()
+		name, err := w.dec.ReadValue() // read raw: most keys are only looked up, never kept
 		if err != nil {
 			return err
 		}
-		if err := each(tok.String()); err != nil {
+		key := name[1 : len(name)-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			if key, err = jsontext.AppendUnquote(nil, name); err != nil {
+				return err
+			}
+		}
+		if err := each(key); err != nil {
 			return err
 		}
 	}
@@ -394,8 +400,8 @@ func (w *walker) event(b *Batch, path string, i int) (json.RawMessage, error) {
 	fields := reflect.ValueOf(&head).Elem()
 	var problems []FieldError
 	var said, twice uint8 // the head keys said, and said twice, by their bit
-	err := w.object(at, func(key string) error {
-		n, exact := headKeys[key]
+	err := w.object(at, func(key []byte) error {
+		n, exact := headKeys[string(key)]
 		if !exact {
 			// A reader that matches keys without regard to case (encoding/json into a
 			// struct) takes "UUID" for "uuid": such a key counts as the same one, unread.
@@ -409,8 +415,8 @@ func (w *walker) event(b *Batch, path string, i int) (json.RawMessage, error) {
 		bit := uint8(1) << n
 		if said&bit != 0 {
 			if twice&bit == 0 {
-				problems = append(problems, FieldError{Field: at + "." + key, Reason: reasonTwice})
-				w.twice(at + "." + key)
+				problems = append(problems, FieldError{Field: at + "." + string(key), Reason: reasonTwice})
+				w.twice(at + "." + string(key))
 			}
 			twice |= bit
 			return w.dec.SkipValue()
@@ -419,7 +425,7 @@ func (w *walker) event(b *Batch, path string, i int) (json.RawMessage, error) {
 		err := jsonv2.UnmarshalDecode(w.dec, fields.Field(n).Addr().Interface(), jsonOptions)
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			problems = append(problems, FieldError{Field: at + "." + key, Reason: typeReason(te)})
+			problems = append(problems, FieldError{Field: at + "." + headNames[n], Reason: typeReason(te)})
 			return nil
 		}
 		return err
@@ -456,9 +462,9 @@ func (w *walker) event(b *Batch, path string, i int) (json.RawMessage, error) {
 }
 
 // foldedHeadKey is the index of the head key that key spells in another case, or -1.
-func foldedHeadKey(key string) int {
+func foldedHeadKey(key []byte) int {
 	for i, name := range headNames {
-		if len(key) == len(name) && strings.EqualFold(key, name) {
+		if len(key) == len(name) && strings.EqualFold(string(key), name) {
 			return i
 		}
 	}

@@ -40,7 +40,7 @@ func FuzzDecode(f *testing.F) {
 	var c Classifier
 	f.Fuzz(func(t *testing.T, body []byte) {
 		b, err := DecodeBytes(body)
-		// The hand-written reader must accept exactly the JSON that encoding/json accepts.
+		// The walk must accept exactly the JSON that encoding/json accepts.
 		if malformed := errors.Is(err, ErrMalformed); malformed == json.Valid(body) {
 			t.Fatalf("json.Valid=%v but decode error=%v", json.Valid(body), err)
 		}
