@@ -422,12 +422,15 @@ func (w *walker) event(b *Batch, path string, i int) (json.RawMessage, error) {
 			return w.dec.SkipValue()
 		}
 		said |= bit
-		err := jsonv2.UnmarshalDecode(w.dec, fields.Field(n).Addr().Interface(), jsonOptions)
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			problems = append(problems, FieldError{Field: at + "." + headNames[n], Reason: typeReason(te)})
-			return nil
+		// The head is strings: read as a token, where decoding into the field costs more.
+		if k := w.dec.PeekKind(); k != '"' {
+			if k != 'n' { // null reads as absent, as encoding/json reads it
+				problems = append(problems, FieldError{Field: at + "." + headNames[n], Reason: "must be a string, got " + kindName(k)})
+			}
+			return w.dec.SkipValue()
 		}
+		tok, err := w.dec.ReadToken()
+		fields.Field(n).SetString(tok.String())
 		return err
 	})
 	if err != nil {
