@@ -319,7 +319,7 @@ func (w *walker) is(k jsontext.Kind, path string) (bool, error) {
 		return true, nil
 	}
 	if got != 'n' && got != 0 && w.wrongType == nil {
-		w.wrongType = &FieldError{Field: path, Reason: "must be " + article(k) + ", got " + kindName(got)}
+		w.wrongType = &FieldError{Field: path, Reason: mustBe(k, kindName(got))}
 	}
 	return false, w.dec.SkipValue()
 }
@@ -425,7 +425,7 @@ func (w *walker) event(b *Batch, path string, i int) (json.RawMessage, error) {
 		// The head is strings: read as a token, where decoding into the field costs more.
 		if k := w.dec.PeekKind(); k != '"' {
 			if k != 'n' { // null reads as absent, as encoding/json reads it
-				problems = append(problems, FieldError{Field: at + "." + headNames[n], Reason: "must be a string, got " + kindName(k)})
+				problems = append(problems, FieldError{Field: at + "." + headNames[n], Reason: mustBe('"', kindName(k))})
 			}
 			return w.dec.SkipValue()
 		}
@@ -522,6 +522,11 @@ func typeReason(te *json.UnmarshalTypeError) string {
 	case reflect.Struct, reflect.Map, reflect.Pointer:
 		want = '{'
 	}
+	return mustBe(want, got)
+}
+
+// mustBe says a value is of kind got where one of kind want belongs: "must be a string, got number".
+func mustBe(want jsontext.Kind, got string) string {
 	return "must be " + article(want) + ", got " + got
 }
 
